@@ -1,0 +1,576 @@
+//! Connection group: PING, ECHO, QUIT, RESET, SELECT, AUTH, HELLO, CLIENT.
+
+use std::sync::atomic::Ordering;
+
+use super::args::{self, is};
+use super::errors::{self, CmdResult, Error};
+use super::spec::{flags::*, CommandSpec, Group};
+use super::{Ctx, REGISTRY};
+use crate::protocol::Protocol;
+use crate::server::client::{ClientInfo, ReplyMode};
+
+const G: Group = Group::Connection;
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("ping", -1, FAST | NO_DB_LOCK, G, ping).doc(
+        "Returns the server's liveliness response.",
+        "1.0.0",
+        "O(1)",
+    ),
+    CommandSpec::new("echo", 2, FAST | NO_DB_LOCK, G, echo).doc(
+        "Returns the given string.",
+        "1.0.0",
+        "O(1)",
+    ),
+    CommandSpec::new(
+        "quit",
+        -1,
+        ALLOW_BUSY | NO_AUTH | FAST | NO_DB_LOCK,
+        G,
+        quit,
+    )
+    .doc("Closes the connection.", "1.0.0", "O(1)"),
+    CommandSpec::new(
+        "reset",
+        1,
+        NOSCRIPT | LOADING | STALE | NO_AUTH | ALLOW_BUSY | FAST | NO_DB_LOCK,
+        G,
+        reset,
+    )
+    .doc("Resets the connection.", "6.2.0", "O(1)"),
+    CommandSpec::new("select", 2, LOADING | STALE | FAST | NO_DB_LOCK, G, select).doc(
+        "Changes the selected database.",
+        "1.0.0",
+        "O(1)",
+    ),
+    CommandSpec::new(
+        "auth",
+        -2,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | NO_DB_LOCK,
+        G,
+        auth,
+    )
+    .doc(
+        "Authenticates the connection.",
+        "1.0.0",
+        "O(N) where N is the number of passwords defined for the user",
+    ),
+    CommandSpec::new(
+        "hello",
+        -1,
+        NOSCRIPT | LOADING | STALE | FAST | NO_AUTH | ALLOW_BUSY | NO_DB_LOCK,
+        G,
+        hello,
+    )
+    .doc("Handshakes with the Redis server.", "6.0.0", "O(1)"),
+    CommandSpec::container("client", G, CLIENT_SUBS).doc(
+        "A container for client connection commands.",
+        "2.4.0",
+        "Depends on subcommand.",
+    ),
+];
+
+const CS: u32 = NOSCRIPT | LOADING | STALE | NO_DB_LOCK;
+
+static CLIENT_SUBS: &[CommandSpec] = &[
+    CommandSpec::new("id", 2, CS, G, client_id).doc(
+        "Returns the unique client ID of the connection.",
+        "5.0.0",
+        "O(1)",
+    ),
+    CommandSpec::new("setname", 3, CS, G, client_setname).doc(
+        "Sets the connection name.",
+        "2.6.9",
+        "O(1)",
+    ),
+    CommandSpec::new("getname", 2, CS, G, client_getname).doc(
+        "Returns the name of the connection.",
+        "2.6.9",
+        "O(1)",
+    ),
+    CommandSpec::new("list", -2, ADMIN | CS, G, client_list).doc(
+        "Lists open connections.",
+        "2.4.0",
+        "O(N) where N is the number of client connections",
+    ),
+    CommandSpec::new("info", 2, CS, G, client_info).doc(
+        "Returns information about the connection.",
+        "6.2.0",
+        "O(1)",
+    ),
+    CommandSpec::new("kill", -3, ADMIN | CS, G, client_kill).doc(
+        "Terminates open connections.",
+        "2.4.0",
+        "O(N) where N is the number of client connections",
+    ),
+    CommandSpec::new("setinfo", 4, CS, G, client_setinfo).doc(
+        "Sets information specific to the client or connection.",
+        "7.2.0",
+        "O(1)",
+    ),
+    CommandSpec::new("no-evict", 3, ADMIN | CS, G, client_no_evict).doc(
+        "Sets the client eviction mode of the connection.",
+        "7.0.0",
+        "O(1)",
+    ),
+    CommandSpec::new("reply", 3, CS, G, client_reply).doc(
+        "Instructs the server whether to reply to commands.",
+        "3.2.0",
+        "O(1)",
+    ),
+    CommandSpec::new("help", 2, LOADING | STALE | NO_DB_LOCK, G, client_help).doc(
+        "Returns helpful text about the different subcommands.",
+        "5.0.0",
+        "O(1)",
+    ),
+];
+
+fn ping(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    match argv.len() {
+        1 => ctx.out.simple(b"PONG"),
+        2 => ctx.out.bulk(argv[1]),
+        _ => return Err(errors::wrong_arity("ping")),
+    }
+    Ok(())
+}
+
+fn echo(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    ctx.out.bulk(argv[1]);
+    Ok(())
+}
+
+fn quit(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    ctx.out.ok();
+    ctx.client.close_after_reply = true;
+    Ok(())
+}
+
+fn reset(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let c = &mut *ctx.client;
+    c.db = 0;
+    c.reply_mode = ReplyMode::On;
+    c.user = ctx.srv.acl.default_user();
+    c.authenticated = ctx.srv.acl.default_is_open();
+    *c.info.user.lock() = c.user.name.clone();
+    c.info.no_evict.store(false, Ordering::Relaxed);
+    set_protocol(ctx, Protocol::Resp2);
+    ctx.out.simple(b"RESET");
+    Ok(())
+}
+
+fn set_protocol(ctx: &mut Ctx<'_>, p: Protocol) {
+    ctx.out.proto = p;
+    ctx.client
+        .info
+        .resp
+        .store(if p == Protocol::Resp3 { 3 } else { 2 }, Ordering::Relaxed);
+}
+
+fn select(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let id = args::int(argv[1])?;
+    if id < 0 || id as usize >= ctx.srv.databases() {
+        return Err(errors::DB_OUT_OF_RANGE);
+    }
+    ctx.client.db = id as usize;
+    ctx.client.info.db.store(id as usize, Ordering::Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Authenticates the client as `user`; the ACL issue adds DB pinning here.
+fn login(ctx: &mut Ctx<'_>, user: &[u8], password: &[u8]) -> CmdResult {
+    match ctx.srv.acl.authenticate(user, password) {
+        Some(u) => {
+            *ctx.client.info.user.lock() = u.name.clone();
+            ctx.client.user = u;
+            ctx.client.authenticated = true;
+            Ok(())
+        }
+        None => Err(errors::WRONGPASS),
+    }
+}
+
+fn auth(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    match argv.len() {
+        2 => {
+            if ctx.srv.acl.default_user().nopass {
+                return Err(errors::AUTH_NOT_CONFIGURED);
+            }
+            login(ctx, b"default", argv[1])?;
+        }
+        3 => login(ctx, argv[1], argv[2])?,
+        _ => return Err(errors::SYNTAX),
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+fn hello(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let mut ver = None;
+    let mut i = 1;
+    if argv.len() >= 2 {
+        let v = args::parse_i64_or(
+            argv[1],
+            "ERR Protocol version is not an integer or out of range",
+        )?;
+        if !(2..=3).contains(&v) {
+            return Err(errors::NOPROTO);
+        }
+        ver = Some(v);
+        i = 2;
+    }
+    let mut auth_pair = None;
+    let mut name = None;
+    while i < argv.len() {
+        let more = argv.len() - 1 - i;
+        if is(argv[i], "auth") && more >= 2 {
+            auth_pair = Some((argv[i + 1], argv[i + 2]));
+            i += 3;
+        } else if is(argv[i], "setname") && more >= 1 {
+            validate_name(argv[i + 1], "Client names")?;
+            name = Some(argv[i + 1]);
+            i += 2;
+        } else {
+            return Err(Error::from(format!(
+                "ERR Syntax error in HELLO option '{}'",
+                String::from_utf8_lossy(argv[i])
+            )));
+        }
+    }
+    if let Some((u, p)) = auth_pair {
+        login(ctx, u, p)?;
+    }
+    if !ctx.client.authenticated {
+        return Err(Error::lit("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
+    }
+    if let Some(n) = name {
+        *ctx.client.info.name.lock() = if n.is_empty() { None } else { Some(n.to_vec()) };
+    }
+    if let Some(v) = ver {
+        set_protocol(
+            ctx,
+            if v == 3 {
+                Protocol::Resp3
+            } else {
+                Protocol::Resp2
+            },
+        );
+    }
+    let out = &mut *ctx.out;
+    out.map(7);
+    out.bulk(b"server");
+    out.bulk(b"redis");
+    out.bulk(b"version");
+    out.bulk(crate::server::REDIS_VERSION.as_bytes());
+    out.bulk(b"proto");
+    out.int(if out.is_resp3() { 3 } else { 2 });
+    out.bulk(b"id");
+    out.int(ctx.client.id as i64);
+    out.bulk(b"mode");
+    out.bulk(b"standalone");
+    out.bulk(b"role");
+    out.bulk(b"master");
+    out.bulk(b"modules");
+    out.array(0);
+    Ok(())
+}
+
+/// Redis's `validateClientName`: printable ASCII without spaces.
+fn validate_name(name: &[u8], what: &str) -> CmdResult {
+    if name.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
+        return Err(Error::from(format!(
+            "ERR {what} cannot contain spaces, newlines or special characters."
+        )));
+    }
+    Ok(())
+}
+
+fn client_id(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    ctx.out.int(ctx.client.id as i64);
+    Ok(())
+}
+
+fn client_setname(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    validate_name(argv[2], "Client names")?;
+    *ctx.client.info.name.lock() = if argv[2].is_empty() {
+        None
+    } else {
+        Some(argv[2].to_vec())
+    };
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_getname(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    match ctx.client.info.name.lock().as_deref() {
+        Some(n) => ctx.out.bulk(n),
+        None => ctx.out.null(),
+    }
+    Ok(())
+}
+
+/// One CLIENT LIST / CLIENT INFO line (without the trailing newline).
+pub fn client_line(ctx: &Ctx<'_>, c: &ClientInfo) -> String {
+    let now = ctx.now;
+    let opt = |m: &parking_lot::Mutex<Option<Vec<u8>>>| {
+        m.lock()
+            .as_deref()
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_default()
+    };
+    let cmd = match c.last_cmd.load(Ordering::Relaxed) {
+        u16::MAX => "NULL".to_string(),
+        id => REGISTRY.get(id).fullname.clone(),
+    };
+    let mut fl = String::new();
+    if c.monitor.load(Ordering::Relaxed) {
+        fl.push('O');
+    }
+    if c.no_evict.load(Ordering::Relaxed) {
+        fl.push('e');
+    }
+    if fl.is_empty() {
+        fl.push('N');
+    }
+    let qbuf = c.qbuf.load(Ordering::Relaxed);
+    format!(
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        c.id,
+        c.addr,
+        c.laddr,
+        c.fd,
+        opt(&c.name),
+        (now - c.created_ms).max(0) / 1000,
+        (now - c.last_interaction_ms.load(Ordering::Relaxed)).max(0) / 1000,
+        fl,
+        c.db.load(Ordering::Relaxed),
+        qbuf,
+        16384u32.saturating_sub(qbuf),
+        16384 + 16384 + qbuf as usize,
+        cmd,
+        c.user.lock(),
+        c.resp.load(Ordering::Relaxed),
+        opt(&c.lib_name),
+        opt(&c.lib_ver),
+    )
+}
+
+fn client_list(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let mut ids: Option<Vec<u64>> = None;
+    let mut i = 2;
+    while i < argv.len() {
+        if is(argv[i], "type") && i + 1 < argv.len() {
+            let t = argv[i + 1];
+            if is(t, "normal")
+                || is(t, "pubsub")
+                || is(t, "master")
+                || is(t, "replica")
+                || is(t, "slave")
+            {
+                // Every keyward client is a normal one for now.
+                if !is(t, "normal") {
+                    ids = Some(Vec::new());
+                }
+            } else {
+                return Err(Error::from(format!(
+                    "ERR Unknown client type '{}'",
+                    String::from_utf8_lossy(t)
+                )));
+            }
+            i += 2;
+        } else if is(argv[i], "id") && i + 1 < argv.len() {
+            let mut v = Vec::new();
+            for a in &argv[i + 1..] {
+                match crate::protocol::parse::parse_i64(a) {
+                    Some(n) if n > 0 => v.push(n as u64),
+                    _ => return Err(Error::lit("ERR Invalid client ID")),
+                }
+            }
+            ids = Some(v);
+            i = argv.len();
+        } else {
+            return Err(errors::SYNTAX);
+        }
+    }
+    let mut text = String::new();
+    for c in ctx.srv.clients.snapshot() {
+        if ids.as_ref().is_some_and(|v| !v.contains(&c.id)) {
+            continue;
+        }
+        text.push_str(&client_line(ctx, &c));
+        text.push('\n');
+    }
+    ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+fn client_info(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let mut line = client_line(ctx, &ctx.client.info);
+    line.push('\n');
+    ctx.out.verbatim(line.as_bytes());
+    Ok(())
+}
+
+fn client_kill(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let clients = ctx.srv.clients.snapshot();
+    if argv.len() == 3 {
+        // Old form: CLIENT KILL addr:port.
+        let addr = String::from_utf8_lossy(argv[2]);
+        let target = clients.iter().find(|c| c.addr.to_string() == addr);
+        return match target {
+            Some(c) => {
+                c.kill();
+                ctx.out.ok();
+                Ok(())
+            }
+            None => Err(Error::lit("ERR No such client")),
+        };
+    }
+    if argv.len() % 2 != 0 {
+        return Err(errors::SYNTAX);
+    }
+    let mut id = None;
+    let mut addr = None;
+    let mut laddr = None;
+    let mut user = None;
+    let mut skipme = true;
+    let mut type_ok = true;
+    for pair in argv[2..].chunks(2) {
+        let (k, v) = (pair[0], pair[1]);
+        if is(k, "id") {
+            match crate::protocol::parse::parse_i64(v) {
+                Some(n) if n > 0 => id = Some(n as u64),
+                _ => return Err(Error::lit("ERR client-id should be greater than 0")),
+            }
+        } else if is(k, "addr") {
+            addr = Some(String::from_utf8_lossy(v).into_owned());
+        } else if is(k, "laddr") {
+            laddr = Some(String::from_utf8_lossy(v).into_owned());
+        } else if is(k, "user") {
+            user = Some(String::from_utf8_lossy(v).into_owned());
+        } else if is(k, "skipme") {
+            skipme = if is(v, "yes") {
+                true
+            } else if is(v, "no") {
+                false
+            } else {
+                return Err(errors::SYNTAX);
+            };
+        } else if is(k, "type") {
+            if is(v, "normal") {
+            } else if is(v, "pubsub") || is(v, "master") || is(v, "replica") || is(v, "slave") {
+                type_ok = false;
+            } else {
+                return Err(Error::from(format!(
+                    "ERR Unknown client type '{}'",
+                    String::from_utf8_lossy(v)
+                )));
+            }
+        } else {
+            return Err(errors::SYNTAX);
+        }
+    }
+    let mut killed = 0;
+    for c in clients {
+        if !type_ok
+            || id.is_some_and(|i| i != c.id)
+            || addr.as_ref().is_some_and(|a| *a != c.addr.to_string())
+            || laddr.as_ref().is_some_and(|a| *a != c.laddr.to_string())
+            || user.as_ref().is_some_and(|u| *u != *c.user.lock())
+            || (skipme && c.id == ctx.client.id)
+        {
+            continue;
+        }
+        if c.id == ctx.client.id {
+            ctx.client.close_after_reply = true;
+        } else {
+            c.kill();
+        }
+        killed += 1;
+    }
+    ctx.out.int(killed);
+    Ok(())
+}
+
+fn client_setinfo(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let (slot, what) = if is(argv[2], "lib-name") {
+        (&ctx.client.info.lib_name, "lib-name")
+    } else if is(argv[2], "lib-ver") {
+        (&ctx.client.info.lib_ver, "lib-ver")
+    } else {
+        return Err(Error::from(format!(
+            "ERR Unrecognized option '{}'",
+            String::from_utf8_lossy(argv[2])
+        )));
+    };
+    validate_name(argv[3], what)?;
+    *slot.lock() = if argv[3].is_empty() {
+        None
+    } else {
+        Some(argv[3].to_vec())
+    };
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_no_evict(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let on = if is(argv[2], "on") {
+        true
+    } else if is(argv[2], "off") {
+        false
+    } else {
+        return Err(errors::SYNTAX);
+    };
+    ctx.client.info.no_evict.store(on, Ordering::Relaxed);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn client_reply(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if is(argv[2], "on") {
+        ctx.client.reply_mode = ReplyMode::On;
+        ctx.out.ok();
+    } else if is(argv[2], "off") {
+        ctx.client.reply_mode = ReplyMode::Off;
+    } else if is(argv[2], "skip") {
+        if ctx.client.reply_mode != ReplyMode::Off {
+            ctx.client.reply_mode = ReplyMode::Skip;
+        }
+    } else {
+        return Err(errors::SYNTAX);
+    }
+    Ok(())
+}
+
+fn client_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let lines: &[&str] = &[
+        "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "GETNAME",
+        "    Return the name of the current connection.",
+        "ID",
+        "    Return the ID of the current connection.",
+        "INFO",
+        "    Return information about the current client connection.",
+        "KILL <ip:port>",
+        "    Kill connection made from <ip:port>.",
+        "KILL <option> <value> [<option> <value> [...]]",
+        "    Kill connections. Options are: ID, ADDR, LADDR, USER, SKIPME, TYPE.",
+        "LIST [options ...]",
+        "    Return information about client connections. Options: TYPE, ID.",
+        "NO-EVICT (ON|OFF)",
+        "    Protect current client connection from eviction.",
+        "REPLY (ON|OFF|SKIP)",
+        "    Control the replies sent to the current connection.",
+        "SETNAME <name>",
+        "    Assign the name <name> to the current connection.",
+        "SETINFO <option> <value>",
+        "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
+        "HELP",
+        "    Print this help.",
+    ];
+    ctx.out.array(lines.len());
+    for l in lines {
+        ctx.out.simple(l.as_bytes());
+    }
+    Ok(())
+}

@@ -1,0 +1,99 @@
+//! The reply-error catalogue: Redis's exact texts, prefix included.
+//!
+//! Handlers return [`Error`]; dispatch writes it as `-<text>\r\n`. Texts with
+//! arguments are built by the functions at the bottom, never inline in a
+//! handler, so a wording lives in one place.
+
+use std::borrow::Cow;
+
+/// A reply error: the whole line after the `-`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error(pub Cow<'static, str>);
+
+impl Error {
+    pub const fn lit(s: &'static str) -> Error {
+        Error(Cow::Borrowed(s))
+    }
+    pub fn text(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Error {
+    fn from(s: String) -> Error {
+        Error(Cow::Owned(s))
+    }
+}
+
+pub type CmdResult = Result<(), Error>;
+
+pub const SYNTAX: Error = Error::lit("ERR syntax error");
+pub const NOT_INTEGER: Error = Error::lit("ERR value is not an integer or out of range");
+pub const NOT_FLOAT: Error = Error::lit("ERR value is not a valid float");
+pub const WRONGTYPE: Error =
+    Error::lit("WRONGTYPE Operation against a key holding the wrong kind of value");
+pub const NO_SUCH_KEY: Error = Error::lit("ERR no such key");
+pub const OVERFLOW: Error = Error::lit("ERR increment or decrement would overflow");
+pub const INCR_NAN_INF: Error = Error::lit("ERR increment would produce NaN or Infinity");
+pub const DB_OUT_OF_RANGE: Error = Error::lit("ERR DB index is out of range");
+pub const SAME_OBJECT: Error = Error::lit("ERR source and destination objects are the same");
+pub const NOAUTH: Error = Error::lit("NOAUTH Authentication required.");
+pub const WRONGPASS: Error =
+    Error::lit("WRONGPASS invalid username-password pair or user is disabled.");
+pub const AUTH_NOT_CONFIGURED: Error = Error::lit(
+    "ERR AUTH <password> called without any password configured for the default user. Are you sure your configuration is correct?",
+);
+pub const STRING_TOO_LONG: Error =
+    Error::lit("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
+pub const OFFSET_OUT_OF_RANGE: Error = Error::lit("ERR offset is out of range");
+pub const MAX_CLIENTS: Error = Error::lit("ERR max number of clients reached");
+pub const TIMEOUT_NEGATIVE: Error = Error::lit("ERR timeout is negative");
+pub const NOPROTO: Error = Error::lit("NOPROTO unsupported protocol version");
+pub const EXPIRE_OPTIONS_NX_XX_GT_LT: Error =
+    Error::lit("ERR NX and XX, GT or LT options at the same time are not compatible");
+pub const EXPIRE_OPTIONS_GT_LT: Error =
+    Error::lit("ERR GT and LT options at the same time are not compatible");
+pub const CURSOR: Error = Error::lit("ERR invalid cursor");
+
+/// Redis's rejection of an unknown command, quoting up to 128 bytes of args.
+pub fn unknown_command(argv: &[&[u8]]) -> Error {
+    let name = String::from_utf8_lossy(&argv[0][..argv[0].len().min(128)]).into_owned();
+    let mut args = String::new();
+    for a in &argv[1..] {
+        if args.len() >= 128 {
+            break;
+        }
+        let room = 128 - args.len();
+        args.push('\'');
+        args.push_str(&String::from_utf8_lossy(&a[..a.len().min(room)]));
+        args.push_str("' ");
+    }
+    Error::from(format!(
+        "ERR unknown command '{name}', with args beginning with: {args}"
+    ))
+}
+
+pub fn unknown_subcommand(container: &[u8], sub: &[u8]) -> Error {
+    let sub = String::from_utf8_lossy(&sub[..sub.len().min(128)]).into_owned();
+    let c = String::from_utf8_lossy(container).to_uppercase();
+    Error::from(format!("ERR unknown subcommand '{sub}'. Try {c} HELP."))
+}
+
+/// For commands that parse their own subcommands (OBJECT, CONFIG …).
+pub fn subcommand_syntax(container: &[u8], sub: &[u8]) -> Error {
+    let sub = String::from_utf8_lossy(&sub[..sub.len().min(128)]).into_owned();
+    let c = String::from_utf8_lossy(container).to_uppercase();
+    Error::from(format!(
+        "ERR unknown subcommand or wrong number of arguments for '{sub}'. Try {c} HELP."
+    ))
+}
+
+pub fn wrong_arity(fullname: &str) -> Error {
+    Error::from(format!(
+        "ERR wrong number of arguments for '{fullname}' command"
+    ))
+}
+
+pub fn invalid_expire(cmd: &str) -> Error {
+    Error::from(format!("ERR invalid expire time in '{cmd}' command"))
+}

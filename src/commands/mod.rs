@@ -1,0 +1,95 @@
+//! Commands: the table ([`table`]), row type ([`spec`]), error catalogue
+//! ([`errors`]), argument helpers ([`args`]) and one module per Redis group.
+//!
+//! A handler gets a [`Ctx`] and the argv. It writes its reply into
+//! `ctx.out` and returns `Ok(())`, or returns an [`Error`] for dispatch to
+//! write. The selected DB is locked lazily by [`Ctx::db`] and stays locked
+//! for the rest of the pipelined batch; handlers flagged `NO_DB_LOCK` run
+//! with it released.
+
+pub mod args;
+pub mod connection;
+pub mod errors;
+pub mod generic;
+pub mod server;
+pub mod spec;
+pub mod string;
+pub mod table;
+
+pub use errors::{CmdResult, Error};
+pub use spec::{CommandSpec, Group};
+pub use table::{CommandId, REGISTRY};
+
+use parking_lot::MutexGuard;
+
+use crate::keyspace::Db;
+use crate::protocol::ReplyBuf;
+use crate::server::client::Client;
+use crate::server::Shared;
+
+/// Every group's table, in the order COMMAND lists them.
+pub static ALL_GROUPS: &[&[CommandSpec]] = &[
+    connection::COMMANDS,
+    server::COMMANDS,
+    string::COMMANDS,
+    generic::COMMANDS,
+];
+
+/// What a handler runs with.
+pub struct Ctx<'a> {
+    pub srv: &'a Shared,
+    pub client: &'a mut Client,
+    pub out: &'a mut ReplyBuf,
+    /// Milliseconds since the epoch, fixed for the whole command (as
+    /// Redis's `server.mstime` is), so one command sees one instant.
+    pub now: i64,
+    guard: Option<(usize, MutexGuard<'a, Db>)>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(srv: &'a Shared, client: &'a mut Client, out: &'a mut ReplyBuf) -> Ctx<'a> {
+        let now = srv.clock.now_ms();
+        Ctx {
+            srv,
+            client,
+            out,
+            now,
+            guard: None,
+        }
+    }
+
+    /// The selected DB, locked until [`Ctx::release_db`] or the end of the batch.
+    #[inline]
+    pub fn db(&mut self) -> &mut Db {
+        let want = self.client.db;
+        if !matches!(&self.guard, Some((i, _)) if *i == want) {
+            self.guard = None;
+            self.guard = Some((want, self.srv.keyspace.lock(want)));
+        }
+        match &mut self.guard {
+            Some((_, g)) => g,
+            None => unreachable!("guard was just set"),
+        }
+    }
+
+    /// The selected DB and the reply buffer at once (a reply often quotes
+    /// a value that lives in the DB).
+    #[inline]
+    pub fn db_out(&mut self) -> (&mut Db, &mut ReplyBuf) {
+        self.db();
+        match &mut self.guard {
+            Some((_, g)) => (g, &mut *self.out),
+            None => unreachable!("db() just locked it"),
+        }
+    }
+
+    /// Releases the batch's DB lock (before locking several DBs, or waiting).
+    pub fn release_db(&mut self) {
+        self.guard = None;
+    }
+
+    /// Refreshes `now` before the next command of a batch.
+    pub fn tick(&mut self) {
+        self.now = self.srv.clock.now_ms();
+    }
+}

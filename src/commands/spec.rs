@@ -1,0 +1,318 @@
+//! What a command *is*: one [`CommandSpec`] row per command.
+//!
+//! The row is the single source of truth for arity, flags, ACL categories,
+//! key positions and the handler. COMMAND INFO/DOCS/COUNT/LIST/GETKEYS,
+//! ACL categories, key extraction and dispatch's gates all read it.
+
+use super::{CmdResult, Ctx};
+
+/// A command handler: `argv[0]` is the command name as sent.
+pub type Handler = fn(&mut Ctx<'_>, &[&[u8]]) -> CmdResult;
+
+/// Command flags (Redis's `CMD_*`), as a bitset.
+pub mod flags {
+    pub const WRITE: u32 = 1 << 0;
+    pub const READONLY: u32 = 1 << 1;
+    pub const DENYOOM: u32 = 1 << 2;
+    pub const ADMIN: u32 = 1 << 3;
+    pub const PUBSUB: u32 = 1 << 4;
+    pub const NOSCRIPT: u32 = 1 << 5;
+    pub const BLOCKING: u32 = 1 << 6;
+    pub const LOADING: u32 = 1 << 7;
+    pub const STALE: u32 = 1 << 8;
+    pub const SKIP_MONITOR: u32 = 1 << 9;
+    pub const SKIP_SLOWLOG: u32 = 1 << 10;
+    pub const FAST: u32 = 1 << 11;
+    pub const NO_AUTH: u32 = 1 << 12;
+    pub const MAY_REPLICATE: u32 = 1 << 13;
+    pub const NO_MULTI: u32 = 1 << 14;
+    pub const MOVABLE_KEYS: u32 = 1 << 15;
+    pub const ALLOW_BUSY: u32 = 1 << 16;
+    pub const NO_MANDATORY_KEYS: u32 = 1 << 17;
+    /// keyward: the handler touches no keyspace, or locks what it needs
+    /// itself (cross-DB commands): dispatch releases the batch's DB lock first.
+    pub const NO_DB_LOCK: u32 = 1 << 24;
+
+    /// Names COMMAND INFO prints, in Redis's order.
+    pub const NAMES: &[(u32, &str)] = &[
+        (WRITE, "write"),
+        (READONLY, "readonly"),
+        (DENYOOM, "denyoom"),
+        (ADMIN, "admin"),
+        (PUBSUB, "pubsub"),
+        (NOSCRIPT, "noscript"),
+        (BLOCKING, "blocking"),
+        (LOADING, "loading"),
+        (STALE, "stale"),
+        (SKIP_MONITOR, "skip_monitor"),
+        (SKIP_SLOWLOG, "skip_slowlog"),
+        (FAST, "fast"),
+        (NO_AUTH, "no_auth"),
+        (MAY_REPLICATE, "may_replicate"),
+        (NO_MULTI, "no_multi"),
+        (MOVABLE_KEYS, "movablekeys"),
+        (ALLOW_BUSY, "allow_busy"),
+        (NO_MANDATORY_KEYS, "no_mandatory_keys"),
+    ];
+}
+
+/// ACL categories, as a bitset.
+pub mod cat {
+    pub const KEYSPACE: u64 = 1 << 0;
+    pub const READ: u64 = 1 << 1;
+    pub const WRITE: u64 = 1 << 2;
+    pub const SET: u64 = 1 << 3;
+    pub const SORTEDSET: u64 = 1 << 4;
+    pub const LIST: u64 = 1 << 5;
+    pub const HASH: u64 = 1 << 6;
+    pub const STRING: u64 = 1 << 7;
+    pub const BITMAP: u64 = 1 << 8;
+    pub const HYPERLOGLOG: u64 = 1 << 9;
+    pub const GEO: u64 = 1 << 10;
+    pub const STREAM: u64 = 1 << 11;
+    pub const PUBSUB: u64 = 1 << 12;
+    pub const ADMIN: u64 = 1 << 13;
+    pub const FAST: u64 = 1 << 14;
+    pub const SLOW: u64 = 1 << 15;
+    pub const BLOCKING: u64 = 1 << 16;
+    pub const DANGEROUS: u64 = 1 << 17;
+    pub const CONNECTION: u64 = 1 << 18;
+    pub const TRANSACTION: u64 = 1 << 19;
+    pub const SCRIPTING: u64 = 1 << 20;
+
+    /// Names in Redis's `ACL CAT` order.
+    pub const NAMES: &[(u64, &str)] = &[
+        (KEYSPACE, "keyspace"),
+        (READ, "read"),
+        (WRITE, "write"),
+        (SET, "set"),
+        (SORTEDSET, "sortedset"),
+        (LIST, "list"),
+        (HASH, "hash"),
+        (STRING, "string"),
+        (BITMAP, "bitmap"),
+        (HYPERLOGLOG, "hyperloglog"),
+        (GEO, "geo"),
+        (STREAM, "stream"),
+        (PUBSUB, "pubsub"),
+        (ADMIN, "admin"),
+        (FAST, "fast"),
+        (SLOW, "slow"),
+        (BLOCKING, "blocking"),
+        (DANGEROUS, "dangerous"),
+        (CONNECTION, "connection"),
+        (TRANSACTION, "transaction"),
+        (SCRIPTING, "scripting"),
+    ];
+}
+
+/// Redis's command groups (COMMAND DOCS `group`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Group {
+    Generic,
+    String,
+    List,
+    Set,
+    SortedSet,
+    Hash,
+    Stream,
+    Pubsub,
+    Transactions,
+    Scripting,
+    Connection,
+    Server,
+}
+
+impl Group {
+    pub fn name(self) -> &'static str {
+        match self {
+            Group::Generic => "generic",
+            Group::String => "string",
+            Group::List => "list",
+            Group::Set => "set",
+            Group::SortedSet => "sorted-set",
+            Group::Hash => "hash",
+            Group::Stream => "stream",
+            Group::Pubsub => "pubsub",
+            Group::Transactions => "transactions",
+            Group::Scripting => "scripting",
+            Group::Connection => "connection",
+            Group::Server => "server",
+        }
+    }
+
+    fn category(self) -> u64 {
+        match self {
+            Group::Generic => cat::KEYSPACE,
+            Group::String => cat::STRING,
+            Group::List => cat::LIST,
+            Group::Set => cat::SET,
+            Group::SortedSet => cat::SORTEDSET,
+            Group::Hash => cat::HASH,
+            Group::Stream => cat::STREAM,
+            Group::Pubsub => cat::PUBSUB,
+            Group::Transactions => cat::TRANSACTION,
+            Group::Scripting => cat::SCRIPTING,
+            Group::Connection => cat::CONNECTION,
+            Group::Server => 0,
+        }
+    }
+}
+
+/// Where a command's keys are in its argv.
+#[derive(Clone, Copy)]
+pub enum Keys {
+    None,
+    /// Redis's legacy (first, last, step); `last` negative counts from the end.
+    Range {
+        first: i32,
+        last: i32,
+        step: i32,
+    },
+    /// Movable keys: a function returning key indexes (or an error text for
+    /// COMMAND GETKEYS when the arguments are malformed).
+    Find(fn(&[&[u8]]) -> Result<Vec<usize>, &'static str>),
+}
+
+/// One command (or subcommand) row.
+pub struct CommandSpec {
+    /// Lowercase name; a subcommand's own name (`id` for CLIENT ID).
+    pub name: &'static str,
+    /// Redis's arity convention: n = exactly n args, -n = at least n.
+    pub arity: i32,
+    pub flags: u32,
+    /// Categories beyond the ones derived from flags and group.
+    pub extra_categories: u64,
+    pub group: Group,
+    pub keys: Keys,
+    /// `None` only for containers, which dispatch to `subcommands`.
+    pub handler: Option<Handler>,
+    pub subcommands: &'static [CommandSpec],
+    pub summary: &'static str,
+    pub since: &'static str,
+    pub complexity: &'static str,
+}
+
+impl CommandSpec {
+    pub const fn new(
+        name: &'static str,
+        arity: i32,
+        flags: u32,
+        group: Group,
+        handler: Handler,
+    ) -> Self {
+        CommandSpec {
+            name,
+            arity,
+            flags,
+            extra_categories: 0,
+            group,
+            keys: Keys::None,
+            handler: Some(handler),
+            subcommands: &[],
+            summary: "",
+            since: "1.0.0",
+            complexity: "O(1)",
+        }
+    }
+
+    /// A container such as CLIENT or CONFIG.
+    pub const fn container(name: &'static str, group: Group, subs: &'static [CommandSpec]) -> Self {
+        CommandSpec {
+            name,
+            arity: -2,
+            flags: 0,
+            extra_categories: 0,
+            group,
+            keys: Keys::None,
+            handler: None,
+            subcommands: subs,
+            summary: "",
+            since: "1.0.0",
+            complexity: "Depends on subcommand.",
+        }
+    }
+
+    pub const fn keys(mut self, first: i32, last: i32, step: i32) -> Self {
+        self.keys = Keys::Range { first, last, step };
+        self
+    }
+
+    pub const fn find_keys(mut self, f: fn(&[&[u8]]) -> Result<Vec<usize>, &'static str>) -> Self {
+        self.keys = Keys::Find(f);
+        self.flags |= flags::MOVABLE_KEYS;
+        self
+    }
+
+    pub const fn cats(mut self, c: u64) -> Self {
+        self.extra_categories |= c;
+        self
+    }
+
+    pub const fn doc(
+        mut self,
+        summary: &'static str,
+        since: &'static str,
+        complexity: &'static str,
+    ) -> Self {
+        self.summary = summary;
+        self.since = since;
+        self.complexity = complexity;
+        self
+    }
+
+    pub fn has(&self, f: u32) -> bool {
+        self.flags & f != 0
+    }
+
+    /// ACL categories: explicit ones, the group's, and those implied by flags.
+    pub fn categories(&self) -> u64 {
+        let mut c = self.extra_categories | self.group.category();
+        if self.has(flags::WRITE) {
+            c |= cat::WRITE;
+        }
+        if self.has(flags::READONLY) {
+            c |= cat::READ;
+        }
+        if self.has(flags::ADMIN) {
+            c |= cat::ADMIN | cat::DANGEROUS;
+        }
+        if self.has(flags::PUBSUB) {
+            c |= cat::PUBSUB;
+        }
+        if self.has(flags::BLOCKING) {
+            c |= cat::BLOCKING;
+        }
+        if self.has(flags::FAST) {
+            c |= cat::FAST;
+        } else {
+            c |= cat::SLOW;
+        }
+        c
+    }
+
+    /// Whether `argc` fits the arity.
+    pub fn arity_ok(&self, argc: usize) -> bool {
+        let a = self.arity;
+        (a >= 0 && argc == a as usize) || (a < 0 && argc >= (-a) as usize)
+    }
+
+    /// Indexes of the key arguments in `argv`.
+    pub fn key_indexes(&self, argv: &[&[u8]]) -> Result<Vec<usize>, &'static str> {
+        match self.keys {
+            Keys::None => Ok(Vec::new()),
+            Keys::Range { first, last, step } => {
+                let argc = argv.len() as i32;
+                let last = if last < 0 { argc + last } else { last };
+                let mut v = Vec::new();
+                let mut i = first;
+                while i <= last && i < argc {
+                    v.push(i as usize);
+                    i += step.max(1);
+                }
+                Ok(v)
+            }
+            Keys::Find(f) => f(argv),
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The registry: every group's rows, dense ids, allocation-free lookup.
+
+use std::sync::LazyLock;
+
+use hashbrown::HashMap;
+
+use super::spec::CommandSpec;
+
+/// Dense command id (index into [`Registry::commands`]); ACL bitsets and
+/// per-command statistics are indexed by it.
+pub type CommandId = u16;
+
+/// A registered command or subcommand.
+pub struct Command {
+    pub id: CommandId,
+    pub spec: &'static CommandSpec,
+    /// `get`, or `client|id` for a subcommand (Redis's "fullname").
+    pub fullname: String,
+    /// For a subcommand, its container's id.
+    pub parent: Option<CommandId>,
+    /// Subcommands by lowercase name.
+    subs: HashMap<&'static [u8], CommandId>,
+}
+
+impl Command {
+    pub fn is_container(&self) -> bool {
+        !self.spec.subcommands.is_empty()
+    }
+}
+
+pub struct Registry {
+    pub commands: Vec<Command>,
+    top: HashMap<&'static [u8], CommandId>,
+}
+
+/// Longest command name we look up; longer names cannot match.
+const MAX_NAME: usize = 32;
+
+#[inline]
+fn lowercase<'a>(name: &[u8], buf: &'a mut [u8; MAX_NAME]) -> Option<&'a [u8]> {
+    if name.len() > MAX_NAME {
+        return None;
+    }
+    let out = &mut buf[..name.len()];
+    for (o, &c) in out.iter_mut().zip(name) {
+        *o = c.to_ascii_lowercase();
+    }
+    Some(out)
+}
+
+impl Registry {
+    fn build(groups: &[&'static [CommandSpec]]) -> Registry {
+        let mut r = Registry {
+            commands: Vec::new(),
+            top: HashMap::new(),
+        };
+        for group in groups {
+            for spec in group.iter() {
+                let id = r.push(spec, spec.name.to_string(), None);
+                let prev = r.top.insert(spec.name.as_bytes(), id);
+                assert!(prev.is_none(), "command {} registered twice", spec.name);
+                for sub in spec.subcommands {
+                    let sid = r.push(sub, format!("{}|{}", spec.name, sub.name), Some(id));
+                    r.commands[id as usize]
+                        .subs
+                        .insert(sub.name.as_bytes(), sid);
+                }
+            }
+        }
+        r
+    }
+
+    fn push(
+        &mut self,
+        spec: &'static CommandSpec,
+        fullname: String,
+        parent: Option<CommandId>,
+    ) -> CommandId {
+        let id = CommandId::try_from(self.commands.len()).expect("fewer than 65536 commands");
+        self.commands.push(Command {
+            id,
+            spec,
+            fullname,
+            parent,
+            subs: HashMap::new(),
+        });
+        id
+    }
+
+    /// Case-insensitive lookup of a top-level command.
+    #[inline]
+    pub fn lookup(&self, name: &[u8]) -> Option<&Command> {
+        let mut buf = [0u8; MAX_NAME];
+        let lower = lowercase(name, &mut buf)?;
+        self.top.get(lower).map(|&id| &self.commands[id as usize])
+    }
+
+    /// Case-insensitive lookup of a subcommand of `parent`.
+    pub fn lookup_sub(&self, parent: &Command, name: &[u8]) -> Option<&Command> {
+        let mut buf = [0u8; MAX_NAME];
+        let lower = lowercase(name, &mut buf)?;
+        parent
+            .subs
+            .get(lower)
+            .map(|&id| &self.commands[id as usize])
+    }
+
+    /// Looks up `name` or `container|sub` (as ACL rules and COMMAND INFO write it).
+    pub fn lookup_fullname(&self, fullname: &[u8]) -> Option<&Command> {
+        match fullname.iter().position(|&b| b == b'|') {
+            None => self.lookup(fullname),
+            Some(p) => {
+                let parent = self.lookup(&fullname[..p])?;
+                self.lookup_sub(parent, &fullname[p + 1..])
+            }
+        }
+    }
+
+    pub fn get(&self, id: CommandId) -> &Command {
+        &self.commands[id as usize]
+    }
+
+    /// Top-level commands, in registration order.
+    pub fn top_level(&self) -> impl Iterator<Item = &Command> {
+        self.commands.iter().filter(|c| c.parent.is_none())
+    }
+
+    pub fn subcommands<'a>(&'a self, c: &'a Command) -> impl Iterator<Item = &'a Command> + 'a {
+        c.spec
+            .subcommands
+            .iter()
+            .filter_map(move |s| self.lookup_sub(c, s.name.as_bytes()))
+    }
+
+    pub fn len(&self) -> usize {
+        self.commands.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.commands.is_empty()
+    }
+}
+
+/// The process-wide registry, built once from every group's table.
+pub static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry::build(super::ALL_GROUPS));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_is_case_insensitive() {
+        let get = REGISTRY.lookup(b"GeT").expect("GET is registered");
+        assert_eq!(get.fullname, "get");
+        assert!(REGISTRY.lookup(b"nosuchcommand").is_none());
+        assert!(REGISTRY.lookup(&[b'a'; 100]).is_none());
+    }
+
+    #[test]
+    fn subcommands_have_fullnames() {
+        let c = REGISTRY
+            .lookup_fullname(b"client|id")
+            .expect("CLIENT ID is registered");
+        assert_eq!(c.fullname, "client|id");
+        assert!(c.parent.is_some());
+    }
+
+    #[test]
+    fn ids_are_dense() {
+        for (i, c) in REGISTRY.commands.iter().enumerate() {
+            assert_eq!(c.id as usize, i);
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! Configuration: defaults, the TOML file, redis-server-style flags.
+//!
+//! Flags follow redis-server's grammar rather than a conventional CLI
+//! parser's: `keyward [FILE] [--name value...]...`, where a flag takes every
+//! word up to the next `--` (so `--save 900 1 300 10` and `--save ""` both
+//! work) and flags we do not implement are logged and ignored, so that tools
+//! which spawn `redis-server --port N --loglevel notice` can spawn keyward.
+
+pub mod params;
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("bad value for '{name}': {message}")]
+    Value { name: String, message: String },
+}
+
+/// Settings of a running server. CONFIG GET/SET read and write it through
+/// the parameter table in [`params`].
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub bind: Vec<String>,
+    pub port: u16,
+    pub requirepass: Option<String>,
+    pub databases: usize,
+    /// Idle client timeout in seconds (0 = never).
+    pub timeout: u64,
+    pub maxclients: usize,
+    pub protected_mode: bool,
+    pub loglevel: String,
+    pub dir: PathBuf,
+    pub save: String,
+    pub appendonly: bool,
+    pub proto_max_bulk_len: usize,
+    pub client_query_buffer_limit: usize,
+    pub slowlog_log_slower_than: i64,
+    pub slowlog_max_len: usize,
+    pub hz: u32,
+    pub maxmemory: u64,
+    pub maxmemory_policy: String,
+    pub maxmemory_samples: u32,
+    pub tcp_keepalive: u64,
+    pub daemonize: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            bind: vec!["127.0.0.1".into(), "::1".into()],
+            port: 6379,
+            requirepass: None,
+            databases: 16,
+            timeout: 0,
+            maxclients: 10_000,
+            protected_mode: true,
+            loglevel: "notice".into(),
+            dir: PathBuf::from("."),
+            save: "3600 1 300 100 60 10000".into(),
+            appendonly: false,
+            proto_max_bulk_len: 512 * 1024 * 1024,
+            client_query_buffer_limit: 1024 * 1024 * 1024,
+            slowlog_log_slower_than: 10_000,
+            slowlog_max_len: 128,
+            hz: 10,
+            maxmemory: 0,
+            maxmemory_policy: "noeviction".into(),
+            maxmemory_samples: 5,
+            tcp_keepalive: 300,
+            daemonize: false,
+        }
+    }
+}
+
+/// The TOML file's `[server]` table (keys as in redis.conf).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    #[serde(default)]
+    server: toml::Table,
+}
+
+/// What the command line asked for.
+#[derive(Debug, Default)]
+pub struct Cli {
+    pub config: Config,
+    /// Flags accepted but not implemented (logged at startup).
+    pub ignored: Vec<String>,
+    pub help: bool,
+    pub version: bool,
+}
+
+impl Config {
+    /// Applies one `name value` setting (redis.conf / flag / CONFIG SET
+    /// spelling). Unknown names yield `Ok(false)`.
+    pub fn apply(&mut self, name: &str, value: &str) -> Result<bool, ConfigError> {
+        params::set(self, name, value)
+    }
+
+    /// Loads a TOML file over the defaults.
+    pub fn load_file(&mut self, path: &str, ignored: &mut Vec<String>) -> Result<(), ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_string(),
+            source,
+        })?;
+        let file: FileConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_string(),
+            message: e.to_string(),
+        })?;
+        for (k, v) in &file.server {
+            let value = match v {
+                toml::Value::String(s) => s.clone(),
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => if *b { "yes" } else { "no" }.to_string(),
+                toml::Value::Array(a) => a
+                    .iter()
+                    .map(|x| match x {
+                        toml::Value::String(s) => s.clone(),
+                        other => other.to_string(),
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" "),
+                other => {
+                    return Err(ConfigError::Parse {
+                        path: path.to_string(),
+                        message: format!("[server] {k}: unsupported value {other}"),
+                    })
+                }
+            };
+            let known = self.apply(k, &value).map_err(|e| ConfigError::Parse {
+                path: path.to_string(),
+                message: format!("[server] {k}: {e}"),
+            })?;
+            if !known {
+                return Err(ConfigError::Parse {
+                    path: path.to_string(),
+                    message: format!("[server] {k}: unknown setting"),
+                });
+            }
+        }
+        let _ = ignored;
+        Ok(())
+    }
+}
+
+/// Parses `keyward [FILE] [--name value...]...`.
+pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, ConfigError> {
+    let args: Vec<String> = args.into_iter().collect();
+    let mut cli = Cli::default();
+    let mut i = 0;
+    if let Some(first) = args.first() {
+        match first.as_str() {
+            "-h" | "--help" => cli.help = true,
+            "-v" | "--version" => cli.version = true,
+            f if !f.starts_with("--") => {
+                cli.config.load_file(f, &mut cli.ignored)?;
+                i = 1;
+            }
+            _ => {}
+        }
+    }
+    if cli.help || cli.version {
+        return Ok(cli);
+    }
+    while i < args.len() {
+        let flag = &args[i];
+        let Some(name) = flag.strip_prefix("--") else {
+            return Err(ConfigError::Value {
+                name: flag.clone(),
+                message: "expected --name".into(),
+            });
+        };
+        i += 1;
+        let mut values = Vec::new();
+        while i < args.len() && !args[i].starts_with("--") {
+            values.push(args[i].clone());
+            i += 1;
+        }
+        match name {
+            "help" => cli.help = true,
+            "version" => cli.version = true,
+            "config" => {
+                let path = values.first().ok_or_else(|| ConfigError::Value {
+                    name: "config".into(),
+                    message: "needs a file".into(),
+                })?;
+                cli.config.load_file(path, &mut cli.ignored)?;
+            }
+            _ => {
+                let value = values.join(" ");
+                if !cli.config.apply(name, &value)? {
+                    cli.ignored.push(format!("--{name} {value}"));
+                }
+            }
+        }
+    }
+    Ok(cli)
+}
+
+/// Parses Redis memory units: `100`, `1k`, `1kb`, `5mb`, `1gb` (k = 1000, kb = 1024).
+pub fn parse_memory(s: &str) -> Option<u64> {
+    let s = s.trim().to_ascii_lowercase();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: u64 = num.parse().ok()?;
+    let mul = match unit {
+        "" | "b" => 1,
+        "k" => 1000,
+        "kb" => 1024,
+        "m" => 1000 * 1000,
+        "mb" => 1024 * 1024,
+        "g" => 1000 * 1000 * 1000,
+        "gb" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    n.checked_mul(mul)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn argv(s: &[&str]) -> Vec<String> {
+        s.iter().map(|x| x.to_string()).collect()
+    }
+
+    #[test]
+    fn redis_style_flags() {
+        let cli = parse_args(argv(&[
+            "--port",
+            "7000",
+            "--save",
+            "",
+            "--loglevel",
+            "notice",
+            "--no-such",
+            "x",
+            "--databases",
+            "4",
+        ]))
+        .unwrap();
+        assert_eq!(cli.config.port, 7000);
+        assert_eq!(cli.config.databases, 4);
+        assert_eq!(cli.config.save, "");
+        assert_eq!(cli.ignored, vec!["--no-such x".to_string()]);
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        assert!(parse_args(argv(&["--port", "notaport"])).is_err());
+        assert!(parse_args(argv(&["--databases", "0"])).is_err());
+    }
+
+    #[test]
+    fn memory_units() {
+        assert_eq!(parse_memory("1gb"), Some(1 << 30));
+        assert_eq!(parse_memory("10k"), Some(10_000));
+        assert_eq!(parse_memory("x"), None);
+    }
+}

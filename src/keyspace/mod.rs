@@ -1,0 +1,62 @@
+//! The databases: `Keyspace` owns N [`Db`]s, each behind its own lock.
+//!
+//! Tenants in different DBs never contend: a connection locks only its
+//! selected DB, once per pipelined batch. Commands that span DBs (MOVE,
+//! SWAPDB, COPY … DB, FLUSHALL) lock in index order via [`Keyspace::lock_two`]
+//! and [`Keyspace::lock_all`].
+
+pub mod db;
+pub mod entry;
+pub mod table;
+pub mod value;
+
+pub use db::Db;
+pub use entry::{Entry, NewValue, ValueRef};
+
+use parking_lot::{Mutex, MutexGuard};
+
+/// Keeps each DB's lock on its own cache line.
+#[repr(align(128))]
+pub struct Slot(pub Mutex<Db>);
+
+pub struct Keyspace {
+    dbs: Box<[Slot]>,
+}
+
+impl Keyspace {
+    pub fn new(count: usize) -> Keyspace {
+        Keyspace {
+            dbs: (0..count).map(|_| Slot(Mutex::new(Db::new()))).collect(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.dbs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dbs.is_empty()
+    }
+
+    #[inline]
+    pub fn lock(&self, index: usize) -> MutexGuard<'_, Db> {
+        self.dbs[index].0.lock()
+    }
+
+    /// Locks two distinct DBs in index order; returns them as (a, b).
+    pub fn lock_two(&self, a: usize, b: usize) -> (MutexGuard<'_, Db>, MutexGuard<'_, Db>) {
+        assert_ne!(a, b, "lock_two needs two distinct DBs");
+        if a < b {
+            let ga = self.lock(a);
+            (ga, self.lock(b))
+        } else {
+            let gb = self.lock(b);
+            (self.lock(a), gb)
+        }
+    }
+
+    /// Locks every DB in index order.
+    pub fn lock_all(&self) -> Vec<MutexGuard<'_, Db>> {
+        self.dbs.iter().map(|s| s.0.lock()).collect()
+    }
+}

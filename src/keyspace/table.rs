@@ -1,0 +1,390 @@
+//! The key → entry table of one database.
+//!
+//! Extendible hashing over small `hashbrown` tables ("segments"), in the
+//! spirit of Dragonfly's DashTable:
+//! - a slot is one 8-byte [`Entry`] pointer, so an empty slot costs 9 bytes
+//!   (slot + control byte) and a full table is ~87% slots in use;
+//! - no resize ever touches more than one segment (≤ [`SEGMENT_SPLIT`]
+//!   entries), so growing a 10M-key database never stalls it;
+//! - a segment covers a contiguous range of the 64-bit hash space (its
+//!   prefix), which gives SCAN a cursor that is simply a hash value:
+//!   "every key with hash ≥ cursor is still to come". Splits only refine
+//!   ranges, so a key present for the whole scan is returned at least once,
+//!   which is Redis's SCAN guarantee.
+//!
+//! The routing hash is foldhash with a per-process random seed (HashDoS);
+//! hashbrown gets a remixed copy so that its tag and bucket bits do not
+//! coincide with the segment prefix bits.
+
+use std::hash::BuildHasher;
+
+use hashbrown::HashTable;
+use rand::Rng;
+
+use super::entry::Entry;
+
+/// A segment splits instead of growing once it holds this many entries.
+pub const SEGMENT_SPLIT: usize = 3584;
+
+struct Segment {
+    /// Number of leading hash bits shared by every key in the segment.
+    depth: u32,
+    map: HashTable<Entry>,
+}
+
+pub struct Table {
+    /// Directory: `1 << global_depth` segment indices, by hash prefix.
+    dir: Vec<u32>,
+    global_depth: u32,
+    segs: Vec<Segment>,
+    len: usize,
+    hasher: foldhash::quality::RandomState,
+}
+
+impl Default for Table {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[inline]
+fn inner_hash(h: u64) -> u64 {
+    // Bijective remix: hashbrown reads the top 7 bits as the tag and the low
+    // bits as the bucket, neither of which may be the segment prefix.
+    h.rotate_left(26).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+impl Table {
+    pub fn new() -> Self {
+        Table {
+            dir: vec![0],
+            global_depth: 0,
+            segs: vec![Segment {
+                depth: 0,
+                map: HashTable::new(),
+            }],
+            len: 0,
+            hasher: foldhash::quality::RandomState::default(),
+        }
+    }
+
+    #[inline]
+    pub fn hash(&self, key: &[u8]) -> u64 {
+        self.hasher.hash_one(key)
+    }
+
+    #[inline]
+    fn seg_index(&self, h: u64) -> usize {
+        if self.global_depth == 0 {
+            0
+        } else {
+            self.dir[(h >> (64 - self.global_depth)) as usize] as usize
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    #[inline]
+    pub fn get(&self, key: &[u8]) -> Option<&Entry> {
+        let h = self.hash(key);
+        let s = &self.segs[self.seg_index(h)];
+        s.map.find(inner_hash(h), |e| e.key() == key)
+    }
+
+    #[inline]
+    pub fn get_mut(&mut self, key: &[u8]) -> Option<&mut Entry> {
+        let h = self.hash(key);
+        let i = self.seg_index(h);
+        self.segs[i].map.find_mut(inner_hash(h), |e| e.key() == key)
+    }
+
+    /// Inserts or replaces; returns the previous entry for the key.
+    pub fn insert(&mut self, entry: Entry) -> Option<Entry> {
+        let h = self.hash(entry.key());
+        let i = self.seg_index(h);
+        let hasher = &self.hasher;
+        let seg = &mut self.segs[i];
+        match seg.map.find_mut(inner_hash(h), |e| e.key() == entry.key()) {
+            Some(slot) => return Some(std::mem::replace(slot, entry)),
+            None => {
+                if seg.map.len() >= SEGMENT_SPLIT && seg.depth < 48 {
+                    self.split(i);
+                    return self.insert(entry);
+                }
+                seg.map.insert_unique(inner_hash(h), entry, |e| {
+                    inner_hash(hasher.hash_one(e.key()))
+                });
+            }
+        }
+        self.len += 1;
+        None
+    }
+
+    pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
+        let h = self.hash(key);
+        let i = self.seg_index(h);
+        let found = self.segs[i]
+            .map
+            .find_entry(inner_hash(h), |e| e.key() == key)
+            .ok()?;
+        let (e, _) = found.remove();
+        self.len -= 1;
+        Some(e)
+    }
+
+    fn split(&mut self, i: usize) {
+        let depth = self.segs[i].depth;
+        if depth == self.global_depth {
+            // Double the directory: each slot d becomes 2d and 2d+1.
+            self.dir = self.dir.iter().flat_map(|&s| [s, s]).collect();
+            self.global_depth += 1;
+        }
+        let bit = 1u64 << (63 - depth);
+        let hasher = &self.hasher;
+        let mut moved = HashTable::with_capacity(self.segs[i].map.len() / 2 + 16);
+        for e in self.segs[i]
+            .map
+            .extract_if(|e| hasher.hash_one(e.key()) & bit != 0)
+        {
+            let h = hasher.hash_one(e.key());
+            moved.insert_unique(inner_hash(h), e, |x| inner_hash(hasher.hash_one(x.key())));
+        }
+        self.segs[i].depth = depth + 1;
+        let new_idx = self.segs.len() as u32;
+        self.segs.push(Segment {
+            depth: depth + 1,
+            map: moved,
+        });
+        // Directory slots whose prefix had `bit` set now point to the new one.
+        let shift = self.global_depth - (depth + 1);
+        for (d, slot) in self.dir.iter_mut().enumerate() {
+            if *slot == i as u32 && (d >> shift) & 1 == 1 {
+                *slot = new_idx;
+            }
+        }
+    }
+
+    pub fn clear(&mut self) {
+        *self = Table {
+            hasher: self.hasher.clone(),
+            ..Table::new()
+        };
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &Entry> {
+        self.segs.iter().flat_map(|s| s.map.iter())
+    }
+
+    /// Removes every entry for which `keep` returns false; returns them.
+    pub fn retain_segment(
+        &mut self,
+        seg: usize,
+        mut keep: impl FnMut(&mut Entry) -> bool,
+    ) -> Vec<Entry> {
+        let Some(s) = self.segs.get_mut(seg) else {
+            return Vec::new();
+        };
+        let out: Vec<Entry> = s.map.extract_if(|e| !keep(e)).collect();
+        self.len -= out.len();
+        out
+    }
+
+    pub fn segment_count(&self) -> usize {
+        self.segs.len()
+    }
+
+    /// One SCAN step from `cursor` (a hash value). Calls `f` for at least
+    /// `count` entries when that many remain (more when hashes tie or the
+    /// step lands on an almost empty segment run), in increasing hash order,
+    /// and returns the next cursor (0 when the scan is complete).
+    pub fn scan(&self, cursor: u64, count: usize, mut f: impl FnMut(&Entry)) -> u64 {
+        let count = count.max(1);
+        let mut c = cursor;
+        let mut emitted = 0usize;
+        loop {
+            let i = self.seg_index(c);
+            let seg = &self.segs[i];
+            // The segment's hash range is [lo, hi) with hi = 0 for the top one.
+            let lo = if seg.depth == 0 {
+                0
+            } else {
+                c & !(u64::MAX >> seg.depth)
+            };
+            let hi = if seg.depth == 0 {
+                0
+            } else {
+                lo.wrapping_add(1u64 << (64 - seg.depth))
+            };
+            let mut cand: Vec<(u64, &Entry)> = seg
+                .map
+                .iter()
+                .map(|e| (self.hash(e.key()), e))
+                .filter(|(h, _)| *h >= c)
+                .collect();
+            let want = count - emitted;
+            if cand.len() > want {
+                cand.select_nth_unstable_by_key(want, |(h, _)| *h);
+                let cut = cand[want].0;
+                // Keep every entry hashing below the cut: ties at the cut
+                // value go to the next step.
+                cand.retain(|(h, _)| *h < cut);
+                for (_, e) in &cand {
+                    f(e);
+                }
+                if cut > c || !cand.is_empty() {
+                    return cut;
+                }
+                // Everything left ties at `c`: emit all of them.
+                for e in seg.map.iter().filter(|e| self.hash(e.key()) == c) {
+                    f(e);
+                }
+                return c.wrapping_add(1).max(1);
+            }
+            emitted += cand.len();
+            for (_, e) in &cand {
+                f(e);
+            }
+            if hi == 0 {
+                return 0;
+            }
+            c = hi;
+            if emitted >= count {
+                return c;
+            }
+        }
+    }
+
+    /// A uniformly chosen segment weighted by hash range, then a random
+    /// entry in it; `None` when the table is empty.
+    pub fn random(&self, rng: &mut impl Rng) -> Option<&Entry> {
+        if self.len == 0 {
+            return None;
+        }
+        for _ in 0..64 {
+            let seg = &self.segs[self.seg_index(rng.gen())];
+            let n = seg.map.len();
+            if n > 0 {
+                return seg.map.iter().nth(rng.gen_range(0..n));
+            }
+        }
+        // Very sparse table: fall back to a linear pick.
+        let n = rng.gen_range(0..self.len);
+        self.iter().nth(n)
+    }
+
+    /// Bytes held by the table structure itself (slots and control bytes).
+    pub fn overhead_bytes(&self) -> usize {
+        self.segs
+            .iter()
+            .map(|s| {
+                let buckets = if s.map.capacity() == 0 {
+                    0
+                } else {
+                    (s.map.capacity() * 8 / 7).next_power_of_two()
+                };
+                buckets * (std::mem::size_of::<Entry>() + 1)
+            })
+            .sum::<usize>()
+            + self.dir.capacity() * 4
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keyspace::entry::NewValue;
+    use std::collections::HashSet;
+
+    fn e(k: &str) -> Entry {
+        Entry::new(k.as_bytes(), NewValue::Str(b"v"), None, 0)
+    }
+
+    #[test]
+    fn insert_get_remove_across_splits() {
+        let mut t = Table::new();
+        for i in 0..50_000 {
+            assert!(t.insert(e(&format!("k{i}"))).is_none());
+        }
+        assert!(t.segment_count() > 8);
+        assert_eq!(t.len(), 50_000);
+        for i in 0..50_000 {
+            assert!(t.get(format!("k{i}").as_bytes()).is_some(), "k{i}");
+        }
+        assert!(t.insert(e("k7")).is_some());
+        assert_eq!(t.len(), 50_000);
+        for i in (0..50_000).step_by(2) {
+            assert!(t.remove(format!("k{i}").as_bytes()).is_some());
+        }
+        assert_eq!(t.len(), 25_000);
+        assert!(t.get(b"k2").is_none());
+        assert!(t.get(b"k3").is_some());
+    }
+
+    #[test]
+    fn scan_returns_every_stable_key_despite_growth() {
+        let mut t = Table::new();
+        for i in 0..5_000 {
+            t.insert(e(&format!("old{i}")));
+        }
+        let mut seen = HashSet::new();
+        let mut cursor = 0;
+        let mut steps = 0;
+        loop {
+            cursor = t.scan(cursor, 10, |x| {
+                seen.insert(x.key().to_vec());
+            });
+            // Grow the table under the scan: forces splits mid-way.
+            for j in 0..40 {
+                t.insert(e(&format!("new{steps}-{j}")));
+            }
+            steps += 1;
+            if cursor == 0 {
+                break;
+            }
+        }
+        for i in 0..5_000 {
+            assert!(seen.contains(format!("old{i}").as_bytes()), "missed old{i}");
+        }
+    }
+
+    #[test]
+    fn scan_count_is_respected_roughly() {
+        let mut t = Table::new();
+        for i in 0..10_000 {
+            t.insert(e(&format!("k{i}")));
+        }
+        let mut n = 0;
+        let next = t.scan(0, 10, |_| n += 1);
+        assert!(next != 0);
+        assert!((10..=20).contains(&n), "{n}");
+        let mut total = 0;
+        let mut c = 0;
+        loop {
+            c = t.scan(c, 100, |_| total += 1);
+            if c == 0 {
+                break;
+            }
+        }
+        assert_eq!(total, 10_000);
+    }
+
+    #[test]
+    fn random_hits_existing_keys() {
+        let mut t = Table::new();
+        let mut rng = rand::thread_rng();
+        assert!(t.random(&mut rng).is_none());
+        for i in 0..10_000 {
+            t.insert(e(&format!("k{i}")));
+        }
+        for _ in 0..100 {
+            let k = t.random(&mut rng).unwrap().key().to_vec();
+            assert!(t.get(&k).is_some());
+        }
+    }
+}

@@ -1,0 +1,31 @@
+//! keyward: a Redis-compatible server whose numbered databases are isolated
+//! tenants.
+//!
+//! Layout (see docs/architecture.md):
+//! - [`protocol`]: RESP2/RESP3 decode and encode; imports nothing else here.
+//! - [`commands`]: the command table (one row per command: arity, flags,
+//!   ACL categories, keys, handler) and the handlers, one module per group.
+//! - [`server`]: listeners, connections, dispatch (the only entry point),
+//!   client registry, stats, shutdown.
+//! - [`keyspace`]: the databases, entries, tables, expiry, memory accounting.
+//! - [`acl`]: users and authentication. [`config`]: settings. [`clock`]: time.
+//!
+//! Embedding:
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let server = keyward::Server::builder().port(0).start().await?;
+//! println!("serving on {}", server.addr());
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod acl;
+pub mod clock;
+pub mod commands;
+pub mod config;
+pub mod keyspace;
+pub mod protocol;
+pub mod server;
+
+pub use config::Config;
+pub use server::{Server, ServerBuilder, ServerHandle, StartError};

@@ -1,0 +1,107 @@
+//! `keyward`: parse redis-server-style flags, start the server, wait for a
+//! signal or SHUTDOWN.
+
+use std::process::ExitCode;
+
+use tracing::{error, info, warn};
+
+// mimalloc: chosen by measurement (mem-per-key.sh); see README "Memory".
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const HELP: &str = "keyward — a Redis-compatible server with isolated databases
+
+Usage: keyward [CONFIG.toml] [--option value ...]
+
+Options use redis-server's names, e.g.:
+  --port 6379 --bind 127.0.0.1 ::1 --requirepass PASS --databases 16
+  --timeout 0 --maxclients 10000 --protected-mode yes --loglevel notice
+  --config FILE (TOML; see README)
+Unsupported redis-server options are logged and ignored.";
+
+fn main() -> ExitCode {
+    let cli = match keyward::config::parse_args(std::env::args().skip(1)) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("keyward: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    if cli.help {
+        println!("{HELP}");
+        return ExitCode::SUCCESS;
+    }
+    if cli.version {
+        println!(
+            "keyward {} (redis_version {})",
+            keyward::server::KEYWARD_VERSION,
+            keyward::server::REDIS_VERSION
+        );
+        return ExitCode::SUCCESS;
+    }
+    let level = match cli.config.loglevel.as_str() {
+        "debug" => "debug",
+        "verbose" => "info",
+        "warning" => "warn",
+        "nothing" => "off",
+        _ => "info",
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("KEYWARD_LOG")
+                .unwrap_or_else(|_| level.into()),
+        )
+        .init();
+    for flag in &cli.ignored {
+        warn!(flag = %flag, "option not supported by keyward; ignored");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("keyward: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    runtime.block_on(async move {
+        let mut server = match keyward::Server::builder().config(cli.config).start().await {
+            Ok(s) => s,
+            Err(e) => {
+                error!(error = %e, "cannot start");
+                return ExitCode::from(1);
+            }
+        };
+        tokio::select! {
+            _ = server.stopped() => info!("SHUTDOWN received; bye"),
+            _ = signal() => {
+                info!("signal received; shutting down");
+                server.shutdown().await;
+            }
+        }
+        ExitCode::SUCCESS
+    })
+}
+
+async fn signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

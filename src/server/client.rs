@@ -1,0 +1,132 @@
+//! Client state: [`Client`] is owned by its connection task; [`ClientInfo`]
+//! is the part other clients may read or act on (CLIENT LIST/KILL, INFO).
+
+use std::net::SocketAddr;
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicU16, AtomicU32, AtomicU8, AtomicUsize, Ordering,
+};
+use std::sync::Arc;
+
+use hashbrown::HashMap;
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, Notify};
+
+use crate::acl::User;
+
+/// CLIENT REPLY mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReplyMode {
+    On,
+    Off,
+    /// Skip the reply of the next command only.
+    Skip,
+    /// Set by SKIP while its own reply is being suppressed.
+    SkipNext,
+}
+
+/// Per-connection state, owned by the connection task.
+pub struct Client {
+    pub id: u64,
+    pub db: usize,
+    pub authenticated: bool,
+    pub user: Arc<User>,
+    pub info: Arc<ClientInfo>,
+    pub reply_mode: ReplyMode,
+    /// QUIT: close once this batch's replies are written.
+    pub close_after_reply: bool,
+    /// Out-of-band frames for this client (MONITOR feed).
+    pub push_tx: mpsc::UnboundedSender<Vec<u8>>,
+}
+
+/// The shared face of a client.
+pub struct ClientInfo {
+    pub id: u64,
+    pub addr: SocketAddr,
+    pub laddr: SocketAddr,
+    pub fd: i32,
+    pub created_ms: i64,
+    pub last_interaction_ms: AtomicI64,
+    pub db: AtomicUsize,
+    /// Id of the last command run; `u16::MAX` before the first.
+    pub last_cmd: AtomicU16,
+    pub resp: AtomicU8,
+    pub monitor: AtomicBool,
+    pub no_evict: AtomicBool,
+    pub qbuf: AtomicU32,
+    pub name: Mutex<Option<Vec<u8>>>,
+    pub lib_name: Mutex<Option<Vec<u8>>>,
+    pub lib_ver: Mutex<Option<Vec<u8>>>,
+    pub user: Mutex<String>,
+    pub killed: AtomicBool,
+    pub kill: Notify,
+    /// For the MONITOR feed.
+    pub push_tx: mpsc::UnboundedSender<Vec<u8>>,
+}
+
+impl ClientInfo {
+    pub fn kill(&self) {
+        self.killed.store(true, Ordering::Release);
+        self.kill.notify_one();
+    }
+}
+
+/// Every connected client, by id.
+#[derive(Default)]
+pub struct ClientRegistry {
+    clients: Mutex<HashMap<u64, Arc<ClientInfo>>>,
+    monitors: AtomicUsize,
+}
+
+impl ClientRegistry {
+    pub fn add(&self, c: Arc<ClientInfo>) {
+        self.clients.lock().insert(c.id, c);
+    }
+
+    pub fn remove(&self, id: u64) {
+        if let Some(c) = self.clients.lock().remove(&id) {
+            if c.monitor.load(Ordering::Relaxed) {
+                self.monitors.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.clients.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A snapshot, sorted by id (CLIENT LIST order).
+    pub fn snapshot(&self) -> Vec<Arc<ClientInfo>> {
+        let mut v: Vec<_> = self.clients.lock().values().cloned().collect();
+        v.sort_by_key(|c| c.id);
+        v
+    }
+
+    pub fn get(&self, id: u64) -> Option<Arc<ClientInfo>> {
+        self.clients.lock().get(&id).cloned()
+    }
+
+    /// Marks a client as a monitor.
+    pub fn add_monitor(&self, c: &ClientInfo) {
+        if !c.monitor.swap(true, Ordering::Relaxed) {
+            self.monitors.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    #[inline]
+    pub fn has_monitors(&self) -> bool {
+        self.monitors.load(Ordering::Relaxed) > 0
+    }
+
+    /// Sends a line to every monitor.
+    pub fn feed_monitors(&self, line: &[u8]) {
+        for c in self.clients.lock().values() {
+            if c.monitor.load(Ordering::Relaxed) {
+                let _ = c.push_tx.send(line.to_vec());
+            }
+        }
+    }
+}

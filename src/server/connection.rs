@@ -1,0 +1,288 @@
+//! Accepting clients and running one connection.
+//!
+//! The loop per connection: one `read` into a `BytesMut`; parse every
+//! complete command into argument spans (no copies); run the whole batch
+//! with the selected DB locked once; one `write` of all replies. In steady
+//! state nothing is allocated per command: the span, command and argv
+//! vectors are reused across batches.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{
+    AtomicBool, AtomicI64, AtomicU16, AtomicU32, AtomicU8, AtomicUsize, Ordering,
+};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use parking_lot::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, Notify};
+use tracing::{debug, warn};
+
+use super::client::{Client, ClientInfo, ReplyMode};
+use super::dispatch::dispatch;
+use super::Shared;
+use crate::commands::Ctx;
+use crate::protocol::parse::Span;
+use crate::protocol::{parse_request, Limits, Parsed, Protocol, ReplyBuf};
+
+const READ_CHUNK: usize = 16 * 1024;
+/// Buffers that grew past this for one big request or reply are shrunk back.
+const SHRINK_ABOVE: usize = 1024 * 1024;
+
+const DENIED: &[u8] = b"-DENIED keyward is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. Set a password (requirepass), or restart with '--protected-mode no' if this host is not reachable from untrusted networks.\r\n";
+
+pub async fn accept_loop(srv: Arc<Shared>, listener: TcpListener) {
+    let mut shutdown = srv.shutdown_rx();
+    loop {
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+            _ = Shared::shutdown_requested(&mut shutdown) => return,
+        };
+        srv.stats
+            .connections_received
+            .fetch_add(1, Ordering::Relaxed);
+        let (maxclients, protected, has_pass) = {
+            let c = srv.config.read();
+            (c.maxclients, c.protected_mode, c.requirepass.is_some())
+        };
+        if protected && !has_pass && !peer.ip().is_loopback() {
+            tokio::spawn(refuse(stream, DENIED));
+            continue;
+        }
+        if srv.clients.len() >= maxclients {
+            srv.stats
+                .rejected_connections
+                .fetch_add(1, Ordering::Relaxed);
+            tokio::spawn(refuse(stream, b"-ERR max number of clients reached\r\n"));
+            continue;
+        }
+        tokio::spawn(handle(srv.clone(), stream, peer));
+    }
+}
+
+async fn refuse(mut stream: TcpStream, msg: &'static [u8]) {
+    let _ = stream.write_all(msg).await;
+    let _ = stream.shutdown().await;
+}
+
+async fn handle(srv: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+    let _ = stream.set_nodelay(true);
+    let id = srv.next_client_id.fetch_add(1, Ordering::Relaxed);
+    let (push_tx, mut push_rx) = mpsc::unbounded_channel();
+    let now = srv.clock.now_ms();
+    let info = Arc::new(ClientInfo {
+        id,
+        addr: peer,
+        laddr: stream.local_addr().unwrap_or(peer),
+        fd: raw_fd(&stream),
+        created_ms: now,
+        last_interaction_ms: AtomicI64::new(now),
+        db: AtomicUsize::new(0),
+        last_cmd: AtomicU16::new(u16::MAX),
+        resp: AtomicU8::new(2),
+        monitor: AtomicBool::new(false),
+        no_evict: AtomicBool::new(false),
+        qbuf: AtomicU32::new(0),
+        name: Mutex::new(None),
+        lib_name: Mutex::new(None),
+        lib_ver: Mutex::new(None),
+        user: Mutex::new("default".into()),
+        killed: AtomicBool::new(false),
+        kill: Notify::new(),
+        push_tx: push_tx.clone(),
+    });
+    srv.clients.add(info.clone());
+    let mut client = Client {
+        id,
+        db: 0,
+        authenticated: srv.acl.default_is_open(),
+        user: srv.acl.default_user(),
+        info,
+        reply_mode: ReplyMode::On,
+        close_after_reply: false,
+        push_tx,
+    };
+    match run(&srv, &mut client, stream, &mut push_rx).await {
+        Ok(()) => {}
+        Err(e) => debug!(client = id, error = %e, "connection closed"),
+    }
+    srv.clients.remove(id);
+}
+
+#[cfg(unix)]
+fn raw_fd(s: &TcpStream) -> i32 {
+    use std::os::fd::AsRawFd;
+    s.as_raw_fd()
+}
+
+#[cfg(not(unix))]
+fn raw_fd(_: &TcpStream) -> i32 {
+    -1
+}
+
+/// Reuses a vector's allocation for borrows of another lifetime.
+fn recycle<'b>(mut v: Vec<&'_ [u8]>) -> Vec<&'b [u8]> {
+    v.clear();
+    // In-place collect: same element layout, so the allocation is kept.
+    v.into_iter().map(|_| -> &'b [u8] { &[] }).collect()
+}
+
+async fn run(
+    srv: &Arc<Shared>,
+    client: &mut Client,
+    mut stream: TcpStream,
+    push_rx: &mut mpsc::UnboundedReceiver<Vec<u8>>,
+) -> std::io::Result<()> {
+    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
+    let mut out = ReplyBuf::new(Protocol::Resp2);
+    let mut spans: Vec<Span> = Vec::with_capacity(64);
+    let mut cmds: Vec<(usize, usize)> = Vec::with_capacity(16);
+    let mut argv_store: Vec<&'static [u8]> = Vec::with_capacity(16);
+    let mut need = 1usize;
+    // Complete commands are still buffered (a pre-auth batch stops after one).
+    let mut pending = false;
+    let mut shutdown = srv.shutdown_rx();
+    let info = client.info.clone();
+    loop {
+        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
+            rbuf.reserve(READ_CHUNK.max(need.saturating_sub(rbuf.len())));
+        }
+        let idle = srv.hot.idle_timeout_s.load(Ordering::Relaxed);
+        let idle_applies = idle > 0 && !info.monitor.load(Ordering::Relaxed);
+        if !pending {
+            tokio::select! {
+                biased;
+                _ = info.kill.notified() => return Ok(()),
+                _ = Shared::shutdown_requested(&mut shutdown) => return Ok(()),
+                Some(msg) = push_rx.recv() => {
+                    stream.write_all(&msg).await?;
+                    continue;
+                }
+                r = stream.read_buf(&mut rbuf) => {
+                    let n = r?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    srv.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                }
+                _ = tokio::time::sleep(Duration::from_secs(idle)), if idle_applies => {
+                    debug!(client = client.id, "closing idle client");
+                    return Ok(());
+                }
+            }
+        }
+        pending = false;
+        if rbuf.len() < need {
+            continue;
+        }
+        let limits = Limits {
+            max_bulk_len: srv.hot.proto_max_bulk_len.load(Ordering::Relaxed) as usize,
+            max_multibulk_len: i32::MAX as usize,
+            authenticated: client.authenticated,
+        };
+        let mut pos = 0;
+        let mut proto_err = None;
+        need = 1;
+        loop {
+            let first = spans.len();
+            match parse_request(&mut rbuf[pos..], &limits, &mut spans) {
+                Ok(Parsed::Command { end }) => {
+                    for s in &mut spans[first..] {
+                        s.0 += pos;
+                        s.1 += pos;
+                    }
+                    cmds.push((first, spans.len()));
+                    pos += end;
+                }
+                Ok(Parsed::Empty { end }) => pos += end,
+                Ok(Parsed::Incomplete { need: n }) => {
+                    need = pos + n;
+                    break;
+                }
+                Err(e) => {
+                    proto_err = Some(e);
+                    break;
+                }
+            }
+            // Pre-auth clients get one command per batch, so that AUTH's
+            // outcome decides the limits for what follows it.
+            if !client.authenticated && !cmds.is_empty() {
+                pending = true;
+                break;
+            }
+        }
+        if !cmds.is_empty() {
+            let buf: &[u8] = &rbuf[..];
+            let mut argv = recycle(std::mem::take(&mut argv_store));
+            {
+                let mut ctx = Ctx::new(srv, client, &mut out);
+                for (i, &(a, b)) in cmds.iter().enumerate() {
+                    argv.clear();
+                    argv.extend(spans[a..b].iter().map(|&(s, e)| &buf[s..e]));
+                    if i > 0 {
+                        ctx.tick();
+                    }
+                    let mark = ctx.out.len();
+                    dispatch(&mut ctx, &argv);
+                    match ctx.client.reply_mode {
+                        ReplyMode::On => {}
+                        ReplyMode::Off => ctx.out.truncate(mark),
+                        ReplyMode::Skip => ctx.client.reply_mode = ReplyMode::SkipNext,
+                        ReplyMode::SkipNext => {
+                            ctx.out.truncate(mark);
+                            ctx.client.reply_mode = ReplyMode::On;
+                        }
+                    }
+                    if ctx.client.close_after_reply {
+                        break;
+                    }
+                }
+            }
+            argv_store = recycle(argv);
+            cmds.clear();
+            spans.clear();
+            info.last_interaction_ms
+                .store(srv.clock.now_ms(), Ordering::Relaxed);
+            info.db.store(client.db, Ordering::Relaxed);
+        }
+        rbuf.advance(pos);
+        need = need.saturating_sub(pos).max(1);
+        if let Some(e) = &proto_err {
+            out.error(format!("ERR {e}").as_bytes());
+        }
+        if !out.is_empty() {
+            stream.write_all(&out.buf).await?;
+            srv.stats
+                .net_output_bytes
+                .fetch_add(out.len() as u64, Ordering::Relaxed);
+            out.buf.clear();
+            if out.buf.capacity() > SHRINK_ABOVE {
+                out.buf.shrink_to(READ_CHUNK);
+            }
+        }
+        if proto_err.is_some() || client.close_after_reply {
+            let _ = stream.shutdown().await;
+            return Ok(());
+        }
+        let limit = srv.hot.query_buffer_limit.load(Ordering::Relaxed) as usize;
+        if rbuf.len() > limit {
+            warn!(client = client.id, addr = %client.info.addr, "closing client that reached max query buffer length");
+            return Ok(());
+        }
+        if rbuf.is_empty() && rbuf.capacity() > SHRINK_ABOVE {
+            rbuf = BytesMut::with_capacity(READ_CHUNK);
+        }
+        info.qbuf
+            .store(rbuf.len().min(u32::MAX as usize) as u32, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,166 @@
+//! Dispatch: the only way a command runs. Network, (later) EXEC and Lua all
+//! come through [`dispatch`], so the gates below cannot be bypassed.
+//!
+//! Gates, in this fixed order, each reading the command's flags and never
+//! its name: lookup → arity → auth → ACL → quota → execute.
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use crate::acl::Denied;
+use crate::commands::errors::{self, Error};
+use crate::commands::spec::flags;
+use crate::commands::table::Command;
+use crate::commands::{Ctx, REGISTRY};
+
+/// Resolves argv to a command (or subcommand), applying the lookup and
+/// arity gates.
+pub fn resolve(argv: &[&[u8]]) -> Result<&'static Command, Error> {
+    let reg = &*REGISTRY;
+    let cmd = reg
+        .lookup(argv[0])
+        .ok_or_else(|| errors::unknown_command(argv))?;
+    if cmd.is_container() {
+        if argv.len() < 2 {
+            return Err(errors::wrong_arity(&cmd.fullname));
+        }
+        let sub = reg
+            .lookup_sub(cmd, argv[1])
+            .ok_or_else(|| errors::unknown_subcommand(argv[0], argv[1]))?;
+        if !sub.spec.arity_ok(argv.len()) {
+            return Err(errors::wrong_arity(&sub.fullname));
+        }
+        return Ok(sub);
+    }
+    if !cmd.spec.arity_ok(argv.len()) {
+        return Err(errors::wrong_arity(&cmd.fullname));
+    }
+    Ok(cmd)
+}
+
+fn noperm(denied: Denied, cmd: &Command, ctx: &Ctx<'_>) -> Error {
+    let user = &ctx.client.user.name;
+    let text = match denied {
+        Denied::Command => format!(
+            "NOPERM User {user} has no permissions to run the '{}' command",
+            cmd.fullname
+        ),
+        Denied::Key => "NOPERM No permissions to access a key".to_string(),
+        Denied::Channel => "NOPERM No permissions to access a channel".to_string(),
+        Denied::Database => "NOPERM No permissions to access a database".to_string(),
+    };
+    Error::from(text)
+}
+
+/// Runs one command, writing its reply (or error) into `ctx.out`.
+pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
+    let cmd = match resolve(argv) {
+        Ok(c) => c,
+        Err(e) => {
+            if let Some(c) = REGISTRY.lookup(argv[0]) {
+                ctx.srv
+                    .stats
+                    .cmd(c.id)
+                    .rejected
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+            return reply_error(ctx, &e);
+        }
+    };
+    let spec = cmd.spec;
+    let stat = ctx.srv.stats.cmd(cmd.id);
+    if !ctx.client.authenticated && !spec.has(flags::NO_AUTH) {
+        stat.rejected.fetch_add(1, Ordering::Relaxed);
+        return reply_error(ctx, &errors::NOAUTH);
+    }
+    if let Err(denied) = ctx
+        .srv
+        .acl
+        .check(&ctx.client.user, cmd, argv, ctx.client.db)
+    {
+        stat.rejected.fetch_add(1, Ordering::Relaxed);
+        let e = noperm(denied, cmd, ctx);
+        return reply_error(ctx, &e);
+    }
+    // Quota gate (per-DB memory, keys, ops/s) hooks in here.
+    if spec.has(flags::NO_DB_LOCK) {
+        ctx.release_db();
+    }
+    let handler = spec
+        .handler
+        .expect("resolve returns only runnable commands");
+    ctx.client.info.last_cmd.store(cmd.id, Ordering::Relaxed);
+    let reply_mark = ctx.out.len();
+    let started = Instant::now();
+    let result = handler(ctx, argv);
+    let elapsed = started.elapsed().as_micros() as u64;
+    stat.calls.fetch_add(1, Ordering::Relaxed);
+    stat.usec.fetch_add(elapsed, Ordering::Relaxed);
+    if let Err(e) = result {
+        stat.failed.fetch_add(1, Ordering::Relaxed);
+        ctx.out.truncate(reply_mark);
+        reply_error(ctx, &e);
+    }
+    if ctx.srv.clients.has_monitors() && !spec.has(flags::SKIP_MONITOR | flags::ADMIN) {
+        feed_monitors(ctx, argv);
+    }
+    if !spec.has(flags::SKIP_SLOWLOG) {
+        let threshold = ctx.srv.hot.slowlog_threshold.load(Ordering::Relaxed);
+        if threshold >= 0 && elapsed >= threshold as u64 {
+            log_slow(ctx, argv, elapsed);
+        }
+    }
+}
+
+fn reply_error(ctx: &mut Ctx<'_>, e: &Error) {
+    ctx.srv.stats.error_replies.fetch_add(1, Ordering::Relaxed);
+    ctx.out.error(e.text().as_bytes());
+}
+
+fn log_slow(ctx: &mut Ctx<'_>, argv: &[&[u8]], elapsed: u64) {
+    let max_len = ctx.srv.config.read().slowlog_max_len;
+    let name = ctx.client.info.name.lock().clone().unwrap_or_default();
+    let addr = ctx.client.info.addr.to_string();
+    ctx.srv
+        .slowlog
+        .lock()
+        .push(max_len, argv, elapsed, ctx.now / 1000, addr, name);
+}
+
+/// `+<sec>.<usec> [<db> <addr>] "arg" ...` with Redis's quoting.
+fn feed_monitors(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
+    let us = ctx.srv.clock.now_us();
+    let mut line = format!(
+        "+{}.{:06} [{} {}]",
+        us / 1_000_000,
+        us % 1_000_000,
+        ctx.client.db,
+        ctx.client.info.addr
+    )
+    .into_bytes();
+    for a in argv {
+        line.push(b' ');
+        repr(&mut line, a);
+    }
+    line.extend_from_slice(b"\r\n");
+    ctx.srv.clients.feed_monitors(&line);
+}
+
+/// Redis's `sdscatrepr`: a double-quoted, escaped string.
+pub fn repr(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    for &c in s {
+        match c {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x07 => out.extend_from_slice(b"\\a"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            c if c.is_ascii_graphic() || c == b' ' => out.push(c),
+            c => out.extend_from_slice(format!("\\x{c:02x}").as_bytes()),
+        }
+    }
+    out.push(b'"');
+}

@@ -1,0 +1,314 @@
+//! The server: shared state, listeners, connections, dispatch, shutdown.
+//!
+//! [`Server::builder`] is the one way to start keyward, for the binary and
+//! for embedding; the returned [`ServerHandle`] knows the bound addresses
+//! and shuts the server down gracefully.
+
+pub mod client;
+pub mod connection;
+pub mod dispatch;
+pub mod stats;
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Mutex, RwLock};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tracing::{info, warn};
+
+use crate::acl::Acl;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::keyspace::Keyspace;
+use client::ClientRegistry;
+use stats::{SlowLog, Stats};
+
+/// The Redis version we report (clients gate features on it).
+pub const REDIS_VERSION: &str = "7.2.4";
+/// Our own version (INFO `keyward_version`).
+pub const KEYWARD_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// State shared by every connection of one server.
+pub struct Shared {
+    pub keyspace: Keyspace,
+    pub config: RwLock<Config>,
+    pub clock: Clock,
+    pub clients: ClientRegistry,
+    pub acl: Acl,
+    pub stats: Stats,
+    pub slowlog: Mutex<SlowLog>,
+    pub started: Instant,
+    pub run_id: String,
+    pub next_client_id: AtomicU64,
+    /// Settings read on every command or batch, kept outside the config
+    /// lock so the hot path takes no shared lock (see [`Shared::config_changed`]).
+    pub hot: HotConfig,
+    /// Set by SHUTDOWN or the handle; every task watches it.
+    shutdown_tx: watch::Sender<bool>,
+    pub shutting_down: AtomicBool,
+    /// Bound addresses (INFO, CLIENT LIST laddr).
+    pub addrs: Mutex<Vec<SocketAddr>>,
+}
+
+impl Shared {
+    fn new(config: Config) -> Arc<Shared> {
+        let (shutdown_tx, _) = watch::channel(false);
+        let run_id: String = {
+            use rand::Rng;
+            let mut rng = rand::thread_rng();
+            (0..40)
+                .map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)]))
+                .collect()
+        };
+        Arc::new(Shared {
+            keyspace: Keyspace::new(config.databases),
+            acl: Acl::new(config.requirepass.as_deref()),
+            clock: Clock::default(),
+            clients: ClientRegistry::default(),
+            stats: Stats::new(crate::commands::REGISTRY.len()),
+            slowlog: Mutex::new(SlowLog::default()),
+            started: Instant::now(),
+            run_id,
+            next_client_id: AtomicU64::new(1),
+            hot: HotConfig::default(),
+            shutdown_tx,
+            shutting_down: AtomicBool::new(false),
+            addrs: Mutex::new(Vec::new()),
+            config: RwLock::new(config),
+        })
+    }
+
+    /// Starts a graceful shutdown (SHUTDOWN, signals, the handle).
+    pub fn request_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::Release);
+        self.shutdown_tx.send_replace(true);
+    }
+
+    /// Propagates a CONFIG SET to the values kept outside the config lock.
+    pub fn config_changed(&self) {
+        let c = self.config.read();
+        self.hot.load(&c);
+        self.acl.set_requirepass(c.requirepass.as_deref());
+    }
+
+    pub fn shutdown_rx(&self) -> watch::Receiver<bool> {
+        self.shutdown_tx.subscribe()
+    }
+
+    /// Resolves once shutdown was requested.
+    pub async fn shutdown_requested(rx: &mut watch::Receiver<bool>) {
+        let _ = rx.wait_for(|&s| s).await.map(|_| ());
+    }
+
+    pub fn databases(&self) -> usize {
+        self.keyspace.len()
+    }
+}
+
+/// Copies of hot settings; see [`Shared::hot`].
+#[derive(Default)]
+pub struct HotConfig {
+    pub slowlog_threshold: AtomicI64,
+    pub idle_timeout_s: AtomicU64,
+    pub proto_max_bulk_len: AtomicU64,
+    pub query_buffer_limit: AtomicU64,
+}
+
+impl HotConfig {
+    fn load(&self, c: &Config) {
+        self.slowlog_threshold
+            .store(c.slowlog_log_slower_than, Ordering::Relaxed);
+        self.idle_timeout_s.store(c.timeout, Ordering::Relaxed);
+        self.proto_max_bulk_len
+            .store(c.proto_max_bulk_len as u64, Ordering::Relaxed);
+        self.query_buffer_limit
+            .store(c.client_query_buffer_limit as u64, Ordering::Relaxed);
+    }
+}
+
+/// Entry point for starting a server.
+pub struct Server;
+
+impl Server {
+    pub fn builder() -> ServerBuilder {
+        ServerBuilder {
+            config: Config::default(),
+        }
+    }
+}
+
+/// Configures a server before it starts.
+pub struct ServerBuilder {
+    config: Config,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("cannot bind {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("invalid bind address '{0}'")]
+    BadAddress(String),
+}
+
+impl ServerBuilder {
+    pub fn config(mut self, config: Config) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// Port to listen on; 0 picks a free one (see [`ServerHandle::addr`]).
+    pub fn port(mut self, port: u16) -> Self {
+        self.config.port = port;
+        self
+    }
+
+    pub fn bind(mut self, addrs: &[&str]) -> Self {
+        self.config.bind = addrs.iter().map(|s| s.to_string()).collect();
+        self
+    }
+
+    pub fn requirepass(mut self, pass: &str) -> Self {
+        self.config.requirepass = Some(pass.to_string());
+        self
+    }
+
+    pub fn databases(mut self, n: usize) -> Self {
+        self.config.databases = n;
+        self
+    }
+
+    /// Binds and starts serving on the current tokio runtime.
+    pub async fn start(self) -> Result<ServerHandle, StartError> {
+        let config = self.config;
+        let mut listeners = Vec::new();
+        let mut port = config.port;
+        for (i, host) in config.bind.iter().enumerate() {
+            let ip: std::net::IpAddr = host
+                .parse()
+                .map_err(|_| StartError::BadAddress(host.clone()))?;
+            let addr = SocketAddr::new(ip, port);
+            match TcpListener::bind(addr).await {
+                Ok(l) => {
+                    if port == 0 {
+                        // Every further address shares the port the first got.
+                        port = l.local_addr().map(|a| a.port()).unwrap_or(0);
+                    }
+                    listeners.push(l);
+                }
+                // Like redis-server's default `bind * -::*`: an address the
+                // host does not have (no IPv6) is skipped after the first.
+                Err(e) if i > 0 => {
+                    warn!(%addr, error = %e, "could not bind; skipping this address")
+                }
+                Err(source) => {
+                    return Err(StartError::Bind {
+                        addr: addr.to_string(),
+                        source,
+                    })
+                }
+            }
+        }
+        let exposed = listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .any(|a| !a.ip().is_loopback());
+        if exposed && config.requirepass.is_none() && config.protected_mode {
+            warn!("listening on a non-loopback address without a password: protected mode refuses non-loopback clients (set requirepass, or protected-mode no)");
+        }
+        let shared = Shared::new(config);
+        shared.config_changed();
+        let addrs: Vec<SocketAddr> = listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect();
+        *shared.addrs.lock() = addrs.clone();
+        let mut tasks = JoinSet::new();
+        for l in listeners {
+            tasks.spawn(connection::accept_loop(shared.clone(), l));
+        }
+        tasks.spawn(cron(shared.clone()));
+        info!(addrs = ?addrs, "keyward ready to accept connections");
+        Ok(ServerHandle {
+            addrs,
+            shared,
+            tasks,
+        })
+    }
+}
+
+/// A running server.
+pub struct ServerHandle {
+    addrs: Vec<SocketAddr>,
+    shared: Arc<Shared>,
+    tasks: JoinSet<()>,
+}
+
+impl ServerHandle {
+    /// The first bound address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addrs[0]
+    }
+
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// The shared state (tests inspect the keyspace through it).
+    pub fn shared(&self) -> &Arc<Shared> {
+        &self.shared
+    }
+
+    /// Moves the server's clock forward, to expire keys in tests.
+    pub fn advance_clock(&self, by: Duration) {
+        self.shared.clock.advance_ms(by.as_millis() as i64);
+    }
+
+    /// Resolves when the server stopped by itself (SHUTDOWN).
+    pub async fn stopped(&mut self) {
+        let mut rx = self.shared.shutdown_rx();
+        Shared::shutdown_requested(&mut rx).await;
+        self.drain().await;
+    }
+
+    /// Stops accepting, closes every connection, waits for the tasks.
+    pub async fn shutdown(mut self) {
+        self.shared.request_shutdown();
+        self.drain().await;
+    }
+
+    async fn drain(&mut self) {
+        while self.tasks.join_next().await.is_some() {}
+        // Connection tasks end on the shutdown signal; give them a moment.
+        for _ in 0..200 {
+            if self.shared.clients.is_empty() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// Background work, `hz` times a second: active expiry.
+async fn cron(shared: Arc<Shared>) {
+    let mut shutdown = shared.shutdown_rx();
+    loop {
+        let hz = shared.config.read().hz.max(1);
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(1000 / u64::from(hz))) => {}
+            _ = Shared::shutdown_requested(&mut shutdown) => return,
+        }
+        let now = shared.clock.now_ms();
+        for i in 0..shared.keyspace.len() {
+            // Short lock per DB: ~2000 entries examined per tick at most.
+            let mut db = shared.keyspace.lock(i);
+            db.active_expire(now, 2000);
+        }
+    }
+}

@@ -1,0 +1,151 @@
+//! Server-wide counters (INFO stats, commandstats) and the slow log.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// Per-command counters, indexed by command id.
+#[derive(Default)]
+pub struct CmdStat {
+    pub calls: AtomicU64,
+    pub usec: AtomicU64,
+    pub rejected: AtomicU64,
+    pub failed: AtomicU64,
+}
+
+/// Counter shards: each thread bumps its own copy of the per-command
+/// counters, so two worker threads running GET never bounce a cache line.
+const SHARDS: usize = 8;
+
+thread_local! {
+    static SHARD: usize = {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        (NEXT.fetch_add(1, Ordering::Relaxed) as usize) % SHARDS
+    };
+}
+
+#[derive(Default, Clone, Copy, Debug)]
+pub struct CmdTotals {
+    pub calls: u64,
+    pub usec: u64,
+    pub rejected: u64,
+    pub failed: u64,
+}
+
+pub struct Stats {
+    shards: Box<[Box<[CmdStat]>]>,
+    pub total_commands: AtomicU64,
+    pub connections_received: AtomicU64,
+    pub rejected_connections: AtomicU64,
+    pub net_input_bytes: AtomicU64,
+    pub net_output_bytes: AtomicU64,
+    pub error_replies: AtomicU64,
+}
+
+impl Stats {
+    pub fn new(commands: usize) -> Stats {
+        Stats {
+            shards: (0..SHARDS)
+                .map(|_| (0..commands).map(|_| CmdStat::default()).collect())
+                .collect(),
+            total_commands: AtomicU64::new(0),
+            connections_received: AtomicU64::new(0),
+            rejected_connections: AtomicU64::new(0),
+            net_input_bytes: AtomicU64::new(0),
+            net_output_bytes: AtomicU64::new(0),
+            error_replies: AtomicU64::new(0),
+        }
+    }
+
+    /// This thread's counters for command `id`.
+    #[inline]
+    pub fn cmd(&self, id: u16) -> &CmdStat {
+        let shard = SHARD.with(|s| *s);
+        &self.shards[shard][id as usize]
+    }
+
+    /// Counters for command `id`, summed over shards.
+    pub fn cmd_totals(&self, id: u16) -> CmdTotals {
+        let mut t = CmdTotals::default();
+        for s in self.shards.iter() {
+            let c = &s[id as usize];
+            t.calls += c.calls.load(Ordering::Relaxed);
+            t.usec += c.usec.load(Ordering::Relaxed);
+            t.rejected += c.rejected.load(Ordering::Relaxed);
+            t.failed += c.failed.load(Ordering::Relaxed);
+        }
+        t
+    }
+
+    /// CONFIG RESETSTAT.
+    pub fn reset(&self) {
+        for c in self.shards.iter().flat_map(|s| s.iter()) {
+            c.calls.store(0, Ordering::Relaxed);
+            c.usec.store(0, Ordering::Relaxed);
+            c.rejected.store(0, Ordering::Relaxed);
+            c.failed.store(0, Ordering::Relaxed);
+        }
+        for a in [
+            &self.total_commands,
+            &self.connections_received,
+            &self.rejected_connections,
+            &self.net_input_bytes,
+            &self.net_output_bytes,
+            &self.error_replies,
+        ] {
+            a.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
+pub struct SlowLogEntry {
+    pub id: u64,
+    pub time_s: i64,
+    pub duration_us: u64,
+    pub args: Vec<Vec<u8>>,
+    pub addr: String,
+    pub name: Vec<u8>,
+}
+
+#[derive(Default)]
+pub struct SlowLog {
+    pub next_id: u64,
+    pub entries: VecDeque<SlowLogEntry>,
+}
+
+impl SlowLog {
+    /// Records a command the way Redis trims it: at most 32 arguments (the
+    /// last one saying how many more), each at most 128 bytes.
+    pub fn push(
+        &mut self,
+        max_len: usize,
+        argv: &[&[u8]],
+        duration_us: u64,
+        time_s: i64,
+        addr: String,
+        name: Vec<u8>,
+    ) {
+        let mut args = Vec::new();
+        let shown = argv.len().min(32);
+        for (i, a) in argv[..shown].iter().enumerate() {
+            if i == 31 && argv.len() > 32 {
+                args.push(format!("... ({} more arguments)", argv.len() - 31).into_bytes());
+            } else if a.len() > 128 {
+                let mut v = a[..128].to_vec();
+                v.extend_from_slice(format!("... ({} more bytes)", a.len() - 128).as_bytes());
+                args.push(v);
+            } else {
+                args.push(a.to_vec());
+            }
+        }
+        self.entries.push_front(SlowLogEntry {
+            id: self.next_id,
+            time_s,
+            duration_us,
+            args,
+            addr,
+            name,
+        });
+        self.next_id += 1;
+        self.entries.truncate(max_len);
+    }
+}
