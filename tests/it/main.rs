@@ -1,1 +1,7 @@
+//! The one integration-test binary: a module per area, `support/` for the
+//! in-process server, clients, the raw-socket helper and the redis-server
+//! oracle used by differential tests.
 
+mod support;
+
+mod connection;

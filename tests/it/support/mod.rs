@@ -1,0 +1,268 @@
+//! Test support: start keyward in-process on 127.0.0.1:0, talk to it with
+//! the `redis` crate or raw bytes, and start Debian's redis-server as the
+//! oracle for differential tests.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+pub struct TestServer {
+    pub handle: keyward::ServerHandle,
+    pub addr: SocketAddr,
+}
+
+/// Starts keyward on 127.0.0.1 with a free port.
+pub async fn start() -> TestServer {
+    start_with(keyward::Config::default()).await
+}
+
+/// Starts keyward with a config (its bind/port are overridden).
+pub async fn start_with(mut config: keyward::Config) -> TestServer {
+    config.bind = vec!["127.0.0.1".into()];
+    config.port = 0;
+    let handle = keyward::Server::builder()
+        .config(config)
+        .start()
+        .await
+        .expect("server starts");
+    let addr = handle.addr();
+    TestServer { handle, addr }
+}
+
+impl TestServer {
+    pub fn url(&self) -> String {
+        format!("redis://{}/", self.addr)
+    }
+
+    /// A multiplexed async connection (RESP2).
+    pub async fn client(&self) -> redis::aio::MultiplexedConnection {
+        redis::Client::open(self.url())
+            .expect("valid url")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connects")
+    }
+
+    /// A raw socket for byte-level tests.
+    pub async fn raw(&self) -> Raw {
+        Raw::connect(self.addr).await
+    }
+}
+
+/// A raw RESP connection: send bytes, read exact replies.
+pub struct Raw {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Raw {
+    pub async fn connect(addr: SocketAddr) -> Raw {
+        let stream = TcpStream::connect(addr).await.expect("connects");
+        stream.set_nodelay(true).expect("nodelay");
+        Raw {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    pub async fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.expect("write");
+    }
+
+    /// Sends a command as a RESP array of bulk strings.
+    pub async fn cmd(&mut self, args: &[&[u8]]) {
+        self.send(&encode(args)).await;
+    }
+
+    /// Reads exactly one complete RESP reply (any type, nested).
+    pub async fn reply(&mut self) -> Vec<u8> {
+        loop {
+            if let Some(n) = reply_len(&self.buf) {
+                return self.buf.drain(..n).collect();
+            }
+            let mut chunk = [0u8; 65536];
+            let n = tokio::time::timeout(Duration::from_secs(10), self.stream.read(&mut chunk))
+                .await
+                .expect("reply within 10 s")
+                .expect("read");
+            assert!(
+                n > 0,
+                "connection closed; pending bytes: {:?}",
+                String::from_utf8_lossy(&self.buf)
+            );
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+    }
+
+    /// Sends a command and returns its reply bytes.
+    pub async fn call(&mut self, args: &[&[u8]]) -> Vec<u8> {
+        self.cmd(args).await;
+        self.reply().await
+    }
+
+    /// Sends a command given as a string split on spaces.
+    pub async fn call_str(&mut self, line: &str) -> Vec<u8> {
+        let parts: Vec<&[u8]> = line.split(' ').map(str::as_bytes).collect();
+        self.call(&parts).await
+    }
+
+    /// True when the server closed the connection (EOF) within 5 s.
+    pub async fn closed(&mut self) -> bool {
+        let mut chunk = [0u8; 1024];
+        loop {
+            match tokio::time::timeout(Duration::from_secs(5), self.stream.read(&mut chunk)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => return true,
+                Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(_) => return false,
+            }
+        }
+    }
+}
+
+pub fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut v = format!("*{}\r\n", args.len()).into_bytes();
+    for a in args {
+        v.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        v.extend_from_slice(a);
+        v.extend_from_slice(b"\r\n");
+    }
+    v
+}
+
+/// Length of the first complete RESP2/RESP3 value in `b`, if complete.
+pub fn reply_len(b: &[u8]) -> Option<usize> {
+    let nl = b.windows(2).position(|w| w == b"\r\n")?;
+    let line = std::str::from_utf8(&b[1..nl]).ok()?;
+    let after = nl + 2;
+    match b.first()? {
+        b'+' | b'-' | b':' | b'_' | b',' | b'#' | b'(' => Some(after),
+        b'$' | b'=' | b'!' => {
+            let n: i64 = line.parse().ok()?;
+            if n < 0 {
+                return Some(after);
+            }
+            let end = after + n as usize + 2;
+            (b.len() >= end).then_some(end)
+        }
+        b'*' | b'~' | b'>' | b'%' | b'|' => {
+            let n: i64 = line.parse().ok()?;
+            if n < 0 {
+                return Some(after);
+            }
+            let items = if matches!(b[0], b'%' | b'|') {
+                2 * n
+            } else {
+                n
+            };
+            let mut pos = after;
+            for _ in 0..items {
+                pos += reply_len(&b[pos..])?;
+            }
+            Some(pos)
+        }
+        _ => None,
+    }
+}
+
+/// Debian's redis-server on a free port, killed on drop. `None` when the
+/// binary is missing (CI installs it; `.ci/run` fails if it is absent).
+pub struct Oracle {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Oracle {
+    pub async fn start() -> Option<Oracle> {
+        let bin = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        for _ in 0..5 {
+            let port = free_port();
+            let child = Command::new(&bin)
+                .args([
+                    "--port",
+                    &port.to_string(),
+                    "--bind",
+                    "127.0.0.1",
+                    "--save",
+                    "",
+                    "--appendonly",
+                    "no",
+                ])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn();
+            let Ok(child) = child else {
+                if std::env::var("CI").is_ok() {
+                    panic!("redis-server is required in CI (apt-get install redis-server)");
+                }
+                eprintln!("redis-server not found: skipping differential test");
+                return None;
+            };
+            let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+            let mut oracle = Oracle { child, addr };
+            for _ in 0..100 {
+                if TcpStream::connect(addr).await.is_ok() {
+                    return Some(oracle);
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            let _ = oracle.child.kill();
+        }
+        panic!("redis-server did not start");
+    }
+
+    pub async fn raw(&self) -> Raw {
+        Raw::connect(self.addr).await
+    }
+}
+
+impl Drop for Oracle {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    l.local_addr().expect("addr").port()
+}
+
+/// Runs each command line on both servers (fresh connections, FLUSHALL
+/// first) and asserts byte-identical replies. Lines are split on spaces;
+/// use `diff_args` for arguments with spaces.
+pub async fn diff_lines(lines: &[&str]) {
+    let cmds: Vec<Vec<Vec<u8>>> = lines
+        .iter()
+        .map(|l| l.split(' ').map(|s| s.as_bytes().to_vec()).collect())
+        .collect();
+    diff_args(&cmds).await;
+}
+
+pub async fn diff_args(cmds: &[Vec<Vec<u8>>]) {
+    let Some(oracle) = Oracle::start().await else {
+        return;
+    };
+    let server = start().await;
+    let mut a = server.raw().await;
+    let mut b = oracle.raw().await;
+    a.call(&[b"FLUSHALL"]).await;
+    b.call(&[b"FLUSHALL"]).await;
+    for cmd in cmds {
+        let args: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
+        let ours = a.call(&args).await;
+        let theirs = b.call(&args).await;
+        assert_eq!(
+            String::from_utf8_lossy(&ours),
+            String::from_utf8_lossy(&theirs),
+            "reply differs for {:?}",
+            args.iter()
+                .map(|x| String::from_utf8_lossy(x))
+                .collect::<Vec<_>>()
+        );
+    }
+}
