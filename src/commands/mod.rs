@@ -11,6 +11,7 @@ pub mod args;
 pub mod connection;
 pub mod errors;
 pub mod generic;
+pub mod glob;
 pub mod server;
 pub mod spec;
 pub mod string;

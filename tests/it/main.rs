@@ -5,3 +5,8 @@
 mod support;
 
 mod connection;
+mod generic;
+mod limits;
+mod meta;
+mod server;
+mod string;
