@@ -159,6 +159,10 @@ impl Group {
     }
 }
 
+/// Finds the key indexes of a movable-keys command (or the error text that
+/// COMMAND GETKEYS answers for malformed arguments).
+pub type KeyFinder = fn(&[&[u8]]) -> Result<Vec<usize>, &'static str>;
+
 /// Where a command's keys are in its argv.
 #[derive(Clone, Copy)]
 pub enum Keys {
@@ -171,7 +175,7 @@ pub enum Keys {
     },
     /// Movable keys: a function returning key indexes (or an error text for
     /// COMMAND GETKEYS when the arguments are malformed).
-    Find(fn(&[&[u8]]) -> Result<Vec<usize>, &'static str>),
+    Find(KeyFinder),
 }
 
 /// One command (or subcommand) row.
@@ -238,7 +242,7 @@ impl CommandSpec {
         self
     }
 
-    pub const fn find_keys(mut self, f: fn(&[&[u8]]) -> Result<Vec<usize>, &'static str>) -> Self {
+    pub const fn find_keys(mut self, f: KeyFinder) -> Self {
         self.keys = Keys::Find(f);
         self.flags |= flags::MOVABLE_KEYS;
         self

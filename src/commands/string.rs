@@ -45,6 +45,19 @@ fn get(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 
 fn set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (key, value) = (argv[1], argv[2]);
+    let now = ctx.now;
+    if argv.len() == 3 {
+        // Plain SET: one probe of the table (insert replaces), no option parsing.
+        let (db, out) = ctx.db_out();
+        db.insert(Entry::new(
+            key,
+            NewValue::Str(value),
+            None,
+            crate::clock::lru_clock(now),
+        ));
+        out.ok();
+        return Ok(());
+    }
     let mut nx = false;
     let mut xx = false;
     let mut get = false;
@@ -68,13 +81,13 @@ fn set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             && next.is_some()
         {
             let n = args::int(next.copied().unwrap_or_default())?;
-            let unit_ms = is(a, "ex") || is(a, "exat");
-            if n <= 0 || (unit_ms && n > i64::MAX / 1000) {
+            let unit_s = is(a, "ex") || is(a, "exat");
+            if n <= 0 || (unit_s && n > i64::MAX / 1000) {
                 return Err(errors::invalid_expire("set"));
             }
-            let ms = if unit_ms { n * 1000 } else { n };
+            let ms = if unit_s { n * 1000 } else { n };
             let at = if is(a, "ex") || is(a, "px") {
-                ms.checked_add(ctx.now)
+                ms.checked_add(now)
             } else {
                 Some(ms)
             };
@@ -85,9 +98,10 @@ fn set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
         i += 1;
     }
-    let now = ctx.now;
     let (db, out) = ctx.db_out();
     let old = db.get(key, now);
+    let exists = old.is_some();
+    let old_ttl = old.and_then(Entry::expire);
     if get {
         match old.map(|e| e.value()) {
             Some(ValueRef::Obj(_)) => return Err(errors::WRONGTYPE),
@@ -96,18 +110,13 @@ fn set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             None => out.null(),
         }
     }
-    let exists = db.peek(key).is_some();
     if (nx && exists) || (xx && !exists) {
         if !get {
             out.null();
         }
         return Ok(());
     }
-    let ttl = if keepttl {
-        db.peek(key).and_then(Entry::expire)
-    } else {
-        expire
-    };
+    let ttl = if keepttl { old_ttl } else { expire };
     db.insert(Entry::new(
         key,
         NewValue::Str(value),

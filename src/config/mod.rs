@@ -52,6 +52,8 @@ pub struct Config {
     pub maxmemory_samples: u32,
     pub tcp_keepalive: u64,
     pub daemonize: bool,
+    /// Runtime worker threads (redis-server's `io-threads`); 0 = one per core.
+    pub io_threads: usize,
 }
 
 impl Default for Config {
@@ -78,6 +80,7 @@ impl Default for Config {
             maxmemory_samples: 5,
             tcp_keepalive: 300,
             daemonize: false,
+            io_threads: 0,
         }
     }
 }

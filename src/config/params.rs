@@ -244,13 +244,32 @@ pub static PARAMS: &[Param] = &[
     },
 ];
 
+pub fn find_extra(name: &str) -> Option<&'static Param> {
+    EXTRA.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+}
+
+/// Settings read only at startup.
+static EXTRA: &[Param] = &[Param {
+    name: "io-threads",
+    get: |c| c.io_threads.to_string(),
+    set: |c, v| {
+        let n: usize = num(v)?;
+        if n > 128 {
+            return Err("argument must be between 0 and 128 inclusive".into());
+        }
+        c.io_threads = n;
+        Ok(())
+    },
+    mutable: false,
+}];
+
 pub fn find(name: &str) -> Option<&'static Param> {
     PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name))
 }
 
 /// Sets `name` from its textual value. `Ok(false)` for unknown names.
 pub fn set(c: &mut Config, name: &str, value: &str) -> Result<bool, ConfigError> {
-    match find(name) {
+    match find(name).or_else(|| find_extra(name)) {
         None => Ok(false),
         Some(p) => (p.set)(c, value)
             .map(|()| true)

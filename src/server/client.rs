@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use hashbrown::HashMap;
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 
 use crate::acl::User;
 
@@ -24,6 +24,15 @@ pub enum ReplyMode {
     SkipNext,
 }
 
+/// What other tasks send a connection.
+#[derive(Debug)]
+pub enum Push {
+    /// Bytes to write as they are (MONITOR lines, later Pub/Sub messages).
+    Data(Vec<u8>),
+    /// CLIENT KILL or server shutdown: close after the current batch.
+    Kill,
+}
+
 /// Per-connection state, owned by the connection task.
 pub struct Client {
     pub id: u64,
@@ -34,8 +43,8 @@ pub struct Client {
     pub reply_mode: ReplyMode,
     /// QUIT: close once this batch's replies are written.
     pub close_after_reply: bool,
-    /// Out-of-band frames for this client (MONITOR feed).
-    pub push_tx: mpsc::UnboundedSender<Vec<u8>>,
+    /// This client's own push channel.
+    pub push_tx: mpsc::UnboundedSender<Push>,
 }
 
 /// The shared face of a client.
@@ -58,15 +67,15 @@ pub struct ClientInfo {
     pub lib_ver: Mutex<Option<Vec<u8>>>,
     pub user: Mutex<String>,
     pub killed: AtomicBool,
-    pub kill: Notify,
-    /// For the MONITOR feed.
-    pub push_tx: mpsc::UnboundedSender<Vec<u8>>,
+    /// The connection's only wake-up source besides its socket: one
+    /// channel for kills and pushes keeps the read loop to two futures.
+    pub push_tx: mpsc::UnboundedSender<Push>,
 }
 
 impl ClientInfo {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
-        self.kill.notify_one();
+        let _ = self.push_tx.send(Push::Kill);
     }
 }
 
@@ -109,6 +118,13 @@ impl ClientRegistry {
         self.clients.lock().get(&id).cloned()
     }
 
+    /// Asks every connection to close (shutdown).
+    pub fn kill_all(&self) {
+        for c in self.clients.lock().values() {
+            c.kill();
+        }
+    }
+
     /// Marks a client as a monitor.
     pub fn add_monitor(&self, c: &ClientInfo) {
         if !c.monitor.swap(true, Ordering::Relaxed) {
@@ -125,7 +141,7 @@ impl ClientRegistry {
     pub fn feed_monitors(&self, line: &[u8]) {
         for c in self.clients.lock().values() {
             if c.monitor.load(Ordering::Relaxed) {
-                let _ = c.push_tx.send(line.to_vec());
+                let _ = c.push_tx.send(Push::Data(line.to_vec()));
             }
         }
     }

@@ -17,10 +17,10 @@ use bytes::{Buf, BytesMut};
 use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use super::client::{Client, ClientInfo, ReplyMode};
+use super::client::{Client, ClientInfo, Push, ReplyMode};
 use super::dispatch::dispatch;
 use super::Shared;
 use crate::commands::Ctx;
@@ -98,10 +98,14 @@ async fn handle(srv: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         lib_ver: Mutex::new(None),
         user: Mutex::new("default".into()),
         killed: AtomicBool::new(false),
-        kill: Notify::new(),
         push_tx: push_tx.clone(),
     });
     srv.clients.add(info.clone());
+    if srv.shutting_down.load(Ordering::Acquire) {
+        // Registered after the shutdown sweep: close right away.
+        srv.clients.remove(id);
+        return;
+    }
     let mut client = Client {
         id,
         db: 0,
@@ -141,7 +145,7 @@ async fn run(
     srv: &Arc<Shared>,
     client: &mut Client,
     mut stream: TcpStream,
-    push_rx: &mut mpsc::UnboundedReceiver<Vec<u8>>,
+    push_rx: &mut mpsc::UnboundedReceiver<Push>,
 ) -> std::io::Result<()> {
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = ReplyBuf::new(Protocol::Resp2);
@@ -151,7 +155,6 @@ async fn run(
     let mut need = 1usize;
     // Complete commands are still buffered (a pre-auth batch stops after one).
     let mut pending = false;
-    let mut shutdown = srv.shutdown_rx();
     let info = client.info.clone();
     loop {
         if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
@@ -162,12 +165,13 @@ async fn run(
         if !pending {
             tokio::select! {
                 biased;
-                _ = info.kill.notified() => return Ok(()),
-                _ = Shared::shutdown_requested(&mut shutdown) => return Ok(()),
-                Some(msg) = push_rx.recv() => {
-                    stream.write_all(&msg).await?;
-                    continue;
-                }
+                push = push_rx.recv() => match push {
+                    Some(Push::Data(msg)) => {
+                        stream.write_all(&msg).await?;
+                        continue;
+                    }
+                    Some(Push::Kill) | None => return Ok(()),
+                },
                 r = stream.read_buf(&mut rbuf) => {
                     let n = r?;
                     if n == 0 {
@@ -182,6 +186,11 @@ async fn run(
             }
         }
         pending = false;
+        let limit = srv.hot.query_buffer_limit.load(Ordering::Relaxed) as usize;
+        if rbuf.len() > limit {
+            warn!(client = client.id, addr = %client.info.addr, "closing client that reached max query buffer length");
+            return Ok(());
+        }
         if rbuf.len() < need {
             continue;
         }
@@ -272,11 +281,6 @@ async fn run(
         }
         if proto_err.is_some() || client.close_after_reply {
             let _ = stream.shutdown().await;
-            return Ok(());
-        }
-        let limit = srv.hot.query_buffer_limit.load(Ordering::Relaxed) as usize;
-        if rbuf.len() > limit {
-            warn!(client = client.id, addr = %client.info.addr, "closing client that reached max query buffer length");
             return Ok(());
         }
         if rbuf.is_empty() && rbuf.capacity() > SHRINK_ABOVE {

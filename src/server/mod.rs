@@ -86,6 +86,7 @@ impl Shared {
     pub fn request_shutdown(&self) {
         self.shutting_down.store(true, Ordering::Release);
         self.shutdown_tx.send_replace(true);
+        self.clients.kill_all();
     }
 
     /// Propagates a CONFIG SET to the values kept outside the config lock.

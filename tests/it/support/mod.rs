@@ -113,11 +113,13 @@ impl Raw {
 
     /// True when the server closed the connection (EOF) within 5 s.
     pub async fn closed(&mut self) -> bool {
-        let mut chunk = [0u8; 1024];
         loop {
-            match tokio::time::timeout(Duration::from_secs(5), self.stream.read(&mut chunk)).await {
+            self.buf.reserve(1024);
+            match tokio::time::timeout(Duration::from_secs(5), self.stream.read_buf(&mut self.buf))
+                .await
+            {
                 Ok(Ok(0)) | Ok(Err(_)) => return true,
-                Ok(Ok(n)) => self.buf.extend_from_slice(&chunk[..n]),
+                Ok(Ok(_)) => {}
                 Err(_) => return false,
             }
         }
