@@ -27,6 +27,12 @@ impl From<String> for Error {
 
 pub type CmdResult = Result<(), Error>;
 
+impl From<crate::keyspace::db::WrongType> for Error {
+    fn from(_: crate::keyspace::db::WrongType) -> Error {
+        WRONGTYPE
+    }
+}
+
 pub const SYNTAX: Error = Error::lit("ERR syntax error");
 pub const NOT_INTEGER: Error = Error::lit("ERR value is not an integer or out of range");
 pub const NOT_FLOAT: Error = Error::lit("ERR value is not a valid float");

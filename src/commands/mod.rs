@@ -12,7 +12,11 @@ pub mod connection;
 pub mod errors;
 pub mod generic;
 pub mod glob;
+pub mod hash;
+pub mod list;
 pub mod server;
+pub mod set;
+pub mod sorted_set;
 pub mod spec;
 pub mod string;
 pub mod table;
@@ -34,6 +38,10 @@ pub static ALL_GROUPS: &[&[CommandSpec]] = &[
     server::COMMANDS,
     string::COMMANDS,
     generic::COMMANDS,
+    hash::COMMANDS,
+    list::COMMANDS,
+    set::COMMANDS,
+    sorted_set::COMMANDS,
 ];
 
 /// What a handler runs with.

@@ -52,6 +52,8 @@ pub struct Config {
     pub maxmemory_samples: u32,
     pub tcp_keepalive: u64,
     pub daemonize: bool,
+    /// Small-encoding thresholds of the collection types.
+    pub thresholds: crate::keyspace::value::Thresholds,
     /// Runtime worker threads (redis-server's `io-threads`); 0 = one per core.
     pub io_threads: usize,
 }
@@ -81,6 +83,7 @@ impl Default for Config {
             tcp_keepalive: 300,
             daemonize: false,
             io_threads: 0,
+            thresholds: Default::default(),
         }
     }
 }

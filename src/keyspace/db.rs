@@ -7,7 +7,12 @@
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
-use super::entry::Entry;
+use super::entry::{Entry, NewValue, ValueRef};
+use super::value::Object;
+
+/// The key holds a value of another type (WRONGTYPE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrongType;
 use super::table::Table;
 use crate::clock::lru_clock;
 
@@ -182,6 +187,65 @@ impl Db {
             _ => {}
         }
         Some(r)
+    }
+
+    /// Records that `key` may now satisfy clients blocked on it (a push to
+    /// a list, an add to a sorted set). Blocking pops hook in here; until
+    /// they exist this only keeps the call sites in place.
+    #[inline]
+    pub fn signal_ready(&mut self, _key: &[u8]) {}
+
+    /// The collection at `key` for reading: `Ok(None)` when missing,
+    /// `Err(())` when the key holds a string.
+    pub fn object(&mut self, key: &[u8], now: i64) -> Result<Option<&Object>, WrongType> {
+        match self.get_read(key, now) {
+            None => Ok(None),
+            Some(e) => match e.value() {
+                ValueRef::Obj(o) => Ok(Some(o)),
+                _ => Err(WrongType),
+            },
+        }
+    }
+
+    /// Runs `f` on the collection at `key`, creating it with `create` when
+    /// missing (or returning `Ok(None)` when `create` is `None`), keeping
+    /// the accounting exact and deleting the key if `f` leaves it empty.
+    /// `Err(WrongType)` when the key holds a string; `f` must itself check
+    /// that the `Object` variant is the one it expects.
+    pub fn with_object<R>(
+        &mut self,
+        key: &[u8],
+        now: i64,
+        create: Option<&dyn Fn() -> Object>,
+        f: impl FnOnce(&mut Object) -> R,
+    ) -> Result<Option<R>, WrongType> {
+        match self
+            .get(key, now)
+            .map(|e| matches!(e.value(), ValueRef::Obj(_)))
+        {
+            Some(false) => return Err(WrongType),
+            Some(true) => {}
+            None => match create {
+                None => return Ok(None),
+                Some(make) => {
+                    let obj = Box::new(make());
+                    self.insert(Entry::new(key, NewValue::Obj(obj), None, lru_clock(now)));
+                }
+            },
+        }
+        let (r, empty) = self
+            .modify(key, now, |e| {
+                let o = e
+                    .object_mut()
+                    .expect("checked above: the entry holds an object");
+                let r = f(o);
+                (r, o.is_empty())
+            })
+            .expect("the key exists: found or just inserted");
+        if empty {
+            self.remove(key);
+        }
+        Ok(Some(r))
     }
 
     /// Removes every key; returns the old table so a caller can free it

@@ -7,7 +7,9 @@
 
 pub mod db;
 pub mod entry;
+pub mod listpack;
 pub mod table;
+pub mod types;
 pub mod value;
 
 pub use db::Db;

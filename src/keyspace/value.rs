@@ -1,27 +1,92 @@
-//! Collection values (hash, list, set, sorted set, stream).
+//! Collection values (hash, list, set, sorted set).
 //!
 //! Strings live inline in their [`Entry`](super::entry::Entry); everything
-//! else is an `Object` the entry points to. Each variant keeps its own byte
+//! else is an `Object` the entry points to. Each type keeps its own byte
 //! count up to date so that the DB's memory accounting stays O(1) per write.
 
-/// A collection value. The data-types issue adds the variants; until then no
-/// collection can be created, and every type-dispatching `match` is total.
+use super::types::{hash::HashValue, list::ListValue, set::SetValue, zset::ZSetValue};
+
 #[derive(Debug, Clone)]
-pub enum Object {}
+pub enum Object {
+    Hash(HashValue),
+    List(ListValue),
+    Set(SetValue),
+    ZSet(ZSetValue),
+}
 
 impl Object {
     /// Heap bytes owned by the collection (excluding the `Object` itself).
     pub fn mem_usage(&self) -> usize {
-        match *self {}
+        match self {
+            Object::Hash(v) => v.mem_usage(),
+            Object::List(v) => v.mem_usage(),
+            Object::Set(v) => v.mem_usage(),
+            Object::ZSet(v) => v.mem_usage(),
+        }
     }
 
     /// The name TYPE replies with.
     pub fn type_name(&self) -> &'static str {
-        match *self {}
+        match self {
+            Object::Hash(_) => "hash",
+            Object::List(_) => "list",
+            Object::Set(_) => "set",
+            Object::ZSet(_) => "zset",
+        }
     }
 
     /// The name OBJECT ENCODING replies with.
     pub fn encoding(&self) -> &'static str {
-        match *self {}
+        match self {
+            Object::Hash(v) => v.encoding(),
+            Object::List(v) => v.encoding(),
+            Object::Set(v) => v.encoding(),
+            Object::ZSet(v) => v.encoding(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        match self {
+            Object::Hash(v) => v.is_empty(),
+            Object::List(v) => v.is_empty(),
+            Object::Set(v) => v.is_empty(),
+            Object::ZSet(v) => v.is_empty(),
+        }
+    }
+}
+
+/// Encoding thresholds (redis.conf names in comments); CONFIG SET-able.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Thresholds {
+    /// hash-max-listpack-entries
+    pub hash_max_listpack_entries: usize,
+    /// hash-max-listpack-value
+    pub hash_max_listpack_value: usize,
+    /// set-max-intset-entries
+    pub set_max_intset_entries: usize,
+    /// set-max-listpack-entries
+    pub set_max_listpack_entries: usize,
+    /// set-max-listpack-value
+    pub set_max_listpack_value: usize,
+    /// zset-max-listpack-entries
+    pub zset_max_listpack_entries: usize,
+    /// zset-max-listpack-value
+    pub zset_max_listpack_value: usize,
+    /// list-max-listpack-size (negative: -1..-5 = 4..64 KiB per node; positive: entries per node)
+    pub list_max_listpack_size: i64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            hash_max_listpack_entries: 128,
+            hash_max_listpack_value: 64,
+            set_max_intset_entries: 512,
+            set_max_listpack_entries: 128,
+            set_max_listpack_value: 64,
+            zset_max_listpack_entries: 128,
+            zset_max_listpack_value: 64,
+            list_max_listpack_size: -2,
+        }
     }
 }

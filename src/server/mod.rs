@@ -23,6 +23,7 @@ use tracing::{info, warn};
 use crate::acl::Acl;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::keyspace::value::Thresholds;
 use crate::keyspace::Keyspace;
 use client::ClientRegistry;
 use stats::{SlowLog, Stats};
@@ -117,6 +118,8 @@ pub struct HotConfig {
     pub idle_timeout_s: AtomicU64,
     pub proto_max_bulk_len: AtomicU64,
     pub query_buffer_limit: AtomicU64,
+    /// Encoding thresholds, read by every collection write.
+    thresholds: [AtomicI64; 8],
 }
 
 impl HotConfig {
@@ -128,6 +131,35 @@ impl HotConfig {
             .store(c.proto_max_bulk_len as u64, Ordering::Relaxed);
         self.query_buffer_limit
             .store(c.client_query_buffer_limit as u64, Ordering::Relaxed);
+        let t = &c.thresholds;
+        let v = [
+            t.hash_max_listpack_entries as i64,
+            t.hash_max_listpack_value as i64,
+            t.set_max_intset_entries as i64,
+            t.set_max_listpack_entries as i64,
+            t.set_max_listpack_value as i64,
+            t.zset_max_listpack_entries as i64,
+            t.zset_max_listpack_value as i64,
+            t.list_max_listpack_size,
+        ];
+        for (a, v) in self.thresholds.iter().zip(v) {
+            a.store(v, Ordering::Relaxed);
+        }
+    }
+
+    /// The current encoding thresholds (eight relaxed loads, no lock).
+    pub fn thresholds(&self) -> Thresholds {
+        let v = |i: usize| self.thresholds[i].load(Ordering::Relaxed);
+        Thresholds {
+            hash_max_listpack_entries: v(0) as usize,
+            hash_max_listpack_value: v(1) as usize,
+            set_max_intset_entries: v(2) as usize,
+            set_max_listpack_entries: v(3) as usize,
+            set_max_listpack_value: v(4) as usize,
+            zset_max_listpack_entries: v(5) as usize,
+            zset_max_listpack_value: v(6) as usize,
+            list_max_listpack_size: v(7),
+        }
     }
 }
 

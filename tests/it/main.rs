@@ -6,7 +6,11 @@ mod support;
 
 mod connection;
 mod generic;
+mod hash;
 mod limits;
+mod list;
 mod meta;
 mod server;
+mod set;
+mod sorted_set;
 mod string;

@@ -1,0 +1,8 @@
+//! List group. (Filled in by the data-types work.)
+
+use super::spec::{CommandSpec, Group};
+
+#[allow(dead_code)]
+const G: Group = Group::List;
+
+pub static COMMANDS: &[CommandSpec] = &[];
