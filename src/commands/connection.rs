@@ -118,6 +118,11 @@ static CLIENT_SUBS: &[CommandSpec] = &[
         "3.2.0",
         "O(1)",
     ),
+    CommandSpec::new("unblock", -3, ADMIN | CS, G, client_unblock).doc(
+        "Unblocks a client blocked by a blocking command from a different connection.",
+        "5.0.0",
+        "O(log N) where N is the number of client connections",
+    ),
     CommandSpec::new("help", 2, LOADING | STALE | NO_DB_LOCK, G, client_help).doc(
         "Returns helpful text about the different subcommands.",
         "5.0.0",
@@ -325,6 +330,9 @@ pub fn client_line(ctx: &Ctx<'_>, c: &ClientInfo) -> String {
     let mut fl = String::new();
     if c.monitor.load(Ordering::Relaxed) {
         fl.push('O');
+    }
+    if c.blocked_db.load(Ordering::Relaxed) >= 0 {
+        fl.push('b');
     }
     if c.no_evict.load(Ordering::Relaxed) {
         fl.push('e');
@@ -542,6 +550,43 @@ fn client_reply(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+fn client_unblock(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let id = args::int(argv[2])?;
+    let error = match argv.get(3) {
+        None => false,
+        Some(a) if is(a, "timeout") => false,
+        Some(a) if is(a, "error") => true,
+        Some(_) => {
+            return Err(Error::lit(
+                "ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR",
+            ))
+        }
+    };
+    if argv.len() > 4 {
+        return Err(errors::SYNTAX);
+    }
+    let target = u64::try_from(id)
+        .ok()
+        .and_then(|id| ctx.srv.clients.get(id));
+    let db = target
+        .as_ref()
+        .map_or(-1, |c| c.blocked_db.load(Ordering::Relaxed));
+    let mut unblocked = false;
+    if let (Some(c), Ok(db)) = (target, usize::try_from(db)) {
+        if let Some(w) = ctx.srv.keyspace.lock(db).blocking.remove(c.id) {
+            let reply = if error {
+                b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n".to_vec()
+            } else {
+                w.timeout_reply
+            };
+            let _ = w.tx.send(crate::server::client::Push::Unblocked(reply));
+            unblocked = true;
+        }
+    }
+    ctx.out.int(i64::from(unblocked));
+    Ok(())
+}
+
 fn client_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     let lines: &[&str] = &[
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
@@ -563,6 +608,8 @@ fn client_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         "    Control the replies sent to the current connection.",
         "SETNAME <name>",
         "    Assign the name <name> to the current connection.",
+        "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+        "    Unblock the specified blocked client.",
         "SETINFO <option> <value>",
         "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
         "HELP",

@@ -92,6 +92,17 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Serves clients blocked on keys the last command made ready (only
+    /// when this batch holds a DB lock and a key was signalled).
+    #[inline]
+    pub fn serve_blocked(&mut self) {
+        if let Some((_, db)) = &mut self.guard {
+            if db.blocking.has_ready() {
+                db.serve_ready(self.now);
+            }
+        }
+    }
+
     /// Releases the batch's DB lock (before locking several DBs, or waiting).
     pub fn release_db(&mut self) {
         self.guard = None;

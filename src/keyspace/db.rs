@@ -7,6 +7,7 @@
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
+use super::blocking::Blocking;
 use super::entry::{Entry, NewValue, ValueRef};
 use super::value::Object;
 
@@ -32,6 +33,9 @@ pub struct Db {
     /// Next segment the active expiry cycle visits.
     expire_seg: usize,
     pub rng: SmallRng,
+    /// Clients blocked on this DB's keys (stay with the DB index: SWAPDB
+    /// swaps data, not waiters).
+    pub blocking: Blocking,
 }
 
 impl Default for Db {
@@ -54,6 +58,7 @@ impl Db {
             stats: DbStats::default(),
             expire_seg: 0,
             rng: SmallRng::from_entropy(),
+            blocking: Blocking::default(),
         }
     }
 
@@ -190,10 +195,12 @@ impl Db {
     }
 
     /// Records that `key` may now satisfy clients blocked on it (a push to
-    /// a list, an add to a sorted set). Blocking pops hook in here; until
-    /// they exist this only keeps the call sites in place.
+    /// a list, an add to a sorted set); [`Db::serve_ready`] serves them
+    /// after the command. One emptiness check when nobody is blocked.
     #[inline]
-    pub fn signal_ready(&mut self, _key: &[u8]) {}
+    pub fn signal_ready(&mut self, key: &[u8]) {
+        self.blocking.mark_ready(key);
+    }
 
     /// The collection at `key` for reading: `Ok(None)` when missing,
     /// `Err(())` when the key holds a string.

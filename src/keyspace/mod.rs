@@ -5,6 +5,7 @@
 //! SWAPDB, COPY … DB, FLUSHALL) lock in index order via [`Keyspace::lock_two`]
 //! and [`Keyspace::lock_all`].
 
+pub mod blocking;
 pub mod db;
 pub mod entry;
 pub mod listpack;

@@ -31,6 +31,19 @@ pub enum Push {
     Data(Vec<u8>),
     /// CLIENT KILL or server shutdown: close after the current batch.
     Kill,
+    /// The reply that ends a blocking command (served, timed out by
+    /// CLIENT UNBLOCK, …), already encoded in the client's protocol.
+    Unblocked(Vec<u8>),
+}
+
+/// A client waiting in a blocking command (its waiter id is the client id).
+#[derive(Debug)]
+pub struct Blocked {
+    pub db: usize,
+    /// `None` blocks forever.
+    pub timeout: Option<std::time::Duration>,
+    /// What to answer on timeout, in the client's protocol.
+    pub timeout_reply: Vec<u8>,
 }
 
 /// Per-connection state, owned by the connection task.
@@ -45,6 +58,16 @@ pub struct Client {
     pub close_after_reply: bool,
     /// This client's own push channel.
     pub push_tx: mpsc::UnboundedSender<Push>,
+    /// Set by a blocking command that registered a waiter.
+    pub blocked: Option<Blocked>,
+}
+
+impl Client {
+    /// Whether a blocking command may block now (not inside MULTI/EXEC or
+    /// a script, where Redis answers as if the timeout had expired).
+    pub fn may_block(&self) -> bool {
+        true
+    }
 }
 
 /// The shared face of a client.
@@ -67,6 +90,8 @@ pub struct ClientInfo {
     pub lib_ver: Mutex<Option<Vec<u8>>>,
     pub user: Mutex<String>,
     pub killed: AtomicBool,
+    /// DB the client is blocked in, or -1 (CLIENT UNBLOCK, CLIENT LIST).
+    pub blocked_db: std::sync::atomic::AtomicI64,
     /// The connection's only wake-up source besides its socket: one
     /// channel for kills and pushes keeps the read loop to two futures.
     pub push_tx: mpsc::UnboundedSender<Push>,

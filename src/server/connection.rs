@@ -98,6 +98,7 @@ async fn handle(srv: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         lib_ver: Mutex::new(None),
         user: Mutex::new("default".into()),
         killed: AtomicBool::new(false),
+        blocked_db: AtomicI64::new(-1),
         push_tx: push_tx.clone(),
     });
     srv.clients.add(info.clone());
@@ -115,6 +116,7 @@ async fn handle(srv: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         reply_mode: ReplyMode::On,
         close_after_reply: false,
         push_tx,
+        blocked: None,
     };
     match run(&srv, &mut client, stream, &mut push_rx).await {
         Ok(()) => {}
@@ -150,7 +152,8 @@ async fn run(
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
     let mut out = ReplyBuf::new(Protocol::Resp2);
     let mut spans: Vec<Span> = Vec::with_capacity(64);
-    let mut cmds: Vec<(usize, usize)> = Vec::with_capacity(16);
+    // Per command: its span range and the buffer offset where it ends.
+    let mut cmds: Vec<(usize, usize, usize)> = Vec::with_capacity(16);
     let mut argv_store: Vec<&'static [u8]> = Vec::with_capacity(16);
     let mut need = 1usize;
     // Complete commands are still buffered (a pre-auth batch stops after one).
@@ -168,6 +171,11 @@ async fn run(
                 push = push_rx.recv() => match push {
                     Some(Push::Data(msg)) => {
                         stream.write_all(&msg).await?;
+                        continue;
+                    }
+                    Some(Push::Unblocked(msg)) => {
+                        // Served just as a timeout removed us: already answered.
+                        debug!(client = client.id, bytes = msg.len(), "late unblock dropped");
                         continue;
                     }
                     Some(Push::Kill) | None => return Ok(()),
@@ -210,8 +218,8 @@ async fn run(
                         s.0 += pos;
                         s.1 += pos;
                     }
-                    cmds.push((first, spans.len()));
                     pos += end;
+                    cmds.push((first, spans.len(), pos));
                 }
                 Ok(Parsed::Empty { end }) => pos += end,
                 Ok(Parsed::Incomplete { need: n }) => {
@@ -235,7 +243,7 @@ async fn run(
             let mut argv = recycle(std::mem::take(&mut argv_store));
             {
                 let mut ctx = Ctx::new(srv, client, &mut out);
-                for (i, &(a, b)) in cmds.iter().enumerate() {
+                for (i, &(a, b, end)) in cmds.iter().enumerate() {
                     argv.clear();
                     argv.extend(spans[a..b].iter().map(|&(s, e)| &buf[s..e]));
                     if i > 0 {
@@ -253,6 +261,13 @@ async fn run(
                         }
                     }
                     if ctx.client.close_after_reply {
+                        break;
+                    }
+                    if ctx.client.blocked.is_some() {
+                        // The rest of the pipeline waits until it unblocks.
+                        pos = end;
+                        pending = pos < buf.len();
+                        need = 1;
                         break;
                     }
                 }
@@ -279,6 +294,11 @@ async fn run(
                 out.buf.shrink_to(READ_CHUNK);
             }
         }
+        if client.blocked.is_some()
+            && !wait_unblocked(srv, client, &mut stream, &mut rbuf, push_rx).await?
+        {
+            return Ok(());
+        }
         if proto_err.is_some() || client.close_after_reply {
             let _ = stream.shutdown().await;
             return Ok(());
@@ -288,5 +308,67 @@ async fn run(
         }
         info.qbuf
             .store(rbuf.len().min(u32::MAX as usize) as u32, Ordering::Relaxed);
+    }
+}
+
+/// Waits until the blocking command of `client` is served, times out, or
+/// the client goes away. Returns false when the connection must close.
+/// Input that arrives meanwhile is buffered, not run (as in Redis).
+async fn wait_unblocked(
+    srv: &Arc<Shared>,
+    client: &mut Client,
+    stream: &mut TcpStream,
+    rbuf: &mut BytesMut,
+    push_rx: &mut mpsc::UnboundedReceiver<Push>,
+) -> std::io::Result<bool> {
+    let Some(b) = client.blocked.take() else {
+        return Ok(true);
+    };
+    let forget = |srv: &Shared| srv.keyspace.lock(b.db).blocking.remove(client.id).is_some();
+    let result = async {
+        let sleep = tokio::time::sleep(b.timeout.unwrap_or(Duration::ZERO));
+        tokio::pin!(sleep);
+        let mut timer = b.timeout.is_some();
+        loop {
+            if rbuf.capacity() - rbuf.len() < 1024 {
+                rbuf.reserve(READ_CHUNK);
+            }
+            tokio::select! {
+                push = push_rx.recv() => match push {
+                    Some(Push::Unblocked(reply)) => {
+                        stream.write_all(&reply).await?;
+                        return Ok(true);
+                    }
+                    Some(Push::Data(msg)) => stream.write_all(&msg).await?,
+                    Some(Push::Kill) | None => return Ok(false),
+                },
+                _ = &mut sleep, if timer => {
+                    if forget(srv) {
+                        stream.write_all(&b.timeout_reply).await?;
+                        return Ok(true);
+                    }
+                    // Served concurrently: the reply is already queued.
+                    timer = false;
+                }
+                r = stream.read_buf(rbuf) => {
+                    if r? == 0 {
+                        return Ok(false);
+                    }
+                    let limit = srv.hot.query_buffer_limit.load(Ordering::Relaxed) as usize;
+                    if rbuf.len() > limit {
+                        return Ok(false);
+                    }
+                }
+            }
+        }
+    }
+    .await;
+    client.info.blocked_db.store(-1, Ordering::Relaxed);
+    match result {
+        Ok(true) => Ok(true),
+        other => {
+            forget(srv);
+            other
+        }
     }
 }

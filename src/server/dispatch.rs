@@ -93,6 +93,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
     let reply_mark = ctx.out.len();
     let started = Instant::now();
     let result = handler(ctx, argv);
+    ctx.serve_blocked();
     let elapsed = started.elapsed().as_micros() as u64;
     stat.calls.fetch_add(1, Ordering::Relaxed);
     stat.usec.fetch_add(elapsed, Ordering::Relaxed);
