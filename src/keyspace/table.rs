@@ -172,7 +172,7 @@ impl Table {
 
     pub fn clear(&mut self) {
         *self = Table {
-            hasher: self.hasher.clone(),
+            hasher: self.hasher,
             ..Table::new()
         };
     }
