@@ -25,6 +25,8 @@ pub use errors::{CmdResult, Error};
 pub use spec::{CommandSpec, Group};
 pub use table::{CommandId, REGISTRY};
 
+use std::time::Instant;
+
 use parking_lot::MutexGuard;
 
 use crate::keyspace::Db;
@@ -52,6 +54,9 @@ pub struct Ctx<'a> {
     /// Milliseconds since the epoch, fixed for the whole command (as
     /// Redis's `server.mstime` is), so one command sees one instant.
     pub now: i64,
+    /// When the previous command of the batch ended (or the batch began):
+    /// the next command's start, so each command costs one clock read.
+    pub mark: Instant,
     guard: Option<(usize, MutexGuard<'a, Db>)>,
 }
 
@@ -63,6 +68,7 @@ impl<'a> Ctx<'a> {
             client,
             out,
             now,
+            mark: Instant::now(),
             guard: None,
         }
     }
@@ -108,7 +114,8 @@ impl<'a> Ctx<'a> {
         self.guard = None;
     }
 
-    /// Refreshes `now` before the next command of a batch.
+    /// Refreshes `now` (the batch's commands share one millisecond clock
+    /// read; a pipelined batch runs in microseconds).
     pub fn tick(&mut self) {
         self.now = self.srv.clock.now_ms();
     }

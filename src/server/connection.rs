@@ -55,7 +55,7 @@ pub async fn accept_loop(srv: Arc<Shared>, listener: TcpListener) {
             let c = srv.config.read();
             (c.maxclients, c.protected_mode, c.requirepass.is_some())
         };
-        if protected && !has_pass && !peer.ip().is_loopback() {
+        if refused_by_protected_mode(peer.ip(), protected, has_pass) {
             tokio::spawn(refuse(stream, DENIED));
             continue;
         }
@@ -68,6 +68,17 @@ pub async fn accept_loop(srv: Arc<Shared>, listener: TcpListener) {
         }
         tokio::spawn(handle(srv.clone(), stream, peer));
     }
+}
+
+/// Redis's protected mode: without a password, only loopback clients.
+fn refused_by_protected_mode(peer: std::net::IpAddr, protected: bool, has_pass: bool) -> bool {
+    let loopback = match peer {
+        std::net::IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map_or(v6.is_loopback(), |v4| v4.is_loopback()),
+        v4 => v4.is_loopback(),
+    };
+    protected && !has_pass && !loopback
 }
 
 async fn refuse(mut stream: TcpStream, msg: &'static [u8]) {
@@ -243,12 +254,9 @@ async fn run(
             let mut argv = recycle(std::mem::take(&mut argv_store));
             {
                 let mut ctx = Ctx::new(srv, client, &mut out);
-                for (i, &(a, b, end)) in cmds.iter().enumerate() {
+                for &(a, b, end) in cmds.iter() {
                     argv.clear();
                     argv.extend(spans[a..b].iter().map(|&(s, e)| &buf[s..e]));
-                    if i > 0 {
-                        ctx.tick();
-                    }
                     let mark = ctx.out.len();
                     dispatch(&mut ctx, &argv);
                     match ctx.client.reply_mode {
@@ -370,5 +378,23 @@ async fn wait_unblocked(
             forget(srv);
             other
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refused_by_protected_mode as refused;
+
+    #[test]
+    fn protected_mode_admits_only_loopback_without_a_password() {
+        let lan = "10.1.2.3".parse().unwrap();
+        let v6 = "2001:db8::1".parse().unwrap();
+        assert!(refused(lan, true, false));
+        assert!(refused(v6, true, false));
+        assert!(!refused("127.0.0.1".parse().unwrap(), true, false));
+        assert!(!refused("::1".parse().unwrap(), true, false));
+        assert!(!refused("::ffff:127.0.0.1".parse().unwrap(), true, false));
+        assert!(!refused(lan, true, true), "a password lifts it");
+        assert!(!refused(lan, false, false), "protected-mode no lifts it");
     }
 }

@@ -91,10 +91,11 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
         .expect("resolve returns only runnable commands");
     ctx.client.info.last_cmd.store(cmd.id, Ordering::Relaxed);
     let reply_mark = ctx.out.len();
-    let started = Instant::now();
     let result = handler(ctx, argv);
     ctx.serve_blocked();
-    let elapsed = started.elapsed().as_micros() as u64;
+    let ended = Instant::now();
+    let elapsed = ended.duration_since(ctx.mark).as_micros() as u64;
+    ctx.mark = ended;
     stat.calls.fetch_add(1, Ordering::Relaxed);
     stat.usec.fetch_add(elapsed, Ordering::Relaxed);
     if let Err(e) = result {
