@@ -25,7 +25,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
         "quit",
         -1,
-        ALLOW_BUSY | NO_AUTH | FAST | NO_DB_LOCK,
+        ALLOW_BUSY | NO_AUTH | FAST | NO_DB_LOCK | TX_CONTROL,
         G,
         quit,
     )
@@ -33,7 +33,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
         "reset",
         1,
-        NOSCRIPT | LOADING | STALE | NO_AUTH | ALLOW_BUSY | FAST | NO_DB_LOCK,
+        NOSCRIPT | LOADING | STALE | NO_AUTH | ALLOW_BUSY | FAST | NO_DB_LOCK | TX_CONTROL,
         G,
         reset,
     )
@@ -151,6 +151,8 @@ fn quit(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
 }
 
 fn reset(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    ctx.client.multi = None;
+    super::transactions::unwatch_all(ctx.srv, ctx.client);
     let c = &mut *ctx.client;
     c.db = 0;
     c.reply_mode = ReplyMode::On;

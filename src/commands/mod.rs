@@ -20,6 +20,7 @@ pub mod sorted_set;
 pub mod spec;
 pub mod string;
 pub mod table;
+pub mod transactions;
 
 pub use errors::{CmdResult, Error};
 pub use spec::{CommandSpec, Group};
@@ -44,6 +45,7 @@ pub static ALL_GROUPS: &[&[CommandSpec]] = &[
     list::COMMANDS,
     set::COMMANDS,
     sorted_set::COMMANDS,
+    transactions::COMMANDS,
 ];
 
 /// What a handler runs with.

@@ -32,6 +32,9 @@ pub mod flags {
     /// keyward: the handler touches no keyspace, or locks what it needs
     /// itself (cross-DB commands): dispatch releases the batch's DB lock first.
     pub const NO_DB_LOCK: u32 = 1 << 24;
+    /// keyward: runs at once inside MULTI instead of being queued (MULTI,
+    /// EXEC, DISCARD, WATCH, QUIT, RESET: Redis names these in processCommand).
+    pub const TX_CONTROL: u32 = 1 << 25;
 
     /// Names COMMAND INFO prints, in Redis's order.
     pub const NAMES: &[(u32, &str)] = &[

@@ -4,6 +4,10 @@
 //! (keys with a TTL) and `mem` (bytes owned by entries) stay exact without
 //! ever recounting.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use hashbrown::HashMap;
 use rand::rngs::SmallRng;
 use rand::SeedableRng;
 
@@ -33,6 +37,9 @@ pub struct Db {
     /// Next segment the active expiry cycle visits.
     expire_seg: usize,
     pub rng: SmallRng,
+    /// WATCHed keys: each watcher's "dirty" flag, set by any mutation of
+    /// the key (insert/remove/modify/flush all funnel through here).
+    pub watchers: HashMap<Vec<u8>, Vec<Arc<AtomicBool>>>,
     /// Clients blocked on this DB's keys (stay with the DB index: SWAPDB
     /// swaps data, not waiters).
     pub blocking: Blocking,
@@ -59,6 +66,7 @@ impl Db {
             expire_seg: 0,
             rng: SmallRng::from_entropy(),
             blocking: Blocking::default(),
+            watchers: HashMap::new(),
         }
     }
 
@@ -144,7 +152,27 @@ impl Db {
     }
 
     /// Inserts or replaces an entry; returns the entry it replaced.
+    /// Marks WATCHers of `key` dirty. One emptiness check when none.
+    #[inline]
+    fn touch(&mut self, key: &[u8]) {
+        if !self.watchers.is_empty() {
+            if let Some(flags) = self.watchers.get(key) {
+                for f in flags {
+                    f.store(true, Ordering::Relaxed);
+                }
+            }
+        }
+    }
+
+    /// Marks every WATCHer of this DB dirty (FLUSHDB, SWAPDB).
+    pub fn touch_all_watched(&mut self) {
+        for f in self.watchers.values().flatten() {
+            f.store(true, Ordering::Relaxed);
+        }
+    }
+
     pub fn insert(&mut self, entry: Entry) -> Option<Entry> {
+        self.touch(entry.key());
         self.mem += entry.mem_usage();
         if entry.expire().is_some() {
             self.volatile += 1;
@@ -165,6 +193,7 @@ impl Db {
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let e = self.table.remove(key)?;
+        self.touch(key);
         self.forget(&e);
         Some(e)
     }
@@ -178,6 +207,9 @@ impl Db {
         f: impl FnOnce(&mut Entry) -> R,
     ) -> Option<R> {
         self.expire_if_needed(key, now);
+        if !self.watchers.is_empty() && self.table.get(key).is_some() {
+            self.touch(key);
+        }
         let e = self.table.get_mut(key)?;
         let before = e.mem_usage();
         let had_ttl = e.expire().is_some();
@@ -258,6 +290,7 @@ impl Db {
     /// Removes every key; returns the old table so a caller can free it
     /// off the hot path (FLUSHDB ASYNC).
     pub fn flush(&mut self) -> Table {
+        self.touch_all_watched();
         self.volatile = 0;
         self.mem = 0;
         self.expire_seg = 0;

@@ -60,13 +60,28 @@ pub struct Client {
     pub push_tx: mpsc::UnboundedSender<Push>,
     /// Set by a blocking command that registered a waiter.
     pub blocked: Option<Blocked>,
+    /// Inside MULTI: the queued commands.
+    pub multi: Option<Multi>,
+    /// WATCHed (db, key) pairs, and the flag writers set when one changes.
+    pub watched: Vec<(usize, Vec<u8>)>,
+    pub watch_dirty: Arc<AtomicBool>,
+    /// EXEC is running the queue (blocking commands answer at once).
+    pub in_exec: bool,
+}
+
+/// A transaction being queued.
+#[derive(Debug, Default)]
+pub struct Multi {
+    pub queue: Vec<Vec<Vec<u8>>>,
+    /// A command was refused while queueing: EXEC answers EXECABORT.
+    pub failed: bool,
 }
 
 impl Client {
     /// Whether a blocking command may block now (not inside MULTI/EXEC or
     /// a script, where Redis answers as if the timeout had expired).
     pub fn may_block(&self) -> bool {
-        true
+        self.multi.is_none() && !self.in_exec
     }
 }
 

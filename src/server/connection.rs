@@ -128,11 +128,16 @@ async fn handle(srv: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         close_after_reply: false,
         push_tx,
         blocked: None,
+        multi: None,
+        watched: Vec::new(),
+        watch_dirty: Arc::new(AtomicBool::new(false)),
+        in_exec: false,
     };
     match run(&srv, &mut client, stream, &mut push_rx).await {
         Ok(()) => {}
         Err(e) => debug!(client = id, error = %e, "connection closed"),
     }
+    crate::commands::transactions::unwatch_all(&srv, &mut client);
     srv.clients.remove(id);
 }
 

@@ -57,6 +57,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
     let cmd = match resolve(argv) {
         Ok(c) => c,
         Err(e) => {
+            flag_transaction(ctx);
             if let Some(c) = REGISTRY.lookup(argv[0]) {
                 ctx.srv
                     .stats
@@ -71,6 +72,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
     let stat = ctx.srv.stats.cmd(cmd.id);
     if !ctx.client.authenticated && !spec.has(flags::NO_AUTH) {
         stat.rejected.fetch_add(1, Ordering::Relaxed);
+        flag_transaction(ctx);
         return reply_error(ctx, &errors::NOAUTH);
     }
     if let Err(denied) = ctx
@@ -79,10 +81,25 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
         .check(&ctx.client.user, cmd, argv, ctx.client.db)
     {
         stat.rejected.fetch_add(1, Ordering::Relaxed);
+        flag_transaction(ctx);
         let e = noperm(denied, cmd, ctx);
         return reply_error(ctx, &e);
     }
     // Quota gate (per-DB memory, keys, ops/s) hooks in here.
+    if ctx.client.multi.is_some() && !spec.has(flags::TX_CONTROL) {
+        if spec.has(flags::NO_MULTI) {
+            flag_transaction(ctx);
+            return reply_error(
+                ctx,
+                &Error::lit("ERR Command not allowed inside a transaction"),
+            );
+        }
+        if let Some(m) = &mut ctx.client.multi {
+            m.queue.push(argv.iter().map(|a| a.to_vec()).collect());
+        }
+        ctx.out.simple(b"QUEUED");
+        return;
+    }
     if spec.has(flags::NO_DB_LOCK) {
         ctx.release_db();
     }
@@ -92,7 +109,10 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
     ctx.client.info.last_cmd.store(cmd.id, Ordering::Relaxed);
     let reply_mark = ctx.out.len();
     let result = handler(ctx, argv);
-    ctx.serve_blocked();
+    if !ctx.client.in_exec {
+        // Inside EXEC, blocked clients are served once the queue ran.
+        ctx.serve_blocked();
+    }
     let ended = Instant::now();
     let elapsed = ended.duration_since(ctx.mark).as_micros() as u64;
     ctx.mark = ended;
@@ -111,6 +131,13 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
         if threshold >= 0 && elapsed >= threshold as u64 {
             log_slow(ctx, argv, elapsed);
         }
+    }
+}
+
+/// A command refused while queueing makes EXEC fail (Redis's flagTransaction).
+fn flag_transaction(ctx: &mut Ctx<'_>) {
+    if let Some(m) = &mut ctx.client.multi {
+        m.failed = true;
     }
 }
 

@@ -14,3 +14,4 @@ mod server;
 mod set;
 mod sorted_set;
 mod string;
+mod transactions;
