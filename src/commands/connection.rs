@@ -12,7 +12,7 @@ use crate::server::client::{ClientInfo, ReplyMode};
 const G: Group = Group::Connection;
 
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("ping", -1, FAST | NO_DB_LOCK, G, ping).doc(
+    CommandSpec::new("ping", -1, FAST | NO_DB_LOCK | PUBSUB_CONTEXT, G, ping).doc(
         "Returns the server's liveliness response.",
         "1.0.0",
         "O(1)",
@@ -25,7 +25,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
         "quit",
         -1,
-        ALLOW_BUSY | NO_AUTH | FAST | NO_DB_LOCK | TX_CONTROL,
+        ALLOW_BUSY | NO_AUTH | FAST | NO_DB_LOCK | TX_CONTROL | PUBSUB_CONTEXT,
         G,
         quit,
     )
@@ -33,7 +33,15 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
         "reset",
         1,
-        NOSCRIPT | LOADING | STALE | NO_AUTH | ALLOW_BUSY | FAST | NO_DB_LOCK | TX_CONTROL,
+        NOSCRIPT
+            | LOADING
+            | STALE
+            | NO_AUTH
+            | ALLOW_BUSY
+            | FAST
+            | NO_DB_LOCK
+            | TX_CONTROL
+            | PUBSUB_CONTEXT,
         G,
         reset,
     )
@@ -131,6 +139,13 @@ static CLIENT_SUBS: &[CommandSpec] = &[
 ];
 
 fn ping(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() <= 2 && ctx.client.subs.total() > 0 && !ctx.out.is_resp3() {
+        // In RESP2 subscribed mode a reply must look like a message.
+        ctx.out.array(2);
+        ctx.out.bulk(b"pong");
+        ctx.out.bulk(argv.get(1).copied().unwrap_or(b""));
+        return Ok(());
+    }
     match argv.len() {
         1 => ctx.out.simple(b"PONG"),
         2 => ctx.out.bulk(argv[1]),
@@ -152,6 +167,7 @@ fn quit(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
 
 fn reset(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     ctx.client.multi = None;
+    super::pubsub::unsubscribe_all(ctx.srv, ctx.client);
     super::transactions::unwatch_all(ctx.srv, ctx.client);
     let c = &mut *ctx.client;
     c.db = 0;
@@ -339,12 +355,15 @@ pub fn client_line(ctx: &Ctx<'_>, c: &ClientInfo) -> String {
     if c.no_evict.load(Ordering::Relaxed) {
         fl.push('e');
     }
+    if c.sub_counts.iter().any(|n| n.load(Ordering::Relaxed) > 0) {
+        fl.push('P');
+    }
     if fl.is_empty() {
         fl.push('N');
     }
     let qbuf = c.qbuf.load(Ordering::Relaxed);
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub=0 psub=0 ssub=0 multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -354,6 +373,9 @@ pub fn client_line(ctx: &Ctx<'_>, c: &ClientInfo) -> String {
         (now - c.last_interaction_ms.load(Ordering::Relaxed)).max(0) / 1000,
         fl,
         c.db.load(Ordering::Relaxed),
+        c.sub_counts[0].load(Ordering::Relaxed),
+        c.sub_counts[1].load(Ordering::Relaxed),
+        c.sub_counts[2].load(Ordering::Relaxed),
         qbuf,
         16384u32.saturating_sub(qbuf),
         16384 + 16384 + qbuf as usize,

@@ -14,6 +14,7 @@ pub mod generic;
 pub mod glob;
 pub mod hash;
 pub mod list;
+pub mod pubsub;
 pub mod server;
 pub mod set;
 pub mod sorted_set;
@@ -46,6 +47,7 @@ pub static ALL_GROUPS: &[&[CommandSpec]] = &[
     set::COMMANDS,
     sorted_set::COMMANDS,
     transactions::COMMANDS,
+    pubsub::COMMANDS,
 ];
 
 /// What a handler runs with.

@@ -35,6 +35,9 @@ pub mod flags {
     /// keyward: runs at once inside MULTI instead of being queued (MULTI,
     /// EXEC, DISCARD, WATCH, QUIT, RESET: Redis names these in processCommand).
     pub const TX_CONTROL: u32 = 1 << 25;
+    /// keyward: allowed while a RESP2 client is subscribed ((P|S)SUBSCRIBE,
+    /// (P|S)UNSUBSCRIBE, PING, QUIT, RESET).
+    pub const PUBSUB_CONTEXT: u32 = 1 << 26;
 
     /// Names COMMAND INFO prints, in Redis's order.
     pub const NAMES: &[(u32, &str)] = &[

@@ -67,6 +67,22 @@ pub struct Client {
     pub watch_dirty: Arc<AtomicBool>,
     /// EXEC is running the queue (blocking commands answer at once).
     pub in_exec: bool,
+    /// Pub/Sub subscriptions.
+    pub subs: Subscriptions,
+}
+
+/// A client's channels, patterns and shard channels.
+#[derive(Debug, Default)]
+pub struct Subscriptions {
+    pub channels: hashbrown::HashSet<Vec<u8>>,
+    pub patterns: hashbrown::HashSet<Vec<u8>>,
+    pub shard: hashbrown::HashSet<Vec<u8>>,
+}
+
+impl Subscriptions {
+    pub fn total(&self) -> usize {
+        self.channels.len() + self.patterns.len() + self.shard.len()
+    }
 }
 
 /// A transaction being queued.
@@ -105,6 +121,11 @@ pub struct ClientInfo {
     pub lib_ver: Mutex<Option<Vec<u8>>>,
     pub user: Mutex<String>,
     pub killed: AtomicBool,
+    pub kill_notify: tokio::sync::Notify,
+    /// Bytes pushed to this client and not yet written (pubsub limit).
+    pub output: crate::server::pubsub::OutputBuffer,
+    /// Subscription counts (CLIENT LIST sub/psub/ssub).
+    pub sub_counts: [AtomicUsize; 3],
     /// DB the client is blocked in, or -1 (CLIENT UNBLOCK, CLIENT LIST).
     pub blocked_db: std::sync::atomic::AtomicI64,
     /// The connection's only wake-up source besides its socket: one
@@ -115,6 +136,9 @@ pub struct ClientInfo {
 impl ClientInfo {
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
+        // Interrupts a write stuck on a peer that stopped reading…
+        self.kill_notify.notify_one();
+        // …and wakes a connection waiting for input.
         let _ = self.push_tx.send(Push::Kill);
     }
 }

@@ -109,7 +109,10 @@ async fn handle(srv: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         lib_ver: Mutex::new(None),
         user: Mutex::new("default".into()),
         killed: AtomicBool::new(false),
+        kill_notify: tokio::sync::Notify::new(),
         blocked_db: AtomicI64::new(-1),
+        output: Default::default(),
+        sub_counts: Default::default(),
         push_tx: push_tx.clone(),
     });
     srv.clients.add(info.clone());
@@ -132,12 +135,14 @@ async fn handle(srv: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         watched: Vec::new(),
         watch_dirty: Arc::new(AtomicBool::new(false)),
         in_exec: false,
+        subs: Default::default(),
     };
     match run(&srv, &mut client, stream, &mut push_rx).await {
         Ok(()) => {}
         Err(e) => debug!(client = id, error = %e, "connection closed"),
     }
     crate::commands::transactions::unwatch_all(&srv, &mut client);
+    crate::commands::pubsub::unsubscribe_all(&srv, &mut client);
     srv.clients.remove(id);
 }
 
@@ -186,7 +191,10 @@ async fn run(
                 biased;
                 push = push_rx.recv() => match push {
                     Some(Push::Data(msg)) => {
-                        stream.write_all(&msg).await?;
+                        if !write_unless_killed(&mut stream, &msg, &info).await? {
+                            return Ok(());
+                        }
+                        info.output.queued.fetch_sub(msg.len(), Ordering::Relaxed);
                         continue;
                     }
                     Some(Push::Unblocked(msg)) => {
@@ -298,7 +306,9 @@ async fn run(
             out.error(format!("ERR {e}").as_bytes());
         }
         if !out.is_empty() {
-            stream.write_all(&out.buf).await?;
+            if !write_unless_killed(&mut stream, &out.buf, &info).await? {
+                return Ok(());
+            }
             srv.stats
                 .net_output_bytes
                 .fetch_add(out.len() as u64, Ordering::Relaxed);
@@ -321,6 +331,22 @@ async fn run(
         }
         info.qbuf
             .store(rbuf.len().min(u32::MAX as usize) as u32, Ordering::Relaxed);
+    }
+}
+
+/// Writes `buf`, giving up if the client is killed meanwhile (a peer that
+/// stopped reading would otherwise hold the task forever). False = killed.
+async fn write_unless_killed(
+    stream: &mut TcpStream,
+    buf: &[u8],
+    info: &ClientInfo,
+) -> std::io::Result<bool> {
+    if info.killed.load(Ordering::Acquire) {
+        return Ok(false);
+    }
+    tokio::select! {
+        r = stream.write_all(buf) => r.map(|()| true),
+        _ = info.kill_notify.notified() => Ok(false),
     }
 }
 
@@ -352,7 +378,12 @@ async fn wait_unblocked(
                         stream.write_all(&reply).await?;
                         return Ok(true);
                     }
-                    Some(Push::Data(msg)) => stream.write_all(&msg).await?,
+                    Some(Push::Data(msg)) => {
+                        if !write_unless_killed(stream, &msg, &client.info).await? {
+                            return Ok(false);
+                        }
+                        client.info.output.queued.fetch_sub(msg.len(), Ordering::Relaxed);
+                    }
                     Some(Push::Kill) | None => return Ok(false),
                 },
                 _ = &mut sleep, if timer => {

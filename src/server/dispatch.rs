@@ -85,6 +85,14 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
         let e = noperm(denied, cmd, ctx);
         return reply_error(ctx, &e);
     }
+    if ctx.client.subs.total() > 0 && !ctx.out.is_resp3() && !spec.has(flags::PUBSUB_CONTEXT) {
+        stat.rejected.fetch_add(1, Ordering::Relaxed);
+        let e = Error::from(format!(
+            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+            cmd.fullname
+        ));
+        return reply_error(ctx, &e);
+    }
     // Quota gate (per-DB memory, keys, ops/s) hooks in here.
     if ctx.client.multi.is_some() && !spec.has(flags::TX_CONTROL) {
         if spec.has(flags::NO_MULTI) {

@@ -7,6 +7,7 @@
 pub mod client;
 pub mod connection;
 pub mod dispatch;
+pub mod pubsub;
 pub mod stats;
 
 use std::net::SocketAddr;
@@ -40,6 +41,7 @@ pub struct Shared {
     pub clock: Clock,
     pub clients: ClientRegistry,
     pub acl: Acl,
+    pub pubsub: pubsub::PubSub,
     pub stats: Stats,
     pub slowlog: Mutex<SlowLog>,
     pub started: Instant,
@@ -70,6 +72,7 @@ impl Shared {
             acl: Acl::new(config.requirepass.as_deref()),
             clock: Clock::default(),
             clients: ClientRegistry::default(),
+            pubsub: Default::default(),
             stats: Stats::new(crate::commands::REGISTRY.len()),
             slowlog: Mutex::new(SlowLog::default()),
             started: Instant::now(),

@@ -10,6 +10,7 @@ mod hash;
 mod limits;
 mod list;
 mod meta;
+mod pubsub;
 mod server;
 mod set;
 mod sorted_set;
