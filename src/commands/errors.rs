@@ -103,3 +103,12 @@ pub fn wrong_arity(fullname: &str) -> Error {
 pub fn invalid_expire(cmd: &str) -> Error {
     Error::from(format!("ERR invalid expire time in '{cmd}' command"))
 }
+
+// --- string group ---
+pub const DECR_OVERFLOW: Error = Error::lit("ERR decrement would overflow");
+pub const LCS_NOT_STRING: Error = Error::lit("ERR The specified keys must contain string values");
+pub const LCS_IDX_AND_LEN: Error =
+    Error::lit("ERR If you want both the length and indexes, please just use IDX.");
+pub const LCS_TOO_LONG: Error = Error::lit("ERR String too long for LCS");
+pub const LCS_NO_MEMORY: Error =
+    Error::lit("ERR Insufficient memory, failed allocating transient memory for LCS");
