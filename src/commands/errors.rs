@@ -97,3 +97,18 @@ pub fn wrong_arity(fullname: &str) -> Error {
 pub fn invalid_expire(cmd: &str) -> Error {
     Error::from(format!("ERR invalid expire time in '{cmd}' command"))
 }
+
+// Generic (keyspace) group.
+pub const INT_OUT_OF_RANGE: Error =
+    Error::lit("ERR value is out of range, value must between -2147483648 and 2147483647");
+pub const INVALID_FIRST_DB: Error = Error::lit("ERR invalid first DB index");
+pub const INVALID_SECOND_DB: Error = Error::lit("ERR invalid second DB index");
+pub const LFU_NOT_SELECTED: Error = Error::lit("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+pub const LFU_SELECTED: Error = Error::lit("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+
+pub fn unsupported_option(opt: &[u8]) -> Error {
+    Error::from(format!(
+        "ERR Unsupported option {}",
+        String::from_utf8_lossy(opt)
+    ))
+}

@@ -255,6 +255,35 @@ impl Db {
     }
 }
 
+/// Lookups and whole-DB operations used by the generic (keyspace) group.
+impl Db {
+    /// A read lookup that counts a hit or miss but leaves the LRU clock
+    /// alone, as Redis's `LOOKUP_NOTOUCH` does for EXISTS, TYPE, TTL and OBJECT.
+    pub fn get_read_notouch(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
+        self.expire_if_needed(key, now);
+        match self.table.get(key) {
+            Some(e) => {
+                self.stats.hits += 1;
+                Some(e)
+            }
+            None => {
+                self.stats.misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Exchanges the keys of two DBs (SWAPDB). Only the data moves: stats
+    /// and anything tied to the DB index stay where they are, as in Redis,
+    /// where clients and settings belong to the index, not the dict.
+    pub fn swap_contents(&mut self, other: &mut Db) {
+        std::mem::swap(&mut self.table, &mut other.table);
+        std::mem::swap(&mut self.volatile, &mut other.volatile);
+        std::mem::swap(&mut self.mem, &mut other.mem);
+        std::mem::swap(&mut self.expire_seg, &mut other.expire_seg);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
