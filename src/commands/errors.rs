@@ -112,3 +112,17 @@ pub const LCS_IDX_AND_LEN: Error =
 pub const LCS_TOO_LONG: Error = Error::lit("ERR String too long for LCS");
 pub const LCS_NO_MEMORY: Error =
     Error::lit("ERR Insufficient memory, failed allocating transient memory for LCS");
+// Generic (keyspace) group.
+pub const INT_OUT_OF_RANGE: Error =
+    Error::lit("ERR value is out of range, value must between -2147483648 and 2147483647");
+pub const INVALID_FIRST_DB: Error = Error::lit("ERR invalid first DB index");
+pub const INVALID_SECOND_DB: Error = Error::lit("ERR invalid second DB index");
+pub const LFU_NOT_SELECTED: Error = Error::lit("ERR An LFU maxmemory policy is not selected, access frequency not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+pub const LFU_SELECTED: Error = Error::lit("ERR An LFU maxmemory policy is selected, idle time not tracked. Please note that when switching between policies at runtime LRU and LFU data will take some time to adjust.");
+
+pub fn unsupported_option(opt: &[u8]) -> Error {
+    Error::from(format!(
+        "ERR Unsupported option {}",
+        String::from_utf8_lossy(opt)
+    ))
+}

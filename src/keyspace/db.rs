@@ -173,6 +173,9 @@ impl Db {
 
     pub fn insert(&mut self, entry: Entry) -> Option<Entry> {
         self.touch(entry.key());
+        // A key written whole (RENAME, MOVE, COPY, SET…) may be what a
+        // blocked client waits for; its serve function checks the type.
+        self.blocking.mark_ready(entry.key());
         self.mem += entry.mem_usage();
         if entry.expire().is_some() {
             self.volatile += 1;
@@ -356,6 +359,43 @@ impl Db {
         }
         self.stats.expired += removed_total as u64;
         removed_total
+    }
+}
+
+/// Lookups and whole-DB operations used by the generic (keyspace) group.
+impl Db {
+    /// A read lookup that counts a hit or miss but leaves the LRU clock
+    /// alone, as Redis's `LOOKUP_NOTOUCH` does for EXISTS, TYPE, TTL and OBJECT.
+    pub fn get_read_notouch(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
+        self.expire_if_needed(key, now);
+        match self.table.get(key) {
+            Some(e) => {
+                self.stats.hits += 1;
+                Some(e)
+            }
+            None => {
+                self.stats.misses += 1;
+                None
+            }
+        }
+    }
+
+    /// Exchanges the keys of two DBs (SWAPDB). Only the data moves: stats
+    /// and anything tied to the DB index stay where they are, as in Redis,
+    /// where clients and settings belong to the index, not the dict.
+    pub fn swap_contents(&mut self, other: &mut Db) {
+        std::mem::swap(&mut self.table, &mut other.table);
+        std::mem::swap(&mut self.volatile, &mut other.volatile);
+        std::mem::swap(&mut self.mem, &mut other.mem);
+        std::mem::swap(&mut self.expire_seg, &mut other.expire_seg);
+        // Waiters and watchers stay with the DB index; what they look at
+        // changed, so WATCHes break and blocked clients get a chance.
+        for db in [&mut *self, &mut *other] {
+            db.touch_all_watched();
+            for k in db.blocking.watched_keys() {
+                db.blocking.mark_ready(&k);
+            }
+        }
     }
 }
 
