@@ -8,8 +8,9 @@
 //! the connection's read buffer: no frame tree, no per-argument allocation.
 //! `benches/resp.rs` measures both on the same pipelined buffer; see the
 //! numbers in [`parse`]. `redis-protocol` remains the oracle the fuzz target
-//! (`fuzz_decode_agrees`) checks this parser against.
+//! ([`fuzz::decode_agrees`]) checks this parser against.
 
+pub mod fuzz;
 pub mod parse;
 pub mod reply;
 
