@@ -248,6 +248,16 @@ async fn client_kill_quit_and_reply_modes() {
     raw.cmd(&[b"GET", b"a"]).await;
     assert_eq!(raw.call(&[b"GET", b"a"]).await, b"$1\r\n1\r\n");
 
+    // CLIENT UNBLOCK of a client that is not blocked does nothing.
+    assert_eq!(
+        killer.call(&[b"CLIENT", b"UNBLOCK", id.as_bytes()]).await,
+        b":0\r\n"
+    );
+    assert_eq!(
+        killer.call(&[b"CLIENT", b"UNBLOCK", b"1", b"NOPE"]).await,
+        b"-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n"
+    );
+
     let mut q = s.raw().await;
     assert_eq!(q.call(&[b"QUIT"]).await, b"+OK\r\n");
     assert!(q.closed().await);

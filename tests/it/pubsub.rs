@@ -154,6 +154,12 @@ async fn slow_subscriber_hits_the_output_buffer_limit() {
         "the flooding subscriber must be disconnected"
     );
     assert_eq!(p.call(&[b"PING"]).await, b"+PONG\r\n");
+    let help = p.call(&[b"PUBSUB", b"HELP"]).await;
+    assert!(
+        help.starts_with(b"*14\r\n+PUBSUB <subcommand>"),
+        "{}",
+        String::from_utf8_lossy(&help)
+    );
 }
 
 #[tokio::test]
