@@ -24,7 +24,7 @@ use rand::Rng;
 use super::entry::Entry;
 
 /// A segment splits instead of growing once it holds this many entries.
-pub const SEGMENT_SPLIT: usize = 3584;
+pub const SEGMENT_SPLIT: usize = 896;
 
 struct Segment {
     /// Number of leading hash bits shared by every key in the segment.
