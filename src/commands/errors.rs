@@ -126,3 +126,29 @@ pub fn unsupported_option(opt: &[u8]) -> Error {
         String::from_utf8_lossy(opt)
     ))
 }
+
+// --- server group (COMMAND, CONFIG, SLOWLOG, SHUTDOWN) ---
+
+pub const INVALID_COMMAND_SPECIFIED: Error = Error::lit("ERR Invalid command specified");
+pub const INVALID_NUMBER_OF_ARGUMENTS: Error =
+    Error::lit("ERR Invalid number of arguments specified for command");
+pub const COMMAND_HAS_NO_KEYS: Error = Error::lit("ERR The command has no key arguments");
+pub const INVALID_ARGUMENTS_FOR_COMMAND: Error =
+    Error::lit("ERR Invalid arguments specified for command");
+pub const SLOWLOG_COUNT: Error = Error::lit("ERR count should be greater than or equal to -1");
+pub const NO_CONFIG_FILE: Error = Error::lit("ERR The server is running without a config file");
+pub const NO_SHUTDOWN_IN_PROGRESS: Error = Error::lit("ERR No shutdown in progress.");
+
+pub fn config_set_unknown(name: &[u8]) -> Error {
+    Error::from(format!(
+        "ERR Unknown option or number of arguments for CONFIG SET - '{}'",
+        String::from_utf8_lossy(name)
+    ))
+}
+
+pub fn config_set_failed(name: &[u8], why: &str) -> Error {
+    Error::from(format!(
+        "ERR CONFIG SET failed (possibly related to argument '{}') - {why}",
+        String::from_utf8_lossy(name)
+    ))
+}

@@ -1,21 +1,1141 @@
-//! Server group.
+//! Server group: COMMAND, INFO, CONFIG, SLOWLOG, TIME, DBSIZE, FLUSHDB,
+//! FLUSHALL, SHUTDOWN, MONITOR.
+//!
+//! COMMAND's replies are rendered from the registry rows, never from a
+//! second table, so what COMMAND INFO says is what dispatch enforces.
 
-use super::errors::CmdResult;
-use super::spec::{flags::*, CommandSpec, Group};
-use super::Ctx;
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+
+use super::args::is;
+use super::errors::{self, CmdResult, Error};
+use super::glob::glob_match;
+use super::spec::{cat, flags, flags::*, CommandSpec, Group, Keys};
+use super::{Ctx, REGISTRY};
+use crate::config::params;
+use crate::keyspace::db::DbStats;
+use crate::protocol::ReplyBuf;
 
 const G: Group = Group::Server;
 
-pub static COMMANDS: &[CommandSpec] = &[CommandSpec::new("dbsize", 1, READONLY | FAST, G, dbsize)
-    .cats(super::spec::cat::KEYSPACE)
-    .doc(
-        "Returns the number of keys in the database.",
-        "1.0.0",
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("dbsize", 1, READONLY | FAST, G, dbsize)
+        .cats(cat::KEYSPACE)
+        .doc(
+            "Returns the number of keys in the database.",
+            "1.0.0",
+            "O(1)",
+        ),
+    // A container that also runs bare: `COMMAND` alone lists everything.
+    CommandSpec::container("command", G, COMMAND_SUBS)
+        .bare(-1, LOADING | STALE | NO_DB_LOCK, command)
+        .cats(cat::CONNECTION)
+        .doc(
+            "Returns detailed information about all commands.",
+            "2.8.13",
+            "O(N) where N is the total number of Redis commands",
+        ),
+    CommandSpec::new("info", -1, LOADING | STALE | NO_DB_LOCK, G, info)
+        .cats(cat::DANGEROUS)
+        .doc(
+            "Returns information and statistics about the server.",
+            "1.0.0",
+            "O(1)",
+        ),
+    CommandSpec::container("config", G, CONFIG_SUBS).doc(
+        "A container for server configuration commands.",
+        "2.0.0",
+        "Depends on subcommand.",
+    ),
+    CommandSpec::container("slowlog", G, SLOWLOG_SUBS).doc(
+        "A container for slow log commands.",
+        "2.2.12",
+        "Depends on subcommand.",
+    ),
+    CommandSpec::new("time", 1, LOADING | STALE | FAST | NO_DB_LOCK, G, time).doc(
+        "Returns the server time.",
+        "2.6.0",
         "O(1)",
-    )];
+    ),
+    CommandSpec::new("flushdb", -1, WRITE, G, flushdb)
+        .cats(cat::KEYSPACE | cat::DANGEROUS)
+        .doc(
+            "Remove all keys from the current database.",
+            "1.0.0",
+            "O(N) where N is the number of keys in the selected database",
+        ),
+    CommandSpec::new("flushall", -1, WRITE | NO_DB_LOCK, G, flushall)
+        .cats(cat::KEYSPACE | cat::DANGEROUS)
+        .doc(
+            "Removes all keys from all databases.",
+            "1.0.0",
+            "O(N) where N is the total number of keys in all databases",
+        ),
+    CommandSpec::new(
+        "shutdown",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_MULTI | ALLOW_BUSY | NO_DB_LOCK,
+        G,
+        shutdown,
+    )
+    .doc(
+        "Synchronously saves the database(s) to disk and shuts down the Redis server.",
+        "1.0.0",
+        "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
+    ),
+    CommandSpec::new(
+        "monitor",
+        1,
+        ADMIN | NOSCRIPT | LOADING | STALE | NO_DB_LOCK,
+        G,
+        monitor,
+    )
+    .doc(
+        "Listens for all requests received by the server in real-time.",
+        "1.0.0",
+        "",
+    ),
+];
+
+const CMD: u32 = LOADING | STALE | NO_DB_LOCK;
+
+/// COMMAND's subcommands.
+static COMMAND_SUBS: &[CommandSpec] = &[
+    CommandSpec::new("count", 2, CMD, G, command_count)
+        .cats(cat::CONNECTION)
+        .doc("Returns a count of commands.", "2.8.13", "O(1)"),
+    CommandSpec::new("docs", -2, CMD, G, command_docs)
+        .cats(cat::CONNECTION)
+        .doc(
+            "Returns documentary information about one, multiple or all commands.",
+            "7.0.0",
+            "O(N) where N is the number of commands to look up",
+        ),
+    CommandSpec::new("getkeys", -4, CMD, G, command_getkeys)
+        .cats(cat::CONNECTION)
+        .doc(
+            "Extracts the key names from an arbitrary command.",
+            "2.8.13",
+            "O(N) where N is the number of arguments to the command",
+        ),
+    CommandSpec::new("getkeysandflags", -4, CMD, G, command_getkeys)
+        .cats(cat::CONNECTION)
+        .doc(
+            "Extracts the key names and access flags for an arbitrary command.",
+            "7.0.0",
+            "O(N) where N is the number of arguments to the command",
+        ),
+    CommandSpec::new("help", 2, CMD, G, command_help)
+        .cats(cat::CONNECTION)
+        .doc(
+            "Returns helpful text about the different subcommands.",
+            "5.0.0",
+            "O(1)",
+        ),
+    CommandSpec::new("info", -2, CMD, G, command_info)
+        .cats(cat::CONNECTION)
+        .doc(
+            "Returns information about one, multiple or all commands.",
+            "2.8.13",
+            "O(N) where N is the number of commands to look up",
+        ),
+    CommandSpec::new("list", -2, CMD, G, command_list)
+        .cats(cat::CONNECTION)
+        .doc(
+            "Returns a list of command names.",
+            "7.0.0",
+            "O(N) where N is the total number of Redis commands",
+        ),
+];
+
+const CFG: u32 = ADMIN | NOSCRIPT | LOADING | STALE | NO_DB_LOCK;
+
+static CONFIG_SUBS: &[CommandSpec] = &[
+    CommandSpec::new("get", -3, CFG, G, config_get).doc(
+        "Returns the effective values of configuration parameters.",
+        "2.0.0",
+        "O(N) when N is the number of configuration parameters provided",
+    ),
+    CommandSpec::new("set", -4, CFG, G, config_set).doc(
+        "Sets configuration parameters in-flight.",
+        "2.0.0",
+        "O(N) when N is the number of configuration parameters provided",
+    ),
+    CommandSpec::new("resetstat", 2, CFG, G, config_resetstat).doc(
+        "Resets the server's statistics.",
+        "2.0.0",
+        "O(1)",
+    ),
+    CommandSpec::new("rewrite", 2, CFG, G, config_rewrite).doc(
+        "Persists the effective configuration to file.",
+        "2.8.0",
+        "O(1)",
+    ),
+    CommandSpec::new("help", 2, LOADING | STALE | NO_DB_LOCK, G, config_help).doc(
+        "Returns helpful text about the different subcommands.",
+        "5.0.0",
+        "O(1)",
+    ),
+];
+
+const SLOW: u32 = ADMIN | LOADING | STALE | NO_DB_LOCK;
+
+static SLOWLOG_SUBS: &[CommandSpec] = &[
+    CommandSpec::new("get", -2, SLOW, G, slowlog_get).doc(
+        "Returns the slow log's entries.",
+        "2.2.12",
+        "O(N) where N is the number of entries returned",
+    ),
+    CommandSpec::new("len", 2, SLOW, G, slowlog_len).doc(
+        "Returns the number of entries in the slow log.",
+        "2.2.12",
+        "O(1)",
+    ),
+    CommandSpec::new("reset", 2, SLOW, G, slowlog_reset).doc(
+        "Clears all entries from the slow log.",
+        "2.2.12",
+        "O(N) where N is the number of entries in the slowlog",
+    ),
+    CommandSpec::new("help", 2, LOADING | STALE | NO_DB_LOCK, G, slowlog_help).doc(
+        "Returns helpful text about the different subcommands.",
+        "6.2.0",
+        "O(1)",
+    ),
+];
 
 fn dbsize(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     let n = ctx.db().len();
     ctx.out.int(n as i64);
     Ok(())
+}
+
+// ---------------------------------------------------------------- COMMAND
+
+/// Bare `COMMAND`: the info of every command.
+fn command(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    command_info(ctx, &argv[..1])
+}
+
+/// Looks up `name` or `container|sub`, COMMAND's own subcommands included.
+fn find_full(name: &[u8]) -> Option<(String, &'static CommandSpec)> {
+    if let Some(c) = REGISTRY.lookup_fullname(name) {
+        return Some((c.fullname.clone(), c.spec));
+    }
+    match name.iter().position(|&b| b == b'|') {
+        None => REGISTRY.lookup(name).map(|c| (c.fullname.clone(), c.spec)),
+        Some(p) => {
+            let parent = REGISTRY.lookup(&name[..p])?;
+            let sub = parent
+                .spec
+                .subcommands
+                .iter()
+                .find(|s| is(&name[p + 1..], s.name))?;
+            Some((format!("{}|{}", parent.spec.name, sub.name), sub))
+        }
+    }
+}
+
+/// Resolves a command line the way dispatch would (COMMAND GETKEYS).
+fn find_argv(argv: &[&[u8]]) -> Option<(String, &'static CommandSpec)> {
+    let top = REGISTRY.lookup(argv[0])?;
+    if top.is_container() {
+        let sub = REGISTRY.lookup_sub(top, argv.get(1)?)?;
+        return Some((sub.fullname.clone(), sub.spec));
+    }
+    Some((top.fullname.clone(), top.spec))
+}
+
+fn flag_names(spec: &CommandSpec) -> impl Iterator<Item = &'static str> + '_ {
+    flags::NAMES
+        .iter()
+        .filter(move |(bit, _)| spec.has(*bit))
+        .map(|(_, n)| *n)
+}
+
+/// Key-spec flags derived from the command's flags: the row does not say
+/// whether a write inserts, updates or deletes, so writes read as RW+update.
+fn key_flags(spec: &CommandSpec) -> &'static [&'static str] {
+    if spec.has(WRITE) {
+        &["RW", "update"]
+    } else if spec.has(READONLY) {
+        &["RO", "access"]
+    } else {
+        &["RO"]
+    }
+}
+
+/// A container has no categories of its own beyond the ones its row names
+/// (Redis shows `client` as just @slow); anything else reads its row.
+fn categories(spec: &'static CommandSpec) -> u64 {
+    if spec.subcommands.is_empty() {
+        spec.categories()
+    } else {
+        spec.extra_categories | cat::SLOW
+    }
+}
+
+fn write_info(out: &mut ReplyBuf, fullname: &str, spec: &'static CommandSpec) {
+    out.array(10);
+    out.bulk(fullname.as_bytes());
+    out.int(spec.arity as i64);
+    out.set(flag_names(spec).count());
+    for n in flag_names(spec) {
+        out.simple(n.as_bytes());
+    }
+    let (first, last, step) = match spec.keys {
+        Keys::Range { first, last, step } => (first, last, step),
+        _ => (0, 0, 0),
+    };
+    out.int(first as i64);
+    out.int(last as i64);
+    out.int(step as i64);
+    let cats = categories(spec);
+    let names: Vec<&str> = cat::NAMES
+        .iter()
+        .filter(|(bit, _)| cats & bit != 0)
+        .map(|(_, n)| *n)
+        .collect();
+    out.set(names.len());
+    let mut tmp = String::with_capacity(16);
+    for n in names {
+        tmp.clear();
+        tmp.push('@');
+        tmp.push_str(n);
+        out.simple(tmp.as_bytes());
+    }
+    // Tips: not recorded in our rows.
+    out.set(0);
+    match spec.keys {
+        Keys::Range { first, last, step } => {
+            out.set(1);
+            out.map(3);
+            out.bulk(b"flags");
+            let kf = key_flags(spec);
+            out.set(kf.len());
+            for f in kf {
+                out.simple(f.as_bytes());
+            }
+            out.bulk(b"begin_search");
+            out.map(2);
+            out.bulk(b"type");
+            out.bulk(b"index");
+            out.bulk(b"spec");
+            out.map(1);
+            out.bulk(b"index");
+            out.int(first as i64);
+            out.bulk(b"find_keys");
+            out.map(2);
+            out.bulk(b"type");
+            out.bulk(b"range");
+            out.bulk(b"spec");
+            out.map(3);
+            out.bulk(b"lastkey");
+            out.int(if last < 0 { last } else { last - first } as i64);
+            out.bulk(b"keystep");
+            out.int(step as i64);
+            out.bulk(b"limit");
+            out.int(0);
+        }
+        _ => out.set(0),
+    }
+    let subs = spec.subcommands;
+    if subs.is_empty() {
+        out.set(0);
+    } else {
+        out.array(subs.len());
+        for s in subs {
+            write_info(out, &format!("{fullname}|{}", s.name), s);
+        }
+    }
+}
+
+fn command_info(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() <= 2 {
+        let n = REGISTRY.top_level().count();
+        ctx.out.array(n);
+        for c in REGISTRY.top_level() {
+            write_info(ctx.out, &c.fullname, c.spec);
+        }
+        return Ok(());
+    }
+    ctx.out.array(argv.len() - 2);
+    for name in &argv[2..] {
+        match find_full(name) {
+            Some((full, spec)) => write_info(ctx.out, &full, spec),
+            None => ctx.out.null(),
+        }
+    }
+    Ok(())
+}
+
+fn write_docs(out: &mut ReplyBuf, fullname: &str, spec: &'static CommandSpec) {
+    let subs = spec.subcommands;
+    out.map(if subs.is_empty() { 4 } else { 5 });
+    out.bulk(b"summary");
+    out.bulk(spec.summary.as_bytes());
+    out.bulk(b"since");
+    out.bulk(spec.since.as_bytes());
+    out.bulk(b"group");
+    out.bulk(spec.group.name().as_bytes());
+    out.bulk(b"complexity");
+    out.bulk(spec.complexity.as_bytes());
+    if !subs.is_empty() {
+        out.bulk(b"subcommands");
+        out.map(subs.len());
+        for s in subs {
+            let full = format!("{fullname}|{}", s.name);
+            out.bulk(full.as_bytes());
+            write_docs(out, &full, s);
+        }
+    }
+}
+
+fn command_docs(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let found: Vec<(String, &'static CommandSpec)> = if argv.len() == 2 {
+        REGISTRY
+            .top_level()
+            .map(|c| (c.fullname.clone(), c.spec))
+            .collect()
+    } else {
+        // Unknown names are left out, as Redis does.
+        argv[2..].iter().filter_map(|n| find_full(n)).collect()
+    };
+    ctx.out.map(found.len());
+    for (full, spec) in &found {
+        ctx.out.bulk(full.as_bytes());
+        write_docs(ctx.out, full, spec);
+    }
+    Ok(())
+}
+
+fn command_count(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    ctx.out.int(REGISTRY.top_level().count() as i64);
+    Ok(())
+}
+
+enum ListFilter<'a> {
+    All,
+    Module,
+    AclCat(Option<u64>),
+    Pattern(&'a [u8]),
+}
+
+fn command_list(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let filter = match argv.len() {
+        2 => ListFilter::All,
+        5 if is(argv[2], "filterby") => {
+            let v = argv[4];
+            if is(argv[3], "module") {
+                ListFilter::Module
+            } else if is(argv[3], "aclcat") {
+                ListFilter::AclCat(
+                    cat::NAMES
+                        .iter()
+                        .find(|(_, n)| is(v, n))
+                        .map(|(bit, _)| *bit),
+                )
+            } else if is(argv[3], "pattern") {
+                ListFilter::Pattern(v)
+            } else {
+                return Err(errors::SYNTAX);
+            }
+        }
+        _ => return Err(errors::SYNTAX),
+    };
+    let keep = |full: &str, spec: &'static CommandSpec| match filter {
+        ListFilter::All => true,
+        ListFilter::Module => false,
+        ListFilter::AclCat(None) => false,
+        ListFilter::AclCat(Some(bit)) => categories(spec) & bit != 0,
+        ListFilter::Pattern(p) => glob_match(p, full.as_bytes(), true),
+    };
+    let mut names = Vec::new();
+    for c in REGISTRY.top_level() {
+        if keep(&c.fullname, c.spec) {
+            names.push(c.fullname.clone());
+        }
+        for s in c.spec.subcommands {
+            let full = format!("{}|{}", c.fullname, s.name);
+            if keep(&full, s) {
+                names.push(full);
+            }
+        }
+    }
+    ctx.out.array(names.len());
+    for n in &names {
+        ctx.out.bulk(n.as_bytes());
+    }
+    Ok(())
+}
+
+/// COMMAND GETKEYS and GETKEYSANDFLAGS (told apart by argv[1]).
+fn command_getkeys(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let with_flags = is(argv[1], "getkeysandflags");
+    let line = &argv[2..];
+    let Some((_, spec)) = find_argv(line) else {
+        return Err(errors::INVALID_COMMAND_SPECIFIED);
+    };
+    if matches!(spec.keys, Keys::None) {
+        return Err(errors::COMMAND_HAS_NO_KEYS);
+    }
+    if !spec.arity_ok(line.len()) {
+        return Err(errors::INVALID_NUMBER_OF_ARGUMENTS);
+    }
+    let keys = spec.key_indexes(line).map_err(Error::lit)?;
+    if keys.is_empty() && !spec.has(NO_MANDATORY_KEYS) {
+        return Err(errors::INVALID_ARGUMENTS_FOR_COMMAND);
+    }
+    let kf = key_flags(spec);
+    ctx.out.array(keys.len());
+    for i in keys {
+        if with_flags {
+            ctx.out.array(2);
+            ctx.out.bulk(line[i]);
+            ctx.out.set(kf.len());
+            for f in kf {
+                ctx.out.simple(f.as_bytes());
+            }
+        } else {
+            ctx.out.bulk(line[i]);
+        }
+    }
+    Ok(())
+}
+
+fn help(out: &mut ReplyBuf, lines: &[&str]) {
+    out.array(lines.len());
+    for l in lines {
+        out.simple(l.as_bytes());
+    }
+}
+
+fn command_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    help(
+        ctx.out,
+        &[
+            "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "(no subcommand)",
+            "    Return details about all Redis commands.",
+            "COUNT",
+            "    Return the total number of commands in this Redis server.",
+            "LIST",
+            "    Return a list of all commands in this Redis server.",
+            "INFO [<command-name> ...]",
+            "    Return details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "DOCS [<command-name> ...]",
+            "    Return documentation details about multiple Redis commands.",
+            "    If no command names are given, documentation details for all",
+            "    commands are returned.",
+            "GETKEYS <full-command>",
+            "    Return the keys from a full Redis command.",
+            "GETKEYSANDFLAGS <full-command>",
+            "    Return the keys and the access flags from a full Redis command.",
+            "HELP",
+            "    Prints this help.",
+        ],
+    );
+    Ok(())
+}
+
+// ------------------------------------------------------------------- INFO
+
+const SECTIONS: &[&str] = &[
+    "server",
+    "clients",
+    "memory",
+    "persistence",
+    "stats",
+    "replication",
+    "cpu",
+    "modules",
+    "commandstats",
+    "errorstats",
+    "cluster",
+    "keyspace",
+];
+
+const ALL_MASK: u32 = (1 << SECTIONS.len()) - 1;
+
+/// The bit of a section in a request mask.
+fn bit(name: &str) -> u32 {
+    SECTIONS
+        .iter()
+        .position(|s| *s == name)
+        .map_or(0, |i| 1 << i)
+}
+
+/// Sections of plain `INFO` / `INFO default`: all but commandstats.
+fn default_mask() -> u32 {
+    ALL_MASK & !bit("commandstats")
+}
+
+/// Redis's `bytesToHuman`.
+fn human(n: u64) -> String {
+    let d = n as f64;
+    const K: f64 = 1024.0;
+    if n < 1024 {
+        format!("{n}B")
+    } else if d < K * K {
+        format!("{:.2}K", d / K)
+    } else if d < K * K * K {
+        format!("{:.2}M", d / (K * K))
+    } else if d < K * K * K * K {
+        format!("{:.2}G", d / (K * K * K))
+    } else if d < K * K * K * K * K {
+        format!("{:.2}T", d / (K * K * K * K))
+    } else {
+        format!("{:.2}P", d / (K * K * K * K * K))
+    }
+}
+
+fn rss_bytes() -> u64 {
+    std::fs::read_to_string("/proc/self/statm")
+        .ok()
+        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
+        .map_or(0, |pages| pages * 4096)
+}
+
+fn total_system_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("MemTotal:"))?;
+            line.split_whitespace().nth(1)?.parse::<u64>().ok()
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// (user, system) CPU seconds of this process, from /proc (100 ticks/s).
+fn cpu_times() -> (f64, f64) {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let tick = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0) / 100.0;
+    (tick(11), tick(12))
+}
+
+fn os_line() -> String {
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let os = match std::env::consts::OS {
+        "linux" => "Linux",
+        "macos" => "Darwin",
+        other => other,
+    };
+    format!("{os} {} {}", release.trim(), std::env::consts::ARCH)
+}
+
+struct DbInfo {
+    keys: usize,
+    expires: usize,
+    mem: usize,
+    stats: DbStats,
+}
+
+fn info(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let mut mask = 0u32;
+    if argv.len() == 1 {
+        mask = default_mask();
+    }
+    for a in &argv[1..] {
+        if is(a, "default") {
+            mask |= default_mask();
+        } else if is(a, "all") || is(a, "everything") {
+            mask |= ALL_MASK;
+        } else if let Some(i) = SECTIONS.iter().position(|s| is(a, s)) {
+            mask |= 1 << i;
+        }
+    }
+    let text = info_text(ctx, mask);
+    ctx.out.verbatim(text.as_bytes());
+    Ok(())
+}
+
+fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
+    let srv = ctx.srv;
+    // One DB locked at a time, briefly: INFO never stalls a tenant.
+    let dbs: Vec<DbInfo> = if mask & (bit("memory") | bit("stats") | bit("keyspace")) != 0 {
+        (0..srv.keyspace.len())
+            .map(|i| {
+                let db = srv.keyspace.lock(i);
+                DbInfo {
+                    keys: db.len(),
+                    expires: db.volatile(),
+                    mem: db.used_memory(),
+                    stats: db.stats,
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let cfg = srv.config.read().clone();
+    let uptime = srv.started.elapsed().as_secs();
+    let mut s = String::with_capacity(4096);
+    let mut first = true;
+    for (i, name) in SECTIONS.iter().enumerate() {
+        if mask & (1 << i) == 0 {
+            continue;
+        }
+        if !first {
+            s.push_str("\r\n");
+        }
+        first = false;
+        let title = match *name {
+            "cpu" => "CPU".to_string(),
+            n => {
+                let mut t = n.to_string();
+                t[..1].make_ascii_uppercase();
+                t
+            }
+        };
+        let _ = write!(s, "# {title}\r\n");
+        let mut line = |k: &str, v: &dyn std::fmt::Display| {
+            let _ = write!(s, "{k}:{v}\r\n");
+        };
+        match *name {
+            "server" => {
+                let port = srv.addrs.lock().first().map_or(cfg.port, |a| a.port());
+                let exe = std::env::current_exe()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                line("redis_version", &crate::server::REDIS_VERSION);
+                line("keyward_version", &crate::server::KEYWARD_VERSION);
+                line("redis_git_sha1", &"00000000");
+                line("redis_git_dirty", &0);
+                line("redis_build_id", &0);
+                line("redis_mode", &"standalone");
+                line("os", &os_line());
+                line("arch_bits", &usize::BITS);
+                line("monotonic_clock", &"POSIX clock_gettime");
+                line("multiplexing_api", &"epoll");
+                line("process_id", &std::process::id());
+                line("process_supervised", &"no");
+                line("run_id", &srv.run_id);
+                line("tcp_port", &port);
+                line("server_time_usec", &srv.clock.now_us());
+                line("uptime_in_seconds", &uptime);
+                line("uptime_in_days", &(uptime / 86400));
+                line("hz", &cfg.hz);
+                line("configured_hz", &cfg.hz);
+                line("lru_clock", &crate::clock::lru_clock(ctx.now));
+                line("executable", &exe);
+                line("config_file", &"");
+                line("io_threads_active", &0);
+            }
+            "clients" => {
+                line("connected_clients", &srv.clients.len());
+                line("cluster_connections", &0);
+                line("maxclients", &cfg.maxclients);
+                line("client_recent_max_input_buffer", &0);
+                line("client_recent_max_output_buffer", &0);
+                line("blocked_clients", &0);
+                line("tracking_clients", &0);
+                line("clients_in_timeout_table", &0);
+                line("total_blocking_keys", &0);
+                line("total_blocking_keys_on_nokey", &0);
+            }
+            "memory" => {
+                let used: u64 = dbs.iter().map(|d| d.mem as u64).sum();
+                let rss = rss_bytes();
+                let total = total_system_memory();
+                line("used_memory", &used);
+                line("used_memory_human", &human(used));
+                line("used_memory_rss", &rss);
+                line("used_memory_rss_human", &human(rss));
+                line("used_memory_dataset", &used);
+                line("total_system_memory", &total);
+                line("total_system_memory_human", &human(total));
+                line("maxmemory", &cfg.maxmemory);
+                line("maxmemory_human", &human(cfg.maxmemory));
+                line("maxmemory_policy", &cfg.maxmemory_policy);
+                // No mem_fragmentation_ratio: used_memory is the dataset's
+                // accounting, not the allocator's total, so rss/used would
+                // read as alarming fragmentation on any small instance.
+                line("mem_allocator", &"mimalloc");
+                line("lazyfree_pending_objects", &0);
+            }
+            "persistence" => {
+                let started_s = (ctx.now / 1000) - uptime as i64;
+                line("loading", &0);
+                line("async_loading", &0);
+                line("rdb_changes_since_last_save", &0);
+                line("rdb_bgsave_in_progress", &0);
+                line("rdb_last_save_time", &started_s);
+                line("rdb_last_bgsave_status", &"ok");
+                line("rdb_last_bgsave_time_sec", &-1);
+                line("rdb_current_bgsave_time_sec", &-1);
+                line("aof_enabled", &u8::from(cfg.appendonly));
+                line("aof_rewrite_in_progress", &0);
+                line("aof_rewrite_scheduled", &0);
+                line("aof_last_rewrite_time_sec", &-1);
+                line("aof_current_rewrite_time_sec", &-1);
+                line("aof_last_bgrewrite_status", &"ok");
+                line("aof_last_write_status", &"ok");
+            }
+            "stats" => {
+                let st = &srv.stats;
+                let processed: u64 = REGISTRY
+                    .commands
+                    .iter()
+                    .map(|c| st.cmd_totals(c.id).calls)
+                    .sum();
+                let sum = |f: fn(&DbStats) -> u64| dbs.iter().map(|d| f(&d.stats)).sum::<u64>();
+                let ld = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+                line("total_connections_received", &ld(&st.connections_received));
+                line("total_commands_processed", &processed);
+                line("instantaneous_ops_per_sec", &0);
+                line("total_net_input_bytes", &ld(&st.net_input_bytes));
+                line("total_net_output_bytes", &ld(&st.net_output_bytes));
+                line("instantaneous_input_kbps", &"0.00");
+                line("instantaneous_output_kbps", &"0.00");
+                line("rejected_connections", &ld(&st.rejected_connections));
+                line("sync_full", &0);
+                line("sync_partial_ok", &0);
+                line("sync_partial_err", &0);
+                line("expired_keys", &sum(|d| d.expired));
+                line("evicted_keys", &sum(|d| d.evicted));
+                line("evicted_clients", &0);
+                line("keyspace_hits", &sum(|d| d.hits));
+                line("keyspace_misses", &sum(|d| d.misses));
+                line("pubsub_channels", &0);
+                line("pubsub_patterns", &0);
+                line("latest_fork_usec", &0);
+                line("total_forks", &0);
+                line("unexpected_error_replies", &0);
+                line("total_error_replies", &ld(&st.error_replies));
+            }
+            "replication" => {
+                use sha2::Digest;
+                let h = sha2::Sha256::digest(srv.run_id.as_bytes());
+                let replid: String = h[..20].iter().map(|b| format!("{b:02x}")).collect();
+                line("role", &"master");
+                line("connected_slaves", &0);
+                line("master_failover_state", &"no-failover");
+                line("master_replid", &replid);
+                line("master_replid2", &"0".repeat(40));
+                line("master_repl_offset", &0);
+                line("second_repl_offset", &-1);
+                line("repl_backlog_active", &0);
+                line("repl_backlog_size", &1048576);
+                line("repl_backlog_first_byte_offset", &0);
+                line("repl_backlog_histlen", &0);
+            }
+            "cpu" => {
+                let (user, sys) = cpu_times();
+                line("used_cpu_sys", &format!("{sys:.6}"));
+                line("used_cpu_user", &format!("{user:.6}"));
+                line("used_cpu_sys_children", &"0.000000");
+                line("used_cpu_user_children", &"0.000000");
+            }
+            "commandstats" => {
+                for c in &REGISTRY.commands {
+                    let t = srv.stats.cmd_totals(c.id);
+                    if t.calls == 0 && t.failed == 0 && t.rejected == 0 {
+                        continue;
+                    }
+                    let per = if t.calls > 0 {
+                        t.usec as f64 / t.calls as f64
+                    } else {
+                        0.0
+                    };
+                    line(
+                        &format!("cmdstat_{}", c.fullname),
+                        &format_args!(
+                            "calls={},usec={},usec_per_call={per:.2},rejected_calls={},failed_calls={}",
+                            t.calls, t.usec, t.rejected, t.failed
+                        ),
+                    );
+                }
+            }
+            "cluster" => line("cluster_enabled", &0),
+            "keyspace" => {
+                for (i, d) in dbs.iter().enumerate() {
+                    if d.keys > 0 {
+                        line(
+                            &format!("db{i}"),
+                            &format_args!("keys={},expires={},avg_ttl=0", d.keys, d.expires),
+                        );
+                    }
+                }
+            }
+            // modules, errorstats: nothing to report.
+            _ => {}
+        }
+    }
+    s
+}
+
+// ----------------------------------------------------------------- CONFIG
+
+fn config_get(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let cfg = ctx.srv.config.read().clone();
+    let hits: Vec<&params::Param> = params::PARAMS
+        .iter()
+        .filter(|p| {
+            argv[2..]
+                .iter()
+                .any(|pat| glob_match(pat, p.name.as_bytes(), true))
+        })
+        .collect();
+    ctx.out.map(hits.len());
+    for p in hits {
+        ctx.out.bulk(p.name.as_bytes());
+        ctx.out.bulk((p.get)(&cfg).as_bytes());
+    }
+    Ok(())
+}
+
+fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() % 2 != 0 {
+        return Err(errors::SYNTAX);
+    }
+    let pairs: Vec<(&[u8], &[u8])> = argv[2..].chunks(2).map(|p| (p[0], p[1])).collect();
+    let mut found: Vec<&params::Param> = Vec::with_capacity(pairs.len());
+    // The first problem is the one reported, as in Redis.
+    let mut problem: Option<Error> = None;
+    for &(name, _) in &pairs {
+        match std::str::from_utf8(name).ok().and_then(params::find) {
+            None => {
+                problem.get_or_insert_with(|| errors::config_set_unknown(name));
+            }
+            Some(p) => {
+                if problem.is_none() {
+                    if !p.mutable {
+                        problem = Some(errors::config_set_failed(
+                            name,
+                            "can't set immutable config",
+                        ));
+                    } else if found.iter().any(|q| std::ptr::eq(*q, p)) {
+                        problem = Some(errors::config_set_failed(name, "duplicate parameter"));
+                    }
+                }
+                found.push(p);
+            }
+        }
+    }
+    if let Some(e) = problem {
+        return Err(e);
+    }
+    // All or nothing: apply to a copy, commit only when every value parsed.
+    let mut next = ctx.srv.config.read().clone();
+    for (p, &(name, value)) in found.iter().zip(&pairs) {
+        let v = String::from_utf8_lossy(value);
+        (p.set)(&mut next, &v).map_err(|why| errors::config_set_failed(name, &why))?;
+    }
+    *ctx.srv.config.write() = next;
+    ctx.srv.config_changed();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn config_resetstat(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    ctx.srv.stats.reset();
+    for i in 0..ctx.srv.keyspace.len() {
+        ctx.srv.keyspace.lock(i).stats = DbStats::default();
+    }
+    ctx.out.ok();
+    Ok(())
+}
+
+/// Settings come from a TOML file and flags; nothing is written back.
+fn config_rewrite(_ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    Err(errors::NO_CONFIG_FILE)
+}
+
+fn config_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    help(
+        ctx.out,
+        &[
+            "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET <pattern>",
+            "    Return parameters matching the glob-like <pattern> and their values.",
+            "SET <directive> <value>",
+            "    Set the configuration <directive> to <value>.",
+            "RESETSTAT",
+            "    Reset statistics reported by the INFO command.",
+            "REWRITE",
+            "    Rewrite the configuration file.",
+            "HELP",
+            "    Prints this help.",
+        ],
+    );
+    Ok(())
+}
+
+// ---------------------------------------------------------------- SLOWLOG
+
+fn slowlog_get(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() > 3 {
+        return Err(errors::subcommand_syntax(argv[0], argv[1]));
+    }
+    let count = match argv.get(2) {
+        None => 10,
+        Some(a) => match crate::protocol::parse::parse_i64(a) {
+            Some(-1) => usize::MAX,
+            Some(n) if n >= 0 => n as usize,
+            _ => return Err(errors::SLOWLOG_COUNT),
+        },
+    };
+    let log = ctx.srv.slowlog.lock();
+    let n = log.entries.len().min(count);
+    let out = &mut *ctx.out;
+    out.array(n);
+    for e in log.entries.iter().take(n) {
+        out.array(6);
+        out.int(e.id as i64);
+        out.int(e.time_s);
+        out.int(e.duration_us as i64);
+        out.array(e.args.len());
+        for a in &e.args {
+            out.bulk(a);
+        }
+        out.bulk(e.addr.as_bytes());
+        out.bulk(&e.name);
+    }
+    Ok(())
+}
+
+fn slowlog_len(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let n = ctx.srv.slowlog.lock().entries.len();
+    ctx.out.int(n as i64);
+    Ok(())
+}
+
+fn slowlog_reset(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    ctx.srv.slowlog.lock().entries.clear();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn slowlog_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    help(
+        ctx.out,
+        &[
+            "SLOWLOG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+            "GET [<count>]",
+            "    Return top <count> entries from the slowlog (default: 10, -1 mean all).",
+            "    Entries are made of:",
+            "    id, timestamp, time in microseconds, arguments array, client IP and port,",
+            "    client name",
+            "LEN",
+            "    Return the length of the slowlog.",
+            "RESET",
+            "    Reset the slowlog.",
+            "HELP",
+            "    Prints this help.",
+        ],
+    );
+    Ok(())
+}
+
+// ------------------------------------------------------------------ misc
+
+fn time(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let us = ctx.srv.clock.now_us();
+    ctx.out.array(2);
+    ctx.out.bulk_int(us / 1_000_000);
+    ctx.out.bulk_int(us % 1_000_000);
+    Ok(())
+}
+
+/// `[ASYNC|SYNC]`: true for ASYNC.
+fn flush_mode(argv: &[&[u8]]) -> Result<bool, Error> {
+    match argv.len() {
+        1 => Ok(false),
+        2 if is(argv[1], "async") => Ok(true),
+        2 if is(argv[1], "sync") => Ok(false),
+        _ => Err(errors::SYNTAX),
+    }
+}
+
+/// Frees flushed tables off the command path when asked to.
+fn dispose<T: Send + 'static>(old: T, async_free: bool) {
+    if async_free {
+        std::thread::spawn(move || drop(old));
+    } else {
+        drop(old);
+    }
+}
+
+fn flushdb(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let async_free = flush_mode(argv)?;
+    let old = ctx.db().flush();
+    // Dropped after the reply is written but, for SYNC, before the next
+    // command of this client runs: Redis's SYNC semantics.
+    dispose(old, async_free);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn flushall(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let async_free = flush_mode(argv)?;
+    let old: Vec<_> = {
+        let mut all = ctx.srv.keyspace.lock_all();
+        all.iter_mut().map(|db| db.flush()).collect()
+    };
+    // Every lock is released before the tables are freed.
+    dispose(old, async_free);
+    ctx.out.ok();
+    Ok(())
+}
+
+fn shutdown(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let (mut nosave, mut save, mut abort, mut other) = (false, false, false, false);
+    for a in &argv[1..] {
+        if is(a, "nosave") {
+            nosave = true;
+        } else if is(a, "save") {
+            save = true;
+        } else if is(a, "now") || is(a, "force") {
+            other = true;
+        } else if is(a, "abort") {
+            abort = true;
+        } else {
+            return Err(errors::SYNTAX);
+        }
+    }
+    if (abort && (nosave || save || other)) || (nosave && save) {
+        return Err(errors::SYNTAX);
+    }
+    if abort {
+        // Shutdown is immediate here, so there is never one to abort.
+        return Err(errors::NO_SHUTDOWN_IN_PROGRESS);
+    }
+    ctx.srv.request_shutdown();
+    ctx.client.close_after_reply = true;
+    Ok(())
+}
+
+fn monitor(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    // A second MONITOR is silently ignored, as in Redis.
+    if ctx.client.info.monitor.load(Ordering::Relaxed) {
+        return Ok(());
+    }
+    ctx.srv.clients.add_monitor(&ctx.client.info);
+    ctx.out.ok();
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn human_like_redis() {
+        assert_eq!(human(0), "0B");
+        assert_eq!(human(1023), "1023B");
+        assert_eq!(human(1536), "1.50K");
+        assert_eq!(human(1 << 30), "1.00G");
+    }
+
+    #[test]
+    fn command_subs_are_found() {
+        let (full, spec) = find_full(b"COMMAND|Info").expect("command|info");
+        assert_eq!(full, "command|info");
+        assert_eq!(spec.arity, -2);
+        assert!(find_full(b"command|nosuch").is_none());
+        assert_eq!(spec.subcommands.len(), 0);
+    }
 }

@@ -195,7 +195,8 @@ pub struct CommandSpec {
     pub extra_categories: u64,
     pub group: Group,
     pub keys: Keys,
-    /// `None` only for containers, which dispatch to `subcommands`.
+    /// `None` only for containers that need a subcommand; a container with
+    /// a handler runs it when called bare (see [`CommandSpec::bare`]).
     pub handler: Option<Handler>,
     pub subcommands: &'static [CommandSpec],
     pub summary: &'static str,
@@ -241,6 +242,15 @@ impl CommandSpec {
             since: "1.0.0",
             complexity: "Depends on subcommand.",
         }
+    }
+
+    /// Lets a container run `handler` when called without a subcommand
+    /// (COMMAND), with its own arity and flags for that form.
+    pub const fn bare(mut self, arity: i32, flags: u32, handler: Handler) -> Self {
+        self.arity = arity;
+        self.flags = flags;
+        self.handler = Some(handler);
+        self
     }
 
     pub const fn keys(mut self, first: i32, last: i32, step: i32) -> Self {

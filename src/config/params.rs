@@ -32,6 +32,47 @@ fn num<T: std::str::FromStr>(v: &str) -> Result<T, String> {
         .map_err(|_| "argument couldn't be parsed into an integer".to_string())
 }
 
+/// An integer within Redis's bounds for the setting, with Redis's error text.
+fn int_in<T: TryFrom<i64>>(v: &str, min: i64, max: i64) -> Result<T, String> {
+    let n: i64 = num(v)?;
+    if n < min || n > max {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    T::try_from(n).map_err(|_| format!("argument must be between {min} and {max} inclusive"))
+}
+
+const INT_MAX: i64 = i32::MAX as i64;
+
+/// Redis's `save` grammar: pairs of "seconds changes", or empty.
+fn save_ok(v: &str) -> Result<(), String> {
+    let parts: Vec<&str> = v.split_whitespace().collect();
+    if parts.len() % 2 != 0 || parts.iter().any(|p| p.parse::<u64>().is_err()) {
+        return Err("Invalid save parameters".into());
+    }
+    Ok(())
+}
+
+/// A Redis setting keyward reports but does not implement: reads give
+/// Redis's default; a SET to that same value is accepted, others refused.
+macro_rules! fixed {
+    ($name:literal, $value:literal, $mutable:literal) => {
+        Param {
+            name: $name,
+            get: |_| $value.to_string(),
+            set: |_, v| {
+                if v.eq_ignore_ascii_case($value) {
+                    Ok(())
+                } else {
+                    Err(concat!("keyward only supports '", $value, "' here").into())
+                }
+            },
+            mutable: $mutable,
+        }
+    };
+}
+
 fn mem(v: &str) -> Result<u64, String> {
     parse_memory(v).ok_or_else(|| "argument must be a memory value".to_string())
 }
@@ -63,7 +104,10 @@ pub static PARAMS: &[Param] = &[
     Param {
         name: "port",
         get: |c| c.port.to_string(),
-        set: |c, v| Ok(c.port = num(v)?),
+        set: |c, v| {
+            c.port = num(v)?;
+            Ok(())
+        },
         mutable: false,
     },
     Param {
@@ -95,7 +139,10 @@ pub static PARAMS: &[Param] = &[
     Param {
         name: "timeout",
         get: |c| c.timeout.to_string(),
-        set: |c, v| Ok(c.timeout = num(v)?),
+        set: |c, v| {
+            c.timeout = int_in(v, 0, INT_MAX)?;
+            Ok(())
+        },
         mutable: true,
     },
     Param {
@@ -114,7 +161,10 @@ pub static PARAMS: &[Param] = &[
     Param {
         name: "protected-mode",
         get: |c| yn(c.protected_mode),
-        set: |c, v| Ok(c.protected_mode = yes_no(v)?),
+        set: |c, v| {
+            c.protected_mode = yes_no(v)?;
+            Ok(())
+        },
         mutable: true,
     },
     Param {
@@ -122,7 +172,10 @@ pub static PARAMS: &[Param] = &[
         get: |c| c.loglevel.clone(),
         set: |c, v| {
             match v {
-            "debug" | "verbose" | "notice" | "warning" | "nothing" => Ok(c.loglevel = v.to_string()),
+            "debug" | "verbose" | "notice" | "warning" | "nothing" => {
+                c.loglevel = v.to_string();
+                Ok(())
+            }
             _ => Err("argument(s) must be one of the following: debug, verbose, notice, warning, nothing".into()),
         }
         },
@@ -131,19 +184,29 @@ pub static PARAMS: &[Param] = &[
     Param {
         name: "dir",
         get: |c| c.dir.display().to_string(),
-        set: |c, v| Ok(c.dir = v.into()),
+        set: |c, v| {
+            c.dir = v.into();
+            Ok(())
+        },
         mutable: true,
     },
     Param {
         name: "save",
         get: |c| c.save.clone(),
-        set: |c, v| Ok(c.save = v.to_string()),
+        set: |c, v| {
+            save_ok(v)?;
+            c.save = v.to_string();
+            Ok(())
+        },
         mutable: true,
     },
     Param {
         name: "appendonly",
         get: |c| yn(c.appendonly),
-        set: |c, v| Ok(c.appendonly = yes_no(v)?),
+        set: |c, v| {
+            c.appendonly = yes_no(v)?;
+            Ok(())
+        },
         mutable: true,
     },
     Param {
@@ -151,8 +214,10 @@ pub static PARAMS: &[Param] = &[
         get: |c| c.proto_max_bulk_len.to_string(),
         set: |c, v| {
             let n = mem(v)?;
-            if n < 1024 * 1024 {
-                return Err("argument must be a memory value bigger than 1mb".into());
+            if n < 1024 * 1024 || n > i64::MAX as u64 {
+                return Err(
+                    "argument must be between 1048576 and 9223372036854775807 inclusive".into(),
+                );
             }
             c.proto_max_bulk_len = n as usize;
             Ok(())
@@ -164,8 +229,10 @@ pub static PARAMS: &[Param] = &[
         get: |c| c.client_query_buffer_limit.to_string(),
         set: |c, v| {
             let n = mem(v)?;
-            if n < 1024 * 1024 {
-                return Err("argument must be a memory value bigger than 1mb".into());
+            if n < 1024 * 1024 || n > i64::MAX as u64 {
+                return Err(
+                    "argument must be between 1048576 and 9223372036854775807 inclusive".into(),
+                );
             }
             c.client_query_buffer_limit = n as usize;
             Ok(())
@@ -175,20 +242,27 @@ pub static PARAMS: &[Param] = &[
     Param {
         name: "slowlog-log-slower-than",
         get: |c| c.slowlog_log_slower_than.to_string(),
-        set: |c, v| Ok(c.slowlog_log_slower_than = num(v)?),
+        set: |c, v| {
+            c.slowlog_log_slower_than = int_in(v, -1, i64::MAX)?;
+            Ok(())
+        },
         mutable: true,
     },
     Param {
         name: "slowlog-max-len",
         get: |c| c.slowlog_max_len.to_string(),
-        set: |c, v| Ok(c.slowlog_max_len = num(v)?),
+        set: |c, v| {
+            c.slowlog_max_len = int_in(v, 0, i64::MAX)?;
+            Ok(())
+        },
         mutable: true,
     },
     Param {
         name: "hz",
         get: |c| c.hz.to_string(),
         set: |c, v| {
-            let hz: u32 = num(v)?;
+            let hz: u32 = int_in(v, 0, INT_MAX)?;
+            // Redis clamps rather than refuses.
             c.hz = hz.clamp(1, 500);
             Ok(())
         },
@@ -197,7 +271,10 @@ pub static PARAMS: &[Param] = &[
     Param {
         name: "maxmemory",
         get: |c| c.maxmemory.to_string(),
-        set: |c, v| Ok(c.maxmemory = mem(v)?),
+        set: |c, v| {
+            c.maxmemory = mem(v)?;
+            Ok(())
+        },
         mutable: true,
     },
     Param {
@@ -219,13 +296,19 @@ pub static PARAMS: &[Param] = &[
     Param {
         name: "maxmemory-samples",
         get: |c| c.maxmemory_samples.to_string(),
-        set: |c, v| Ok(c.maxmemory_samples = num(v)?),
+        set: |c, v| {
+            c.maxmemory_samples = int_in(v, 1, INT_MAX)?;
+            Ok(())
+        },
         mutable: true,
     },
     Param {
         name: "tcp-keepalive",
         get: |c| c.tcp_keepalive.to_string(),
-        set: |c, v| Ok(c.tcp_keepalive = num(v)?),
+        set: |c, v| {
+            c.tcp_keepalive = int_in(v, 0, INT_MAX)?;
+            Ok(())
+        },
         mutable: true,
     },
     Param {
@@ -242,6 +325,25 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: false,
     },
+    // Read by clients and tools; see `fixed!`.
+    fixed!("maxmemory-clients", "0", true),
+    fixed!("maxmemory-eviction-tenacity", "10", true),
+    fixed!("appendfsync", "everysec", true),
+    fixed!("appendfilename", "appendonly.aof", false),
+    fixed!("dbfilename", "dump.rdb", true),
+    fixed!("notify-keyspace-events", "", true),
+    fixed!("cluster-enabled", "no", false),
+    fixed!("io-threads", "1", false),
+    fixed!("replica-read-only", "yes", true),
+    fixed!("lazyfree-lazy-user-flush", "no", true),
+    fixed!("busy-reply-threshold", "5000", true),
+    fixed!("lua-time-limit", "5000", true),
+    fixed!("list-max-listpack-size", "-2", true),
+    fixed!("hash-max-listpack-entries", "128", true),
+    fixed!("hash-max-listpack-value", "64", true),
+    fixed!("set-max-intset-entries", "512", true),
+    fixed!("zset-max-listpack-entries", "128", true),
+    fixed!("zset-max-listpack-value", "64", true),
 ];
 
 pub fn find_extra(name: &str) -> Option<&'static Param> {

@@ -22,6 +22,9 @@ pub fn resolve(argv: &[&[u8]]) -> Result<&'static Command, Error> {
         .ok_or_else(|| errors::unknown_command(argv))?;
     if cmd.is_container() {
         if argv.len() < 2 {
+            if cmd.spec.handler.is_some() && cmd.spec.arity_ok(argv.len()) {
+                return Ok(cmd);
+            }
             return Err(errors::wrong_arity(&cmd.fullname));
         }
         let sub = reg

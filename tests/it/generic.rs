@@ -941,7 +941,7 @@ async fn differential_random_keyspace_sequences() {
     use rand::rngs::SmallRng;
     use rand::{Rng, SeedableRng};
     for seed in 0..4 {
-        let mut rng = SmallRng::seed_from_u64(0x6e6e_7269_63 + seed);
+        let mut rng = SmallRng::seed_from_u64(0x006e_6e72_6963 + seed);
         let keys = ["a", "b", "c", "{a}x"];
         let mut lines = Vec::new();
         for _ in 0..600 {

@@ -62,10 +62,7 @@ async fn get_set_and_set_options() {
     assert_eq!(r, None);
     let r: Option<String> = q(&mut c, &["SET", "missing", "x", "XX"]).await.unwrap();
     assert_eq!(r, None);
-    assert_eq!(
-        q::<bool>(&mut c, &["EXISTS", "missing"]).await.unwrap(),
-        false
-    );
+    assert!(!q::<bool>(&mut c, &["EXISTS", "missing"]).await.unwrap());
     // GET returns the old value; with NX (allowed since 7.0) nothing is set.
     let r: Option<String> = q(&mut c, &["SET", "k", "w", "GET"]).await.unwrap();
     assert_eq!(r.as_deref(), Some("v"));
@@ -184,7 +181,7 @@ async fn mget_mset_msetnx() {
             .unwrap(),
         0
     );
-    assert_eq!(q::<bool>(&mut c, &["EXISTS", "x"]).await.unwrap(), false);
+    assert!(!q::<bool>(&mut c, &["EXISTS", "x"]).await.unwrap());
     assert_eq!(
         q::<i64>(&mut c, &["MSETNX", "x", "1", "y", "2"])
             .await
@@ -227,7 +224,7 @@ async fn getset_getdel_getex() {
             .as_deref(),
         Some("b")
     );
-    assert_eq!(q::<bool>(&mut c, &["EXISTS", "k"]).await.unwrap(), false);
+    assert!(!q::<bool>(&mut c, &["EXISTS", "k"]).await.unwrap());
     assert_eq!(
         q::<Option<String>>(&mut c, &["GETDEL", "k"]).await.unwrap(),
         None
@@ -269,7 +266,7 @@ async fn getset_getdel_getex() {
             .as_deref(),
         Some("v")
     );
-    assert_eq!(q::<bool>(&mut c, &["EXISTS", "g"]).await.unwrap(), false);
+    assert!(!q::<bool>(&mut c, &["EXISTS", "g"]).await.unwrap());
     assert!(err(&mut c, &["GETEX", "g", "NX"])
         .await
         .contains("syntax error"));
@@ -353,7 +350,7 @@ async fn append_strlen_getrange_setrange() {
             .unwrap(),
         0
     );
-    assert_eq!(q::<bool>(&mut c, &["EXISTS", "none"]).await.unwrap(), false);
+    assert!(!q::<bool>(&mut c, &["EXISTS", "none"]).await.unwrap());
     assert!(err(&mut c, &["SETRANGE", "k", "-1", "x"])
         .await
         .contains("offset is out of range"));
@@ -378,14 +375,16 @@ async fn append_strlen_getrange_setrange() {
     );
     assert_eq!(q::<String>(&mut c, &["GET", "n"]).await.unwrap(), "9234");
     s.handle.advance_clock(Duration::from_secs(6));
-    assert_eq!(q::<bool>(&mut c, &["EXISTS", "n"]).await.unwrap(), false);
+    assert!(!q::<bool>(&mut c, &["EXISTS", "n"]).await.unwrap());
     assert_accounting(&s);
 }
 
 #[tokio::test]
 async fn append_and_setrange_respect_proto_max_bulk_len() {
-    let mut config = keyward::Config::default();
-    config.proto_max_bulk_len = 1024 * 1024;
+    let config = keyward::Config {
+        proto_max_bulk_len: 1024 * 1024,
+        ..Default::default()
+    };
     let s = support::start_with(config).await;
     let mut c = s.client().await;
     let big = "x".repeat(1024 * 1024 - 1);
@@ -527,7 +526,7 @@ async fn incrbyfloat_formats_like_redis() {
         "1.5"
     );
     s.handle.advance_clock(Duration::from_secs(6));
-    assert_eq!(q::<bool>(&mut c, &["EXISTS", "t"]).await.unwrap(), false);
+    assert!(!q::<bool>(&mut c, &["EXISTS", "t"]).await.unwrap());
     assert_accounting(&s);
 }
 
