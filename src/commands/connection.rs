@@ -17,7 +17,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "O(1)",
     ),
-    CommandSpec::new("echo", 2, FAST | NO_DB_LOCK, G, echo).doc(
+    CommandSpec::new("echo", 2, LOADING | STALE | FAST | NO_DB_LOCK, G, echo).doc(
         "Returns the given string.",
         "1.0.0",
         "O(1)",
@@ -25,7 +25,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
         "quit",
         -1,
-        ALLOW_BUSY | NO_AUTH | FAST | NO_DB_LOCK | TX_CONTROL | PUBSUB_CONTEXT,
+        NOSCRIPT | LOADING | STALE | ALLOW_BUSY | NO_AUTH | FAST | NO_DB_LOCK | TX_CONTROL | PUBSUB_CONTEXT,
         G,
         quit,
     )
