@@ -25,7 +25,15 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
         "quit",
         -1,
-        NOSCRIPT | LOADING | STALE | ALLOW_BUSY | NO_AUTH | FAST | NO_DB_LOCK | TX_CONTROL | PUBSUB_CONTEXT,
+        NOSCRIPT
+            | LOADING
+            | STALE
+            | ALLOW_BUSY
+            | NO_AUTH
+            | FAST
+            | NO_DB_LOCK
+            | TX_CONTROL
+            | PUBSUB_CONTEXT,
         G,
         quit,
     )

@@ -156,7 +156,8 @@ impl Group {
             Group::SortedSet => cat::SORTEDSET,
             Group::Hash => cat::HASH,
             Group::Stream => cat::STREAM,
-            Group::Pubsub => cat::PUBSUB,
+            // Redis derives @pubsub from the pubsub flag (PUBSUB HELP has neither).
+            Group::Pubsub => 0,
             Group::Transactions => cat::TRANSACTION,
             Group::Scripting => cat::SCRIPTING,
             Group::Connection => cat::CONNECTION,
