@@ -73,6 +73,21 @@ macro_rules! fixed {
     };
 }
 
+/// A small-encoding threshold (entries or bytes), `Config::thresholds`.
+macro_rules! threshold {
+    ($name:literal, $field:ident) => {
+        Param {
+            name: $name,
+            get: |c| c.thresholds.$field.to_string(),
+            set: |c, v| {
+                c.thresholds.$field = num(v)?;
+                Ok(())
+            },
+            mutable: true,
+        }
+    };
+}
+
 fn mem(v: &str) -> Result<u64, String> {
     parse_memory(v).ok_or_else(|| "argument must be a memory value".to_string())
 }
@@ -333,37 +348,46 @@ pub static PARAMS: &[Param] = &[
     fixed!("dbfilename", "dump.rdb", true),
     fixed!("notify-keyspace-events", "", true),
     fixed!("cluster-enabled", "no", false),
-    fixed!("io-threads", "1", false),
     fixed!("replica-read-only", "yes", true),
     fixed!("lazyfree-lazy-user-flush", "no", true),
     fixed!("busy-reply-threshold", "5000", true),
     fixed!("lua-time-limit", "5000", true),
-    fixed!("list-max-listpack-size", "-2", true),
-    fixed!("hash-max-listpack-entries", "128", true),
-    fixed!("hash-max-listpack-value", "64", true),
-    fixed!("set-max-intset-entries", "512", true),
-    fixed!("zset-max-listpack-entries", "128", true),
-    fixed!("zset-max-listpack-value", "64", true),
-];
-
-pub fn find_extra(name: &str) -> Option<&'static Param> {
-    EXTRA.iter().find(|p| p.name.eq_ignore_ascii_case(name))
-}
-
-/// Settings read only at startup.
-static EXTRA: &[Param] = &[Param {
-    name: "io-threads",
-    get: |c| c.io_threads.to_string(),
-    set: |c, v| {
-        let n: usize = num(v)?;
-        if n > 128 {
-            return Err("argument must be between 0 and 128 inclusive".into());
-        }
-        c.io_threads = n;
-        Ok(())
+    threshold!("hash-max-listpack-entries", hash_max_listpack_entries),
+    threshold!("hash-max-listpack-value", hash_max_listpack_value),
+    threshold!("set-max-intset-entries", set_max_intset_entries),
+    threshold!("set-max-listpack-entries", set_max_listpack_entries),
+    threshold!("set-max-listpack-value", set_max_listpack_value),
+    threshold!("zset-max-listpack-entries", zset_max_listpack_entries),
+    threshold!("zset-max-listpack-value", zset_max_listpack_value),
+    Param {
+        name: "list-max-listpack-size",
+        get: |c| c.thresholds.list_max_listpack_size.to_string(),
+        set: |c, v| {
+            let n: i64 = num(v)?;
+            if !(-5..=i64::from(i32::MAX)).contains(&n) || n == 0 {
+                return Err(
+                    "argument must be between -5 and 2147483647 inclusive, and not 0".into(),
+                );
+            }
+            c.thresholds.list_max_listpack_size = n;
+            Ok(())
+        },
+        mutable: true,
     },
-    mutable: false,
-}];
+    Param {
+        name: "io-threads",
+        get: |c| c.io_threads.to_string(),
+        set: |c, v| {
+            let n: usize = num(v)?;
+            if n > 128 {
+                return Err("argument must be between 0 and 128 inclusive".into());
+            }
+            c.io_threads = n;
+            Ok(())
+        },
+        mutable: false,
+    },
+];
 
 pub fn find(name: &str) -> Option<&'static Param> {
     PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name))
@@ -371,7 +395,7 @@ pub fn find(name: &str) -> Option<&'static Param> {
 
 /// Sets `name` from its textual value. `Ok(false)` for unknown names.
 pub fn set(c: &mut Config, name: &str, value: &str) -> Result<bool, ConfigError> {
-    match find(name).or_else(|| find_extra(name)) {
+    match find(name) {
         None => Ok(false),
         Some(p) => (p.set)(c, value)
             .map(|()| true)
