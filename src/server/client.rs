@@ -94,6 +94,61 @@ pub struct Multi {
 }
 
 impl Client {
+    /// A fresh client in DB 0, RESP2, authenticated if the default user
+    /// needs no password; returns it with its push channel's receiver.
+    pub fn new(
+        srv: &crate::server::Shared,
+        id: u64,
+        addr: SocketAddr,
+        laddr: SocketAddr,
+        fd: i32,
+    ) -> (Client, mpsc::UnboundedReceiver<Push>) {
+        use std::sync::atomic::AtomicI64;
+        let (push_tx, push_rx) = mpsc::unbounded_channel();
+        let now = srv.clock.now_ms();
+        let info = Arc::new(ClientInfo {
+            id,
+            addr,
+            laddr,
+            fd,
+            created_ms: now,
+            last_interaction_ms: AtomicI64::new(now),
+            db: AtomicUsize::new(0),
+            last_cmd: AtomicU16::new(u16::MAX),
+            resp: AtomicU8::new(2),
+            monitor: AtomicBool::new(false),
+            no_evict: AtomicBool::new(false),
+            qbuf: AtomicU32::new(0),
+            name: Mutex::new(None),
+            lib_name: Mutex::new(None),
+            lib_ver: Mutex::new(None),
+            user: Mutex::new("default".into()),
+            killed: AtomicBool::new(false),
+            kill_notify: tokio::sync::Notify::new(),
+            blocked_db: AtomicI64::new(-1),
+            output: Default::default(),
+            sub_counts: Default::default(),
+            push_tx: push_tx.clone(),
+        });
+        let client = Client {
+            id,
+            db: 0,
+            authenticated: srv.acl.default_is_open(),
+            user: srv.acl.default_user(),
+            info,
+            reply_mode: ReplyMode::On,
+            close_after_reply: false,
+            push_tx,
+            blocked: None,
+            multi: None,
+            watched: Vec::new(),
+            watch_dirty: Arc::new(AtomicBool::new(false)),
+            in_exec: false,
+            subs: Default::default(),
+        };
+        (client, push_rx)
+    }
+
     /// Whether a blocking command may block now (not inside MULTI/EXEC or
     /// a script, where Redis answers as if the timeout had expired).
     pub fn may_block(&self) -> bool {

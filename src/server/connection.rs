@@ -7,14 +7,11 @@
 //! vectors are reused across batches.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{
-    AtomicBool, AtomicI64, AtomicU16, AtomicU32, AtomicU8, AtomicUsize, Ordering,
-};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use parking_lot::Mutex;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -89,54 +86,14 @@ async fn refuse(mut stream: TcpStream, msg: &'static [u8]) {
 async fn handle(srv: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     let _ = stream.set_nodelay(true);
     let id = srv.next_client_id.fetch_add(1, Ordering::Relaxed);
-    let (push_tx, mut push_rx) = mpsc::unbounded_channel();
-    let now = srv.clock.now_ms();
-    let info = Arc::new(ClientInfo {
-        id,
-        addr: peer,
-        laddr: stream.local_addr().unwrap_or(peer),
-        fd: raw_fd(&stream),
-        created_ms: now,
-        last_interaction_ms: AtomicI64::new(now),
-        db: AtomicUsize::new(0),
-        last_cmd: AtomicU16::new(u16::MAX),
-        resp: AtomicU8::new(2),
-        monitor: AtomicBool::new(false),
-        no_evict: AtomicBool::new(false),
-        qbuf: AtomicU32::new(0),
-        name: Mutex::new(None),
-        lib_name: Mutex::new(None),
-        lib_ver: Mutex::new(None),
-        user: Mutex::new("default".into()),
-        killed: AtomicBool::new(false),
-        kill_notify: tokio::sync::Notify::new(),
-        blocked_db: AtomicI64::new(-1),
-        output: Default::default(),
-        sub_counts: Default::default(),
-        push_tx: push_tx.clone(),
-    });
-    srv.clients.add(info.clone());
+    let laddr = stream.local_addr().unwrap_or(peer);
+    let (mut client, mut push_rx) = Client::new(&srv, id, peer, laddr, raw_fd(&stream));
+    srv.clients.add(client.info.clone());
     if srv.shutting_down.load(Ordering::Acquire) {
         // Registered after the shutdown sweep: close right away.
         srv.clients.remove(id);
         return;
     }
-    let mut client = Client {
-        id,
-        db: 0,
-        authenticated: srv.acl.default_is_open(),
-        user: srv.acl.default_user(),
-        info,
-        reply_mode: ReplyMode::On,
-        close_after_reply: false,
-        push_tx,
-        blocked: None,
-        multi: None,
-        watched: Vec::new(),
-        watch_dirty: Arc::new(AtomicBool::new(false)),
-        in_exec: false,
-        subs: Default::default(),
-    };
     match run(&srv, &mut client, stream, &mut push_rx).await {
         Ok(()) => {}
         Err(e) => debug!(client = id, error = %e, "connection closed"),

@@ -7,6 +7,8 @@
 pub mod client;
 pub mod connection;
 pub mod dispatch;
+#[doc(hidden)]
+pub mod harness;
 pub mod pubsub;
 pub mod stats;
 
