@@ -7,6 +7,7 @@
 //! for the rest of the pipelined batch; handlers flagged `NO_DB_LOCK` run
 //! with it released.
 
+pub mod acl;
 pub mod args;
 pub mod connection;
 pub mod errors;
@@ -15,6 +16,7 @@ pub mod glob;
 pub mod hash;
 pub mod list;
 pub mod pubsub;
+pub mod scripting;
 pub mod server;
 pub mod set;
 pub mod sorted_set;
@@ -48,6 +50,8 @@ pub static ALL_GROUPS: &[&[CommandSpec]] = &[
     sorted_set::COMMANDS,
     transactions::COMMANDS,
     pubsub::COMMANDS,
+    acl::COMMANDS,
+    scripting::COMMANDS,
 ];
 
 /// What a handler runs with.

@@ -69,6 +69,8 @@ pub struct Client {
     pub in_exec: bool,
     /// Pub/Sub subscriptions.
     pub subs: Subscriptions,
+    /// A Lua script is running commands through redis.call.
+    pub in_script: bool,
 }
 
 /// A client's channels, patterns and shard channels.
@@ -145,6 +147,7 @@ impl Client {
             watch_dirty: Arc::new(AtomicBool::new(false)),
             in_exec: false,
             subs: Default::default(),
+            in_script: false,
         };
         (client, push_rx)
     }
@@ -152,7 +155,7 @@ impl Client {
     /// Whether a blocking command may block now (not inside MULTI/EXEC or
     /// a script, where Redis answers as if the timeout had expired).
     pub fn may_block(&self) -> bool {
-        self.multi.is_none() && !self.in_exec
+        self.multi.is_none() && !self.in_exec && !self.in_script
     }
 }
 

@@ -88,6 +88,13 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
         let e = noperm(denied, cmd, ctx);
         return reply_error(ctx, &e);
     }
+    if ctx.client.in_script && spec.has(flags::NOSCRIPT) {
+        stat.rejected.fetch_add(1, Ordering::Relaxed);
+        return reply_error(
+            ctx,
+            &Error::lit("ERR This Redis command is not allowed from script"),
+        );
+    }
     if ctx.client.subs.total() > 0 && !ctx.out.is_resp3() && !spec.has(flags::PUBSUB_CONTEXT) {
         stat.rejected.fetch_add(1, Ordering::Relaxed);
         let e = Error::from(format!(

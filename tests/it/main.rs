@@ -4,6 +4,7 @@
 
 mod support;
 
+mod acl;
 mod connection;
 mod generic;
 mod hash;
@@ -11,6 +12,7 @@ mod limits;
 mod list;
 mod meta;
 mod pubsub;
+mod scripting;
 mod server;
 mod set;
 mod sorted_set;

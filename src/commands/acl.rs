@@ -1,0 +1,8 @@
+//! acl group. (Being filled in.)
+
+use super::spec::{CommandSpec, Group};
+
+#[allow(dead_code)]
+const G: Group = Group::Server;
+
+pub static COMMANDS: &[CommandSpec] = &[];
