@@ -631,6 +631,8 @@ struct DbInfo {
     expires: usize,
     mem: usize,
     stats: DbStats,
+    blocked: usize,
+    blocking_keys: usize,
 }
 
 fn info(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -655,21 +657,24 @@ fn info(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
     let srv = ctx.srv;
     // One DB locked at a time, briefly: INFO never stalls a tenant.
-    let dbs: Vec<DbInfo> = if mask & (bit("memory") | bit("stats") | bit("keyspace")) != 0 {
-        (0..srv.keyspace.len())
-            .map(|i| {
-                let db = srv.keyspace.lock(i);
-                DbInfo {
-                    keys: db.len(),
-                    expires: db.volatile(),
-                    mem: db.used_memory(),
-                    stats: db.stats,
-                }
-            })
-            .collect()
-    } else {
-        Vec::new()
-    };
+    let dbs: Vec<DbInfo> =
+        if mask & (bit("memory") | bit("stats") | bit("keyspace") | bit("clients")) != 0 {
+            (0..srv.keyspace.len())
+                .map(|i| {
+                    let db = srv.keyspace.lock(i);
+                    DbInfo {
+                        keys: db.len(),
+                        expires: db.volatile(),
+                        mem: db.used_memory(),
+                        stats: db.stats,
+                        blocked: db.blocking.len(),
+                        blocking_keys: db.blocking.watched_key_count(),
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
     let cfg = srv.config.read().clone();
     let uptime = srv.started.elapsed().as_secs();
     let mut s = String::with_capacity(4096);
@@ -730,10 +735,16 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
                 line("maxclients", &cfg.maxclients);
                 line("client_recent_max_input_buffer", &0);
                 line("client_recent_max_output_buffer", &0);
-                line("blocked_clients", &0);
+                line(
+                    "blocked_clients",
+                    &dbs.iter().map(|d| d.blocked).sum::<usize>(),
+                );
                 line("tracking_clients", &0);
                 line("clients_in_timeout_table", &0);
-                line("total_blocking_keys", &0);
+                line(
+                    "total_blocking_keys",
+                    &dbs.iter().map(|d| d.blocking_keys).sum::<usize>(),
+                );
                 line("total_blocking_keys_on_nokey", &0);
             }
             "memory" => {
@@ -799,8 +810,8 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
                 line("evicted_clients", &0);
                 line("keyspace_hits", &sum(|d| d.hits));
                 line("keyspace_misses", &sum(|d| d.misses));
-                line("pubsub_channels", &0);
-                line("pubsub_patterns", &0);
+                line("pubsub_channels", &srv.pubsub.channel_count());
+                line("pubsub_patterns", &srv.pubsub.pattern_count());
                 line("latest_fork_usec", &0);
                 line("total_forks", &0);
                 line("unexpected_error_replies", &0);

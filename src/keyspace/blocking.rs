@@ -115,6 +115,11 @@ impl Blocking {
         self.waiters.is_empty()
     }
 
+    /// Keys with at least one waiter (INFO `total_blocking_keys`).
+    pub fn watched_key_count(&self) -> usize {
+        self.by_key.len()
+    }
+
     /// Every key with waiters (after SWAPDB all of them may be ready).
     pub fn watched_keys(&self) -> Vec<Vec<u8>> {
         self.by_key.keys().cloned().collect()

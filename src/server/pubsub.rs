@@ -135,6 +135,11 @@ impl PubSub {
         self.map(kind).read().get(name).map_or(0, HashMap::len)
     }
 
+    /// Channels with at least one subscriber (INFO `pubsub_channels`).
+    pub fn channel_count(&self) -> usize {
+        self.channels.read().len()
+    }
+
     /// PUBSUB NUMPAT: distinct patterns.
     pub fn pattern_count(&self) -> usize {
         self.patterns.read().len()

@@ -59,6 +59,9 @@ async fn subscribe_publish_resp2_and_resp3() {
     let numsub = pubr.call(&[b"PUBSUB", b"NUMSUB", b"news", b"none"]).await;
     assert_eq!(numsub, b"*4\r\n$4\r\nnews\r\n:1\r\n$4\r\nnone\r\n:0\r\n");
     assert_eq!(pubr.call(&[b"PUBSUB", b"NUMPAT"]).await, b":1\r\n");
+    let stats = String::from_utf8_lossy(&pubr.call(&[b"INFO", b"stats"]).await).to_string();
+    assert!(stats.contains("pubsub_channels:2\r\n"), "{stats}");
+    assert!(stats.contains("pubsub_patterns:1\r\n"), "{stats}");
     let chans = pubr.call(&[b"PUBSUB", b"CHANNELS", b"j*"]).await;
     assert_eq!(chans, b"*1\r\n$4\r\njobs\r\n");
 
