@@ -21,6 +21,7 @@ pub mod server;
 pub mod set;
 pub mod sorted_set;
 pub mod spec;
+pub mod stream;
 pub mod string;
 pub mod table;
 pub mod transactions;
@@ -52,6 +53,7 @@ pub static ALL_GROUPS: &[&[CommandSpec]] = &[
     pubsub::COMMANDS,
     acl::COMMANDS,
     scripting::COMMANDS,
+    stream::COMMANDS,
 ];
 
 /// What a handler runs with.

@@ -4,7 +4,9 @@
 //! else is an `Object` the entry points to. Each type keeps its own byte
 //! count up to date so that the DB's memory accounting stays O(1) per write.
 
-use super::types::{hash::HashValue, list::ListValue, set::SetValue, zset::ZSetValue};
+use super::types::{
+    hash::HashValue, list::ListValue, set::SetValue, stream::StreamValue, zset::ZSetValue,
+};
 
 #[derive(Debug, Clone)]
 pub enum Object {
@@ -12,6 +14,7 @@ pub enum Object {
     List(ListValue),
     Set(SetValue),
     ZSet(ZSetValue),
+    Stream(StreamValue),
 }
 
 impl Object {
@@ -22,6 +25,7 @@ impl Object {
             Object::List(v) => v.mem_usage(),
             Object::Set(v) => v.mem_usage(),
             Object::ZSet(v) => v.mem_usage(),
+            Object::Stream(v) => v.mem_usage(),
         }
     }
 
@@ -32,6 +36,7 @@ impl Object {
             Object::List(_) => "list",
             Object::Set(_) => "set",
             Object::ZSet(_) => "zset",
+            Object::Stream(_) => "stream",
         }
     }
 
@@ -42,6 +47,7 @@ impl Object {
             Object::List(v) => v.encoding(),
             Object::Set(v) => v.encoding(),
             Object::ZSet(v) => v.encoding(),
+            Object::Stream(v) => v.encoding(),
         }
     }
 
@@ -51,6 +57,7 @@ impl Object {
             Object::List(v) => v.is_empty(),
             Object::Set(v) => v.is_empty(),
             Object::ZSet(v) => v.is_empty(),
+            Object::Stream(v) => v.is_empty(),
         }
     }
 }

@@ -16,5 +16,6 @@ mod scripting;
 mod server;
 mod set;
 mod sorted_set;
+mod stream;
 mod string;
 mod transactions;
