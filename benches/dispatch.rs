@@ -49,5 +49,57 @@ fn strings(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, strings);
+/// The collection types' hot operations, as the compare.sh mission mix and
+/// BullMQ use them.
+fn collections(c: &mut Criterion) {
+    let mut h = Harness::new(Config::default());
+    let keys: Vec<Vec<u8>> = (0..10_000).map(|i| format!("k:{i:09}").into_bytes()).collect();
+    let job = br#"job:{"id":"123","type":"email","attempt":1,"payload":"x"}"#;
+    let mut g = c.benchmark_group("types");
+    let mut i = 0usize;
+    g.bench_function("hset_3_fields", |b| {
+        b.iter(|| {
+            i = (i + 1) % keys.len();
+            black_box(h.call(&[b"HSET", &keys[i], b"user", b"u1", b"role", b"member", b"ts", b"1700000000"]).len())
+        })
+    });
+    g.bench_function("hgetall_3_fields", |b| {
+        b.iter(|| {
+            i = (i + 1) % keys.len();
+            black_box(h.call(&[b"HGETALL", &keys[i]]).len())
+        })
+    });
+    g.bench_function("lpush_rpop", |b| {
+        b.iter(|| {
+            h.call(&[b"LPUSH", b"queue", job]);
+            black_box(h.call(&[b"RPOP", b"queue"]).len())
+        })
+    });
+    for i in 0..10_000u64 {
+        let score = (7_000_000_000_000_000u64 + i * 13).to_string();
+        h.call(&[b"ZADD", b"delayed", score.as_bytes(), &keys[i as usize]]);
+    }
+    g.bench_function("zadd_10k", |b| {
+        b.iter(|| {
+            i = (i + 1) % keys.len();
+            black_box(h.call(&[b"ZADD", b"delayed", b"7000000000000001", &keys[i]]).len())
+        })
+    });
+    g.bench_function("zrangebyscore_limit_10", |b| {
+        b.iter(|| black_box(h.call(&[b"ZRANGEBYSCORE", b"delayed", b"0", b"7000000000050000", b"LIMIT", b"0", b"10"]).len()))
+    });
+    for k in keys.iter().take(1000) {
+        h.call(&[b"SADD", b"members", k]);
+    }
+    g.bench_function("sadd_sismember", |b| {
+        b.iter(|| {
+            i = (i + 1) % 1000;
+            h.call(&[b"SADD", b"members", &keys[i]]);
+            black_box(h.call(&[b"SISMEMBER", b"members", &keys[i]]).len())
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, strings, collections);
 criterion_main!(benches);

@@ -5,6 +5,7 @@
 mod support;
 
 mod acl;
+mod blocking;
 mod connection;
 mod generic;
 mod hash;
