@@ -53,14 +53,28 @@ fn strings(c: &mut Criterion) {
 /// BullMQ use them.
 fn collections(c: &mut Criterion) {
     let mut h = Harness::new(Config::default());
-    let keys: Vec<Vec<u8>> = (0..10_000).map(|i| format!("k:{i:09}").into_bytes()).collect();
+    let keys: Vec<Vec<u8>> = (0..10_000)
+        .map(|i| format!("k:{i:09}").into_bytes())
+        .collect();
     let job = br#"job:{"id":"123","type":"email","attempt":1,"payload":"x"}"#;
     let mut g = c.benchmark_group("types");
     let mut i = 0usize;
     g.bench_function("hset_3_fields", |b| {
         b.iter(|| {
             i = (i + 1) % keys.len();
-            black_box(h.call(&[b"HSET", &keys[i], b"user", b"u1", b"role", b"member", b"ts", b"1700000000"]).len())
+            black_box(
+                h.call(&[
+                    b"HSET",
+                    &keys[i],
+                    b"user",
+                    b"u1",
+                    b"role",
+                    b"member",
+                    b"ts",
+                    b"1700000000",
+                ])
+                .len(),
+            )
         })
     });
     g.bench_function("hgetall_3_fields", |b| {
@@ -82,11 +96,27 @@ fn collections(c: &mut Criterion) {
     g.bench_function("zadd_10k", |b| {
         b.iter(|| {
             i = (i + 1) % keys.len();
-            black_box(h.call(&[b"ZADD", b"delayed", b"7000000000000001", &keys[i]]).len())
+            black_box(
+                h.call(&[b"ZADD", b"delayed", b"7000000000000001", &keys[i]])
+                    .len(),
+            )
         })
     });
     g.bench_function("zrangebyscore_limit_10", |b| {
-        b.iter(|| black_box(h.call(&[b"ZRANGEBYSCORE", b"delayed", b"0", b"7000000000050000", b"LIMIT", b"0", b"10"]).len()))
+        b.iter(|| {
+            black_box(
+                h.call(&[
+                    b"ZRANGEBYSCORE",
+                    b"delayed",
+                    b"0",
+                    b"7000000000050000",
+                    b"LIMIT",
+                    b"0",
+                    b"10",
+                ])
+                .len(),
+            )
+        })
     });
     for k in keys.iter().take(1000) {
         h.call(&[b"SADD", b"members", k]);

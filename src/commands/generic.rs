@@ -737,10 +737,7 @@ fn object_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         "HELP",
         "    Prints this help.",
     ];
-    ctx.out.array(lines.len());
-    for l in lines {
-        ctx.out.simple(l.as_bytes());
-    }
+    ctx.out.status_lines(lines);
     Ok(())
 }
 

@@ -267,9 +267,6 @@ fn pubsub_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         "HELP",
         "    Print this help.",
     ];
-    ctx.out.array(lines.len());
-    for l in lines {
-        ctx.out.simple(l.as_bytes());
-    }
+    ctx.out.status_lines(lines);
     Ok(())
 }

@@ -178,6 +178,14 @@ impl ReplyBuf {
         }
     }
 
+    /// An array of status lines (the HELP replies).
+    pub fn status_lines(&mut self, lines: &[&str]) {
+        self.array(lines.len());
+        for l in lines {
+            self.simple(l.as_bytes());
+        }
+    }
+
     /// Raw, already encoded bytes.
     pub fn raw(&mut self, data: &[u8]) {
         self.buf.extend_from_slice(data);

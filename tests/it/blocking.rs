@@ -30,16 +30,26 @@ async fn blpop_serves_at_once_or_when_pushed() {
     let mut a = s.raw().await;
     let mut w = s.raw().await;
     a.call(&[b"RPUSH", b"q", b"x"]).await;
-    assert_eq!(w.call(&[b"BLPOP", b"q", b"0"]).await, b"*2\r\n$1\r\nq\r\n$1\r\nx\r\n");
+    assert_eq!(
+        w.call(&[b"BLPOP", b"q", b"0"]).await,
+        b"*2\r\n$1\r\nq\r\n$1\r\nx\r\n"
+    );
     // Nothing there: block, then a push on the second key wakes it.
     w.cmd(&[b"BLPOP", b"q", b"q2", b"0"]).await;
     until_blocked(&mut a, 1).await;
     assert_eq!(a.call(&[b"LPUSH", b"q2", b"y"]).await, b":1\r\n");
     assert_eq!(w.reply().await, b"*2\r\n$2\r\nq2\r\n$1\r\ny\r\n");
-    assert_eq!(a.call(&[b"EXISTS", b"q2"]).await, b":0\r\n", "served element was popped");
+    assert_eq!(
+        a.call(&[b"EXISTS", b"q2"]).await,
+        b":0\r\n",
+        "served element was popped"
+    );
     // BRPOP takes from the tail.
     a.call(&[b"RPUSH", b"r", b"1", b"2"]).await;
-    assert_eq!(w.call(&[b"BRPOP", b"r", b"1"]).await, b"*2\r\n$1\r\nr\r\n$1\r\n2\r\n");
+    assert_eq!(
+        w.call(&[b"BRPOP", b"r", b"1"]).await,
+        b"*2\r\n$1\r\nr\r\n$1\r\n2\r\n"
+    );
 }
 
 #[tokio::test]
@@ -72,7 +82,11 @@ async fn timeouts_and_their_errors() {
     let t = Instant::now();
     assert_eq!(w.call(&[b"BLPOP", b"none", b"0.1"]).await, b"*-1\r\n");
     assert!(t.elapsed() >= Duration::from_millis(90));
-    assert_eq!(w.call(&[b"BLMOVE", b"none", b"d", b"LEFT", b"RIGHT", b"0.05"]).await, b"$-1\r\n");
+    assert_eq!(
+        w.call(&[b"BLMOVE", b"none", b"d", b"LEFT", b"RIGHT", b"0.05"])
+            .await,
+        b"$-1\r\n"
+    );
     assert_eq!(w.call(&[b"BZPOPMIN", b"none", b"0.05"]).await, b"*-1\r\n");
     w.call(&[b"HELLO", b"3"]).await;
     assert_eq!(w.call(&[b"BLPOP", b"none", b"0.05"]).await, b"_\r\n");
@@ -115,18 +129,25 @@ async fn wakeups_race_timeouts_without_loss() {
     }
     tokio::time::sleep(Duration::from_millis(15)).await;
     for i in 0..30 {
-        a.call(&[b"RPUSH", b"race", format!("e{i}").as_bytes()]).await;
+        a.call(&[b"RPUSH", b"race", format!("e{i}").as_bytes()])
+            .await;
     }
     let mut delivered = 0;
     for w in &mut waiters {
         let r = w.reply().await;
         if r != b"*-1\r\n" {
-            assert!(r.starts_with(b"*2\r\n$4\r\nrace\r\n"), "{}", String::from_utf8_lossy(&r));
+            assert!(
+                r.starts_with(b"*2\r\n$4\r\nrace\r\n"),
+                "{}",
+                String::from_utf8_lossy(&r)
+            );
             delivered += 1;
         }
     }
     let left = a.call(&[b"LLEN", b"race"]).await;
-    let left: usize = String::from_utf8_lossy(&left[1..left.len() - 2]).parse().unwrap();
+    let left: usize = String::from_utf8_lossy(&left[1..left.len() - 2])
+        .parse()
+        .unwrap();
     assert_eq!(delivered + left, 30);
 }
 
@@ -148,14 +169,30 @@ async fn disconnect_leaves_the_queue_and_unblock_works() {
     w.cmd(&[b"BRPOP", b"empty", b"0"]).await;
     until_blocked(&mut a, 1).await;
     let list = String::from_utf8_lossy(&a.call(&[b"CLIENT", b"LIST"]).await).to_string();
-    assert!(list.contains(&format!("id={id} ")) && list.contains(" flags=b "), "{list}");
-    assert_eq!(a.call(&[b"CLIENT", b"UNBLOCK", id.as_bytes()]).await, b":1\r\n");
+    assert!(
+        list.contains(&format!("id={id} ")) && list.contains(" flags=b "),
+        "{list}"
+    );
+    assert_eq!(
+        a.call(&[b"CLIENT", b"UNBLOCK", id.as_bytes()]).await,
+        b":1\r\n"
+    );
     assert_eq!(w.reply().await, b"*-1\r\n");
     w.cmd(&[b"BRPOP", b"empty", b"0"]).await;
     until_blocked(&mut a, 1).await;
-    assert_eq!(a.call(&[b"CLIENT", b"UNBLOCK", id.as_bytes(), b"ERROR"]).await, b":1\r\n");
-    assert_eq!(w.reply().await, b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n");
-    assert_eq!(a.call(&[b"CLIENT", b"UNBLOCK", id.as_bytes()]).await, b":0\r\n");
+    assert_eq!(
+        a.call(&[b"CLIENT", b"UNBLOCK", id.as_bytes(), b"ERROR"])
+            .await,
+        b":1\r\n"
+    );
+    assert_eq!(
+        w.reply().await,
+        b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
+    );
+    assert_eq!(
+        a.call(&[b"CLIENT", b"UNBLOCK", id.as_bytes()]).await,
+        b":0\r\n"
+    );
 }
 
 #[tokio::test]
@@ -182,11 +219,15 @@ async fn moves_zsets_multi_and_transactions_wake_waiters() {
     let mut a = s.raw().await;
     let mut w = s.raw().await;
     // BLMOVE: the element lands in the destination, atomically.
-    w.cmd(&[b"BLMOVE", b"src", b"dst", b"RIGHT", b"LEFT", b"0"]).await;
+    w.cmd(&[b"BLMOVE", b"src", b"dst", b"RIGHT", b"LEFT", b"0"])
+        .await;
     until_blocked(&mut a, 1).await;
     a.call(&[b"RPUSH", b"src", b"m"]).await;
     assert_eq!(w.reply().await, b"$1\r\nm\r\n");
-    assert_eq!(a.call(&[b"LRANGE", b"dst", b"0", b"-1"]).await, b"*1\r\n$1\r\nm\r\n");
+    assert_eq!(
+        a.call(&[b"LRANGE", b"dst", b"0", b"-1"]).await,
+        b"*1\r\n$1\r\nm\r\n"
+    );
     // BZPOPMIN woken by ZADD.
     w.cmd(&[b"BZPOPMIN", b"z", b"0"]).await;
     until_blocked(&mut a, 1).await;
