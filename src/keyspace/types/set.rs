@@ -143,6 +143,11 @@ impl IntSet {
             Ok(_) => false,
             Err(pos) => {
                 let w = self.w();
+                if self.buf.capacity() - self.buf.len() < w {
+                    // Grow by an eighth rather than double: Redis reallocates
+                    // its intset exactly, and we must not cost more.
+                    self.buf.reserve_exact((self.buf.len() / 8).max(4 * w));
+                }
                 let enc = Self::encode(v, w);
                 self.buf.splice(pos * w..pos * w, enc[..w].iter().copied());
                 true
@@ -194,11 +199,134 @@ impl std::fmt::Debug for IntSet {
 // ------------------------------------------------------------- hashtable
 
 /// Members per segment before the table doubles its segment count. Small
-/// enough that one SSCAN step (a whole segment) stays cheap, large enough
-/// that the per-segment header is well under a byte per member.
+/// enough that one SSCAN step (a whole segment) and a compaction stay
+/// cheap, large enough that per-segment headers cost well under a byte
+/// per member.
 const SEG_MAX: usize = 64;
 
-type Seg = HashTable<Box<[u8]>>;
+/// One segment: members packed in an arena (`varint(len) ++ bytes`, like
+/// [`ListPack`]) and a hash index of their offsets. A member costs its
+/// bytes plus one length byte and an 8-byte slot, instead of a pointer,
+/// a length and a heap block of its own; removed members leave holes that
+/// are compacted once they are half the arena.
+#[derive(Clone, Default)]
+struct Seg {
+    arena: Vec<u8>,
+    index: HashTable<u64>,
+    /// Bytes of removed members still in `arena`.
+    dead: usize,
+}
+
+#[inline]
+fn member_at(arena: &[u8], off: u64) -> &[u8] {
+    let mut p = off as usize;
+    let mut n = 0usize;
+    let mut shift = 0;
+    loop {
+        let b = arena[p];
+        p += 1;
+        n |= ((b & 0x7f) as usize) << shift;
+        if b < 0x80 {
+            break;
+        }
+        shift += 7;
+    }
+    &arena[p..p + n]
+}
+
+fn varint_len(mut n: usize) -> usize {
+    let mut k = 1;
+    while n >= 0x80 {
+        n >>= 7;
+        k += 1;
+    }
+    k
+}
+
+impl Seg {
+    fn mem(&self) -> usize {
+        let arena = if self.arena.capacity() == 0 {
+            0
+        } else {
+            alloc_class(self.arena.capacity())
+        };
+        let cap = self.index.capacity();
+        let index = if cap == 0 {
+            0
+        } else {
+            let buckets = (cap * 8 / 7).next_power_of_two().max(4);
+            alloc_class(buckets * (std::mem::size_of::<u64>() + 1) + 16)
+        };
+        arena + index
+    }
+
+    fn find(&self, h: u64, m: &[u8]) -> Option<&u64> {
+        let arena = &self.arena;
+        self.index
+            .find(inner_hash(h), |&off| member_at(arena, off) == m)
+    }
+
+    /// Appends `m` (known absent) with hash `h`.
+    fn push(&mut self, h: u64, m: &[u8], hasher: &foldhash::quality::RandomState) {
+        let need = varint_len(m.len()) + m.len();
+        if self.arena.capacity() - self.arena.len() < need {
+            // Grow by an eighth, not double: the arena is most of the
+            // segment's memory and this keeps its slack small.
+            let extra = need.max(self.arena.capacity() / 8).max(32);
+            self.arena.reserve_exact(extra);
+        }
+        let off = self.arena.len() as u64;
+        let mut n = m.len();
+        while n >= 0x80 {
+            self.arena.push((n as u8) | 0x80);
+            n >>= 7;
+        }
+        self.arena.push(n as u8);
+        self.arena.extend_from_slice(m);
+        let arena = &self.arena;
+        self.index.insert_unique(inner_hash(h), off, |&o| {
+            inner_hash(hasher.hash_one(member_at(arena, o)))
+        });
+    }
+
+    fn remove(&mut self, h: u64, m: &[u8], hasher: &foldhash::quality::RandomState) -> bool {
+        let arena = &self.arena;
+        match self
+            .index
+            .find_entry(inner_hash(h), |&off| member_at(arena, off) == m)
+        {
+            Ok(e) => {
+                e.remove();
+                self.dead += varint_len(m.len()) + m.len();
+                if self.dead * 2 > self.arena.len() {
+                    self.compact(hasher);
+                }
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Rewrites the arena without holes and re-indexes it.
+    fn compact(&mut self, hasher: &foldhash::quality::RandomState) {
+        let old = std::mem::take(self);
+        let live: usize = old.arena.len() - old.dead;
+        self.arena = Vec::with_capacity(live);
+        self.index = HashTable::with_capacity(old.index.len());
+        for &off in old.index.iter() {
+            let m = member_at(&old.arena, off);
+            self.push(hasher.hash_one(m), m, hasher);
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
+        self.index.iter().map(|&off| member_at(&self.arena, off))
+    }
+
+    fn len(&self) -> usize {
+        self.index.len()
+    }
+}
 
 /// A hash set split into `1 << depth` segments by the top bits of each
 /// member's hash. A segment covers a contiguous range of hash values, and
@@ -209,7 +337,7 @@ pub struct HashSetTable {
     segs: Vec<Seg>,
     depth: u32,
     len: usize,
-    /// Running byte count (members + segment tables + segment vector).
+    /// Running byte count (segment arenas and indexes, segment vector).
     mem: usize,
     hasher: foldhash::quality::RandomState,
 }
@@ -221,27 +349,10 @@ fn inner_hash(h: u64) -> u64 {
     h.rotate_left(26).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
-fn seg_bytes(s: &Seg) -> usize {
-    let cap = s.capacity();
-    if cap == 0 {
-        return 0;
-    }
-    let buckets = (cap * 8 / 7).next_power_of_two().max(4);
-    alloc_class(buckets * (std::mem::size_of::<Box<[u8]>>() + 1) + 16)
-}
-
-fn member_bytes(m: &[u8]) -> usize {
-    if m.is_empty() {
-        0
-    } else {
-        alloc_class(m.len())
-    }
-}
-
 impl HashSetTable {
     pub fn new() -> Self {
         let mut t = HashSetTable {
-            segs: vec![Seg::new()],
+            segs: vec![Seg::default()],
             depth: 0,
             len: 0,
             mem: 0,
@@ -291,32 +402,24 @@ impl HashSetTable {
 
     /// Recomputes `mem` from scratch (tests compare it with the running count).
     pub fn recount_mem(&self) -> usize {
-        self.vec_bytes()
-            + self
-                .segs
-                .iter()
-                .map(|s| seg_bytes(s) + s.iter().map(|m| member_bytes(m)).sum::<usize>())
-                .sum::<usize>()
+        self.vec_bytes() + self.segs.iter().map(Seg::mem).sum::<usize>()
     }
 
     pub fn contains(&self, m: &[u8]) -> bool {
         let h = self.hash(m);
-        self.segs[self.seg_of(h)]
-            .find(inner_hash(h), |x| &**x == m)
-            .is_some()
+        self.segs[self.seg_of(h)].find(h, m).is_some()
     }
 
     pub fn insert(&mut self, m: &[u8]) -> bool {
         let h = self.hash(m);
         let i = self.seg_of(h);
-        let hasher = &self.hasher;
         let seg = &mut self.segs[i];
-        if seg.find(inner_hash(h), |x| &**x == m).is_some() {
+        if seg.find(h, m).is_some() {
             return false;
         }
-        let before = seg_bytes(seg);
-        seg.insert_unique(inner_hash(h), m.into(), |x| inner_hash(hasher.hash_one(x)));
-        self.mem = self.mem + seg_bytes(seg) + member_bytes(m) - before;
+        let before = seg.mem();
+        seg.push(h, m, &self.hasher);
+        self.mem = self.mem + seg.mem() - before;
         self.len += 1;
         if self.len > self.segs.len() * SEG_MAX {
             self.grow();
@@ -327,21 +430,14 @@ impl HashSetTable {
     pub fn remove(&mut self, m: &[u8]) -> bool {
         let h = self.hash(m);
         let i = self.seg_of(h);
-        let before = seg_bytes(&self.segs[i]);
-        match self.segs[i].find_entry(inner_hash(h), |x| &**x == m) {
-            Ok(e) => {
-                let (old, _) = e.remove();
-                let seg = &mut self.segs[i];
-                if seg.capacity() > 2 * seg.len() + 16 {
-                    let hasher = &self.hasher;
-                    seg.shrink_to_fit(|x| inner_hash(hasher.hash_one(x)));
-                }
-                self.mem = self.mem + seg_bytes(&self.segs[i]) - before - member_bytes(&old);
-                self.len -= 1;
-                true
-            }
-            Err(_) => false,
+        let seg = &mut self.segs[i];
+        let before = seg.mem();
+        if !seg.remove(h, m, &self.hasher) {
+            return false;
         }
+        self.mem = self.mem + seg.mem() - before;
+        self.len -= 1;
+        true
     }
 
     /// Doubles the segment count: segment `i` splits into `2i` and `2i+1`
@@ -352,12 +448,12 @@ impl HashSetTable {
         let mut segs = Vec::with_capacity(old.len() * 2);
         let hasher = &self.hasher;
         for seg in old {
-            let mut lo = Seg::with_capacity(seg.len() / 2 + 1);
-            let mut hi = Seg::with_capacity(seg.len() / 2 + 1);
-            for m in seg {
-                let h = hasher.hash_one(&*m);
+            let mut lo = Seg::default();
+            let mut hi = Seg::default();
+            for m in seg.iter() {
+                let h = hasher.hash_one(m);
                 let dst = if h & bit == 0 { &mut lo } else { &mut hi };
-                dst.insert_unique(inner_hash(h), m, |x| inner_hash(hasher.hash_one(x)));
+                dst.push(h, m, hasher);
             }
             segs.push(lo);
             segs.push(hi);
@@ -368,7 +464,7 @@ impl HashSetTable {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.segs.iter().flat_map(|s| s.iter().map(|m| &**m))
+        self.segs.iter().flat_map(Seg::iter)
     }
 
     /// One SSCAN step: every member of the segments from `cursor` on until
@@ -401,19 +497,14 @@ impl HashSetTable {
         if self.len == 0 {
             return None;
         }
-        let cap = self
-            .segs
-            .len()
-            .max(1)
-            .saturating_mul(SEG_MAX * 2)
-            .max(self.len);
+        let cap = self.segs.len().saturating_mul(SEG_MAX * 2).max(self.len);
         let m = (cap / self.segs.len()).max(1);
         for _ in 0..256 {
             let s = &self.segs[rng.gen_range(0..self.segs.len())];
-            if s.is_empty() || rng.gen_range(0..m) >= s.len() {
+            if s.len() == 0 || rng.gen_range(0..m) >= s.len() {
                 continue;
             }
-            return s.iter().nth(rng.gen_range(0..s.len())).map(|b| &**b);
+            return s.iter().nth(rng.gen_range(0..s.len()));
         }
         let n = rng.gen_range(0..self.len);
         self.iter().nth(n)
@@ -872,6 +963,12 @@ mod tests {
         assert!(s.contains(1 << 40));
         assert!(s.insert(i64::MIN));
         assert_eq!(s.min(), Some(i64::MIN));
+        let mut s = IntSet::default();
+        for i in 0..512 {
+            s.insert(i);
+        }
+        // Redis: 8-byte header + 1024 bytes, in a 1280-byte allocation.
+        assert!(s.mem_usage() <= 1280, "{}", s.mem_usage());
     }
 
     #[test]
@@ -948,6 +1045,33 @@ mod tests {
         let r = h.random(&mut rng).map(<[u8]>::to_vec);
         assert!(r.is_some_and(|m| h.contains(&m)));
         assert_eq!(h.mem_usage(), h.recount_mem());
+    }
+
+    #[test]
+    fn hashtable_churn_compacts_and_stays_compact() {
+        let mut h = HashSetTable::new();
+        let mut model = std::collections::HashSet::new();
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
+        for round in 0..40_000u32 {
+            let m = format!("member:{:06}", rng.gen_range(0..20_000u32));
+            if round % 3 == 0 {
+                assert_eq!(h.remove(m.as_bytes()), model.remove(&m));
+            } else {
+                assert_eq!(h.insert(m.as_bytes()), model.insert(m));
+            }
+        }
+        assert_eq!(h.len(), model.len());
+        assert!(model.iter().all(|m| h.contains(m.as_bytes())));
+        assert_eq!(h.iter().count(), model.len());
+        assert_eq!(h.mem_usage(), h.recount_mem());
+        // Redis 7.2 spends ~45 bytes on a 13-byte member (sds block, dict
+        // entry, bucket slot); the packed segments must stay well below.
+        let mut fresh = HashSetTable::new();
+        for i in 0..10_000 {
+            fresh.insert(format!("member:{i:06}").as_bytes());
+        }
+        let per = fresh.mem_usage() / fresh.len();
+        assert!(per <= 40, "{per} bytes per member");
     }
 
     #[test]
