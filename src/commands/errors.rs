@@ -152,3 +152,12 @@ pub fn config_set_failed(name: &[u8], why: &str) -> Error {
         String::from_utf8_lossy(name)
     ))
 }
+// --- set group (SPOP, SRANDMEMBER, SINTERCARD) ---
+pub const MUST_BE_POSITIVE: Error = Error::lit("ERR value is out of range, must be positive");
+pub const SRANDMEMBER_RANGE: Error = Error::lit(
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+);
+pub const NUMKEYS_POSITIVE: Error = Error::lit("ERR numkeys should be greater than 0");
+pub const NUMKEYS_TOO_MANY: Error =
+    Error::lit("ERR Number of keys can't be greater than number of args");
+pub const LIMIT_NEGATIVE: Error = Error::lit("ERR LIMIT can't be negative");
