@@ -103,3 +103,36 @@ pub fn wrong_arity(fullname: &str) -> Error {
 pub fn invalid_expire(cmd: &str) -> Error {
     Error::from(format!("ERR invalid expire time in '{cmd}' command"))
 }
+
+// --- sorted_set group ---
+
+pub const MINMAX_NOT_FLOAT: Error = Error::lit("ERR min or max is not a float");
+pub const MINMAX_NOT_LEX: Error = Error::lit("ERR min or max not valid string range item");
+pub const SCORE_NAN: Error = Error::lit("ERR resulting score is not a number (NaN)");
+pub const OUT_OF_RANGE_POSITIVE: Error = Error::lit("ERR value is out of range, must be positive");
+pub const NUMKEYS_POSITIVE: Error = Error::lit("ERR numkeys should be greater than 0");
+pub const ZADD_XX_NX: Error =
+    Error::lit("ERR XX and NX options at the same time are not compatible");
+pub const ZADD_GT_LT_NX: Error =
+    Error::lit("ERR GT, LT, and/or NX options at the same time are not compatible");
+pub const ZADD_INCR_PAIRS: Error =
+    Error::lit("ERR INCR option supports a single increment-element pair");
+pub const ZRANGE_LIMIT_BY_RANK: Error = Error::lit(
+    "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+);
+pub const ZRANGE_BYLEX_WITHSCORES: Error =
+    Error::lit("ERR syntax error, WITHSCORES not supported in combination with BYLEX");
+pub const COUNT_POSITIVE: Error = Error::lit("ERR count should be greater than 0");
+pub const WEIGHT_NOT_FLOAT: Error = Error::lit("ERR weight value is not a float");
+pub const LIMIT_NEGATIVE: Error = Error::lit("ERR LIMIT can't be negative");
+pub const ZRANDMEMBER_RANGE: Error = Error::lit(
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
+);
+pub const VALUE_OUT_OF_RANGE: Error = Error::lit("ERR value is out of range");
+
+/// ZUNION & co. with `numkeys` below 1 (`cmd` is the lowercase name).
+pub fn at_least_one_key(cmd: &str) -> Error {
+    Error::from(format!(
+        "ERR at least 1 input key is needed for '{cmd}' command"
+    ))
+}
