@@ -221,10 +221,57 @@ fn dst_numkeys_at_2(argv: &[&[u8]]) -> Result<Vec<usize>, &'static str> {
 
 // ---------------------------------------------------------------- parsing
 
+/// `strtod`'s hexadecimal form (`0x10`, `-0x1.8p3`), which Redis accepts
+/// wherever it reads a score.
+fn parse_hex_float(arg: &[u8]) -> Option<f64> {
+    let (neg, rest) = match arg.first()? {
+        b'-' => (true, &arg[1..]),
+        b'+' => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    let rest = rest
+        .strip_prefix(b"0x")
+        .or_else(|| rest.strip_prefix(b"0X"))?;
+    let (mant, exp) = match rest.iter().position(|&c| c == b'p' || c == b'P') {
+        Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+        None => (rest, None),
+    };
+    let mut v = 0f64;
+    let mut scale = 0i32;
+    let mut digits = 0;
+    let mut dot = false;
+    for &c in mant {
+        if c == b'.' && !dot {
+            dot = true;
+            continue;
+        }
+        let d = (c as char).to_digit(16)?;
+        v = v * 16.0 + d as f64;
+        digits += 1;
+        if dot {
+            scale -= 4;
+        }
+    }
+    if digits == 0 {
+        return None;
+    }
+    if let Some(e) = exp {
+        let e: i32 = std::str::from_utf8(e).ok()?.parse().ok()?;
+        scale = scale.checked_add(e)?;
+    }
+    let v = v * 2f64.powi(scale);
+    Some(if neg { -v } else { v })
+}
+
+/// A float as `strtod` reads it: decimal, `inf`/`infinity`, or hex.
+fn strtod(arg: &[u8]) -> Option<f64> {
+    args::parse_f64(arg).or_else(|| parse_hex_float(arg))
+}
+
 /// A score the way `getDoubleFromObject` takes it: no spaces, no empty
 /// string, no NaN, and no overflow to ±inf or underflow to 0 (ERANGE).
 fn parse_score(arg: &[u8]) -> Option<f64> {
-    let v = args::parse_f64(arg)?;
+    let v = strtod(arg)?;
     if v.is_infinite() {
         let lower = arg.to_ascii_lowercase();
         let body = lower
@@ -236,8 +283,18 @@ fn parse_score(arg: &[u8]) -> Option<f64> {
         }
     }
     if v == 0.0 {
-        let mantissa = arg.split(|&c| c == b'e' || c == b'E').next().unwrap_or(arg);
-        if mantissa.iter().any(|c| (b'1'..=b'9').contains(c)) {
+        let body = arg
+            .strip_prefix(b"-")
+            .or(arg.strip_prefix(b"+"))
+            .unwrap_or(arg);
+        let hex = body.len() > 1 && body[0] == b'0' && matches!(body[1], b'x' | b'X');
+        let mantissa = if hex {
+            body[2..].split(|&c| c == b'p' || c == b'P').next()
+        } else {
+            body.split(|&c| c == b'e' || c == b'E').next()
+        }
+        .unwrap_or(body);
+        if mantissa.iter().any(|c| c.is_ascii_hexdigit() && *c != b'0') {
             return None;
         }
     }
@@ -265,7 +322,7 @@ fn parse_bound(arg: &[u8]) -> Option<(f64, bool)> {
     if body.is_empty() {
         return Some((0.0, ex));
     }
-    args::parse_f64(body).map(|v| (v, ex))
+    strtod(body).map(|v| (v, ex))
 }
 
 fn score_range(min: &[u8], max: &[u8]) -> Result<ScoreRange, Error> {
@@ -608,7 +665,7 @@ fn zrange_generic(
             offset = args::int(argv[j + 1])?;
             limit = args::int(argv[j + 2])?;
             j += 2;
-        } else if rev_fixed.is_none() && is(a, "rev") {
+        } else if rev.is_none() && is(a, "rev") {
             rev = Some(true);
         } else if kind == RangeType::Auto && is(a, "bylex") {
             kind = RangeType::Lex;
@@ -1006,8 +1063,7 @@ fn set_op(
         } else if card_only && remaining >= 2 && is(a, "limit") {
             limit = match crate::protocol::parse::parse_i64(argv[j + 1]) {
                 Some(l) if l >= 0 => l as usize,
-                Some(_) => return Err(errors::LIMIT_NEGATIVE),
-                None => return Err(errors::NOT_INTEGER),
+                _ => return Err(errors::LIMIT_NEGATIVE),
             };
             j += 2;
         } else {

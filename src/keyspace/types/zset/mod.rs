@@ -138,7 +138,9 @@ impl LexRange<'_> {
 const INT_SCORE_LIMIT: f64 = 9_007_199_254_740_992.0; // 2^53
 
 fn encode_score(v: f64, buf: &mut [u8; 8]) -> &[u8] {
-    if v.fract() == 0.0 && v.abs() < INT_SCORE_LIMIT && !(v == 0.0 && v.is_sign_negative()) {
+    // -0.0 packs as 0 and reads back as +0.0: Redis's listpack does the
+    // same (ZSCORE answers "0" there, "-0" once skiplist-encoded).
+    if v.fract() == 0.0 && v.abs() < INT_SCORE_LIMIT {
         let i = v as i64;
         *buf = i.to_le_bytes();
         let mut n = 0;
@@ -538,7 +540,6 @@ mod tests {
         let mut buf = [0u8; 8];
         for v in [
             0.0,
-            -0.0,
             1.0,
             -1.0,
             127.0,
@@ -558,6 +559,7 @@ mod tests {
             assert_eq!(d.to_bits(), v.to_bits(), "{v} via {e:?}");
         }
         assert_eq!(encode_score(0.0, &mut buf).len(), 0);
+        assert_eq!(decode_score(encode_score(-0.0, &mut buf)).to_bits(), 0);
         assert_eq!(encode_score(100.0, &mut buf).len(), 1);
         assert_eq!(encode_score(7e15, &mut buf).len(), 7);
     }
