@@ -202,9 +202,9 @@ fn pairs(lp: &ListPack) -> PairIter<'_> {
 }
 
 fn pack_find(lp: &ListPack, member: &[u8]) -> Option<(Pos, f64)> {
-    pairs(lp)
-        .find(|p| p.0 == member)
-        .map(|(_, s, pos)| (pos, s))
+    let pos = lp.find(member, 2)?;
+    let (_, score_at) = lp.at(pos);
+    Some((pos, decode_score(lp.at(score_at).0)))
 }
 
 fn pack_insert(lp: &mut ListPack, member: &[u8], score: f64) {
@@ -503,30 +503,6 @@ impl ZSetValue {
                 0
             }
             Repr::Skip(s) => s.scan(cursor, count, f),
-        }
-    }
-
-    /// Converts a freshly built result to a listpack when it fits (Redis's
-    /// `zsetConvertToListpackIfNeeded` after ZUNIONSTORE & co).
-    pub fn fit(&mut self, t: &Thresholds) {
-        if let Repr::Skip(s) = &self.repr {
-            if s.len() > t.zset_max_listpack_entries {
-                return;
-            }
-            let mut too_long = false;
-            s.for_range(0, usize::MAX, false, |m, _| {
-                too_long |= m.len() > t.zset_max_listpack_value
-            });
-            if too_long {
-                return;
-            }
-            let mut lp = ListPack::new();
-            let mut buf = [0u8; 8];
-            s.for_range(0, usize::MAX, false, |m, sc| {
-                lp.push_back(m);
-                lp.push_back(encode_score(sc, &mut buf));
-            });
-            self.repr = Repr::Pack(lp);
         }
     }
 }
