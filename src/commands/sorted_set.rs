@@ -478,11 +478,12 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], incr_cmd: bool) -> CmdResult 
         float_arg(p[0])?;
     }
     let t = ctx.srv.hot.thresholds();
-    let max_len = rest.chunks(2).map(|p| p[1].len()).max().unwrap_or(0);
     let now = ctx.now;
     let incr = f.incr;
     let (db, out) = ctx.db_out();
-    let make = || Object::ZSet(ZSetValue::with_hint(&t, elements, max_len));
+    // Created packed and converted per insert, as redis-server 7.0 does
+    // (a ZADD of 200 copies of one member stays a listpack).
+    let make = || Object::ZSet(ZSetValue::new(&t));
     let create: Option<&dyn Fn() -> Object> = if f.xx { None } else { Some(&make) };
     let r = db.with_object(key, now, create, |o| {
         let Object::ZSet(z) = o else {

@@ -951,3 +951,70 @@ async fn bullmq_style_large_scores() {
     assert_eq!(r.call_str("ZRANK delayed job1500").await, b":1500\r\n");
     assert_eq!(r.call_str("ZCARD delayed").await, b":2000\r\n");
 }
+
+/// OBJECT ENCODING on the oracle against our encoding after the same
+/// commands: conversions happen at the same moments as in Redis.
+#[tokio::test]
+async fn encodings_match_oracle() {
+    let Some(oracle) = Oracle::start().await else {
+        return;
+    };
+    let s = start().await;
+    let mut a = s.raw().await;
+    let mut b = oracle.raw().await;
+    let ours = |key: &str| -> String {
+        let db = s.handle.shared().keyspace.lock(0);
+        match db.peek(key.as_bytes()).map(|e| e.value()) {
+            Some(keyward::keyspace::ValueRef::Obj(o)) => o.encoding().to_string(),
+            _ => "none".to_string(),
+        }
+    };
+    let mut dup = owned("ZADD dup");
+    for _ in 0..200 {
+        dup.push(b"1".to_vec());
+        dup.push(b"same".to_vec());
+    }
+    let mut big = owned("ZADD big");
+    for i in 0..200 {
+        big.push(i.to_string().into_bytes());
+        big.push(format!("m{i}").into_bytes());
+    }
+    let mut edge = owned("ZADD edge");
+    for i in 0..128 {
+        edge.push(i.to_string().into_bytes());
+        edge.push(format!("m{i}").into_bytes());
+    }
+    let long = format!("ZADD long 1 {}", "x".repeat(65));
+    let steps: Vec<(Vec<Vec<u8>>, &str)> = vec![
+        (dup, "dup"),
+        (big, "big"),
+        (edge, "edge"),
+        (owned("ZADD edge 1 one-more"), "edge"),
+        (owned(&long), "long"),
+        (owned("ZADD long 2 short"), "long"),
+        (owned("ZUNIONSTORE u 1 big"), "u"),
+        (owned("ZINTERSTORE i 2 big edge"), "i"),
+        (owned("ZDIFFSTORE d 2 big edge"), "d"),
+        (owned("ZRANGESTORE r big 0 9"), "r"),
+        (owned("ZRANGESTORE r2 big 0 150"), "r2"),
+        (owned("ZUNIONSTORE l 1 long"), "l"),
+        (owned("ZREMRANGEBYRANK big 0 -3"), "big"),
+    ];
+    for (cmd, key) in steps {
+        let args: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
+        assert_eq!(a.call(&args).await, b.call(&args).await);
+        let theirs = b.call(&[b"OBJECT", b"ENCODING", key.as_bytes()]).await;
+        let theirs = String::from_utf8_lossy(&theirs);
+        let theirs = theirs
+            .trim_start_matches('$')
+            .split("\r\n")
+            .nth(1)
+            .unwrap_or("none");
+        assert_eq!(
+            ours(key),
+            theirs,
+            "after {:?}",
+            String::from_utf8_lossy(&cmd.join(&b' '))
+        );
+    }
+}
