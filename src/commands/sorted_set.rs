@@ -736,29 +736,8 @@ fn zrange_generic(
                 }
             }
         }
-        Parsed::Score(_) | Parsed::Lex(_) => {
-            let (a, b) = match &parsed {
-                Parsed::Score(r) => z.score_range(r),
-                Parsed::Lex(r) => z.lex_range(r),
-                Parsed::Rank(..) => unreachable!("handled above"),
-            };
-            let avail = (b - a) as i64;
-            if offset < 0 || offset >= avail {
-                (0, 0)
-            } else {
-                let take = if limit < 0 {
-                    avail - offset
-                } else {
-                    limit.min(avail - offset)
-                } as usize;
-                let offset = offset as usize;
-                if rev {
-                    (b - offset - take, b - offset)
-                } else {
-                    (a + offset, a + offset + take)
-                }
-            }
-        }
+        Parsed::Score(r) => limit_window(z.score_range(&r), offset, limit, rev),
+        Parsed::Lex(r) => limit_window(z.lex_range(&r), offset, limit, rev),
     };
     match dst {
         Some(d) => {
@@ -773,6 +752,27 @@ fn zrange_generic(
         }
     }
     Ok(())
+}
+
+/// Applies LIMIT to the rank window `[a, b)` of a score or lex range,
+/// counting the offset from the top when `rev`.
+fn limit_window((a, b): (usize, usize), offset: i64, limit: i64, rev: bool) -> (usize, usize) {
+    let avail = (b - a) as i64;
+    // A negative offset skips everything in Redis (its countdown never ends).
+    if offset < 0 || offset >= avail {
+        return (0, 0);
+    }
+    let take = if limit < 0 {
+        avail - offset
+    } else {
+        limit.min(avail - offset)
+    } as usize;
+    let offset = offset as usize;
+    if rev {
+        (b - offset - take, b - offset)
+    } else {
+        (a + offset, a + offset + take)
+    }
 }
 
 fn zrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
