@@ -1267,11 +1267,26 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// A SCAN cursor as `strtoul` reads it in `parseScanCursorOrReply`: the
+/// empty string is 0, a sign is allowed (`-1` wraps), overflow is refused.
+fn scan_cursor(arg: &[u8]) -> Option<u64> {
+    if arg.is_empty() {
+        return Some(0);
+    }
+    let (neg, digits) = match arg[0] {
+        b'-' => (true, &arg[1..]),
+        b'+' => (false, &arg[1..]),
+        _ => (false, arg),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let v = std::str::from_utf8(digits).ok()?.parse::<u64>().ok()?;
+    Some(if neg { v.wrapping_neg() } else { v })
+}
+
 fn zscan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let cursor = std::str::from_utf8(argv[2])
-        .ok()
-        .and_then(|s| s.parse::<u64>().ok())
-        .ok_or(errors::CURSOR)?;
+    let cursor = scan_cursor(argv[2]).ok_or(errors::CURSOR)?;
     let now = ctx.now;
     let (db, out) = ctx.db_out();
     let Some(z) = read(db, argv[1], now)? else {

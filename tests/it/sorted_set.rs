@@ -333,6 +333,11 @@ async fn differential_pops_and_set_operations() {
         "ZUNIONSTORE d 2 a s",
         "ZSCAN a 0",
         "ZSCAN a x",
+        "ZSCAN a +0",
+        "ZSCAN a -0",
+        "ZSCAN a 99999999999999999999999",
+        "ZSCAN a ' 0'",
+        "ZSCAN a 0x",
         "ZSCAN a 0 count 0",
         "ZSCAN a 0 count x",
         "ZSCAN a 0 match *z*",
@@ -1017,4 +1022,27 @@ async fn encodings_match_oracle() {
             String::from_utf8_lossy(&cmd.join(&b' '))
         );
     }
+}
+
+/// The hook the blocking pops (BZPOPMIN/BZPOPMAX/BZMPOP) call.
+#[tokio::test]
+async fn pop_for_client_contract() {
+    use keyward::commands::sorted_set::pop_for_client;
+    let s = start().await;
+    let mut r = s.raw().await;
+    r.call_str("ZADD z 3 c 1 a 2 b").await;
+    r.call_str("SET str v").await;
+    let mut db = s.handle.shared().keyspace.lock(0);
+    assert_eq!(pop_for_client(&mut db, b"missing", 0, false, 1), Ok(None));
+    assert!(pop_for_client(&mut db, b"str", 0, false, 1).is_err());
+    assert_eq!(
+        pop_for_client(&mut db, b"z", 0, true, 1),
+        Ok(Some(vec![(b"c".to_vec(), 3.0)]))
+    );
+    assert_eq!(
+        pop_for_client(&mut db, b"z", 0, false, 5),
+        Ok(Some(vec![(b"a".to_vec(), 1.0), (b"b".to_vec(), 2.0)]))
+    );
+    assert!(db.peek(b"z").is_none(), "emptied key is deleted");
+    assert_eq!(db.entry_memory(), db.recount_memory());
 }
