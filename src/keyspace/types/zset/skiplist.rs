@@ -411,7 +411,7 @@ impl SkipList {
             // below its cursor.
             let mut fresh = SkipList {
                 rng: self.rng,
-                hasher: self.hasher.clone(),
+                hasher: self.hasher,
                 ..SkipList::new()
             };
             fresh.nodes.reserve_exact(self.len);
