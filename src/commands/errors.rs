@@ -154,10 +154,37 @@ pub fn config_set_failed(name: &[u8], why: &str) -> Error {
 }
 // --- set group (SPOP, SRANDMEMBER, SINTERCARD) ---
 pub const MUST_BE_POSITIVE: Error = Error::lit("ERR value is out of range, must be positive");
-pub const SRANDMEMBER_RANGE: Error = Error::lit(
+/// SRANDMEMBER / ZRANDMEMBER / HRANDFIELD count out of range.
+pub const RANDOM_COUNT_RANGE: Error = Error::lit(
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
 );
 pub const NUMKEYS_POSITIVE: Error = Error::lit("ERR numkeys should be greater than 0");
 pub const NUMKEYS_TOO_MANY: Error =
     Error::lit("ERR Number of keys can't be greater than number of args");
 pub const LIMIT_NEGATIVE: Error = Error::lit("ERR LIMIT can't be negative");
+// --- sorted_set group ---
+
+pub const MINMAX_NOT_FLOAT: Error = Error::lit("ERR min or max is not a float");
+pub const MINMAX_NOT_LEX: Error = Error::lit("ERR min or max not valid string range item");
+pub const SCORE_NAN: Error = Error::lit("ERR resulting score is not a number (NaN)");
+pub const ZADD_XX_NX: Error =
+    Error::lit("ERR XX and NX options at the same time are not compatible");
+pub const ZADD_GT_LT_NX: Error =
+    Error::lit("ERR GT, LT, and/or NX options at the same time are not compatible");
+pub const ZADD_INCR_PAIRS: Error =
+    Error::lit("ERR INCR option supports a single increment-element pair");
+pub const ZRANGE_LIMIT_BY_RANK: Error = Error::lit(
+    "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+);
+pub const ZRANGE_BYLEX_WITHSCORES: Error =
+    Error::lit("ERR syntax error, WITHSCORES not supported in combination with BYLEX");
+pub const COUNT_POSITIVE: Error = Error::lit("ERR count should be greater than 0");
+pub const WEIGHT_NOT_FLOAT: Error = Error::lit("ERR weight value is not a float");
+pub const VALUE_OUT_OF_RANGE: Error = Error::lit("ERR value is out of range");
+
+/// ZUNION & co. with `numkeys` below 1 (`cmd` is the lowercase name).
+pub fn at_least_one_key(cmd: &str) -> Error {
+    Error::from(format!(
+        "ERR at least 1 input key is needed for '{cmd}' command"
+    ))
+}

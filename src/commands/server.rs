@@ -284,7 +284,7 @@ fn write_info(out: &mut ReplyBuf, fullname: &str, spec: &'static CommandSpec) {
     }
     let (first, last, step) = match spec.keys {
         Keys::Range { first, last, step } => (first, last, step),
-        _ => (0, 0, 0),
+        _ => spec.legacy_keys,
     };
     out.int(first as i64);
     out.int(last as i64);

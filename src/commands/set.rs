@@ -376,7 +376,7 @@ fn srandmember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn srandmember_count(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let l = args::int(argv[2])?;
     if l == i64::MIN {
-        return Err(errors::SRANDMEMBER_RANGE);
+        return Err(errors::RANDOM_COUNT_RANGE);
     }
     let (count, uniq) = (l.unsigned_abs() as usize, l >= 0);
     let now = ctx.now;

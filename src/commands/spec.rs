@@ -196,6 +196,9 @@ pub struct CommandSpec {
     pub extra_categories: u64,
     pub group: Group,
     pub keys: Keys,
+    /// What COMMAND INFO prints as first/last/step for a movable-keys
+    /// command (Redis keeps a legacy triple, e.g. 1,1,1 for ZUNIONSTORE).
+    pub legacy_keys: (i32, i32, i32),
     /// `None` only for containers that need a subcommand; a container with
     /// a handler runs it when called bare (see [`CommandSpec::bare`]).
     pub handler: Option<Handler>,
@@ -220,6 +223,7 @@ impl CommandSpec {
             extra_categories: 0,
             group,
             keys: Keys::None,
+            legacy_keys: (0, 0, 0),
             handler: Some(handler),
             subcommands: &[],
             summary: "",
@@ -237,6 +241,7 @@ impl CommandSpec {
             extra_categories: 0,
             group,
             keys: Keys::None,
+            legacy_keys: (0, 0, 0),
             handler: None,
             subcommands: subs,
             summary: "",
@@ -262,6 +267,12 @@ impl CommandSpec {
     pub const fn find_keys(mut self, f: KeyFinder) -> Self {
         self.keys = Keys::Find(f);
         self.flags |= flags::MOVABLE_KEYS;
+        self
+    }
+
+    /// The legacy first/last/step COMMAND INFO shows for movable keys.
+    pub const fn legacy_keys(mut self, first: i32, last: i32, step: i32) -> Self {
+        self.legacy_keys = (first, last, step);
         self
     }
 
