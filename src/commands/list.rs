@@ -486,7 +486,7 @@ fn lpos(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             j += 1;
             rank = args::int(argv[j])?;
             if rank == i64::MIN {
-                return Err(Error::lit("ERR value is out of range, must be between -9223372036854775807 and 9223372036854775807"));
+                return Err(Error::lit("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"));
             }
             if rank == 0 {
                 return Err(RANK_ZERO);
@@ -622,7 +622,7 @@ pub fn parse_mpop(argv: &[&[u8]], numkeys_idx: usize) -> Result<MpopArgs, Error>
 fn lmpop_keys(argv: &[&[u8]]) -> Result<Vec<usize>, &'static str> {
     const BAD: &str = "Invalid arguments specified for command";
     let n = argv.get(1).and_then(|a| parse_i64(a)).ok_or(BAD)?;
-    if n <= 0 || n as u64 > argv.len().saturating_sub(3) as u64 {
+    if n <= 0 || n as u64 > argv.len().saturating_sub(2) as u64 {
         return Err(BAD);
     }
     Ok((2..2 + n as usize).collect())

@@ -131,6 +131,12 @@ async fn resp3_reply_shapes() {
         raw.call(&[b"LMOVE", b"l", b"l2", b"LEFT", b"RIGHT"]).await,
         b"$1\r\na\r\n"
     );
+    // Redis 7.2 range-checks RANK (7.0 let LLONG_MIN through).
+    assert_eq!(
+        raw.call(&[b"LPOS", b"l", b"a", b"RANK", b"-9223372036854775808"])
+            .await,
+        &b"-ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807\r\n"[..]
+    );
     // RESP2 on the same server for contrast.
     let mut r2 = s.raw().await;
     assert_eq!(r2.call(&[b"LPOP", b"nx", b"1"]).await, b"*-1\r\n");

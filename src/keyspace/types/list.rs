@@ -387,6 +387,11 @@ impl ListValue {
     }
 
     fn new_node_at(&mut self, i: usize) {
+        if self.nodes.capacity() == 0 {
+            // Most lists are one node: a deque slot for one, not the
+            // default four.
+            self.nodes.reserve_exact(1);
+        }
         self.nodes.insert(i, Node::new());
     }
 
@@ -891,6 +896,7 @@ mod tests {
             l.push(&v, false);
         }
         assert_eq!(l.encoding(), "listpack");
+        assert_eq!(l.nodes.capacity(), 1, "a one-node list reserves one slot");
         l.prepare_add(&t, 100, 1);
         l.push(&v, false);
         assert_eq!(l.encoding(), "quicklist");
