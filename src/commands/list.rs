@@ -6,7 +6,8 @@ use super::errors::{self, CmdResult, Error};
 use super::spec::{flags::*, CommandSpec, Group};
 use super::Ctx;
 use crate::keyspace::db::WrongType;
-use crate::keyspace::types::list::ListValue;
+use crate::keyspace::entry::canonical_int;
+use crate::keyspace::types::list::{Elem, ListValue};
 use crate::keyspace::value::{Object, Thresholds};
 use crate::keyspace::{Db, ValueRef};
 use crate::protocol::parse::parse_i64;
@@ -164,6 +165,15 @@ fn ranged(arg: &[u8], min: i64, msg: &'static str) -> Result<i64, Error> {
     }
 }
 
+/// Writes a stored element as a bulk string.
+#[inline]
+fn bulk_elem(out: &mut ReplyBuf, e: Elem<'_>) {
+    match e {
+        Elem::Str(s) => out.bulk(s),
+        Elem::Int(i) => out.bulk_int(i),
+    }
+}
+
 // ---- primitives for the blocking layer -------------------------------
 
 /// Pops one element (`count` None) or up to `count` from the head
@@ -296,13 +306,13 @@ fn pop_into(
             // The queue hot path: the element goes straight from the node
             // into the reply.
             None => {
-                l.pop_with(left, |v| out.bulk(v));
+                l.pop_with(left, |v| bulk_elem(out, v));
             }
             Some(c) => {
                 let n = c.min(l.len());
                 out.array(n);
                 for _ in 0..n {
-                    l.pop_with(left, |v| out.bulk(v));
+                    l.pop_with(left, |v| bulk_elem(out, v));
                 }
             }
         }
@@ -370,7 +380,7 @@ fn lrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let n = (end - start + 1) as usize;
     out.array(n);
     for v in l.iter_from(start as usize, false).take(n) {
-        out.bulk(v);
+        bulk_elem(out, v);
     }
     Ok(())
 }
@@ -384,7 +394,7 @@ fn lindex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     };
     let i = args::int(argv[2])?;
     match l.index(i).and_then(|i| l.get(i)) {
-        Some(v) => out.bulk(v),
+        Some(v) => bulk_elem(out, v),
         None => out.null(),
     }
     Ok(())
@@ -526,10 +536,11 @@ fn lpos(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         Some(c) => c,
         None => 1,
     };
+    let needle_int = canonical_int(argv[2]);
     let mut seen: u64 = 0;
     let mut found: Vec<usize> = Vec::new();
     for (i, v) in it.take(limit).enumerate() {
-        if v == argv[2] {
+        if v.eq_parsed(argv[2], needle_int) {
             seen += 1;
             if seen > skip {
                 found.push(if rev { len - 1 - i } else { i });
@@ -639,7 +650,7 @@ fn lmpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             out.bulk(key);
             out.array(n);
             for _ in 0..n {
-                l.pop_with(a.left, |v| out.bulk(v));
+                l.pop_with(a.left, |v| bulk_elem(out, v));
             }
             l.after_remove();
         })?;

@@ -1,19 +1,20 @@
 //! The list value: a deque of packed nodes (Redis's quicklist idea).
 //!
-//! Each node is one allocation holding its elements back to back as
-//! `varint(len) ++ bytes ++ reversed varint(len)`, so it can be walked from
-//! either end (Redis's listpack keeps a back-length for the same reason) and
-//! costs the same two bytes per short element as a Redis listpack entry.
-//! The live bytes sit in `buf[start..end]` with free room on both sides, so
-//! pushing and popping at either end of a node is O(1) amortized: the
-//! `LPUSH`/`RPOP` queue pattern never memmoves a node.
+//! Each node is one allocation holding its elements in Redis's listpack
+//! entry format (type byte with small integers and string lengths packed
+//! in, payload, then a back-length), so a node can be walked from either
+//! end and every element costs exactly what it costs in Redis: canonical
+//! integers are stored as 1-9 byte numbers, strings with 2-10 bytes of
+//! overhead. The live bytes sit in `buf[start..end]` with free room on
+//! both sides, so pushing and popping at either end of a node is O(1)
+//! amortized: the `LPUSH`/`RPOP` queue pattern never memmoves a node.
 //!
 //! Encoding follows Redis 7.2: a list is `listpack` (one node) until a write
 //! would make that node exceed `list-max-listpack-size`, then `quicklist`
 //! (nodes bounded by the same rule); a quicklist that shrinks to a single
 //! node within half the limit becomes `listpack` again. The decisions use
-//! the byte size the node would have as a real Redis listpack (tracked per
-//! node in `rbytes`), so conversions happen at the same writes as in Redis.
+//! the node's listpack byte size (tracked in `rbytes`, header included),
+//! so conversions happen at the same writes as in Redis.
 
 use std::collections::VecDeque;
 
@@ -49,9 +50,45 @@ fn exceeds(fill: i64, sz: usize, count: usize) -> bool {
     }
 }
 
-/// Bytes `v` takes as a Redis listpack entry (encoding + back-length).
-fn lp_entry_size(v: &[u8]) -> usize {
-    let enc = match canonical_int(v) {
+/// An element as stored: integers in canonical form are kept as numbers
+/// (as a Redis listpack does), everything else as bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Elem<'a> {
+    Str(&'a [u8]),
+    Int(i64),
+}
+
+impl Elem<'_> {
+    pub fn to_vec(self) -> Vec<u8> {
+        match self {
+            Elem::Str(s) => s.to_vec(),
+            Elem::Int(i) => i.to_string().into_bytes(),
+        }
+    }
+
+    /// Whether this element equals the byte string `v`.
+    #[inline]
+    pub fn eq_bytes(self, v: &[u8]) -> bool {
+        self.eq_parsed(v, canonical_int(v))
+    }
+
+    /// [`Elem::eq_bytes`] with `v`'s integer form (`canonical_int`)
+    /// computed once by a caller comparing against many elements.
+    #[inline]
+    pub fn eq_parsed(self, v: &[u8], v_int: Option<i64>) -> bool {
+        match self {
+            Elem::Str(s) => v_int.is_none() && s == v,
+            Elem::Int(i) => v_int == Some(i),
+        }
+    }
+}
+
+/// Size of the encoding (type byte(s) + payload) of `v`, and its integer
+/// value when it is stored as one.
+#[inline]
+fn enc_size(v: &[u8]) -> (usize, Option<i64>) {
+    let int = canonical_int(v);
+    let n = match int {
         Some(n) if (0..=127).contains(&n) => 1,
         Some(n) if (-4096..4096).contains(&n) => 2,
         Some(n) if (-32768..32768).contains(&n) => 3,
@@ -62,44 +99,99 @@ fn lp_entry_size(v: &[u8]) -> usize {
         None if v.len() < 4096 => 2 + v.len(),
         None => 5 + v.len(),
     };
-    let back = match enc {
+    (n, int)
+}
+
+/// Bytes of the back-length that follows an encoding of `l` bytes.
+#[inline]
+fn backlen_size(l: usize) -> usize {
+    match l {
         0..=127 => 1,
         128..=16382 => 2,
         16383..=2_097_150 => 3,
         2_097_151..=268_435_454 => 4,
         _ => 5,
-    };
-    enc + back
+    }
 }
 
-fn varint_len(mut n: usize) -> usize {
-    let mut k = 1;
-    while n >= 0x80 {
-        n >>= 7;
-        k += 1;
-    }
-    k
+/// Bytes `v` takes as a Redis listpack entry (encoding + back-length):
+/// exactly what it takes in a node.
+fn lp_entry_size(v: &[u8]) -> usize {
+    let (l, _) = enc_size(v);
+    l + backlen_size(l)
 }
 
 /// Bytes `v` takes in a node.
 #[inline]
 fn enc_len(v: &[u8]) -> usize {
-    2 * varint_len(v.len()) + v.len()
+    lp_entry_size(v)
 }
 
-/// Writes the encoding of `v` into `out` (exactly `enc_len(v)` bytes).
+/// Writes the listpack encoding of `v` into `out` (exactly `enc_len(v)`
+/// bytes): type byte(s), payload, then the back-length (the encoding's
+/// size, 7 bits a byte, read from the end).
 fn encode_into(out: &mut [u8], v: &[u8]) {
-    let h = varint_len(v.len());
-    let mut n = v.len();
-    for i in 0..h {
-        let b = (n & 0x7f) as u8 | if i + 1 < h { 0x80 } else { 0 };
-        out[i] = b;
-        // The trailer is the header reversed, so a backward walk reads it
-        // low bits first, like the forward walk does.
-        out[out.len() - 1 - i] = b;
+    let (l, int) = enc_size(v);
+    match int {
+        Some(n) => {
+            let le = n.to_le_bytes();
+            match l {
+                1 => out[0] = n as u8,
+                2 => {
+                    let u = (n as u16) & 0x1fff;
+                    out[0] = 0xc0 | (u >> 8) as u8;
+                    out[1] = u as u8;
+                }
+                3 => {
+                    out[0] = 0xf1;
+                    out[1..3].copy_from_slice(&le[..2]);
+                }
+                4 => {
+                    out[0] = 0xf2;
+                    out[1..4].copy_from_slice(&le[..3]);
+                }
+                5 => {
+                    out[0] = 0xf3;
+                    out[1..5].copy_from_slice(&le[..4]);
+                }
+                _ => {
+                    out[0] = 0xf4;
+                    out[1..9].copy_from_slice(&le);
+                }
+            }
+        }
+        None => {
+            let len = v.len();
+            let h = if len < 64 {
+                out[0] = 0x80 | len as u8;
+                1
+            } else if len < 4096 {
+                out[0] = 0xe0 | (len >> 8) as u8;
+                out[1] = len as u8;
+                2
+            } else {
+                out[0] = 0xf0;
+                out[1..5].copy_from_slice(&(len as u32).to_le_bytes());
+                5
+            };
+            out[h..h + len].copy_from_slice(v);
+        }
+    }
+    // Back-length: low 7 bits in the last byte, a set high bit meaning
+    // more bytes precede (Redis's lpEncodeBacklen layout).
+    let k = backlen_size(l);
+    let mut n = l;
+    for i in 0..k {
+        out[l + k - 1 - i] = (n & 0x7f) as u8 | if i + 1 < k { 0x80 } else { 0 };
         n >>= 7;
     }
-    out[h..h + v.len()].copy_from_slice(v);
+}
+
+/// Sign-extends the low `bits` bits of `u`.
+#[inline]
+fn sext(u: u64, bits: u32) -> i64 {
+    let shift = 64 - bits;
+    ((u << shift) as i64) >> shift
 }
 
 /// One packed node: elements live in `buf[start..end]`.
@@ -131,21 +223,37 @@ impl Node {
 
     /// Element at `pos`, and the position after it.
     #[inline]
-    fn at(&self, pos: usize) -> (&[u8], usize) {
-        let mut n = 0usize;
-        let mut shift = 0;
-        let mut p = pos;
-        loop {
-            let b = self.buf[p];
-            p += 1;
-            n |= ((b & 0x7f) as usize) << shift;
-            if b < 0x80 {
-                break;
+    fn at(&self, pos: usize) -> (Elem<'_>, usize) {
+        let b = &self.buf[pos..];
+        let le = |k: usize| {
+            let mut x = [0u8; 8];
+            x[..k].copy_from_slice(&b[1..1 + k]);
+            u64::from_le_bytes(x)
+        };
+        let (e, l) = match b[0] {
+            0x00..=0x7f => (Elem::Int(i64::from(b[0])), 1),
+            0x80..=0xbf => {
+                let n = (b[0] & 0x3f) as usize;
+                (Elem::Str(&b[1..1 + n]), 1 + n)
             }
-            shift += 7;
-        }
-        let e = p + n;
-        (&self.buf[p..e], e + (p - pos))
+            0xc0..=0xdf => {
+                let u = (u64::from(b[0] & 0x1f) << 8) | u64::from(b[1]);
+                (Elem::Int(sext(u, 13)), 2)
+            }
+            0xe0..=0xef => {
+                let n = (((b[0] & 0x0f) as usize) << 8) | b[1] as usize;
+                (Elem::Str(&b[2..2 + n]), 2 + n)
+            }
+            0xf0 => {
+                let n = le(4) as usize;
+                (Elem::Str(&b[5..5 + n]), 5 + n)
+            }
+            0xf1 => (Elem::Int(sext(le(2), 16)), 3),
+            0xf2 => (Elem::Int(sext(le(3), 24)), 4),
+            0xf3 => (Elem::Int(sext(le(4), 32)), 5),
+            _ => (Elem::Int(le(8) as i64), 9),
+        };
+        (e, pos + l + backlen_size(l))
     }
 
     /// Start of the element that ends at `pos`.
@@ -154,10 +262,8 @@ impl Node {
         let mut n = 0usize;
         let mut shift = 0;
         let mut p = pos;
-        let mut h = 0;
         loop {
             p -= 1;
-            h += 1;
             let b = self.buf[p];
             n |= ((b & 0x7f) as usize) << shift;
             if b < 0x80 {
@@ -165,7 +271,7 @@ impl Node {
             }
             shift += 7;
         }
-        p - n - h
+        p - n
     }
 
     /// Makes `need` free bytes at `pos`, shifting the smaller side or
@@ -224,14 +330,22 @@ impl Node {
         let at = self.open_gap(pos, n, cap_limit);
         encode_into(&mut self.buf[at..at + n], v);
         self.count += 1;
-        self.rbytes += lp_entry_size(v);
+        self.rbytes += n;
+    }
+
+    /// Inserts an element already encoded (moved from another node).
+    fn insert_raw(&mut self, pos: usize, raw: &[u8], cap_limit: usize) {
+        let at = self.open_gap(pos, raw.len(), cap_limit);
+        self.buf[at..at + raw.len()].copy_from_slice(raw);
+        self.count += 1;
+        self.rbytes += raw.len();
     }
 
     /// Removes the element at `pos`; returns the position of what followed
     /// it (shifting whichever side is smaller).
     fn remove(&mut self, pos: usize) -> usize {
-        let (v, next) = self.at(pos);
-        self.rbytes -= lp_entry_size(v);
+        let (_, next) = self.at(pos);
+        self.rbytes -= next - pos;
         self.count -= 1;
         let n = next - pos;
         if pos - self.start <= self.end - next {
@@ -281,7 +395,10 @@ pub struct ListValue {
 impl std::fmt::Debug for ListValue {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list()
-            .entries(self.iter().map(String::from_utf8_lossy))
+            .entries(
+                self.iter()
+                    .map(|e| String::from_utf8_lossy(&e.to_vec()).into_owned()),
+            )
             .finish()
     }
 }
@@ -419,7 +536,7 @@ impl ListValue {
     /// Pops from the head or tail, handing the element to `f` before it is
     /// dropped (replies copy it without an intermediate allocation). Call
     /// [`after_remove`] when done popping.
-    pub fn pop_with<R>(&mut self, left: bool, f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    pub fn pop_with<R>(&mut self, left: bool, f: impl FnOnce(Elem<'_>) -> R) -> Option<R> {
         if self.len == 0 {
             return None;
         }
@@ -439,7 +556,7 @@ impl ListValue {
     }
 
     pub fn pop(&mut self, left: bool) -> Option<Vec<u8>> {
-        self.pop_with(left, <[u8]>::to_vec)
+        self.pop_with(left, |e| e.to_vec())
     }
 
     /// Cursor at element `i` (< len), walking from the nearer end.
@@ -479,14 +596,14 @@ impl ListValue {
         (0..len).contains(&i).then_some(i as usize)
     }
 
-    pub fn get(&self, i: usize) -> Option<&[u8]> {
+    pub fn get(&self, i: usize) -> Option<Elem<'_>> {
         (i < self.len).then(|| {
             let c = self.locate(i);
             self.nodes[c.node].at(c.pos).0
         })
     }
 
-    fn elem(&self, c: Cursor) -> &[u8] {
+    fn elem(&self, c: Cursor) -> Elem<'_> {
         self.nodes[c.node].at(c.pos).0
     }
 
@@ -593,8 +710,8 @@ impl ListValue {
         let src = &self.nodes[i];
         let mut p = pos;
         while p < src.end {
-            let (v, next) = src.at(p);
-            tail.insert(tail.end, v, cap);
+            let next = src.at(p).1;
+            tail.insert_raw(tail.end, &src.buf[p..next], cap);
             p = next;
         }
         let (moved, rb) = (tail.count, tail.rbytes - LP_EMPTY);
@@ -610,12 +727,13 @@ impl ListValue {
 
     /// LINSERT: inserts `v` next to the first `pivot`; false when absent.
     pub fn insert_pivot(&mut self, pivot: &[u8], v: &[u8], after: bool) -> bool {
+        let pivot_int = canonical_int(pivot);
         let mut cur = (self.len > 0).then(|| Cursor {
             node: 0,
             pos: self.nodes[0].start,
         });
         while let Some(c) = cur {
-            if self.elem(c) == pivot {
+            if self.elem(c).eq_parsed(pivot, pivot_int) {
                 self.insert_at(c, v, after);
                 return true;
             }
@@ -658,6 +776,7 @@ impl ListValue {
             count.unsigned_abs().min(usize::MAX as u64) as usize
         };
         let mut removed = 0;
+        let v_int = canonical_int(v);
         if count >= 0 {
             let mut cur = (self.len > 0).then(|| Cursor {
                 node: 0,
@@ -667,7 +786,7 @@ impl ListValue {
                 if removed == limit {
                     break;
                 }
-                if self.elem(c) == v {
+                if self.elem(c).eq_parsed(v, v_int) {
                     cur = self.remove_at(c);
                     removed += 1;
                 } else {
@@ -681,7 +800,7 @@ impl ListValue {
                     break;
                 }
                 let prev = self.prev(c);
-                if self.elem(c) == v {
+                if self.elem(c).eq_parsed(v, v_int) {
                     let sz = self.nodes[c.node].at(c.pos).1 - c.pos;
                     let p = self.with_node(c.node, |n, _| n.remove(c.pos));
                     self.len -= 1;
@@ -737,8 +856,8 @@ impl ListValue {
             let mut rb = LP_EMPTY;
             let mut k = 0;
             while p < n.end {
-                let (v, next) = n.at(p);
-                rb += lp_entry_size(v);
+                let next = n.at(p).1;
+                rb += next - p;
                 p = next;
                 k += 1;
             }
@@ -755,9 +874,9 @@ pub struct Iter<'a> {
 }
 
 impl<'a> Iterator for Iter<'a> {
-    type Item = &'a [u8];
+    type Item = Elem<'a>;
 
-    fn next(&mut self) -> Option<&'a [u8]> {
+    fn next(&mut self) -> Option<Elem<'a>> {
         let c = self.cur?;
         let list: &'a ListValue = self.list;
         self.cur = if self.rev { list.prev(c) } else { list.next(c) };
@@ -769,8 +888,60 @@ impl<'a> Iterator for Iter<'a> {
 mod tests {
     use super::*;
 
+    /// Every integer width of the encoding, its edges, and near-integers
+    /// that must stay strings.
+    const INTS: &[&str] = &[
+        "0",
+        "5",
+        "127",
+        "128",
+        "-1",
+        "4095",
+        "-4096",
+        "4096",
+        "-4097",
+        "32767",
+        "-32768",
+        "32768",
+        "8388607",
+        "-8388608",
+        "8388608",
+        "2147483647",
+        "-2147483648",
+        "2147483648",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "9223372036854775808",
+        "007",
+        "-0",
+        "+1",
+        "1 ",
+    ];
+
+    #[test]
+    fn elements_round_trip() {
+        let t = Thresholds::default();
+        let mut l = ListValue::new(&t);
+        let long = "y".repeat(5000);
+        let mid = "m".repeat(100);
+        let mut all: Vec<&str> = INTS.to_vec();
+        all.extend(["", "a", &mid, &long]);
+        for v in &all {
+            l.prepare_add(&t, v.len(), 1);
+            l.push(v.as_bytes(), false);
+        }
+        assert!(l.check());
+        let got: Vec<Vec<u8>> = collect(&l);
+        let want: Vec<Vec<u8>> = all.iter().map(|v| v.as_bytes().to_vec()).collect();
+        assert_eq!(got, want);
+        let back: Vec<Vec<u8>> = l.iter_from(l.len() - 1, true).map(|e| e.to_vec()).collect();
+        assert_eq!(back.into_iter().rev().collect::<Vec<_>>(), want);
+        assert_eq!(l.get(1), Some(Elem::Int(5)));
+        assert!(matches!(l.get(21), Some(Elem::Str(b"007"))));
+    }
+
     fn collect(l: &ListValue) -> Vec<Vec<u8>> {
-        l.iter().map(<[u8]>::to_vec).collect()
+        l.iter().map(|e| e.to_vec()).collect()
     }
 
     #[test]
@@ -786,7 +957,11 @@ mod tests {
             let mut m: VecDeque<Vec<u8>> = VecDeque::new();
             for step in 0..6000 {
                 let len = [1usize, 5, 70, 200, 300][rng.gen_range(0..5)];
-                let v: Vec<u8> = (0..len).map(|_| rng.gen_range(b'a'..b'e')).collect();
+                let v: Vec<u8> = if rng.gen_bool(0.3) {
+                    INTS[rng.gen_range(0..INTS.len())].as_bytes().to_vec()
+                } else {
+                    (0..len).map(|_| rng.gen_range(b'a'..b'e')).collect()
+                };
                 match rng.gen_range(0..10) {
                     0..=2 => {
                         let left = rng.gen_bool(0.5);
@@ -870,10 +1045,12 @@ mod tests {
                     _ => {
                         if !m.is_empty() {
                             let i = rng.gen_range(0..m.len());
-                            assert_eq!(l.get(i), Some(&m[i][..]));
-                            let back: Vec<&[u8]> = l.iter_from(i, true).collect();
+                            assert_eq!(l.get(i).map(|e| e.to_vec()).as_ref(), Some(&m[i]));
+                            let back: Vec<Vec<u8>> =
+                                l.iter_from(i, true).map(|e| e.to_vec()).collect();
                             assert_eq!(back.len(), i + 1);
-                            assert_eq!(back[0], &m[i][..]);
+                            assert_eq!(back[0], m[i]);
+                            assert!(l.get(i).is_some_and(|e| e.eq_bytes(&m[i])));
                         }
                     }
                 }
@@ -936,5 +1113,15 @@ mod tests {
         assert_eq!(lp_entry_size(b"hello"), 7);
         assert_eq!(lp_entry_size(&[b'a'; 100]), 103);
         assert_eq!(lp_entry_size(b"01"), 4);
+        for v in [
+            &b"5"[..],
+            b"-1",
+            b"40000",
+            b"hello",
+            &[b'a'; 100],
+            b"-9223372036854775808",
+        ] {
+            assert_eq!(enc_len(v), lp_entry_size(v));
+        }
     }
 }
