@@ -200,17 +200,24 @@ struct Node {
     buf: Box<[u8]>,
     start: usize,
     end: usize,
-    count: usize,
-    /// What this node would weigh as a Redis listpack.
-    rbytes: usize,
+    /// Elements held (a node is at most a few KiB, or one element past
+    /// the limit, so this fits).
+    count: u32,
 }
 
 impl Node {
     fn new() -> Node {
-        Node {
-            rbytes: LP_EMPTY,
-            ..Node::default()
-        }
+        Node::default()
+    }
+
+    /// What this node weighs as a Redis listpack (entries are stored in
+    /// listpack format, so only the header and terminator are added).
+    fn rbytes(&self) -> usize {
+        LP_EMPTY + self.end - self.start
+    }
+
+    fn len(&self) -> usize {
+        self.count as usize
     }
 
     fn mem(&self) -> usize {
@@ -306,7 +313,11 @@ impl Node {
         // free room on the side being grown so a run of pushes stays O(1).
         let want = used + need;
         let doubled = (self.buf.len() * 2).max(want).max(8);
-        let cap = if doubled <= cap_limit {
+        let cap = if self.buf.is_empty() {
+            // A new node: exact, so a node holding one large element
+            // wastes nothing.
+            want
+        } else if doubled <= cap_limit {
             doubled
         } else if want <= cap_limit {
             cap_limit
@@ -330,7 +341,6 @@ impl Node {
         let at = self.open_gap(pos, n, cap_limit);
         encode_into(&mut self.buf[at..at + n], v);
         self.count += 1;
-        self.rbytes += n;
     }
 
     /// Inserts an element already encoded (moved from another node).
@@ -338,14 +348,12 @@ impl Node {
         let at = self.open_gap(pos, raw.len(), cap_limit);
         self.buf[at..at + raw.len()].copy_from_slice(raw);
         self.count += 1;
-        self.rbytes += raw.len();
     }
 
     /// Removes the element at `pos`; returns the position of what followed
     /// it (shifting whichever side is smaller).
     fn remove(&mut self, pos: usize) -> usize {
         let (_, next) = self.at(pos);
-        self.rbytes -= next - pos;
         self.count -= 1;
         let n = next - pos;
         if pos - self.start <= self.end - next {
@@ -451,7 +459,7 @@ impl ListValue {
         if self.quick {
             return;
         }
-        let rbytes = self.nodes.front().map_or(LP_EMPTY, |n| n.rbytes);
+        let rbytes = self.nodes.front().map_or(LP_EMPTY, Node::rbytes);
         if exceeds(self.fill, rbytes + add_bytes, self.len + add_len) {
             self.quick = true;
         }
@@ -464,7 +472,7 @@ impl ListValue {
         }
         let (sl, cl) = node_limit(self.fill);
         let n = &self.nodes[0];
-        if n.rbytes <= sl / 2 && self.len <= cl / 2 {
+        if n.rbytes() <= sl / 2 && self.len <= cl / 2 {
             self.quick = false;
         }
     }
@@ -498,8 +506,8 @@ impl ListValue {
         let n = &self.nodes[i];
         !exceeds(
             self.fill,
-            n.rbytes + sz + SIZE_ESTIMATE_OVERHEAD,
-            n.count + 1,
+            n.rbytes() + sz + SIZE_ESTIMATE_OVERHEAD,
+            n.len() + 1,
         )
     }
 
@@ -564,26 +572,26 @@ impl ListValue {
         if i < self.len / 2 {
             let mut rem = i;
             for (ni, n) in self.nodes.iter().enumerate() {
-                if rem < n.count {
+                if rem < n.len() {
                     let mut pos = n.start;
                     for _ in 0..rem {
                         pos = n.at(pos).1;
                     }
                     return Cursor { node: ni, pos };
                 }
-                rem -= n.count;
+                rem -= n.len();
             }
         } else {
             let mut rem = self.len - 1 - i;
             for (ni, n) in self.nodes.iter().enumerate().rev() {
-                if rem < n.count {
+                if rem < n.len() {
                     let mut pos = n.before(n.end);
                     for _ in 0..rem {
                         pos = n.before(pos);
                     }
                     return Cursor { node: ni, pos };
                 }
-                rem -= n.count;
+                rem -= n.len();
             }
         }
         unreachable!("index {i} < len {} is inside some node", self.len)
@@ -714,11 +722,10 @@ impl ListValue {
             tail.insert_raw(tail.end, &src.buf[p..next], cap);
             p = next;
         }
-        let (moved, rb) = (tail.count, tail.rbytes - LP_EMPTY);
+        let moved = tail.count;
         self.with_node(i, |n, _| {
             n.end = pos;
             n.count -= moved;
-            n.rbytes -= rb;
             n.maybe_shrink();
         });
         self.node_mem += tail.mem();
@@ -827,7 +834,7 @@ impl ListValue {
         let mut n = n.min(self.len);
         while n > 0 {
             let i = if left { 0 } else { self.nodes.len() - 1 };
-            let whole = self.nodes[i].count;
+            let whole = self.nodes[i].len();
             if whole <= n {
                 let node = self.nodes.remove(i).expect("non-empty list has nodes");
                 self.node_mem -= node.mem();
@@ -850,18 +857,19 @@ impl ListValue {
     /// Checks the incremental figures against a recount (tests).
     pub fn check(&self) -> bool {
         let mem: usize = self.nodes.iter().map(Node::mem).sum();
-        let len: usize = self.nodes.iter().map(|n| n.count).sum();
+        let len: usize = self.nodes.iter().map(Node::len).sum();
         let rb = self.nodes.iter().all(|n| {
             let mut p = n.start;
             let mut rb = LP_EMPTY;
             let mut k = 0;
             while p < n.end {
-                let next = n.at(p).1;
-                rb += next - p;
+                let (e, next) = n.at(p);
+                // Every element uses the encoding Redis would pick for it.
+                rb += lp_entry_size(&e.to_vec());
                 p = next;
                 k += 1;
             }
-            rb == n.rbytes && k == n.count && n.count > 0
+            p == n.end && rb == n.rbytes() && k == n.len() && n.count > 0
         });
         mem == self.node_mem && len == self.len && rb && self.iter().count() == self.len
     }
@@ -1103,6 +1111,12 @@ mod tests {
         l.push(b"1", true);
         assert_eq!(l.encoding(), "quicklist");
         assert_eq!(l.nodes.len(), 2);
+    }
+
+    #[test]
+    fn node_slot_is_small() {
+        // A one-node list pays one deque slot: keep it at 40 bytes.
+        assert!(std::mem::size_of::<Node>() <= 40);
     }
 
     #[test]
