@@ -31,7 +31,7 @@ const SIZE_ESTIMATE_OVERHEAD: usize = 8;
 const LP_EMPTY: usize = 7;
 
 /// (size limit, count limit) of a node for a `list-max-listpack-size`.
-fn node_limit(fill: i64) -> (usize, usize) {
+fn node_limit(fill: i32) -> (usize, usize) {
     if fill >= 0 {
         (usize::MAX, fill.max(1) as usize)
     } else {
@@ -40,8 +40,14 @@ fn node_limit(fill: i64) -> (usize, usize) {
     }
 }
 
+/// `list-max-listpack-size` narrowed to what a node can use (Redis caps
+/// counts at 2^15 anyway), keeping `ListValue` one word smaller.
+fn clamp_fill(fill: i64) -> i32 {
+    fill.clamp(-5, 1 << 16) as i32
+}
+
 /// Redis's `quicklistNodeExceedsLimit`.
-fn exceeds(fill: i64, sz: usize, count: usize) -> bool {
+fn exceeds(fill: i32, sz: usize, count: usize) -> bool {
     let (sl, cl) = node_limit(fill);
     if sl != usize::MAX {
         sz > sl
@@ -397,7 +403,7 @@ pub struct ListValue {
     node_mem: usize,
     quick: bool,
     /// `list-max-listpack-size` as of the last write.
-    fill: i64,
+    fill: i32,
 }
 
 impl std::fmt::Debug for ListValue {
@@ -414,7 +420,7 @@ impl std::fmt::Debug for ListValue {
 impl ListValue {
     pub fn new(t: &Thresholds) -> Self {
         ListValue {
-            fill: t.list_max_listpack_size,
+            fill: clamp_fill(t.list_max_listpack_size),
             ..ListValue::default()
         }
     }
@@ -455,7 +461,7 @@ impl ListValue {
     /// Redis's growing conversion check, run before adding elements whose
     /// raw byte lengths sum to `add_bytes`.
     pub fn prepare_add(&mut self, t: &Thresholds, add_bytes: usize, add_len: usize) {
-        self.fill = t.list_max_listpack_size;
+        self.fill = clamp_fill(t.list_max_listpack_size);
         if self.quick {
             return;
         }
@@ -1117,6 +1123,8 @@ mod tests {
     fn node_slot_is_small() {
         // A one-node list pays one deque slot: keep it at 40 bytes.
         assert!(std::mem::size_of::<Node>() <= 40);
+        // The list lives inside every collection's `Object` box.
+        assert!(std::mem::size_of::<ListValue>() <= 56);
     }
 
     #[test]
