@@ -9,6 +9,7 @@
 
 pub mod acl;
 pub mod args;
+pub mod blocking;
 pub mod connection;
 pub mod errors;
 pub mod generic;
@@ -47,6 +48,7 @@ pub static ALL_GROUPS: &[&[CommandSpec]] = &[
     generic::COMMANDS,
     hash::COMMANDS,
     list::COMMANDS,
+    blocking::COMMANDS,
     set::COMMANDS,
     sorted_set::COMMANDS,
     transactions::COMMANDS,
