@@ -194,6 +194,9 @@ pub struct CommandSpec {
     pub flags: u32,
     /// Categories beyond the ones derived from flags and group.
     pub extra_categories: u64,
+    /// Whether the group's category applies (SORT is in the generic group
+    /// but Redis gives it @list/@set/@sortedset, not @keyspace).
+    pub group_category: bool,
     pub group: Group,
     pub keys: Keys,
     /// What COMMAND INFO prints as first/last/step for a movable-keys
@@ -221,6 +224,7 @@ impl CommandSpec {
             arity,
             flags,
             extra_categories: 0,
+            group_category: true,
             group,
             keys: Keys::None,
             legacy_keys: (0, 0, 0),
@@ -239,6 +243,7 @@ impl CommandSpec {
             arity: -2,
             flags: 0,
             extra_categories: 0,
+            group_category: true,
             group,
             keys: Keys::None,
             legacy_keys: (0, 0, 0),
@@ -276,6 +281,13 @@ impl CommandSpec {
         self
     }
 
+    /// Exactly these categories besides the flag-derived ones (no group one).
+    pub const fn only_cats(mut self, c: u64) -> Self {
+        self.extra_categories = c;
+        self.group_category = false;
+        self
+    }
+
     pub const fn cats(mut self, c: u64) -> Self {
         self.extra_categories |= c;
         self
@@ -299,7 +311,8 @@ impl CommandSpec {
 
     /// ACL categories: explicit ones, the group's, and those implied by flags.
     pub fn categories(&self) -> u64 {
-        let mut c = self.extra_categories | self.group.category();
+        let group = if self.group_category { self.group.category() } else { 0 };
+        let mut c = self.extra_categories | group;
         if self.has(flags::WRITE) {
             c |= cat::WRITE;
         }
