@@ -185,6 +185,30 @@ pub enum Keys {
     Find(KeyFinder),
 }
 
+/// Which arguments name databases, for the ACL database rule.
+#[derive(Clone, Copy)]
+pub enum Dbs {
+    None,
+    /// These argv indexes are DB indexes (SELECT 1, MOVE 2, SWAPDB 1 and 2).
+    Args(&'static [usize]),
+    /// An option names the DB (COPY … DB n): the index of its value.
+    Find(fn(&[&[u8]]) -> Option<usize>),
+    /// Touches every DB (FLUSHALL): needs `alldbs`.
+    All,
+}
+
+/// Which arguments are Pub/Sub channels, for the ACL channel rules.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Channels {
+    None,
+    /// argv[1] (PUBLISH, SPUBLISH).
+    First,
+    /// argv[1..] (SUBSCRIBE, SSUBSCRIBE).
+    All,
+    /// argv[1..], patterns that must equal an allowed pattern (PSUBSCRIBE).
+    AllPatterns,
+}
+
 /// One command (or subcommand) row.
 pub struct CommandSpec {
     /// Lowercase name; a subcommand's own name (`id` for CLIENT ID).
@@ -196,6 +220,8 @@ pub struct CommandSpec {
     pub extra_categories: u64,
     pub group: Group,
     pub keys: Keys,
+    pub dbs: Dbs,
+    pub channels: Channels,
     /// `None` only for containers that need a subcommand; a container with
     /// a handler runs it when called bare (see [`CommandSpec::bare`]).
     pub handler: Option<Handler>,
@@ -220,6 +246,8 @@ impl CommandSpec {
             extra_categories: 0,
             group,
             keys: Keys::None,
+            dbs: Dbs::None,
+            channels: Channels::None,
             handler: Some(handler),
             subcommands: &[],
             summary: "",
@@ -237,6 +265,8 @@ impl CommandSpec {
             extra_categories: 0,
             group,
             keys: Keys::None,
+            dbs: Dbs::None,
+            channels: Channels::None,
             handler: None,
             subcommands: subs,
             summary: "",
@@ -262,6 +292,28 @@ impl CommandSpec {
     pub const fn find_keys(mut self, f: KeyFinder) -> Self {
         self.keys = Keys::Find(f);
         self.flags |= flags::MOVABLE_KEYS;
+        self
+    }
+
+    /// Declares the argv indexes that are DB indexes.
+    pub const fn dbs(mut self, idx: &'static [usize]) -> Self {
+        self.dbs = Dbs::Args(idx);
+        self
+    }
+
+    pub const fn find_db(mut self, f: fn(&[&[u8]]) -> Option<usize>) -> Self {
+        self.dbs = Dbs::Find(f);
+        self
+    }
+
+    /// The command touches every DB.
+    pub const fn all_dbs(mut self) -> Self {
+        self.dbs = Dbs::All;
+        self
+    }
+
+    pub const fn channels(mut self, c: Channels) -> Self {
+        self.channels = c;
         self
     }
 
