@@ -194,13 +194,25 @@ impl Selector {
         let sub_prefix = format!("{lower}|");
         self.rules
             .retain(|(_, n)| *n != lower && !n.starts_with(&sub_prefix));
-        self.rebuild();
-        let before = self.cmds.clone();
-        self.apply_bits(allow, &lower);
-        if self.cmds != before {
-            self.rules.push((allow, lower));
-        }
+        self.rules.push((allow, lower));
+        self.normalize();
         Ok(())
+    }
+
+    /// Replays the rules from the `±@all` base, dropping each one that
+    /// changes nothing at its turn, so the printed rules parse back to the
+    /// same text (and `-@all -set` prints as `-@all`, as in Redis).
+    fn normalize(&mut self) {
+        let fill = if self.all_future { !0 } else { 0 };
+        self.cmds.iter_mut().for_each(|w| *w = fill);
+        let rules = std::mem::take(&mut self.rules);
+        for (allow, name) in rules {
+            let before = self.cmds.clone();
+            self.apply_bits(allow, &name);
+            if self.cmds != before {
+                self.rules.push((allow, name));
+            }
+        }
     }
 
     /// Applies one selector rule word (not the user-level ones).
@@ -244,10 +256,8 @@ impl Selector {
             Some(b'-') => return self.command_rule(false, &word[1..]),
             Some(b'~') => return self.key_pattern(&word[1..], PERM_RW),
             Some(b'%') => {
-                let tilde = word
-                    .iter()
-                    .position(|&b| b == b'~')
-                    .ok_or(RuleError::Syntax)?;
+                // Redis accepts `%R` with no `~` as an empty pattern.
+                let tilde = word.iter().position(|&b| b == b'~').unwrap_or(word.len());
                 let mut perm = 0;
                 for &f in &word[1..tilde] {
                     perm |= match f.to_ascii_uppercase() {
@@ -259,7 +269,7 @@ impl Selector {
                 if perm == 0 {
                     return Err(RuleError::Syntax);
                 }
-                return self.key_pattern(&word[tilde + 1..], perm);
+                return self.key_pattern(word.get(tilde + 1..).unwrap_or_default(), perm);
             }
             Some(b'&') => {
                 let p = &word[1..];
