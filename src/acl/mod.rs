@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::commands::glob::glob_match;
-use crate::commands::spec::{cat, flags, Channels, Dbs};
+use crate::commands::spec::{cat, flags, Channels, Dbs, Keys};
 use crate::commands::table::Command;
 pub use rules::{RuleError, Selector};
 
@@ -321,15 +321,36 @@ fn check_selector(
         } else {
             rules::PERM_R
         };
-        let idx = spec.key_indexes(argv).unwrap_or_default();
-        for i in idx {
-            let Some(key) = argv.get(i) else { continue };
+        let key_ok = |i: usize| -> Result<(), (Denied, Option<usize>)> {
+            let Some(key) = argv.get(i) else {
+                return Ok(());
+            };
             let ok = s
                 .keys
                 .iter()
                 .any(|(p, perm)| perm & need == need && glob_match(p, key, false));
-            if !ok {
-                return Err((Denied::Key, Some(i)));
+            if ok {
+                Ok(())
+            } else {
+                Err((Denied::Key, Some(i)))
+            }
+        };
+        match spec.keys {
+            Keys::None => {}
+            // The common case walks the range without allocating.
+            Keys::Range { first, last, step } => {
+                let argc = argv.len() as i32;
+                let last = if last < 0 { argc + last } else { last };
+                let mut i = first;
+                while i <= last && i < argc {
+                    key_ok(i as usize)?;
+                    i += step.max(1);
+                }
+            }
+            Keys::Find(f) => {
+                for i in f(argv).unwrap_or_default() {
+                    key_ok(i)?;
+                }
             }
         }
     }

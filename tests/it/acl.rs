@@ -702,3 +702,30 @@ async fn acl_load_save_without_file() {
     assert!(s(&r.call_str("ACL SAVE").await)
         .starts_with("-ERR This Redis instance is not configured to use an ACL file."));
 }
+
+#[tokio::test]
+async fn repinning_a_connected_user_takes_effect_at_once() {
+    let srv = start().await;
+    let mut admin = srv.raw().await;
+    raw_ok(
+        &mut admin,
+        "ACL SETUSER t on >tp db=2 allkeys allchannels +@all",
+    )
+    .await;
+    let mut r = login(&srv, "t", "tp").await;
+    raw_ok(&mut r, "SET k v").await;
+    raw_ok(&mut admin, "ACL SETUSER t db=3").await;
+    // Still in DB 2, which is no longer theirs: only connection commands run.
+    assert_eq!(
+        s(&r.call_str("GET k").await),
+        "-NOPERM No permissions to access database\r\n"
+    );
+    assert_eq!(s(&r.call_str("PING").await), "+PONG\r\n");
+    raw_ok(&mut r, "SELECT 3").await;
+    assert_eq!(s(&r.call_str("GET k").await), "$-1\r\n");
+    // alldbs lifts the pin; the default user is unaffected throughout.
+    raw_ok(&mut admin, "ACL SETUSER t alldbs").await;
+    raw_ok(&mut r, "SELECT 2").await;
+    assert_eq!(s(&r.call_str("GET k").await), "$1\r\nv\r\n");
+    raw_ok(&mut admin, "FLUSHALL").await;
+}
