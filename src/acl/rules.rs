@@ -287,7 +287,11 @@ impl Selector {
             _ => {}
         }
         if let Some(list) = lw.strip_prefix(b"db=") {
-            let mut mask = vec![0u64; databases.div_ceil(64).max(1)];
+            // Valkey 9.1: `db=` adds to the allowed set and clears `alldbs`.
+            let mut mask = self
+                .dbs
+                .clone()
+                .unwrap_or_else(|| vec![0u64; databases.div_ceil(64).max(1)]);
             for part in list.split(|&b| b == b',') {
                 let n: usize = std::str::from_utf8(part)
                     .ok()

@@ -310,10 +310,16 @@ pub fn denial_text(user: &User, denied: Denied, fullname: &str, arg: Option<&[u8
         ),
         Denied::Key => format!("No permissions to access the '{obj}' key"),
         Denied::Channel => format!("No permissions to access the '{obj}' channel"),
-        Denied::Database if arg.is_some() => {
-            format!("No permissions to access the '{obj}' database")
-        }
-        Denied::Database => "No permissions to access database".to_string(),
+        // Valkey 9.1's verbose text: the DB asked for, or the command.
+        Denied::Database => format!(
+            "User {} has no permissions to access database {}",
+            user.name,
+            if arg.is_some() {
+                obj.as_ref()
+            } else {
+                fullname
+            }
+        ),
     }
 }
 

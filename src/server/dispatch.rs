@@ -94,9 +94,9 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
             stat.rejected.fetch_add(1, Ordering::Relaxed);
             flag_transaction(ctx);
             let object = match (denied, arg.and_then(|i| argv.get(i))) {
-                (Denied::Command, _) => cmd.fullname.clone(),
                 (_, Some(a)) => String::from_utf8_lossy(a).into_owned(),
-                (_, None) => ctx.client.db.to_string(),
+                // Valkey logs the command when no argument names the DB.
+                (_, None) => cmd.fullname.clone(),
             };
             let name = ctx.client.user.name.clone();
             crate::commands::acl::log_denial(ctx, denied.reason(), object, name);

@@ -45,6 +45,10 @@ async fn setuser_list_round_trips() {
     raw_ok(&mut r, "ACL SETUSER alice resetdbs").await;
     let g = s(&r.call_str("ACL GETUSER alice").await);
     assert!(g.contains("$8\r\nresetdbs\r\n"), "{g}");
+    // `db=` adds to the set (Valkey 9.1).
+    raw_ok(&mut r, "ACL SETUSER alice db=0 db=2 db=5").await;
+    let g = s(&r.call_str("ACL GETUSER alice").await);
+    assert!(g.contains("db=0,2,5"), "{g}");
     raw_ok(&mut r, "ACL SETUSER alice alldbs clearselectors reset").await;
     let list = s(&r.call_str("ACL LIST").await);
     assert!(
@@ -541,6 +545,7 @@ async fn pinned_user_lands_in_own_db_and_cannot_leave() {
     );
     assert_eq!(log[1][1], Value::Int(4));
     assert_eq!(log[0][1], Value::Int(1));
+    assert_eq!(log[0][7], Value::BulkString(b"flushall".to_vec()));
     // HELLO AUTH pins too; so does the raw path, inside MULTI.
     let mut r = srv.raw().await;
     let hello = s(&r.call_str("HELLO 2 AUTH worker wp").await);
@@ -551,7 +556,7 @@ async fn pinned_user_lands_in_own_db_and_cannot_leave() {
     assert!(s(&r.call_str("EXEC").await).starts_with("-EXECABORT"));
     assert_eq!(
         s(&r.call_str("ACL DRYRUN worker select 1").await),
-        "$41\r\nNo permissions to access the '1' database\r\n"
+        "$51\r\nUser worker has no permissions to access database 1\r\n"
     );
     // RESET returns to the default user in DB 0.
     assert_eq!(s(&r.call_str("RESET").await), "+RESET\r\n");
@@ -714,7 +719,7 @@ async fn repinning_a_connected_user_takes_effect_at_once() {
     .await;
     let mut r = login(&srv, "t", "tp").await;
     raw_ok(&mut r, "SET k v").await;
-    raw_ok(&mut admin, "ACL SETUSER t db=3").await;
+    raw_ok(&mut admin, "ACL SETUSER t resetdbs db=3").await;
     // Still in DB 2, which is no longer theirs: only connection commands run.
     assert_eq!(
         s(&r.call_str("GET k").await),
