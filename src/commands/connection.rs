@@ -54,11 +54,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         reset,
     )
     .doc("Resets the connection.", "6.2.0", "O(1)"),
-    CommandSpec::new("select", 2, LOADING | STALE | FAST | NO_DB_LOCK, G, select).doc(
-        "Changes the selected database.",
-        "1.0.0",
-        "O(1)",
-    ),
+    CommandSpec::new("select", 2, LOADING | STALE | FAST | NO_DB_LOCK, G, select)
+        .dbs(&[1])
+        .doc("Changes the selected database.", "1.0.0", "O(1)"),
     CommandSpec::new(
         "auth",
         -2,
@@ -178,9 +176,11 @@ fn reset(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     super::pubsub::unsubscribe_all(ctx.srv, ctx.client);
     super::transactions::unwatch_all(ctx.srv, ctx.client);
     let c = &mut *ctx.client;
-    c.db = 0;
     c.reply_mode = ReplyMode::On;
     c.user = ctx.srv.acl.default_user();
+    // Back to the default user, in its first DB if it is pinned.
+    c.db = c.user.first_db().unwrap_or(0);
+    c.info.db.store(c.db, Ordering::Relaxed);
     c.authenticated = ctx.srv.acl.default_is_open();
     *c.info.user.lock() = c.user.name.clone();
     c.info.no_evict.store(false, Ordering::Relaxed);
@@ -208,16 +208,26 @@ fn select(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// Authenticates the client as `user`; the ACL issue adds DB pinning here.
+/// Authenticates the client as `user`. A user whose rules restrict DBs
+/// lands in their first allowed DB at once, so a client that never sends
+/// SELECT still works in its own DB (Valkey would leave it in DB 0).
 fn login(ctx: &mut Ctx<'_>, user: &[u8], password: &[u8]) -> CmdResult {
     match ctx.srv.acl.authenticate(user, password) {
         Some(u) => {
             *ctx.client.info.user.lock() = u.name.clone();
+            if let Some(db) = u.first_db().filter(|&d| d < ctx.srv.databases()) {
+                ctx.client.db = db;
+                ctx.client.info.db.store(db, Ordering::Relaxed);
+            }
             ctx.client.user = u;
             ctx.client.authenticated = true;
             Ok(())
         }
-        None => Err(errors::WRONGPASS),
+        None => {
+            let name = String::from_utf8_lossy(user).into_owned();
+            super::acl::log_denial(ctx, "auth", "AUTH".into(), name);
+            Err(errors::WRONGPASS)
+        }
     }
 }
 

@@ -98,13 +98,16 @@ pub static COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("move", 3, WRITE | FAST | NO_DB_LOCK, G, move_)
         .keys(1, 1, 1)
+        .dbs(&[2])
         .doc("Moves a key to another database.", "1.0.0", "O(1)"),
     // Redis files SWAPDB under the server group but gives it @keyspace.
     CommandSpec::new("swapdb", 3, WRITE | FAST | NO_DB_LOCK, Group::Server, swapdb)
+        .dbs(&[1, 2])
         .cats(cat::KEYSPACE | cat::DANGEROUS)
         .doc("Swaps two Redis databases.", "4.0.0", "O(N) where N is the count of clients watching or blocking on keys from both databases."),
     CommandSpec::new("copy", -3, WRITE | DENYOOM | NO_DB_LOCK, G, copy)
         .keys(1, 2, 1)
+        .find_db(copy_db_arg)
         .doc("Copies the value of a key to a new key.", "6.2.0", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values."),
     CommandSpec::container("object", G, OBJECT_SUBS).doc(
         "A container for object introspection commands.",
@@ -563,6 +566,21 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     ctx.out.ok();
     Ok(())
+}
+
+/// COPY's `DB n` option: the index of `n` (the last one wins, as in the handler).
+fn copy_db_arg(argv: &[&[u8]]) -> Option<usize> {
+    let mut found = None;
+    let mut i = 3;
+    while i + 1 < argv.len() {
+        if is(argv[i], "db") {
+            found = Some(i + 1);
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    found
 }
 
 fn copy(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {

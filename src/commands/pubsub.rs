@@ -7,7 +7,7 @@
 use std::sync::atomic::Ordering;
 
 use super::errors::CmdResult;
-use super::spec::{flags::*, CommandSpec, Group};
+use super::spec::{flags::*, Channels, CommandSpec, Group};
 use super::Ctx;
 use crate::server::client::Client;
 use crate::server::pubsub::{Kind, Subscriber};
@@ -19,13 +19,14 @@ const PS: u32 = PUBSUB | LOADING | STALE | NO_DB_LOCK;
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("subscribe", -2, SUB, G, subscribe)
+        .channels(Channels::All)
         .doc("Listens for messages published to channels.", "2.0.0", "O(N) where N is the number of channels to subscribe to."),
     CommandSpec::new("unsubscribe", -1, SUB, G, unsubscribe).doc(
         "Stops listening to messages posted to channels.",
         "2.0.0",
         "O(N) where N is the number of channels to unsubscribe.",
     ),
-    CommandSpec::new("psubscribe", -2, SUB, G, psubscribe).doc(
+    CommandSpec::new("psubscribe", -2, SUB, G, psubscribe).channels(Channels::AllPatterns).doc(
         "Listens for messages published to channels that match one or more patterns.",
         "2.0.0",
         "O(N) where N is the number of patterns to subscribe to.",
@@ -35,7 +36,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "2.0.0",
         "O(N) where N is the number of patterns to unsubscribe.",
     ),
-    CommandSpec::new("ssubscribe", -2, SUB, G, ssubscribe).keys(1, -1, 1).doc(
+    CommandSpec::new("ssubscribe", -2, SUB, G, ssubscribe).keys(1, -1, 1).channels(Channels::All).doc(
         "Listens for messages published to shard channels.",
         "7.0.0",
         "O(N) where N is the number of shard channels to subscribe to.",
@@ -45,12 +46,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         "7.0.0",
         "O(N) where N is the number of shard channels to unsubscribe.",
     ),
-    CommandSpec::new("publish", 3, PS | FAST, G, publish).doc(
+    CommandSpec::new("publish", 3, PS | FAST, G, publish).channels(Channels::First).doc(
         "Posts a message to a channel.",
         "2.0.0",
         "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).",
     ),
-    CommandSpec::new("spublish", 3, PS | FAST, G, spublish).keys(1, 1, 1).doc(
+    CommandSpec::new("spublish", 3, PS | FAST, G, spublish).keys(1, 1, 1).channels(Channels::First).doc(
         "Post a message to a shard channel",
         "7.0.0",
         "O(N) where N is the number of clients subscribed to the receiving shard channel.",

@@ -65,6 +65,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(N) where N is the number of keys in the selected database",
         ),
     CommandSpec::new("flushall", -1, WRITE | NO_DB_LOCK, G, flushall)
+        .all_dbs()
         .cats(cat::KEYSPACE | cat::DANGEROUS)
         .doc(
             "Removes all keys from all databases.",

@@ -185,6 +185,30 @@ pub enum Keys {
     Find(KeyFinder),
 }
 
+/// Which arguments name databases, for the ACL database rule.
+#[derive(Clone, Copy)]
+pub enum Dbs {
+    None,
+    /// These argv indexes are DB indexes (SELECT 1, MOVE 2, SWAPDB 1 and 2).
+    Args(&'static [usize]),
+    /// An option names the DB (COPY … DB n): the index of its value.
+    Find(fn(&[&[u8]]) -> Option<usize>),
+    /// Touches every DB (FLUSHALL): needs `alldbs`.
+    All,
+}
+
+/// Which arguments are Pub/Sub channels, for the ACL channel rules.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Channels {
+    None,
+    /// argv[1] (PUBLISH, SPUBLISH).
+    First,
+    /// argv[1..] (SUBSCRIBE, SSUBSCRIBE).
+    All,
+    /// argv[1..], patterns that must equal an allowed pattern (PSUBSCRIBE).
+    AllPatterns,
+}
+
 /// One command (or subcommand) row.
 pub struct CommandSpec {
     /// Lowercase name; a subcommand's own name (`id` for CLIENT ID).
@@ -202,6 +226,8 @@ pub struct CommandSpec {
     /// What COMMAND INFO prints as first/last/step for a movable-keys
     /// command (Redis keeps a legacy triple, e.g. 1,1,1 for ZUNIONSTORE).
     pub legacy_keys: (i32, i32, i32),
+    pub dbs: Dbs,
+    pub channels: Channels,
     /// `None` only for containers that need a subcommand; a container with
     /// a handler runs it when called bare (see [`CommandSpec::bare`]).
     pub handler: Option<Handler>,
@@ -228,6 +254,8 @@ impl CommandSpec {
             group,
             keys: Keys::None,
             legacy_keys: (0, 0, 0),
+            dbs: Dbs::None,
+            channels: Channels::None,
             handler: Some(handler),
             subcommands: &[],
             summary: "",
@@ -247,6 +275,8 @@ impl CommandSpec {
             group,
             keys: Keys::None,
             legacy_keys: (0, 0, 0),
+            dbs: Dbs::None,
+            channels: Channels::None,
             handler: None,
             subcommands: subs,
             summary: "",
@@ -288,6 +318,28 @@ impl CommandSpec {
         self
     }
 
+    /// Declares the argv indexes that are DB indexes.
+    pub const fn dbs(mut self, idx: &'static [usize]) -> Self {
+        self.dbs = Dbs::Args(idx);
+        self
+    }
+
+    pub const fn find_db(mut self, f: fn(&[&[u8]]) -> Option<usize>) -> Self {
+        self.dbs = Dbs::Find(f);
+        self
+    }
+
+    /// The command touches every DB.
+    pub const fn all_dbs(mut self) -> Self {
+        self.dbs = Dbs::All;
+        self
+    }
+
+    pub const fn channels(mut self, c: Channels) -> Self {
+        self.channels = c;
+        self
+    }
+
     pub const fn cats(mut self, c: u64) -> Self {
         self.extra_categories |= c;
         self
@@ -311,7 +363,11 @@ impl CommandSpec {
 
     /// ACL categories: explicit ones, the group's, and those implied by flags.
     pub fn categories(&self) -> u64 {
-        let group = if self.group_category { self.group.category() } else { 0 };
+        let group = if self.group_category {
+            self.group.category()
+        } else {
+            0
+        };
         let mut c = self.extra_categories | group;
         if self.has(flags::WRITE) {
             c |= cat::WRITE;

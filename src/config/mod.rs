@@ -56,6 +56,25 @@ pub struct Config {
     pub thresholds: crate::keyspace::value::Thresholds,
     /// Runtime worker threads (redis-server's `io-threads`); 0 = one per core.
     pub io_threads: usize,
+    /// ACL LOAD / ACL SAVE file (`aclfile`); read at startup when set.
+    pub aclfile: Option<String>,
+    /// `[[user]]` tables, validated when the file was read.
+    pub users: Vec<UserConfig>,
+}
+
+/// One `[[user]]` table: rules in ACL SETUSER syntax, the password from
+/// an environment variable (never written in the file).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserConfig {
+    pub name: String,
+    #[serde(rename = "password-env")]
+    pub password_env: Option<String>,
+    #[serde(default)]
+    pub rules: String,
+    /// Resolved from `password-env` when the file is read.
+    #[serde(skip)]
+    pub password: Option<String>,
 }
 
 impl Default for Config {
@@ -83,6 +102,8 @@ impl Default for Config {
             tcp_keepalive: 300,
             daemonize: false,
             io_threads: 0,
+            aclfile: None,
+            users: Vec::new(),
             thresholds: Default::default(),
         }
     }
@@ -94,6 +115,8 @@ impl Default for Config {
 struct FileConfig {
     #[serde(default)]
     server: toml::Table,
+    #[serde(default)]
+    user: Vec<UserConfig>,
 }
 
 /// What the command line asked for.
@@ -153,6 +176,41 @@ impl Config {
                     message: format!("[server] {k}: unknown setting"),
                 });
             }
+        }
+        for (i, u) in file.user.iter().enumerate() {
+            let err = |field: &str, message: String| ConfigError::Parse {
+                path: path.to_string(),
+                message: format!("[[user]] #{} ({}) {field}: {message}", i + 1, u.name),
+            };
+            let mut u = u.clone();
+            if let Some(var) = &u.password_env {
+                let p = std::env::var(var).map_err(|_| {
+                    err(
+                        "password-env",
+                        format!("environment variable {var} is not set"),
+                    )
+                })?;
+                u.password = Some(p);
+            }
+            let words: Vec<&[u8]> = u
+                .rules
+                .split_ascii_whitespace()
+                .map(str::as_bytes)
+                .collect();
+            let words = crate::acl::rules::merge_selectors(&words).map_err(|e| err("rules", e))?;
+            let mut check = crate::acl::User::new(&u.name);
+            for w in &words {
+                check.apply(w, self.databases).map_err(|e| {
+                    err(
+                        "rules",
+                        format!("'{}': {}", String::from_utf8_lossy(w), e.text()),
+                    )
+                })?;
+            }
+            if self.users.iter().any(|x| x.name == u.name) {
+                return Err(err("name", "duplicate user".into()));
+            }
+            self.users.push(u);
         }
         let _ = ignored;
         Ok(())

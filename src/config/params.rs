@@ -139,6 +139,22 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
     },
     Param {
+        name: "aclfile",
+        get: |c| c.aclfile.clone().unwrap_or_default(),
+        set: |c, v| {
+            if v.is_empty() {
+                c.aclfile = None;
+                return Ok(());
+            }
+            // A bad file stops startup (Redis refuses to start too).
+            let text = std::fs::read_to_string(v).map_err(|e| format!("cannot read {v}: {e}"))?;
+            crate::acl::parse_aclfile(&text, c.databases).map_err(|e| format!("{v}:{e}"))?;
+            c.aclfile = Some(v.to_string());
+            Ok(())
+        },
+        mutable: false,
+    },
+    Param {
         name: "databases",
         get: |c| c.databases.to_string(),
         set: |c, v| {

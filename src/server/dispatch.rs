@@ -50,7 +50,7 @@ fn noperm(denied: Denied, cmd: &Command, ctx: &Ctx<'_>) -> Error {
         ),
         Denied::Key => "NOPERM No permissions to access a key".to_string(),
         Denied::Channel => "NOPERM No permissions to access a channel".to_string(),
-        Denied::Database => "NOPERM No permissions to access a database".to_string(),
+        Denied::Database => "NOPERM No permissions to access database".to_string(),
     };
     Error::from(text)
 }
@@ -78,15 +78,31 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
         flag_transaction(ctx);
         return reply_error(ctx, &errors::NOAUTH);
     }
-    if let Err(denied) = ctx
-        .srv
-        .acl
-        .check(&ctx.client.user, cmd, argv, ctx.client.db)
-    {
-        stat.rejected.fetch_add(1, Ordering::Relaxed);
-        flag_transaction(ctx);
-        let e = noperm(denied, cmd, ctx);
-        return reply_error(ctx, &e);
+    // ACL gate: one atomic load for unrestricted users (the default one).
+    if !ctx.client.user.is_fast() {
+        if ctx.client.user.is_stale() {
+            // ACL SETUSER/DELUSER replaced the user: pick up its new rules.
+            match ctx.srv.acl.get(ctx.client.user.name.as_bytes()) {
+                Some(u) => ctx.client.user = u,
+                None => {
+                    ctx.client.close_after_reply = true;
+                    return reply_error(ctx, &errors::NOAUTH);
+                }
+            }
+        }
+        if let Err((denied, arg)) = ctx.client.user.check(cmd, argv, ctx.client.db) {
+            stat.rejected.fetch_add(1, Ordering::Relaxed);
+            flag_transaction(ctx);
+            let object = match (denied, arg.and_then(|i| argv.get(i))) {
+                (_, Some(a)) => String::from_utf8_lossy(a).into_owned(),
+                // Valkey logs the command when no argument names the DB.
+                (_, None) => cmd.fullname.clone(),
+            };
+            let name = ctx.client.user.name.clone();
+            crate::commands::acl::log_denial(ctx, denied.reason(), object, name);
+            let e = noperm(denied, cmd, ctx);
+            return reply_error(ctx, &e);
+        }
     }
     if ctx.client.in_script && spec.has(flags::NOSCRIPT) {
         stat.rejected.fetch_add(1, Ordering::Relaxed);

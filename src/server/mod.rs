@@ -72,7 +72,7 @@ impl Shared {
         };
         Arc::new(Shared {
             keyspace: Keyspace::new(config.databases),
-            acl: Acl::new(config.requirepass.as_deref()),
+            acl: Acl::from_config(&config),
             clock: Clock::default(),
             clients: ClientRegistry::default(),
             pubsub: Default::default(),

@@ -1,1 +1,736 @@
-//! Tests: acl.
+//! Tests: ACL (Redis 7 grammar, Valkey 9.1's database rule) and DB pinning.
+
+use std::collections::BTreeSet;
+
+use redis::Value;
+
+use crate::support::{self, start, start_with, Oracle};
+
+fn s(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+async fn raw_ok(r: &mut support::Raw, line: &str) {
+    assert_eq!(s(&r.call_str(line).await), "+OK\r\n", "{line}");
+}
+
+/// An authenticated raw connection as `user`.
+async fn login(srv: &support::TestServer, user: &str, pass: &str) -> support::Raw {
+    let mut r = srv.raw().await;
+    raw_ok(&mut r, &format!("AUTH {user} {pass}")).await;
+    r
+}
+
+#[tokio::test]
+async fn setuser_list_round_trips() {
+    let srv = start().await;
+    let mut r = srv.raw().await;
+    raw_ok(&mut r, "ACL SETUSER alice on >pw ~a* %R~b* %W~c* &ch* +get -set +@string -@list +client|id (+set ~x*) db=0,2").await;
+    let list = s(&r.call_str("ACL LIST").await);
+    let hash = "30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4";
+    let line = format!("user alice on #{hash} ~a* %R~b* %W~c* resetchannels &ch* -@all +get +@string +client|id db=0,2 (~x* resetchannels -@all +set)");
+    assert!(list.contains(&line), "{list}");
+    // The printed rules rebuild the same user.
+    let rules: Vec<&str> = line.split(' ').skip(2).collect();
+    raw_ok(&mut r, &format!("ACL SETUSER bob {}", rules.join(" "))).await;
+    let list = s(&r.call_str("ACL LIST").await);
+    assert!(
+        list.contains(&line.replace("user alice", "user bob")),
+        "{list}"
+    );
+    // GETUSER carries our `databases` field at root and in selectors.
+    let g = s(&r.call_str("ACL GETUSER alice").await);
+    assert!(g.contains("$9\r\ndatabases\r\n$6\r\ndb=0,2\r\n"), "{g}");
+    assert!(g.contains("$9\r\ndatabases\r\n$6\r\nalldbs\r\n"), "{g}");
+    raw_ok(&mut r, "ACL SETUSER alice resetdbs").await;
+    let g = s(&r.call_str("ACL GETUSER alice").await);
+    assert!(g.contains("$8\r\nresetdbs\r\n"), "{g}");
+    // `db=` adds to the set (Valkey 9.1).
+    raw_ok(&mut r, "ACL SETUSER alice db=0 db=2 db=5").await;
+    let g = s(&r.call_str("ACL GETUSER alice").await);
+    assert!(g.contains("db=0,2,5"), "{g}");
+    raw_ok(&mut r, "ACL SETUSER alice alldbs clearselectors reset").await;
+    let list = s(&r.call_str("ACL LIST").await);
+    assert!(
+        list.contains("user alice off resetchannels -@all\r\n"),
+        "{list}"
+    );
+    assert_eq!(
+        s(&r.call_str("ACL SETUSER alice db=99").await),
+        "-ERR Error in ACL SETUSER modifier 'db=99': Invalid database index in ACL\r\n"
+    );
+    assert_eq!(s(&r.call_str("ACL WHOAMI").await), "$7\r\ndefault\r\n");
+}
+
+/// Replies of the Redis-common grammar, byte for byte against redis-server.
+#[tokio::test]
+async fn differential_acl_commands() {
+    support::diff_lines(&[
+        "ACL SETUSER alice",
+        "ACL LIST",
+        "ACL SETUSER alice on >pw ~a* %R~b* %W~c* &ch* +@string -incr",
+        "ACL LIST",
+        "ACL SETUSER alice (+set ~x*) (-@all +@read %R~r*)",
+        "ACL LIST",
+        "ACL SETUSER alice clearselectors <pw nopass",
+        "ACL LIST",
+        "ACL SETUSER bob +@all -get +get",
+        "ACL SETUSER carol -@all +@string -get",
+        "ACL SETUSER dave -@all +client|id +client",
+        "ACL SETUSER dave -@all +@string +@keyspace -del",
+        "ACL SETUSER erin -@all -@hash",
+        "ACL SETUSER erin +@all -@dangerous",
+        "ACL SETUSER erin -@all +@hash -@hash allkeys allchannels",
+        "ACL SETUSER frank nocommands +set allcommands -get resetkeys ~k1 ~k1 %R~k2 %W~k2",
+        "ACL SETUSER gina #30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4 on",
+        "ACL SETUSER gina !30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4 >a >b resetpass",
+        "ACL LIST",
+        "ACL USERS",
+        "ACL SETUSER bob allkeys ~x",
+        "ACL SETUSER bob allchannels &x",
+        "ACL SETUSER bob foo",
+        "ACL SETUSER bob +nosuch",
+        "ACL SETUSER bob +@nosuch",
+        "ACL SETUSER bob (~x",
+        "ACL SETUSER bob <nope",
+        "ACL SETUSER bob #abc",
+        "ACL SETUSER bob !30c952fab122c3f9759f02a6d95c3758b246b4fee239957b2d4fee46e26170c4",
+        "ACL SETUSER bob %X~k",
+        "ACL SETUSER bob %~k",
+        "ACL SETUSER bob %RX~k",
+        "ACL SETUSER x %R",
+        "ACL SETUSER x (+get ~x) (",
+        "ACL SETUSER x ()",
+        "ACL SETUSER y (+get) (+get) +client|nosuch",
+        "ACL SETUSER y -@all +@ALL +GET",
+        "ACL LIST",
+        "ACL LOG -1",
+        "ACL LOG 0",
+        "ACL SETUSER",
+        "ACL GETUSER nosuch",
+        "ACL DRYRUN alice get a1",
+        "ACL DRYRUN alice set a1 v",
+        "ACL DRYRUN nouser get x",
+        "ACL DRYRUN alice nocmd",
+        "ACL DRYRUN alice get",
+        "ACL DRYRUN frank set k1 v",
+        "ACL DRYRUN frank strlen k2",
+        "ACL WHOAMI",
+        "ACL WHOAMI x",
+        "ACL CAT",
+        "ACL CAT nosuch",
+        "ACL CAT a b",
+        "ACL GENPASS 0",
+        "ACL GENPASS 4097",
+        "ACL GENPASS x",
+        "ACL GENPASS 1 2",
+        "ACL LOG x",
+        "ACL LOG 1 2",
+        "ACL LOG RESET",
+        "ACL NOSUCH",
+        "ACL HELP",
+        "ACL HELP x",
+        "ACL DELUSER default",
+        "ACL DELUSER bob nosuch carol",
+        "ACL USERS",
+        "ACL LIST",
+        "AUTH nosuch pw",
+        "AUTH alice wrong",
+    ])
+    .await;
+}
+
+/// GETUSER and CAT against redis-server, allowing for our extra
+/// `databases` field and the commands we have not implemented yet.
+#[tokio::test]
+async fn differential_getuser_and_cat() {
+    let Some(oracle) = Oracle::start().await else {
+        return;
+    };
+    let srv = start().await;
+    let mut ours = srv.client().await;
+    let mut theirs = redis::Client::open(format!("redis://{}/", oracle.addr))
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let setups = [
+        "default",
+        "alice on >pw ~a* %R~b* &ch* -@all +@connection -client|list (+set ~x*) (%W~w* &z)",
+        "bob nopass allkeys allchannels +@all -@dangerous",
+    ];
+    for setup in setups {
+        let words: Vec<&str> = setup.split(' ').collect();
+        if words.len() > 1 {
+            for c in [&mut ours, &mut theirs] {
+                let () = redis::cmd("ACL")
+                    .arg("SETUSER")
+                    .arg(&words)
+                    .query_async(c)
+                    .await
+                    .unwrap();
+            }
+        }
+        let get = |v: Value| -> Value { strip_databases(v) };
+        let a: Value = redis::cmd("ACL")
+            .arg("GETUSER")
+            .arg(words[0])
+            .query_async(&mut ours)
+            .await
+            .unwrap();
+        let b: Value = redis::cmd("ACL")
+            .arg("GETUSER")
+            .arg(words[0])
+            .query_async(&mut theirs)
+            .await
+            .unwrap();
+        assert_eq!(get(a), b, "ACL GETUSER {}", words[0]);
+    }
+    let cats: Vec<String> = redis::cmd("ACL")
+        .arg("CAT")
+        .query_async(&mut ours)
+        .await
+        .unwrap();
+    let theirs_cats: Vec<String> = redis::cmd("ACL")
+        .arg("CAT")
+        .query_async(&mut theirs)
+        .await
+        .unwrap();
+    assert_eq!(cats, theirs_cats);
+    for c in &cats {
+        let a: BTreeSet<String> = redis::cmd("ACL")
+            .arg("CAT")
+            .arg(c)
+            .query_async(&mut ours)
+            .await
+            .unwrap();
+        let b: BTreeSet<String> = redis::cmd("ACL")
+            .arg("CAT")
+            .arg(c)
+            .query_async(&mut theirs)
+            .await
+            .unwrap();
+        let mut extra: Vec<&String> = a.difference(&b).collect();
+        // Commands newer than the 7.0 oracle (CLIENT SETINFO is 7.2).
+        let mut known = Vec::new();
+        for x in extra {
+            let info: Value = redis::cmd("COMMAND")
+                .arg("INFO")
+                .arg(x)
+                .query_async(&mut theirs)
+                .await
+                .unwrap();
+            if info != Value::Array(vec![Value::Nil]) {
+                known.push(x);
+            }
+        }
+        extra = known;
+        assert!(extra.is_empty(), "@{c}: we list {extra:?}, Redis does not");
+        if ["string", "keyspace", "connection", "pubsub", "admin"].contains(&c.as_str()) {
+            assert!(!a.is_empty(), "@{c} empty");
+        }
+    }
+}
+
+/// Drops the `databases` pairs (ours) from a GETUSER reply.
+fn strip_databases(v: Value) -> Value {
+    match v {
+        Value::Array(items) => {
+            let mut out = Vec::new();
+            let mut it = items.into_iter();
+            while let Some(x) = it.next() {
+                if x == Value::BulkString(b"databases".to_vec()) {
+                    it.next();
+                    continue;
+                }
+                out.push(strip_databases(x));
+            }
+            Value::Array(out)
+        }
+        other => other,
+    }
+}
+
+#[tokio::test]
+async fn noperm_texts_and_acl_log() {
+    let srv = start().await;
+    let mut admin = srv.raw().await;
+    raw_ok(&mut admin, "ACL SETUSER al on >p ~k* &c* -@all +get +set +publish +subscribe +psubscribe +client|id +multi +exec").await;
+    let mut r = login(&srv, "al", "p").await;
+    assert_eq!(
+        s(&r.call_str("GET x").await),
+        "-NOPERM No permissions to access a key\r\n"
+    );
+    assert_eq!(
+        s(&r.call_str("INCR k").await),
+        "-NOPERM User al has no permissions to run the 'incr' command\r\n"
+    );
+    assert_eq!(
+        s(&r.call_str("CLIENT LIST").await),
+        "-NOPERM User al has no permissions to run the 'client|list' command\r\n"
+    );
+    assert!(s(&r.call_str("CLIENT ID").await).starts_with(':'));
+    assert_eq!(
+        s(&r.call_str("PUBLISH x m").await),
+        "-NOPERM No permissions to access a channel\r\n"
+    );
+    assert_eq!(s(&r.call_str("PUBLISH c1 m").await), ":0\r\n");
+    assert_eq!(
+        s(&r.call_str("PSUBSCRIBE c1*").await),
+        "-NOPERM No permissions to access a channel\r\n"
+    );
+    assert_eq!(s(&r.call_str("GET k1").await), "$-1\r\n");
+    // Inside MULTI the denial happens at queue time and aborts EXEC.
+    raw_ok(&mut r, "MULTI").await;
+    assert_eq!(
+        s(&r.call_str("GET x").await),
+        "-NOPERM No permissions to access a key\r\n"
+    );
+    assert!(s(&r.call_str("EXEC").await).starts_with("-EXECABORT"));
+    let mut bad = srv.raw().await;
+    assert!(s(&bad.call_str("AUTH al wrong").await).starts_with("-WRONGPASS"));
+    let mut c = srv.client().await;
+    let log: Vec<Vec<Value>> = redis::cmd("ACL")
+        .arg("LOG")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let field = |e: &Vec<Value>, name: &str| -> Value {
+        let i = e
+            .iter()
+            .position(|v| *v == Value::BulkString(name.as_bytes().to_vec()))
+            .unwrap();
+        e[i + 1].clone()
+    };
+    let reasons: Vec<Value> = log.iter().map(|e| field(e, "reason")).collect();
+    let b = |x: &str| Value::BulkString(x.as_bytes().to_vec());
+    assert_eq!(
+        reasons,
+        vec![
+            b("auth"),
+            b("key"),
+            b("channel"),
+            b("channel"),
+            b("command"),
+            b("command"),
+            b("key")
+        ]
+    );
+    assert_eq!(field(&log[0], "object"), b("AUTH"));
+    assert_eq!(field(&log[1], "context"), b("multi"));
+    assert_eq!(field(&log[2], "object"), b("c1*"));
+    assert_eq!(field(&log[4], "object"), b("client|list"));
+    assert_eq!(field(&log[6], "username"), b("al"));
+    let names: Vec<Value> = log[0].iter().step_by(2).cloned().collect();
+    let want = [
+        "count",
+        "reason",
+        "context",
+        "object",
+        "username",
+        "age-seconds",
+        "client-info",
+        "entry-id",
+        "timestamp-created",
+        "timestamp-last-updated",
+    ];
+    assert_eq!(names, want.iter().map(|n| b(n)).collect::<Vec<_>>());
+    // Repeats group into one entry.
+    r.call_str("GET x").await;
+    let log: Vec<Vec<Value>> = redis::cmd("ACL")
+        .arg("LOG")
+        .arg(1)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(field(&log[0], "count"), Value::Int(2));
+    let () = redis::cmd("ACL")
+        .arg("LOG")
+        .arg("RESET")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let log: Vec<Value> = redis::cmd("ACL")
+        .arg("LOG")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!(log.is_empty());
+    // DRYRUN's verbose texts (Redis 7.2).
+    let dry = |args: &[&str]| {
+        let mut cmd = redis::cmd("ACL");
+        cmd.arg("DRYRUN").arg("al").arg(args);
+        cmd
+    };
+    let v: String = dry(&["get", "x"]).query_async(&mut c).await.unwrap();
+    assert_eq!(v, "No permissions to access the 'x' key");
+    let v: String = dry(&["incr", "k"]).query_async(&mut c).await.unwrap();
+    assert_eq!(v, "User al has no permissions to run the 'incr' command");
+    let v: String = dry(&["publish", "x", "m"])
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(v, "No permissions to access the 'x' channel");
+}
+
+#[tokio::test]
+async fn key_permissions_read_write() {
+    let srv = start().await;
+    let mut admin = srv.raw().await;
+    raw_ok(
+        &mut admin,
+        "ACL SETUSER u on nopass +@all ~app:* %R~ro:* %W~wo:*",
+    )
+    .await;
+    let mut r = login(&srv, "u", "x").await;
+    raw_ok(&mut r, "SET app:1 v").await;
+    assert_eq!(s(&r.call_str("GET app:1").await), "$1\r\nv\r\n");
+    assert_eq!(
+        s(&r.call_str("SET ro:1 v").await),
+        "-NOPERM No permissions to access a key\r\n"
+    );
+    assert_eq!(s(&r.call_str("GET ro:1").await), "$-1\r\n");
+    raw_ok(&mut r, "SET wo:1 v").await;
+    assert_eq!(
+        s(&r.call_str("GET wo:1").await),
+        "-NOPERM No permissions to access a key\r\n"
+    );
+    assert_eq!(
+        s(&r.call_str("MSET app:2 v other v").await),
+        "-NOPERM No permissions to access a key\r\n"
+    );
+    // Rules changed under a connected client apply at its next command.
+    raw_ok(&mut admin, "ACL SETUSER u -get").await;
+    assert_eq!(
+        s(&r.call_str("GET app:1").await),
+        "-NOPERM User u has no permissions to run the 'get' command\r\n"
+    );
+    // DELUSER disconnects the user's clients.
+    assert_eq!(s(&admin.call_str("ACL DELUSER u").await), ":1\r\n");
+    assert!(r.closed().await);
+}
+
+#[tokio::test]
+async fn channel_permissions() {
+    let srv = start().await;
+    let mut admin = srv.raw().await;
+    raw_ok(&mut admin, "ACL SETUSER p on nopass +@all allkeys &news.*").await;
+    let mut r = login(&srv, "p", "x").await;
+    assert_eq!(s(&r.call_str("PUBLISH news.x m").await), ":0\r\n");
+    assert_eq!(
+        s(&r.call_str("SPUBLISH other m").await),
+        "-NOPERM No permissions to access a channel\r\n"
+    );
+    assert_eq!(
+        s(&r.call_str("SUBSCRIBE news.a other").await),
+        "-NOPERM No permissions to access a channel\r\n"
+    );
+    assert_eq!(
+        s(&r.call_str("PSUBSCRIBE n*").await),
+        "-NOPERM No permissions to access a channel\r\n"
+    );
+    assert!(s(&r.call_str("PSUBSCRIBE news.*").await).contains("psubscribe"));
+}
+
+#[tokio::test]
+async fn selectors_grant_alternatives() {
+    let srv = start().await;
+    let mut admin = srv.raw().await;
+    raw_ok(
+        &mut admin,
+        "ACL SETUSER sel on nopass -@all +get ~a* (+set ~b*) (+@read %R~r*)",
+    )
+    .await;
+    let mut r = login(&srv, "sel", "x").await;
+    raw_ok(&mut r, "SET b1 v").await;
+    assert_eq!(s(&r.call_str("GET a1").await), "$-1\r\n");
+    assert_eq!(s(&r.call_str("STRLEN r1").await), ":0\r\n");
+    // Every selector refused: the most specific reason (key over command).
+    assert_eq!(
+        s(&r.call_str("SET a1 v").await),
+        "-NOPERM No permissions to access a key\r\n"
+    );
+    assert_eq!(
+        s(&r.call_str("DEL b1").await),
+        "-NOPERM User sel has no permissions to run the 'del' command\r\n"
+    );
+    raw_ok(&mut admin, "ACL SETUSER sel clearselectors").await;
+    assert_eq!(
+        s(&r.call_str("SET b1 v").await),
+        "-NOPERM User sel has no permissions to run the 'set' command\r\n"
+    );
+}
+
+#[tokio::test]
+async fn pinned_user_lands_in_own_db_and_cannot_leave() {
+    let srv = start().await;
+    let mut admin = srv.client().await;
+    let () = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg(&["worker", "on", ">wp", "db=2", "~*", "&*", "+@all"])
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let url = format!("redis://worker:wp@{}/", srv.addr);
+    let mut w = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let () = redis::cmd("SET")
+        .arg("job")
+        .arg("1")
+        .query_async(&mut w)
+        .await
+        .unwrap();
+    let () = redis::cmd("SELECT")
+        .arg(2)
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let v: Option<String> = redis::cmd("GET")
+        .arg("job")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    assert_eq!(v.as_deref(), Some("1"), "the worker's SET landed in DB 2");
+    let denied = "NOPERM No permissions to access database";
+    for cmd in [
+        redis::cmd("SELECT").arg(0).clone(),
+        redis::cmd("MOVE").arg("job").arg(0).clone(),
+        redis::cmd("SWAPDB").arg(0).arg(2).clone(),
+        redis::cmd("COPY")
+            .arg("job")
+            .arg("j2")
+            .arg("DB")
+            .arg(0)
+            .clone(),
+        redis::cmd("FLUSHALL").clone(),
+    ] {
+        let e = cmd.query_async::<Value>(&mut w).await.unwrap_err();
+        assert!(
+            e.to_string().contains("No permissions to access database"),
+            "{e}"
+        );
+    }
+    let () = redis::cmd("SELECT")
+        .arg(2)
+        .query_async(&mut w)
+        .await
+        .unwrap();
+    let () = redis::cmd("COPY")
+        .arg("job")
+        .arg("j2")
+        .arg("DB")
+        .arg(2)
+        .query_async(&mut w)
+        .await
+        .map(|_: i64| ())
+        .unwrap();
+    let log: Vec<Vec<Value>> = redis::cmd("ACL")
+        .arg("LOG")
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    // SELECT/MOVE/SWAPDB/COPY asked for DB 0: one grouped entry; FLUSHALL another.
+    assert_eq!(log.len(), 2);
+    assert!(log
+        .iter()
+        .all(|e| e[3] == Value::BulkString(b"database".to_vec())));
+    assert_eq!(
+        log[1][7],
+        Value::BulkString(b"0".to_vec()),
+        "object is the DB asked for"
+    );
+    assert_eq!(log[1][1], Value::Int(4));
+    assert_eq!(log[0][1], Value::Int(1));
+    assert_eq!(log[0][7], Value::BulkString(b"flushall".to_vec()));
+    // HELLO AUTH pins too; so does the raw path, inside MULTI.
+    let mut r = srv.raw().await;
+    let hello = s(&r.call_str("HELLO 2 AUTH worker wp").await);
+    assert!(hello.starts_with("*14"), "{hello}");
+    assert_eq!(s(&r.call_str("GET job").await), "$1\r\n1\r\n");
+    raw_ok(&mut r, "MULTI").await;
+    assert_eq!(s(&r.call_str("SELECT 0").await), format!("-{denied}\r\n"));
+    assert!(s(&r.call_str("EXEC").await).starts_with("-EXECABORT"));
+    assert_eq!(
+        s(&r.call_str("ACL DRYRUN worker select 1").await),
+        "$51\r\nUser worker has no permissions to access database 1\r\n"
+    );
+    // RESET returns to the default user in DB 0.
+    assert_eq!(s(&r.call_str("RESET").await), "+RESET\r\n");
+    assert_eq!(s(&r.call_str("GET job").await), "$-1\r\n");
+}
+
+#[tokio::test]
+async fn requirepass_is_the_default_users_password() {
+    let srv = start().await;
+    let mut admin = srv.raw().await;
+    raw_ok(&mut admin, "CONFIG SET requirepass secret").await;
+    let mut r = srv.raw().await;
+    assert_eq!(
+        s(&r.call_str("GET x").await),
+        "-NOAUTH Authentication required.\r\n"
+    );
+    raw_ok(&mut r, "AUTH secret").await;
+    raw_ok(&mut r, "AUTH default secret").await;
+    let g = s(&r.call_str("ACL GETUSER default").await);
+    assert!(
+        g.contains("2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b"),
+        "{g}"
+    );
+    // An unrelated CONFIG SET keeps passwords added by ACL SETUSER.
+    raw_ok(&mut r, "ACL SETUSER default >other").await;
+    raw_ok(&mut r, "CONFIG SET timeout 0").await;
+    let mut r2 = srv.raw().await;
+    raw_ok(&mut r2, "AUTH other").await;
+    assert_eq!(
+        s(&r.call(&[b"CONFIG", b"SET", b"requirepass", b""]).await),
+        "+OK\r\n"
+    );
+    let mut r3 = srv.raw().await;
+    assert_eq!(s(&r3.call_str("ACL WHOAMI").await), "$7\r\ndefault\r\n");
+}
+
+#[tokio::test]
+async fn genpass_users_whoami() {
+    let srv = start().await;
+    let mut c = srv.client().await;
+    let p: String = redis::cmd("ACL")
+        .arg("GENPASS")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(p.len(), 64);
+    assert!(p.bytes().all(|b| b.is_ascii_hexdigit()));
+    let p: String = redis::cmd("ACL")
+        .arg("GENPASS")
+        .arg(5)
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(p.len(), 2);
+    let () = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("zed")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let users: Vec<String> = redis::cmd("ACL")
+        .arg("USERS")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(users, vec!["default", "zed"]);
+    let me: String = redis::cmd("ACL")
+        .arg("WHOAMI")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(me, "default");
+    let help: Vec<String> = redis::cmd("ACL")
+        .arg("HELP")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!(help.iter().any(|l| l.starts_with("DRYRUN")));
+    let cats: Vec<String> = redis::cmd("ACL")
+        .arg("CAT")
+        .arg("connection")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert!(cats.contains(&"client|id".to_string()) && cats.contains(&"select".to_string()));
+}
+
+#[tokio::test]
+async fn aclfile_save_load_and_toml_users() {
+    let dir = std::env::temp_dir().join(format!("keyward-acl-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("users.acl");
+    std::fs::write(&file, "user fileuser on >fp ~f:* -@all +get db=3\n").unwrap();
+    let toml = dir.join("k.toml");
+    std::fs::write(
+        &toml,
+        format!(
+            "[server]\naclfile = \"{}\"\n\n[[user]]\nname = \"studio\"\npassword-env = \"KEYWARD_ACL_TEST_PW\"\nrules = \"on db=1 ~* &* +@all -@dangerous\"\n",
+            file.display()
+        ),
+    )
+    .unwrap();
+    std::env::set_var("KEYWARD_ACL_TEST_PW", "studiopw");
+    let mut config = keyward::Config::default();
+    let mut ignored = Vec::new();
+    config
+        .load_file(toml.to_str().unwrap(), &mut ignored)
+        .unwrap();
+    let srv = start_with(config).await;
+    let mut st = login(&srv, "studio", "studiopw").await;
+    raw_ok(&mut st, "SET s 1").await;
+    let mut f = login(&srv, "fileuser", "fp").await;
+    assert_eq!(s(&f.call_str("GET f:1").await), "$-1\r\n");
+    let mut admin = srv.raw().await;
+    assert_eq!(s(&admin.call_str("ACL LOAD").await), "+OK\r\n");
+    raw_ok(&mut admin, "ACL SETUSER saved on >sp +ping").await;
+    raw_ok(&mut admin, "ACL SAVE").await;
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("user saved on #"), "{text}");
+    assert!(
+        text.contains("user fileuser on #") && text.contains("db=3"),
+        "{text}"
+    );
+    assert_eq!(s(&admin.call_str("ACL DELUSER saved").await), ":1\r\n");
+    assert_eq!(s(&admin.call_str("ACL LOAD").await), "+OK\r\n");
+    let users = s(&admin.call_str("ACL USERS").await);
+    assert!(users.contains("saved"), "{users}");
+    // A bad rule in a [[user]] table names the table and field.
+    std::fs::write(&toml, "[[user]]\nname = \"x\"\nrules = \"on +nosuch\"\n").unwrap();
+    let mut config = keyward::Config::default();
+    let e = config
+        .load_file(toml.to_str().unwrap(), &mut ignored)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("[[user]] #1 (x) rules") && e.contains("+nosuch"),
+        "{e}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn acl_load_save_without_file() {
+    let srv = start().await;
+    let mut r = srv.raw().await;
+    assert!(s(&r.call_str("ACL LOAD").await)
+        .starts_with("-ERR This Redis instance is not configured to use an ACL file."));
+    assert!(s(&r.call_str("ACL SAVE").await)
+        .starts_with("-ERR This Redis instance is not configured to use an ACL file."));
+}
+
+#[tokio::test]
+async fn repinning_a_connected_user_takes_effect_at_once() {
+    let srv = start().await;
+    let mut admin = srv.raw().await;
+    raw_ok(
+        &mut admin,
+        "ACL SETUSER t on >tp db=2 allkeys allchannels +@all",
+    )
+    .await;
+    let mut r = login(&srv, "t", "tp").await;
+    raw_ok(&mut r, "SET k v").await;
+    raw_ok(&mut admin, "ACL SETUSER t resetdbs db=3").await;
+    // Still in DB 2, which is no longer theirs: only connection commands run.
+    assert_eq!(
+        s(&r.call_str("GET k").await),
+        "-NOPERM No permissions to access database\r\n"
+    );
+    assert_eq!(s(&r.call_str("PING").await), "+PONG\r\n");
+    raw_ok(&mut r, "SELECT 3").await;
+    assert_eq!(s(&r.call_str("GET k").await), "$-1\r\n");
+    // alldbs lifts the pin; the default user is unaffected throughout.
+    raw_ok(&mut admin, "ACL SETUSER t alldbs").await;
+    raw_ok(&mut r, "SELECT 2").await;
+    assert_eq!(s(&r.call_str("GET k").await), "$1\r\nv\r\n");
+    raw_ok(&mut admin, "FLUSHALL").await;
+}
