@@ -55,7 +55,11 @@ fn with_hash<R>(
     let make = || Object::Hash(HashValue::new(&t));
     let create: Option<&dyn Fn() -> Object> = if create { Some(&make) } else { None };
     match ctx.db().with_object(key, now, create, |o| match o {
-        Object::Hash(h) => f(h, &t),
+        Object::Hash(h) => {
+            let r = f(h, &t);
+            h.compact();
+            r
+        }
         _ => Err(errors::WRONGTYPE),
     })? {
         None => Ok(None),

@@ -129,6 +129,9 @@ async fn differential_fixed_sequences() {
         "HRANDFIELD nokey",
         "HRANDFIELD nokey 3",
         "HRANDFIELD h 0",
+        // A count >= the size returns the whole hash in encoding order: deterministic.
+        "HRANDFIELD h 100",
+        "HRANDFIELD h 100 WITHVALUES",
         "HRANDFIELD h 1 WITHVALUES x",
         "HRANDFIELD h abc",
         "HRANDFIELD h -9223372036854775808",

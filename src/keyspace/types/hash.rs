@@ -286,6 +286,18 @@ impl HashValue {
         }
     }
 
+    /// Trims a listpack's spare capacity after a write command. Vec growth
+    /// doubles, which would leave a small hash up to 2x its bytes; Redis's
+    /// listpack is reallocated to size on every write, and our per-element
+    /// memory must not exceed its. A clone allocates exactly the length.
+    pub fn compact(&mut self) {
+        if let Repr::Pack(lp) = &mut self.repr {
+            if alloc_class(lp.byte_len()) < lp.mem_usage() {
+                *lp = lp.clone();
+            }
+        }
+    }
+
     /// Pairs in the encoding's order (insertion order for a listpack).
     pub fn iter(&self) -> Iter<'_> {
         match &self.repr {
@@ -375,6 +387,27 @@ mod tests {
         let mut long = HashValue::new(&t);
         long.set(b"f", &[b'x'; 65], &t);
         assert_eq!(long.encoding(), "hashtable");
+    }
+
+    #[test]
+    fn small_hash_costs_no_more_than_a_redis_listpack() {
+        let t = Thresholds::default();
+        let mut h = HashValue::new(&t);
+        // Redis's listpack: 6-byte header + end byte, and per short string
+        // element one encoding byte + data + one back-length byte.
+        let mut redis = 7;
+        for i in 0..10 {
+            let (f, v) = (format!("field{i}"), format!("val{i}"));
+            h.set(f.as_bytes(), v.as_bytes(), &t);
+            h.compact();
+            redis += f.len() + 2 + v.len() + 2;
+        }
+        assert!(
+            h.mem_usage() <= alloc_class(redis),
+            "{} > {}",
+            h.mem_usage(),
+            alloc_class(redis)
+        );
     }
 
     #[test]
