@@ -20,6 +20,7 @@ pub mod pubsub;
 pub mod scripting;
 pub mod server;
 pub mod set;
+pub mod sort;
 pub mod sorted_set;
 pub mod spec;
 pub mod stream;
@@ -46,6 +47,7 @@ pub static ALL_GROUPS: &[&[CommandSpec]] = &[
     server::COMMANDS,
     string::COMMANDS,
     generic::COMMANDS,
+    sort::COMMANDS,
     hash::COMMANDS,
     list::COMMANDS,
     blocking::COMMANDS,

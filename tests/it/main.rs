@@ -16,6 +16,7 @@ mod pubsub;
 mod scripting;
 mod server;
 mod set;
+mod sort;
 mod sorted_set;
 mod stream;
 mod string;
