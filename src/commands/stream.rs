@@ -918,8 +918,6 @@ fn xreadgroup_serve(
                     }
                 }
             }
-            let mut view = view;
-            view.commit(&g);
             Ok(true)
         });
         if let Ok(Some(true)) = r {
@@ -1117,7 +1115,7 @@ fn xclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let mut body = side_buf(out);
     let mut n = 0;
     with_stream(db, key, now, false, |s| {
-        let (mut view, mut g) = s.split_group(group).expect("group checked above");
+        let (view, mut g) = s.split_group(group).expect("group checked above");
         if last_id > g.group().last_id {
             let er = g.group().entries_read;
             g.set_last_id(last_id, Some(er));
@@ -1164,7 +1162,6 @@ fn xclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             }
             n += 1;
         }
-        view.commit(&g);
         Ok(())
     })?;
     out.array(n);
@@ -1175,9 +1172,6 @@ fn xclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let (key, group, consumer) = (argv[1], argv[2], argv[3]);
-    let (db, out) = ctx.db_out();
-    let s = as_stream(db.object(key, now)?)?;
-    let has_group = s.and_then(|s| s.group(group)).is_some();
     let minidle =
         args::parse_i64_or(argv[4], "ERR Invalid min-idle-time argument for XAUTOCLAIM")?.max(0);
     let start = parse_interval(argv[5], 0, true)?;
@@ -1200,7 +1194,10 @@ fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
         j += 1;
     }
-    if !has_group {
+    // Redis parses everything before looking the key up.
+    let (db, out) = ctx.db_out();
+    let s = as_stream(db.object(key, now)?)?;
+    if s.and_then(|s| s.group(group)).is_none() {
         return Err(nogroup_key(key, group));
     }
     let mut body = side_buf(out);
@@ -1208,7 +1205,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let mut deleted = Vec::new();
     let mut cursor = StreamId::ZERO;
     with_stream(db, key, now, false, |s| {
-        let (mut view, mut g) = s.split_group(group).expect("group checked above");
+        let (view, mut g) = s.split_group(group).expect("group checked above");
         let mut attempts = count.saturating_mul(10);
         let mut left = count;
         let mut cur = Some(start);
@@ -1262,7 +1259,6 @@ fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                 cursor = id;
             }
         }
-        view.commit(&g);
         Ok(())
     })?;
     out.array(3);
@@ -1523,7 +1519,7 @@ fn xinfo(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             }
         }
     } else if is(sub, "stream") {
-        xinfo_stream(out, s, &argv[3..])?;
+        xinfo_stream(out, s, sub, &argv[3..])?;
     } else {
         return Err(syntax());
     }
@@ -1538,7 +1534,7 @@ fn reply_entries_read(out: &mut ReplyBuf, n: i64) {
     }
 }
 
-fn xinfo_stream(out: &mut ReplyBuf, s: &StreamValue, rest: &[&[u8]]) -> CmdResult {
+fn xinfo_stream(out: &mut ReplyBuf, s: &StreamValue, sub: &[u8], rest: &[&[u8]]) -> CmdResult {
     let mut full = false;
     let mut count: usize = 10;
     if !rest.is_empty() {
@@ -1548,7 +1544,7 @@ fn xinfo_stream(out: &mut ReplyBuf, s: &StreamValue, rest: &[&[u8]]) -> CmdResul
             3 if is(rest[0], "full") && is(rest[1], "count") => {
                 count = args::int(rest[2])?.max(0) as usize
             }
-            _ => return Err(errors::subcommand_syntax(b"xinfo", b"stream")),
+            _ => return Err(errors::subcommand_syntax(b"xinfo", sub)),
         }
     }
     let limit = if count == 0 { usize::MAX } else { count };

@@ -280,6 +280,10 @@ impl StreamValue {
         if self.entries.is_empty() || self.max_deleted.is_zero() {
             return false;
         }
+        // A tombstone before the first entry was trimmed away with it.
+        if self.first_id().is_some_and(|f| f > self.max_deleted) {
+            return false;
+        }
         start <= self.max_deleted && self.max_deleted <= end
     }
 
@@ -371,14 +375,11 @@ impl StreamValue {
         let g = self.groups.get_mut(name)?;
         let mut gm = GroupMut {
             g,
-            delta: 0,
+            mem: &mut self.mem,
             entries: &self.entries,
             stream_last_id: self.last_id,
         };
-        let r = f(&mut gm);
-        let d = gm.delta;
-        self.mem = (self.mem as isize + d) as usize;
-        Some(r)
+        Some(f(&mut gm))
     }
 
     /// Splits the borrow: the stream (read-only) and one group (mutable).
@@ -389,11 +390,10 @@ impl StreamValue {
             last_id: self.last_id,
             max_deleted: self.max_deleted,
             entries_added: self.entries_added,
-            mem: &mut self.mem,
         };
         let gm = GroupMut {
             g,
-            delta: 0,
+            mem: &mut self.mem,
             entries: view.entries,
             stream_last_id: self.last_id,
         };
@@ -416,24 +416,20 @@ fn group_mem(g: &ConsumerGroup) -> usize {
     m
 }
 
-/// The read-only side of [`StreamValue::split_group`], plus the byte
-/// counter the group's changes are added to on [`StreamView::commit`].
+/// The read-only side of [`StreamValue::split_group`].
 pub struct StreamView<'a> {
     pub entries: &'a BTreeMap<StreamId, ListPack>,
     pub last_id: StreamId,
     pub max_deleted: StreamId,
     pub entries_added: u64,
-    mem: &'a mut usize,
 }
 
 impl StreamView<'_> {
-    /// Adds the group's byte delta to the stream's count.
-    pub fn commit(&mut self, gm: &GroupMut<'_>) {
-        *self.mem = (*self.mem as isize + gm.delta) as usize;
-    }
-
     fn has_tombstones_from(&self, start: StreamId) -> bool {
-        !self.entries.is_empty() && !self.max_deleted.is_zero() && start <= self.max_deleted
+        let first = self.entries.keys().next();
+        first.is_some_and(|&f| f <= self.max_deleted)
+            && !self.max_deleted.is_zero()
+            && start <= self.max_deleted
     }
 
     /// As [`StreamValue::estimate_distance`].
@@ -479,10 +475,10 @@ impl StreamView<'_> {
     }
 }
 
-/// A consumer group being changed; tracks the byte delta.
+/// A consumer group being changed; keeps the stream's byte count exact.
 pub struct GroupMut<'a> {
     g: &'a mut ConsumerGroup,
-    delta: isize,
+    mem: &'a mut usize,
     entries: &'a BTreeMap<StreamId, ListPack>,
     stream_last_id: StreamId,
 }
@@ -512,7 +508,7 @@ impl GroupMut<'_> {
         if self.g.consumers.contains_key(name) {
             return false;
         }
-        self.delta += (CONSUMER_OVERHEAD + name.len()) as isize;
+        *self.mem += CONSUMER_OVERHEAD + name.len();
         self.g.consumers.insert(name.to_vec(), Consumer::new(now));
         true
     }
@@ -527,10 +523,10 @@ impl GroupMut<'_> {
         let n = c.pel.len();
         for id in &c.pel {
             if let Some(nack) = self.g.pel.remove(id) {
-                self.delta -= (NACK_OVERHEAD + nack.consumer.len()) as isize;
+                *self.mem -= NACK_OVERHEAD + nack.consumer.len();
             }
         }
-        self.delta -= (CONSUMER_OVERHEAD + name.len() + n * CPEL_OVERHEAD) as isize;
+        *self.mem -= CONSUMER_OVERHEAD + name.len() + n * CPEL_OVERHEAD;
         Some(n)
     }
 
@@ -539,10 +535,10 @@ impl GroupMut<'_> {
         let Some(nack) = self.g.pel.remove(&id) else {
             return false;
         };
-        self.delta -= (NACK_OVERHEAD + nack.consumer.len()) as isize;
+        *self.mem -= NACK_OVERHEAD + nack.consumer.len();
         if let Some(c) = self.g.consumers.get_mut(&nack.consumer) {
             if c.pel.remove(&id) {
-                self.delta -= CPEL_OVERHEAD as isize;
+                *self.mem -= CPEL_OVERHEAD;
             }
         }
         true
@@ -563,10 +559,10 @@ impl GroupMut<'_> {
             if owner != consumer {
                 if let Some(c) = self.g.consumers.get_mut(&owner) {
                     if c.pel.remove(&id) {
-                        self.delta -= CPEL_OVERHEAD as isize;
+                        *self.mem -= CPEL_OVERHEAD;
                     }
                 }
-                self.delta += consumer.len() as isize - owner.len() as isize;
+                *self.mem = *self.mem + consumer.len() - owner.len();
             }
             if let Some(n) = self.g.pel.get_mut(&id) {
                 n.consumer = consumer.to_vec();
@@ -574,7 +570,7 @@ impl GroupMut<'_> {
                 n.delivery_count = count(Some(n.delivery_count));
             }
         } else {
-            self.delta += (NACK_OVERHEAD + consumer.len()) as isize;
+            *self.mem += NACK_OVERHEAD + consumer.len();
             self.g.pel.insert(
                 id,
                 Nack {
@@ -586,7 +582,7 @@ impl GroupMut<'_> {
         }
         if let Some(c) = self.g.consumers.get_mut(consumer) {
             if c.pel.insert(id) {
-                self.delta += CPEL_OVERHEAD as isize;
+                *self.mem += CPEL_OVERHEAD;
             }
         }
     }
