@@ -13,8 +13,7 @@ use super::args::{self, is};
 use super::errors::{self, CmdResult, Error};
 use super::spec::{flags::*, CommandSpec, Group};
 use super::Ctx;
-use crate::keyspace::listpack::ListPack;
-use crate::keyspace::types::stream::{StreamId, StreamValue, ENTRIES_READ_INVALID};
+use crate::keyspace::types::stream::{EntryRef, StreamId, StreamValue, ENTRIES_READ_INVALID};
 use crate::keyspace::value::Object;
 use crate::keyspace::Db;
 use crate::protocol::parse::parse_i64;
@@ -334,14 +333,14 @@ fn reply_id(out: &mut ReplyBuf, id: StreamId) {
     out.bulk(id.format(&mut b));
 }
 
-fn reply_fields(out: &mut ReplyBuf, lp: &ListPack) {
+fn reply_fields(out: &mut ReplyBuf, lp: EntryRef<'_>) {
     out.array(lp.len());
     for f in lp.iter() {
         out.bulk(f);
     }
 }
 
-fn reply_entry(out: &mut ReplyBuf, id: StreamId, lp: &ListPack) {
+fn reply_entry(out: &mut ReplyBuf, id: StreamId, lp: EntryRef<'_>) {
     out.array(2);
     reply_id(out, id);
     reply_fields(out, lp);
@@ -484,10 +483,8 @@ fn parse_add_or_trim(
     Ok((t, id, nomkstream, i))
 }
 
-/// Trims per the options. Approximate trimming (`~`) trims exactly here
-/// (Redis removes whole macro nodes only), bounded by LIMIT.
 fn apply_trim(s: &mut StreamValue, t: &TrimArgs) -> usize {
-    s.trim(t.maxlen, t.minid, t.limit)
+    s.trim(t.maxlen, t.minid, t.approx, t.limit)
 }
 
 fn xadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -601,21 +598,24 @@ fn range_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], rev: bool) -> CmdResult {
     } else {
         count as usize
     };
-    let n = if start <= end {
-        s.range(start, end).count().min(limit)
-    } else {
-        0
-    };
-    out.array(n);
-    if rev {
-        for (id, lp) in s.range(start, end).rev().take(n) {
-            reply_entry(out, *id, lp);
-        }
-    } else {
-        for (id, lp) in s.range(start, end).take(n) {
-            reply_entry(out, *id, lp);
+    // The count is known after the walk: entries go to a side buffer.
+    let mut body = side_buf(out);
+    let mut n = 0;
+    if start <= end {
+        if rev {
+            for (id, e) in s.range_rev(start, end).take(limit) {
+                reply_entry(&mut body, id, e);
+                n += 1;
+            }
+        } else {
+            for (id, e) in s.range(start, end).take(limit) {
+                reply_entry(&mut body, id, e);
+                n += 1;
+            }
         }
     }
+    out.array(n);
+    out.raw(&body.buf);
     Ok(())
 }
 
@@ -773,11 +773,14 @@ pub fn xread_for_client(
         };
         let start = from[i].incr().unwrap_or(StreamId::MAX);
         let limit = if count == 0 { usize::MAX } else { count };
-        let n = s.range(start, StreamId::MAX).take(limit).count();
-        out.array(n);
-        for (id, lp) in s.range(start, StreamId::MAX).take(limit) {
-            reply_entry(out, *id, lp);
+        let mut body = side_buf(out);
+        let mut n = 0;
+        for (id, e) in s.range(start, StreamId::MAX).take(limit) {
+            reply_entry(&mut body, id, e);
+            n += 1;
         }
+        out.array(n);
+        out.raw(&body.buf);
     }
     true
 }
@@ -856,9 +859,8 @@ fn xreadgroup_serve(
                 ReadFrom::After(_) => true,
                 ReadFrom::New => view
                     .entries
-                    .keys()
-                    .next_back()
-                    .is_some_and(|&m| m > g.group().last_id),
+                    .last_id()
+                    .is_some_and(|m| m > g.group().last_id),
             };
             if !sync {
                 return Ok(false);
@@ -879,7 +881,7 @@ fn xreadgroup_serve(
                         .unwrap_or_default();
                     body.array(ids.len());
                     for id in ids {
-                        match view.entries.get(&id) {
+                        match view.entries.get(id) {
                             Some(lp) => {
                                 reply_entry(&mut body, id, lp);
                                 if let Some(n) = g.pel_mut(id) {
@@ -899,14 +901,14 @@ fn xreadgroup_serve(
                     let start = g.group().last_id.incr().unwrap_or(StreamId::MAX);
                     let ids: Vec<StreamId> = view
                         .entries
-                        .range(start..)
+                        .iter_from(start)
                         .take(limit)
-                        .map(|(id, _)| *id)
+                        .map(|(id, _)| id)
                         .collect();
                     body.array(ids.len());
                     for id in ids {
                         view.advance(&mut g, id);
-                        if let Some(lp) = view.entries.get(&id) {
+                        if let Some(lp) = view.entries.get(id) {
                             reply_entry(&mut body, id, lp);
                         }
                         if !noack {
@@ -1123,7 +1125,7 @@ fn xclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         let mut have_consumer = false;
         for &id in &ids {
             let pending = g.group().pel.get(&id).map(|n| n.delivery_time);
-            let Some(lp) = view.entries.get(&id) else {
+            let Some(lp) = view.entries.get(id) else {
                 if pending.is_some() {
                     g.ack(id);
                 }
@@ -1219,7 +1221,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             };
             let t = nack.delivery_time;
             cur = id.incr();
-            let Some(lp) = view.entries.get(&id) else {
+            let Some(lp) = view.entries.get(id) else {
                 g.ack(id);
                 deleted.push(id);
                 left -= 1;
@@ -1551,9 +1553,9 @@ fn xinfo_stream(out: &mut ReplyBuf, s: &StreamValue, sub: &[u8], rest: &[&[u8]])
     out.map(if full { 9 } else { 10 });
     out.bulk(b"length");
     out.int(s.len() as i64);
-    // Redis reports its radix tree's shape; ours is the equivalent of one
-    // macro node per 100 entries.
-    let keys = s.len().div_ceil(100);
+    // Redis reports its radix tree's shape: the keys are its macro nodes
+    // (as ours); the inner node count is approximated.
+    let keys = s.entries().node_count();
     out.bulk(b"radix-tree-keys");
     out.int(keys as i64);
     out.bulk(b"radix-tree-nodes");
@@ -1571,12 +1573,12 @@ fn xinfo_stream(out: &mut ReplyBuf, s: &StreamValue, sub: &[u8], rest: &[&[u8]])
         out.int(s.groups().len() as i64);
         out.bulk(b"first-entry");
         match s.range(StreamId::ZERO, StreamId::MAX).next() {
-            Some((id, lp)) => reply_entry(out, *id, lp),
+            Some((id, lp)) => reply_entry(out, id, lp),
             None => out.null(),
         }
         out.bulk(b"last-entry");
-        match s.range(StreamId::ZERO, StreamId::MAX).next_back() {
-            Some((id, lp)) => reply_entry(out, *id, lp),
+        match s.range_rev(StreamId::ZERO, StreamId::MAX).next() {
+            Some((id, lp)) => reply_entry(out, id, lp),
             None => out.null(),
         }
         return Ok(());
@@ -1585,7 +1587,7 @@ fn xinfo_stream(out: &mut ReplyBuf, s: &StreamValue, sub: &[u8], rest: &[&[u8]])
     let n = s.len().min(limit);
     out.array(n);
     for (id, lp) in s.range(StreamId::ZERO, StreamId::MAX).take(n) {
-        reply_entry(out, *id, lp);
+        reply_entry(out, id, lp);
     }
     out.bulk(b"groups");
     out.array(s.groups().len());

@@ -97,10 +97,12 @@ async fn xtrim_and_xadd_trimming() {
         q::<i64>(&mut c, &["XTRIM", "s", "MINID", "=", "5"]).await,
         2
     );
+    // `~` removes whole macro nodes only (100 entries each): none here.
     assert_eq!(
-        q::<i64>(&mut c, &["XTRIM", "s", "MAXLEN", "~", "2", "LIMIT", "1"]).await,
-        1
+        q::<i64>(&mut c, &["XTRIM", "s", "MAXLEN", "~", "2"]).await,
+        0
     );
+    assert_eq!(q::<i64>(&mut c, &["XTRIM", "s", "MAXLEN", "2"]).await, 4);
     let _: String = q(&mut c, &["XADD", "s", "MAXLEN", "3", "11", "f", "v"]).await;
     assert_eq!(q::<i64>(&mut c, &["XLEN", "s"]).await, 3);
     let _: String = q(&mut c, &["XADD", "s", "MINID", "11", "12", "f", "v"]).await;
@@ -706,6 +708,54 @@ async fn diff_xread_xgroup_xreadgroup_xack_xpending_xclaim_xautoclaim_xinfo() {
         false,
     )
     .await;
+}
+
+/// Approximate trimming removes the same whole nodes as Redis (nodes of
+/// 100 entries, deleted entries counted towards the split, LIMIT per node).
+#[tokio::test]
+async fn diff_approximate_trimming_by_macro_node() {
+    let mut cmds: Vec<Vec<String>> = Vec::new();
+    for i in 1..=250 {
+        cmds.push(vec![
+            "XADD".into(),
+            "big".into(),
+            i.to_string(),
+            "f".into(),
+            format!("v{i}"),
+        ]);
+    }
+    cmds.extend(lines(
+        "XTRIM big MAXLEN ~ 180
+        XTRIM big MAXLEN ~ 140
+        XLEN big
+        XDEL big 101 150
+        XTRIM big MINID ~ 205
+        XINFO STREAM big
+        XTRIM big MAXLEN ~ 0 LIMIT 50
+        XADD big MAXLEN ~ 10 251 f v
+        XLEN big
+        XRANGE big - +",
+    ));
+    for i in 300..=420 {
+        cmds.push(vec![
+            "XADD".into(),
+            "big".into(),
+            "MAXLEN".into(),
+            "~".into(),
+            "50".into(),
+            i.to_string(),
+            "f".into(),
+            "v".into(),
+        ]);
+    }
+    cmds.extend(lines(
+        "XLEN big
+        XRANGE big - + COUNT 3
+        XREVRANGE big + - COUNT 3
+        XTRIM big MINID = 400
+        XRANGE big - + COUNT 2",
+    ));
+    diff_both(&cmds, false).await;
 }
 
 /// Seeded random sequences over two streams, a string key, two groups and

@@ -2,14 +2,16 @@
 //! pending-entries lists (PEL), and the counters Redis 7 keeps for lag
 //! (`entries_added`, `max_deleted_entry_id`).
 //!
-//! Entries live in a B-tree keyed by id; each entry's field/value pairs are
-//! packed in one [`ListPack`] (one allocation per entry instead of two per
-//! field). The byte count is kept up to date by every mutation here, so
-//! handlers mutate through these methods only.
+//! Entries live in packed macro nodes ([`entries`]). The byte count is kept
+//! up to date by every mutation here, so handlers mutate through these
+//! methods only.
+
+pub mod entries;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::keyspace::listpack::ListPack;
+pub use entries::{Entries, EntryRef};
+
 use crate::keyspace::value::Thresholds;
 
 /// A stream entry id: milliseconds and sequence, ordered as a pair.
@@ -111,7 +113,6 @@ pub struct ConsumerGroup {
 
 // Approximate heap costs of the bookkeeping nodes (B-tree slots plus the
 // boxed names), so memory accounting grows with groups and PELs too.
-const ENTRY_OVERHEAD: usize = 32;
 const GROUP_OVERHEAD: usize = 96;
 const CONSUMER_OVERHEAD: usize = 64;
 const NACK_OVERHEAD: usize = 64;
@@ -119,7 +120,7 @@ const CPEL_OVERHEAD: usize = 24;
 
 #[derive(Debug, Clone, Default)]
 pub struct StreamValue {
-    entries: BTreeMap<StreamId, ListPack>,
+    entries: Entries,
     pub last_id: StreamId,
     pub max_deleted: StreamId,
     pub entries_added: u64,
@@ -145,16 +146,13 @@ impl StreamValue {
 
     /// Heap bytes owned, kept up to date incrementally (O(1)).
     pub fn mem_usage(&self) -> usize {
-        self.mem
+        self.mem + self.entries.mem_usage()
     }
 
     /// The byte count recomputed from scratch (tests compare it with
     /// [`StreamValue::mem_usage`]).
     pub fn recount(&self) -> usize {
-        let mut m = 0;
-        for lp in self.entries.values() {
-            m += ENTRY_OVERHEAD + lp.mem_usage();
-        }
+        let mut m = self.entries.recount();
         for (name, g) in &self.groups {
             m += GROUP_OVERHEAD + name.len();
             for n in g.pel.values() {
@@ -172,11 +170,15 @@ impl StreamValue {
     }
 
     pub fn first_id(&self) -> Option<StreamId> {
-        self.entries.keys().next().copied()
+        self.entries.first_id()
     }
 
     pub fn last_entry_id(&self) -> Option<StreamId> {
-        self.entries.keys().next_back().copied()
+        self.entries.last_id()
+    }
+
+    pub fn entries(&self) -> &Entries {
+        &self.entries
     }
 
     /// The id XADD with `*` (`ms: None`) or `<ms>-*` would assign, or
@@ -207,19 +209,13 @@ impl StreamValue {
 
     /// Appends an entry; the caller checked `id > last_id`.
     pub fn append(&mut self, id: StreamId, fields: &[&[u8]]) {
-        let mut lp = ListPack::new();
-        for f in fields {
-            lp.push_back(f);
-        }
-        lp.shrink();
-        self.mem += ENTRY_OVERHEAD + lp.mem_usage();
-        self.entries.insert(id, lp);
+        self.entries.push(id, fields);
         self.last_id = id;
         self.entries_added += 1;
     }
 
-    pub fn get(&self, id: StreamId) -> Option<&ListPack> {
-        self.entries.get(&id)
+    pub fn get(&self, id: StreamId) -> Option<EntryRef<'_>> {
+        self.entries.get(id)
     }
 
     /// Entries with ids in `[start, end]`, ascending.
@@ -227,51 +223,42 @@ impl StreamValue {
         &self,
         start: StreamId,
         end: StreamId,
-    ) -> impl DoubleEndedIterator<Item = (&StreamId, &ListPack)> {
-        let r = if start <= end {
-            Some(self.entries.range(start..=end))
-        } else {
-            None
-        };
-        r.into_iter().flatten()
+    ) -> impl Iterator<Item = (StreamId, EntryRef<'_>)> {
+        self.entries
+            .iter_from(start)
+            .take_while(move |(id, _)| *id <= end)
+    }
+
+    /// Entries with ids in `[start, end]`, descending.
+    pub fn range_rev(
+        &self,
+        start: StreamId,
+        end: StreamId,
+    ) -> impl Iterator<Item = (StreamId, EntryRef<'_>)> {
+        self.entries
+            .rev_from(end)
+            .take_while(move |(id, _)| *id >= start)
     }
 
     /// Deletes one entry (XDEL); true when it existed.
     pub fn delete(&mut self, id: StreamId) -> bool {
-        match self.entries.remove(&id) {
-            Some(lp) => {
-                self.mem -= ENTRY_OVERHEAD + lp.mem_usage();
-                if id > self.max_deleted {
-                    self.max_deleted = id;
-                }
-                true
-            }
-            None => false,
+        let found = self.entries.remove(id);
+        if found && id > self.max_deleted {
+            self.max_deleted = id;
         }
+        found
     }
 
-    /// Trims from the head while `keep` says the first entry must go, at
-    /// most `limit` entries (0 = no limit). Returns how many went.
-    pub fn trim(&mut self, maxlen: Option<usize>, minid: Option<StreamId>, limit: usize) -> usize {
-        let mut deleted = 0;
-        while limit == 0 || deleted < limit {
-            let Some((&id, _)) = self.entries.iter().next() else {
-                break;
-            };
-            let go = match (maxlen, minid) {
-                (Some(m), _) => self.entries.len() > m,
-                (None, Some(min)) => id < min,
-                (None, None) => false,
-            };
-            if !go {
-                break;
-            }
-            if let Some(lp) = self.entries.remove(&id) {
-                self.mem -= ENTRY_OVERHEAD + lp.mem_usage();
-            }
-            deleted += 1;
-        }
-        deleted
+    /// Trims from the head (XTRIM, XADD's MAXLEN/MINID); see
+    /// [`Entries::trim`]. Returns how many entries went.
+    pub fn trim(
+        &mut self,
+        maxlen: Option<usize>,
+        minid: Option<StreamId>,
+        approx: bool,
+        limit: usize,
+    ) -> usize {
+        self.entries.trim(maxlen, minid, approx, limit)
     }
 
     /// Whether a deleted entry could lie in `[start, end]` (Redis's
@@ -418,7 +405,7 @@ fn group_mem(g: &ConsumerGroup) -> usize {
 
 /// The read-only side of [`StreamValue::split_group`].
 pub struct StreamView<'a> {
-    pub entries: &'a BTreeMap<StreamId, ListPack>,
+    pub entries: &'a Entries,
     pub last_id: StreamId,
     pub max_deleted: StreamId,
     pub entries_added: u64,
@@ -426,8 +413,8 @@ pub struct StreamView<'a> {
 
 impl StreamView<'_> {
     fn has_tombstones_from(&self, start: StreamId) -> bool {
-        let first = self.entries.keys().next();
-        first.is_some_and(|&f| f <= self.max_deleted)
+        let first = self.entries.first_id();
+        first.is_some_and(|f| f <= self.max_deleted)
             && !self.max_deleted.is_zero()
             && start <= self.max_deleted
     }
@@ -443,12 +430,7 @@ impl StreamView<'_> {
         if id > self.last_id {
             return ENTRIES_READ_INVALID;
         }
-        let first = self
-            .entries
-            .keys()
-            .next()
-            .copied()
-            .unwrap_or(StreamId::ZERO);
+        let first = self.entries.first_id().unwrap_or(StreamId::ZERO);
         if self.max_deleted.is_zero() || self.max_deleted < first {
             let base = self.entries_added as i64 - self.entries.len() as i64;
             if id < first {
@@ -479,7 +461,7 @@ impl StreamView<'_> {
 pub struct GroupMut<'a> {
     g: &'a mut ConsumerGroup,
     mem: &'a mut usize,
-    entries: &'a BTreeMap<StreamId, ListPack>,
+    entries: &'a Entries,
     stream_last_id: StreamId,
 }
 
@@ -492,8 +474,8 @@ impl GroupMut<'_> {
         self.stream_last_id
     }
 
-    pub fn entry(&self, id: StreamId) -> Option<&ListPack> {
-        self.entries.get(&id)
+    pub fn entry(&self, id: StreamId) -> Option<EntryRef<'_>> {
+        self.entries.get(id)
     }
 
     pub fn set_last_id(&mut self, id: StreamId, entries_read: Option<i64>) {
@@ -603,7 +585,7 @@ mod tests {
             s.append(StreamId::new(i, 0), &[b"f", b"value"]);
         }
         s.delete(StreamId::new(3, 0));
-        s.trim(Some(40), None, 0);
+        s.trim(Some(40), None, false, 0);
         s.create_group(b"g", StreamId::ZERO, 0);
         s.with_group(b"g", |g| {
             g.ensure_consumer(b"alice", 0);
