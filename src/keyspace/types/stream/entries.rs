@@ -2,9 +2,11 @@
 //! each node's master id (the first id appended to it) whose values are
 //! [`ListPack`]s holding up to [`NODE_MAX_ENTRIES`] entries back to back.
 //!
-//! An entry is `id-delta, n, field, value, …`: the id is stored as varints
-//! relative to the master id (a few bytes instead of 16), and the fields
-//! cost one length byte each. Per entry that is ~4 bytes of overhead where
+//! A node starts with its master entry's field names (the first entry's);
+//! an entry is `id-delta, n|same, values…` when its field names are the
+//! master's (the common case: a queue's jobs share a shape) and
+//! `id-delta, n, field, value, …` otherwise. The id is stored as varints
+//! relative to the master id (a few bytes instead of 16). Per entry that is ~4 bytes of overhead where
 //! a B-tree slot per entry would cost ~60. Deleting removes the entry's
 //! bytes (Redis only flags it); a node whose last entry goes is dropped.
 //! Nodes split where Redis's do (`stream-node-max-entries` 100 counting
@@ -25,7 +27,12 @@ const NODE_OVERHEAD: usize = 64;
 
 #[derive(Debug, Clone, Default)]
 struct Node {
+    /// The master entry's field names, then the entries.
     lp: ListPack,
+    /// How many field names the master entry has.
+    names: u32,
+    /// Byte position of the first entry (after the names).
+    start: Pos,
     /// Entries present.
     live: u32,
     /// Entries ever appended (Redis counts deleted ones towards the split).
@@ -46,6 +53,9 @@ pub struct EntryRef<'a> {
     lp: &'a ListPack,
     pos: Pos,
     n: usize,
+    /// Where the master's field names start, when this entry stores only
+    /// values (its fields are the master's).
+    names: Option<Pos>,
 }
 
 impl<'a> EntryRef<'a> {
@@ -63,6 +73,7 @@ impl<'a> EntryRef<'a> {
             lp: self.lp,
             pos: self.pos,
             left: self.n,
+            names: self.names,
         }
     }
 }
@@ -71,6 +82,7 @@ pub struct FieldIter<'a> {
     lp: &'a ListPack,
     pos: Pos,
     left: usize,
+    names: Option<Pos>,
 }
 
 impl<'a> Iterator for FieldIter<'a> {
@@ -79,6 +91,13 @@ impl<'a> Iterator for FieldIter<'a> {
     fn next(&mut self) -> Option<&'a [u8]> {
         if self.left == 0 {
             return None;
+        }
+        // With master names, even positions are names, odd ones values.
+        if let (Some(np), true) = (self.names, self.left % 2 == 0) {
+            let (v, next) = self.lp.at(np);
+            self.names = Some(next);
+            self.left -= 1;
+            return Some(v);
         }
         let (v, next) = self.lp.at(self.pos);
         self.pos = next;
@@ -111,20 +130,37 @@ fn get_varint(b: &[u8], at: &mut usize) -> u64 {
 
 /// Decodes the entry at `pos` of a node with master id `master`: its id,
 /// its fields, and where the next entry starts.
-fn decode(lp: &ListPack, master: StreamId, pos: Pos) -> (StreamId, EntryRef<'_>, Pos) {
+fn decode(node: &Node, master: StreamId, pos: Pos) -> (StreamId, EntryRef<'_>, Pos) {
+    let lp = &node.lp;
     let (idb, p1) = lp.at(pos);
     let mut i = 0;
     let dms = get_varint(idb, &mut i);
     let seq = get_varint(idb, &mut i);
     let (nb, p2) = lp.at(p1);
     let mut j = 0;
-    let n = get_varint(nb, &mut j) as usize;
+    // Low bit: the entry's field names are the master's (only values stored).
+    let flagged = get_varint(nb, &mut j) as usize;
+    let (stored, same) = (flagged >> 1, flagged & 1 == 1);
     let mut next = p2;
-    for _ in 0..n {
+    for _ in 0..stored {
         next = lp.at(next).1;
     }
     let id = StreamId::new(master.ms.wrapping_add(dms), seq);
-    (id, EntryRef { lp, pos: p2, n }, next)
+    let e = EntryRef {
+        lp,
+        pos: p2,
+        n: if same { stored * 2 } else { stored },
+        names: same.then_some(0),
+    };
+    (id, e, next)
+}
+
+/// The element count of an entry at `pos` (id, count, stored fields).
+fn entry_elements(node: &Node, pos: Pos) -> usize {
+    let (_, p1) = node.lp.at(pos);
+    let (nb, _) = node.lp.at(p1);
+    let mut j = 0;
+    2 + (get_varint(nb, &mut j) as usize >> 1)
 }
 
 impl Entries {
@@ -155,7 +191,7 @@ impl Entries {
 
     pub fn first_id(&self) -> Option<StreamId> {
         let (m, n) = self.nodes.iter().next()?;
-        Some(decode(&n.lp, *m, 0).0)
+        Some(decode(n, *m, n.start).0)
     }
 
     pub fn last_id(&self) -> Option<StreamId> {
@@ -169,8 +205,22 @@ impl Entries {
             n.appended < NODE_MAX_ENTRIES && n.lp.byte_len() < NODE_MAX_BYTES && id.ms >= m.ms
         });
         if !fits {
-            self.mem += NODE_OVERHEAD;
-            self.nodes.insert(id, Node::default());
+            // The tail node is full and won't grow again: a clone holds
+            // exactly its bytes.
+            if let Some(tail) = self.nodes.values_mut().next_back() {
+                let before = tail.lp.mem_usage();
+                tail.lp = tail.lp.clone();
+                self.mem = self.mem + tail.lp.mem_usage() - before;
+            }
+            let mut node = Node::default();
+            // The first entry's field names become the node's master names.
+            for f in fields.iter().step_by(2) {
+                node.lp.push_back(f);
+            }
+            node.names = fields.len().div_ceil(2) as u32;
+            node.start = node.lp.byte_len();
+            self.mem += NODE_OVERHEAD + node.lp.mem_usage();
+            self.nodes.insert(id, node);
         }
         let (master, node) = self
             .nodes
@@ -179,13 +229,28 @@ impl Entries {
             .expect("a tail node exists: found or just inserted");
         put_varint(&mut idb, id.ms - master.ms);
         put_varint(&mut idb, id.seq);
+        let same = fields.len() % 2 == 0
+            && fields.len() / 2 == node.names as usize
+            && node
+                .lp
+                .iter()
+                .take(node.names as usize)
+                .zip(fields.iter().step_by(2))
+                .all(|(a, b)| a == *b);
         let mut nb = Vec::with_capacity(2);
-        put_varint(&mut nb, fields.len() as u64);
+        let stored = if same { fields.len() / 2 } else { fields.len() };
+        put_varint(&mut nb, ((stored as u64) << 1) | u64::from(same));
         let before = node.lp.mem_usage();
         node.lp.push_back(&idb);
         node.lp.push_back(&nb);
-        for f in fields {
-            node.lp.push_back(f);
+        if same {
+            for f in fields.iter().skip(1).step_by(2) {
+                node.lp.push_back(f);
+            }
+        } else {
+            for f in fields {
+                node.lp.push_back(f);
+            }
         }
         self.mem = self.mem + node.lp.mem_usage() - before;
         node.live += 1;
@@ -204,9 +269,9 @@ impl Entries {
         if id > n.last {
             return None;
         }
-        let mut pos = 0;
+        let mut pos = n.start;
         while pos < n.lp.end() {
-            let (eid, e, next) = decode(&n.lp, *m, pos);
+            let (eid, e, next) = decode(n, *m, pos);
             if eid == id {
                 return Some(e);
             }
@@ -243,15 +308,15 @@ impl Entries {
             return false;
         };
         let node = self.nodes.get_mut(&m).expect("found just above");
-        let mut pos = 0;
+        let mut pos = node.start;
         let mut prev = None;
         let found = loop {
             if pos >= node.lp.end() {
                 break None;
             }
-            let (eid, e, next) = decode(&node.lp, m, pos);
+            let (eid, _, next) = decode(node, m, pos);
             if eid == id {
-                break Some((pos, e.n));
+                break Some((pos, entry_elements(node, pos)));
             }
             if eid > id {
                 break None;
@@ -263,7 +328,7 @@ impl Entries {
             return false;
         };
         let before = node.lp.mem_usage();
-        for _ in 0..n + 2 {
+        for _ in 0..n {
             node.lp.remove_at(pos);
         }
         node.live -= 1;
@@ -356,7 +421,7 @@ impl<'a> Iterator for Iter<'a> {
         loop {
             if let Some((m, node, pos)) = self.cur {
                 if pos < node.lp.end() {
-                    let (id, e, next) = decode(&node.lp, m, pos);
+                    let (id, e, next) = decode(node, m, pos);
                     self.cur = Some((m, node, next));
                     if id >= self.start {
                         return Some((id, e));
@@ -365,7 +430,7 @@ impl<'a> Iterator for Iter<'a> {
                 }
             }
             let (m, node) = self.nodes.next()?;
-            self.cur = Some((*m, node, 0));
+            self.cur = Some((*m, node, node.start));
         }
     }
 }
@@ -389,9 +454,9 @@ impl<'a> Iterator for RevIter<'a> {
                 continue;
             }
             let (m, node) = self.nodes.next_back()?;
-            let mut pos = 0;
+            let mut pos = node.start;
             while pos < node.lp.end() {
-                let (id, e, next) = decode(&node.lp, *m, pos);
+                let (id, e, next) = decode(node, *m, pos);
                 self.cur.push((id, e));
                 pos = next;
             }
@@ -417,6 +482,14 @@ mod tests {
         let got = e.get(StreamId::new(120, 0)).expect("present");
         assert_eq!(got.iter().collect::<Vec<_>>(), vec![&b"f"[..], b"120"]);
         assert!(e.get(StreamId::new(120, 1)).is_none());
+        // An entry shaped unlike its node's master keeps its own names.
+        e.push(StreamId::new(251, 0), &[b"x", b"1", b"y", b"2"]);
+        let got = e.get(StreamId::new(251, 0)).expect("present");
+        assert_eq!(
+            got.iter().collect::<Vec<_>>(),
+            vec![&b"x"[..], b"1", b"y", b"2"]
+        );
+        assert!(e.remove(StreamId::new(251, 0)));
         let ids: Vec<u64> = e
             .iter_from(StreamId::new(99, 0))
             .take(4)
