@@ -214,10 +214,6 @@ impl StreamValue {
         self.entries_added += 1;
     }
 
-    pub fn get(&self, id: StreamId) -> Option<EntryRef<'_>> {
-        self.entries.get(id)
-    }
-
     /// Entries with ids in `[start, end]`, ascending.
     pub fn range(
         &self,
@@ -261,43 +257,14 @@ impl StreamValue {
         self.entries.trim(maxlen, minid, approx, limit)
     }
 
-    /// Whether a deleted entry could lie in `[start, end]` (Redis's
-    /// `streamRangeHasTombstones`).
-    pub fn range_has_tombstones(&self, start: StreamId, end: StreamId) -> bool {
-        if self.entries.is_empty() || self.max_deleted.is_zero() {
-            return false;
+    /// The read-only view lag and entries-read arithmetic work on.
+    fn view(&self) -> StreamView<'_> {
+        StreamView {
+            entries: &self.entries,
+            last_id: self.last_id,
+            max_deleted: self.max_deleted,
+            entries_added: self.entries_added,
         }
-        // A tombstone before the first entry was trimmed away with it.
-        if self.first_id().is_some_and(|f| f > self.max_deleted) {
-            return false;
-        }
-        start <= self.max_deleted && self.max_deleted <= end
-    }
-
-    /// Redis's `streamEstimateDistanceFromFirstEverEntry`: the entries-read
-    /// counter a group positioned at `id` would have, if it can be known.
-    pub fn estimate_distance(&self, id: StreamId) -> i64 {
-        if self.entries_added == 0 {
-            return 0;
-        }
-        if self.entries.is_empty() && id <= self.last_id {
-            return self.entries_added as i64;
-        }
-        if id == self.last_id {
-            return self.entries_added as i64;
-        } else if id > self.last_id {
-            return ENTRIES_READ_INVALID;
-        }
-        let first = self.first_id().unwrap_or(StreamId::ZERO);
-        if self.max_deleted.is_zero() || self.max_deleted < first {
-            let base = self.entries_added as i64 - self.entries.len() as i64;
-            if id < first {
-                return base;
-            } else if id == first {
-                return base + 1;
-            }
-        }
-        ENTRIES_READ_INVALID
     }
 
     /// A group's lag, `None` when it can't be known (XINFO replies nil).
@@ -305,12 +272,11 @@ impl StreamValue {
         if self.entries_added == 0 {
             return Some(0);
         }
-        if g.entries_read != ENTRIES_READ_INVALID
-            && !self.range_has_tombstones(g.last_id, StreamId::MAX)
-        {
+        let view = self.view();
+        if g.entries_read != ENTRIES_READ_INVALID && !view.has_tombstones_from(g.last_id) {
             return Some(self.entries_added as i64 - g.entries_read);
         }
-        let read = self.estimate_distance(g.last_id);
+        let read = view.estimate_distance(g.last_id);
         (read != ENTRIES_READ_INVALID).then(|| self.entries_added as i64 - read)
     }
 
@@ -363,8 +329,6 @@ impl StreamValue {
         let mut gm = GroupMut {
             g,
             mem: &mut self.mem,
-            entries: &self.entries,
-            stream_last_id: self.last_id,
         };
         Some(f(&mut gm))
     }
@@ -381,8 +345,6 @@ impl StreamValue {
         let gm = GroupMut {
             g,
             mem: &mut self.mem,
-            entries: view.entries,
-            stream_last_id: self.last_id,
         };
         Some((view, gm))
     }
@@ -412,6 +374,9 @@ pub struct StreamView<'a> {
 }
 
 impl StreamView<'_> {
+    /// Whether a deleted entry could lie at or after `start` (Redis's
+    /// `streamRangeHasTombstones` with an open end): a tombstone before the
+    /// first entry was trimmed away with it.
     fn has_tombstones_from(&self, start: StreamId) -> bool {
         let first = self.entries.first_id();
         first.is_some_and(|f| f <= self.max_deleted)
@@ -461,21 +426,11 @@ impl StreamView<'_> {
 pub struct GroupMut<'a> {
     g: &'a mut ConsumerGroup,
     mem: &'a mut usize,
-    entries: &'a Entries,
-    stream_last_id: StreamId,
 }
 
 impl GroupMut<'_> {
     pub fn group(&self) -> &ConsumerGroup {
         self.g
-    }
-
-    pub fn stream_last_id(&self) -> StreamId {
-        self.stream_last_id
-    }
-
-    pub fn entry(&self, id: StreamId) -> Option<EntryRef<'_>> {
-        self.entries.get(id)
     }
 
     pub fn set_last_id(&mut self, id: StreamId, entries_read: Option<i64>) {
