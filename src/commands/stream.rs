@@ -735,6 +735,25 @@ fn xread(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// [`xread_for_client`] for a blocking layer's serve function: the reply
+/// encoded in `proto`, or `None` while no stream has entries after `from`.
+/// A blocked XREAD must resolve `$` to each stream's last id when it
+/// blocks (as [`xread`] does) and keep those ids in its waiter.
+pub fn serve_xread(
+    db: &mut Db,
+    proto: crate::protocol::Protocol,
+    keys: &[&[u8]],
+    from: &[StreamId],
+    count: usize,
+    now: i64,
+) -> Option<Vec<u8>> {
+    let mut out = ReplyBuf {
+        buf: Vec::new(),
+        proto,
+    };
+    xread_for_client(db, &mut out, keys, from, count, now).then_some(out.buf)
+}
+
 /// Serves XREAD for `keys` with entries after `from` (one per key).
 /// Writes the reply and returns true when some stream had data; writes
 /// nothing and returns false otherwise (the caller blocks or times out).
@@ -1649,6 +1668,33 @@ fn xinfo_stream(out: &mut ReplyBuf, s: &StreamValue, sub: &[u8], rest: &[&[u8]])
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn serve_xread_for_the_blocking_layer() {
+        let mut db = Db::new();
+        let key: &[u8] = b"s";
+        let proto = crate::protocol::Protocol::Resp2;
+        assert_eq!(
+            serve_xread(&mut db, proto, &[key], &[StreamId::ZERO], 0, 0),
+            None
+        );
+        with_stream(&mut db, key, 0, true, |s| {
+            s.append(StreamId::new(5, 0), &[b"f", b"v"]);
+            Ok(())
+        })
+        .expect("a new stream");
+        let r = serve_xread(&mut db, proto, &[key], &[StreamId::ZERO], 0, 0);
+        assert_eq!(
+            r.as_deref(),
+            Some(
+                &b"*1\r\n*2\r\n$1\r\ns\r\n*1\r\n*2\r\n$3\r\n5-0\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n"[..]
+            )
+        );
+        assert_eq!(
+            serve_xread(&mut db, proto, &[key], &[StreamId::new(5, 0)], 0, 0),
+            None
+        );
+    }
 
     #[test]
     fn id_parsing() {
