@@ -10,7 +10,7 @@ use super::args::{self, is};
 use super::errors::{self, CmdResult, Error};
 use super::spec::{flags::*, CommandSpec, Group};
 use super::{list, sorted_set, Ctx};
-use crate::keyspace::blocking::{BlockedOp, Waiter};
+use crate::keyspace::blocking::{BlockedOp, ServeFn, Waiter};
 use crate::keyspace::Db;
 use crate::protocol::{Protocol, ReplyBuf};
 use crate::server::client::Blocked;
@@ -134,6 +134,7 @@ fn serve(db: &mut Db, op: &BlockedOp, proto: Protocol, key: &[u8], now: i64) -> 
                 .ok()??;
             Some(encode(proto, |r| r.bulk(&v)))
         }
+        BlockedOp::XRead { .. } | BlockedOp::XReadGroup { .. } => None,
         BlockedOp::ZPop { max, count, multi } => {
             let vals = sorted_set::pop_for_client(db, key, now, *max, *count).ok()??;
             if vals.is_empty() {
@@ -192,9 +193,25 @@ fn block_or_serve(
         ctx.out.raw(&timeout_reply);
         return Ok(());
     }
+    register(ctx, keys, op, serve, wait, timeout_reply);
+    Ok(())
+}
+
+/// Parks the client on `keys` (see `keyspace::blocking`): `serve` runs in
+/// the writer's context when one of them becomes ready; `timeout_reply`
+/// answers when `wait` runs out (`None` waits forever).
+pub fn register(
+    ctx: &mut Ctx<'_>,
+    keys: &[&[u8]],
+    op: BlockedOp,
+    serve: ServeFn,
+    wait: Option<Duration>,
+    timeout_reply: Vec<u8>,
+) {
     let client_id = ctx.client.id;
     let tx = ctx.client.push_tx.clone();
     let db_index = ctx.client.db;
+    let proto = ctx.out.proto;
     ctx.db().blocking.add(Waiter {
         id: client_id,
         client_id,
@@ -214,7 +231,6 @@ fn block_or_serve(
         timeout: wait,
         timeout_reply,
     });
-    Ok(())
 }
 
 fn is_expected_type(e: &crate::keyspace::Entry, op: &BlockedOp) -> bool {

@@ -13,6 +13,7 @@ use super::args::{self, is};
 use super::errors::{self, CmdResult, Error};
 use super::spec::{flags::*, CommandSpec, Group};
 use super::Ctx;
+use crate::keyspace::blocking::BlockedOp;
 use crate::keyspace::types::stream::{EntryRef, StreamId, StreamValue, ENTRIES_READ_INVALID};
 use crate::keyspace::value::Object;
 use crate::keyspace::Db;
@@ -727,12 +728,70 @@ fn xread(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             from.push(parse_strict_id(id)?);
         }
     }
-    if !xread_for_client(db, out, a.keys, &from, a.count, now) {
-        // Blocking is the blocking layer's job: without it, BLOCK answers
-        // like an expired timeout (Redis's reply when it can't block).
-        out.null_array();
+    if xread_for_client(db, out, a.keys, &from, a.count, now) {
+        return Ok(());
     }
+    let op = BlockedOp::XRead {
+        keys: owned(a.keys),
+        from,
+        count: a.count,
+    };
+    block_or_nil(ctx, a.keys, a.block, op);
     Ok(())
+}
+
+fn owned(keys: &[&[u8]]) -> Vec<Vec<u8>> {
+    keys.iter().map(|k| k.to_vec()).collect()
+}
+
+/// Nothing to read: park the client when BLOCK was given and blocking is
+/// possible here (not in MULTI or a script), else answer the null array.
+fn block_or_nil(ctx: &mut Ctx<'_>, keys: &[&[u8]], block_ms: Option<i64>, op: BlockedOp) {
+    let mut nil = ReplyBuf {
+        buf: Vec::new(),
+        proto: ctx.out.proto,
+    };
+    nil.null_array();
+    match block_ms {
+        Some(ms) if ctx.client.may_block() => {
+            let wait = (ms > 0).then(|| std::time::Duration::from_millis(ms as u64));
+            super::blocking::register(ctx, keys, op, serve_blocked, wait, nil.buf);
+        }
+        _ => ctx.out.raw(&nil.buf),
+    }
+}
+
+/// The waiter's serve function: runs under the DB lock after a write made
+/// one of its streams ready.
+fn serve_blocked(
+    db: &mut Db,
+    op: &BlockedOp,
+    proto: crate::protocol::Protocol,
+    _key: &[u8],
+    now: i64,
+) -> Option<Vec<u8>> {
+    match op {
+        BlockedOp::XRead { keys, from, count } => {
+            let k: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+            serve_xread(db, proto, &k, from, *count, now)
+        }
+        BlockedOp::XReadGroup {
+            keys,
+            group,
+            consumer,
+            count,
+            noack,
+        } => {
+            let k: Vec<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+            let mut out = ReplyBuf {
+                buf: Vec::new(),
+                proto,
+            };
+            xreadgroup_for_client(db, &mut out, &k, group, consumer, *count, *noack, now)
+                .then_some(out.buf)
+        }
+        _ => None,
+    }
 }
 
 /// [`xread_for_client`] for a blocking layer's serve function: the reply
@@ -823,11 +882,19 @@ fn xreadgroup(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             from.push(ReadFrom::After(parse_strict_id(id)?));
         }
     }
-    if !xreadgroup_serve(
+    if xreadgroup_serve(
         db, out, a.keys, &from, group, consumer, a.count, a.noack, now,
     ) {
-        out.null_array();
+        return Ok(());
     }
+    let op = BlockedOp::XReadGroup {
+        keys: owned(a.keys),
+        group: group.to_vec(),
+        consumer: consumer.to_vec(),
+        count: a.count,
+        noack: a.noack,
+    };
+    block_or_nil(ctx, a.keys, a.block, op);
     Ok(())
 }
 

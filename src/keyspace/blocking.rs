@@ -20,6 +20,7 @@ use hashbrown::HashMap;
 use tokio::sync::mpsc::UnboundedSender;
 
 use super::db::Db;
+use super::types::stream::StreamId;
 use super::value::Thresholds;
 use crate::protocol::Protocol;
 use crate::server::client::Push;
@@ -46,6 +47,20 @@ pub enum BlockedOp {
         max: bool,
         count: usize,
         multi: bool,
+    },
+    /// XREAD BLOCK: entries after `from[i]` in `keys[i]` (`$` already resolved).
+    XRead {
+        keys: Vec<Vec<u8>>,
+        from: Vec<StreamId>,
+        count: usize,
+    },
+    /// XREADGROUP BLOCK with `>`: new entries for the group.
+    XReadGroup {
+        keys: Vec<Vec<u8>>,
+        group: Vec<u8>,
+        consumer: Vec<u8>,
+        count: usize,
+        noack: bool,
     },
 }
 

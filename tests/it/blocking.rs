@@ -253,3 +253,58 @@ async fn moves_zsets_multi_and_transactions_wake_waiters() {
     a.call(&[b"RENAME", b"tmp", b"target"]).await;
     assert_eq!(w.reply().await, b"*2\r\n$6\r\ntarget\r\n$1\r\nr\r\n");
 }
+
+#[tokio::test]
+async fn xread_and_xreadgroup_block_until_xadd() {
+    let s = start().await;
+    let mut a = s.raw().await;
+    let mut w = s.raw().await;
+    // BullMQ's QueueEvents: XREAD BLOCK … STREAMS key $.
+    a.call(&[b"XADD", b"ev", b"1-1", b"old", b"x"]).await;
+    w.cmd(&[b"XREAD", b"BLOCK", b"0", b"STREAMS", b"ev", b"$"])
+        .await;
+    until_blocked(&mut a, 1).await;
+    a.call(&[b"XADD", b"ev", b"2-1", b"f", b"v"]).await;
+    assert_eq!(
+        w.reply().await,
+        b"*1\r\n*2\r\n$2\r\nev\r\n*1\r\n*2\r\n$3\r\n2-1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n".to_vec()
+    );
+    let t = Instant::now();
+    assert_eq!(
+        w.call(&[b"XREAD", b"BLOCK", b"50", b"STREAMS", b"ev", b"$"])
+            .await,
+        b"*-1\r\n"
+    );
+    assert!(t.elapsed() >= Duration::from_millis(45));
+    // A consumer group reader blocks on `>` and gets the new entry pending.
+    a.call(&[b"XGROUP", b"CREATE", b"ev", b"g", b"$"]).await;
+    w.cmd(&[
+        b"XREADGROUP",
+        b"GROUP",
+        b"g",
+        b"c1",
+        b"BLOCK",
+        b"0",
+        b"STREAMS",
+        b"ev",
+        b">",
+    ])
+    .await;
+    until_blocked(&mut a, 1).await;
+    a.call(&[b"XADD", b"ev", b"3-1", b"job", b"7"]).await;
+    assert_eq!(
+        w.reply().await,
+        b"*1\r\n*2\r\n$2\r\nev\r\n*1\r\n*2\r\n$3\r\n3-1\r\n*2\r\n$3\r\njob\r\n$1\r\n7\r\n".to_vec()
+    );
+    let pending = a.call(&[b"XPENDING", b"ev", b"g"]).await;
+    assert!(
+        pending.starts_with(b"*4\r\n:1\r\n$3\r\n3-1\r\n"),
+        "{}",
+        String::from_utf8_lossy(&pending)
+    );
+    // Inside MULTI it answers at once.
+    a.call(&[b"MULTI"]).await;
+    a.call(&[b"XREAD", b"BLOCK", b"0", b"STREAMS", b"ev", b"$"])
+        .await;
+    assert_eq!(a.call(&[b"EXEC"]).await, b"*1\r\n*-1\r\n");
+}
