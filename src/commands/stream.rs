@@ -363,7 +363,7 @@ fn with_stream<R>(
     create: bool,
     f: impl FnOnce(&mut StreamValue) -> Result<R, Error>,
 ) -> Result<Option<R>, Error> {
-    let make = || Object::Stream(StreamValue::default());
+    let make = || Object::Stream(Box::default());
     let r = db.with_object(
         key,
         now,

@@ -14,7 +14,9 @@ pub enum Object {
     List(ListValue),
     Set(SetValue),
     ZSet(ZSetValue),
-    Stream(StreamValue),
+    /// Boxed: a stream's header is 112 bytes, and the enum is as large as
+    /// its largest variant — every small hash would pay for it.
+    Stream(Box<StreamValue>),
 }
 
 impl Object {
@@ -95,5 +97,15 @@ impl Default for Thresholds {
             zset_max_listpack_value: 64,
             list_max_listpack_size: -2,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every collection key pays for one boxed `Object`; a large variant
+    /// inflates them all (a 120-byte enum cost small hashes 64 B each).
+    #[test]
+    fn object_stays_small() {
+        assert!(std::mem::size_of::<super::Object>() <= 64);
     }
 }
