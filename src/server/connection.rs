@@ -222,8 +222,10 @@ async fn run(
         if !cmds.is_empty() {
             let buf: &[u8] = &rbuf[..];
             let mut argv = recycle(std::mem::take(&mut argv_store));
+            let batch_now;
             {
                 let mut ctx = Ctx::new(srv, client, &mut out);
+                batch_now = ctx.now;
                 for &(a, b, end) in cmds.iter() {
                     argv.clear();
                     argv.extend(spans[a..b].iter().map(|&(s, e)| &buf[s..e]));
@@ -253,8 +255,7 @@ async fn run(
             argv_store = recycle(argv);
             cmds.clear();
             spans.clear();
-            info.last_interaction_ms
-                .store(srv.clock.now_ms(), Ordering::Relaxed);
+            info.last_interaction_ms.store(batch_now, Ordering::Relaxed);
             info.db.store(client.db, Ordering::Relaxed);
         }
         rbuf.advance(pos);
@@ -300,6 +301,14 @@ async fn write_unless_killed(
 ) -> std::io::Result<bool> {
     if info.killed.load(Ordering::Acquire) {
         return Ok(false);
+    }
+    // Common case: the socket takes the whole batch at once, no future.
+    let mut buf = buf;
+    match stream.try_write(buf) {
+        Ok(n) if n == buf.len() => return Ok(true),
+        Ok(n) => buf = &buf[n..],
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        Err(e) => return Err(e),
     }
     tokio::select! {
         r = stream.write_all(buf) => r.map(|()| true),
