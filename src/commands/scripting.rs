@@ -1,8 +1,157 @@
-//! scripting group. (Being filled in.)
+//! Scripting group: EVAL, EVALSHA, EVAL_RO, EVALSHA_RO, SCRIPT. The Lua
+//! side lives in [`crate::scripting`].
 
-use super::spec::{CommandSpec, Group};
+use super::args::is;
+use super::errors::{CmdResult, Error};
+use super::spec::{flags::*, CommandSpec, Group};
+use super::Ctx;
 
-#[allow(dead_code)]
 const G: Group = Group::Scripting;
 
-pub static COMMANDS: &[CommandSpec] = &[];
+// NO_DB_LOCK: the batch's DB lock is released before the Lua state's lock
+// is taken, so a script waiting for a DB never waits on a client that
+// holds that DB and waits for the Lua state.
+const EV: u32 = NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | NO_DB_LOCK;
+const DEPENDS: &str = "Depends on the script that is executed.";
+
+pub static COMMANDS: &[CommandSpec] = &[
+    CommandSpec::new("eval", -3, EV, G, eval)
+        .find_keys(script_keys)
+        .doc("Execute a Lua script server side", "2.6.0", DEPENDS),
+    CommandSpec::new("evalsha", -3, EV, G, evalsha)
+        .find_keys(script_keys)
+        .doc("Execute a Lua script server side", "2.6.0", DEPENDS),
+    CommandSpec::new("eval_ro", -3, READONLY | EV, G, eval_ro)
+        .find_keys(script_keys)
+        .doc(
+            "Execute a read-only Lua script server side",
+            "7.0.0",
+            DEPENDS,
+        ),
+    CommandSpec::new("evalsha_ro", -3, READONLY | EV, G, evalsha_ro)
+        .find_keys(script_keys)
+        .doc(
+            "Execute a read-only Lua script server side",
+            "7.0.0",
+            DEPENDS,
+        ),
+    CommandSpec::container("script", G, SCRIPT_SUBS).doc(
+        "A container for Lua scripts management commands",
+        "2.6.0",
+        "Depends on subcommand.",
+    ),
+];
+
+static SCRIPT_SUBS: &[CommandSpec] = &[
+    CommandSpec::new("exists", -3, NOSCRIPT | NO_DB_LOCK, G, script_exists).doc(
+        "Check existence of scripts in the script cache.",
+        "2.6.0",
+        "O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).",
+    ),
+    CommandSpec::new("flush", -2, NOSCRIPT | NO_DB_LOCK, G, script_flush).doc(
+        "Remove all the scripts from the script cache.",
+        "2.6.0",
+        "O(N) with N being the number of scripts in cache",
+    ),
+    CommandSpec::new("help", 2, LOADING | STALE | NO_DB_LOCK, G, script_help).doc(
+        "Show helpful text about the different subcommands",
+        "5.0.0",
+        "O(1)",
+    ),
+    CommandSpec::new("kill", 2, NOSCRIPT | ALLOW_BUSY | NO_DB_LOCK, G, script_kill).doc(
+        "Kill the script currently in execution.",
+        "2.6.0",
+        "O(1)",
+    ),
+    CommandSpec::new("load", 3, NOSCRIPT | STALE | NO_DB_LOCK, G, script_load).doc(
+        "Load the specified Lua script into the script cache.",
+        "2.6.0",
+        "O(N) with N being the length in bytes of the script body.",
+    ),
+];
+
+/// `EVAL script numkeys key…`: keys are argv[3..3+numkeys].
+fn script_keys(argv: &[&[u8]]) -> Result<Vec<usize>, &'static str> {
+    if argv.len() < 3 {
+        return Err("Invalid arguments specified for command");
+    }
+    match crate::protocol::parse::parse_i64(argv[2]) {
+        Some(n) if n >= 0 && (n as usize) <= argv.len() - 3 => Ok((3..3 + n as usize).collect()),
+        _ => Err("Invalid arguments specified for command"),
+    }
+}
+
+fn eval(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    crate::scripting::eval(ctx, argv, false, false)
+}
+
+fn evalsha(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    crate::scripting::eval(ctx, argv, true, false)
+}
+
+fn eval_ro(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    crate::scripting::eval(ctx, argv, false, true)
+}
+
+fn evalsha_ro(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    crate::scripting::eval(ctx, argv, true, true)
+}
+
+fn script_exists(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    ctx.out.array(argv.len() - 2);
+    for sha in &argv[2..] {
+        let found = ctx.srv.scripting.exists(sha);
+        ctx.out.int(found as i64);
+    }
+    Ok(())
+}
+
+fn script_flush(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if argv.len() > 3 || (argv.len() == 3 && !is(argv[2], "sync") && !is(argv[2], "async")) {
+        return Err(Error::lit(
+            "ERR SCRIPT FLUSH only support SYNC|ASYNC option",
+        ));
+    }
+    ctx.srv.scripting.flush();
+    ctx.out.ok();
+    Ok(())
+}
+
+fn script_kill(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    ctx.srv.scripting.kill()?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn script_load(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let sha = ctx.srv.scripting.load(argv[2])?;
+    ctx.out.bulk(sha.as_bytes());
+    Ok(())
+}
+
+fn script_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    const LINES: &[&str] = &[
+        "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "DEBUG (YES|SYNC|NO)",
+        "    Set the debug mode for subsequent scripts executed.",
+        "EXISTS <sha1> [<sha1> ...]",
+        "    Return information about the existence of the scripts in the script cache.",
+        "FLUSH [ASYNC|SYNC]",
+        "    Flush the Lua scripts cache. Very dangerous on replicas.",
+        "    When called without the optional mode argument, the behavior is determined by the",
+        "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+        "    * ASYNC: Asynchronously flush the scripts cache.",
+        "    * SYNC: Synchronously flush the scripts cache.",
+        "KILL",
+        "    Kill the currently executing Lua script.",
+        "LOAD <script>",
+        "    Load a script into the scripts cache without executing it.",
+        "HELP",
+        "    Prints this help.",
+    ];
+    ctx.out.array(LINES.len());
+    for l in LINES {
+        ctx.out.simple(l.as_bytes());
+    }
+    Ok(())
+}

@@ -372,7 +372,9 @@ impl CommandSpec {
         if self.has(flags::WRITE) {
             c |= cat::WRITE;
         }
-        if self.has(flags::READONLY) {
+        // Redis's setImplicitACLCategories: read-only scripting commands
+        // (EVAL_RO, FCALL_RO) are not @read.
+        if self.has(flags::READONLY) && c & cat::SCRIPTING == 0 {
             c |= cat::READ;
         }
         if self.has(flags::ADMIN) {

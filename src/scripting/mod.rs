@@ -1,6 +1,492 @@
-//! Lua scripting (EVAL, EVALSHA, SCRIPT …): the script cache and the
-//! state of a running script. (Being filled in.)
+//! Lua scripting (EVAL, EVALSHA, SCRIPT …): one sandboxed Lua 5.1 state per
+//! server, the compiled-script cache keyed by SHA1, and the state of the
+//! running script that BUSY and SCRIPT KILL read.
+//!
+//! The state lives behind a mutex: scripts run one at a time, as in Redis.
+//! `redis.call` goes through dispatch with the script's client, so ACL and
+//! every other gate apply inside scripts too.
+
+pub mod convert;
+pub mod libs;
+
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+
+use hashbrown::HashMap;
+use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState};
+use parking_lot::Mutex;
+
+use crate::commands::errors::Error;
+use crate::commands::spec::flags;
+use crate::commands::Ctx;
+use crate::protocol::{Protocol, ReplyBuf};
+
+pub const BUSY: Error = Error::lit(
+    "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
+);
+pub const NOSCRIPT: Error = Error::lit("NOSCRIPT No matching script. Please use EVAL.");
+pub const NOTBUSY: Error = Error::lit("NOTBUSY No scripts in execution right now.");
+pub const UNKILLABLE: Error = Error::lit("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
+const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
+
+/// Lua instructions between two checks of the kill flag.
+const HOOK_EVERY: u32 = 100_000;
 
 /// Server-wide scripting state, owned by [`crate::server::Shared`].
-#[derive(Default)]
-pub struct Scripting {}
+pub struct Scripting {
+    engine: Mutex<Option<Engine>>,
+    /// Start (ms) of the running script; 0 when none runs.
+    started: AtomicI64,
+    /// Client running the script (it is never BUSY for itself).
+    runner: AtomicU64,
+    /// The running script executed a write: SCRIPT KILL refuses.
+    wrote: AtomicBool,
+    /// SCRIPT KILL asked the running script to stop.
+    kill: Arc<AtomicBool>,
+    /// busy-reply-threshold in ms.
+    pub busy_threshold_ms: AtomicI64,
+}
+
+impl Default for Scripting {
+    fn default() -> Self {
+        Scripting {
+            engine: Mutex::new(None),
+            started: AtomicI64::new(0),
+            runner: AtomicU64::new(0),
+            wrote: AtomicBool::new(false),
+            kill: Arc::new(AtomicBool::new(false)),
+            busy_threshold_ms: AtomicI64::new(5000),
+        }
+    }
+}
+
+/// The sandboxed Lua state and its cache.
+struct Engine {
+    lua: Lua,
+    scripts: HashMap<String, Function>,
+    /// The protected global environment scripts run in.
+    env: Table,
+    /// The real globals (KEYS and ARGV are set here).
+    globals: Table,
+    /// The writable table behind the read-only `redis`.
+    redis: Table,
+    /// Hidden slots shared with the error handler (pending error texts).
+    k: Table,
+    /// `function(f) return xpcall(f, handler) end`.
+    run: Function,
+    /// The protocol redis.call replies are parsed in (redis.setresp).
+    resp: Arc<AtomicU8>,
+}
+
+/// How a script's function is found.
+pub enum Source<'a> {
+    Body(&'a [u8]),
+    Sha(&'a [u8]),
+}
+
+pub fn sha1_hex(body: &[u8]) -> String {
+    sha1_smol::Sha1::from(body).digest().to_string()
+}
+
+impl Scripting {
+    /// Whether `client` must get BUSY: another client's script has run past
+    /// the threshold.
+    #[inline]
+    pub fn busy_for(&self, client: u64, now_ms: i64) -> bool {
+        let started = self.started.load(Ordering::Acquire);
+        started != 0
+            && self.runner.load(Ordering::Relaxed) != client
+            && now_ms - started >= self.busy_threshold_ms.load(Ordering::Relaxed)
+    }
+
+    /// SCRIPT KILL.
+    pub fn kill(&self) -> Result<(), Error> {
+        if self.started.load(Ordering::Acquire) == 0 {
+            return Err(NOTBUSY);
+        }
+        if self.wrote.load(Ordering::Acquire) {
+            return Err(UNKILLABLE);
+        }
+        self.kill.store(true, Ordering::Release);
+        Ok(())
+    }
+
+    /// SCRIPT LOAD: compiles and caches, returning the SHA1.
+    pub fn load(&self, body: &[u8]) -> Result<String, Error> {
+        let mut g = self.engine.lock();
+        let engine = engine(&mut g, &self.kill)?;
+        let sha = sha1_hex(body);
+        if !engine.scripts.contains_key(&sha) {
+            engine.compile(body, &sha)?;
+        }
+        Ok(sha)
+    }
+
+    /// SCRIPT EXISTS for one SHA1.
+    pub fn exists(&self, sha: &[u8]) -> bool {
+        let g = self.engine.lock();
+        let Some(e) = &*g else { return false };
+        let Ok(s) = std::str::from_utf8(sha) else {
+            return false;
+        };
+        e.scripts.contains_key(s.to_ascii_lowercase().as_str())
+    }
+
+    /// SCRIPT FLUSH: a fresh Lua state, as Redis does.
+    pub fn flush(&self) {
+        let old = self.engine.lock().take();
+        drop(old);
+    }
+}
+
+fn engine<'a>(g: &'a mut Option<Engine>, kill: &Arc<AtomicBool>) -> Result<&'a mut Engine, Error> {
+    if g.is_none() {
+        *g = Some(
+            Engine::new(kill.clone())
+                .map_err(|e| Error::from(format!("ERR Lua initialization failed: {e}")))?,
+        );
+    }
+    Ok(g.as_mut().expect("engine was just created"))
+}
+
+/// Redis's sandbox and error handler, run once per Lua state with the
+/// real globals and the hidden slot table.
+const PRELUDE: &str = r#"
+local K, real, redis = ...
+local getinfo = debug.getinfo
+local ro_err = function() error('Attempt to modify a readonly table', 2) end
+local function ro(t)
+  return setmetatable({}, {__index = t, __newindex = ro_err, __metatable = false})
+end
+local allow = {xpcall=1, tostring=1, getfenv=1, setmetatable=1, next=1, assert=1,
+  tonumber=1, rawequal=1, collectgarbage=1, getmetatable=1, rawset=1, pcall=1,
+  coroutine=1, type=1, select=1, unpack=1, gcinfo=1, pairs=1, loadstring=1,
+  ipairs=1, error=1, rawget=1, setfenv=1, _VERSION=1, newproxy=1,
+  string=1, math=1, table=1, cjson=1, bit=1, cmsgpack=1, struct=1}
+local drop = {}
+for k in pairs(real) do if not allow[k] then drop[#drop + 1] = k end end
+for _, k in ipairs(drop) do real[k] = nil end
+for _, k in ipairs({'string', 'math', 'table', 'cjson', 'bit', 'cmsgpack', 'struct', 'coroutine'}) do
+  if real[k] then real[k] = ro(real[k]) end
+end
+real.redis = ro(redis)
+local env = ro(real)
+real._G = env
+setmetatable(real, {__index = function(_, k)
+  error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
+end, __metatable = false})
+local function handler(err)
+  local lvl = 2
+  local i = getinfo(lvl, 'nSl')
+  if i and i.what == 'C' then lvl = lvl + 1; i = getinfo(lvl, 'nSl') end
+  -- keyward: the sandbox's metamethods are Lua here (a VM patch in Redis).
+  while i and i.source == '=keyward' do lvl = lvl + 1; i = getinfo(lvl, 'nSl') end
+  if type(err) == 'userdata' then
+    if K.perr then err = {err = K.perr} elseif K.pstr then err = K.pstr end
+  end
+  K.perr = nil
+  K.pstr = nil
+  if type(err) ~= 'table' then err = {err = 'ERR ' .. tostring(err)} end
+  if i then
+    err.source = i.source
+    err.line = i.currentline
+  end
+  return err
+end
+local run = function(f) return xpcall(f, handler) end
+return env, run
+"#;
+
+impl Engine {
+    fn new(kill: Arc<AtomicBool>) -> mlua::Result<Engine> {
+        // SAFETY: the debug library is only reachable by the prelude's
+        // error handler (it captures `debug.getinfo`, then the sandbox
+        // removes `debug` from the globals), as in Redis.
+        let lua = unsafe {
+            Lua::unsafe_new_with(
+                StdLib::TABLE | StdLib::STRING | StdLib::MATH | StdLib::DEBUG,
+                LuaOptions::default(),
+            )
+        };
+        let globals = lua.globals();
+        let k = lua.create_table()?;
+        libs::install(&lua, &globals, &k)?;
+        let resp = Arc::new(AtomicU8::new(2));
+        let redis = libs::redis_table(&lua, &k, resp.clone())?;
+        let (env, run): (Table, Function) = lua.load(PRELUDE).set_name("=keyward").call((
+            k.clone(),
+            globals.clone(),
+            redis.clone(),
+        ))?;
+        lua.set_hook(
+            HookTriggers::new().every_nth_instruction(HOOK_EVERY),
+            move |_, _| {
+                if kill.load(Ordering::Acquire) {
+                    Err(mlua::Error::RuntimeError(KILLED.into()))
+                } else {
+                    Ok(VmState::Continue)
+                }
+            },
+        )?;
+        Ok(Engine {
+            lua,
+            scripts: HashMap::new(),
+            env,
+            globals,
+            redis,
+            k,
+            run,
+            resp,
+        })
+    }
+
+    fn compile(&mut self, body: &[u8], sha: &str) -> Result<Function, Error> {
+        let f = self
+            .lua
+            .load(body)
+            .set_name("@user_script")
+            .set_environment(self.env.clone())
+            .into_function()
+            .map_err(|e| {
+                let msg = match &e {
+                    mlua::Error::SyntaxError { message, .. } => message.clone(),
+                    other => other.to_string(),
+                };
+                Error::from(format!("ERR Error compiling script (new function): {msg}"))
+            })?;
+        self.scripts.insert(sha.to_string(), f.clone());
+        Ok(f)
+    }
+}
+
+/// Redis's NUMKEYS checks; returns the number of keys.
+pub fn numkeys(argv: &[&[u8]]) -> Result<usize, Error> {
+    let n = crate::commands::args::int(argv[2])?;
+    if n > (argv.len() - 3) as i64 {
+        return Err(Error::lit(
+            "ERR Number of keys can't be greater than number of args",
+        ));
+    }
+    if n < 0 {
+        return Err(Error::lit("ERR Number of keys can't be negative"));
+    }
+    Ok(n as usize)
+}
+
+/// EVAL / EVALSHA / EVAL_RO / EVALSHA_RO.
+pub fn eval(ctx: &mut Ctx<'_>, argv: &[&[u8]], by_sha: bool, readonly: bool) -> Result<(), Error> {
+    let nk = numkeys(argv)?;
+    let srv = ctx.srv;
+    let sc = &srv.scripting;
+    let mut g = sc.engine.lock();
+    let engine = engine(&mut g, &sc.kill)?;
+    let (f, sha) = if by_sha {
+        let sha = String::from_utf8_lossy(argv[1]).to_ascii_lowercase();
+        match engine.scripts.get(&sha) {
+            Some(f) if sha.len() == 40 => (f.clone(), sha),
+            _ => return Err(NOSCRIPT),
+        }
+    } else {
+        let sha = sha1_hex(argv[1]);
+        match engine.scripts.get(&sha) {
+            Some(f) => (f.clone(), sha),
+            None => (engine.compile(argv[1], &sha)?, sha),
+        }
+    };
+    let lua_err = |e: mlua::Error| Error::from(format!("ERR Error running script {sha}: {e}"));
+    let keys = engine
+        .lua
+        .create_sequence_from(argv[3..3 + nk].iter().map(|a| LuaBytes(a)))
+        .map_err(lua_err)?;
+    let args = engine
+        .lua
+        .create_sequence_from(argv[3 + nk..].iter().map(|a| LuaBytes(a)))
+        .map_err(lua_err)?;
+    engine.globals.raw_set("KEYS", keys).map_err(lua_err)?;
+    engine.globals.raw_set("ARGV", args).map_err(lua_err)?;
+    engine.resp.store(2, Ordering::Relaxed);
+
+    sc.kill.store(false, Ordering::Release);
+    sc.wrote.store(false, Ordering::Release);
+    sc.runner.store(ctx.client.id, Ordering::Relaxed);
+    sc.started
+        .store(srv.clock.now_ms().max(1), Ordering::Release);
+    let (was_script, was_exec) = (ctx.client.in_script, ctx.client.in_exec);
+    ctx.client.in_script = true;
+    // Blocked clients are served once the script ended, not between its calls.
+    ctx.client.in_exec = true;
+
+    let mut scratch = ReplyBuf {
+        buf: Vec::new(),
+        proto: Protocol::Resp2,
+    };
+    let mut scratch2 = ReplyBuf {
+        buf: Vec::new(),
+        proto: Protocol::Resp2,
+    };
+    let ctx_cell = std::cell::RefCell::new(&mut *ctx);
+    let result = {
+        let cc = &ctx_cell;
+        let Engine {
+            lua,
+            redis,
+            k,
+            run,
+            resp,
+            ..
+        } = &*engine;
+        lua.scope(|scope| {
+            let call = scope.create_function_mut(move |lua, args: Variadic<Value>| {
+                let mut c = cc.borrow_mut();
+                redis_call(lua, &mut c, &mut scratch, k, resp, readonly, args, true)
+            })?;
+            let pcall = scope.create_function_mut(move |lua, args: Variadic<Value>| {
+                let mut c = cc.borrow_mut();
+                redis_call(lua, &mut c, &mut scratch2, k, resp, readonly, args, false)
+            })?;
+            redis.raw_set("call", call)?;
+            redis.raw_set("pcall", pcall)?;
+            let r: (bool, Value) = run.call(f)?;
+            redis.raw_set("call", Value::Nil)?;
+            redis.raw_set("pcall", Value::Nil)?;
+            Ok(r)
+        })
+    };
+
+    ctx.client.in_script = was_script;
+    ctx.client.in_exec = was_exec;
+    let killed = sc.kill.swap(false, Ordering::AcqRel);
+    sc.started.store(0, Ordering::Release);
+    sc.runner.store(0, Ordering::Relaxed);
+
+    let (ok, value) = result.map_err(lua_err)?;
+    if ok {
+        let resp3_script = engine.resp.load(Ordering::Relaxed) == 3;
+        convert::lua_to_reply(ctx.out, &value, resp3_script, 0);
+        return Ok(());
+    }
+    Err(script_error(&value, &sha, killed))
+}
+
+/// The final reply of a script that raised: `<msg> script: <sha>, on <source>:<line>.`
+fn script_error(v: &Value, sha: &str, killed: bool) -> Error {
+    let Value::Table(t) = v else {
+        return Error::from(format!("ERR Error running script {sha}"));
+    };
+    let mut msg = match t.raw_get::<Value>("err") {
+        Ok(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
+        _ => String::from("ERR unknown error"),
+    };
+    if killed {
+        msg = KILLED.to_string();
+    }
+    let source = t
+        .raw_get::<Option<mlua::LuaString>>("source")
+        .ok()
+        .flatten();
+    let line = t.raw_get::<Option<i64>>("line").ok().flatten();
+    if let (Some(src), Some(line)) = (source, line) {
+        msg = format!(
+            "{msg} script: {sha}, on {}:{line}.",
+            String::from_utf8_lossy(&src.as_bytes())
+        );
+    }
+    Error::from(convert::sanitize_error(&msg))
+}
+
+/// A byte slice as a Lua string argument.
+struct LuaBytes<'a>(&'a [u8]);
+
+impl mlua::IntoLua for LuaBytes<'_> {
+    fn into_lua(self, lua: &Lua) -> mlua::Result<Value> {
+        lua.create_string(self.0).map(Value::String)
+    }
+}
+
+/// Raises a Redis error reply from Rust: the handler turns it into `{err=msg}`.
+pub(crate) fn raise_err(k: &Table, msg: &str) -> mlua::Error {
+    let _ = k.raw_set("perr", msg);
+    let _ = k.raw_set("pstr", Value::Nil);
+    mlua::Error::RuntimeError(msg.to_string())
+}
+
+/// Raises a plain Lua error message from Rust, positioned at the caller
+/// (as `luaL_error` does).
+pub(crate) fn raise_str(lua: &Lua, k: &Table, msg: &str) -> mlua::Error {
+    let pos = lua
+        .inspect_stack(1, |d| {
+            let line = d.current_line()?;
+            let src = d.source().short_src?.into_owned();
+            Some(format!("{src}:{line}: "))
+        })
+        .flatten()
+        .unwrap_or_default();
+    let full = format!("{pos}{msg}");
+    let _ = k.raw_set("perr", Value::Nil);
+    let _ = k.raw_set("pstr", full.as_str());
+    mlua::Error::RuntimeError(full)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn redis_call(
+    lua: &Lua,
+    ctx: &mut Ctx<'_>,
+    scratch: &mut ReplyBuf,
+    k: &Table,
+    resp: &AtomicU8,
+    readonly: bool,
+    args: Variadic<Value>,
+    raise: bool,
+) -> mlua::Result<Value> {
+    let fail = |msg: &str| -> mlua::Result<Value> {
+        if raise {
+            Err(raise_err(k, msg))
+        } else {
+            convert::err_table(lua, msg.as_bytes())
+        }
+    };
+    if args.is_empty() {
+        return fail("ERR Please specify at least one argument for this redis lib call");
+    }
+    let mut owned: Vec<Vec<u8>> = Vec::with_capacity(args.len());
+    for a in args.iter() {
+        match a {
+            Value::String(s) => owned.push(s.as_bytes().to_vec()),
+            Value::Integer(n) => owned.push(n.to_string().into_bytes()),
+            Value::Number(n) => owned.push(libs::fmt_g17(*n).into_bytes()),
+            _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
+        }
+    }
+    let argv: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
+    let cmd = match crate::server::dispatch::resolve(&argv) {
+        Ok(c) => c,
+        Err(e) if e.text().starts_with("ERR wrong number") => {
+            return fail("ERR Wrong number of args calling Redis command from script")
+        }
+        Err(_) => return fail("ERR Unknown Redis command called from script"),
+    };
+    if cmd.spec.has(flags::WRITE) {
+        if readonly {
+            return fail("ERR Write commands are not allowed from read-only scripts.");
+        }
+        ctx.srv.scripting.wrote.store(true, Ordering::Release);
+    }
+    scratch.buf.clear();
+    scratch.proto = if resp.load(Ordering::Relaxed) == 3 {
+        Protocol::Resp3
+    } else {
+        Protocol::Resp2
+    };
+    std::mem::swap(ctx.out, scratch);
+    ctx.tick();
+    crate::server::dispatch::dispatch(ctx, &argv);
+    std::mem::swap(ctx.out, scratch);
+    let (v, is_err) = convert::reply_to_lua(lua, &scratch.buf)?;
+    if is_err && raise {
+        if let Value::Table(t) = &v {
+            let msg: mlua::LuaString = t.raw_get("err")?;
+            return Err(raise_err(k, &String::from_utf8_lossy(&msg.as_bytes())));
+        }
+    }
+    Ok(v)
+}

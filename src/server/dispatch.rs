@@ -104,6 +104,11 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
             return reply_error(ctx, &e);
         }
     }
+    if !spec.has(flags::ALLOW_BUSY) && ctx.srv.scripting.busy_for(ctx.client.id, ctx.now) {
+        stat.rejected.fetch_add(1, Ordering::Relaxed);
+        flag_transaction(ctx);
+        return reply_error(ctx, &crate::scripting::BUSY);
+    }
     if ctx.client.in_script && spec.has(flags::NOSCRIPT) {
         stat.rejected.fetch_add(1, Ordering::Relaxed);
         return reply_error(
