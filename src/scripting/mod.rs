@@ -275,6 +275,24 @@ pub fn numkeys(argv: &[&[u8]]) -> Result<usize, Error> {
 
 /// EVAL / EVALSHA / EVAL_RO / EVALSHA_RO.
 pub fn eval(ctx: &mut Ctx<'_>, argv: &[&[u8]], by_sha: bool, readonly: bool) -> Result<(), Error> {
+    // A script may run for seconds on this worker thread. On the
+    // multi-thread runtime, block_in_place hands the worker's queued tasks
+    // (including its non-stealable LIFO slot) to other threads, so clients
+    // that must get BUSY or send SCRIPT KILL are not stuck behind it.
+    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
+            tokio::task::block_in_place(|| eval_inner(ctx, argv, by_sha, readonly))
+        }
+        _ => eval_inner(ctx, argv, by_sha, readonly),
+    }
+}
+
+fn eval_inner(
+    ctx: &mut Ctx<'_>,
+    argv: &[&[u8]],
+    by_sha: bool,
+    readonly: bool,
+) -> Result<(), Error> {
     let nk = numkeys(argv)?;
     let srv = ctx.srv;
     let sc = &srv.scripting;
