@@ -209,64 +209,20 @@ fn hincrby(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// Formats an HINCRBYFLOAT result the way Redis's `ld2string(…, LD_STR_HUMAN)`
-/// does: fixed notation, at most 17 decimals, trailing zeros trimmed.
-///
-/// Redis computes in `long double`; we compute in f64, so an accumulation
-/// like 0.1 + 0.2 carries binary noise in the 16th-17th digit that the
-/// wider type would not show. Rounding to 15 significant digits when the
-/// shortest form needs 17 hides that noise in the common case.
-fn format_human(v: f64) -> String {
-    let mut s = format!("{v}");
-    let digits = s.bytes().filter(u8::is_ascii_digit).count()
-        - s.bytes()
-            .take_while(|b| matches!(b, b'0' | b'.' | b'-'))
-            .filter(|b| *b == b'0')
-            .count();
-    if digits >= 17 {
-        let int_digits = format!("{:.0}", v.abs().trunc()).len();
-        let int_digits = if v.abs() < 1.0 {
-            // Leading zeros after the point don't count as significant.
-            let mag = v.abs().log10().floor() as i64;
-            (-mag - 1).max(0) as usize
-        } else {
-            int_digits
-        };
-        let decimals = if v.abs() < 1.0 {
-            int_digits + 15
-        } else {
-            15usize.saturating_sub(int_digits)
-        };
-        s = format!("{:.*}", decimals.min(17), v);
-    }
-    if let Some(dot) = s.find('.') {
-        if s.len() - dot - 1 > 17 {
-            s.truncate(dot + 18);
-        }
-        let trimmed = s.trim_end_matches('0').trim_end_matches('.').len();
-        s.truncate(trimmed);
-    }
-    if s == "-0" || s.is_empty() || s == "-" {
-        s = "0".into();
-    }
-    s
-}
-
 fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let incr = args::float(argv[3])?;
-    if incr.is_infinite() {
+    // The sum in Redis's long double, exact to the last digit (shared
+    // with INCRBYFLOAT); `strtold` accepts hex and denormals too.
+    let incr = super::string::ldouble::parse(argv[3]).ok_or(errors::NOT_FLOAT)?;
+    if incr == super::string::ldouble::Num::Inf {
         return Err(NAN_OR_INF);
     }
     let s = with_hash(ctx, argv[1], true, |h, t| {
         let cur = match h.get(argv[2]) {
-            None => 0.0,
-            Some(v) => args::parse_f64(v).ok_or(HASH_NOT_FLOAT)?,
+            None => super::string::ldouble::Num::ZERO,
+            Some(v) => super::string::ldouble::parse(v).ok_or(HASH_NOT_FLOAT)?,
         };
-        let n = cur + incr;
-        if !n.is_finite() {
-            return Err(errors::INCR_NAN_INF);
-        }
-        let s = format_human(n);
+        let n = super::string::ldouble::add(cur, incr).ok_or(errors::INCR_NAN_INF)?;
+        let s = super::string::ldouble::format(n);
         h.set(argv[2], s.as_bytes(), t);
         Ok(s)
     })?
@@ -382,21 +338,4 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             }
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::format_human;
-
-    #[test]
-    fn human_floats() {
-        assert_eq!(format_human(1.1 + 0.2), "1.3");
-        assert_eq!(format_human(0.1 + 0.2), "0.3");
-        assert_eq!(format_human(5000.0), "5000");
-        assert_eq!(format_human(1e20), "100000000000000000000");
-        assert_eq!(format_human(1e-20), "0");
-        assert_eq!(format_human(-2.5), "-2.5");
-        assert_eq!(format_human(10.5), "10.5");
-        assert_eq!(format_human(0.0), "0");
-    }
 }

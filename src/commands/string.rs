@@ -834,7 +834,7 @@ fn lcs(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 /// from; an aarch64 build of Redis (128-bit long double) prints differently
 /// in the last digits. Nothing here is on a hot path, so the big-number
 /// helpers favour simplicity over speed.
-mod ldouble {
+pub(crate) mod ldouble {
     /// Smallest exponent of `m * 2^e` (denormals included) and the largest
     /// one a finite value can have.
     const EMIN: i32 = -16445;

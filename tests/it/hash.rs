@@ -403,3 +403,27 @@ async fn hset_odd_arguments_error_text() {
     );
     assert_eq!(r.call(&[b"HMSET", b"h", b"a", b"1"]).await, b"+OK\r\n");
 }
+
+/// HINCRBYFLOAT computes in Redis's long double (shared with INCRBYFLOAT),
+/// so 17-digit results match too, not only the common short ones.
+#[tokio::test]
+async fn differential_hincrbyfloat_long_double() {
+    support::diff_lines(&[
+        "HINCRBYFLOAT h a 0.333333333333333333",
+        "HINCRBYFLOAT h a 0.1",
+        "HINCRBYFLOAT h b 0.1",
+        "HINCRBYFLOAT h b 0.2",
+        "HINCRBYFLOAT h c 1e20",
+        "HINCRBYFLOAT h c 1.5",
+        "HINCRBYFLOAT h d 5.0e3",
+        "HINCRBYFLOAT h d -2.5e-3",
+        "HINCRBYFLOAT h e 3",
+        "HINCRBYFLOAT h e 0x10",
+        "HINCRBYFLOAT h e inf",
+        "HINCRBYFLOAT h e abc",
+        "HSET h s notanumber",
+        "HINCRBYFLOAT h s 1",
+        "HGETALL h",
+    ])
+    .await;
+}
