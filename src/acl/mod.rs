@@ -348,7 +348,7 @@ fn check_selector(
                 }
             }
             Keys::Find(f) => {
-                for i in f(argv).unwrap_or_default() {
+                for i in f(argv) {
                     key_ok(i)?;
                 }
             }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use super::args::{self, is};
 use super::errors::{self, CmdResult, Error};
-use super::spec::{flags::*, CommandSpec, Group};
+use super::spec::{flags::*, numkeys_at_2, CommandSpec, Group};
 use super::{list, sorted_set, Ctx};
 use crate::keyspace::blocking::{BlockedOp, ServeFn, Waiter};
 use crate::keyspace::Db;
@@ -61,19 +61,6 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
     ),
 ];
-
-/// Keys of BLMPOP/BZMPOP: `timeout numkeys key...`.
-fn numkeys_at_2(argv: &[&[u8]]) -> Result<Vec<usize>, &'static str> {
-    let n = argv
-        .get(2)
-        .and_then(|a| crate::protocol::parse::parse_i64(a))
-        .filter(|&n| n > 0)
-        .ok_or("ERR Invalid arguments specified for command")? as usize;
-    if 3 + n > argv.len() {
-        return Err("ERR Invalid arguments specified for command");
-    }
-    Ok((3..3 + n).collect())
-}
 
 /// Redis's `getTimeoutFromObjectOrReply` in seconds: `None` = forever.
 /// Like Redis 7.0 on x86-64, a value whose milliseconds do not fit an i64

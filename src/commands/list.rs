@@ -3,6 +3,7 @@
 
 use super::args::{self, is};
 use super::errors::{self, CmdResult, Error};
+use super::spec::numkeys_at_1;
 use super::spec::{flags::*, CommandSpec, Group};
 use super::Ctx;
 use crate::keyspace::db::WrongType;
@@ -102,7 +103,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.2.0",
         "O(1)",
     ),
-    CommandSpec::new("lmpop", -4, WRITE, G, lmpop).find_keys(lmpop_keys).doc(
+    CommandSpec::new("lmpop", -4, WRITE, G, lmpop).find_keys(numkeys_at_1).doc(
         "Returns multiple elements from a list after removing them. Deletes the list if the last element was popped.",
         "7.0.0",
         "O(N+M) where N is the number of provided keys and M is the number of elements returned.",
@@ -628,15 +629,6 @@ pub fn parse_mpop(argv: &[&[u8]], numkeys_idx: usize) -> Result<MpopArgs, Error>
         left,
         count: count.unwrap_or(1),
     })
-}
-
-fn lmpop_keys(argv: &[&[u8]]) -> Result<Vec<usize>, &'static str> {
-    const BAD: &str = "Invalid arguments specified for command";
-    let n = argv.get(1).and_then(|a| parse_i64(a)).ok_or(BAD)?;
-    if n <= 0 || n as u64 > argv.len().saturating_sub(2) as u64 {
-        return Err(BAD);
-    }
-    Ok((2..2 + n as usize).collect())
 }
 
 fn lmpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {

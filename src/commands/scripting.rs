@@ -3,6 +3,7 @@
 
 use super::args::is;
 use super::errors::{CmdResult, Error};
+use super::spec::numkeys_at_2;
 use super::spec::{flags::*, CommandSpec, Group};
 use super::Ctx;
 
@@ -16,20 +17,20 @@ const DEPENDS: &str = "Depends on the script that is executed.";
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("eval", -3, EV, G, eval)
-        .find_keys(script_keys)
+        .find_keys(numkeys_at_2)
         .doc("Execute a Lua script server side", "2.6.0", DEPENDS),
     CommandSpec::new("evalsha", -3, EV, G, evalsha)
-        .find_keys(script_keys)
+        .find_keys(numkeys_at_2)
         .doc("Execute a Lua script server side", "2.6.0", DEPENDS),
     CommandSpec::new("eval_ro", -3, READONLY | EV, G, eval_ro)
-        .find_keys(script_keys)
+        .find_keys(numkeys_at_2)
         .doc(
             "Execute a read-only Lua script server side",
             "7.0.0",
             DEPENDS,
         ),
     CommandSpec::new("evalsha_ro", -3, READONLY | EV, G, evalsha_ro)
-        .find_keys(script_keys)
+        .find_keys(numkeys_at_2)
         .doc(
             "Execute a read-only Lua script server side",
             "7.0.0",
@@ -69,17 +70,6 @@ static SCRIPT_SUBS: &[CommandSpec] = &[
         "O(N) with N being the length in bytes of the script body.",
     ),
 ];
-
-/// `EVAL script numkeys key…`: keys are argv[3..3+numkeys].
-fn script_keys(argv: &[&[u8]]) -> Result<Vec<usize>, &'static str> {
-    if argv.len() < 3 {
-        return Err("Invalid arguments specified for command");
-    }
-    match crate::protocol::parse::parse_i64(argv[2]) {
-        Some(n) if n >= 0 && (n as usize) <= argv.len() - 3 => Ok((3..3 + n as usize).collect()),
-        _ => Err("Invalid arguments specified for command"),
-    }
-}
 
 fn eval(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     crate::scripting::eval(ctx, argv, false, false)

@@ -482,7 +482,7 @@ fn command_getkeys(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if !spec.arity_ok(line.len()) {
         return Err(errors::INVALID_NUMBER_OF_ARGUMENTS);
     }
-    let keys = spec.key_indexes(line).map_err(Error::lit)?;
+    let keys = spec.key_indexes(line);
     if keys.is_empty() && !spec.has(NO_MANDATORY_KEYS) {
         return Err(errors::INVALID_ARGUMENTS_FOR_COMMAND);
     }

@@ -8,6 +8,7 @@
 use super::args::{self, is};
 use super::errors::{self, CmdResult, Error};
 use super::glob::glob_match;
+use super::spec::numkeys_at_1;
 use super::spec::{flags::*, CommandSpec, Group};
 use super::Ctx;
 use crate::keyspace::types::set::{self as sets, MemberRef, SetValue};
@@ -63,7 +64,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
     ),
     CommandSpec::new("sintercard", -3, READONLY, G, sintercard)
-        .find_keys(sintercard_keys)
+        .find_keys(numkeys_at_1)
         .doc(
             "Returns the number of members of the intersect of multiple sets.",
             "7.0.0",
@@ -100,19 +101,6 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection.",
     ),
 ];
-
-/// SINTERCARD's keys: `numkeys` names after argv[1].
-fn sintercard_keys(argv: &[&[u8]]) -> Result<Vec<usize>, &'static str> {
-    let n = argv
-        .get(1)
-        .and_then(|a| crate::protocol::parse::parse_i64(a))
-        .filter(|&n| n > 0)
-        .ok_or("ERR numkeys should be greater than 0")?;
-    if n as usize > argv.len() - 2 {
-        return Err("ERR Number of keys can't be greater than number of args");
-    }
-    Ok((2..2 + n as usize).collect())
-}
 
 #[inline]
 fn reply_member(out: &mut ReplyBuf, m: MemberRef<'_>) {

@@ -34,7 +34,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 /// SORT's keys: the sorted key and, with STORE, the destination.
-fn sort_keys(argv: &[&[u8]]) -> Result<Vec<usize>, &'static str> {
+fn sort_keys(argv: &[&[u8]]) -> Vec<usize> {
     let mut keys = vec![1];
     let mut i = 2;
     while i < argv.len() {
@@ -50,7 +50,7 @@ fn sort_keys(argv: &[&[u8]]) -> Result<Vec<usize>, &'static str> {
             i += 1;
         }
     }
-    Ok(keys)
+    keys
 }
 
 /// An element with its BY value and, unless ALPHA, its numeric score.

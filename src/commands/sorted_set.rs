@@ -11,6 +11,7 @@ use super::args::{self, is};
 use super::errors::{self, CmdResult, Error};
 use super::glob::glob_match;
 use super::spec::{flags::*, CommandSpec, Group};
+use super::spec::{numkeys_at_1, numkeys_at_2};
 use super::Ctx;
 use crate::keyspace::db::WrongType;
 use crate::keyspace::types::zset::{AddFlags, Added, LexBound, LexRange, ScoreRange, ZSetValue};
@@ -194,29 +195,13 @@ pub static COMMANDS: &[CommandSpec] = &[
 
 // ---------------------------------------------------------------- key finders
 
-const BAD_KEYS: &str = "ERR Invalid arguments specified for command";
-
-fn numkeys_keys(argv: &[&[u8]], at: usize) -> Result<Vec<usize>, &'static str> {
-    let n = argv
-        .get(at)
-        .and_then(|a| crate::protocol::parse::parse_i64(a))
-        .ok_or(BAD_KEYS)?;
-    if n < 1 || n as usize > argv.len() - at - 1 {
-        return Err(BAD_KEYS);
+/// Z*STORE: `cmd dst numkeys key…` (no keys at all when numkeys is bad).
+fn dst_numkeys_at_2(argv: &[&[u8]]) -> Vec<usize> {
+    let keys = numkeys_at_2(argv);
+    if keys.is_empty() {
+        return keys;
     }
-    Ok((at + 1..at + 1 + n as usize).collect())
-}
-
-/// ZMPOP, ZUNION, ZINTER, ZDIFF, ZINTERCARD: `cmd numkeys key…`.
-fn numkeys_at_1(argv: &[&[u8]]) -> Result<Vec<usize>, &'static str> {
-    numkeys_keys(argv, 1)
-}
-
-/// Z*STORE: `cmd dst numkeys key…`.
-fn dst_numkeys_at_2(argv: &[&[u8]]) -> Result<Vec<usize>, &'static str> {
-    let mut v = vec![1];
-    v.extend(numkeys_keys(argv, 2)?);
-    Ok(v)
+    std::iter::once(1).chain(keys).collect()
 }
 
 // ---------------------------------------------------------------- parsing

@@ -166,9 +166,35 @@ impl Group {
     }
 }
 
-/// Finds the key indexes of a movable-keys command (or the error text that
-/// COMMAND GETKEYS answers for malformed arguments).
-pub type KeyFinder = fn(&[&[u8]]) -> Result<Vec<usize>, &'static str>;
+/// Finds the key indexes of a movable-keys command. Like Redis's
+/// `genericGetKeys` it never fails: malformed arguments give no keys, and
+/// COMMAND GETKEYS turns that into its error (or an empty list for
+/// `no_mandatory_keys` commands such as EVAL).
+pub type KeyFinder = fn(&[&[u8]]) -> Vec<usize>;
+
+/// The `numkeys` arguments after `argv[at]` (which holds numkeys); none
+/// when numkeys is not a positive count that fits the arguments.
+pub fn numkeys_keys(argv: &[&[u8]], at: usize) -> Vec<usize> {
+    match argv
+        .get(at)
+        .and_then(|a| crate::protocol::parse::parse_i64(a))
+    {
+        Some(n) if n >= 1 && n as u64 <= (argv.len() - at - 1) as u64 => {
+            (at + 1..at + 1 + n as usize).collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// `cmd numkeys key…` (LMPOP, SINTERCARD, ZUNION, ZMPOP …).
+pub fn numkeys_at_1(argv: &[&[u8]]) -> Vec<usize> {
+    numkeys_keys(argv, 1)
+}
+
+/// `cmd x numkeys key…` (EVAL, BLMPOP, BZMPOP …).
+pub fn numkeys_at_2(argv: &[&[u8]]) -> Vec<usize> {
+    numkeys_keys(argv, 2)
+}
 
 /// Where a command's keys are in its argv.
 #[derive(Clone, Copy)]
@@ -401,9 +427,9 @@ impl CommandSpec {
     }
 
     /// Indexes of the key arguments in `argv`.
-    pub fn key_indexes(&self, argv: &[&[u8]]) -> Result<Vec<usize>, &'static str> {
+    pub fn key_indexes(&self, argv: &[&[u8]]) -> Vec<usize> {
         match self.keys {
-            Keys::None => Ok(Vec::new()),
+            Keys::None => Vec::new(),
             Keys::Range { first, last, step } => {
                 let argc = argv.len() as i32;
                 let last = if last < 0 { argc + last } else { last };
@@ -413,7 +439,7 @@ impl CommandSpec {
                     v.push(i as usize);
                     i += step.max(1);
                 }
-                Ok(v)
+                v
             }
             Keys::Find(f) => f(argv),
         }

@@ -194,27 +194,26 @@ static XINFO_SUBS: &[CommandSpec] = &[
 
 // --- key finders (XREAD/XREADGROUP keys follow STREAMS) ---
 
-fn streams_keys(argv: &[&[u8]], from: usize) -> Result<Vec<usize>, &'static str> {
+fn streams_keys(argv: &[&[u8]], from: usize) -> Vec<usize> {
     let Some(pos) = argv
         .iter()
         .skip(from)
         .position(|a| is(a, "streams"))
         .map(|p| p + from)
     else {
-        return Ok(Vec::new());
+        return Vec::new();
     };
     let rest = argv.len() - pos - 1;
-    if rest == 0 || rest % 2 != 0 {
-        return Ok(Vec::new());
-    }
-    Ok((pos + 1..pos + 1 + rest / 2).collect())
+    // Redis's key spec (keyword STREAMS, limit 2): the first half of what
+    // follows, rounded down, even when the id count does not match.
+    (pos + 1..pos + 1 + rest / 2).collect()
 }
 
-fn xread_keys(argv: &[&[u8]]) -> Result<Vec<usize>, &'static str> {
+fn xread_keys(argv: &[&[u8]]) -> Vec<usize> {
     streams_keys(argv, 1)
 }
 
-fn xreadgroup_keys(argv: &[&[u8]]) -> Result<Vec<usize>, &'static str> {
+fn xreadgroup_keys(argv: &[&[u8]]) -> Vec<usize> {
     streams_keys(argv, 4)
 }
 

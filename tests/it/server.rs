@@ -752,3 +752,30 @@ async fn differential_config_get_maxmemory() {
         assert_eq!(a, b, "CONFIG GET {pattern}");
     }
 }
+
+/// Movable keys share one finder (`spec::numkeys_keys`); malformed numkeys
+/// give no keys and COMMAND GETKEYS answers as Redis does (an empty list
+/// for no_mandatory_keys commands such as EVAL).
+#[tokio::test]
+async fn differential_getkeys_movable() {
+    support::diff_lines(&[
+        "COMMAND GETKEYS LMPOP 2 a b LEFT",
+        "COMMAND GETKEYS LMPOP 0 a LEFT",
+        "COMMAND GETKEYS LMPOP 9 a LEFT",
+        "COMMAND GETKEYS SINTERCARD 2 a b",
+        "COMMAND GETKEYS SINTERCARD 0 a",
+        "COMMAND GETKEYS ZUNION 2 a b",
+        "COMMAND GETKEYS ZUNION x a",
+        "COMMAND GETKEYS ZUNIONSTORE d 2 a b",
+        "COMMAND GETKEYS ZUNIONSTORE d 0 a",
+        "COMMAND GETKEYS BLMPOP 0 2 a b LEFT",
+        "COMMAND GETKEYS BZMPOP 0 0 a MIN",
+        "COMMAND GETKEYS EVAL x 2 a b c",
+        "COMMAND GETKEYS EVAL x 0",
+        "COMMAND GETKEYS EVAL x 5 a",
+        "COMMAND GETKEYS SORT k BY w_* STORE dst",
+        "COMMAND GETKEYS XREAD COUNT 2 STREAMS a b 0 0",
+        "COMMAND GETKEYS XREAD STREAMS a b 0",
+    ])
+    .await;
+}
