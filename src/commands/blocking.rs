@@ -300,8 +300,7 @@ fn mpop_args<'a>(argv: &'a [&'a [u8]]) -> Result<MpopArgs<'a>, Error> {
     let wait = timeout(argv[1])?;
     let n = match crate::protocol::parse::parse_i64(argv[2]) {
         Some(n) if n > 0 => n as usize,
-        Some(_) => return Err(Error::lit("ERR numkeys should be greater than 0")),
-        None => return Err(Error::lit("ERR numkeys should be greater than 0")),
+        _ => return Err(errors::NUMKEYS_POSITIVE),
     };
     if 3 + n >= argv.len() {
         return Err(errors::SYNTAX);
@@ -314,7 +313,7 @@ fn mpop_args<'a>(argv: &'a [&'a [u8]]) -> Result<MpopArgs<'a>, Error> {
         [] => {}
         [c, v] if is(c, "count") => match crate::protocol::parse::parse_i64(v) {
             Some(k) if k > 0 => count = k as usize,
-            _ => return Err(Error::lit("ERR count should be greater than 0")),
+            _ => return Err(errors::COUNT_POSITIVE),
         },
         _ => return Err(errors::SYNTAX),
     }
@@ -322,8 +321,11 @@ fn mpop_args<'a>(argv: &'a [&'a [u8]]) -> Result<MpopArgs<'a>, Error> {
 }
 
 fn blmpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let (wait, keys, which, count) = mpop_args(argv)?;
-    let left = side(which)?;
+    // As Redis's blmpopCommand: the timeout, then LMPOP's own parsing.
+    let wait = timeout(argv[1])?;
+    let a = list::parse_mpop(argv, 2)?;
+    let keys = &argv[a.first_key..a.first_key + a.numkeys];
+    let (left, count) = (a.left, a.count);
     let reply = null_array(ctx.out.proto);
     block_or_serve(
         ctx,

@@ -38,9 +38,6 @@ const HASH_NOT_INT: Error = Error::lit("ERR hash value is not an integer");
 const HASH_NOT_FLOAT: Error = Error::lit("ERR hash value is not a float");
 const NAN_OR_INF: Error = Error::lit("ERR value is NaN or Infinity");
 const OUT_OF_RANGE: Error = Error::lit("ERR value is out of range");
-const RANDFIELD_RANGE: Error = Error::lit(
-    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807",
-);
 
 /// Runs `f` on the hash at `key` (created when `create`); `Ok(None)` when
 /// the key is missing and not created.
@@ -292,7 +289,7 @@ fn hrandfield(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     let count = args::int(argv[2])?;
     if count == i64::MIN {
-        return Err(RANDFIELD_RANGE);
+        return Err(errors::RANDOM_COUNT_RANGE);
     }
     let with_values = match argv.len() {
         3 => false,

@@ -16,11 +16,8 @@ use crate::protocol::ReplyBuf;
 
 const G: Group = Group::List;
 
-const MUST_BE_POSITIVE: &str = "ERR value is out of range, must be positive";
 const INDEX_OUT_OF_RANGE: Error = Error::lit("ERR index out of range");
 const RANK_ZERO: Error = Error::lit("ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... or use negative to start from the end of the list");
-const NUMKEYS: &str = "ERR numkeys should be greater than 0";
-const COUNT_GT0: &str = "ERR count should be greater than 0";
 
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("lpush", -3, WRITE | DENYOOM | FAST, G, lpush).keys(1, 1, 1).doc(
@@ -159,10 +156,10 @@ fn side(arg: &[u8]) -> Result<bool, Error> {
 /// A count that must be positive, with the command's own error text for
 /// both a non-integer and an out-of-range value (as Redis's
 /// `getRangeLongFromObjectOrReply` with a message does).
-fn ranged(arg: &[u8], min: i64, msg: &'static str) -> Result<i64, Error> {
+fn ranged(arg: &[u8], min: i64, err: Error) -> Result<i64, Error> {
     match parse_i64(arg) {
         Some(n) if n >= min => Ok(n),
-        _ => Err(Error::lit(msg)),
+        _ => Err(err),
     }
 }
 
@@ -327,7 +324,7 @@ fn pop_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], left: bool) -> CmdResult {
         return Err(errors::wrong_arity(if left { "lpop" } else { "rpop" }));
     }
     let count = match argv.get(2) {
-        Some(a) => Some(ranged(a, 0, MUST_BE_POSITIVE)? as usize),
+        Some(a) => Some(ranged(a, 0, errors::MUST_BE_POSITIVE)? as usize),
         None => None,
     };
     let now = ctx.now;
@@ -497,17 +494,17 @@ fn lpos(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             j += 1;
             rank = args::int(argv[j])?;
             if rank == i64::MIN {
-                return Err(Error::lit("ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"));
+                return Err(errors::RANDOM_COUNT_RANGE);
             }
             if rank == 0 {
                 return Err(RANK_ZERO);
             }
         } else if is(argv[j], "count") && more {
             j += 1;
-            count = Some(ranged(argv[j], 0, "ERR COUNT can't be negative")? as usize);
+            count = Some(ranged(argv[j], 0, Error::lit("ERR COUNT can't be negative"))? as usize);
         } else if is(argv[j], "maxlen") && more {
             j += 1;
-            maxlen = ranged(argv[j], 0, "ERR MAXLEN can't be negative")? as usize;
+            maxlen = ranged(argv[j], 0, Error::lit("ERR MAXLEN can't be negative"))? as usize;
         } else {
             return Err(errors::SYNTAX);
         }
@@ -605,7 +602,7 @@ pub struct MpopArgs {
 /// Parses LMPOP's arguments starting at `numkeys_idx`, in Redis's order
 /// and with its error texts.
 pub fn parse_mpop(argv: &[&[u8]], numkeys_idx: usize) -> Result<MpopArgs, Error> {
-    let numkeys = ranged(argv[numkeys_idx], 1, NUMKEYS)? as u64;
+    let numkeys = ranged(argv[numkeys_idx], 1, errors::NUMKEYS_POSITIVE)? as u64;
     let where_idx = (numkeys_idx as u64)
         .checked_add(numkeys)
         .and_then(|x| x.checked_add(1))
@@ -617,7 +614,7 @@ pub fn parse_mpop(argv: &[&[u8]], numkeys_idx: usize) -> Result<MpopArgs, Error>
     while j < argv.len() {
         if count.is_none() && is(argv[j], "count") && j + 1 < argv.len() {
             j += 1;
-            count = Some(ranged(argv[j], 1, COUNT_GT0)? as usize);
+            count = Some(ranged(argv[j], 1, errors::COUNT_POSITIVE)? as usize);
         } else {
             return Err(errors::SYNTAX);
         }

@@ -263,9 +263,7 @@ impl Engine {
 pub fn numkeys(argv: &[&[u8]]) -> Result<usize, Error> {
     let n = crate::commands::args::int(argv[2])?;
     if n > (argv.len() - 3) as i64 {
-        return Err(Error::lit(
-            "ERR Number of keys can't be greater than number of args",
-        ));
+        return Err(crate::commands::errors::NUMKEYS_TOO_MANY);
     }
     if n < 0 {
         return Err(Error::lit("ERR Number of keys can't be negative"));
