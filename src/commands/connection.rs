@@ -617,7 +617,9 @@ fn client_unblock(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if let (Some(c), Ok(db)) = (target, usize::try_from(db)) {
         if let Some(w) = ctx.srv.keyspace.lock(db).blocking.remove(c.id) {
             let reply = if error {
-                b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n".to_vec()
+                let mut r = crate::protocol::ReplyBuf::new(w.proto);
+                r.error(errors::UNBLOCKED.text().as_bytes());
+                r.buf
             } else {
                 w.timeout_reply
             };

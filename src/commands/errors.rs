@@ -53,6 +53,7 @@ pub const STRING_TOO_LONG: Error =
     Error::lit("ERR string exceeds maximum allowed size (proto-max-bulk-len)");
 pub const OFFSET_OUT_OF_RANGE: Error = Error::lit("ERR offset is out of range");
 pub const MAX_CLIENTS: Error = Error::lit("ERR max number of clients reached");
+pub const UNBLOCKED: Error = Error::lit("UNBLOCKED client unblocked via CLIENT UNBLOCK");
 pub const TIMEOUT_NEGATIVE: Error = Error::lit("ERR timeout is negative");
 pub const NOPROTO: Error = Error::lit("NOPROTO unsupported protocol version");
 pub const EXPIRE_OPTIONS_NX_XX_GT_LT: Error =

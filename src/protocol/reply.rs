@@ -178,6 +178,18 @@ impl ReplyBuf {
         }
     }
 
+    /// A big number: RESP3 `(digits`, a bulk string in RESP2.
+    pub fn big_number(&mut self, digits: &[u8]) {
+        match self.proto {
+            Protocol::Resp2 => self.bulk(digits),
+            Protocol::Resp3 => {
+                self.buf.push(b'(');
+                self.buf.extend_from_slice(digits);
+                self.buf.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+
     /// An array of status lines (the HELP replies).
     pub fn status_lines(&mut self, lines: &[&str]) {
         self.array(lines.len());

@@ -199,14 +199,7 @@ fn table_to_reply(out: &mut ReplyBuf, t: &Table, resp3: bool, depth: usize) {
         _ => {}
     }
     if let Value::String(s) = field(t, "big_number") {
-        if out.is_resp3() {
-            out.raw(b"(");
-            out.raw(&s.as_bytes());
-            out.raw(b"\r\n");
-        } else {
-            out.bulk(&s.as_bytes());
-        }
-        return;
+        return out.big_number(&s.as_bytes());
     }
     if let Value::Table(m) = field(t, "map") {
         let pairs: Vec<(Value, Value)> = m.pairs::<Value, Value>().filter_map(Result::ok).collect();

@@ -60,7 +60,9 @@ pub async fn accept_loop(srv: Arc<Shared>, listener: TcpListener) {
             srv.stats
                 .rejected_connections
                 .fetch_add(1, Ordering::Relaxed);
-            tokio::spawn(refuse(stream, b"-ERR max number of clients reached\r\n"));
+            let mut r = ReplyBuf::new(Protocol::Resp2);
+            r.error(crate::commands::errors::MAX_CLIENTS.text().as_bytes());
+            tokio::spawn(refuse(stream, r.buf));
             continue;
         }
         tokio::spawn(handle(srv.clone(), stream, peer));
@@ -78,8 +80,8 @@ fn refused_by_protected_mode(peer: std::net::IpAddr, protected: bool, has_pass: 
     protected && !has_pass && !loopback
 }
 
-async fn refuse(mut stream: TcpStream, msg: &'static [u8]) {
-    let _ = stream.write_all(msg).await;
+async fn refuse(mut stream: TcpStream, msg: impl AsRef<[u8]>) {
+    let _ = stream.write_all(msg.as_ref()).await;
     let _ = stream.shutdown().await;
 }
 
