@@ -80,6 +80,16 @@ pub fn unknown_command(argv: &[&[u8]]) -> Error {
     ))
 }
 
+pub const NOT_FROM_SCRIPT: Error = Error::lit("ERR This Redis command is not allowed from script");
+pub const NOT_IN_MULTI: Error = Error::lit("ERR Command not allowed inside a transaction");
+
+/// A RESP2 client in subscribed mode ran a command outside PUBSUB_CONTEXT.
+pub fn not_in_subscribed_context(fullname: &str) -> Error {
+    Error::from(format!(
+        "ERR Can't execute '{fullname}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+    ))
+}
+
 pub fn unknown_subcommand(container: &[u8], sub: &[u8]) -> Error {
     let sub = String::from_utf8_lossy(&sub[..sub.len().min(128)]).into_owned();
     let c = String::from_utf8_lossy(container).to_uppercase();

@@ -111,27 +111,17 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
     }
     if ctx.client.in_script && spec.has(flags::NOSCRIPT) {
         stat.rejected.fetch_add(1, Ordering::Relaxed);
-        return reply_error(
-            ctx,
-            &Error::lit("ERR This Redis command is not allowed from script"),
-        );
+        return reply_error(ctx, &errors::NOT_FROM_SCRIPT);
     }
     if ctx.client.subs.total() > 0 && !ctx.out.is_resp3() && !spec.has(flags::PUBSUB_CONTEXT) {
         stat.rejected.fetch_add(1, Ordering::Relaxed);
-        let e = Error::from(format!(
-            "ERR Can't execute '{}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
-            cmd.fullname
-        ));
-        return reply_error(ctx, &e);
+        return reply_error(ctx, &errors::not_in_subscribed_context(&cmd.fullname));
     }
     // Quota gate (per-DB memory, keys, ops/s) hooks in here.
     if ctx.client.multi.is_some() && !spec.has(flags::TX_CONTROL) {
         if spec.has(flags::NO_MULTI) {
             flag_transaction(ctx);
-            return reply_error(
-                ctx,
-                &Error::lit("ERR Command not allowed inside a transaction"),
-            );
+            return reply_error(ctx, &errors::NOT_IN_MULTI);
         }
         if let Some(m) = &mut ctx.client.multi {
             m.queue.push(argv.iter().map(|a| a.to_vec()).collect());
