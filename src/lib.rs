@@ -27,6 +27,7 @@ pub mod keyspace;
 pub mod protocol;
 pub mod scripting;
 pub mod server;
+pub mod tenancy;
 
 pub use config::Config;
 pub use server::{Server, ServerBuilder, ServerHandle, StartError};

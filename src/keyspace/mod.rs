@@ -8,6 +8,7 @@
 pub mod blocking;
 pub mod db;
 pub mod entry;
+pub mod evict;
 pub mod listpack;
 pub mod table;
 pub mod types;

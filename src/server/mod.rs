@@ -46,6 +46,8 @@ pub struct Shared {
     pub pubsub: pubsub::PubSub,
     pub scripting: crate::scripting::Scripting,
     pub stats: Stats,
+    /// Per-DB limits and counters.
+    pub tenancy: crate::tenancy::Tenancy,
     pub slowlog: Mutex<SlowLog>,
     pub started: Instant,
     pub run_id: String,
@@ -78,6 +80,7 @@ impl Shared {
             pubsub: Default::default(),
             scripting: Default::default(),
             stats: Stats::new(crate::commands::REGISTRY.len()),
+            tenancy: crate::tenancy::Tenancy::new(config.databases),
             slowlog: Mutex::new(SlowLog::default()),
             started: Instant::now(),
             run_id,

@@ -1,0 +1,1 @@
+//! Integration tests: metrics (see the module's owner in the commit log).

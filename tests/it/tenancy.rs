@@ -1,0 +1,1 @@
+//! Integration tests: tenancy (see the module's owner in the commit log).
