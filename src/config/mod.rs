@@ -60,6 +60,15 @@ pub struct Config {
     pub aclfile: Option<String>,
     /// `[[user]]` tables, validated when the file was read.
     pub users: Vec<UserConfig>,
+    /// What a DB-restricted user's FLUSHALL does: `deny` (NOPERM, the
+    /// default) or `own` (flushes only the user's DBs).
+    pub flushall_scope: String,
+    /// `global` (Redis: one channel namespace) or `db` (per-DB channels).
+    pub pubsub_scope: String,
+    /// `global` (Redis: one script cache) or `db` (per-DB script caches).
+    pub script_scope: String,
+    /// Prometheus exposition address (`--metrics-addr`); None = off.
+    pub metrics_addr: Option<String>,
 }
 
 /// One `[[user]]` table: rules in ACL SETUSER syntax, the password from
@@ -104,6 +113,10 @@ impl Default for Config {
             io_threads: 0,
             aclfile: None,
             users: Vec::new(),
+            flushall_scope: "deny".into(),
+            pubsub_scope: "global".into(),
+            script_scope: "global".into(),
+            metrics_addr: None,
             thresholds: Default::default(),
         }
     }

@@ -79,6 +79,13 @@ impl Policy {
 }
 
 impl Db {
+    /// Tells the DB which policy it runs under, so accesses keep LRU time
+    /// or LFU counters in the entries' clock bits accordingly.
+    pub fn set_policy(&mut self, policy: Policy) {
+        // Placeholder until the sampling engine lands (eviction helper).
+        let _ = policy;
+    }
+
     /// Evicts one key chosen by `policy` among `samples` sampled candidates
     /// (keyed as Redis's eviction pool ranks them); returns the bytes freed,
     /// or `None` when the policy is `noeviction` or no key qualifies.
