@@ -24,6 +24,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod keyspace;
+pub mod metrics;
 pub mod protocol;
 pub mod scripting;
 pub mod server;

@@ -438,6 +438,13 @@ pub fn log_denial(ctx: &Ctx<'_>, reason: &'static str, object: String, username:
     } else {
         "toplevel"
     };
+    if let Some(m) = &ctx.srv.metrics {
+        // A failed AUTH names any user it likes: count only real ones, so
+        // a client cannot grow the series set at will.
+        if reason != "auth" || ctx.srv.acl.get(username.as_bytes()).is_some() {
+            m.users.denied(&username);
+        }
+    }
     let info = super::connection::client_line(ctx, &ctx.client.info);
     ctx.srv
         .acl

@@ -403,6 +403,27 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: false,
     },
+    // Metrics: where Prometheus scrapes `/metrics`; empty = off. Bound at
+    // startup only (a listener appearing at runtime would surprise firewalls).
+    Param {
+        name: "metrics-addr",
+        get: |c| c.metrics_addr.clone().unwrap_or_default(),
+        set: |c, v| {
+            let v = v.trim();
+            if v.is_empty() {
+                c.metrics_addr = None;
+                return Ok(());
+            }
+            match v.rsplit_once(':') {
+                Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {
+                    c.metrics_addr = Some(v.to_string());
+                    Ok(())
+                }
+                _ => Err("argument must be HOST:PORT".into()),
+            }
+        },
+        mutable: false,
+    },
 ];
 
 pub fn find(name: &str) -> Option<&'static Param> {

@@ -71,6 +71,9 @@ pub struct Client {
     pub subs: Subscriptions,
     /// A Lua script is running commands through redis.call.
     pub in_script: bool,
+    /// This connection's per-user metrics; `None` when metrics are off,
+    /// which is the one branch the hot path pays for them.
+    pub meter: Option<crate::metrics::UserMeter>,
 }
 
 /// A client's channels, patterns and shard channels.
@@ -132,11 +135,13 @@ impl Client {
             sub_counts: Default::default(),
             push_tx: push_tx.clone(),
         });
+        let user = srv.acl.default_user();
         let client = Client {
             id,
             db: 0,
             authenticated: srv.acl.default_is_open(),
-            user: srv.acl.default_user(),
+            meter: srv.metrics.as_ref().map(|m| m.users.meter(&user)),
+            user,
             info,
             reply_mode: ReplyMode::On,
             close_after_reply: false,

@@ -145,8 +145,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
     let ended = Instant::now();
     let elapsed = ended.duration_since(ctx.mark).as_micros() as u64;
     ctx.mark = ended;
-    stat.calls.fetch_add(1, Ordering::Relaxed);
-    stat.usec.fetch_add(elapsed, Ordering::Relaxed);
+    stat.record(elapsed, ctx.client);
     if let Err(e) = result {
         stat.failed.fetch_add(1, Ordering::Relaxed);
         ctx.out.truncate(reply_mark);

@@ -46,6 +46,8 @@ pub struct Shared {
     pub pubsub: pubsub::PubSub,
     pub scripting: crate::scripting::Scripting,
     pub stats: Stats,
+    /// Prometheus recorder and per-user counters; `None` = metrics off.
+    pub metrics: Option<crate::metrics::Metrics>,
     /// Per-DB limits and counters.
     pub tenancy: crate::tenancy::Tenancy,
     pub slowlog: Mutex<SlowLog>,
@@ -79,7 +81,14 @@ impl Shared {
             clients: ClientRegistry::default(),
             pubsub: Default::default(),
             scripting: Default::default(),
-            stats: Stats::new(crate::commands::REGISTRY.len()),
+            stats: Stats::new(
+                crate::commands::REGISTRY.len(),
+                config.metrics_addr.is_some(),
+            ),
+            metrics: config
+                .metrics_addr
+                .as_ref()
+                .map(|_| crate::metrics::Metrics::new()),
             tenancy: crate::tenancy::Tenancy::new(config.databases),
             slowlog: Mutex::new(SlowLog::default()),
             started: Instant::now(),
@@ -265,6 +274,18 @@ impl ServerBuilder {
         if exposed && config.requirepass.is_none() && config.protected_mode {
             warn!("listening on a non-loopback address without a password: protected mode refuses non-loopback clients (set requirepass, or protected-mode no)");
         }
+        let metrics_listener = match &config.metrics_addr {
+            Some(a) => Some(
+                TcpListener::bind(a)
+                    .await
+                    .map_err(|source| StartError::Bind {
+                        addr: a.clone(),
+                        source,
+                    })?,
+            ),
+            None => None,
+        };
+        let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
         let shared = Shared::new(config);
         shared.config_changed();
         let addrs: Vec<SocketAddr> = listeners
@@ -277,9 +298,14 @@ impl ServerBuilder {
             tasks.spawn(connection::accept_loop(shared.clone(), l));
         }
         tasks.spawn(cron(shared.clone()));
+        if let Some(l) = metrics_listener {
+            tasks.spawn(crate::metrics::http::serve(shared.clone(), l));
+            info!(addr = ?metrics_addr, "serving Prometheus metrics on /metrics");
+        }
         info!(addrs = ?addrs, "keyward ready to accept connections");
         Ok(ServerHandle {
             addrs,
+            metrics_addr,
             shared,
             tasks,
         })
@@ -289,6 +315,7 @@ impl ServerBuilder {
 /// A running server.
 pub struct ServerHandle {
     addrs: Vec<SocketAddr>,
+    metrics_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
     tasks: JoinSet<()>,
 }
@@ -301,6 +328,11 @@ impl ServerHandle {
 
     pub fn addrs(&self) -> &[SocketAddr] {
         &self.addrs
+    }
+
+    /// Where `/metrics` is served (`None` when metrics are off).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_addr
     }
 
     /// The shared state (tests inspect the keyspace through it).

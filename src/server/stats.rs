@@ -10,17 +10,91 @@ pub struct CmdStat {
     pub usec: AtomicU64,
     pub rejected: AtomicU64,
     pub failed: AtomicU64,
+    /// Latency histogram slots (see [`LATENCY_SLOTS`]) then the sum in µs;
+    /// empty, and never touched, when metrics are off. Kept apart from
+    /// `calls`/`usec` because CONFIG RESETSTAT must not make a Prometheus
+    /// counter go backwards.
+    latency: Box<[AtomicU64]>,
+}
+
+/// Finite latency buckets: slot `k` counts commands that took less than
+/// 2^k µs, so the bounds run 1µs, 2µs, 4µs … 2^20µs (~1.05 s).
+pub const LATENCY_BUCKETS: usize = 21;
+/// Finite buckets plus `+Inf`.
+pub const LATENCY_SLOTS: usize = LATENCY_BUCKETS + 1;
+
+/// The slot of a duration in whole µs: a leading-zero count, no search.
+#[inline]
+pub fn latency_slot(us: u64) -> usize {
+    ((u64::BITS - us.leading_zeros()) as usize).min(LATENCY_BUCKETS)
+}
+
+/// Upper bound of finite bucket `k`, in seconds.
+pub fn latency_bound_secs(k: usize) -> f64 {
+    (1u64 << k) as f64 / 1e6
+}
+
+impl CmdStat {
+    fn new(latency: bool) -> CmdStat {
+        CmdStat {
+            latency: if latency {
+                (0..=LATENCY_SLOTS).map(|_| AtomicU64::new(0)).collect()
+            } else {
+                Box::default()
+            },
+            ..Default::default()
+        }
+    }
+
+    /// Accounts one executed command: INFO commandstats always; when metrics
+    /// are on, also the latency histogram and the client's user counters.
+    /// With metrics off this costs one branch beyond the two counters.
+    #[inline]
+    pub fn record(&self, elapsed_us: u64, client: &mut crate::server::client::Client) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        self.usec.fetch_add(elapsed_us, Ordering::Relaxed);
+        if let Some(meter) = &mut client.meter {
+            if let [slots @ .., sum] = &*self.latency {
+                if let Some(slot) = slots.get(latency_slot(elapsed_us)) {
+                    slot.fetch_add(1, Ordering::Relaxed);
+                }
+                sum.fetch_add(elapsed_us, Ordering::Relaxed);
+            }
+            meter.command(&client.user);
+        }
+    }
 }
 
 /// Counter shards: each thread bumps its own copy of the per-command
 /// counters, so two worker threads running GET never bounce a cache line.
-const SHARDS: usize = 8;
+pub const SHARDS: usize = 8;
 
 thread_local! {
     static SHARD: usize = {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         (NEXT.fetch_add(1, Ordering::Relaxed) as usize) % SHARDS
     };
+}
+
+/// This thread's counter shard, in `0..SHARDS` (other sharded counters,
+/// e.g. per-user ones, use it too).
+#[inline]
+pub fn shard() -> usize {
+    SHARD.with(|s| *s)
+}
+
+/// One command's latency histogram, summed over shards.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LatencyTotals {
+    /// Per-slot counts (not cumulative); the last slot is `+Inf`.
+    pub slots: [u64; LATENCY_SLOTS],
+    pub sum_us: u64,
+}
+
+impl LatencyTotals {
+    pub fn count(&self) -> u64 {
+        self.slots.iter().sum()
+    }
 }
 
 #[derive(Default, Clone, Copy, Debug)]
@@ -42,10 +116,11 @@ pub struct Stats {
 }
 
 impl Stats {
-    pub fn new(commands: usize) -> Stats {
+    /// `latency`: keep the per-command latency histograms (metrics on).
+    pub fn new(commands: usize, latency: bool) -> Stats {
         Stats {
             shards: (0..SHARDS)
-                .map(|_| (0..commands).map(|_| CmdStat::default()).collect())
+                .map(|_| (0..commands).map(|_| CmdStat::new(latency)).collect())
                 .collect(),
             total_commands: AtomicU64::new(0),
             connections_received: AtomicU64::new(0),
@@ -74,6 +149,27 @@ impl Stats {
             t.failed += c.failed.load(Ordering::Relaxed);
         }
         t
+    }
+
+    /// Command `id`'s latency histogram summed over shards; `None` when
+    /// metrics are off.
+    pub fn latency_totals(&self, id: u16) -> Option<LatencyTotals> {
+        let mut t = LatencyTotals::default();
+        for s in self.shards.iter() {
+            let [slots @ .., sum] = &*s[id as usize].latency else {
+                return None;
+            };
+            for (acc, slot) in t.slots.iter_mut().zip(slots) {
+                *acc += slot.load(Ordering::Relaxed);
+            }
+            t.sum_us += sum.load(Ordering::Relaxed);
+        }
+        Some(t)
+    }
+
+    /// Number of command ids.
+    pub fn commands(&self) -> usize {
+        self.shards.first().map_or(0, |s| s.len())
     }
 
     /// CONFIG RESETSTAT.
