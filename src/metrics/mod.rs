@@ -15,6 +15,7 @@ pub mod names;
 
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use hashbrown::HashMap;
 use metrics::{Counter, Gauge, Key, KeyName, Label, Level, Metadata, Recorder, SharedString};
@@ -22,12 +23,16 @@ use metrics_exporter_prometheus::formatting::{
     sanitize_label_value, write_help_line, write_metric_line, write_type_line,
 };
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use metrics_util::MetricKindMask;
 use parking_lot::Mutex;
 
 use crate::acl::User;
 use crate::server::stats::{self, latency_bound_secs, LATENCY_BUCKETS, SHARDS};
 use crate::server::Shared;
 use names::{Kind, Series};
+
+/// How long a series nobody refreshes (a renamed DB's old `name`) is kept.
+const SERIES_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
 static METADATA: Metadata<'static> = Metadata::new("keyward", Level::INFO, Some(module_path!()));
 
@@ -72,7 +77,11 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Metrics {
-        let recorder = PrometheusBuilder::new().build_recorder();
+        // Every live series is touched by each scrape's refresh, so only
+        // the series of a renamed DB go idle: drop those after a while.
+        let recorder = PrometheusBuilder::new()
+            .idle_timeout(MetricKindMask::ALL, Some(SERIES_IDLE_TIMEOUT))
+            .build_recorder();
         for s in names::ALL {
             let name = KeyName::from_const_str(s.name);
             let help = SharedString::const_str(s.help);
@@ -106,9 +115,15 @@ impl Metrics {
         let mut state = self.scrape.lock();
         self.refresh_dbs(srv, &mut state);
         self.refresh_users(srv);
-        let mut out = self.handle.render();
-        render_latency(srv, &mut out);
-        out
+        let mut families = sorted_families(&self.handle.render());
+        let mut latency = String::new();
+        render_latency(srv, &mut latency);
+        if !latency.is_empty() {
+            families.push(latency);
+        }
+        // HELP/TYPE lines come first, so this orders families by name.
+        families.sort_unstable();
+        families.concat()
     }
 
     fn refresh_dbs(&self, srv: &Shared, state: &mut ScrapeState) {
@@ -175,6 +190,27 @@ impl Metrics {
                 .absolute(c.denials.load(Ordering::Relaxed));
         }
     }
+}
+
+/// The exporter renders families and series in hash order; sorted, two
+/// scrapes can be compared by eye and a DB's series sit together. Returns
+/// one string per family, each ending with a blank line.
+fn sorted_families(text: &str) -> Vec<String> {
+    text.split("\n\n")
+        .filter(|f| !f.trim().is_empty())
+        .map(|f| {
+            let (comments, mut samples): (Vec<&str>, Vec<&str>) =
+                f.lines().partition(|l| l.starts_with('#'));
+            samples.sort_unstable();
+            let mut family = String::with_capacity(f.len() + 2);
+            for l in comments.iter().chain(&samples) {
+                family.push_str(l);
+                family.push('\n');
+            }
+            family.push('\n');
+            family
+        })
+        .collect()
 }
 
 /// How much a counter grew since the previous scrape. DbStats go back to
@@ -382,6 +418,17 @@ mod tests {
         assert_eq!(w.connections.load(Ordering::Relaxed), 1);
         drop(m);
         assert_eq!(w.connections.load(Ordering::Relaxed), 0);
+    }
+
+    #[test]
+    fn families_and_series_sorted() {
+        let text = "# HELP b x\n# TYPE b gauge\nb{db=\"2\"} 1\nb{db=\"0\"} 2\n\n# HELP a y\n# TYPE a counter\na 3\n\n";
+        let mut families = sorted_families(text);
+        families.sort_unstable();
+        assert_eq!(
+            families.concat(),
+            "# HELP a y\n# TYPE a counter\na 3\n\n# HELP b x\n# TYPE b gauge\nb{db=\"0\"} 2\nb{db=\"2\"} 1\n\n"
+        );
     }
 
     #[test]

@@ -245,3 +245,32 @@ impl SlowLog {
         self.entries.truncate(max_len);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latency_slot_k_holds_durations_below_2_pow_k_us() {
+        assert_eq!(latency_slot(0), 0);
+        assert_eq!(latency_slot(1), 1);
+        assert_eq!(latency_slot(3), 2);
+        for k in 0..LATENCY_BUCKETS {
+            // The largest whole µs below 2^k lands in slot k, 2^k in the next.
+            assert_eq!(latency_slot((1 << k) - 1), k);
+            assert_eq!(latency_slot(1 << k), k + 1);
+        }
+        assert_eq!(latency_slot(1 << 20), LATENCY_BUCKETS);
+        assert_eq!(latency_slot(u64::MAX), LATENCY_BUCKETS);
+        assert_eq!(latency_bound_secs(0), 0.000_001);
+        assert_eq!(latency_bound_secs(20), 1.048_576);
+    }
+
+    #[test]
+    fn latency_kept_only_when_on() {
+        assert_eq!(Stats::new(3, false).latency_totals(1), None);
+        let on = Stats::new(3, true);
+        assert_eq!(on.latency_totals(1), Some(LatencyTotals::default()));
+        assert_eq!(on.commands(), 3);
+    }
+}

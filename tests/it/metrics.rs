@@ -329,9 +329,25 @@ async fn http_routes_and_shutdown() {
     let (status, body) = http(addr, "HEAD /metrics HTTP/1.1\r\n\r\n").await;
     assert_eq!(status, "HTTP/1.1 200 OK");
     assert!(body.is_empty());
+    let mut r = srv.raw().await;
+    assert_eq!(r.call_str("PING").await, b"+PONG\r\n");
     let (status, body) = http(addr, "GET /metrics?debug=1 HTTP/1.0\r\n\r\n").await;
     assert_eq!(status, "HTTP/1.1 200 OK");
     assert!(body.contains("keyward_db_keys{db=\"0\"} 0\n"), "{body}");
+    // Families come sorted by name, and each family's series sorted, so
+    // two scrapes diff cleanly.
+    let families: Vec<&str> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .collect();
+    assert!(families.windows(2).all(|w| w[0] <= w[1]), "{families:?}");
+    assert!(families.contains(&"keyward_command_duration_seconds histogram"));
+    let keys: Vec<&str> = body
+        .lines()
+        .filter(|l| l.starts_with("keyward_db_keys{"))
+        .collect();
+    assert_eq!(keys.len(), 16);
+    assert!(keys.windows(2).all(|w| w[0] <= w[1]), "{keys:?}");
     // A scraper that never sends its request does not hold shutdown up.
     let _idle = TcpStream::connect(addr).await.expect("connects");
     tokio::time::timeout(Duration::from_secs(5), srv.handle.shutdown())
