@@ -17,6 +17,10 @@ const MAX_HEAD: usize = 8 * 1024;
 /// A scraper that has not sent its request by then is dropped.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Scrapes served at once; more connections are closed at once, so a
+/// client opening sockets in a loop cannot pile up tasks.
+const MAX_SCRAPES: usize = 8;
+
 const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Serves scrapes until the server shuts down; then aborts the scrapes in
@@ -27,6 +31,9 @@ pub async fn serve(srv: Arc<Shared>, listener: TcpListener) {
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
+                Ok((_, peer)) if scrapes.len() >= MAX_SCRAPES => {
+                    debug!(%peer, "too many concurrent metrics requests; closing");
+                }
                 Ok((stream, peer)) => {
                     let srv = srv.clone();
                     scrapes.spawn(async move {

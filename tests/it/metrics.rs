@@ -348,6 +348,39 @@ async fn http_routes_and_shutdown() {
         .collect();
     assert_eq!(keys.len(), 16);
     assert!(keys.windows(2).all(|w| w[0] <= w[1]), "{keys:?}");
+    // Connections past the concurrency cap are closed at once; scrapes
+    // work again once the idle ones go away.
+    let mut idle = Vec::new();
+    for _ in 0..8 {
+        idle.push(TcpStream::connect(addr).await.expect("connects"));
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut extra = TcpStream::connect(addr).await.expect("connects");
+    let mut buf = [0u8; 16];
+    let n = tokio::time::timeout(Duration::from_secs(5), extra.read(&mut buf))
+        .await
+        .expect("closed at once")
+        .unwrap_or(0);
+    assert_eq!(n, 0, "refused without a response");
+    drop(idle);
+    let mut answered = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let mut s = TcpStream::connect(addr).await.expect("connects");
+        s.write_all(b"GET /metrics HTTP/1.1\r\n\r\n")
+            .await
+            .expect("write");
+        let mut resp = Vec::new();
+        let _ = s.read_to_end(&mut resp).await;
+        if resp.starts_with(b"HTTP/1.1 200 OK") {
+            answered = true;
+            break;
+        }
+    }
+    assert!(
+        answered,
+        "scrapes served again after idle connections closed"
+    );
     // A scraper that never sends its request does not hold shutdown up.
     let _idle = TcpStream::connect(addr).await.expect("connects");
     tokio::time::timeout(Duration::from_secs(5), srv.handle.shutdown())
