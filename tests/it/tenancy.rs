@@ -538,3 +538,53 @@ async fn allkeys_lru_db_evicts_only_its_own_keys() {
         0
     );
 }
+
+/// Byte-for-byte against redis-server with a tiny global `maxmemory`:
+/// which commands are refused, the error text, MULTI/EXEC and scripts.
+#[tokio::test]
+async fn out_of_memory_replies_match_redis() {
+    let Some(oracle) = crate::support::Oracle::start().await else {
+        return;
+    };
+    let mut theirs = oracle.raw().await;
+    ok(&mut theirs, "SET keep 1").await;
+    ok(&mut theirs, "CONFIG SET maxmemory 1").await;
+    // CONFIG SET of the global limit reaches the gate at once.
+    let srv = crate::support::start().await;
+    let mut ours = srv.raw().await;
+    ok(&mut ours, "SET keep 1").await;
+    ok(&mut ours, "CONFIG SET maxmemory 1").await;
+    let lines: &[&[&str]] = &[
+        &["SET", "a", "b"],
+        &["GET", "keep"],
+        &["SETNX", "a", "b"],
+        &["INCR", "keep"],
+        &["APPEND", "keep", "x"],
+        &["LPUSH", "l", "x"],
+        &["HSET", "h", "f", "v"],
+        &["SADD", "s", "m"],
+        &["ZADD", "z", "1", "m"],
+        &["XADD", "x", "*", "f", "v"],
+        &["EXPIRE", "keep", "100"],
+        &["PERSIST", "keep"],
+        &["DEL", "nosuch"],
+        &["SELECT", "3"],
+        &["SET", "in3", "v"],
+        &["SELECT", "0"],
+        &["MULTI"],
+        &["SET", "m", "1"],
+        &["GET", "keep"],
+        &["EXEC"],
+        &["MULTI"],
+        &["DISCARD"],
+        &["EVAL", "return redis.pcall('set','x','y')", "0"],
+        &["EVAL", "return redis.call('get','keep')", "0"],
+        &["DEL", "keep"],
+        &["EXISTS", "keep"],
+    ];
+    for line in lines {
+        let args: Vec<&[u8]> = line.iter().map(|a| a.as_bytes()).collect();
+        let (a, b) = (ours.call(&args).await, theirs.call(&args).await);
+        assert_eq!(s(&a), s(&b), "{line:?}");
+    }
+}
