@@ -170,8 +170,9 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
     if gates & crate::tenancy::gates::MEMORY != 0 && spec.has(flags::WRITE) {
         // Keeps the global limit's sum current without sweeping DB locks.
         let index = ctx.client.db;
-        let used = ctx.db().used_memory() as u64;
-        ctx.srv.tenancy.publish(index, used);
+        let srv = ctx.srv;
+        let used = srv.tenancy.usage(index, ctx.db());
+        srv.tenancy.publish(index, used);
     }
     if ctx.srv.clients.has_monitors() && !spec.has(flags::SKIP_MONITOR | flags::ADMIN) {
         feed_monitors(ctx, argv);

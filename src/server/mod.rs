@@ -364,7 +364,7 @@ async fn cron(shared: Arc<Shared>) {
             db.active_expire(now, 2000);
             // Expiry and other DBs' cross-DB writes change usage too: the
             // global limit's sum is never more than one tick stale.
-            shared.tenancy.publish(i, db.used_memory() as u64);
+            shared.tenancy.recount(i, &db);
         }
     }
 }

@@ -66,7 +66,7 @@ fn memory(ctx: &mut Ctx<'_>, t: &DbTenant, index: usize) -> Result<(), Error> {
     let now = ctx.now;
     let db = ctx.db();
     for _ in 0..EVICT_BUDGET {
-        let used = db.used_memory() as u64;
+        let used = ten.usage(index, db);
         ten.publish(index, used);
         let over = (own > 0 && used > own) || (global > 0 && ten.total_used() > global);
         if !over {
@@ -77,7 +77,7 @@ fn memory(ctx: &mut Ctx<'_>, t: &DbTenant, index: usize) -> Result<(), Error> {
             return Err(errors::OOM);
         }
     }
-    ten.publish(index, db.used_memory() as u64);
+    ten.publish(index, ten.usage(index, db));
     Ok(())
 }
 

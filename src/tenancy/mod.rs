@@ -19,7 +19,7 @@ use parking_lot::Mutex;
 
 use crate::config::Config;
 use crate::keyspace::evict::Policy;
-use crate::keyspace::Keyspace;
+use crate::keyspace::{Db, Keyspace};
 
 /// What `max-ops-per-sec` does to a DB over its rate.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -73,6 +73,10 @@ pub struct DbTenant {
     /// The DB's used memory as last published (after write commands, by
     /// the quota gate, and by the cron); the global limit sums these.
     pub used_memory: AtomicU64,
+    /// The table's own bytes (buckets) as of the last full count: walking
+    /// the segments is O(keys / 896), too slow for every write, and the
+    /// figure only moves when a segment resizes.
+    table_overhead: AtomicU64,
     /// Which limits apply ([`gates`] bits), derived by [`Tenancy::refresh`].
     pub gates: AtomicU8,
     /// `max-ops-mode = "reject"`.
@@ -221,7 +225,7 @@ impl Tenancy {
             t.ops_reject.store(reject, Ordering::Relaxed);
             if let Some(mut db) = (i < keyspace.len()).then(|| keyspace.lock(i)) {
                 db.set_policy(policy);
-                self.publish(i, db.used_memory() as u64);
+                self.recount(i, &db);
             }
         }
         self.apply_global(config);
@@ -281,6 +285,24 @@ impl Tenancy {
             self.total_used
                 .fetch_add(bytes.wrapping_sub(old), Ordering::Relaxed);
         }
+    }
+
+    /// DB `index`'s used memory in O(1): its entries (counted exactly by
+    /// every mutation) plus the table overhead of the last [`Tenancy::recount`].
+    #[inline]
+    pub fn usage(&self, index: usize, db: &Db) -> u64 {
+        db.entry_memory() as u64 + self.dbs[index].table_overhead.load(Ordering::Relaxed)
+    }
+
+    /// Counts DB `index`'s memory fully (table overhead included) and
+    /// publishes it: the cron does, every tick, under the DB's lock.
+    pub fn recount(&self, index: usize, db: &Db) {
+        let used = db.used_memory() as u64;
+        let entries = db.entry_memory() as u64;
+        self.dbs[index]
+            .table_overhead
+            .store(used.saturating_sub(entries), Ordering::Relaxed);
+        self.publish(index, used);
     }
 
     /// Published memory of all DBs together.

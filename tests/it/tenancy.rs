@@ -526,7 +526,8 @@ async fn allkeys_lru_db_evicts_only_its_own_keys() {
         "newest stays"
     );
     let used = srv.handle.shared().keyspace.lock(1).used_memory();
-    assert!(used <= 64 * 1024 + 2048, "{used}");
+    // The gate counts the table's buckets as of the last cron tick.
+    assert!(used <= 64 * 1024 + 4096, "{used}");
     assert_eq!(s(&other.call_str("DBSIZE").await), ":100\r\n");
     assert_eq!(
         srv.handle
