@@ -589,3 +589,32 @@ async fn out_of_memory_replies_match_redis() {
         assert_eq!(s(&a), s(&b), "{line:?}");
     }
 }
+
+#[tokio::test]
+async fn max_clients_is_exact_for_racing_connects() {
+    let srv = start_with(with_dbs(vec![db(0, |d| d.max_clients = 3)])).await;
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let addr = srv.addr;
+        tasks.push(tokio::spawn(async move {
+            let mut r = Raw::connect(addr).await;
+            let reply = s(&r.call_str("PING").await);
+            (r, reply)
+        }));
+    }
+    let mut conns = Vec::new();
+    for t in tasks {
+        conns.push(t.await.unwrap());
+    }
+    let admitted = conns.iter().filter(|(_, r)| r == "+PONG\r\n").count();
+    assert_eq!(admitted, 3);
+    assert!(conns
+        .iter()
+        .all(|(_, r)| r == "+PONG\r\n" || r == MAX_CLIENTS));
+    assert_eq!(clients(&srv, 0), 3);
+    // Refused connections were never counted; closing the rest empties it.
+    drop(conns);
+    wait_clients(&srv, 0, 0).await;
+    let mut again = srv.raw().await;
+    assert_eq!(s(&again.call_str("PING").await), "+PONG\r\n");
+}
