@@ -135,9 +135,10 @@ fn collections(c: &mut Criterion) {
 }
 
 /// GET/SET as the default user in a DB without limits (the quota gate is
-/// one load and a branch) against a DB-pinned user with key patterns in a
-/// DB with every quota configured, none close to triggering: what ACL
-/// key checks plus memory, max-keys and ops-rate accounting cost.
+/// one load and a branch), as a DB-pinned user with key patterns, and as
+/// that user in a DB with every quota configured, none close to
+/// triggering: what ACL key checks, then memory, max-keys and ops-rate
+/// accounting cost.
 fn tenancy(c: &mut Criterion) {
     let mut config = Config {
         maxmemory: 1 << 40,
@@ -161,15 +162,27 @@ fn tenancy(c: &mut Criterion) {
         .collect();
     // No [[db]] tables and no global maxmemory: the gate's no-limit path.
     let mut plain = Harness::new(Config::default());
+    // The same user without quotas: separates ACL key checks from quotas.
+    let mut acl_only = Harness::new(Config {
+        users: config.users.clone(),
+        ..Config::default()
+    });
     let mut pinned = Harness::new(config);
-    assert_eq!(pinned.call(&[b"AUTH", b"tenant", b"pw"]), b"+OK\r\n");
+    for h in [&mut acl_only, &mut pinned] {
+        assert_eq!(h.call(&[b"AUTH", b"tenant", b"pw"]), b"+OK\r\n");
+    }
     for k in &keys {
-        plain.call(&[b"SET", k, b"xxx"]);
-        pinned.call(&[b"SET", k, b"xxx"]);
+        for h in [&mut plain, &mut acl_only, &mut pinned] {
+            h.call(&[b"SET", k, b"xxx"]);
+        }
     }
     let mut g = c.benchmark_group("tenancy");
     let mut i = 0usize;
-    for (name, h) in [("default", &mut plain), ("pinned_quotas", &mut pinned)] {
+    for (name, h) in [
+        ("default", &mut plain),
+        ("pinned", &mut acl_only),
+        ("pinned_quotas", &mut pinned),
+    ] {
         g.bench_function(format!("get_{name}"), |b| {
             b.iter(|| {
                 i = (i + 1) % keys.len();
