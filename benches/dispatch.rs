@@ -1,10 +1,13 @@
 //! Dispatch end to end without sockets (lookup, gates, handler, reply
 //! encoding) through `server::harness`, and each collection type's hot
-//! operations as the compare.sh mission mix uses them.
+//! operations as the compare.sh mission mix uses them, and the cost of
+//! per-DB quotas (`tenancy` group).
 //!
 //! `cargo bench --bench dispatch`.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
+use keyward::config::{DbConfig, UserConfig};
+use keyward::keyspace::evict::Policy;
 use keyward::server::harness::Harness;
 use keyward::Config;
 
@@ -131,5 +134,70 @@ fn collections(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, strings, collections);
+/// GET/SET as the default user in a DB without limits (the quota gate is
+/// one load and a branch), as a DB-pinned user with key patterns, and as
+/// that user in a DB with every quota configured, none close to
+/// triggering: what ACL key checks, then memory, max-keys and ops-rate
+/// accounting cost.
+fn tenancy(c: &mut Criterion) {
+    let mut config = Config {
+        maxmemory: 1 << 40,
+        ..Config::default()
+    };
+    let mut db = DbConfig::new(2);
+    db.maxmemory = 1 << 34;
+    db.maxmemory_policy = Some(Policy::AllKeysLru);
+    db.max_keys = 1 << 40;
+    db.max_ops_per_sec = 1_000_000_000;
+    db.max_clients = 1000;
+    config.dbs.push(db);
+    config.users.push(UserConfig {
+        name: "tenant".into(),
+        password_env: None,
+        rules: "on >pw db=2 ~key:* +@all".into(),
+        password: Some("pw".into()),
+    });
+    let keys: Vec<Vec<u8>> = (0..10_000)
+        .map(|i| format!("key:{i:012}").into_bytes())
+        .collect();
+    // No [[db]] tables and no global maxmemory: the gate's no-limit path.
+    let mut plain = Harness::new(Config::default());
+    // The same user without quotas: separates ACL key checks from quotas.
+    let mut acl_only = Harness::new(Config {
+        users: config.users.clone(),
+        ..Config::default()
+    });
+    let mut pinned = Harness::new(config);
+    for h in [&mut acl_only, &mut pinned] {
+        assert_eq!(h.call(&[b"AUTH", b"tenant", b"pw"]), b"+OK\r\n");
+    }
+    for k in &keys {
+        for h in [&mut plain, &mut acl_only, &mut pinned] {
+            h.call(&[b"SET", k, b"xxx"]);
+        }
+    }
+    let mut g = c.benchmark_group("tenancy");
+    let mut i = 0usize;
+    for (name, h) in [
+        ("default", &mut plain),
+        ("pinned", &mut acl_only),
+        ("pinned_quotas", &mut pinned),
+    ] {
+        g.bench_function(format!("get_{name}"), |b| {
+            b.iter(|| {
+                i = (i + 1) % keys.len();
+                black_box(h.call(&[b"GET", &keys[i]]).len())
+            })
+        });
+        g.bench_function(format!("set_{name}"), |b| {
+            b.iter(|| {
+                i = (i + 1) % keys.len();
+                black_box(h.call(&[b"SET", &keys[i], b"xxx"]).len())
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, strings, collections, tenancy);
 criterion_main!(benches);

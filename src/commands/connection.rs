@@ -172,16 +172,23 @@ fn quit(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
 }
 
 fn reset(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    // Back to the default user, in its first DB if it is pinned: refused
+    // up front, with nothing reset, when that DB is at its max-clients.
+    let db = ctx.srv.acl.default_user().first_db().unwrap_or(0);
+    let counted = ctx.client.authenticated.then_some(ctx.client.db);
+    let stays_counted = ctx.srv.acl.default_is_open().then_some(db);
+    if !ctx.srv.tenancy.move_client(counted, stays_counted) {
+        return Err(errors::DB_MAX_CLIENTS);
+    }
     ctx.client.multi = None;
     super::pubsub::unsubscribe_all(ctx.srv, ctx.client);
     super::transactions::unwatch_all(ctx.srv, ctx.client);
     let c = &mut *ctx.client;
     c.reply_mode = ReplyMode::On;
     c.user = ctx.srv.acl.default_user();
-    // Back to the default user, in its first DB if it is pinned.
-    c.db = c.user.first_db().unwrap_or(0);
+    c.db = db;
     c.info.db.store(c.db, Ordering::Relaxed);
-    c.authenticated = ctx.srv.acl.default_is_open();
+    c.authenticated = stays_counted.is_some();
     *c.info.user.lock() = c.user.name.clone();
     c.info.no_evict.store(false, Ordering::Relaxed);
     set_protocol(ctx, Protocol::Resp2);
@@ -202,6 +209,10 @@ fn select(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if id < 0 || id as usize >= ctx.srv.databases() {
         return Err(errors::DB_OUT_OF_RANGE);
     }
+    let counted = ctx.client.authenticated.then_some(ctx.client.db);
+    if !ctx.srv.tenancy.move_client(counted, Some(id as usize)) {
+        return Err(errors::DB_MAX_CLIENTS);
+    }
     ctx.client.db = id as usize;
     ctx.client.info.db.store(id as usize, Ordering::Relaxed);
     ctx.out.ok();
@@ -214,11 +225,17 @@ fn select(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn login(ctx: &mut Ctx<'_>, user: &[u8], password: &[u8]) -> CmdResult {
     match ctx.srv.acl.authenticate(user, password) {
         Some(u) => {
-            *ctx.client.info.user.lock() = u.name.clone();
-            if let Some(db) = u.first_db().filter(|&d| d < ctx.srv.databases()) {
-                ctx.client.db = db;
-                ctx.client.info.db.store(db, Ordering::Relaxed);
+            let pinned = u.first_db().filter(|&d| d < ctx.srv.databases());
+            let db = pinned.unwrap_or(ctx.client.db);
+            let counted = ctx.client.authenticated.then_some(ctx.client.db);
+            // Refused like a SELECT into a full DB; the client keeps its
+            // previous identity.
+            if !ctx.srv.tenancy.move_client(counted, Some(db)) {
+                return Err(errors::DB_MAX_CLIENTS);
             }
+            *ctx.client.info.user.lock() = u.name.clone();
+            ctx.client.db = db;
+            ctx.client.info.db.store(db, Ordering::Relaxed);
             ctx.client.user = u;
             ctx.client.authenticated = true;
             Ok(())

@@ -199,3 +199,16 @@ pub fn at_least_one_key(cmd: &str) -> Error {
         "ERR at least 1 input key is needed for '{cmd}' command"
     ))
 }
+
+// --- tenancy (per-DB quotas; see README "Per-database limits") ---
+/// Redis's own text: a denyoom command while over `maxmemory` (the DB's
+/// own limit or the global one) with nothing left to evict.
+pub const OOM: Error = Error::lit("OOM command not allowed when used memory > 'maxmemory'.");
+/// A command that may add a key to a DB at its `max-keys`, nothing evictable.
+pub const DB_MAX_KEYS: Error =
+    Error::lit("OOM command not allowed when the database is at its max-keys limit");
+/// `max-ops-per-sec` in reject mode.
+pub const DB_OPS_EXCEEDED: Error =
+    Error::lit("ERR max-ops-per-sec exceeded for this database, retry later");
+/// SELECT, AUTH/HELLO pinning, RESET or a connection into a DB at its `max-clients`.
+pub const DB_MAX_CLIENTS: Error = Error::lit("ERR max number of clients reached for this database");

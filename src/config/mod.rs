@@ -13,6 +13,9 @@ use std::path::PathBuf;
 use serde::Deserialize;
 use thiserror::Error;
 
+use crate::keyspace::evict::Policy;
+use crate::tenancy::OpsMode;
+
 #[derive(Debug, Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -69,6 +72,112 @@ pub struct Config {
     pub script_scope: String,
     /// Prometheus exposition address (`--metrics-addr`); None = off.
     pub metrics_addr: Option<String>,
+    /// `[[db]]` tables: per-DB limits, at most one per index (DESIGN.md,
+    /// "Tenancy model"). DBs without one have no limits of their own and
+    /// run under `maxmemory-policy`.
+    pub dbs: Vec<DbConfig>,
+}
+
+/// One `[[db]]` table. 0 means "no limit" for every numeric field.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DbConfig {
+    pub index: usize,
+    pub name: String,
+    /// This DB's own limit in bytes; 0 = only the global `maxmemory` applies.
+    pub maxmemory: u64,
+    /// `None` = the `[server] maxmemory-policy` default.
+    pub maxmemory_policy: Option<Policy>,
+    pub max_keys: u64,
+    pub max_ops_per_sec: u64,
+    pub max_ops_mode: OpsMode,
+    pub max_clients: u64,
+}
+
+impl DbConfig {
+    pub fn new(index: usize) -> DbConfig {
+        DbConfig {
+            index,
+            ..DbConfig::default()
+        }
+    }
+
+    /// Reads one `[[db]]` table (`n` = its 1-based position, for messages
+    /// about a table whose index is missing or bad).
+    fn from_table(t: &toml::Table, n: usize, databases: usize) -> Result<DbConfig, String> {
+        let index = match t.get("index") {
+            None => return Err(format!("[[db]] #{n}: index: required")),
+            Some(toml::Value::Integer(i)) if *i >= 0 && (*i as u64) < databases as u64 => {
+                *i as usize
+            }
+            Some(toml::Value::Integer(i)) => {
+                return Err(format!(
+                    "[[db]] #{n}: index: {i} is out of range (databases = {databases}, so 0..{})",
+                    databases.saturating_sub(1)
+                ))
+            }
+            Some(other) => {
+                return Err(format!(
+                    "[[db]] #{n}: index: expected an integer, got {other}"
+                ))
+            }
+        };
+        let mut db = DbConfig::new(index);
+        for (k, v) in t {
+            let err = |m: String| format!("[[db]] index {index}: {k}: {m}");
+            match k.as_str() {
+                "index" => {}
+                "name" => match v {
+                    toml::Value::String(s) => db.name = s.clone(),
+                    other => return Err(err(format!("expected a string, got {other}"))),
+                },
+                "maxmemory" => {
+                    db.maxmemory = match v {
+                        toml::Value::Integer(i) if *i >= 0 => *i as u64,
+                        toml::Value::String(s) => parse_memory(s).ok_or_else(|| {
+                            err(format!("'{s}' is not a memory value (e.g. 512mb, 1gb)"))
+                        })?,
+                        other => {
+                            return Err(err(format!(
+                                "expected bytes or a memory value, got {other}"
+                            )))
+                        }
+                    }
+                }
+                "maxmemory-policy" => {
+                    let s = v
+                        .as_str()
+                        .ok_or_else(|| err(format!("expected a string, got {v}")))?;
+                    let p = Policy::parse(s.as_bytes())
+                        .ok_or_else(|| err(format!("unknown policy '{s}'")))?;
+                    db.maxmemory_policy = Some(p);
+                }
+                "max-keys" => db.max_keys = count(v).map_err(err)?,
+                "max-ops-per-sec" => db.max_ops_per_sec = count(v).map_err(err)?,
+                "max-clients" => db.max_clients = count(v).map_err(err)?,
+                "max-ops-mode" => {
+                    db.max_ops_mode = match v.as_str() {
+                        Some(s) if s.eq_ignore_ascii_case("throttle") => OpsMode::Throttle,
+                        Some(s) if s.eq_ignore_ascii_case("reject") => OpsMode::Reject,
+                        _ => {
+                            return Err(err(format!(
+                                "expected \"throttle\" or \"reject\", got {v}"
+                            )))
+                        }
+                    }
+                }
+                _ => return Err(err("unknown field".into())),
+            }
+        }
+        Ok(db)
+    }
+}
+
+/// A non-negative integer limit.
+fn count(v: &toml::Value) -> Result<u64, String> {
+    match v {
+        toml::Value::Integer(i) if *i >= 0 => Ok(*i as u64),
+        other => Err(format!("expected a non-negative integer, got {other}")),
+    }
 }
 
 /// One `[[user]]` table: rules in ACL SETUSER syntax, the password from
@@ -117,6 +226,7 @@ impl Default for Config {
             pubsub_scope: "global".into(),
             script_scope: "global".into(),
             metrics_addr: None,
+            dbs: Vec::new(),
             thresholds: Default::default(),
         }
     }
@@ -130,6 +240,9 @@ struct FileConfig {
     server: toml::Table,
     #[serde(default)]
     user: Vec<UserConfig>,
+    /// Read by hand (not derived) so every error names the table and field.
+    #[serde(default)]
+    db: Vec<toml::Table>,
 }
 
 /// What the command line asked for.
@@ -155,7 +268,17 @@ impl Config {
             path: path.to_string(),
             source,
         })?;
-        let file: FileConfig = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        self.load_toml(&text, path, ignored)
+    }
+
+    /// Loads TOML text over the current settings; `path` names it in errors.
+    pub fn load_toml(
+        &mut self,
+        text: &str,
+        path: &str,
+        ignored: &mut Vec<String>,
+    ) -> Result<(), ConfigError> {
+        let file: FileConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
             path: path.to_string(),
             message: e.to_string(),
         })?;
@@ -225,7 +348,66 @@ impl Config {
             }
             self.users.push(u);
         }
+        for (n, t) in file.db.iter().enumerate() {
+            let db = DbConfig::from_table(t, n + 1, self.databases).map_err(|message| {
+                ConfigError::Parse {
+                    path: path.to_string(),
+                    message,
+                }
+            })?;
+            if self.dbs.iter().any(|d| d.index == db.index) {
+                return Err(ConfigError::Parse {
+                    path: path.to_string(),
+                    message: format!(
+                        "[[db]] index {}: index: duplicate (another [[db]] table has it)",
+                        db.index
+                    ),
+                });
+            }
+            self.dbs.push(db);
+        }
         let _ = ignored;
+        Ok(())
+    }
+
+    /// The `[[db]]` settings of `index`, created empty if it had none.
+    /// CONFIG SET of a per-DB limit edits this, then calls
+    /// [`crate::tenancy::Tenancy::apply`].
+    pub fn db_mut(&mut self, index: usize) -> &mut DbConfig {
+        let pos = match self.dbs.iter().position(|d| d.index == index) {
+            Some(p) => p,
+            None => {
+                self.dbs.push(DbConfig::new(index));
+                self.dbs.len() - 1
+            }
+        };
+        &mut self.dbs[pos]
+    }
+
+    /// Checks what only the whole configuration can tell: every `[[db]]`
+    /// index below `databases` (a later `--databases` may have lowered it)
+    /// and no index configured twice.
+    pub fn check_dbs(&self) -> Result<(), ConfigError> {
+        for (n, d) in self.dbs.iter().enumerate() {
+            if d.index >= self.databases {
+                return Err(ConfigError::Value {
+                    name: "[[db]]".into(),
+                    message: format!(
+                        "[[db]] index {}: index: out of range (databases = {})",
+                        d.index, self.databases
+                    ),
+                });
+            }
+            if self.dbs[..n].iter().any(|e| e.index == d.index) {
+                return Err(ConfigError::Value {
+                    name: "[[db]]".into(),
+                    message: format!(
+                        "[[db]] index {}: index: duplicate (another [[db]] table has it)",
+                        d.index
+                    ),
+                });
+            }
+        }
         Ok(())
     }
 }
@@ -281,6 +463,7 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, Config
             }
         }
     }
+    cli.config.check_dbs()?;
     Ok(cli)
 }
 

@@ -9,7 +9,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -96,12 +96,26 @@ async fn handle(srv: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         srv.clients.remove(id);
         return;
     }
+    // Authenticated from the start (no password): counts in DB 0 at once.
+    if client.authenticated && !srv.tenancy.move_client(None, Some(client.db)) {
+        srv.clients.remove(id);
+        srv.stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        let mut r = ReplyBuf::new(Protocol::Resp2);
+        r.error(crate::commands::errors::DB_MAX_CLIENTS.text().as_bytes());
+        refuse(stream, r.buf).await;
+        return;
+    }
     match run(&srv, &mut client, stream, &mut push_rx).await {
         Ok(()) => {}
         Err(e) => debug!(client = id, error = %e, "connection closed"),
     }
     crate::commands::transactions::unwatch_all(&srv, &mut client);
     crate::commands::pubsub::unsubscribe_all(&srv, &mut client);
+    if client.authenticated {
+        srv.tenancy.move_client(Some(client.db), None);
+    }
     srv.clients.remove(id);
 }
 
@@ -222,6 +236,17 @@ async fn run(
             }
         }
         if !cmds.is_empty() {
+            // max-ops-per-sec, throttle mode: sleep off the DB's debt before
+            // the batch, holding no lock (one load for an unlimited DB).
+            if let Some(d) = srv.tenancy.throttle_delay(client.db, Instant::now()) {
+                if info.killed.load(Ordering::Acquire) {
+                    return Ok(());
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(d) => {}
+                    _ = info.kill_notify.notified() => return Ok(()),
+                }
+            }
             let buf: &[u8] = &rbuf[..];
             let mut argv = recycle(std::mem::take(&mut argv_store));
             let batch_now;

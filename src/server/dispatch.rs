@@ -2,7 +2,8 @@
 //! come through [`dispatch`], so the gates below cannot be bypassed.
 //!
 //! Gates, in this fixed order, each reading the command's flags and never
-//! its name: lookup → arity → auth → ACL → quota → execute.
+//! its name: lookup → arity → auth → ACL → busy/script/subscribed context → quota
+//! (`tenancy::gate`) → MULTI queueing → execute.
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -117,7 +118,21 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
         stat.rejected.fetch_add(1, Ordering::Relaxed);
         return reply_error(ctx, &errors::not_in_subscribed_context(&cmd.fullname));
     }
-    // Quota gate (per-DB memory, keys, ops/s) hooks in here.
+    // Quota gate: one relaxed load and a branch for a DB without limits.
+    let gates = ctx
+        .srv
+        .tenancy
+        .db(ctx.client.db)
+        .gates
+        .load(Ordering::Relaxed);
+    if gates != 0 {
+        let queuing = ctx.client.multi.is_some() && !spec.has(flags::TX_CONTROL);
+        if let Err(e) = crate::tenancy::gate::check(ctx, spec, argv, gates, queuing) {
+            stat.rejected.fetch_add(1, Ordering::Relaxed);
+            flag_transaction(ctx);
+            return reply_error(ctx, &e);
+        }
+    }
     if ctx.client.multi.is_some() && !spec.has(flags::TX_CONTROL) {
         if spec.has(flags::NO_MULTI) {
             flag_transaction(ctx);
@@ -150,6 +165,13 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
         stat.failed.fetch_add(1, Ordering::Relaxed);
         ctx.out.truncate(reply_mark);
         reply_error(ctx, &e);
+    }
+    if gates & crate::tenancy::gates::MEMORY != 0 && spec.has(flags::WRITE) {
+        // Keeps the global limit's sum current without sweeping DB locks.
+        let index = ctx.client.db;
+        let srv = ctx.srv;
+        let used = srv.tenancy.usage(index, ctx.db());
+        srv.tenancy.publish(index, used);
     }
     if ctx.srv.clients.has_monitors() && !spec.has(flags::SKIP_MONITOR | flags::ADMIN) {
         feed_monitors(ctx, argv);

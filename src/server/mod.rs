@@ -74,7 +74,7 @@ impl Shared {
                 .map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)]))
                 .collect()
         };
-        Arc::new(Shared {
+        let shared = Arc::new(Shared {
             keyspace: Keyspace::new(config.databases),
             acl: Acl::from_config(&config),
             clock: Clock::default(),
@@ -99,7 +99,12 @@ impl Shared {
             shutting_down: AtomicBool::new(false),
             addrs: Mutex::new(Vec::new()),
             config: RwLock::new(config),
-        })
+        });
+        // `[[db]]` limits and the global maxmemory into the per-DB atomics.
+        shared
+            .tenancy
+            .apply(&shared.config.read(), &shared.keyspace);
+        shared
     }
 
     /// Starts a graceful shutdown (SHUTDOWN, signals, the handle).
@@ -114,6 +119,7 @@ impl Shared {
         let c = self.config.read();
         self.hot.load(&c);
         self.acl.set_requirepass(c.requirepass.as_deref());
+        self.tenancy.apply_global(&c);
     }
 
     pub fn shutdown_rx(&self) -> watch::Receiver<bool> {
@@ -207,6 +213,8 @@ pub enum StartError {
     },
     #[error("invalid bind address '{0}'")]
     BadAddress(String),
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
 }
 
 impl ServerBuilder {
@@ -239,6 +247,7 @@ impl ServerBuilder {
     /// Binds and starts serving on the current tokio runtime.
     pub async fn start(self) -> Result<ServerHandle, StartError> {
         let config = self.config;
+        config.check_dbs()?;
         let mut listeners = Vec::new();
         let mut port = config.port;
         for (i, host) in config.bind.iter().enumerate() {
@@ -370,7 +379,8 @@ impl ServerHandle {
     }
 }
 
-/// Background work, `hz` times a second: active expiry.
+/// Background work, `hz` times a second: active expiry, publishing each
+/// DB's used memory.
 async fn cron(shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown_rx();
     loop {
@@ -384,6 +394,9 @@ async fn cron(shared: Arc<Shared>) {
             // Short lock per DB: ~2000 entries examined per tick at most.
             let mut db = shared.keyspace.lock(i);
             db.active_expire(now, 2000);
+            // Expiry and other DBs' cross-DB writes change usage too: the
+            // global limit's sum is never more than one tick stale.
+            shared.tenancy.recount(i, &db);
         }
     }
 }

@@ -1,0 +1,122 @@
+//! The quota gate dispatch runs for a DB with any limit (its `gates` bits
+//! non-zero): ops rate, memory, max-keys, in that order (the cheapest
+//! refusal first, and eviction only for a command that may run).
+//!
+//! Eviction only ever touches the DB the command runs in: a tenant over
+//! its own limit, or pushing the sum over the global one, pays with its
+//! own keys, by its own policy.
+
+use std::sync::atomic::Ordering;
+
+use super::{gates, Charge, DbTenant};
+use crate::commands::errors::{self, Error};
+use crate::commands::spec::{flags, CommandSpec};
+use crate::commands::Ctx;
+use crate::keyspace::evict::Policy;
+
+/// Evictions one command may trigger before it is let through while
+/// still over the limit (Redis's eviction tenacity: a limit lowered far
+/// below usage is reached over several commands, not in one long stall).
+const EVICT_BUDGET: usize = 1024;
+
+/// Applies the DB's limits to `spec` about to run (or, `queuing`, to be
+/// queued by MULTI: Redis refuses any command queued while out of memory,
+/// and charges and key counts wait for EXEC, which dispatches each command).
+pub fn check(
+    ctx: &mut Ctx<'_>,
+    spec: &CommandSpec,
+    argv: &[&[u8]],
+    g: u8,
+    queuing: bool,
+) -> Result<(), Error> {
+    let srv = ctx.srv;
+    let index = ctx.client.db;
+    let t = srv.tenancy.db(index);
+    if queuing {
+        return if g & gates::MEMORY != 0 {
+            memory(ctx, t, index)
+        } else {
+            Ok(())
+        };
+    }
+    if g & gates::OPS != 0 && t.charge(srv.tenancy.nanos(ctx.mark)) == Charge::Rejected {
+        return Err(errors::DB_OPS_EXCEEDED);
+    }
+    if !spec.has(flags::DENYOOM) {
+        return Ok(());
+    }
+    if g & gates::MEMORY != 0 {
+        memory(ctx, t, index)?;
+    }
+    if g & gates::MAX_KEYS != 0 {
+        max_keys(ctx, t, spec, argv)?;
+    }
+    Ok(())
+}
+
+/// Evicts from this DB while it is over its own limit or the sum over DBs
+/// is over the global one; `-OOM` when nothing can go.
+fn memory(ctx: &mut Ctx<'_>, t: &DbTenant, index: usize) -> Result<(), Error> {
+    let srv = ctx.srv;
+    let ten = &srv.tenancy;
+    let global = ten.global_maxmemory.load(Ordering::Relaxed);
+    let own = t.maxmemory.load(Ordering::Relaxed);
+    let policy = t.policy();
+    let samples = ten.samples.load(Ordering::Relaxed) as usize;
+    let now = ctx.now;
+    let db = ctx.db();
+    for _ in 0..EVICT_BUDGET {
+        let used = ten.usage(index, db);
+        ten.publish(index, used);
+        let over = (own > 0 && used > own) || (global > 0 && ten.total_used() > global);
+        if !over {
+            return Ok(());
+        }
+        if policy == Policy::NoEviction || db.evict_one(policy, samples, now).is_none() {
+            t.oom_rejected.fetch_add(1, Ordering::Relaxed);
+            return Err(errors::OOM);
+        }
+    }
+    ten.publish(index, ten.usage(index, db));
+    Ok(())
+}
+
+/// Refuses (after trying to evict) a command that may add keys to a DB at
+/// its `max-keys`. "May add" = a key argument that does not exist yet: an
+/// over-estimate for commands that only read some of their keys
+/// (SUNIONSTORE's sources), never an under-estimate.
+fn max_keys(
+    ctx: &mut Ctx<'_>,
+    t: &DbTenant,
+    spec: &CommandSpec,
+    argv: &[&[u8]],
+) -> Result<(), Error> {
+    let max = t.max_keys.load(Ordering::Relaxed);
+    let policy = t.policy();
+    let samples = ctx.srv.tenancy.samples.load(Ordering::Relaxed) as usize;
+    let now = ctx.now;
+    let db = ctx.db();
+    // Even if every argument were a new key it would fit: no key lookups.
+    if db.len() as u64 + argv.len() as u64 - 1 <= max {
+        return Ok(());
+    }
+    let live = |e: &crate::keyspace::Entry| e.expire().is_none_or(|at| at > now);
+    let missing = spec
+        .key_indexes(argv)
+        .into_iter()
+        .filter(|&k| !db.peek(argv[k]).is_some_and(live))
+        .count() as u64;
+    if missing == 0 {
+        return Ok(());
+    }
+    for _ in 0..EVICT_BUDGET {
+        if db.len() as u64 + missing <= max {
+            break;
+        }
+        if policy == Policy::NoEviction || db.evict_one(policy, samples, now).is_none() {
+            t.oom_rejected.fetch_add(1, Ordering::Relaxed);
+            return Err(errors::DB_MAX_KEYS);
+        }
+    }
+    Ok(())
+}
