@@ -142,6 +142,14 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     let Some(multi) = ctx.client.multi.take() else {
         return Err(Error::lit("ERR EXEC without MULTI"));
     };
+    if let Err(oom) = crate::tenancy::gate::exec(ctx, &multi.queue) {
+        ctx.release_db();
+        unwatch_all(ctx.srv, ctx.client);
+        return Err(Error::from(format!(
+            "EXECABORT Transaction discarded because of: {}",
+            oom.text()
+        )));
+    }
     ctx.release_db();
     if multi.failed {
         unwatch_all(ctx.srv, ctx.client);

@@ -54,6 +54,27 @@ pub fn check(
     Ok(())
 }
 
+/// EXEC of a queue holding a DENYOOM command is refused as a whole when
+/// the DB is out of memory (Redis checks the queue's accumulated flags
+/// before running any of it), so a transaction is never half-applied by a
+/// limit reached midway.
+pub fn exec(ctx: &mut Ctx<'_>, queue: &[Vec<Vec<u8>>]) -> Result<(), Error> {
+    let index = ctx.client.db;
+    let srv = ctx.srv;
+    let t = srv.tenancy.db(index);
+    if t.gates.load(Ordering::Relaxed) & gates::MEMORY == 0 {
+        return Ok(());
+    }
+    let denyoom = queue.iter().any(|cmd| {
+        let argv: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
+        crate::server::dispatch::resolve(&argv).is_ok_and(|c| c.spec.has(flags::DENYOOM))
+    });
+    if denyoom {
+        memory(ctx, t, index)?;
+    }
+    Ok(())
+}
+
 /// Evicts from this DB while it is over its own limit or the sum over DBs
 /// is over the global one; `-OOM` when nothing can go.
 fn memory(ctx: &mut Ctx<'_>, t: &DbTenant, index: usize) -> Result<(), Error> {

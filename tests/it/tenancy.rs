@@ -548,13 +548,25 @@ async fn out_of_memory_replies_match_redis() {
         return;
     };
     let mut theirs = oracle.raw().await;
-    ok(&mut theirs, "SET keep 1").await;
-    ok(&mut theirs, "CONFIG SET maxmemory 1").await;
-    // CONFIG SET of the global limit reaches the gate at once.
+    let mut theirs_tx = oracle.raw().await;
     let srv = crate::support::start().await;
     let mut ours = srv.raw().await;
-    ok(&mut ours, "SET keep 1").await;
-    ok(&mut ours, "CONFIG SET maxmemory 1").await;
+    let mut ours_tx = srv.raw().await;
+    // A transaction queued before the limit and run after it is refused
+    // whole, with the OOM text inside EXECABORT.
+    for (r, tx) in [(&mut ours, &mut ours_tx), (&mut theirs, &mut theirs_tx)] {
+        ok(r, "SET keep 1").await;
+        ok(tx, "MULTI").await;
+        assert_eq!(s(&tx.call_str("SET t 1").await), "+QUEUED\r\n");
+        // CONFIG SET of the global limit reaches the gate at once.
+        ok(r, "CONFIG SET maxmemory 1").await;
+    }
+    let (a, b) = (
+        ours_tx.call_str("EXEC").await,
+        theirs_tx.call_str("EXEC").await,
+    );
+    assert_eq!(s(&a), s(&b), "EXEC of a queued write while out of memory");
+    assert!(s(&a).starts_with("-EXECABORT"), "{}", s(&a));
     let lines: &[&[&str]] = &[
         &["SET", "a", "b"],
         &["GET", "keep"],
