@@ -8,6 +8,8 @@
 
 pub mod convert;
 pub mod libs;
+pub mod msgpack;
+pub mod structlib;
 
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
@@ -76,6 +78,32 @@ struct Engine {
     run: Function,
     /// The protocol redis.call replies are parsed in (redis.setresp).
     resp: Arc<AtomicU8>,
+    /// Buffers redis.call and redis.pcall reuse across calls and scripts.
+    bufs: [CallBufs; 2],
+}
+
+/// Per-call scratch kept between calls so a command from a script
+/// allocates nothing for its arguments or reply once warmed up.
+struct CallBufs {
+    /// The command's arguments, back to back.
+    arena: Vec<u8>,
+    /// End offset of each argument in `arena`.
+    ends: Vec<usize>,
+    /// The reply dispatch writes.
+    reply: ReplyBuf,
+}
+
+impl CallBufs {
+    fn new() -> Self {
+        CallBufs {
+            arena: Vec::new(),
+            ends: Vec::new(),
+            reply: ReplyBuf {
+                buf: Vec::new(),
+                proto: Protocol::Resp2,
+            },
+        }
+    }
 }
 
 /// How a script's function is found.
@@ -154,6 +182,32 @@ fn engine<'a>(g: &'a mut Option<Engine>, kill: &Arc<AtomicBool>) -> Result<&'a m
 const PRELUDE: &str = r#"
 local K, real, redis = ...
 local getinfo = debug.getinfo
+local rawpcall, rawxpcall = pcall, xpcall
+-- Errors raised from Rust arrive as userdata; the text waits in K.
+local function conv(e)
+  if type(e) == 'userdata' then
+    if K.perr then e = {err = K.perr} elseif K.pstr then e = K.pstr end
+    K.perr = nil
+    K.pstr = nil
+  end
+  return e
+end
+-- Redis 7's pcall hands back an error table's `err` text, as older
+-- versions did when errors were strings.
+local function pfix(ok, ...)
+  if ok then return ok, ... end
+  local e = conv((...))
+  if type(e) == 'table' then
+    local m = e.err
+    if type(m) == 'string' or type(m) == 'number' then e = m end
+  end
+  return false, e
+end
+real.pcall = function(...) return pfix(rawpcall(...)) end
+local function same(...) return ... end
+real.xpcall = function(f, h)
+  return same(rawxpcall(f, function(e) return h(conv(e)) end))
+end
 local ro_err = function() error('Attempt to modify a readonly table', 2) end
 local function ro(t)
   return setmetatable({}, {__index = t, __newindex = ro_err, __metatable = false})
@@ -193,7 +247,7 @@ local function handler(err)
   end
   return err
 end
-local run = function(f) return xpcall(f, handler) end
+local run = function(f) return rawxpcall(f, handler) end
 return env, run
 "#;
 
@@ -237,6 +291,7 @@ impl Engine {
             k,
             run,
             resp,
+            bufs: [CallBufs::new(), CallBufs::new()],
         })
     }
 
@@ -297,10 +352,18 @@ fn eval_inner(
     let mut g = sc.engine.lock();
     let engine = engine(&mut g, &sc.kill)?;
     let (f, sha) = if by_sha {
-        let sha = String::from_utf8_lossy(argv[1]).to_ascii_lowercase();
-        match engine.scripts.get(&sha) {
-            Some(f) if sha.len() == 40 => (f.clone(), sha),
-            _ => return Err(NOSCRIPT),
+        // Case-insensitive lookup without allocating: SHA1s are 40 hex digits.
+        let mut low = [0u8; 40];
+        if argv[1].len() != 40 {
+            return Err(NOSCRIPT);
+        }
+        for (d, s) in low.iter_mut().zip(argv[1]) {
+            *d = s.to_ascii_lowercase();
+        }
+        let key = std::str::from_utf8(&low).map_err(|_| NOSCRIPT)?;
+        match engine.scripts.get_key_value(key) {
+            Some((sha, f)) => (f.clone(), sha.clone()),
+            None => return Err(NOSCRIPT),
         }
     } else {
         let sha = sha1_hex(argv[1]);
@@ -332,14 +395,6 @@ fn eval_inner(
     // Blocked clients are served once the script ended, not between its calls.
     ctx.client.in_exec = true;
 
-    let mut scratch = ReplyBuf {
-        buf: Vec::new(),
-        proto: Protocol::Resp2,
-    };
-    let mut scratch2 = ReplyBuf {
-        buf: Vec::new(),
-        proto: Protocol::Resp2,
-    };
     let ctx_cell = std::cell::RefCell::new(&mut *ctx);
     let result = {
         let cc = &ctx_cell;
@@ -349,16 +404,19 @@ fn eval_inner(
             k,
             run,
             resp,
+            bufs,
             ..
-        } = &*engine;
+        } = &mut *engine;
+        let [b1, b2] = bufs;
+        let (lua, redis, k, run, resp) = (&*lua, &*redis, &*k, &*run, &*resp);
         lua.scope(|scope| {
             let call = scope.create_function_mut(move |lua, args: Variadic<Value>| {
                 let mut c = cc.borrow_mut();
-                redis_call(lua, &mut c, &mut scratch, k, resp, readonly, args, true)
+                redis_call(lua, &mut c, b1, k, resp, readonly, args, true)
             })?;
             let pcall = scope.create_function_mut(move |lua, args: Variadic<Value>| {
                 let mut c = cc.borrow_mut();
-                redis_call(lua, &mut c, &mut scratch2, k, resp, readonly, args, false)
+                redis_call(lua, &mut c, b2, k, resp, readonly, args, false)
             })?;
             redis.raw_set("call", call)?;
             redis.raw_set("pcall", pcall)?;
@@ -426,6 +484,14 @@ pub(crate) fn raise_err(k: &Table, msg: &str) -> mlua::Error {
     mlua::Error::RuntimeError(msg.to_string())
 }
 
+/// Raises a Lua error message from Rust with no position (as the VM's
+/// own errors raised inside a C function).
+pub(crate) fn raise_plain(k: &Table, msg: &str) -> mlua::Error {
+    let _ = k.raw_set("perr", Value::Nil);
+    let _ = k.raw_set("pstr", msg);
+    mlua::Error::RuntimeError(msg.to_string())
+}
+
 /// Raises a plain Lua error message from Rust, positioned at the caller
 /// (as `luaL_error` does).
 pub(crate) fn raise_str(lua: &Lua, k: &Table, msg: &str) -> mlua::Error {
@@ -447,7 +513,7 @@ pub(crate) fn raise_str(lua: &Lua, k: &Table, msg: &str) -> mlua::Error {
 fn redis_call(
     lua: &Lua,
     ctx: &mut Ctx<'_>,
-    scratch: &mut ReplyBuf,
+    bufs: &mut CallBufs,
     k: &Table,
     resp: &AtomicU8,
     readonly: bool,
@@ -464,17 +530,37 @@ fn redis_call(
     if args.is_empty() {
         return fail("ERR Please specify at least one argument for this redis lib call");
     }
-    let mut owned: Vec<Vec<u8>> = Vec::with_capacity(args.len());
+    let CallBufs { arena, ends, reply } = bufs;
+    arena.clear();
+    ends.clear();
     for a in args.iter() {
         match a {
-            Value::String(s) => owned.push(s.as_bytes().to_vec()),
-            Value::Integer(n) => owned.push(n.to_string().into_bytes()),
-            Value::Number(n) => owned.push(libs::fmt_g17(*n).into_bytes()),
+            Value::String(s) => arena.extend_from_slice(&s.as_bytes()),
+            Value::Integer(n) => arena.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
+            Value::Number(n) => arena.extend_from_slice(libs::fmt_g17(*n).as_bytes()),
             _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
         }
+        ends.push(arena.len());
     }
-    let argv: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
-    let cmd = match crate::server::dispatch::resolve(&argv) {
+    // Most commands have few arguments: slice them on the stack.
+    let mut small: [&[u8]; 16] = [&[]; 16];
+    let mut large = Vec::new();
+    let argv: &[&[u8]] = if ends.len() <= small.len() {
+        let mut start = 0;
+        for (slot, &end) in small.iter_mut().zip(ends.iter()) {
+            *slot = &arena[start..end];
+            start = end;
+        }
+        &small[..ends.len()]
+    } else {
+        let mut start = 0;
+        for &end in ends.iter() {
+            large.push(&arena[start..end]);
+            start = end;
+        }
+        &large
+    };
+    let cmd = match crate::server::dispatch::resolve(argv) {
         Ok(c) => c,
         Err(e) if e.text().starts_with("ERR wrong number") => {
             return fail("ERR Wrong number of args calling Redis command from script")
@@ -487,17 +573,17 @@ fn redis_call(
         }
         ctx.srv.scripting.wrote.store(true, Ordering::Release);
     }
-    scratch.buf.clear();
-    scratch.proto = if resp.load(Ordering::Relaxed) == 3 {
+    reply.buf.clear();
+    reply.proto = if resp.load(Ordering::Relaxed) == 3 {
         Protocol::Resp3
     } else {
         Protocol::Resp2
     };
-    std::mem::swap(ctx.out, scratch);
+    std::mem::swap(ctx.out, reply);
     ctx.tick();
-    crate::server::dispatch::dispatch(ctx, &argv);
-    std::mem::swap(ctx.out, scratch);
-    let (v, is_err) = convert::reply_to_lua(lua, &scratch.buf)?;
+    crate::server::dispatch::dispatch(ctx, argv);
+    std::mem::swap(ctx.out, reply);
+    let (v, is_err) = convert::reply_to_lua(lua, &reply.buf)?;
     if is_err && raise {
         if let Value::Table(t) = &v {
             let msg: mlua::LuaString = t.raw_get("err")?;
@@ -505,4 +591,113 @@ fn redis_call(
         }
     }
     Ok(v)
+}
+
+/// `luaL_argerror`: "bad argument #n to 'name' (msg)", named as the
+/// caller called the running Rust function.
+pub(crate) fn arg_error(lua: &Lua, k: &Table, narg: i32, msg: &str) -> mlua::Error {
+    let (name, method) = lua
+        .inspect_stack(0, |d| {
+            let n = d.names();
+            (
+                n.name.map(|s| s.into_owned()),
+                n.name_what == Some("method"),
+            )
+        })
+        .unwrap_or((None, false));
+    let name = name.unwrap_or_else(|| "?".into());
+    let narg = if method { narg - 1 } else { narg };
+    if method && narg == 0 {
+        return raise_str(lua, k, &format!("calling '{name}' on bad self ({msg})"));
+    }
+    raise_str(lua, k, &format!("bad argument #{narg} to '{name}' ({msg})"))
+}
+
+/// Lua's type name of an argument, "no value" past the last one.
+pub(crate) fn type_name(v: Option<&Value>) -> &'static str {
+    match v {
+        None => "no value",
+        Some(v) => match v {
+            Value::Nil => "nil",
+            Value::Boolean(_) => "boolean",
+            Value::LightUserData(_) | Value::UserData(_) => "userdata",
+            Value::Integer(_) | Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Table(_) => "table",
+            Value::Function(_) => "function",
+            Value::Thread(_) => "thread",
+            _ => "userdata",
+        },
+    }
+}
+
+/// `luaL_checklstring`: strings, and numbers as Lua formats them.
+pub(crate) fn check_bytes(lua: &Lua, k: &Table, args: &[Value], i: usize) -> mlua::Result<Vec<u8>> {
+    match args.get(i) {
+        Some(Value::String(s)) => Ok(s.as_bytes().to_vec()),
+        Some(Value::Integer(n)) => Ok(libs::fmt_g14(*n as f64).into_bytes()),
+        Some(Value::Number(n)) => Ok(libs::fmt_g14(*n).into_bytes()),
+        v => Err(arg_error(
+            lua,
+            k,
+            i as i32 + 1,
+            &format!("string expected, got {}", type_name(v)),
+        )),
+    }
+}
+
+/// Lua 5.1's string-to-number coercion (`lua_tonumber` on a string).
+pub(crate) fn str_number(s: &[u8]) -> Option<f64> {
+    let t = std::str::from_utf8(s).ok()?.trim();
+    let (neg, body) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    if let Some(h) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        let v = u64::from_str_radix(h, 16).ok()? as f64;
+        return Some(if neg { -v } else { v });
+    }
+    if body.is_empty() || body.starts_with(['i', 'I', 'n', 'N']) {
+        return None;
+    }
+    t.parse().ok()
+}
+
+/// `luaL_optnumber` / `luaL_checknumber` (`def` None = required).
+pub(crate) fn check_number(
+    lua: &Lua,
+    k: &Table,
+    args: &[Value],
+    i: usize,
+    def: Option<f64>,
+) -> mlua::Result<f64> {
+    match args.get(i) {
+        Some(Value::Integer(n)) => return Ok(*n as f64),
+        Some(Value::Number(n)) => return Ok(*n),
+        Some(Value::String(s)) => {
+            if let Some(n) = str_number(&s.as_bytes()) {
+                return Ok(n);
+            }
+        }
+        None | Some(Value::Nil) if def.is_some() => return Ok(def.unwrap_or_default()),
+        _ => {}
+    }
+    Err(arg_error(
+        lua,
+        k,
+        i as i32 + 1,
+        &format!("number expected, got {}", type_name(args.get(i))),
+    ))
+}
+
+/// `lua_Number` to `lua_Integer` as x86-64 C casts it (out of range
+/// gives i64::MIN).
+pub(crate) fn c_int64(n: f64) -> i64 {
+    // 2^63: the first double past i64::MAX.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if !(-LIMIT..LIMIT).contains(&n) {
+        i64::MIN
+    } else {
+        n as i64
+    }
 }
