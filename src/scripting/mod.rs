@@ -11,7 +11,7 @@ pub mod libs;
 pub mod msgpack;
 pub mod structlib;
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use hashbrown::HashMap;
@@ -33,6 +33,12 @@ const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 
 /// Lua instructions between two checks of the kill flag.
 const HOOK_EVERY: u32 = 100_000;
+/// Hook ticks before a script run inline hands its worker's queued tasks
+/// to another thread (a few milliseconds of Lua).
+const HANDOFF_AFTER: u32 = 4;
+/// `hook_ticks` value that turns the handoff off (not on a worker thread,
+/// or already running inside block_in_place).
+const NO_HANDOFF: u32 = 1 << 30;
 
 /// Server-wide scripting state, owned by [`crate::server::Shared`].
 pub struct Scripting {
@@ -45,6 +51,9 @@ pub struct Scripting {
     wrote: AtomicBool,
     /// SCRIPT KILL asked the running script to stop.
     kill: Arc<AtomicBool>,
+    /// Kill-flag checks since the running script started (drives the
+    /// worker handoff of scripts run inline).
+    hook_ticks: Arc<AtomicU32>,
     /// busy-reply-threshold in ms.
     pub busy_threshold_ms: AtomicI64,
 }
@@ -57,6 +66,7 @@ impl Default for Scripting {
             runner: AtomicU64::new(0),
             wrote: AtomicBool::new(false),
             kill: Arc::new(AtomicBool::new(false)),
+            hook_ticks: Arc::new(AtomicU32::new(NO_HANDOFF)),
             busy_threshold_ms: AtomicI64::new(5000),
         }
     }
@@ -142,7 +152,7 @@ impl Scripting {
     /// SCRIPT LOAD: compiles and caches, returning the SHA1.
     pub fn load(&self, body: &[u8]) -> Result<String, Error> {
         let mut g = self.engine.lock();
-        let engine = engine(&mut g, &self.kill)?;
+        let engine = engine(&mut g, self)?;
         let sha = sha1_hex(body);
         if !engine.scripts.contains_key(&sha) {
             engine.compile(body, &sha)?;
@@ -167,10 +177,10 @@ impl Scripting {
     }
 }
 
-fn engine<'a>(g: &'a mut Option<Engine>, kill: &Arc<AtomicBool>) -> Result<&'a mut Engine, Error> {
+fn engine<'a>(g: &'a mut Option<Engine>, sc: &Scripting) -> Result<&'a mut Engine, Error> {
     if g.is_none() {
         *g = Some(
-            Engine::new(kill.clone())
+            Engine::new(sc.kill.clone(), sc.hook_ticks.clone())
                 .map_err(|e| Error::from(format!("ERR Lua initialization failed: {e}")))?,
         );
     }
@@ -252,7 +262,7 @@ return env, run
 "#;
 
 impl Engine {
-    fn new(kill: Arc<AtomicBool>) -> mlua::Result<Engine> {
+    fn new(kill: Arc<AtomicBool>, ticks: Arc<AtomicU32>) -> mlua::Result<Engine> {
         // SAFETY: the debug library is only reachable by the prelude's
         // error handler (it captures `debug.getinfo`, then the sandbox
         // removes `debug` from the globals), as in Redis.
@@ -276,10 +286,22 @@ impl Engine {
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
             move |_, _| {
                 if kill.load(Ordering::Acquire) {
-                    Err(mlua::Error::RuntimeError(KILLED.into()))
-                } else {
-                    Ok(VmState::Continue)
+                    return Err(mlua::Error::RuntimeError(KILLED.into()));
                 }
+                let n = ticks.fetch_add(1, Ordering::Relaxed);
+                // A long script run inline gives its worker's core (with
+                // the tasks queued on it, including the LIFO slot other
+                // workers cannot steal) to a new thread, so clients that
+                // must get BUSY or send SCRIPT KILL are served. The new
+                // thread needs a moment to take the core, or block_in_place
+                // takes it back: sleep briefly, and retry at growing
+                // intervals in case it did.
+                if (HANDOFF_AFTER..NO_HANDOFF).contains(&n) && n.is_power_of_two() {
+                    tokio::task::block_in_place(|| {
+                        std::thread::sleep(std::time::Duration::from_millis(1))
+                    });
+                }
+                Ok(VmState::Continue)
             },
         )?;
         Ok(Engine {
@@ -328,29 +350,48 @@ pub fn numkeys(argv: &[&[u8]]) -> Result<usize, Error> {
 
 /// EVAL / EVALSHA / EVAL_RO / EVALSHA_RO.
 pub fn eval(ctx: &mut Ctx<'_>, argv: &[&[u8]], by_sha: bool, readonly: bool) -> Result<(), Error> {
-    // A script may run for seconds on this worker thread. On the
-    // multi-thread runtime, block_in_place hands the worker's queued tasks
-    // (including its non-stealable LIFO slot) to other threads, so clients
-    // that must get BUSY or send SCRIPT KILL are not stuck behind it.
-    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
-            tokio::task::block_in_place(|| eval_inner(ctx, argv, by_sha, readonly))
-        }
-        _ => eval_inner(ctx, argv, by_sha, readonly),
+    // Most scripts take microseconds: run them inline, as handing the
+    // worker to another thread for each one (block_in_place) costs more
+    // than the script. The hook hands the worker off once a script turns
+    // out long. If another script holds the Lua state, wait for it off the
+    // worker once it proves long, so this thread does not stall its queued
+    // clients.
+    let sc = &ctx.srv.scripting;
+    let multi = matches!(
+        tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()),
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread)
+    );
+    if !multi {
+        let g = sc.engine.lock();
+        return eval_inner(ctx, g, argv, by_sha, readonly, NO_HANDOFF);
+    }
+    // Scripts from other workers usually finish within microseconds: wait
+    // a little on the lock before paying for a worker handoff.
+    let quick = sc
+        .engine
+        .try_lock()
+        .or_else(|| sc.engine.try_lock_for(std::time::Duration::from_millis(2)));
+    match quick {
+        Some(g) => eval_inner(ctx, g, argv, by_sha, readonly, 0),
+        None => tokio::task::block_in_place(|| {
+            let g = sc.engine.lock();
+            eval_inner(ctx, g, argv, by_sha, readonly, NO_HANDOFF)
+        }),
     }
 }
 
 fn eval_inner(
     ctx: &mut Ctx<'_>,
+    mut g: parking_lot::MutexGuard<'_, Option<Engine>>,
     argv: &[&[u8]],
     by_sha: bool,
     readonly: bool,
+    ticks: u32,
 ) -> Result<(), Error> {
     let nk = numkeys(argv)?;
     let srv = ctx.srv;
     let sc = &srv.scripting;
-    let mut g = sc.engine.lock();
-    let engine = engine(&mut g, &sc.kill)?;
+    let engine = engine(&mut g, sc)?;
     let (f, sha) = if by_sha {
         // Case-insensitive lookup without allocating: SHA1s are 40 hex digits.
         let mut low = [0u8; 40];
@@ -386,6 +427,7 @@ fn eval_inner(
     engine.resp.store(2, Ordering::Relaxed);
 
     sc.kill.store(false, Ordering::Release);
+    sc.hook_ticks.store(ticks, Ordering::Relaxed);
     sc.wrote.store(false, Ordering::Release);
     sc.runner.store(ctx.client.id, Ordering::Relaxed);
     sc.started

@@ -638,3 +638,37 @@ async fn cmsgpack_and_struct_round_trip_through_keys() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_script_leaves_other_clients_served() {
+    // Scripts run inline on the worker; a long one hands the worker off,
+    // and a script waiting for the Lua state waits off the worker, so a
+    // plain client is still answered before the long script ends.
+    let s = start().await;
+    let mut runner = s.raw().await;
+    let mut waiter = s.raw().await;
+    let mut other = s.raw().await;
+    let started = std::time::Instant::now();
+    runner
+        .cmd(&[
+            b"EVAL",
+            b"local t = redis.call('time') local i = 0 \
+              while true do i = i + 1 if i % 100000 == 0 then \
+              local n = redis.call('time') \
+              if (n[1] - t[1]) * 1000000 + (n[2] - t[2]) > 800000 then break end end end \
+              return 'done'",
+            b"0",
+        ])
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    waiter.cmd(&[b"EVAL", b"return 'second'", b"0"]).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(other.call_str("PING").await, b"+PONG\r\n");
+    assert!(
+        started.elapsed() < Duration::from_millis(700),
+        "PING waited for the script: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(runner.reply().await, b"$4\r\ndone\r\n");
+    assert_eq!(waiter.reply().await, b"$6\r\nsecond\r\n");
+}
