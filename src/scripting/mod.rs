@@ -214,6 +214,12 @@ local function pfix(ok, ...)
   return false, e
 end
 real.pcall = function(...) return pfix(rawpcall(...)) end
+local function rfix(ok, ...)
+  if ok then return ok, ... end
+  return false, conv((...))
+end
+local rawresume = real.coroutine.resume
+real.coroutine.resume = function(...) return rfix(rawresume(...)) end
 local function same(...) return ... end
 real.xpcall = function(f, h)
   return same(rawxpcall(f, function(e) return h(conv(e)) end))

@@ -561,6 +561,19 @@ async fn diff_error_objects() {
         "return redis.sha1hex(12)",
         "return redis.call('nosuch')",
         "return cjson.decode('[')",
+        // Errors through coroutines.
+        "local co = coroutine.create(function() redis.call('nosuch') end) local ok, e = coroutine.resume(co) return {tostring(ok), type(e), e.err}",
+        "return {coroutine.resume(coroutine.create(function() error('x') end))}",
+        "return {coroutine.resume(coroutine.create(function() cjson.decode('[') end))}",
+        "return coroutine.wrap(function() redis.call('nosuch') end)()",
+        "local function f()\n  error('deep', 2)\nend\nf()",
+        "error('x', 0)",
+        "error(12)",
+        "error(true)",
+        "return #nil",
+        "return ('x'):bad()",
+        // Numbers past int64 become C's out-of-range cast.
+        "return {1e300, -1e300, 2^63, -2^63, 2^62, 0/0, math.huge, -math.huge}",
     ]))
     .await;
 }
