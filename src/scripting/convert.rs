@@ -177,9 +177,9 @@ pub fn lua_to_reply(out: &mut ReplyBuf, v: &Value, resp3: bool, depth: usize) {
 }
 
 fn truncate(n: f64) -> i64 {
-    // C's (long long) cast; NaN and out-of-range values saturate here
-    // where C is undefined.
-    n as i64
+    // Redis's (long long) cast as x86-64 does it: NaN and out-of-range
+    // values become i64::MIN.
+    super::c_int64(n)
 }
 
 fn table_to_reply(out: &mut ReplyBuf, t: &Table, resp3: bool, depth: usize) {

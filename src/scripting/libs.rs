@@ -41,7 +41,7 @@ fn trim_zeros(s: &str) -> &str {
 }
 
 /// `%.14g` (Lua 5.1's number format, used by cjson).
-fn fmt_g14(v: f64) -> String {
+pub(crate) fn fmt_g14(v: f64) -> String {
     if v.is_nan() || v.is_infinite() || v == 0.0 {
         return fmt_g17(v);
     }
@@ -91,7 +91,41 @@ pub fn install(lua: &Lua, g: &Table, k: &Table) -> mlua::Result<()> {
     )?;
     g.raw_set("bit", bit(lua)?)?;
     g.raw_set("cjson", cjson(lua, k)?)?;
+    g.raw_set("cmsgpack", super::msgpack::table(lua, k)?)?;
+    g.raw_set("struct", super::structlib::table(lua, k)?)?;
     Ok(())
+}
+
+/// `lua_isnumber` + `lua_tonumber`: numbers and numeric strings.
+fn lua_number(v: &Value) -> Option<f64> {
+    match v {
+        Value::Integer(n) => Some(*n as f64),
+        Value::Number(n) => Some(*n),
+        Value::String(s) => super::str_number(&s.as_bytes()),
+        _ => None,
+    }
+}
+
+const WRONG_ARGS: &[u8] = b"ERR wrong number or type of arguments";
+
+/// Redis's `luaPushErrorBuff` on an error_reply text ('-' prepended when
+/// missing): the word before the first space is the code, "ERR" when
+/// there is no space, and
+/// CR/LF are trimmed from both ends of the message.
+pub fn error_text(s: &[u8]) -> Vec<u8> {
+    let body = s.strip_prefix(b"-").unwrap_or(s);
+    let (code, msg): (&[u8], &[u8]) = match body.iter().position(|&c| c == b' ') {
+        Some(i) => (&body[..i], &body[i + 1..]),
+        None => (b"ERR", body),
+    };
+    let is_nl = |c: &u8| *c == b'\r' || *c == b'\n';
+    let start = msg.iter().position(|c| !is_nl(c)).unwrap_or(msg.len());
+    let end = msg.iter().rposition(|c| !is_nl(c)).map_or(start, |i| i + 1);
+    let mut out = Vec::with_capacity(code.len() + 1 + end - start);
+    out.extend_from_slice(code);
+    out.push(b' ');
+    out.extend_from_slice(&msg[start..end]);
+    out
 }
 
 pub fn redis_table(lua: &Lua, k: &Table, resp: Arc<AtomicU8>) -> mlua::Result<Table> {
@@ -99,50 +133,73 @@ pub fn redis_table(lua: &Lua, k: &Table, resp: Arc<AtomicU8>) -> mlua::Result<Ta
     let kk = k.clone();
     t.raw_set(
         "setresp",
-        lua.create_function(move |lua, v: Value| {
-            let n = match v {
-                Value::Integer(n) => n as f64,
-                Value::Number(n) => n,
-                _ => 0.0,
+        lua.create_function(move |_, args: Variadic<Value>| {
+            let [v] = args.as_slice() else {
+                return Err(raise_err(&kk, "ERR redis.setresp() requires one argument."));
             };
-            if n != 2.0 && n != 3.0 {
-                let _ = lua;
+            let n = lua_number(v).unwrap_or(0.0) as i32;
+            if n != 2 && n != 3 {
                 return Err(raise_err(&kk, "ERR RESP version must be 2 or 3."));
             }
             resp.store(n as u8, Ordering::Relaxed);
             Ok(())
         })?,
     )?;
+    let kk = k.clone();
     t.raw_set(
         "sha1hex",
-        lua.create_function(|_, s: mlua::LuaString| Ok(super::sha1_hex(&s.as_bytes())))?,
+        lua.create_function(move |_, args: Variadic<Value>| {
+            let [v] = args.as_slice() else {
+                return Err(raise_err(&kk, "ERR wrong number of arguments"));
+            };
+            // lua_tolstring: numbers as Lua prints them, other types as "".
+            Ok(match v {
+                Value::String(s) => super::sha1_hex(&s.as_bytes()),
+                Value::Integer(n) => super::sha1_hex(fmt_g14(*n as f64).as_bytes()),
+                Value::Number(n) => super::sha1_hex(fmt_g14(*n).as_bytes()),
+                _ => super::sha1_hex(b""),
+            })
+        })?,
     )?;
     t.raw_set(
         "error_reply",
-        lua.create_function(|lua, s: mlua::LuaString| {
-            let t = lua.create_table()?;
-            t.raw_set("err", s)?;
-            Ok(t)
+        lua.create_function(|lua, args: Variadic<Value>| {
+            let s = match args.as_slice() {
+                [Value::String(s)] => s.as_bytes().to_vec(),
+                _ => return super::convert::err_table(lua, WRONG_ARGS),
+            };
+            super::convert::err_table(lua, &error_text(&s))
         })?,
     )?;
     t.raw_set(
         "status_reply",
-        lua.create_function(|lua, s: mlua::LuaString| {
-            let t = lua.create_table()?;
-            t.raw_set("ok", s)?;
-            Ok(t)
+        lua.create_function(|lua, args: Variadic<Value>| match args.as_slice() {
+            [Value::String(s)] => {
+                let t = lua.create_table()?;
+                t.raw_set("ok", s)?;
+                Ok(Value::Table(t))
+            }
+            _ => super::convert::err_table(lua, WRONG_ARGS),
         })?,
     )?;
     let kk = k.clone();
     t.raw_set(
         "log",
-        lua.create_function(move |lua, args: Variadic<Value>| {
+        lua.create_function(move |_, args: Variadic<Value>| {
             if args.len() < 2 {
-                return Err(raise_str(
-                    lua,
+                return Err(raise_err(
                     &kk,
-                    "redis.log() requires two arguments or more.",
+                    "ERR redis.log() requires two arguments or more.",
                 ));
+            }
+            let Some(level) = lua_number(&args[0]) else {
+                return Err(raise_err(
+                    &kk,
+                    "ERR First argument must be a number (log level).",
+                ));
+            };
+            if !(0.0..4.0).contains(&level.trunc()) {
+                return Err(raise_err(&kk, "ERR Invalid debug level."));
             }
             let mut msg = String::new();
             for a in args.iter().skip(1) {

@@ -8,8 +8,10 @@
 
 pub mod convert;
 pub mod libs;
+pub mod msgpack;
+pub mod structlib;
 
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use hashbrown::HashMap;
@@ -31,6 +33,12 @@ const KILLED: &str = "ERR Script killed by user with SCRIPT KILL...";
 
 /// Lua instructions between two checks of the kill flag.
 const HOOK_EVERY: u32 = 100_000;
+/// Hook ticks before a script run inline hands its worker's queued tasks
+/// to another thread (a few milliseconds of Lua).
+const HANDOFF_AFTER: u32 = 4;
+/// `hook_ticks` value that turns the handoff off (not on a worker thread,
+/// or already running inside block_in_place).
+const NO_HANDOFF: u32 = 1 << 30;
 
 /// Server-wide scripting state, owned by [`crate::server::Shared`].
 pub struct Scripting {
@@ -43,6 +51,9 @@ pub struct Scripting {
     wrote: AtomicBool,
     /// SCRIPT KILL asked the running script to stop.
     kill: Arc<AtomicBool>,
+    /// Kill-flag checks since the running script started (drives the
+    /// worker handoff of scripts run inline).
+    hook_ticks: Arc<AtomicU32>,
     /// busy-reply-threshold in ms.
     pub busy_threshold_ms: AtomicI64,
 }
@@ -55,6 +66,7 @@ impl Default for Scripting {
             runner: AtomicU64::new(0),
             wrote: AtomicBool::new(false),
             kill: Arc::new(AtomicBool::new(false)),
+            hook_ticks: Arc::new(AtomicU32::new(NO_HANDOFF)),
             busy_threshold_ms: AtomicI64::new(5000),
         }
     }
@@ -76,6 +88,32 @@ struct Engine {
     run: Function,
     /// The protocol redis.call replies are parsed in (redis.setresp).
     resp: Arc<AtomicU8>,
+    /// Buffers redis.call and redis.pcall reuse across calls and scripts.
+    bufs: [CallBufs; 2],
+}
+
+/// Per-call scratch kept between calls so a command from a script
+/// allocates nothing for its arguments or reply once warmed up.
+struct CallBufs {
+    /// The command's arguments, back to back.
+    arena: Vec<u8>,
+    /// End offset of each argument in `arena`.
+    ends: Vec<usize>,
+    /// The reply dispatch writes.
+    reply: ReplyBuf,
+}
+
+impl CallBufs {
+    fn new() -> Self {
+        CallBufs {
+            arena: Vec::new(),
+            ends: Vec::new(),
+            reply: ReplyBuf {
+                buf: Vec::new(),
+                proto: Protocol::Resp2,
+            },
+        }
+    }
 }
 
 /// How a script's function is found.
@@ -114,7 +152,7 @@ impl Scripting {
     /// SCRIPT LOAD: compiles and caches, returning the SHA1.
     pub fn load(&self, body: &[u8]) -> Result<String, Error> {
         let mut g = self.engine.lock();
-        let engine = engine(&mut g, &self.kill)?;
+        let engine = engine(&mut g, self)?;
         let sha = sha1_hex(body);
         if !engine.scripts.contains_key(&sha) {
             engine.compile(body, &sha)?;
@@ -139,10 +177,10 @@ impl Scripting {
     }
 }
 
-fn engine<'a>(g: &'a mut Option<Engine>, kill: &Arc<AtomicBool>) -> Result<&'a mut Engine, Error> {
+fn engine<'a>(g: &'a mut Option<Engine>, sc: &Scripting) -> Result<&'a mut Engine, Error> {
     if g.is_none() {
         *g = Some(
-            Engine::new(kill.clone())
+            Engine::new(sc.kill.clone(), sc.hook_ticks.clone())
                 .map_err(|e| Error::from(format!("ERR Lua initialization failed: {e}")))?,
         );
     }
@@ -154,6 +192,38 @@ fn engine<'a>(g: &'a mut Option<Engine>, kill: &Arc<AtomicBool>) -> Result<&'a m
 const PRELUDE: &str = r#"
 local K, real, redis = ...
 local getinfo = debug.getinfo
+local rawpcall, rawxpcall = pcall, xpcall
+-- Errors raised from Rust arrive as userdata; the text waits in K.
+local function conv(e)
+  if type(e) == 'userdata' then
+    if K.perr then e = {err = K.perr} elseif K.pstr then e = K.pstr end
+    K.perr = nil
+    K.pstr = nil
+  end
+  return e
+end
+-- Redis 7's pcall hands back an error table's `err` text, as older
+-- versions did when errors were strings.
+local function pfix(ok, ...)
+  if ok then return ok, ... end
+  local e = conv((...))
+  if type(e) == 'table' then
+    local m = e.err
+    if type(m) == 'string' or type(m) == 'number' then e = m end
+  end
+  return false, e
+end
+real.pcall = function(...) return pfix(rawpcall(...)) end
+local function rfix(ok, ...)
+  if ok then return ok, ... end
+  return false, conv((...))
+end
+local rawresume = real.coroutine.resume
+real.coroutine.resume = function(...) return rfix(rawresume(...)) end
+local function same(...) return ... end
+real.xpcall = function(f, h)
+  return same(rawxpcall(f, function(e) return h(conv(e)) end))
+end
 local ro_err = function() error('Attempt to modify a readonly table', 2) end
 local function ro(t)
   return setmetatable({}, {__index = t, __newindex = ro_err, __metatable = false})
@@ -193,12 +263,12 @@ local function handler(err)
   end
   return err
 end
-local run = function(f) return xpcall(f, handler) end
+local run = function(f) return rawxpcall(f, handler) end
 return env, run
 "#;
 
 impl Engine {
-    fn new(kill: Arc<AtomicBool>) -> mlua::Result<Engine> {
+    fn new(kill: Arc<AtomicBool>, ticks: Arc<AtomicU32>) -> mlua::Result<Engine> {
         // SAFETY: the debug library is only reachable by the prelude's
         // error handler (it captures `debug.getinfo`, then the sandbox
         // removes `debug` from the globals), as in Redis.
@@ -222,10 +292,22 @@ impl Engine {
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
             move |_, _| {
                 if kill.load(Ordering::Acquire) {
-                    Err(mlua::Error::RuntimeError(KILLED.into()))
-                } else {
-                    Ok(VmState::Continue)
+                    return Err(mlua::Error::RuntimeError(KILLED.into()));
                 }
+                let n = ticks.fetch_add(1, Ordering::Relaxed);
+                // A long script run inline gives its worker's core (with
+                // the tasks queued on it, including the LIFO slot other
+                // workers cannot steal) to a new thread, so clients that
+                // must get BUSY or send SCRIPT KILL are served. The new
+                // thread needs a moment to take the core, or block_in_place
+                // takes it back: sleep briefly, and retry at growing
+                // intervals in case it did.
+                if (HANDOFF_AFTER..NO_HANDOFF).contains(&n) && n.is_power_of_two() {
+                    tokio::task::block_in_place(|| {
+                        std::thread::sleep(std::time::Duration::from_millis(1))
+                    });
+                }
+                Ok(VmState::Continue)
             },
         )?;
         Ok(Engine {
@@ -237,6 +319,7 @@ impl Engine {
             k,
             run,
             resp,
+            bufs: [CallBufs::new(), CallBufs::new()],
         })
     }
 
@@ -273,34 +356,61 @@ pub fn numkeys(argv: &[&[u8]]) -> Result<usize, Error> {
 
 /// EVAL / EVALSHA / EVAL_RO / EVALSHA_RO.
 pub fn eval(ctx: &mut Ctx<'_>, argv: &[&[u8]], by_sha: bool, readonly: bool) -> Result<(), Error> {
-    // A script may run for seconds on this worker thread. On the
-    // multi-thread runtime, block_in_place hands the worker's queued tasks
-    // (including its non-stealable LIFO slot) to other threads, so clients
-    // that must get BUSY or send SCRIPT KILL are not stuck behind it.
-    match tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()) {
-        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => {
-            tokio::task::block_in_place(|| eval_inner(ctx, argv, by_sha, readonly))
-        }
-        _ => eval_inner(ctx, argv, by_sha, readonly),
+    // Most scripts take microseconds: run them inline, as handing the
+    // worker to another thread for each one (block_in_place) costs more
+    // than the script. The hook hands the worker off once a script turns
+    // out long. If another script holds the Lua state, wait for it off the
+    // worker once it proves long, so this thread does not stall its queued
+    // clients.
+    let sc = &ctx.srv.scripting;
+    let multi = matches!(
+        tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()),
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread)
+    );
+    if !multi {
+        let g = sc.engine.lock();
+        return eval_inner(ctx, g, argv, by_sha, readonly, NO_HANDOFF);
+    }
+    // Scripts from other workers usually finish within microseconds: wait
+    // a little on the lock before paying for a worker handoff.
+    let quick = sc
+        .engine
+        .try_lock()
+        .or_else(|| sc.engine.try_lock_for(std::time::Duration::from_millis(2)));
+    match quick {
+        Some(g) => eval_inner(ctx, g, argv, by_sha, readonly, 0),
+        None => tokio::task::block_in_place(|| {
+            let g = sc.engine.lock();
+            eval_inner(ctx, g, argv, by_sha, readonly, NO_HANDOFF)
+        }),
     }
 }
 
 fn eval_inner(
     ctx: &mut Ctx<'_>,
+    mut g: parking_lot::MutexGuard<'_, Option<Engine>>,
     argv: &[&[u8]],
     by_sha: bool,
     readonly: bool,
+    ticks: u32,
 ) -> Result<(), Error> {
     let nk = numkeys(argv)?;
     let srv = ctx.srv;
     let sc = &srv.scripting;
-    let mut g = sc.engine.lock();
-    let engine = engine(&mut g, &sc.kill)?;
+    let engine = engine(&mut g, sc)?;
     let (f, sha) = if by_sha {
-        let sha = String::from_utf8_lossy(argv[1]).to_ascii_lowercase();
-        match engine.scripts.get(&sha) {
-            Some(f) if sha.len() == 40 => (f.clone(), sha),
-            _ => return Err(NOSCRIPT),
+        // Case-insensitive lookup without allocating: SHA1s are 40 hex digits.
+        let mut low = [0u8; 40];
+        if argv[1].len() != 40 {
+            return Err(NOSCRIPT);
+        }
+        for (d, s) in low.iter_mut().zip(argv[1]) {
+            *d = s.to_ascii_lowercase();
+        }
+        let key = std::str::from_utf8(&low).map_err(|_| NOSCRIPT)?;
+        match engine.scripts.get_key_value(key) {
+            Some((sha, f)) => (f.clone(), sha.clone()),
+            None => return Err(NOSCRIPT),
         }
     } else {
         let sha = sha1_hex(argv[1]);
@@ -323,6 +433,7 @@ fn eval_inner(
     engine.resp.store(2, Ordering::Relaxed);
 
     sc.kill.store(false, Ordering::Release);
+    sc.hook_ticks.store(ticks, Ordering::Relaxed);
     sc.wrote.store(false, Ordering::Release);
     sc.runner.store(ctx.client.id, Ordering::Relaxed);
     sc.started
@@ -332,14 +443,6 @@ fn eval_inner(
     // Blocked clients are served once the script ended, not between its calls.
     ctx.client.in_exec = true;
 
-    let mut scratch = ReplyBuf {
-        buf: Vec::new(),
-        proto: Protocol::Resp2,
-    };
-    let mut scratch2 = ReplyBuf {
-        buf: Vec::new(),
-        proto: Protocol::Resp2,
-    };
     let ctx_cell = std::cell::RefCell::new(&mut *ctx);
     let result = {
         let cc = &ctx_cell;
@@ -349,16 +452,19 @@ fn eval_inner(
             k,
             run,
             resp,
+            bufs,
             ..
-        } = &*engine;
+        } = &mut *engine;
+        let [b1, b2] = bufs;
+        let (lua, redis, k, run, resp) = (&*lua, &*redis, &*k, &*run, &*resp);
         lua.scope(|scope| {
             let call = scope.create_function_mut(move |lua, args: Variadic<Value>| {
                 let mut c = cc.borrow_mut();
-                redis_call(lua, &mut c, &mut scratch, k, resp, readonly, args, true)
+                redis_call(lua, &mut c, b1, k, resp, readonly, args, true)
             })?;
             let pcall = scope.create_function_mut(move |lua, args: Variadic<Value>| {
                 let mut c = cc.borrow_mut();
-                redis_call(lua, &mut c, &mut scratch2, k, resp, readonly, args, false)
+                redis_call(lua, &mut c, b2, k, resp, readonly, args, false)
             })?;
             redis.raw_set("call", call)?;
             redis.raw_set("pcall", pcall)?;
@@ -426,6 +532,14 @@ pub(crate) fn raise_err(k: &Table, msg: &str) -> mlua::Error {
     mlua::Error::RuntimeError(msg.to_string())
 }
 
+/// Raises a Lua error message from Rust with no position (as the VM's
+/// own errors raised inside a C function).
+pub(crate) fn raise_plain(k: &Table, msg: &str) -> mlua::Error {
+    let _ = k.raw_set("perr", Value::Nil);
+    let _ = k.raw_set("pstr", msg);
+    mlua::Error::RuntimeError(msg.to_string())
+}
+
 /// Raises a plain Lua error message from Rust, positioned at the caller
 /// (as `luaL_error` does).
 pub(crate) fn raise_str(lua: &Lua, k: &Table, msg: &str) -> mlua::Error {
@@ -447,7 +561,7 @@ pub(crate) fn raise_str(lua: &Lua, k: &Table, msg: &str) -> mlua::Error {
 fn redis_call(
     lua: &Lua,
     ctx: &mut Ctx<'_>,
-    scratch: &mut ReplyBuf,
+    bufs: &mut CallBufs,
     k: &Table,
     resp: &AtomicU8,
     readonly: bool,
@@ -464,17 +578,37 @@ fn redis_call(
     if args.is_empty() {
         return fail("ERR Please specify at least one argument for this redis lib call");
     }
-    let mut owned: Vec<Vec<u8>> = Vec::with_capacity(args.len());
+    let CallBufs { arena, ends, reply } = bufs;
+    arena.clear();
+    ends.clear();
     for a in args.iter() {
         match a {
-            Value::String(s) => owned.push(s.as_bytes().to_vec()),
-            Value::Integer(n) => owned.push(n.to_string().into_bytes()),
-            Value::Number(n) => owned.push(libs::fmt_g17(*n).into_bytes()),
+            Value::String(s) => arena.extend_from_slice(&s.as_bytes()),
+            Value::Integer(n) => arena.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
+            Value::Number(n) => arena.extend_from_slice(libs::fmt_g17(*n).as_bytes()),
             _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
         }
+        ends.push(arena.len());
     }
-    let argv: Vec<&[u8]> = owned.iter().map(Vec::as_slice).collect();
-    let cmd = match crate::server::dispatch::resolve(&argv) {
+    // Most commands have few arguments: slice them on the stack.
+    let mut small: [&[u8]; 16] = [&[]; 16];
+    let mut large = Vec::new();
+    let argv: &[&[u8]] = if ends.len() <= small.len() {
+        let mut start = 0;
+        for (slot, &end) in small.iter_mut().zip(ends.iter()) {
+            *slot = &arena[start..end];
+            start = end;
+        }
+        &small[..ends.len()]
+    } else {
+        let mut start = 0;
+        for &end in ends.iter() {
+            large.push(&arena[start..end]);
+            start = end;
+        }
+        &large
+    };
+    let cmd = match crate::server::dispatch::resolve(argv) {
         Ok(c) => c,
         Err(e) if e.text().starts_with("ERR wrong number") => {
             return fail("ERR Wrong number of args calling Redis command from script")
@@ -487,17 +621,17 @@ fn redis_call(
         }
         ctx.srv.scripting.wrote.store(true, Ordering::Release);
     }
-    scratch.buf.clear();
-    scratch.proto = if resp.load(Ordering::Relaxed) == 3 {
+    reply.buf.clear();
+    reply.proto = if resp.load(Ordering::Relaxed) == 3 {
         Protocol::Resp3
     } else {
         Protocol::Resp2
     };
-    std::mem::swap(ctx.out, scratch);
+    std::mem::swap(ctx.out, reply);
     ctx.tick();
-    crate::server::dispatch::dispatch(ctx, &argv);
-    std::mem::swap(ctx.out, scratch);
-    let (v, is_err) = convert::reply_to_lua(lua, &scratch.buf)?;
+    crate::server::dispatch::dispatch(ctx, argv);
+    std::mem::swap(ctx.out, reply);
+    let (v, is_err) = convert::reply_to_lua(lua, &reply.buf)?;
     if is_err && raise {
         if let Value::Table(t) = &v {
             let msg: mlua::LuaString = t.raw_get("err")?;
@@ -505,4 +639,113 @@ fn redis_call(
         }
     }
     Ok(v)
+}
+
+/// `luaL_argerror`: "bad argument #n to 'name' (msg)", named as the
+/// caller called the running Rust function.
+pub(crate) fn arg_error(lua: &Lua, k: &Table, narg: i32, msg: &str) -> mlua::Error {
+    let (name, method) = lua
+        .inspect_stack(0, |d| {
+            let n = d.names();
+            (
+                n.name.map(|s| s.into_owned()),
+                n.name_what == Some("method"),
+            )
+        })
+        .unwrap_or((None, false));
+    let name = name.unwrap_or_else(|| "?".into());
+    let narg = if method { narg - 1 } else { narg };
+    if method && narg == 0 {
+        return raise_str(lua, k, &format!("calling '{name}' on bad self ({msg})"));
+    }
+    raise_str(lua, k, &format!("bad argument #{narg} to '{name}' ({msg})"))
+}
+
+/// Lua's type name of an argument, "no value" past the last one.
+pub(crate) fn type_name(v: Option<&Value>) -> &'static str {
+    match v {
+        None => "no value",
+        Some(v) => match v {
+            Value::Nil => "nil",
+            Value::Boolean(_) => "boolean",
+            Value::LightUserData(_) | Value::UserData(_) => "userdata",
+            Value::Integer(_) | Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Table(_) => "table",
+            Value::Function(_) => "function",
+            Value::Thread(_) => "thread",
+            _ => "userdata",
+        },
+    }
+}
+
+/// `luaL_checklstring`: strings, and numbers as Lua formats them.
+pub(crate) fn check_bytes(lua: &Lua, k: &Table, args: &[Value], i: usize) -> mlua::Result<Vec<u8>> {
+    match args.get(i) {
+        Some(Value::String(s)) => Ok(s.as_bytes().to_vec()),
+        Some(Value::Integer(n)) => Ok(libs::fmt_g14(*n as f64).into_bytes()),
+        Some(Value::Number(n)) => Ok(libs::fmt_g14(*n).into_bytes()),
+        v => Err(arg_error(
+            lua,
+            k,
+            i as i32 + 1,
+            &format!("string expected, got {}", type_name(v)),
+        )),
+    }
+}
+
+/// Lua 5.1's string-to-number coercion (`lua_tonumber` on a string).
+pub(crate) fn str_number(s: &[u8]) -> Option<f64> {
+    let t = std::str::from_utf8(s).ok()?.trim();
+    let (neg, body) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    if let Some(h) = body.strip_prefix("0x").or_else(|| body.strip_prefix("0X")) {
+        let v = u64::from_str_radix(h, 16).ok()? as f64;
+        return Some(if neg { -v } else { v });
+    }
+    if body.is_empty() || body.starts_with(['i', 'I', 'n', 'N']) {
+        return None;
+    }
+    t.parse().ok()
+}
+
+/// `luaL_optnumber` / `luaL_checknumber` (`def` None = required).
+pub(crate) fn check_number(
+    lua: &Lua,
+    k: &Table,
+    args: &[Value],
+    i: usize,
+    def: Option<f64>,
+) -> mlua::Result<f64> {
+    match args.get(i) {
+        Some(Value::Integer(n)) => return Ok(*n as f64),
+        Some(Value::Number(n)) => return Ok(*n),
+        Some(Value::String(s)) => {
+            if let Some(n) = str_number(&s.as_bytes()) {
+                return Ok(n);
+            }
+        }
+        None | Some(Value::Nil) if def.is_some() => return Ok(def.unwrap_or_default()),
+        _ => {}
+    }
+    Err(arg_error(
+        lua,
+        k,
+        i as i32 + 1,
+        &format!("number expected, got {}", type_name(args.get(i))),
+    ))
+}
+
+/// `lua_Number` to `lua_Integer` as x86-64 C casts it (out of range
+/// gives i64::MIN).
+pub(crate) fn c_int64(n: f64) -> i64 {
+    // 2^63: the first double past i64::MAX.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if !(-LIMIT..LIMIT).contains(&n) {
+        i64::MIN
+    } else {
+        n as i64
+    }
 }

@@ -328,3 +328,360 @@ async fn script_kill_and_busy() {
     );
     assert_eq!(runner.reply().await, b":1\r\n");
 }
+
+/// Lua that hex-encodes a string, so binary replies compare byte for byte
+/// (diff_args compares lossy UTF-8).
+const HEX: &str = "local function hex(s) return (string.gsub(s, '.', function(c) return string.format('%02x', string.byte(c)) end)) end ";
+
+fn hex_evals(exprs: &[&str]) -> Vec<Vec<Vec<u8>>> {
+    exprs
+        .iter()
+        .map(|e| cmd(&["EVAL", &format!("{HEX}{e}"), "0"]))
+        .collect()
+}
+
+#[tokio::test]
+async fn diff_cmsgpack_pack_bytes() {
+    diff_args(&hex_evals(&[
+        // Integers of each width, both signs, and the boundaries between.
+        "return hex(cmsgpack.pack(0, 1, 127, 128, 255, 256, 65535, 65536, 4294967295, 4294967296))",
+        "return hex(cmsgpack.pack(-1, -32, -33, -128, -129, -32768, -32769, -2147483648, -2147483649))",
+        "return hex(cmsgpack.pack(2^53, -2^53, 2^53 + 2, 2^62, -2^63, 9007199254740993))",
+        // Floats: float32 when exact, else float64; non-finite and -0.
+        "return hex(cmsgpack.pack(0.5, 1.5, -2.25, 1.1, 0.1, 1e300, 3.4028234663852886e38, 1e-45))",
+        "return hex(cmsgpack.pack(1/0, -1/0, -0.0, 2^63, 2^64, -2^64))",
+        // Strings of each length class.
+        "return hex(cmsgpack.pack('', 'a', string.rep('x', 31), string.rep('x', 32)))",
+        "return hex(cmsgpack.pack(string.rep('y', 255), string.rep('y', 256)))",
+        "return string.sub(hex(cmsgpack.pack(string.rep('z', 65535))), 1, 12)",
+        "return string.sub(hex(cmsgpack.pack(string.rep('z', 65536))), 1, 16)",
+        "return #cmsgpack.pack(string.rep('z', 65536))",
+        "return hex(cmsgpack.pack('\\0\\1\\255'))",
+        // Tables: sequences as arrays, the rest as maps, nesting, empty.
+        "return hex(cmsgpack.pack({}, {1, 2, 3}, {a = 1}, {1, nil, 3}, {[2] = 1}))",
+        "return hex(cmsgpack.pack({[1] = 1, [2] = 2, x = 3}, {true, false}, {[1.5] = 1}, {[0] = 1}, {[-1] = 1}))",
+        "return hex(cmsgpack.pack({{1, {2, {3, {}}}}, {a = {b = {c = 'd'}}}}))",
+        "local t = {} for i = 1, 15 do t[i] = i end return hex(cmsgpack.pack(t))",
+        "local t = {} for i = 1, 16 do t[i] = i end return hex(cmsgpack.pack(t))",
+        "local t = {} for i = 1, 20 do t['k' .. i] = i end return hex(cmsgpack.pack(t))",
+        "local t = {} for i = 1, 70000 do t[i] = 1 end return string.sub(hex(cmsgpack.pack(t)), 1, 10)",
+        "local t = {} for i = 1, 70000 do t['k' .. i] = 1 end return string.sub(hex(cmsgpack.pack(t)), 1, 10)",
+        "local t = {} t[1] = t return hex(cmsgpack.pack(t))",
+        "local t = {} local c = t for i = 1, 20 do c[1] = {} c = c[1] end return hex(cmsgpack.pack(t))",
+        "local t = {} local c = t for i = 1, 20 do c.k = {} c = c.k end return hex(cmsgpack.pack(t))",
+        // Booleans, nil, and types msgpack lacks (nil in Redis).
+        "return hex(cmsgpack.pack(true, false, nil, cjson.null, tostring, coroutine.create(tostring)))",
+        // Numbers Lua formats as integers but passes as strings stay strings.
+        "return hex(cmsgpack.pack('12', 12))",
+    ]))
+    .await;
+}
+
+#[tokio::test]
+async fn diff_cmsgpack_unpack_and_errors() {
+    diff_args(&hex_evals(&[
+        // Round trips.
+        "return {cmsgpack.unpack(cmsgpack.pack(1, 'a', {1, 2, {x = 'y'}}, -5, 2.5))}",
+        "local t = cmsgpack.unpack(cmsgpack.pack({a = {1, 2}, b = true})) return {t.a[2], tostring(t.b)}",
+        "local a, b = cmsgpack.unpack(cmsgpack.pack(0.1, 1e300)) return {tostring(a), tostring(b)}",
+        "return tostring(cmsgpack.unpack(cmsgpack.pack(-2^63)))",
+        "return hex(cmsgpack.pack(cmsgpack.unpack(cmsgpack.pack({1, {a = 2}}, 'x', 3.5))))",
+        // Every decoder tag, including the 64-bit and unsigned ones.
+        "return {cmsgpack.unpack('\\204\\255\\208\\128\\205\\1\\0\\209\\255\\0\\206\\0\\1\\0\\0\\210\\255\\255\\255\\0')}",
+        "return {tostring(cmsgpack.unpack('\\207\\255\\255\\255\\255\\255\\255\\255\\255')), tostring(cmsgpack.unpack('\\211\\128\\0\\0\\0\\0\\0\\0\\1'))}",
+        "return {tostring(cmsgpack.unpack('\\202\\63\\192\\0\\0')), tostring(cmsgpack.unpack('\\203\\63\\185\\153\\153\\153\\153\\153\\154'))}",
+        "return {cmsgpack.unpack('\\217\\3abc\\218\\0\\2de\\219\\0\\0\\0\\1f\\161g')}",
+        "return {cmsgpack.unpack('\\220\\0\\2\\1\\2')}",
+        "return cmsgpack.unpack('\\221\\0\\0\\0\\1\\7')[1]",
+        "return cmsgpack.unpack('\\222\\0\\1\\161a\\1').a",
+        "return cmsgpack.unpack('\\223\\0\\0\\0\\1\\161a\\2').a",
+        "return {tostring(cmsgpack.unpack('\\192')), tostring(cmsgpack.unpack('\\195')), tostring(cmsgpack.unpack('\\194'))}",
+        "return {cmsgpack.unpack('\\255\\224\\127')}",
+        "return {cmsgpack.unpack('')}",
+        "return {cmsgpack.unpack(12)}",
+        // unpack_one / unpack_limit offsets.
+        "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3))}",
+        "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 1)}",
+        "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 2)}",
+        "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 3)}",
+        "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), '1')}",
+        "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 2)}",
+        "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 0)}",
+        "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 5, 1)}",
+        "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), 1, 2)}",
+        // Errors, as Redis words and positions them.
+        "return {cmsgpack.unpack_limit(cmsgpack.pack(1, 2, 3), -1)}",
+        "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), -1)}",
+        "return {cmsgpack.unpack_one(cmsgpack.pack(1, 2, 3), 9)}",
+        "return cmsgpack.unpack_limit('a')",
+        "return cmsgpack.unpack_limit('a', {})",
+        "return cmsgpack.unpack_one('a', 'x')",
+        "return cmsgpack.unpack()",
+        "return cmsgpack.unpack({})",
+        "return cmsgpack.unpack('\\193')",
+        "return cmsgpack.unpack('\\196\\1a')",
+        "return cmsgpack.unpack('\\205\\1')",
+        "return cmsgpack.unpack('\\147\\1\\2')",
+        "return cmsgpack.unpack('\\217\\9abc')",
+        "return cmsgpack.unpack('\\129\\192\\1')",
+        "return cmsgpack.pack()",
+        "local p = cmsgpack.pack return p()",
+        "return {pcall(cmsgpack.pack)}",
+        "return {pcall(cmsgpack.unpack, '\\193')}",
+        // Nesting and result counts past the Lua C stack.
+        "return cmsgpack.unpack(string.rep('\\145', 5000))",
+        "return #cmsgpack.unpack(string.rep('\\145', 3000) .. '\\1')",
+        "local x = cmsgpack.unpack(string.rep('\\145', 3999) .. '\\1') return 1",
+        "local x = cmsgpack.unpack(string.rep('\\145', 4000) .. '\\1') return 1",
+        "local x = cmsgpack.unpack(string.rep('\\129\\1', 3000) .. '\\1') return 1",
+        "local x = cmsgpack.unpack(string.rep('\\129\\1', 7000) .. '\\1') return 1",
+        "return #{cmsgpack.unpack(string.rep('\\1', 7000))}",
+        "return #{cmsgpack.unpack(string.rep('\\1', 7998))}",
+        "return #{cmsgpack.unpack(string.rep('\\1', 8000))}",
+        "return {cmsgpack._NAME, cmsgpack._VERSION, cmsgpack._COPYRIGHT, cmsgpack._DESCRIPTION}",
+        "cmsgpack.pack = nil",
+    ]))
+    .await;
+}
+
+#[tokio::test]
+async fn diff_struct() {
+    diff_args(&hex_evals(&[
+        "return hex(struct.pack('>bBhHlLTiIi2I3i8', -1, 255, -2, 65535, -3, 2^40, 7, -4, 4000000000, -5, 70000, -6))",
+        "return hex(struct.pack('<bBhHlLTiIi2I3i8', -1, 255, -2, 65535, -3, 2^40, 7, -4, 4000000000, -5, 70000, -6))",
+        "return hex(struct.pack('bhi', 1, 2, 3))",
+        "return hex(struct.pack('!bd!2bi<hf>d', 1, 2.5, 3, 4, 5, 1.5, -0.1))",
+        "return hex(struct.pack('!bh!bi!4bd', 1, 2, 3, 4, 5, 6))",
+        "return hex(struct.pack('i16I12', -1, 5))",
+        "return hex(struct.pack('>i1I1', -1, 255))",
+        "return hex(struct.pack('sc0xc3s', 'ab', 'cde', 'fghij', ''))",
+        "return hex(struct.pack('b', 3.7) .. struct.pack('b', -3.7) .. struct.pack('B', 300) .. struct.pack('I', -1))",
+        "return hex(struct.pack('i', '12') .. struct.pack(' > h ', 258))",
+        "return hex(struct.pack('x!x', 1) .. struct.pack('!16xi', 1))",
+        "return hex(struct.pack('>fd', 0.1, 0.1) .. struct.pack('<fd', 1/0, -0.0))",
+        "return {struct.unpack('>i16I12', struct.pack('>i16I12', -1, 5))}",
+        "return {struct.unpack('<bBhHlLTiIi2I3', struct.pack('<bBhHlLTiIi2I3', -1, 255, -2, 65535, -3, 2^40, 7, -4, 4000000000, -5, 70000))}",
+        "return {struct.unpack('!bd!2bi<hf>d', struct.pack('!bd!2bi<hf>d', 1, 2.5, 3, 4, 5, 1.5, -0.1))}",
+        "local a, b, c = struct.unpack('>fd', struct.pack('>fd', 0.1, 0.1)) return {tostring(a), tostring(b), c}",
+        "return {struct.unpack('sc3xc2s', 'ab\\0cdeXfgh\\0')}",
+        "return {struct.unpack('s', 'ab\\0cd', 4)}",
+        "return {struct.unpack(' b b ', '\\1\\2')}",
+        "return {struct.unpack('bc0', '\\3abcd')}",
+        "return {struct.unpack('bc0', '\\0')}",
+        "return {struct.unpack('bb', '\\1\\2', 2)}",
+        "return {struct.unpack('b', '\\1\\2', 3)}",
+        "return {struct.unpack('>I3i3', '\\255\\255\\255\\255\\255\\255')}",
+        "return {struct.size('bhilTfd'), struct.size('!bhilTfd'), struct.size('!8bd'), struct.size('!4bdbhbi'), struct.size('c10'), struct.size('j'), struct.size('x')}",
+        // Errors.
+        "return struct.pack('z', 1)",
+        "return struct.pack('j', 1)",
+        "return struct.unpack('c0', 'abc')",
+        "return struct.unpack('s', 'abc')",
+        "return struct.unpack('i4', 'abc')",
+        "return struct.pack('i40', 1)",
+        "return struct.pack('!3i', 1)",
+        "return struct.size('s')",
+        "return struct.size('c0')",
+        "return struct.pack('c5', 'abc')",
+        "return struct.pack('>i', 'x')",
+        "return struct.pack('>i')",
+        "return struct.pack('>ii', 1)",
+        "return struct.pack('s')",
+        "return struct.unpack('>i', 'abcd', 6)",
+        "return struct.unpack('>i', 'abcd', 5)",
+        "return struct.unpack('>i', 'abcd', 0)",
+        "return {struct.unpack('bc0', '\\9abcd')}",
+        "return struct.pack('i99999999999', 1)",
+        "return struct.unpack()",
+        "return struct.unpack('b')",
+        "return struct.pack(12, 1)",
+        "return struct.pack({}, 1)",
+        "return {pcall(struct.pack, 'z')}",
+        "struct.pack = nil",
+    ]))
+    .await;
+}
+
+#[tokio::test]
+async fn diff_error_objects() {
+    diff_args(&evals(&[
+        // Redis 7's pcall gives back an error table's `err` text.
+        "local ok, e = pcall(redis.call, 'nosuch') return {tostring(ok), type(e), e}",
+        "local ok, e = pcall(redis.call, 'incr', 'x', 'y') return {tostring(ok), type(e), e}",
+        "redis.call('set', 's', 'x') local ok, e = pcall(redis.call, 'incr', 's') return e",
+        "local ok, e = pcall(redis.call) return e",
+        "local ok, e = pcall(redis.call, {}) return e",
+        "local ok, e = pcall(redis.setresp, 4) return e",
+        "local ok, e = pcall(redis.log) return e",
+        "local ok, e = pcall(cjson.decode, '[') return e",
+        "local ok, e = pcall(function() error('boom') end) return e",
+        "local ok, e = pcall(function() error({err = 'X'}) end) return e",
+        "local ok, e = pcall(function() error({x = 'X'}) end) return type(e)",
+        "local ok, e = pcall(error, {err = 12}) return {type(e), e}",
+        "local ok, e = pcall(function() local x = nil + 1 end) return e",
+        "return tostring(select(2, pcall(redis.call, 'nosuch')))",
+        "return {pcall(function(a, b) return a + b end, 1, 2)}",
+        "return pcall(error)",
+        "local ok, e = pcall(redis.call, 'nosuch') return redis.call('ping')",
+        // xpcall handlers see the table.
+        "local ok, e = xpcall(function() redis.call('nosuch') end, function(e) return type(e) end) return e",
+        "local ok, e = xpcall(function() redis.call('nosuch') end, function(e) return e.err end) return e",
+        "local ok, e = xpcall(function() error('x') end, function(e) return e end) return e",
+        // redis.pcall returns the table.
+        "local e = redis.pcall('nosuch') return e.err",
+        "return redis.pcall('incr', 'x', 'y')",
+        // error_reply / status_reply.
+        "return redis.error_reply('My')",
+        "return redis.error_reply('My err')",
+        "return redis.error_reply('-My')",
+        "return redis.error_reply('-X  y')",
+        "return redis.error_reply('\\r\\nX y\\r\\n')",
+        "local e = redis.error_reply('-') return e.err",
+        "local e = redis.error_reply('') return e.err",
+        "local e = redis.error_reply(12) return e.err",
+        "local e = redis.error_reply(1, 2) return e.err",
+        "return redis.error_reply()",
+        "local e = redis.status_reply(12) return {e.ok, e.err}",
+        "local e = redis.status_reply() return e.err",
+        "return redis.status_reply('A\\r\\nB')",
+        "error(redis.error_reply('XX yy'))",
+        "return {err = 12}",
+        "return 1 + {}",
+        // Other library argument errors.
+        "redis.log()",
+        "redis.log('x', 'y')",
+        "redis.log(99, 'y')",
+        "redis.log('2', 'y') return 1",
+        "return redis.setresp()",
+        "return redis.setresp(2, 3)",
+        "redis.setresp('3') return 1",
+        "return redis.sha1hex()",
+        "return redis.sha1hex(1, 2)",
+        "return redis.sha1hex({})",
+        "return redis.sha1hex(12)",
+        "return redis.call('nosuch')",
+        "return cjson.decode('[')",
+        // Errors through coroutines.
+        "local co = coroutine.create(function() redis.call('nosuch') end) local ok, e = coroutine.resume(co) return {tostring(ok), type(e), e.err}",
+        "return {coroutine.resume(coroutine.create(function() error('x') end))}",
+        "return {coroutine.resume(coroutine.create(function() cjson.decode('[') end))}",
+        "return coroutine.wrap(function() redis.call('nosuch') end)()",
+        "local function f()\n  error('deep', 2)\nend\nf()",
+        "error('x', 0)",
+        "error(12)",
+        "error(true)",
+        "return #nil",
+        "return ('x'):bad()",
+        // Numbers past int64 become C's out-of-range cast.
+        "return {1e300, -1e300, 2^63, -2^63, 2^62, 0/0, math.huge, -math.huge}",
+    ]))
+    .await;
+}
+
+#[tokio::test]
+async fn pcall_gives_error_text_to_scripts() {
+    let s = start().await;
+    let mut c = s.client().await;
+    let r: Vec<String> = redis::cmd("EVAL")
+        .arg(
+            "local ok, e = pcall(redis.call, 'incr', KEYS[1], 'x') \
+             local ok2, t = xpcall(function() redis.call('nosuch') end, function(e) return e end) \
+             return {tostring(ok), e, tostring(ok2), t.err}",
+        )
+        .arg(1)
+        .arg("k")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(
+        r,
+        [
+            "false",
+            "ERR Wrong number of args calling Redis command from script",
+            "false",
+            "ERR Unknown Redis command called from script",
+        ]
+    );
+}
+
+#[tokio::test]
+async fn cmsgpack_and_struct_round_trip_through_keys() {
+    let s = start().await;
+    let mut c = s.client().await;
+    // Pack in one script, store, unpack in another: the stored bytes are
+    // what cmsgpack.pack produced.
+    let _: () = redis::cmd("EVAL")
+        .arg(
+            "redis.call('set', KEYS[1], cmsgpack.pack({id = 7, tags = {'a', 'b'}}, -300, 1.5)) \
+              redis.call('set', KEYS[2], struct.pack('>I2s', 513, 'hi'))",
+        )
+        .arg(2)
+        .arg("m")
+        .arg("s")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let raw: Vec<u8> = redis::cmd("GET")
+        .arg("s")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(raw, b"\x02\x01hi\x00");
+    let r: Vec<redis::Value> = redis::cmd("EVAL")
+        .arg(
+            "local t, n, f = cmsgpack.unpack(redis.call('get', KEYS[1])) \
+              local a, b = struct.unpack('>I2s', redis.call('get', KEYS[2])) \
+              return {t.id, t.tags[2], n, tostring(f), a, b}",
+        )
+        .arg(2)
+        .arg("m")
+        .arg("s")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(
+        r,
+        vec![
+            redis::Value::Int(7),
+            redis::Value::BulkString(b"b".to_vec()),
+            redis::Value::Int(-300),
+            redis::Value::BulkString(b"1.5".to_vec()),
+            redis::Value::Int(513),
+            redis::Value::BulkString(b"hi".to_vec()),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn long_script_leaves_other_clients_served() {
+    // Scripts run inline on the worker; a long one hands the worker off,
+    // and a script waiting for the Lua state waits off the worker, so a
+    // plain client is still answered before the long script ends.
+    let s = start().await;
+    let mut runner = s.raw().await;
+    let mut waiter = s.raw().await;
+    let mut other = s.raw().await;
+    let started = std::time::Instant::now();
+    runner
+        .cmd(&[
+            b"EVAL",
+            b"local t = redis.call('time') local i = 0 \
+              while true do i = i + 1 if i % 100000 == 0 then \
+              local n = redis.call('time') \
+              if (n[1] - t[1]) * 1000000 + (n[2] - t[2]) > 800000 then break end end end \
+              return 'done'",
+            b"0",
+        ])
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    waiter.cmd(&[b"EVAL", b"return 'second'", b"0"]).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(other.call_str("PING").await, b"+PONG\r\n");
+    assert!(
+        started.elapsed() < Duration::from_millis(700),
+        "PING waited for the script: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(runner.reply().await, b"$4\r\ndone\r\n");
+    assert_eq!(waiter.reply().await, b"$6\r\nsecond\r\n");
+}
