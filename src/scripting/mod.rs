@@ -137,6 +137,12 @@ impl Scripting {
             && now_ms - started >= self.busy_threshold_ms.load(Ordering::Relaxed)
     }
 
+    /// Whether the running script has already written (SCRIPT KILL refuses
+    /// it; the quota gate lets its further writes through).
+    pub fn has_written(&self) -> bool {
+        self.wrote.load(Ordering::Acquire)
+    }
+
     /// SCRIPT KILL.
     pub fn kill(&self) -> Result<(), Error> {
         if self.started.load(Ordering::Acquire) == 0 {
@@ -619,7 +625,6 @@ fn redis_call(
         if readonly {
             return fail("ERR Write commands are not allowed from read-only scripts.");
         }
-        ctx.srv.scripting.wrote.store(true, Ordering::Release);
     }
     reply.buf.clear();
     reply.proto = if resp.load(Ordering::Relaxed) == 3 {
@@ -631,6 +636,12 @@ fn redis_call(
     ctx.tick();
     crate::server::dispatch::dispatch(ctx, argv);
     std::mem::swap(ctx.out, reply);
+    if cmd.spec.has(flags::WRITE) && reply.buf.first() != Some(&b'-') {
+        // Set after the write ran, as Redis's SCRIPT_WRITE_DIRTY: the quota
+        // gate refuses a script's denyoom commands only before its first
+        // write, so a script is never half-applied by a memory limit.
+        ctx.srv.scripting.wrote.store(true, Ordering::Release);
+    }
     let (v, is_err) = convert::reply_to_lua(lua, &reply.buf)?;
     if is_err && raise {
         if let Value::Table(t) = &v {

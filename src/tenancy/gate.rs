@@ -45,7 +45,10 @@ pub fn check(
     if !spec.has(flags::DENYOOM) {
         return Ok(());
     }
-    if g & gates::MEMORY != 0 {
+    // A script that already wrote runs to its end (Redis checks OOM for a
+    // script's writes only until its first one).
+    let script_wrote = ctx.client.in_script && srv.scripting.has_written();
+    if g & gates::MEMORY != 0 && !script_wrote {
         memory(ctx, t, index)?;
     }
     if g & gates::MAX_KEYS != 0 {

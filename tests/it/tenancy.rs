@@ -630,3 +630,26 @@ async fn max_clients_is_exact_for_racing_connects() {
     let mut again = srv.raw().await;
     assert_eq!(s(&again.call_str("PING").await), "+PONG\r\n");
 }
+
+/// A script is checked for memory only until its first write, as in Redis:
+/// one that starts under the limit runs whole even if it ends over it.
+#[tokio::test]
+async fn a_script_that_started_writing_is_never_half_applied() {
+    let srv = start_with(with_dbs(vec![db(0, |d| {
+        d.maxmemory = 64 * 1024;
+        d.maxmemory_policy = Some(Policy::NoEviction);
+    })]))
+    .await;
+    let mut r = srv.raw().await;
+    let script: &[u8] =
+        b"for i = 1, 200 do redis.call('set', 'k' .. i, string.rep('v', 1000)) end \
+                  return redis.call('dbsize')";
+    assert_eq!(s(&r.call(&[b"EVAL", script, b"0"]).await), ":200\r\n");
+    assert_eq!(s(&r.call_str("SET after 1").await), OOM);
+    // Over the limit at its start, a script's first write is refused.
+    let e = s(&r
+        .call(&[b"EVAL", b"return redis.call('set', 'x', 1)", b"0"])
+        .await);
+    assert!(e.starts_with("-OOM command not allowed"), "{e}");
+    assert_eq!(s(&r.call_str("EXISTS x").await), ":0\r\n");
+}
