@@ -216,6 +216,36 @@ impl User {
         self.root.db_list().and_then(|v| v.first().copied())
     }
 
+    /// The DBs this user may see (INFO, FLUSHALL's reach): the union over
+    /// its selectors, `None` when one of them has `alldbs`.
+    pub fn visible_dbs(&self) -> Option<Vec<usize>> {
+        let mut all = Vec::new();
+        for s in std::iter::once(&self.root).chain(&self.selectors) {
+            all.extend(s.db_list()?);
+        }
+        all.sort_unstable();
+        all.dedup();
+        Some(all)
+    }
+
+    /// Whether some selector lets this user read every key (SCAN, KEYS and
+    /// RANDOMKEY then skip the per-key check).
+    pub fn reads_all_keys(&self) -> bool {
+        std::iter::once(&self.root)
+            .chain(&self.selectors)
+            .any(|s| s.allkeys)
+    }
+
+    /// Whether some selector's key patterns let this user read `key`.
+    pub fn may_read_key(&self, key: &[u8]) -> bool {
+        std::iter::once(&self.root).chain(&self.selectors).any(|s| {
+            s.allkeys
+                || s.keys
+                    .iter()
+                    .any(|(p, perm)| perm & rules::PERM_R != 0 && glob_match(p, key, false))
+        })
+    }
+
     pub fn is_stale(&self) -> bool {
         self.stale.load(Ordering::Relaxed)
     }
