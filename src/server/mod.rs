@@ -100,6 +100,12 @@ impl Shared {
             addrs: Mutex::new(Vec::new()),
             config: RwLock::new(config),
         });
+        // Namespaces are chosen once (the scope settings are immutable).
+        {
+            let c = shared.config.read();
+            shared.pubsub.set_per_db(c.pubsub_scope == "db");
+            shared.scripting.set_per_db(c.script_scope == "db");
+        }
         // `[[db]]` limits and the global maxmemory into the per-DB atomics.
         shared
             .tenancy

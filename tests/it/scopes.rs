@@ -508,3 +508,194 @@ async fn differential_info_memory_and_config_get() {
         field(&b, "maxmemory_policy")
     );
 }
+
+async fn subscriber(srv: &TestServer, db: usize, line: &str) -> Raw {
+    let mut r = srv.raw().await;
+    ok(&mut r, &format!("SELECT {db}")).await;
+    r.cmd(&line.split(' ').map(str::as_bytes).collect::<Vec<_>>())
+        .await;
+    let confirm = s(&r.reply().await);
+    assert!(confirm.contains("subscribe"), "{confirm}");
+    r
+}
+
+#[tokio::test]
+async fn pubsub_scope_db_keeps_channels_per_db() {
+    let config = Config {
+        pubsub_scope: "db".into(),
+        ..Config::default()
+    };
+    let srv = start_with(config).await;
+    let mut sub2 = subscriber(&srv, 2, "SUBSCRIBE news").await;
+    let mut psub2 = subscriber(&srv, 2, "PSUBSCRIBE n*").await;
+    let mut sub3 = subscriber(&srv, 3, "SUBSCRIBE news").await;
+    let mut p = srv.raw().await;
+    ok(&mut p, "SELECT 2").await;
+    assert_eq!(s(&p.call_str("PUBLISH news hi").await), ":2\r\n");
+    assert_eq!(
+        s(&sub2.reply().await),
+        "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n",
+        "the channel shows without its DB"
+    );
+    assert_eq!(
+        s(&psub2.reply().await),
+        "*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$2\r\nhi\r\n"
+    );
+    assert_eq!(s(&p.call_str("PUBSUB CHANNELS").await), "*1\r\n$4\r\nnews\r\n");
+    assert_eq!(
+        s(&p.call_str("PUBSUB NUMSUB news other").await),
+        "*4\r\n$4\r\nnews\r\n:1\r\n$5\r\nother\r\n:0\r\n"
+    );
+    assert_eq!(s(&p.call_str("PUBSUB NUMPAT").await), ":1\r\n");
+    // DB 3 has its own "news" and no pattern.
+    ok(&mut p, "SELECT 3").await;
+    assert_eq!(s(&p.call_str("PUBLISH news db3").await), ":1\r\n");
+    assert_eq!(
+        s(&sub3.reply().await),
+        "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$3\r\ndb3\r\n"
+    );
+    assert_eq!(s(&p.call_str("PUBSUB NUMPAT").await), ":0\r\n");
+    ok(&mut p, "SELECT 4").await;
+    assert_eq!(s(&p.call_str("PUBLISH news nobody").await), ":0\r\n");
+    assert_eq!(s(&p.call_str("PUBSUB CHANNELS *").await), "*0\r\n");
+    assert_eq!(
+        s(&p.call_str("PUBSUB NUMSUB news").await),
+        "*2\r\n$4\r\nnews\r\n:0\r\n"
+    );
+    // Shard channels are per DB too.
+    let mut ssub = subscriber(&srv, 5, "SSUBSCRIBE orders").await;
+    assert_eq!(s(&p.call_str("SPUBLISH orders x").await), ":0\r\n");
+    ok(&mut p, "SELECT 5").await;
+    assert_eq!(s(&p.call_str("SPUBLISH orders x").await), ":1\r\n");
+    assert_eq!(
+        s(&ssub.reply().await),
+        "*3\r\n$8\r\nsmessage\r\n$6\r\norders\r\n$1\r\nx\r\n"
+    );
+    assert_eq!(
+        s(&p.call_str("PUBSUB SHARDCHANNELS").await),
+        "*1\r\n$6\r\norders\r\n"
+    );
+    // UNSUBSCRIBE shows plain names, with or without arguments.
+    assert_eq!(
+        s(&sub2.call_str("UNSUBSCRIBE").await),
+        "*3\r\n$11\r\nunsubscribe\r\n$4\r\nnews\r\n:0\r\n"
+    );
+    assert_eq!(
+        s(&psub2.call_str("PUNSUBSCRIBE n*").await),
+        "*3\r\n$12\r\npunsubscribe\r\n$2\r\nn*\r\n:0\r\n"
+    );
+    ok(&mut p, "SELECT 2").await;
+    assert_eq!(s(&p.call_str("PUBLISH news late").await), ":0\r\n");
+    assert_eq!(s(&p.call_str("PUBSUB NUMPAT").await), ":0\r\n");
+    // A RESP3 subscriber that SELECTs keeps its DB 2 subscription, and a
+    // named UNSUBSCRIBE means the current DB's channel.
+    let mut r3 = srv.raw().await;
+    assert!(s(&r3.call_str("HELLO 3").await).starts_with('%'));
+    ok(&mut r3, "SELECT 2").await;
+    assert!(s(&r3.call_str("SUBSCRIBE news").await).starts_with(">3"));
+    ok(&mut r3, "SELECT 6").await;
+    assert_eq!(
+        s(&r3.call_str("UNSUBSCRIBE news").await),
+        ">3\r\n$11\r\nunsubscribe\r\n$4\r\nnews\r\n:1\r\n",
+        "DB 6 had no such subscription"
+    );
+    assert_eq!(s(&p.call_str("PUBLISH news still").await), ":1\r\n");
+}
+
+#[tokio::test]
+async fn pubsub_scope_global_is_redis() {
+    let srv = start_with(Config::default()).await;
+    let mut sub = subscriber(&srv, 2, "SUBSCRIBE news").await;
+    let mut psub = subscriber(&srv, 5, "PSUBSCRIBE n*").await;
+    let mut p = srv.raw().await;
+    ok(&mut p, "SELECT 3").await;
+    assert_eq!(s(&p.call_str("PUBLISH news hi").await), ":2\r\n");
+    assert_eq!(
+        s(&sub.reply().await),
+        "*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$2\r\nhi\r\n"
+    );
+    assert_eq!(
+        s(&psub.reply().await),
+        "*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$2\r\nhi\r\n"
+    );
+    assert_eq!(s(&p.call_str("PUBSUB CHANNELS").await), "*1\r\n$4\r\nnews\r\n");
+    assert_eq!(s(&p.call_str("PUBSUB NUMPAT").await), ":1\r\n");
+    assert_eq!(
+        s(&p.call_str("PUBSUB NUMSUB news").await),
+        "*2\r\n$4\r\nnews\r\n:1\r\n"
+    );
+}
+
+const SCRIPT: &str = "return 'scoped'";
+
+async fn load(r: &mut Raw) -> String {
+    let reply = s(&r.call(&[b"SCRIPT", b"LOAD", SCRIPT.as_bytes()]).await);
+    reply.lines().nth(1).unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn script_scope_db_keeps_a_cache_per_db() {
+    let config = Config {
+        script_scope: "db".into(),
+        ..Config::default()
+    };
+    let srv = start_with(config).await;
+    let mut r = srv.raw().await;
+    ok(&mut r, "SELECT 1").await;
+    let sha = load(&mut r).await;
+    assert_eq!(sha.len(), 40);
+    let evalsha = |sha: &str| format!("EVALSHA {sha} 0");
+    assert_eq!(
+        s(&r.call_str(&evalsha(&sha)).await),
+        "$6\r\nscoped\r\n"
+    );
+    assert_eq!(
+        s(&r.call_str(&format!("SCRIPT EXISTS {sha}")).await),
+        "*1\r\n:1\r\n"
+    );
+    ok(&mut r, "SELECT 2").await;
+    assert_eq!(
+        s(&r.call_str(&evalsha(&sha)).await),
+        "-NOSCRIPT No matching script. Please use EVAL.\r\n"
+    );
+    assert_eq!(
+        s(&r.call_str(&format!("EVALSHA_RO {sha} 0")).await),
+        "-NOSCRIPT No matching script. Please use EVAL.\r\n"
+    );
+    assert_eq!(
+        s(&r.call_str(&format!("SCRIPT EXISTS {sha}")).await),
+        "*1\r\n:0\r\n"
+    );
+    // EVAL caches in the current DB only.
+    assert_eq!(
+        s(&r.call(&[b"EVAL", SCRIPT.as_bytes(), b"0"]).await),
+        "$6\r\nscoped\r\n"
+    );
+    assert_eq!(
+        s(&r.call_str(&evalsha(&sha)).await),
+        "$6\r\nscoped\r\n"
+    );
+    ok(&mut r, "SELECT 3").await;
+    assert!(s(&r.call_str(&evalsha(&sha)).await).starts_with("-NOSCRIPT"));
+    // SCRIPT FLUSH empties every DB's cache.
+    ok(&mut r, "SCRIPT FLUSH").await;
+    ok(&mut r, "SELECT 1").await;
+    assert!(s(&r.call_str(&evalsha(&sha)).await).starts_with("-NOSCRIPT"));
+}
+
+#[tokio::test]
+async fn script_scope_global_is_redis() {
+    let srv = start_with(Config::default()).await;
+    let mut r = srv.raw().await;
+    ok(&mut r, "SELECT 1").await;
+    let sha = load(&mut r).await;
+    ok(&mut r, "SELECT 2").await;
+    assert_eq!(
+        s(&r.call_str(&format!("EVALSHA {sha} 0")).await),
+        "$6\r\nscoped\r\n"
+    );
+    assert_eq!(
+        s(&r.call_str(&format!("SCRIPT EXISTS {sha}")).await),
+        "*1\r\n:1\r\n"
+    );
+}
