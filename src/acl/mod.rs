@@ -7,6 +7,7 @@
 //! is computed when rules change, never per command. The default user with
 //! `+@all ~* &* alldbs` passes on one atomic load.
 
+pub mod fuzz;
 pub mod log;
 pub mod rules;
 

@@ -653,25 +653,24 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
     let srv = ctx.srv;
     let per_db = bit("memory") | bit("stats") | bit("keyspace") | bit("clients") | bit("tenancy");
     // One DB locked at a time, briefly: INFO never stalls a tenant.
-    let dbs: Vec<DbInfo> =
-        if mask & per_db != 0 {
-            (0..srv.keyspace.len())
-                .map(|i| {
-                    let db = srv.keyspace.lock(i);
-                    DbInfo {
-                        index: i,
-                        keys: db.len(),
-                        expires: db.volatile(),
-                        mem: db.used_memory(),
-                        stats: db.stats,
-                        blocked: db.blocking.len(),
-                        blocking_keys: db.blocking.watched_key_count(),
-                    }
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+    let dbs: Vec<DbInfo> = if mask & per_db != 0 {
+        (0..srv.keyspace.len())
+            .map(|i| {
+                let db = srv.keyspace.lock(i);
+                DbInfo {
+                    index: i,
+                    keys: db.len(),
+                    expires: db.volatile(),
+                    mem: db.used_memory(),
+                    stats: db.stats,
+                    blocked: db.blocking.len(),
+                    blocking_keys: db.blocking.watched_key_count(),
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let cfg = srv.config.read().clone();
     // A DB-restricted user sees only its own DBs in the per-DB sections.
     let visible = if ctx.client.user.is_fast() {

@@ -48,7 +48,12 @@ impl Param {
 
     /// Sets the value for `scope` in `config` (the DB's `[[db]]` table for a
     /// per-DB row). Whether tenancy must be re-applied: true for per-DB rows.
-    pub fn assign(&self, config: &mut Config, scope: Scope<'_>, value: &str) -> Result<bool, String> {
+    pub fn assign(
+        &self,
+        config: &mut Config,
+        scope: Scope<'_>,
+        value: &str,
+    ) -> Result<bool, String> {
         match (self.db, scope) {
             (Some(d), Scope::Db { index, .. }) => {
                 (d.set)(config.db_mut(index), value)?;

@@ -40,11 +40,7 @@ fn tenants() -> Config {
 /// DB 2 (`worker`), created by the default user on `admin`.
 async fn users(srv: &TestServer) -> (Raw, Raw, Raw) {
     let mut admin = srv.raw().await;
-    ok(
-        &mut admin,
-        "ACL SETUSER studio on >sp db=1 ~app:* &* +@all",
-    )
-    .await;
+    ok(&mut admin, "ACL SETUSER studio on >sp db=1 ~app:* &* +@all").await;
     ok(&mut admin, "ACL SETUSER worker on >wp db=2 ~* &* +@all").await;
     let mut studio = srv.raw().await;
     ok(&mut studio, "AUTH studio sp").await;
@@ -87,7 +83,10 @@ async fn info_memory_reports_the_selected_db() {
     assert_eq!(field(&w, "maxmemory").as_deref(), Some("1073741824"));
     assert_eq!(field(&w, "maxmemory_human").as_deref(), Some("1.00G"));
     let c = info(&mut studio, "memory").await;
-    assert_eq!(field(&c, "maxmemory_policy").as_deref(), Some("allkeys-lru"));
+    assert_eq!(
+        field(&c, "maxmemory_policy").as_deref(),
+        Some("allkeys-lru")
+    );
     assert_eq!(field(&c, "maxmemory").as_deref(), Some("536870912"));
     assert_eq!(field(&c, "maxmemory_human").as_deref(), Some("512.00M"));
     // DB 0 has no limit of its own: the global values.
@@ -154,7 +153,10 @@ async fn config_get_and_set_act_on_the_selected_db() {
         pair("maxmemory-policy", "volatile-ttl")
     );
     let i = info(&mut admin, "memory").await;
-    assert_eq!(field(&i, "maxmemory_policy").as_deref(), Some("volatile-ttl"));
+    assert_eq!(
+        field(&i, "maxmemory_policy").as_deref(),
+        Some("volatile-ttl")
+    );
     assert_eq!(
         srv.handle.shared().config.read().maxmemory,
         0,
@@ -175,10 +177,7 @@ async fn config_get_and_set_act_on_the_selected_db() {
     // 0 = back to the global limit; samples stay global.
     ok(&mut admin, "CONFIG SET maxmemory 0 maxmemory-samples 7").await;
     assert_eq!(t.db(3).effective_maxmemory(0), 0);
-    assert_eq!(
-        t.samples.load(std::sync::atomic::Ordering::Relaxed),
-        7
-    );
+    assert_eq!(t.samples.load(std::sync::atomic::Ordering::Relaxed), 7);
     // The scope settings: flushall-scope may change, the namespaces not.
     assert_eq!(
         get(&mut admin, "*-scope").await,
@@ -199,7 +198,11 @@ async fn per_db_limit_reaches_the_quota_gate() {
     let srv = start_with(Config::default()).await;
     let mut r = srv.raw().await;
     ok(&mut r, "SELECT 6").await;
-    ok(&mut r, "CONFIG SET maxmemory 64kb maxmemory-policy noeviction").await;
+    ok(
+        &mut r,
+        "CONFIG SET maxmemory 64kb maxmemory-policy noeviction",
+    )
+    .await;
     let value = vec![b'v'; 1000];
     let mut refused = None;
     for i in 0..300 {
@@ -212,10 +215,16 @@ async fn per_db_limit_reaches_the_quota_gate() {
     }
     let (n, e) = refused.expect("the 64 KB limit refuses a write");
     assert!((30..100).contains(&n), "{n} writes fit");
-    assert_eq!(e, "-OOM command not allowed when used memory > 'maxmemory'.\r\n");
+    assert_eq!(
+        e,
+        "-OOM command not allowed when used memory > 'maxmemory'.\r\n"
+    );
     let t = info(&mut r, "tenancy").await;
     let line = field(&t, "db6").unwrap();
-    assert!(line.contains(",maxmemory=65536,policy=noeviction,"), "{line}");
+    assert!(
+        line.contains(",maxmemory=65536,policy=noeviction,"),
+        "{line}"
+    );
     assert!(line.contains(",oom_rejected=1,"), "{line}");
     // DB 0 has no limit: other tenants are untouched.
     ok(&mut r, "SELECT 0").await;
@@ -390,7 +399,7 @@ fn parse_scan(v: &[u8]) -> (String, Vec<String>) {
     let mut parts = text.split("\r\n");
     parts.next(); // *2
     parts.next(); // $len
-    let cursor = parts.next().unwrap().to_string();
+    let cursor = parts.next().expect("a cursor").to_string();
     let rest: Vec<&str> = parts.collect();
     (cursor, bulks(&rest.join("\r\n")))
 }
@@ -472,7 +481,10 @@ async fn differential_info_memory_and_config_get() {
     let names = |i: &str| -> Vec<String> { fields(i).into_iter().map(|(k, _)| k).collect() };
     let theirs_names = names(&t);
     for n in names(&o) {
-        assert!(theirs_names.contains(&n), "{n} is not a Redis INFO memory field");
+        assert!(
+            theirs_names.contains(&n),
+            "{n} is not a Redis INFO memory field"
+        );
     }
     for f in ["maxmemory", "maxmemory_human", "maxmemory_policy"] {
         assert_eq!(field(&o, f), field(&t, f), "{f}");
@@ -503,10 +515,7 @@ async fn differential_info_memory_and_config_get() {
     }
     let a = info(&mut ours, "memory").await;
     let b = info(&mut theirs, "memory").await;
-    assert_eq!(
-        field(&a, "maxmemory_policy"),
-        field(&b, "maxmemory_policy")
-    );
+    assert_eq!(field(&a, "maxmemory_policy"), field(&b, "maxmemory_policy"));
 }
 
 async fn subscriber(srv: &TestServer, db: usize, line: &str) -> Raw {
@@ -541,7 +550,10 @@ async fn pubsub_scope_db_keeps_channels_per_db() {
         s(&psub2.reply().await),
         "*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$2\r\nhi\r\n"
     );
-    assert_eq!(s(&p.call_str("PUBSUB CHANNELS").await), "*1\r\n$4\r\nnews\r\n");
+    assert_eq!(
+        s(&p.call_str("PUBSUB CHANNELS").await),
+        "*1\r\n$4\r\nnews\r\n"
+    );
     assert_eq!(
         s(&p.call_str("PUBSUB NUMSUB news other").await),
         "*4\r\n$4\r\nnews\r\n:1\r\n$5\r\nother\r\n:0\r\n"
@@ -618,7 +630,10 @@ async fn pubsub_scope_global_is_redis() {
         s(&psub.reply().await),
         "*4\r\n$8\r\npmessage\r\n$2\r\nn*\r\n$4\r\nnews\r\n$2\r\nhi\r\n"
     );
-    assert_eq!(s(&p.call_str("PUBSUB CHANNELS").await), "*1\r\n$4\r\nnews\r\n");
+    assert_eq!(
+        s(&p.call_str("PUBSUB CHANNELS").await),
+        "*1\r\n$4\r\nnews\r\n"
+    );
     assert_eq!(s(&p.call_str("PUBSUB NUMPAT").await), ":1\r\n");
     assert_eq!(
         s(&p.call_str("PUBSUB NUMSUB news").await),
@@ -645,10 +660,7 @@ async fn script_scope_db_keeps_a_cache_per_db() {
     let sha = load(&mut r).await;
     assert_eq!(sha.len(), 40);
     let evalsha = |sha: &str| format!("EVALSHA {sha} 0");
-    assert_eq!(
-        s(&r.call_str(&evalsha(&sha)).await),
-        "$6\r\nscoped\r\n"
-    );
+    assert_eq!(s(&r.call_str(&evalsha(&sha)).await), "$6\r\nscoped\r\n");
     assert_eq!(
         s(&r.call_str(&format!("SCRIPT EXISTS {sha}")).await),
         "*1\r\n:1\r\n"
@@ -671,10 +683,7 @@ async fn script_scope_db_keeps_a_cache_per_db() {
         s(&r.call(&[b"EVAL", SCRIPT.as_bytes(), b"0"]).await),
         "$6\r\nscoped\r\n"
     );
-    assert_eq!(
-        s(&r.call_str(&evalsha(&sha)).await),
-        "$6\r\nscoped\r\n"
-    );
+    assert_eq!(s(&r.call_str(&evalsha(&sha)).await), "$6\r\nscoped\r\n");
     ok(&mut r, "SELECT 3").await;
     assert!(s(&r.call_str(&evalsha(&sha)).await).starts_with("-NOSCRIPT"));
     // SCRIPT FLUSH empties every DB's cache.
