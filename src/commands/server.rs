@@ -1001,6 +1001,8 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 
 /// Copies one DB's `[[db]]` memory settings into its tenancy atomics and
 /// its eviction policy (CONFIG SET is `NO_DB_LOCK`: no DB lock is held).
+/// Only this DB is touched: `Tenancy::apply` would lock and recount every
+/// DB. A new per-DB row for another `[[db]]` field must be copied here too.
 fn apply_db(srv: &crate::server::Shared, d: &crate::config::DbConfig, default: Policy) {
     let t = srv.tenancy.db(d.index);
     let policy = d.maxmemory_policy.unwrap_or(default);
