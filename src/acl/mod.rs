@@ -7,6 +7,7 @@
 //! is computed when rules change, never per command. The default user with
 //! `+@all ~* &* alldbs` passes on one atomic load.
 
+pub mod fuzz;
 pub mod log;
 pub mod rules;
 
@@ -216,6 +217,36 @@ impl User {
         self.root.db_list().and_then(|v| v.first().copied())
     }
 
+    /// The DBs this user may see (INFO, FLUSHALL's reach): the union over
+    /// its selectors, `None` when one of them has `alldbs`.
+    pub fn visible_dbs(&self) -> Option<Vec<usize>> {
+        let mut all = Vec::new();
+        for s in std::iter::once(&self.root).chain(&self.selectors) {
+            all.extend(s.db_list()?);
+        }
+        all.sort_unstable();
+        all.dedup();
+        Some(all)
+    }
+
+    /// Whether some selector lets this user read every key (SCAN, KEYS and
+    /// RANDOMKEY then skip the per-key check).
+    pub fn reads_all_keys(&self) -> bool {
+        std::iter::once(&self.root)
+            .chain(&self.selectors)
+            .any(|s| s.allkeys)
+    }
+
+    /// Whether some selector's key patterns let this user read `key`.
+    pub fn may_read_key(&self, key: &[u8]) -> bool {
+        std::iter::once(&self.root).chain(&self.selectors).any(|s| {
+            s.allkeys
+                || s.keys
+                    .iter()
+                    .any(|(p, perm)| perm & rules::PERM_R != 0 && glob_match(p, key, false))
+        })
+    }
+
     pub fn is_stale(&self) -> bool {
         self.stale.load(Ordering::Relaxed)
     }
@@ -232,18 +263,21 @@ impl User {
     }
 
     /// The full check: the root selector, then each `(…)` selector.
+    /// `all_dbs_own` (`flushall-scope own`): a command that touches every
+    /// DB is allowed to a DB-restricted user, and acts on its own DBs.
     pub fn check(
         &self,
         cmd: &Command,
         argv: &[&[u8]],
         db: usize,
+        all_dbs_own: bool,
     ) -> Result<(), (Denied, Option<usize>)> {
-        let mut worst = match check_selector(&self.root, cmd, argv, db) {
+        let mut worst = match check_selector(&self.root, cmd, argv, db, all_dbs_own) {
             Ok(()) => return Ok(()),
             Err(e) => e,
         };
         for s in &self.selectors {
-            match check_selector(s, cmd, argv, db) {
+            match check_selector(s, cmd, argv, db, all_dbs_own) {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     if (e.0.rank(), e.1) > (worst.0.rank(), worst.1) {
@@ -261,6 +295,7 @@ fn check_selector(
     cmd: &Command,
     argv: &[&[u8]],
     db: usize,
+    all_dbs_own: bool,
 ) -> Result<(), (Denied, Option<usize>)> {
     let spec = cmd.spec;
     if !s.allows(cmd.id) {
@@ -290,7 +325,8 @@ fn check_selector(
                     deny_arg(i)?;
                 }
             }
-            Dbs::All => return Err((Denied::Database, None)),
+            Dbs::All if !all_dbs_own => return Err((Denied::Database, None)),
+            Dbs::All => {}
         }
     }
     if spec.has(flags::PUBSUB) {
@@ -586,7 +622,7 @@ impl Acl {
         if user.is_fast() {
             return Ok(());
         }
-        user.check(cmd, argv, db).map_err(|e| e.0)
+        user.check(cmd, argv, db, false).map_err(|e| e.0)
     }
 }
 

@@ -341,7 +341,12 @@ fn dryrun(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             e
         }
     })?;
-    match u.check(cmd, cmd_argv, ctx.client.db) {
+    let all_dbs_own = ctx
+        .srv
+        .hot
+        .all_dbs_own
+        .load(std::sync::atomic::Ordering::Relaxed);
+    match u.check(cmd, cmd_argv, ctx.client.db, all_dbs_own) {
         Ok(()) => ctx.out.ok(),
         Err((d, i)) => {
             let text = denial_text(

@@ -212,3 +212,8 @@ pub const DB_OPS_EXCEEDED: Error =
     Error::lit("ERR max-ops-per-sec exceeded for this database, retry later");
 /// SELECT, AUTH/HELLO pinning, RESET or a connection into a DB at its `max-clients`.
 pub const DB_MAX_CLIENTS: Error = Error::lit("ERR max number of clients reached for this database");
+
+// --- scopes (what a tenant sees; see README "What a tenant sees") ---
+/// A DB-restricted user's FLUSHALL under `flushall-scope deny`: the text
+/// dispatch's database denial uses.
+pub const NOPERM_DATABASE: Error = Error::lit("NOPERM No permissions to access database");

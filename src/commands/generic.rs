@@ -438,10 +438,22 @@ fn persist(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// The user whose key patterns limit what SCAN, KEYS and RANDOMKEY show;
+/// `None` (no per-key cost) when they may read every key.
+fn key_reader(ctx: &Ctx<'_>) -> Option<std::sync::Arc<crate::acl::User>> {
+    let u = &ctx.client.user;
+    (!u.is_fast() && !u.reads_all_keys()).then(|| u.clone())
+}
+
+/// How many keys RANDOMKEY draws for a key-restricted user before it gives
+/// up and answers nil (the DB may hold no key the user can read).
+const RANDOMKEY_TRIES: usize = 100;
+
 fn keys(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let pattern = argv[1];
     let all = pattern == b"*";
     let now = ctx.now;
+    let reader = key_reader(ctx);
     let (db, out) = ctx.db_out();
     // The count precedes the items, so encode them aside first.
     let mut items = ReplyBuf {
@@ -450,7 +462,9 @@ fn keys(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     };
     let mut n = 0;
     for e in db.iter(now) {
-        if all || glob_match(pattern, e.key(), false) {
+        if (all || glob_match(pattern, e.key(), false))
+            && reader.as_ref().is_none_or(|u| u.may_read_key(e.key()))
+        {
             items.bulk(e.key());
             n += 1;
         }
@@ -485,6 +499,7 @@ fn scan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         i += 2;
     }
     let now = ctx.now;
+    let reader = key_reader(ctx);
     let (db, out) = ctx.db_out();
     let mut items = ReplyBuf {
         buf: Vec::new(),
@@ -500,6 +515,9 @@ fn scan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         if type_filter.is_some_and(|t| !t.eq_ignore_ascii_case(type_name(e).as_bytes())) {
             return;
         }
+        if reader.as_ref().is_some_and(|u| !u.may_read_key(e.key())) {
+            return;
+        }
         items.bulk(e.key());
         n += 1;
     });
@@ -512,8 +530,15 @@ fn scan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 
 fn randomkey(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
+    let reader = key_reader(ctx);
     let (db, out) = ctx.db_out();
-    match db.random_key(now) {
+    let key = match reader {
+        None => db.random_key(now),
+        Some(u) => (0..RANDOMKEY_TRIES)
+            .map_while(|_| db.random_key(now))
+            .find(|k| u.may_read_key(k)),
+    };
+    match key {
         Some(k) => out.bulk(&k),
         None => out.null(),
     }

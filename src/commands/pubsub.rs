@@ -1,8 +1,10 @@
 //! Pub/Sub group: (P|S)SUBSCRIBE, (P|S)UNSUBSCRIBE, PUBLISH, SPUBLISH, PUBSUB.
 //!
 //! Confirmations are pushes (RESP3 `>`; arrays in RESP2). Channels are
-//! global (Redis's behaviour); messages travel through each subscriber's
-//! push channel, see `server::pubsub`.
+//! global (Redis's behaviour) or, with `pubsub-scope db`, per DB: a client's
+//! subscription sets hold registry keys (`PubSub::key`) and every reply
+//! shows plain names. Messages travel through each subscriber's push
+//! channel, see `server::pubsub`.
 
 use std::sync::atomic::Ordering;
 
@@ -121,13 +123,15 @@ fn verbs(kind: Kind) -> (&'static [u8], &'static [u8]) {
 }
 
 fn do_subscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]], kind: Kind) -> CmdResult {
+    let ps = &ctx.srv.pubsub;
     for name in &argv[1..] {
-        if set_of(ctx.client, kind).insert(name.to_vec()) {
+        let key = ps.key(ctx.client.db, name);
+        if set_of(ctx.client, kind).insert(key.to_vec()) {
             let sub = Subscriber {
                 info: ctx.client.info.clone(),
                 tx: ctx.client.push_tx.clone(),
             };
-            ctx.srv.pubsub.subscribe(kind, name, sub);
+            ps.subscribe(kind, &key, sub);
         }
         ctx.out.push(3);
         ctx.out.bulk(verbs(kind).0);
@@ -138,25 +142,31 @@ fn do_subscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]], kind: Kind) -> CmdResult {
     Ok(())
 }
 
+/// Named channels are the current DB's; with no names, every subscription
+/// of the kind goes, whichever DB it was made in.
 fn do_unsubscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]], kind: Kind) -> CmdResult {
-    let names: Vec<Vec<u8>> = if argv.len() > 1 {
-        argv[1..].iter().map(|a| a.to_vec()).collect()
+    let ps = &ctx.srv.pubsub;
+    let keys: Vec<Vec<u8>> = if argv.len() > 1 {
+        argv[1..]
+            .iter()
+            .map(|a| ps.key(ctx.client.db, a).into_owned())
+            .collect()
     } else {
         set_of(ctx.client, kind).iter().cloned().collect()
     };
-    if names.is_empty() {
+    if keys.is_empty() {
         ctx.out.push(3);
         ctx.out.bulk(verbs(kind).1);
         ctx.out.null();
         ctx.out.int(count(ctx.client, kind));
     }
-    for name in &names {
-        if set_of(ctx.client, kind).remove(name) {
-            ctx.srv.pubsub.unsubscribe(kind, name, ctx.client.id);
+    for key in &keys {
+        if set_of(ctx.client, kind).remove(key) {
+            ps.unsubscribe(kind, key, ctx.client.id);
         }
         ctx.out.push(3);
         ctx.out.bulk(verbs(kind).1);
-        ctx.out.bulk(name);
+        ctx.out.bulk(ps.name(key));
         ctx.out.int(count(ctx.client, kind));
     }
     publish_counts(ctx.client);
@@ -198,13 +208,19 @@ fn sunsubscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn publish(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let n = ctx.srv.pubsub.publish(false, argv[1], argv[2], ctx.now);
+    let n = ctx
+        .srv
+        .pubsub
+        .publish(false, ctx.client.db, argv[1], argv[2], ctx.now);
     ctx.out.int(n as i64);
     Ok(())
 }
 
 fn spublish(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let n = ctx.srv.pubsub.publish(true, argv[1], argv[2], ctx.now);
+    let n = ctx
+        .srv
+        .pubsub
+        .publish(true, ctx.client.db, argv[1], argv[2], ctx.now);
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -213,7 +229,10 @@ fn names(ctx: &mut Ctx<'_>, argv: &[&[u8]], kind: Kind) -> CmdResult {
     if argv.len() > 3 {
         return Err(super::errors::subcommand_syntax(argv[0], argv[1]));
     }
-    let list = ctx.srv.pubsub.names(kind, argv.get(2).copied());
+    let list = ctx
+        .srv
+        .pubsub
+        .names(kind, ctx.client.db, argv.get(2).copied());
     ctx.out.array(list.len());
     for c in &list {
         ctx.out.bulk(c);
@@ -233,7 +252,8 @@ fn numsub(ctx: &mut Ctx<'_>, argv: &[&[u8]], kind: Kind) -> CmdResult {
     ctx.out.map(argv.len() - 2);
     for c in &argv[2..] {
         ctx.out.bulk(c);
-        ctx.out.int(ctx.srv.pubsub.count(kind, c) as i64);
+        ctx.out
+            .int(ctx.srv.pubsub.count(kind, ctx.client.db, c) as i64);
     }
     Ok(())
 }
@@ -247,7 +267,8 @@ fn pubsub_shardnumsub(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn pubsub_numpat(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
-    ctx.out.int(ctx.srv.pubsub.pattern_count() as i64);
+    ctx.out
+        .int(ctx.srv.pubsub.pattern_count_in(ctx.client.db) as i64);
     Ok(())
 }
 

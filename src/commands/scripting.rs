@@ -90,7 +90,7 @@ fn evalsha_ro(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn script_exists(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     ctx.out.array(argv.len() - 2);
     for sha in &argv[2..] {
-        let found = ctx.srv.scripting.exists(sha);
+        let found = ctx.srv.scripting.exists(ctx.client.db, sha);
         ctx.out.int(found as i64);
     }
     Ok(())
@@ -114,7 +114,7 @@ fn script_kill(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
 }
 
 fn script_load(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let sha = ctx.srv.scripting.load(argv[2])?;
+    let sha = ctx.srv.scripting.load(ctx.client.db, argv[2])?;
     ctx.out.bulk(sha.as_bytes());
     Ok(())
 }

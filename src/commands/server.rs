@@ -14,6 +14,7 @@ use super::spec::{cat, flags, flags::*, CommandSpec, Group, Keys};
 use super::{Ctx, REGISTRY};
 use crate::config::params;
 use crate::keyspace::db::DbStats;
+use crate::keyspace::evict::Policy;
 use crate::protocol::ReplyBuf;
 
 const G: Group = Group::Server;
@@ -64,6 +65,8 @@ pub static COMMANDS: &[CommandSpec] = &[
             "1.0.0",
             "O(N) where N is the number of keys in the selected database",
         ),
+    // Touches every DB: a DB-restricted user is refused by the ACL gate,
+    // unless `flushall-scope own` makes it flush only the user's DBs.
     CommandSpec::new("flushall", -1, WRITE | NO_DB_LOCK, G, flushall)
         .all_dbs()
         .cats(cat::KEYSPACE | cat::DANGEROUS)
@@ -545,6 +548,7 @@ const SECTIONS: &[&str] = &[
     "errorstats",
     "cluster",
     "keyspace",
+    "tenancy",
 ];
 
 const ALL_MASK: u32 = (1 << SECTIONS.len()) - 1;
@@ -618,6 +622,7 @@ fn os_line() -> String {
 }
 
 struct DbInfo {
+    index: usize,
     keys: usize,
     expires: usize,
     mem: usize,
@@ -647,26 +652,35 @@ fn info(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 
 fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
     let srv = ctx.srv;
+    let per_db = bit("memory") | bit("stats") | bit("keyspace") | bit("clients") | bit("tenancy");
     // One DB locked at a time, briefly: INFO never stalls a tenant.
-    let dbs: Vec<DbInfo> =
-        if mask & (bit("memory") | bit("stats") | bit("keyspace") | bit("clients")) != 0 {
-            (0..srv.keyspace.len())
-                .map(|i| {
-                    let db = srv.keyspace.lock(i);
-                    DbInfo {
-                        keys: db.len(),
-                        expires: db.volatile(),
-                        mem: db.used_memory(),
-                        stats: db.stats,
-                        blocked: db.blocking.len(),
-                        blocking_keys: db.blocking.watched_key_count(),
-                    }
-                })
-                .collect()
-        } else {
-            Vec::new()
-        };
+    let dbs: Vec<DbInfo> = if mask & per_db != 0 {
+        (0..srv.keyspace.len())
+            .map(|i| {
+                let db = srv.keyspace.lock(i);
+                DbInfo {
+                    index: i,
+                    keys: db.len(),
+                    expires: db.volatile(),
+                    mem: db.used_memory(),
+                    stats: db.stats,
+                    blocked: db.blocking.len(),
+                    blocking_keys: db.blocking.watched_key_count(),
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
     let cfg = srv.config.read().clone();
+    // A DB-restricted user sees only its own DBs in the per-DB sections.
+    let visible = if ctx.client.user.is_fast() {
+        None
+    } else {
+        ctx.client.user.visible_dbs()
+    };
+    let sees = |d: &&DbInfo| visible.as_ref().is_none_or(|v| v.contains(&d.index));
+    let selected = ctx.client.db;
     let uptime = srv.started.elapsed().as_secs();
     let mut s = String::with_capacity(4096);
     let mut first = true;
@@ -738,8 +752,12 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
                 );
                 line("total_blocking_keys_on_nokey", &0);
             }
+            // The selected DB's figures (DESIGN.md: INFO is DB-aware), so a
+            // client such as BullMQ checks the policy of the DB it uses.
             "memory" => {
-                let used: u64 = dbs.iter().map(|d| d.mem as u64).sum();
+                let used = dbs.get(selected).map_or(0, |d| d.mem as u64);
+                let tenant = srv.tenancy.db(selected);
+                let max = tenant.effective_maxmemory(cfg.maxmemory);
                 let rss = rss_bytes();
                 let total = total_system_memory();
                 line("used_memory", &used);
@@ -749,9 +767,9 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
                 line("used_memory_dataset", &used);
                 line("total_system_memory", &total);
                 line("total_system_memory_human", &human(total));
-                line("maxmemory", &cfg.maxmemory);
-                line("maxmemory_human", &human(cfg.maxmemory));
-                line("maxmemory_policy", &cfg.maxmemory_policy);
+                line("maxmemory", &max);
+                line("maxmemory_human", &human(max));
+                line("maxmemory_policy", &tenant.policy().name());
                 // No mem_fragmentation_ratio: used_memory is the dataset's
                 // accounting, not the allocator's total, so rss/used would
                 // read as alarming fragmentation on any small instance.
@@ -853,13 +871,42 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
             }
             "cluster" => line("cluster_enabled", &0),
             "keyspace" => {
-                for (i, d) in dbs.iter().enumerate() {
+                for d in dbs.iter().filter(sees) {
                     if d.keys > 0 {
                         line(
-                            &format!("db{i}"),
+                            &format!("db{}", d.index),
                             &format_args!("keys={},expires={},avg_ttl=0", d.keys, d.expires),
                         );
                     }
+                }
+            }
+            "tenancy" => {
+                for d in dbs.iter().filter(sees) {
+                    let t = srv.tenancy.db(d.index);
+                    let name = t.name.lock().clone();
+                    let ld = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+                    let limited = ld(&t.maxmemory) > 0
+                        || ld(&t.max_keys) > 0
+                        || ld(&t.max_ops_per_sec) > 0
+                        || ld(&t.max_clients) > 0;
+                    if d.keys == 0 && name.is_empty() && !limited {
+                        continue;
+                    }
+                    line(
+                        &format!("db{}", d.index),
+                        &format_args!(
+                            "name={name},keys={},expires={},used_memory={},maxmemory={},policy={},evicted_keys={},oom_rejected={},throttled={},clients={}",
+                            d.keys,
+                            d.expires,
+                            d.mem,
+                            t.effective_maxmemory(cfg.maxmemory),
+                            t.policy().name(),
+                            d.stats.evicted,
+                            ld(&t.oom_rejected),
+                            ld(&t.throttled),
+                            ld(&t.clients),
+                        ),
+                    );
                 }
             }
             // modules, errorstats: nothing to report.
@@ -871,8 +918,18 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
 
 // ----------------------------------------------------------------- CONFIG
 
+/// CONFIG GET/SET from a client act on its selected DB for per-DB rows.
+fn scope<'a>(ctx: &Ctx<'a>) -> params::Scope<'a> {
+    let srv: &'a crate::server::Shared = ctx.srv;
+    params::Scope::Db {
+        index: ctx.client.db,
+        tenant: srv.tenancy.db(ctx.client.db),
+    }
+}
+
 fn config_get(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let cfg = ctx.srv.config.read().clone();
+    let scope = scope(ctx);
     let hits: Vec<&params::Param> = params::PARAMS
         .iter()
         .filter(|p| {
@@ -884,7 +941,7 @@ fn config_get(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     ctx.out.map(hits.len());
     for p in hits {
         ctx.out.bulk(p.name.as_bytes());
-        ctx.out.bulk((p.get)(&cfg).as_bytes());
+        ctx.out.bulk(p.value(&cfg, scope).as_bytes());
     }
     Ok(())
 }
@@ -921,15 +978,39 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         return Err(e);
     }
     // All or nothing: apply to a copy, commit only when every value parsed.
+    let scope = scope(ctx);
     let mut next = ctx.srv.config.read().clone();
+    let mut db_changed = false;
     for (p, &(name, value)) in found.iter().zip(&pairs) {
         let v = String::from_utf8_lossy(value);
-        (p.set)(&mut next, &v).map_err(|why| errors::config_set_failed(name, &why))?;
+        db_changed |= p
+            .assign(&mut next, scope, &v)
+            .map_err(|why| errors::config_set_failed(name, &why))?;
     }
+    let db_settings = db_changed
+        .then(|| next.dbs.iter().find(|d| d.index == ctx.client.db).cloned())
+        .flatten();
+    let default_policy = Policy::parse(next.maxmemory_policy.as_bytes()).unwrap_or_default();
     *ctx.srv.config.write() = next;
     ctx.srv.config_changed();
+    if let Some(d) = db_settings {
+        apply_db(ctx.srv, &d, default_policy);
+    }
     ctx.out.ok();
     Ok(())
+}
+
+/// Copies one DB's `[[db]]` memory settings into its tenancy atomics and
+/// its eviction policy (CONFIG SET is `NO_DB_LOCK`: no DB lock is held).
+/// Only this DB is touched: `Tenancy::apply` would lock and recount every
+/// DB. A new per-DB row for another `[[db]]` field must be copied here too.
+fn apply_db(srv: &crate::server::Shared, d: &crate::config::DbConfig, default: Policy) {
+    let t = srv.tenancy.db(d.index);
+    let policy = d.maxmemory_policy.unwrap_or(default);
+    t.maxmemory.store(d.maxmemory, Ordering::Relaxed);
+    t.policy.store(policy as u8, Ordering::Relaxed);
+    srv.tenancy.refresh();
+    srv.keyspace.lock(d.index).set_policy(policy);
 }
 
 fn config_resetstat(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
@@ -1065,11 +1146,27 @@ fn flushdb(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// Redis's FLUSHALL for users with `alldbs`. A DB-restricted user is
+/// refused (`flushall-scope deny`, logged like any database denial) or
+/// flushes only its own DBs (`own`).
 fn flushall(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let async_free = flush_mode(argv)?;
-    let old: Vec<_> = {
-        let mut all = ctx.srv.keyspace.lock_all();
-        all.iter_mut().map(|db| db.flush()).collect()
+    let only = if ctx.client.user.is_fast() {
+        None
+    } else {
+        ctx.client.user.visible_dbs()
+    };
+    let old: Vec<_> = match only {
+        None => {
+            let mut all = ctx.srv.keyspace.lock_all();
+            all.iter_mut().map(|db| db.flush()).collect()
+        }
+        // One DB at a time: the others' tenants are never stalled.
+        Some(list) => list
+            .into_iter()
+            .filter(|&i| i < ctx.srv.keyspace.len())
+            .map(|i| ctx.srv.keyspace.lock(i).flush())
+            .collect(),
     };
     // Every lock is released before the tables are freed.
     dispose(old, async_free);

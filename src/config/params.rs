@@ -1,17 +1,105 @@
 //! The parameter table: every setting CONFIG GET/SET, flags and the TOML
 //! file know, with its parser and printer. One row per setting.
 
-use super::{parse_memory, Config, ConfigError};
+use super::{parse_memory, Config, ConfigError, DbConfig};
+use crate::keyspace::evict::Policy;
+use crate::tenancy::DbTenant;
 
 type Getter = fn(&Config) -> String;
 type Setter = fn(&mut Config, &str) -> Result<(), String>;
 
 pub struct Param {
     pub name: &'static str,
+    /// The global value (the file, flags, and CONFIG GET of a row without `db`).
     pub get: Getter,
+    /// Sets the global value: the `[server]` table and flags always do.
     pub set: Setter,
     /// CONFIG SET may change it while running.
     pub mutable: bool,
+    /// Set on the settings each DB may hold its own value of: a client's
+    /// CONFIG GET/SET then act on its selected DB (DESIGN.md, "Tenancy model").
+    pub db: Option<&'static DbParam>,
+}
+
+/// The per-DB side of a [`Param`].
+pub struct DbParam {
+    /// The DB's effective value (its own, else the global one).
+    pub get: fn(&DbTenant, &Config) -> String,
+    /// Parses `value` into the DB's `[[db]]` settings; the caller then
+    /// re-applies the tenancy state from the configuration.
+    pub set: fn(&mut DbConfig, &str) -> Result<(), String>,
+}
+
+/// What CONFIG GET/SET act on: the server, or one DB's own settings.
+#[derive(Clone, Copy)]
+pub enum Scope<'a> {
+    Server,
+    Db { index: usize, tenant: &'a DbTenant },
+}
+
+impl Param {
+    /// The value a client in `scope` sees.
+    pub fn value(&self, config: &Config, scope: Scope<'_>) -> String {
+        match (self.db, scope) {
+            (Some(d), Scope::Db { tenant, .. }) => (d.get)(tenant, config),
+            _ => (self.get)(config),
+        }
+    }
+
+    /// Sets the value for `scope` in `config` (the DB's `[[db]]` table for a
+    /// per-DB row). Whether tenancy must be re-applied: true for per-DB rows.
+    pub fn assign(
+        &self,
+        config: &mut Config,
+        scope: Scope<'_>,
+        value: &str,
+    ) -> Result<bool, String> {
+        match (self.db, scope) {
+            (Some(d), Scope::Db { index, .. }) => {
+                (d.set)(config.db_mut(index), value)?;
+                Ok(true)
+            }
+            _ => (self.set)(config, value).map(|()| false),
+        }
+    }
+}
+
+static DB_MAXMEMORY: DbParam = DbParam {
+    get: |t, c| t.effective_maxmemory(c.maxmemory).to_string(),
+    set: |d, v| {
+        d.maxmemory = mem(v)?;
+        Ok(())
+    },
+};
+
+static DB_POLICY: DbParam = DbParam {
+    get: |t, _| t.policy().name().to_string(),
+    set: |d, v| {
+        d.maxmemory_policy = Some(policy(v)?);
+        Ok(())
+    },
+};
+
+fn policy(v: &str) -> Result<Policy, String> {
+    Policy::parse(v.as_bytes()).ok_or_else(|| {
+        format!(
+            "argument(s) must be one of the following: {}",
+            POLICIES.join(", ")
+        )
+    })
+}
+
+/// One of a fixed set of words (the `*-scope` settings).
+fn one_of(v: &str, words: &[&str]) -> Result<String, String> {
+    let v = v.to_ascii_lowercase();
+    if words.contains(&v.as_str()) {
+        Ok(v)
+    } else {
+        Err(format!(
+            "argument(s) must be one of the following: {}",
+            words.join(", ")
+        ))
+    }
 }
 
 fn yes_no(v: &str) -> Result<bool, String> {
@@ -69,6 +157,7 @@ macro_rules! fixed {
                 }
             },
             mutable: $mutable,
+            db: None,
         }
     };
 }
@@ -84,6 +173,7 @@ macro_rules! threshold {
                 Ok(())
             },
             mutable: true,
+            db: None,
         }
     };
 }
@@ -115,6 +205,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: false,
+        db: None,
     },
     Param {
         name: "port",
@@ -124,6 +215,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: false,
+        db: None,
     },
     Param {
         name: "requirepass",
@@ -137,6 +229,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        db: None,
     },
     Param {
         name: "aclfile",
@@ -153,6 +246,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: false,
+        db: None,
     },
     Param {
         name: "databases",
@@ -166,6 +260,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: false,
+        db: None,
     },
     Param {
         name: "timeout",
@@ -175,6 +270,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        db: None,
     },
     Param {
         name: "maxclients",
@@ -188,6 +284,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        db: None,
     },
     Param {
         name: "protected-mode",
@@ -197,6 +294,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        db: None,
     },
     Param {
         name: "loglevel",
@@ -211,6 +309,7 @@ pub static PARAMS: &[Param] = &[
         }
         },
         mutable: true,
+        db: None,
     },
     Param {
         name: "dir",
@@ -220,6 +319,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        db: None,
     },
     Param {
         name: "save",
@@ -230,6 +330,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        db: None,
     },
     Param {
         name: "appendonly",
@@ -239,6 +340,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        db: None,
     },
     Param {
         name: "proto-max-bulk-len",
@@ -254,6 +356,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        db: None,
     },
     Param {
         name: "client-query-buffer-limit",
@@ -269,6 +372,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        db: None,
     },
     Param {
         name: "slowlog-log-slower-than",
@@ -278,6 +382,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        db: None,
     },
     Param {
         name: "slowlog-max-len",
@@ -287,6 +392,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        db: None,
     },
     Param {
         name: "hz",
@@ -298,6 +404,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        db: None,
     },
     Param {
         name: "maxmemory",
@@ -307,23 +414,19 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        db: Some(&DB_MAXMEMORY),
     },
     Param {
         name: "maxmemory-policy",
         get: |c| c.maxmemory_policy.clone(),
         set: |c, v| {
-            let v = v.to_ascii_lowercase();
-            if !POLICIES.contains(&v.as_str()) {
-                return Err(format!(
-                    "argument(s) must be one of the following: {}",
-                    POLICIES.join(", ")
-                ));
-            }
-            c.maxmemory_policy = v;
+            c.maxmemory_policy = policy(v)?.name().to_string();
             Ok(())
         },
         mutable: true,
+        db: Some(&DB_POLICY),
     },
+    // Global: every DB's eviction samples alike.
     Param {
         name: "maxmemory-samples",
         get: |c| c.maxmemory_samples.to_string(),
@@ -332,6 +435,40 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        db: None,
+    },
+    // What a DB-restricted user's FLUSHALL does: `deny` or `own` (its DBs).
+    Param {
+        name: "flushall-scope",
+        get: |c| c.flushall_scope.clone(),
+        set: |c, v| {
+            c.flushall_scope = one_of(v, &["deny", "own"])?;
+            Ok(())
+        },
+        mutable: true,
+        db: None,
+    },
+    // Namespaces are fixed for the server's life: switching them would
+    // strand existing subscriptions and cached scripts in the old one.
+    Param {
+        name: "pubsub-scope",
+        get: |c| c.pubsub_scope.clone(),
+        set: |c, v| {
+            c.pubsub_scope = one_of(v, &["global", "db"])?;
+            Ok(())
+        },
+        mutable: false,
+        db: None,
+    },
+    Param {
+        name: "script-scope",
+        get: |c| c.script_scope.clone(),
+        set: |c, v| {
+            c.script_scope = one_of(v, &["global", "db"])?;
+            Ok(())
+        },
+        mutable: false,
+        db: None,
     },
     Param {
         name: "tcp-keepalive",
@@ -341,6 +478,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        db: None,
     },
     Param {
         name: "daemonize",
@@ -355,6 +493,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: false,
+        db: None,
     },
     // Read by clients and tools; see `fixed!`.
     fixed!("maxmemory-clients", "0", true),
@@ -389,6 +528,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        db: None,
     },
     Param {
         name: "io-threads",
@@ -402,6 +542,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: false,
+        db: None,
     },
     // Metrics: where Prometheus scrapes `/metrics`; empty = off. Bound at
     // startup only (a listener appearing at runtime would surprise firewalls).
@@ -423,6 +564,7 @@ pub static PARAMS: &[Param] = &[
             }
         },
         mutable: false,
+        db: None,
     },
 ];
 

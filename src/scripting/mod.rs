@@ -11,6 +11,7 @@ pub mod libs;
 pub mod msgpack;
 pub mod structlib;
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
@@ -56,6 +57,9 @@ pub struct Scripting {
     hook_ticks: Arc<AtomicU32>,
     /// busy-reply-threshold in ms.
     pub busy_threshold_ms: AtomicI64,
+    /// `script-scope db`: each DB has its own script cache (see
+    /// [`Scripting::cache_key`]). Fixed at startup.
+    per_db: AtomicBool,
 }
 
 impl Default for Scripting {
@@ -68,6 +72,7 @@ impl Default for Scripting {
             kill: Arc::new(AtomicBool::new(false)),
             hook_ticks: Arc::new(AtomicU32::new(NO_HANDOFF)),
             busy_threshold_ms: AtomicI64::new(5000),
+            per_db: AtomicBool::new(false),
         }
     }
 }
@@ -155,25 +160,45 @@ impl Scripting {
         Ok(())
     }
 
-    /// SCRIPT LOAD: compiles and caches, returning the SHA1.
-    pub fn load(&self, body: &[u8]) -> Result<String, Error> {
+    /// Chooses per-DB script caches (`script-scope db`); set once at
+    /// startup, before any script is cached.
+    pub fn set_per_db(&self, per_db: bool) {
+        self.per_db.store(per_db, Ordering::Relaxed);
+    }
+
+    /// The cache key of `sha` (lowercase) for a client in `db`: the SHA1
+    /// itself, or with `script-scope db` the DB in front, so a script
+    /// loaded in one DB is NOSCRIPT in another.
+    fn cache_key<'a>(&self, db: usize, sha: &'a str) -> Cow<'a, str> {
+        if self.per_db.load(Ordering::Relaxed) {
+            Cow::Owned(format!("{db}:{sha}"))
+        } else {
+            Cow::Borrowed(sha)
+        }
+    }
+
+    /// SCRIPT LOAD from a client in `db`: compiles and caches, returning
+    /// the SHA1.
+    pub fn load(&self, db: usize, body: &[u8]) -> Result<String, Error> {
         let mut g = self.engine.lock();
         let engine = engine(&mut g, self)?;
         let sha = sha1_hex(body);
-        if !engine.scripts.contains_key(&sha) {
-            engine.compile(body, &sha)?;
+        let key = self.cache_key(db, &sha);
+        if !engine.scripts.contains_key(key.as_ref()) {
+            engine.compile(body, &key)?;
         }
         Ok(sha)
     }
 
-    /// SCRIPT EXISTS for one SHA1.
-    pub fn exists(&self, sha: &[u8]) -> bool {
+    /// SCRIPT EXISTS for one SHA1, from a client in `db`.
+    pub fn exists(&self, db: usize, sha: &[u8]) -> bool {
         let g = self.engine.lock();
         let Some(e) = &*g else { return false };
         let Ok(s) = std::str::from_utf8(sha) else {
             return false;
         };
-        e.scripts.contains_key(s.to_ascii_lowercase().as_str())
+        let sha = s.to_ascii_lowercase();
+        e.scripts.contains_key(self.cache_key(db, &sha).as_ref())
     }
 
     /// SCRIPT FLUSH: a fresh Lua state, as Redis does.
@@ -329,7 +354,8 @@ impl Engine {
         })
     }
 
-    fn compile(&mut self, body: &[u8], sha: &str) -> Result<Function, Error> {
+    /// Compiles `body` and caches it under `key` ([`Scripting::cache_key`]).
+    fn compile(&mut self, body: &[u8], key: &str) -> Result<Function, Error> {
         let f = self
             .lua
             .load(body)
@@ -343,7 +369,7 @@ impl Engine {
                 };
                 Error::from(format!("ERR Error compiling script (new function): {msg}"))
             })?;
-        self.scripts.insert(sha.to_string(), f.clone());
+        self.scripts.insert(key.to_string(), f.clone());
         Ok(f)
     }
 }
@@ -404,6 +430,7 @@ fn eval_inner(
     let srv = ctx.srv;
     let sc = &srv.scripting;
     let engine = engine(&mut g, sc)?;
+    let db = ctx.client.db;
     let (f, sha) = if by_sha {
         // Case-insensitive lookup without allocating: SHA1s are 40 hex digits.
         let mut low = [0u8; 40];
@@ -413,16 +440,17 @@ fn eval_inner(
         for (d, s) in low.iter_mut().zip(argv[1]) {
             *d = s.to_ascii_lowercase();
         }
-        let key = std::str::from_utf8(&low).map_err(|_| NOSCRIPT)?;
-        match engine.scripts.get_key_value(key) {
-            Some((sha, f)) => (f.clone(), sha.clone()),
+        let sha = std::str::from_utf8(&low).map_err(|_| NOSCRIPT)?;
+        match engine.scripts.get(sc.cache_key(db, sha).as_ref()) {
+            Some(f) => (f.clone(), sha.to_string()),
             None => return Err(NOSCRIPT),
         }
     } else {
         let sha = sha1_hex(argv[1]);
-        match engine.scripts.get(&sha) {
+        let key = sc.cache_key(db, &sha);
+        match engine.scripts.get(key.as_ref()) {
             Some(f) => (f.clone(), sha),
-            None => (engine.compile(argv[1], &sha)?, sha),
+            None => (engine.compile(argv[1], &key)?, sha),
         }
     };
     let lua_err = |e: mlua::Error| Error::from(format!("ERR Error running script {sha}: {e}"));

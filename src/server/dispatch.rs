@@ -91,7 +91,12 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
                 }
             }
         }
-        if let Err((denied, arg)) = ctx.client.user.check(cmd, argv, ctx.client.db) {
+        if let Err((denied, arg)) = ctx.client.user.check(
+            cmd,
+            argv,
+            ctx.client.db,
+            ctx.srv.hot.all_dbs_own.load(Ordering::Relaxed),
+        ) {
             stat.rejected.fetch_add(1, Ordering::Relaxed);
             flag_transaction(ctx);
             let object = match (denied, arg.and_then(|i| argv.get(i))) {

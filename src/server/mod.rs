@@ -100,6 +100,12 @@ impl Shared {
             addrs: Mutex::new(Vec::new()),
             config: RwLock::new(config),
         });
+        // Namespaces are chosen once (the scope settings are immutable).
+        {
+            let c = shared.config.read();
+            shared.pubsub.set_per_db(c.pubsub_scope == "db");
+            shared.scripting.set_per_db(c.script_scope == "db");
+        }
         // `[[db]]` limits and the global maxmemory into the per-DB atomics.
         shared
             .tenancy
@@ -143,6 +149,9 @@ pub struct HotConfig {
     pub idle_timeout_s: AtomicU64,
     pub proto_max_bulk_len: AtomicU64,
     pub query_buffer_limit: AtomicU64,
+    /// `flushall-scope own`: commands that touch every DB (FLUSHALL) act
+    /// on a DB-restricted user's own DBs instead of being refused.
+    pub all_dbs_own: AtomicBool,
     /// Encoding thresholds, read by every collection write.
     thresholds: [AtomicI64; 8],
 }
@@ -152,6 +161,8 @@ impl HotConfig {
         self.slowlog_threshold
             .store(c.slowlog_log_slower_than, Ordering::Relaxed);
         self.idle_timeout_s.store(c.timeout, Ordering::Relaxed);
+        self.all_dbs_own
+            .store(c.flushall_scope == "own", Ordering::Relaxed);
         self.proto_max_bulk_len
             .store(c.proto_max_bulk_len as u64, Ordering::Relaxed);
         self.query_buffer_limit

@@ -5,8 +5,13 @@
 //! counted per client; a subscriber that stops reading is disconnected by
 //! Redis's pubsub output-buffer limit (`32mb 8mb 60`: over 32 MiB at once,
 //! or over 8 MiB for 60 seconds) instead of growing memory without bound.
+//!
+//! With `pubsub-scope db` every DB has its own namespace: the registry keys
+//! a name by [`PubSub::key`] (the DB index in front), and replies and
+//! messages show the name without it.
 
-use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
+use std::borrow::Cow;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use hashbrown::HashMap;
@@ -41,7 +46,12 @@ pub struct PubSub {
     channels: RwLock<HashMap<Vec<u8>, HashMap<u64, Subscriber>>>,
     patterns: RwLock<HashMap<Vec<u8>, HashMap<u64, Subscriber>>>,
     shard_channels: RwLock<HashMap<Vec<u8>, HashMap<u64, Subscriber>>>,
+    /// `pubsub-scope db`; fixed at startup (see [`PubSub::set_per_db`]).
+    per_db: AtomicBool,
 }
+
+/// Bytes of the DB prefix of a per-DB registry key.
+const PREFIX: usize = 4;
 
 /// Which namespace a (un)subscription is in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +62,42 @@ pub enum Kind {
 }
 
 impl PubSub {
+    /// Chooses per-DB namespaces (`pubsub-scope db`). Set once, before any
+    /// client subscribes: keys made under one scope mean nothing in the other.
+    pub fn set_per_db(&self, per_db: bool) {
+        self.per_db.store(per_db, Ordering::Relaxed);
+    }
+
+    pub fn per_db(&self) -> bool {
+        self.per_db.load(Ordering::Relaxed)
+    }
+
+    /// The registry key of channel or pattern `name` for a client in `db`.
+    /// Borrowed (no allocation) under the global scope.
+    pub fn key<'a>(&self, db: usize, name: &'a [u8]) -> Cow<'a, [u8]> {
+        if !self.per_db() {
+            return Cow::Borrowed(name);
+        }
+        let mut k = Vec::with_capacity(PREFIX + name.len());
+        k.extend_from_slice(&(db as u32).to_be_bytes());
+        k.extend_from_slice(name);
+        Cow::Owned(k)
+    }
+
+    /// The name a client sees for registry key `key`.
+    pub fn name<'a>(&self, key: &'a [u8]) -> &'a [u8] {
+        if self.per_db() {
+            key.get(PREFIX..).unwrap_or_default()
+        } else {
+            key
+        }
+    }
+
+    /// The registry key's DB part (`None` under the global scope).
+    fn prefix(&self, db: usize) -> Option<[u8; PREFIX]> {
+        self.per_db().then(|| (db as u32).to_be_bytes())
+    }
+
     fn map(&self, kind: Kind) -> &RwLock<HashMap<Vec<u8>, HashMap<u64, Subscriber>>> {
         match kind {
             Kind::Channel => &self.channels,
@@ -78,8 +124,18 @@ impl PubSub {
         }
     }
 
-    /// PUBLISH / SPUBLISH: returns the number of clients that received it.
-    pub fn publish(&self, shard: bool, channel: &[u8], message: &[u8], now_ms: i64) -> usize {
+    /// PUBLISH / SPUBLISH from a client in `db`: returns the number of
+    /// clients that received it.
+    pub fn publish(
+        &self,
+        shard: bool,
+        db: usize,
+        channel: &[u8],
+        message: &[u8],
+        now_ms: i64,
+    ) -> usize {
+        let key = self.key(db, channel);
+        let prefix = self.prefix(db);
         let mut enc = Encoded::default();
         let mut n = 0;
         let (kind, name): (Kind, &[u8]) = if shard {
@@ -87,7 +143,7 @@ impl PubSub {
         } else {
             (Kind::Channel, b"message")
         };
-        if let Some(subs) = self.map(kind).read().get(channel) {
+        if let Some(subs) = self.map(kind).read().get(key.as_ref()) {
             for s in subs.values() {
                 let msg = enc.get(proto_of(&s.info), |r| {
                     r.push(3);
@@ -103,6 +159,13 @@ impl PubSub {
             return n;
         }
         for (pattern, subs) in self.patterns.read().iter() {
+            let pattern = match &prefix {
+                None => pattern.as_slice(),
+                Some(p) => match pattern.strip_prefix(p.as_slice()) {
+                    Some(rest) => rest,
+                    None => continue,
+                },
+            };
             if !glob_match(pattern, channel, false) {
                 continue;
             }
@@ -120,22 +183,45 @@ impl PubSub {
         n
     }
 
-    /// PUBSUB CHANNELS / SHARDCHANNELS [pattern].
-    pub fn names(&self, kind: Kind, pattern: Option<&[u8]>) -> Vec<Vec<u8>> {
+    /// PUBSUB CHANNELS / SHARDCHANNELS [pattern], as seen from `db`.
+    pub fn names(&self, kind: Kind, db: usize, pattern: Option<&[u8]>) -> Vec<Vec<u8>> {
+        let prefix = self.prefix(db);
         self.map(kind)
             .read()
             .keys()
+            .filter_map(|k| match &prefix {
+                None => Some(k.as_slice()),
+                Some(p) => k.strip_prefix(p.as_slice()),
+            })
             .filter(|c| pattern.is_none_or(|p| glob_match(p, c, false)))
-            .cloned()
+            .map(<[u8]>::to_vec)
             .collect()
     }
 
-    /// PUBSUB NUMSUB / SHARDNUMSUB.
-    pub fn count(&self, kind: Kind, name: &[u8]) -> usize {
-        self.map(kind).read().get(name).map_or(0, HashMap::len)
+    /// PUBSUB NUMSUB / SHARDNUMSUB, as seen from `db`.
+    pub fn count(&self, kind: Kind, db: usize, name: &[u8]) -> usize {
+        let key = self.key(db, name);
+        self.map(kind)
+            .read()
+            .get(key.as_ref())
+            .map_or(0, HashMap::len)
     }
 
-    /// Channels with at least one subscriber (INFO `pubsub_channels`).
+    /// PUBSUB NUMPAT as seen from `db`: distinct patterns of its namespace.
+    pub fn pattern_count_in(&self, db: usize) -> usize {
+        match self.prefix(db) {
+            None => self.pattern_count(),
+            Some(p) => self
+                .patterns
+                .read()
+                .keys()
+                .filter(|k| k.starts_with(&p))
+                .count(),
+        }
+    }
+
+    /// Channels with at least one subscriber, all namespaces (INFO
+    /// `pubsub_channels`).
     pub fn channel_count(&self) -> usize {
         self.channels.read().len()
     }

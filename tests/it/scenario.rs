@@ -137,8 +137,8 @@ async fn four_tenants_share_one_server_safely() {
             "{name}"
         );
         assert!(s(&r.call_str("EXEC").await).starts_with("-EXECABORT"));
-        let lua = format!("EVAL \"return redis.call('select', {other})\" 0");
-        let e = s(&r.call_str(&lua).await);
+        let lua = format!("return redis.call('select', {other})");
+        let e = s(&r.call(&[b"EVAL", lua.as_bytes(), b"0"]).await);
         assert!(
             e.contains("No permissions to access database"),
             "{name}: {e}"

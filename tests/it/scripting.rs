@@ -319,8 +319,15 @@ async fn script_kill_and_busy() {
             b"0",
         ])
         .await;
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    let r = other.call_str("SCRIPT KILL").await;
+    // Wait for the script to start (a loaded machine may take a while).
+    let mut r = other.call_str("SCRIPT KILL").await;
+    for _ in 0..500 {
+        if !r.starts_with(b"-NOTBUSY") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        r = other.call_str("SCRIPT KILL").await;
+    }
     assert!(
         r.starts_with(b"-UNKILLABLE Sorry the script already executed write commands"),
         "{}",

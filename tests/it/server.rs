@@ -81,7 +81,8 @@ async fn info_reports_version_sections_and_commandstats() {
             "# Commandstats",
             "# Errorstats",
             "# Cluster",
-            "# Keyspace"
+            "# Keyspace",
+            "# Tenancy"
         ]
     );
     let default: String = redis::cmd("INFO").query_async(&mut c).await.unwrap();

@@ -566,6 +566,11 @@ async fn out_of_memory_replies_match_redis() {
         theirs_tx.call_str("EXEC").await,
     );
     assert_eq!(s(&a), s(&b), "EXEC of a queued write while out of memory");
+    // A client's CONFIG SET sets its selected DB's own limit (scopes); the
+    // global one, which DB 3 below runs under too, comes from [server].
+    let shared = srv.handle.shared();
+    shared.config.write().maxmemory = 1;
+    shared.config_changed();
     assert!(s(&a).starts_with("-EXECABORT"), "{}", s(&a));
     let lines: &[&[&str]] = &[
         &["SET", "a", "b"],
