@@ -250,7 +250,7 @@ impl Db {
 
     /// [`Db::modify`], recording an access only when `access`: a caller
     /// that already looked the key up must not count a second LFU hit.
-    fn modify_with<R>(
+    pub fn modify_with<R>(
         &mut self,
         key: &[u8],
         now: i64,
