@@ -1,10 +1,11 @@
-//! Keyspace hot paths: GET/SET on a 100k-key database, command lookup, and
-//! SCAN steps over the segmented table.
+//! Keyspace hot paths: GET/SET on a 100k-key database, command lookup,
+//! SCAN steps over the segmented table, and eviction on a 1M-key database.
 //!
 //! `cargo bench --bench keyspace`.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use keyward::commands::REGISTRY;
+use keyward::keyspace::evict::Policy;
 use keyward::keyspace::table::Table;
 use keyward::keyspace::{Db, Entry, NewValue};
 
@@ -99,5 +100,58 @@ fn scan(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, db_ops, registry, scan);
+/// `evict_one` under allkeys-lru with the default 5 samples on a 1M-key
+/// DB whose keys have spread-out access times: ns per eviction, which
+/// should not depend on the DB size. Evicted keys are replaced by new ones
+/// outside the timed part, so the DB stays at 1M keys.
+fn eviction(c: &mut Criterion) {
+    use std::time::{Duration, Instant};
+    const N: usize = 1_000_000;
+    const BATCH: u64 = 20_000;
+    let now: i64 = 1_700_000_000_000;
+    let mut db = Db::new();
+    db.set_policy(Policy::AllKeysLru);
+    // Access times spread over the last ~3 hours.
+    let clock = |i: usize| keyward::clock::lru_clock(now - ((i * 7919) % 10_000) as i64 * 1000);
+    for i in 0..N {
+        let k = format!("key:{i:012}");
+        db.insert(Entry::new(
+            k.as_bytes(),
+            NewValue::Str(VALUE),
+            None,
+            clock(i),
+        ));
+    }
+    let mut next = N;
+    let mut g = c.benchmark_group("evict_1m");
+    g.bench_function("evict_one_allkeys_lru", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters;
+            while left > 0 {
+                let n = left.min(BATCH);
+                let start = Instant::now();
+                for _ in 0..n {
+                    black_box(db.evict_one(Policy::AllKeysLru, 5, now));
+                }
+                total += start.elapsed();
+                for _ in 0..n {
+                    let k = format!("key:{next:012}");
+                    db.insert(Entry::new(
+                        k.as_bytes(),
+                        NewValue::Str(VALUE),
+                        None,
+                        clock(next),
+                    ));
+                    next += 1;
+                }
+                left -= n;
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, db_ops, registry, scan, eviction);
 criterion_main!(benches);

@@ -15,6 +15,7 @@ use super::glob::glob_match;
 use super::spec::{cat, flags::*, CommandSpec, Group};
 use super::Ctx;
 use crate::clock::lru_clock;
+use crate::keyspace::evict::{self, Policy};
 use crate::keyspace::{Db, Entry, NewValue, ValueRef};
 use crate::protocol::ReplyBuf;
 
@@ -227,10 +228,6 @@ fn parse_cursor(arg: &[u8]) -> Option<u64> {
         v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
     }
     Some(if neg { v.wrapping_neg() } else { v })
-}
-
-fn policy_is_lfu(ctx: &Ctx<'_>) -> bool {
-    ctx.srv.config.read().maxmemory_policy.ends_with("-lfu")
 }
 
 // ---------------------------------------------------------------- handlers
@@ -690,23 +687,21 @@ fn object_encoding(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
-/// Redis's LFU layout of the 24-bit clock: minutes (16 bits) of the last
-/// decrement, then a logarithmic counter (8 bits), decayed by one per
-/// elapsed minute (`lfu-decay-time` 1) when read.
-fn lfu_counter(clock: u32, now: i64) -> i64 {
-    let ldt = i64::from(clock >> 8);
-    let counter = i64::from(clock & 0xff);
-    let minutes = (now / 60_000) & 0xffff;
-    let elapsed = if minutes >= ldt {
-        minutes - ldt
-    } else {
-        0xffff - ldt + minutes
-    };
-    (counter - elapsed).max(0)
+/// Whether the selected DB runs an LFU policy: OBJECT FREQ/IDLETIME read
+/// the per-DB policy, since that is what decides how the DB's entries use
+/// their clock bits.
+fn selected_db_is_lfu(ctx: &Ctx<'_>) -> bool {
+    let p = ctx
+        .srv
+        .tenancy
+        .db(ctx.client.db)
+        .policy
+        .load(std::sync::atomic::Ordering::Relaxed);
+    Policy::from_u8(p).is_lfu()
 }
 
 fn object_freq(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let lfu = policy_is_lfu(ctx);
+    let lfu = selected_db_is_lfu(ctx);
     let now = ctx.now;
     let (db, out) = ctx.db_out();
     let Some(e) = db.get_read_notouch(argv[2], now) else {
@@ -716,12 +711,13 @@ fn object_freq(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if !lfu {
         return Err(errors::LFU_NOT_SELECTED);
     }
-    out.int(lfu_counter(e.clock(), now));
+    // Redis's LFUDecrAndReturn: decayed for the reply, not stored.
+    out.int(i64::from(evict::lfu_decayed(e.clock(), now)));
     Ok(())
 }
 
 fn object_idletime(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let lfu = policy_is_lfu(ctx);
+    let lfu = selected_db_is_lfu(ctx);
     let now = ctx.now;
     let (db, out) = ctx.db_out();
     let Some(e) = db.get_read_notouch(argv[2], now) else {
@@ -731,14 +727,7 @@ fn object_idletime(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if lfu {
         return Err(errors::LFU_SELECTED);
     }
-    // Redis's estimateObjectIdleTime over the wrapping 24-bit clock.
-    let (clock, then) = (i64::from(lru_clock(now)), i64::from(e.clock()));
-    let idle = if clock >= then {
-        clock - then
-    } else {
-        clock + (0x00FF_FFFF - then)
-    };
-    out.int(idle);
+    out.int(evict::lru_idle(e.clock(), now) as i64);
     Ok(())
 }
 
@@ -806,8 +795,8 @@ mod tests {
     #[test]
     fn lfu_counter_decays_per_minute() {
         let now = 10 * 60_000;
-        assert_eq!(lfu_counter((10 << 8) | 5, now), 5);
-        assert_eq!(lfu_counter((8 << 8) | 5, now), 3);
-        assert_eq!(lfu_counter((1 << 8) | 5, now), 0);
+        assert_eq!(evict::lfu_decayed((10 << 8) | 5, now), 5);
+        assert_eq!(evict::lfu_decayed((8 << 8) | 5, now), 3);
+        assert_eq!(evict::lfu_decayed((1 << 8) | 5, now), 0);
     }
 }

@@ -13,6 +13,7 @@ use rand::SeedableRng;
 
 use super::blocking::Blocking;
 use super::entry::{Entry, NewValue, ValueRef};
+use super::evict::{self, EvictionPool, Policy};
 use super::value::Object;
 
 /// The key holds a value of another type (WRONGTYPE).
@@ -30,8 +31,8 @@ pub struct DbStats {
 }
 
 pub struct Db {
-    table: Table,
-    volatile: usize,
+    pub(super) table: Table,
+    pub(super) volatile: usize,
     mem: usize,
     pub stats: DbStats,
     /// Next segment the active expiry cycle visits.
@@ -43,6 +44,19 @@ pub struct Db {
     /// Clients blocked on this DB's keys (stay with the DB index: SWAPDB
     /// swaps data, not waiters).
     pub blocking: Blocking,
+    /// `maxmemory-policy` of this DB (see `evict.rs`).
+    pub(super) policy: Policy,
+    /// `policy.is_lfu()`, the one flag the access path branches on.
+    pub(super) lfu: bool,
+    /// A recent `now` (ms) for work that gets none: stamping keys created
+    /// by `insert` under LFU. Refreshed by every cron tick
+    /// (`active_expire`) and every eviction.
+    pub(super) time_hint: i64,
+    pub(super) pool: EvictionPool,
+    /// Reused buffer for the key being evicted.
+    pub(super) evict_key: Vec<u8>,
+    /// Where the volatile policies' fallback walk resumes.
+    pub(super) evict_seg: usize,
 }
 
 impl Default for Db {
@@ -67,6 +81,12 @@ impl Db {
             rng: SmallRng::from_entropy(),
             blocking: Blocking::default(),
             watchers: HashMap::new(),
+            policy: Policy::NoEviction,
+            lfu: false,
+            time_hint: 0,
+            pool: EvictionPool::default(),
+            evict_key: Vec::new(),
+            evict_seg: 0,
         }
     }
 
@@ -115,13 +135,13 @@ impl Db {
     }
 
     /// Looks a key up for reading: expires it lazily, counts a hit or miss,
-    /// refreshes its LRU clock.
+    /// records the access (LRU time or LFU counter).
     pub fn get_read(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
         self.expire_if_needed(key, now);
         match self.table.get_mut(key) {
             Some(e) => {
                 self.stats.hits += 1;
-                e.set_clock(lru_clock(now));
+                evict::touch(e, self.lfu, now, &mut self.rng);
                 Some(e)
             }
             None => {
@@ -136,7 +156,7 @@ impl Db {
     pub fn get(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
         self.expire_if_needed(key, now);
         let e = self.table.get_mut(key)?;
-        e.set_clock(lru_clock(now));
+        evict::touch(e, self.lfu, now, &mut self.rng);
         Some(e)
     }
 
@@ -180,11 +200,27 @@ impl Db {
         if entry.expire().is_some() {
             self.volatile += 1;
         }
-        let old = self.table.insert(entry);
+        let old = if self.lfu {
+            self.insert_lfu(entry)
+        } else {
+            self.table.insert(entry)
+        };
         if let Some(o) = &old {
             self.forget(o);
         }
         old
+    }
+
+    /// Under LFU a new key starts at `LFU_INIT_VAL` (Redis's
+    /// `createObject`), and a key written over keeps the counter of the
+    /// value it replaces (Redis's `dbSetValue`), so rewriting a hot key
+    /// does not make it look new. Callers stamp entries with the LRU time,
+    /// which means nothing under LFU, hence the restamp here.
+    #[inline(never)]
+    fn insert_lfu(&mut self, mut entry: Entry) -> Option<Entry> {
+        entry.set_clock(evict::lfu_new(self.time_hint));
+        self.table
+            .insert_with(entry, |new, old| new.set_clock(old.clock()))
     }
 
     fn forget(&mut self, e: &Entry) {
@@ -209,6 +245,18 @@ impl Db {
         now: i64,
         f: impl FnOnce(&mut Entry) -> R,
     ) -> Option<R> {
+        self.modify_with(key, now, true, f)
+    }
+
+    /// [`Db::modify`], recording an access only when `access`: a caller
+    /// that already looked the key up must not count a second LFU hit.
+    pub fn modify_with<R>(
+        &mut self,
+        key: &[u8],
+        now: i64,
+        access: bool,
+        f: impl FnOnce(&mut Entry) -> R,
+    ) -> Option<R> {
         self.expire_if_needed(key, now);
         if !self.watchers.is_empty() && self.table.get(key).is_some() {
             self.touch(key);
@@ -216,7 +264,9 @@ impl Db {
         let e = self.table.get_mut(key)?;
         let before = e.mem_usage();
         let had_ttl = e.expire().is_some();
-        e.set_clock(lru_clock(now));
+        if access {
+            evict::touch(e, self.lfu, now, &mut self.rng);
+        }
         let r = f(e);
         let after = e.mem_usage();
         let has_ttl = e.expire().is_some();
@@ -275,8 +325,9 @@ impl Db {
                 }
             },
         }
+        // The lookup above (or the creation) was this command's access.
         let (r, empty) = self
-            .modify(key, now, |e| {
+            .modify_with(key, now, false, |e| {
                 let o = e
                     .object_mut()
                     .expect("checked above: the entry holds an object");
@@ -297,6 +348,8 @@ impl Db {
         self.volatile = 0;
         self.mem = 0;
         self.expire_seg = 0;
+        self.evict_seg = 0;
+        self.pool.clear();
         let mut t = Table::new();
         std::mem::swap(&mut t, &mut self.table);
         t
@@ -334,6 +387,8 @@ impl Db {
     /// The active expiry cycle's step: visits segments in turn until about
     /// `budget` entries were examined; returns how many keys it expired.
     pub fn active_expire(&mut self, now: i64, budget: usize) -> usize {
+        // Every DB gets this call each cron tick: the clock hint's refresh.
+        self.time_hint = now;
         if self.volatile == 0 {
             return 0;
         }
@@ -388,6 +443,10 @@ impl Db {
         std::mem::swap(&mut self.volatile, &mut other.volatile);
         std::mem::swap(&mut self.mem, &mut other.mem);
         std::mem::swap(&mut self.expire_seg, &mut other.expire_seg);
+        // Pooled candidates name keys of the old contents; the policy
+        // stays with the index like the other settings.
+        self.pool.clear();
+        other.pool.clear();
         // Waiters and watchers stay with the DB index; what they look at
         // changed, so WATCHes break and blocked clients get a chance.
         for db in [&mut *self, &mut *other] {

@@ -26,6 +26,11 @@ use super::entry::Entry;
 /// A segment splits instead of growing once it holds this many entries.
 pub const SEGMENT_SPLIT: usize = 896;
 
+/// Tag probes one [`Table::sample`] draw tries before falling back to a
+/// positional pick in the chosen segment (miss odds per probe are ≤ 0.95
+/// at the lowest load a split leaves, so ≤ 4% of draws fall back).
+const PROBES_PER_DRAW: usize = 64;
+
 struct Segment {
     /// Number of leading hash bits shared by every key in the segment.
     depth: u32,
@@ -106,16 +111,31 @@ impl Table {
 
     /// Inserts or replaces; returns the previous entry for the key.
     pub fn insert(&mut self, entry: Entry) -> Option<Entry> {
+        self.insert_with(entry, |_, _| {})
+    }
+
+    /// Inserts or replaces; on a replacement `on_replace(new, old)` runs
+    /// with the new entry already in its slot (LFU carries the old
+    /// counter over this way without a second probe).
+    pub fn insert_with(
+        &mut self,
+        entry: Entry,
+        on_replace: impl FnOnce(&mut Entry, &Entry),
+    ) -> Option<Entry> {
         let h = self.hash(entry.key());
         let i = self.seg_index(h);
         let hasher = &self.hasher;
         let seg = &mut self.segs[i];
         match seg.map.find_mut(inner_hash(h), |e| e.key() == entry.key()) {
-            Some(slot) => return Some(std::mem::replace(slot, entry)),
+            Some(slot) => {
+                let old = std::mem::replace(slot, entry);
+                on_replace(slot, &old);
+                return Some(old);
+            }
             None => {
                 if seg.map.len() >= SEGMENT_SPLIT && seg.depth < 48 {
                     self.split(i);
-                    return self.insert(entry);
+                    return self.insert_with(entry, on_replace);
                 }
                 seg.map.insert_unique(inner_hash(h), entry, |e| {
                     inner_hash(hasher.hash_one(e.key()))
@@ -260,22 +280,71 @@ impl Table {
         }
     }
 
-    /// A uniformly chosen segment weighted by hash range, then a random
-    /// entry in it; `None` when the table is empty.
+    /// A random entry, `None` when the table is empty. Same distribution
+    /// and cost as one draw of [`Table::sample`].
     pub fn random(&self, rng: &mut impl Rng) -> Option<&Entry> {
+        self.sample(rng)
+    }
+
+    /// One approximately uniform random entry in O(1) expected time
+    /// (`None` only when the table is empty); eviction draws its
+    /// candidates with it.
+    ///
+    /// A segment is picked by a random hash, so with the probability of
+    /// its share of the hash range, which is its expected share of the
+    /// keys. Inside it, hashbrown exposes no bucket indexing, but
+    /// `iter_hash(r)` for a random `r` reads the one 16-slot control group
+    /// at `r`'s position and yields the full slots whose 7-bit tag equals
+    /// `r`'s: a hit with probability ≈ load/8 per probe (a few ns each), so
+    /// ~10–20 probes at the 44–87% loads segments live at. Every slot is
+    /// equally likely to be hit, so entries inside a segment are drawn
+    /// uniformly; across segments the pick follows hash ranges, which
+    /// track key counts within the binomial spread (±15% at the 450–900
+    /// keys a segment holds). A segment left sparse by deletions (segments never
+    /// shrink) can miss [`PROBES_PER_DRAW`] times; then one pick by
+    /// position in that segment, O(segment), keeps the draw exact.
+    pub fn sample(&self, rng: &mut impl Rng) -> Option<&Entry> {
         if self.len == 0 {
             return None;
         }
-        for _ in 0..64 {
-            let seg = &self.segs[self.seg_index(rng.gen())];
-            let n = seg.map.len();
-            if n > 0 {
-                return seg.map.iter().nth(rng.gen_range(0..n));
+        // Empty segments own a share of the hash range but no keys;
+        // redrawing keeps the pick weighted by key count.
+        let Some(seg) = (0..64)
+            .map(|_| &self.segs[self.seg_index(rng.gen())])
+            .find(|s| !s.map.is_empty())
+        else {
+            // Almost every segment is empty: a linear pick.
+            let n = rng.gen_range(0..self.len);
+            return self.iter().nth(n);
+        };
+        for _ in 0..PROBES_PER_DRAW {
+            if let Some(e) = seg.map.iter_hash(rng.gen()).next() {
+                return Some(e);
             }
         }
-        // Very sparse table: fall back to a linear pick.
-        let n = rng.gen_range(0..self.len);
-        self.iter().nth(n)
+        seg.map.iter().nth(rng.gen_range(0..seg.map.len()))
+    }
+
+    /// Visits entries segment by segment from segment `start` (wrapping)
+    /// until `f` returns false or `budget` entries were visited; returns
+    /// the segment after the last one visited, for a caller that walks on
+    /// across calls.
+    pub fn walk(&self, start: usize, budget: usize, mut f: impl FnMut(&Entry) -> bool) -> usize {
+        let n = self.segs.len();
+        let mut seen = 0;
+        for step in 0..n {
+            let i = (start + step) % n;
+            for e in self.segs[i].map.iter() {
+                seen += 1;
+                if !f(e) {
+                    return (i + 1) % n;
+                }
+            }
+            if seen >= budget {
+                return (i + 1) % n;
+            }
+        }
+        start % n.max(1)
     }
 
     /// Bytes held by the table structure itself (slots and control bytes).
@@ -372,6 +441,78 @@ mod tests {
             }
         }
         assert_eq!(total, 10_000);
+    }
+
+    #[test]
+    fn sample_is_close_to_uniform_across_segments() {
+        use rand::SeedableRng;
+        let mut t = Table::new();
+        let mut rng = rand::rngs::SmallRng::seed_from_u64(3);
+        for i in 0..60_000 {
+            t.insert(e(&format!("k{i}")));
+        }
+        // Segments differ in bucket count (a split leaves the old half in
+        // the big table); a per-bucket draw would favour the small ones.
+        let mut hits = vec![0usize; t.segs.len()];
+        let mut where_: std::collections::HashMap<Vec<u8>, usize> = Default::default();
+        for (i, s) in t.segs.iter().enumerate() {
+            for x in s.map.iter() {
+                where_.insert(x.key().to_vec(), i);
+            }
+        }
+        let draws = 300_000;
+        let mut seen = HashSet::new();
+        for _ in 0..draws {
+            let k = t.sample(&mut rng).unwrap().key().to_vec();
+            hits[where_[&k]] += 1;
+            seen.insert(k);
+        }
+        for (i, s) in t.segs.iter().enumerate() {
+            let expected = draws as f64 * s.map.len() as f64 / t.len() as f64;
+            let ratio = hits[i] as f64 / expected;
+            // Segments are picked by hash range, which matches their key
+            // count only up to ~±15% (binomial spread): within that, but
+            // far from the 2x a per-bucket pick would give.
+            assert!((0.7..1.4).contains(&ratio), "segment {i}: {ratio}");
+        }
+        // 5 draws per key on average: e^-5 ≈ 0.7% never drawn when exact,
+        // ~2% with the per-segment spread; far below the 5% a sampler
+        // blind to part of the table would leave.
+        assert!(seen.len() > 58_000, "{}", seen.len());
+    }
+
+    #[test]
+    fn sample_survives_a_sparse_table() {
+        let mut t = Table::new();
+        let mut rng = rand::thread_rng();
+        for i in 0..20_000 {
+            t.insert(e(&format!("k{i}")));
+        }
+        for i in 1..20_000 {
+            t.remove(format!("k{i}").as_bytes());
+        }
+        for _ in 0..20 {
+            assert_eq!(t.sample(&mut rng).unwrap().key(), b"k0");
+        }
+        let mut n = 0;
+        t.walk(3, 100, |_| {
+            n += 1;
+            true
+        });
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn insert_with_sees_the_replaced_entry() {
+        let mut t = Table::new();
+        t.insert(Entry::new(b"a", NewValue::Str(b"1"), None, 42));
+        let old = t.insert_with(
+            Entry::new(b"a", NewValue::Str(b"2"), None, 0),
+            |new, old| new.set_clock(old.clock()),
+        );
+        assert_eq!(old.unwrap().clock(), 42);
+        assert_eq!(t.get(b"a").unwrap().clock(), 42);
+        assert_eq!(t.len(), 1);
     }
 
     #[test]
