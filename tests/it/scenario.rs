@@ -221,6 +221,7 @@ async fn four_tenants_share_one_server_safely() {
             .unwrap();
         let entries: Vec<Vec<Value>> = redis::cmd("ACL")
             .arg("LOG")
+            .arg(100)
             .query_async(&mut c)
             .await
             .unwrap();

@@ -504,7 +504,6 @@ async fn max_clients_refuses_auth_pinning_reset_and_connect() {
 }
 
 #[tokio::test]
-#[ignore = "needs Db::evict_one from the evict branch (a placeholder here): un-ignore after the merge"]
 async fn allkeys_lru_db_evicts_only_its_own_keys() {
     let srv = start_with(with_dbs(vec![db(1, |d| {
         d.maxmemory = 64 * 1024;
