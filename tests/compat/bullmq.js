@@ -229,6 +229,75 @@ async function main() {
     await w.close();
   });
 
+  await check(`${tag} job API: progress, logs, update, priority, promote, retry, remove, drain`, async () => {
+    const q = queue('api');
+    const qe = events('api');
+    await qe.waitUntilReady();
+    const progress = [];
+    qe.on('progress', ({ data }) => progress.push(data));
+    const w = worker('api', async (job) => {
+      if (job.name === 'fails') throw new Error('nope');
+      await job.updateProgress(50);
+      await job.updateProgress({ step: 'done' });
+      await job.log('line one');
+      await job.log('line two');
+      await job.updateData({ ...job.data, touched: true });
+      return 'ok';
+    }, { autorun: false, metrics: { maxDataPoints: 10 } });
+    const a = await q.add('a', { v: 1 });
+    const lifo = await q.add('lifo', { v: 2 }, { lifo: true });
+    const pr = await q.add('pr', {}, { priority: 7 });
+    await pr.changePriority({ priority: 2 });
+    eq(`${tag} api: changePriority`, (await q.getJob(pr.id)).priority, 2);
+    const d = await q.add('d', {}, { delay: 60000 });
+    eq(`${tag} api: getDelayed`, (await q.getDelayed()).map((j) => j.id), [d.id]);
+    await d.promote();
+    eq(`${tag} api: promote moves to waiting`, await d.getState(), 'waiting');
+    eq(`${tag} api: getWaiting has lifo first`, (await q.getWaiting(0, 0))[0].id, lifo.id);
+    const dup1 = await q.add('dedup', { n: 1 }, { deduplication: { id: 'same' } });
+    const dup2 = await q.add('dedup', { n: 2 }, { deduplication: { id: 'same' } });
+    eq(`${tag} api: deduplication returns the first job`, dup2.id, dup1.id);
+    const f = await q.add('fails', {});
+    eq(`${tag} api: getJobCounts before run`, await q.getJobCounts('wait', 'prioritized', 'delayed'), { wait: 5, prioritized: 1, delayed: 0 });
+    w.run();
+    await f.waitUntilFinished(qe, 10000).catch(() => {});
+    await a.waitUntilFinished(qe, 10000);
+    await waitFor('all done', async () => { const c = await q.getJobCounts('completed', 'failed'); return c.completed + c.failed === 6; }, 10000);
+    const aj = await q.getJob(a.id);
+    eq(`${tag} api: progress stored`, aj.progress, { step: 'done' });
+    eq(`${tag} api: progress events`, progress.slice(0, 2), [50, { step: 'done' }]);
+    eq(`${tag} api: job logs`, await q.getJobLogs(a.id), { logs: ['line one', 'line two'], count: 2 });
+    eq(`${tag} api: updateData`, aj.data, { v: 1, touched: true });
+    eq(`${tag} api: returnvalue`, aj.returnvalue, 'ok');
+    const metrics = await q.getMetrics('completed');
+    eq(`${tag} api: metrics count`, metrics.meta.count, 5);
+    eq(`${tag} api: failed job listed`, (await q.getFailed()).map((j) => [j.id, j.failedReason]), [[f.id, 'nope']]);
+    await w.pause();
+    await q.retryJobs({ state: 'failed' });
+    eq(`${tag} api: retryJobs moves failed back to wait`, await (await q.getJob(f.id)).getState(), 'waiting');
+    await (await q.getJob(f.id)).remove();
+    eq(`${tag} api: job.remove`, await q.getJob(f.id), undefined);
+    await q.addBulk([{ name: 'x', data: {} }, { name: 'y', data: {} }]);
+    await q.drain();
+    eq(`${tag} api: drain empties wait`, await q.getWaitingCount(), 0);
+    eq(`${tag} api: getJobs by type`, (await q.getJobs(['completed'])).length, 5);
+    eq(`${tag} api: count`, await q.count(), 0);
+    await w.close();
+  });
+
+  await check(`${tag} removeOnComplete/removeOnFail keep limits`, async () => {
+    const q = queue('keep');
+    const w = worker('keep', async (job) => { if (job.data.fail) throw new Error('f'); }, { concurrency: 5 });
+    await q.addBulk(Array.from({ length: 30 }, (_, i) => ({ name: 'k', data: { fail: i % 3 === 0 }, opts: { removeOnComplete: 5, removeOnFail: { count: 2 } } })));
+    await waitFor('30 finished', async () => {
+      const c = await q.getJobCounts('wait', 'active');
+      return c.wait + c.active === 0;
+    }, 10000);
+    await sleep(100);
+    eq(`${tag} keep: counts trimmed`, await q.getJobCounts('completed', 'failed'), { completed: 5, failed: 2 });
+    await w.close();
+  });
+
   await redis.quit();
 }
 
