@@ -298,6 +298,28 @@ async function main() {
     await w.close();
   });
 
+  await check(`${tag} over ioredis 6 connections (RESP3: HELLO 3)`, async () => {
+    const IORedis6 = require('ioredis6');
+    const mk = () => new IORedis6({ host: HOST, port: PORT, maxRetriesPerRequest: null });
+    const name = qp + 'resp3';
+    const q = track(new Queue(name, { connection: mk() }));
+    const qe = track(new QueueEvents(name, { connection: mk() }));
+    await qe.waitUntilReady();
+    const w = track(new Worker(name, async (job) => { await job.updateProgress(5); return job.data.n * 2; }, { connection: mk(), concurrency: 10 }));
+    await q.addBulk(Array.from({ length: 200 }, (_, i) => ({ name: 'j', data: { n: i } })));
+    const d = await q.add('d', { n: 21 }, { delay: 200 });
+    eq(`${tag} resp3: delayed job result`, await d.waitUntilFinished(qe, 10000), 42);
+    const fp = track(new FlowProducer({ connection: mk() }));
+    const t = await fp.add({ name: 'p', queueName: name, data: { n: 1 }, children: [{ name: 'c', queueName: name, data: { n: 2 } }] });
+    eq(`${tag} resp3: flow parent result`, await t.job.waitUntilFinished(qe, 10000), 2);
+    await waitFor('203 completed', async () => (await q.getJobCounts('completed')).completed === 203, 10000);
+    eq(`${tag} resp3: job counts`, await q.getJobCounts('completed', 'failed', 'active', 'wait'), { completed: 203, failed: 0, active: 0, wait: 0 });
+    eq(`${tag} resp3: getWorkers`, (await q.getWorkers()).length, 1);
+    eq(`${tag} resp3: progress`, (await q.getJob(d.id)).progress, 5);
+    await w.close();
+    await q.obliterate({ force: true });
+  });
+
   await redis.quit();
 }
 
