@@ -13,7 +13,14 @@ const qp = prefix(tag).replace(/:/g, '-');
 const closers = [];
 const track = (x) => { closers.push(x); return x; };
 const queue = (name, o = {}) => track(new Queue(qp + name, { connection, ...o }));
-const worker = (name, fn, o = {}) => track(new Worker(qp + name, fn, { connection, ...o }));
+// A worker's errors (e.g. a failing Lua script) show once, as one line, not with
+// the whole script text ioredis attaches.
+const seenErrors = new Set();
+const quiet = (w) => w.on('error', (e) => {
+  const line = String((e && e.message) || e).split('\n')[0];
+  if (!seenErrors.has(line)) { seenErrors.add(line); console.log(`# worker error: ${line}`); }
+});
+const worker = (name, fn, o = {}) => { const w = track(new Worker(qp + name, fn, { connection, ...o })); quiet(w); return w; };
 const events = (name) => track(new QueueEvents(qp + name, { connection }));
 
 // Child mode: a worker that takes one job, never finishes it, and waits to be killed.
@@ -306,6 +313,7 @@ async function main() {
     const qe = track(new QueueEvents(name, { connection: mk() }));
     await qe.waitUntilReady();
     const w = track(new Worker(name, async (job) => { await job.updateProgress(5); return job.data.n * 2; }, { connection: mk(), concurrency: 10 }));
+    quiet(w);
     await q.addBulk(Array.from({ length: 200 }, (_, i) => ({ name: 'j', data: { n: i } })));
     const d = await q.add('d', { n: 21 }, { delay: 200 });
     eq(`${tag} resp3: delayed job result`, await d.waitUntilFinished(qe, 10000), 42);
