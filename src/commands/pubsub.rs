@@ -249,7 +249,9 @@ fn pubsub_shardchannels(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn numsub(ctx: &mut Ctx<'_>, argv: &[&[u8]], kind: Kind) -> CmdResult {
-    ctx.out.map(argv.len() - 2);
+    // A flat array in RESP3 too, as Redis sends it: node-redis 6 reads the
+    // reply as [name, count, ...] and got an empty object from a map.
+    ctx.out.array((argv.len() - 2) * 2);
     for c in &argv[2..] {
         ctx.out.bulk(c);
         ctx.out

@@ -192,3 +192,24 @@ async fn differential_pubsub_replies() {
     ])
     .await;
 }
+
+/// node-redis 6 (RESP3) parses PUBSUB NUMSUB as a flat [channel, count, ...]
+/// array, which is what Redis sends under both protocols; a RESP3 map made
+/// it report no subscribers.
+#[tokio::test]
+async fn numsub_is_a_flat_array_in_resp3() {
+    let s = start().await;
+    let mut sub = s.raw().await;
+    sub.call(&[b"SUBSCRIBE", b"news"]).await;
+    sub.call(&[b"SSUBSCRIBE", b"orders"]).await;
+    let mut c = s.raw().await;
+    c.call(&[b"HELLO", b"3"]).await;
+    assert_eq!(
+        c.call(&[b"PUBSUB", b"NUMSUB", b"news", b"none"]).await,
+        b"*4\r\n$4\r\nnews\r\n:1\r\n$4\r\nnone\r\n:0\r\n"
+    );
+    assert_eq!(
+        c.call(&[b"PUBSUB", b"SHARDNUMSUB", b"orders"]).await,
+        b"*2\r\n$6\r\norders\r\n:1\r\n"
+    );
+}
