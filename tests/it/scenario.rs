@@ -148,6 +148,16 @@ async fn four_tenants_share_one_server_safely() {
         assert_eq!(owner, format!("${}\r\n{name}\r\n", name.len()));
     }
 
+    // CLIENT LIST shows a tenant only the clients in its own DB.
+    for (name, index, r) in conns.iter_mut() {
+        let list = s(&r.call_str("CLIENT LIST").await);
+        let lines: Vec<&str> = list.lines().filter(|l| l.contains("id=")).collect();
+        assert!(!lines.is_empty(), "{name}");
+        for l in lines {
+            assert!(l.contains(&format!(" db={index} ")), "{name} sees {l}");
+        }
+    }
+
     // INFO as each tenant shows that tenant's policy and limit.
     for (name, index, r) in conns.iter_mut() {
         let memory = info(r, "memory").await;
