@@ -4,8 +4,8 @@
 // setup runs INFO (to read redis_version; NOPERM aborts it, as with Redis 7) and
 // getWorkers runs CLIENT LIST)
 // on a keyward started here from a TOML config with per-DB [[db]] tables (DB 2
-// noeviction, DB 1 allkeys-lru). Not in run.sh's default list: the [[db]] tables
-// come with the tenancy work. Run: KEYWARD_BIN=... node tests/compat/tenancy-bullmq.js
+// noeviction, DB 1 allkeys-lru). Part of run.sh's list; it starts its own server.
+// Alone: KEYWARD_BIN=... node tests/compat/tenancy-bullmq.js
 // (TENANCY_NO_DB_TABLES=1 leaves the [[db]] tables out, for servers without them).
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -75,6 +75,14 @@ guard(tag, async () => {
     eq(`${tag} worker lands in DB 2`, /\bdb=2\b/.test(await me.client('INFO')), true);
     await rejects(`${tag} worker cannot SELECT 0`, () => me.select(0), 'NOPERM');
     await rejects(`${tag} worker cannot FLUSHALL (@dangerous)`, () => me.flushall(), 'NOPERM');
+    if (!process.env.TENANCY_NO_DB_TABLES) {
+      // BullMQ reads maxmemory_policy from INFO: the queue DB must say noeviction
+      // while a client of the cache DB on the same server sees allkeys-lru.
+      const policy = (info) => (/maxmemory_policy:(\S+)/.exec(info) || [])[1];
+      eq(`${tag} INFO policy in the queue DB`, policy(await me.info('memory')), 'noeviction');
+      const cache = track(new IORedis({ host: '127.0.0.1', port: srv.port, db: 1 }));
+      eq(`${tag} INFO policy in the cache DB`, policy(await cache.info('memory')), 'allkeys-lru');
+    }
 
     const q = track(new Queue('tenant-jobs', { connection }));
     const qe = track(new QueueEvents('tenant-jobs', { connection }));
