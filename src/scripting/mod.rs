@@ -649,10 +649,8 @@ fn redis_call(
         }
         Err(_) => return fail("ERR Unknown Redis command called from script"),
     };
-    if cmd.spec.has(flags::WRITE) {
-        if readonly {
-            return fail("ERR Write commands are not allowed from read-only scripts.");
-        }
+    if readonly && cmd.spec.has(flags::WRITE) {
+        return fail("ERR Write commands are not allowed from read-only scripts.");
     }
     reply.buf.clear();
     reply.proto = if resp.load(Ordering::Relaxed) == 3 {

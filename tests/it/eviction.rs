@@ -204,8 +204,9 @@ async fn object_freq_differential_under_both_policies() {
         "OBJECT FREQ k",
         "GET k",
         "OBJECT FREQ k",
-        "SET k w",
-        "OBJECT FREQ k",
+        // No further access of k: past 6 the counter grows with probability
+        // 1/11 per access (LFULogIncr) in both servers, so FREQ would differ
+        // at random.
         "OBJECT IDLETIME k",
         "OBJECT IDLETIME nokey",
         "OBJECT FREQ nokey",

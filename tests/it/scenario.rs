@@ -266,15 +266,17 @@ async fn four_tenants_share_one_server_safely() {
 
 async fn scrape(srv: &TestServer) -> String {
     let addr = srv.handle.metrics_addr().expect("metrics on");
-    let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut sock = tokio::net::TcpStream::connect(addr)
+        .await
+        .expect("metrics listener accepts");
     sock.write_all(b"GET /metrics HTTP/1.0\r\n\r\n")
         .await
-        .unwrap();
+        .expect("request sent");
     let mut body = String::new();
     tokio::time::timeout(Duration::from_secs(10), sock.read_to_string(&mut body))
         .await
-        .expect("scrape answers")
-        .unwrap();
+        .expect("scrape answers in time")
+        .expect("scrape reads");
     assert!(body.starts_with("HTTP/1.1 200"), "{body}");
     body
 }
