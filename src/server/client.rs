@@ -74,6 +74,9 @@ pub struct Client {
     /// This connection's per-user metrics; `None` when metrics are off,
     /// which is the one branch the hot path pays for them.
     pub meter: Option<crate::metrics::UserMeter>,
+    /// Ops already charged to a DB's `max-ops-per-sec` bucket and not yet
+    /// used: (DB index, count). See `tenancy::gate`.
+    pub ops_credit: (usize, u32),
 }
 
 /// A client's channels, patterns and shard channels.
@@ -141,6 +144,7 @@ impl Client {
             db: 0,
             authenticated: srv.acl.default_is_open(),
             meter: srv.metrics.as_ref().map(|m| m.users.meter(&user)),
+            ops_credit: (0, 0),
             user,
             info,
             reply_mode: ReplyMode::On,

@@ -172,11 +172,14 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
         reply_error(ctx, &e);
     }
     if gates & crate::tenancy::gates::MEMORY != 0 && spec.has(flags::WRITE) {
-        // Keeps the global limit's sum current without sweeping DB locks.
-        let index = ctx.client.db;
-        let srv = ctx.srv;
-        let used = srv.tenancy.usage(index, ctx.db());
-        srv.tenancy.publish(index, used);
+        let global = ctx.srv.tenancy.global_maxmemory.load(Ordering::Relaxed);
+        if global > 0 {
+            // Keeps the global limit's sum current without sweeping DB locks.
+            let index = ctx.client.db;
+            let srv = ctx.srv;
+            let used = srv.tenancy.usage(index, ctx.db());
+            srv.tenancy.publish_lazy(index, used, global);
+        }
     }
     if ctx.srv.clients.has_monitors() && !spec.has(flags::SKIP_MONITOR | flags::ADMIN) {
         feed_monitors(ctx, argv);

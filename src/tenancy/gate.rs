@@ -39,8 +39,8 @@ pub fn check(
             Ok(())
         };
     }
-    if g & gates::OPS != 0 && t.charge(srv.tenancy.nanos(ctx.mark)) == Charge::Rejected {
-        return Err(errors::DB_OPS_EXCEEDED);
+    if g & gates::OPS != 0 {
+        ops(ctx, t, index)?;
     }
     if !spec.has(flags::DENYOOM) {
         return Ok(());
@@ -54,6 +54,30 @@ pub fn check(
     if g & gates::MAX_KEYS != 0 {
         max_keys(ctx, t, spec, argv)?;
     }
+    Ok(())
+}
+
+/// Takes one op from the client's credit for this DB, charging the DB's
+/// bucket for a new credit when it is used up (reject mode: the whole
+/// credit if it fits, else a single op).
+#[inline]
+fn ops(ctx: &mut Ctx<'_>, t: &DbTenant, index: usize) -> Result<(), Error> {
+    let credit = &mut ctx.client.ops_credit;
+    if credit.0 == index && credit.1 > 0 {
+        credit.1 -= 1;
+        return Ok(());
+    }
+    let now = ctx.srv.tenancy.nanos(ctx.mark);
+    let n = t.credit_size();
+    let got = match t.charge_n(now, n) {
+        Charge::Rejected if n > 1 => match t.charge_n(now, 1) {
+            Charge::Rejected => return Err(errors::DB_OPS_EXCEEDED),
+            _ => 1,
+        },
+        Charge::Rejected => return Err(errors::DB_OPS_EXCEEDED),
+        _ => n,
+    };
+    ctx.client.ops_credit = (index, got - 1);
     Ok(())
 }
 
@@ -91,8 +115,11 @@ fn memory(ctx: &mut Ctx<'_>, t: &DbTenant, index: usize) -> Result<(), Error> {
     let db = ctx.db();
     for _ in 0..EVICT_BUDGET {
         let used = ten.usage(index, db);
-        ten.publish(index, used);
-        let over = (own > 0 && used > own) || (global > 0 && ten.total_used() > global);
+        let over = (own > 0 && used > own)
+            || (global > 0 && {
+                ten.publish_lazy(index, used, global);
+                ten.total_with(index, used) > global
+            });
         if !over {
             return Ok(());
         }
@@ -101,7 +128,7 @@ fn memory(ctx: &mut Ctx<'_>, t: &DbTenant, index: usize) -> Result<(), Error> {
             return Err(errors::OOM);
         }
     }
-    ten.publish(index, ten.usage(index, db));
+    ten.publish_lazy(index, ten.usage(index, db), global);
     Ok(())
 }
 
