@@ -57,7 +57,8 @@ pub struct Config {
     pub daemonize: bool,
     /// Small-encoding thresholds of the collection types.
     pub thresholds: crate::keyspace::value::Thresholds,
-    /// Runtime worker threads (redis-server's `io-threads`); 0 = one per core.
+    /// Runtime worker threads (redis-server's `io-threads`, default 1 as
+    /// there); 0 = one per core.
     pub io_threads: usize,
     /// ACL LOAD / ACL SAVE file (`aclfile`); read at startup when set.
     pub aclfile: Option<String>,
@@ -219,7 +220,7 @@ impl Default for Config {
             maxmemory_samples: 5,
             tcp_keepalive: 300,
             daemonize: false,
-            io_threads: 0,
+            io_threads: 1,
             aclfile: None,
             users: Vec::new(),
             flushall_scope: "deny".into(),
