@@ -462,11 +462,7 @@ fn client_list(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     // A DB-restricted user sees only the clients in its own DBs (BullMQ's
     // getWorkers lists CLIENT LIST; other tenants' names and addresses are
     // none of its business).
-    let visible = if ctx.client.user.is_fast() {
-        None
-    } else {
-        ctx.client.user.visible_dbs()
-    };
+    let visible = ctx.client.user.visible_dbs();
     let mut text = String::new();
     for c in ctx.srv.clients.snapshot() {
         if ids.as_ref().is_some_and(|v| !v.contains(&c.id)) {
@@ -474,7 +470,7 @@ fn client_list(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
         if visible
             .as_ref()
-            .is_some_and(|v| !v.contains(&c.db.load(std::sync::atomic::Ordering::Relaxed)))
+            .is_some_and(|v| !v.contains(&c.db.load(Ordering::Relaxed)))
         {
             continue;
         }

@@ -674,11 +674,7 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
     };
     let cfg = srv.config.read().clone();
     // A DB-restricted user sees only its own DBs in the per-DB sections.
-    let visible = if ctx.client.user.is_fast() {
-        None
-    } else {
-        ctx.client.user.visible_dbs()
-    };
+    let visible = ctx.client.user.visible_dbs();
     let sees = |d: &&DbInfo| visible.as_ref().is_none_or(|v| v.contains(&d.index));
     let selected = ctx.client.db;
     let uptime = srv.started.elapsed().as_secs();
@@ -994,23 +990,12 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     *ctx.srv.config.write() = next;
     ctx.srv.config_changed();
     if let Some(d) = db_settings {
-        apply_db(ctx.srv, &d, default_policy);
+        let srv = ctx.srv;
+        srv.tenancy
+            .apply_db(d.index, Some(&d), default_policy, &srv.keyspace);
     }
     ctx.out.ok();
     Ok(())
-}
-
-/// Copies one DB's `[[db]]` memory settings into its tenancy atomics and
-/// its eviction policy (CONFIG SET is `NO_DB_LOCK`: no DB lock is held).
-/// Only this DB is touched: `Tenancy::apply` would lock and recount every
-/// DB. A new per-DB row for another `[[db]]` field must be copied here too.
-fn apply_db(srv: &crate::server::Shared, d: &crate::config::DbConfig, default: Policy) {
-    let t = srv.tenancy.db(d.index);
-    let policy = d.maxmemory_policy.unwrap_or(default);
-    t.maxmemory.store(d.maxmemory, Ordering::Relaxed);
-    t.policy.store(policy as u8, Ordering::Relaxed);
-    srv.tenancy.refresh();
-    srv.keyspace.lock(d.index).set_policy(policy);
 }
 
 fn config_resetstat(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
@@ -1151,11 +1136,7 @@ fn flushdb(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 /// flushes only its own DBs (`own`).
 fn flushall(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let async_free = flush_mode(argv)?;
-    let only = if ctx.client.user.is_fast() {
-        None
-    } else {
-        ctx.client.user.visible_dbs()
-    };
+    let only = ctx.client.user.visible_dbs();
     let old: Vec<_> = match only {
         None => {
             let mut all = ctx.srv.keyspace.lock_all();

@@ -64,13 +64,13 @@ pub struct Config {
     pub aclfile: Option<String>,
     /// `[[user]]` tables, validated when the file was read.
     pub users: Vec<UserConfig>,
-    /// What a DB-restricted user's FLUSHALL does: `deny` (NOPERM, the
-    /// default) or `own` (flushes only the user's DBs).
-    pub flushall_scope: String,
-    /// `global` (Redis: one channel namespace) or `db` (per-DB channels).
-    pub pubsub_scope: String,
-    /// `global` (Redis: one script cache) or `db` (per-DB script caches).
-    pub script_scope: String,
+    /// `flushall-scope own`: a DB-restricted user's FLUSHALL flushes only
+    /// its DBs; `deny` (false, the default) refuses it with NOPERM.
+    pub flushall_own: bool,
+    /// `pubsub-scope db`: channels per DB; `global` (false) is Redis's.
+    pub pubsub_per_db: bool,
+    /// `script-scope db`: a script cache per DB; `global` (false) is Redis's.
+    pub script_per_db: bool,
     /// Prometheus exposition address (`--metrics-addr`); None = off.
     pub metrics_addr: Option<String>,
     /// `[[db]]` tables: per-DB limits, at most one per index (DESIGN.md,
@@ -223,9 +223,9 @@ impl Default for Config {
             io_threads: 1,
             aclfile: None,
             users: Vec::new(),
-            flushall_scope: "deny".into(),
-            pubsub_scope: "global".into(),
-            script_scope: "global".into(),
+            flushall_own: false,
+            pubsub_per_db: false,
+            script_per_db: false,
             metrics_addr: None,
             dbs: Vec::new(),
             thresholds: Default::default(),

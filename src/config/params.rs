@@ -90,6 +90,19 @@ fn policy(v: &str) -> Result<Policy, String> {
 }
 
 /// One of a fixed set of words (the `*-scope` settings).
+/// A two-word setting kept as a bool: `[off, on]`.
+fn either(v: &str, words: [&str; 2]) -> Result<bool, String> {
+    Ok(one_of(v, &words)? == words[1])
+}
+
+/// The word of a two-word setting.
+fn word(on: bool, words: [&str; 2]) -> String {
+    words[usize::from(on)].to_string()
+}
+
+const FLUSHALL_SCOPES: [&str; 2] = ["deny", "own"];
+const SCOPES: [&str; 2] = ["global", "db"];
+
 fn one_of(v: &str, words: &[&str]) -> Result<String, String> {
     let v = v.to_ascii_lowercase();
     if words.contains(&v.as_str()) {
@@ -440,9 +453,9 @@ pub static PARAMS: &[Param] = &[
     // What a DB-restricted user's FLUSHALL does: `deny` or `own` (its DBs).
     Param {
         name: "flushall-scope",
-        get: |c| c.flushall_scope.clone(),
+        get: |c| word(c.flushall_own, FLUSHALL_SCOPES),
         set: |c, v| {
-            c.flushall_scope = one_of(v, &["deny", "own"])?;
+            c.flushall_own = either(v, FLUSHALL_SCOPES)?;
             Ok(())
         },
         mutable: true,
@@ -452,9 +465,9 @@ pub static PARAMS: &[Param] = &[
     // strand existing subscriptions and cached scripts in the old one.
     Param {
         name: "pubsub-scope",
-        get: |c| c.pubsub_scope.clone(),
+        get: |c| word(c.pubsub_per_db, SCOPES),
         set: |c, v| {
-            c.pubsub_scope = one_of(v, &["global", "db"])?;
+            c.pubsub_per_db = either(v, SCOPES)?;
             Ok(())
         },
         mutable: false,
@@ -462,9 +475,9 @@ pub static PARAMS: &[Param] = &[
     },
     Param {
         name: "script-scope",
-        get: |c| c.script_scope.clone(),
+        get: |c| word(c.script_per_db, SCOPES),
         set: |c, v| {
-            c.script_scope = one_of(v, &["global", "db"])?;
+            c.script_per_db = either(v, SCOPES)?;
             Ok(())
         },
         mutable: false,

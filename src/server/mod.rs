@@ -103,8 +103,8 @@ impl Shared {
         // Namespaces are chosen once (the scope settings are immutable).
         {
             let c = shared.config.read();
-            shared.pubsub.set_per_db(c.pubsub_scope == "db");
-            shared.scripting.set_per_db(c.script_scope == "db");
+            shared.pubsub.set_per_db(c.pubsub_per_db);
+            shared.scripting.set_per_db(c.script_per_db);
         }
         // `[[db]]` limits and the global maxmemory into the per-DB atomics.
         shared
@@ -161,8 +161,7 @@ impl HotConfig {
         self.slowlog_threshold
             .store(c.slowlog_log_slower_than, Ordering::Relaxed);
         self.idle_timeout_s.store(c.timeout, Ordering::Relaxed);
-        self.all_dbs_own
-            .store(c.flushall_scope == "own", Ordering::Relaxed);
+        self.all_dbs_own.store(c.flushall_own, Ordering::Relaxed);
         self.proto_max_bulk_len
             .store(c.proto_max_bulk_len as u64, Ordering::Relaxed);
         self.query_buffer_limit

@@ -232,8 +232,36 @@ impl Tenancy {
     /// SET is `NO_DB_LOCK`). Counters (clients, rejections) are kept.
     pub fn apply(&self, config: &Config, keyspace: &Keyspace) {
         let default = Policy::parse(config.maxmemory_policy.as_bytes()).unwrap_or_default();
-        for (i, t) in self.dbs.iter().enumerate() {
+        for i in 0..self.dbs.len() {
             let d = config.dbs.iter().find(|d| d.index == i);
+            self.store_db(i, d, default, keyspace);
+        }
+        self.apply_global(config);
+    }
+
+    /// Applies one DB's `[[db]]` settings (`None`: no table, no limits)
+    /// after a runtime change (CONFIG SET of a per-DB setting): locks only
+    /// that DB. The caller must not hold a DB lock.
+    pub fn apply_db(
+        &self,
+        index: usize,
+        d: Option<&crate::config::DbConfig>,
+        default: Policy,
+        keyspace: &Keyspace,
+    ) {
+        self.store_db(index, d, default, keyspace);
+        self.refresh();
+    }
+
+    fn store_db(
+        &self,
+        i: usize,
+        d: Option<&crate::config::DbConfig>,
+        default: Policy,
+        keyspace: &Keyspace,
+    ) {
+        {
+            let t = &self.dbs[i];
             *t.name.lock() = d.map(|d| d.name.clone()).unwrap_or_default();
             let policy = d.and_then(|d| d.maxmemory_policy).unwrap_or(default);
             t.policy.store(policy as u8, Ordering::Relaxed);
@@ -251,7 +279,6 @@ impl Tenancy {
                 self.recount(i, &db);
             }
         }
-        self.apply_global(config);
     }
 
     /// Copies only the global settings (`maxmemory`, `maxmemory-samples`);

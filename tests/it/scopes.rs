@@ -449,7 +449,7 @@ async fn flushall_scope_deny_refuses_and_logs() {
 #[tokio::test]
 async fn flushall_scope_own_flushes_only_the_users_dbs() {
     let config = Config {
-        flushall_scope: "own".into(),
+        flushall_own: true,
         ..tenants()
     };
     let srv = start_with(config).await;
@@ -551,7 +551,7 @@ async fn subscriber(srv: &TestServer, db: usize, line: &str) -> Raw {
 #[tokio::test]
 async fn pubsub_scope_db_keeps_channels_per_db() {
     let config = Config {
-        pubsub_scope: "db".into(),
+        pubsub_per_db: true,
         ..Config::default()
     };
     let srv = start_with(config).await;
@@ -671,7 +671,7 @@ async fn load(r: &mut Raw) -> String {
 #[tokio::test]
 async fn script_scope_db_keeps_a_cache_per_db() {
     let config = Config {
-        script_scope: "db".into(),
+        script_per_db: true,
         ..Config::default()
     };
     let srv = start_with(config).await;
