@@ -9,7 +9,7 @@
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -238,7 +238,7 @@ async fn run(
         if !cmds.is_empty() {
             // max-ops-per-sec, throttle mode: sleep off the DB's debt before
             // the batch, holding no lock (one load for an unlimited DB).
-            if let Some(d) = srv.tenancy.throttle_delay(client.db, Instant::now()) {
+            if let Some(d) = srv.tenancy.throttle_delay(client.db) {
                 if info.killed.load(Ordering::Acquire) {
                     return Ok(());
                 }

@@ -390,14 +390,15 @@ impl Tenancy {
 
     /// How long a connection about to run a batch in DB `index` must sleep
     /// first (throttle mode only): until the DB's ops debt is back within
-    /// the burst tolerance. `None` without debt (one load when unlimited).
+    /// the burst tolerance. `None` without debt (one load, and no clock
+    /// read, when the DB has no ops limit: this runs before every batch).
     #[inline]
-    pub fn throttle_delay(&self, index: usize, now: Instant) -> Option<Duration> {
+    pub fn throttle_delay(&self, index: usize) -> Option<Duration> {
         let t = self.dbs.get(index)?;
         if t.gates.load(Ordering::Relaxed) & (gates::OPS | gates::OPS_REJECT) != gates::OPS {
             return None;
         }
-        let limit = self.nanos(now) + BURST_NS;
+        let limit = self.nanos(Instant::now()) + BURST_NS;
         let tat = t.ops_tat.load(Ordering::Relaxed);
         (tat > limit).then(|| Duration::from_nanos(tat - limit))
     }
@@ -494,9 +495,9 @@ mod tests {
             assert_ne!(t.db(0).charge(ns), Charge::Rejected);
         }
         // 300 ms of work charged, 100 ms tolerated: ~200 ms to sleep.
-        let d = t.throttle_delay(0, now).expect("in debt");
+        let d = t.throttle_delay(0).expect("in debt");
         assert!(d > Duration::from_millis(190) && d <= Duration::from_millis(200));
-        assert_eq!(t.throttle_delay(1, now), None);
+        assert_eq!(t.throttle_delay(1), None);
     }
 
     #[test]
