@@ -311,6 +311,13 @@ impl Cursor<'_> {
         Ok(b[1..].iter().fold(0u64, |a, &x| (a << 8) | x as u64))
     }
 
+    /// The `n`-byte big-endian value after the tag byte, consuming both.
+    fn take(&mut self, n: usize) -> Result<u64, DecodeErr> {
+        let v = self.be(n)?;
+        self.pos += 1 + n;
+        Ok(v)
+    }
+
     fn string(&mut self, hdr: usize, len: usize) -> Result<Value, DecodeErr> {
         let b = self.need(hdr.saturating_add(len))?;
         let s = self.lua.create_string(&b[hdr..])?;
@@ -412,47 +419,15 @@ impl Cursor<'_> {
             return Err(DecodeErr::Overflow(TOO_MANY));
         }
         let v = match tag {
-            0xcc => {
-                let v = self.be(1)?;
-                self.pos += 2;
-                Value::Integer(v as i64)
-            }
-            0xd0 => {
-                let v = self.be(1)? as u8 as i8;
-                self.pos += 2;
-                Value::Integer(v as i64)
-            }
-            0xcd => {
-                let v = self.be(2)?;
-                self.pos += 3;
-                Value::Integer(v as i64)
-            }
-            0xd1 => {
-                let v = self.be(2)? as u16 as i16;
-                self.pos += 3;
-                Value::Integer(v as i64)
-            }
-            0xce => {
-                let v = self.be(4)?;
-                self.pos += 5;
-                Value::Integer(v as i64)
-            }
-            0xd2 => {
-                let v = self.be(4)? as u32 as i32;
-                self.pos += 5;
-                Value::Integer(v as i64)
-            }
-            0xcf => {
-                // lua_pushunsigned is lua_pushinteger on 64-bit builds.
-                let v = self.be(8)? as i64;
-                self.pos += 9;
-                Value::Number(v as f64)
-            }
-            0xd3 => {
-                let v = self.be(8)? as i64;
-                self.pos += 9;
-                Value::Number(v as f64)
-            }
+            0xcc => Value::Integer(self.take(1)? as i64),
+            0xd0 => Value::Integer(self.take(1)? as u8 as i8 as i64),
+            0xcd => Value::Integer(self.take(2)? as i64),
+            0xd1 => Value::Integer(self.take(2)? as u16 as i16 as i64),
+            0xce => Value::Integer(self.take(4)? as i64),
+            0xd2 => Value::Integer(self.take(4)? as u32 as i32 as i64),
+            // lua_pushunsigned is lua_pushinteger on 64-bit builds; Lua 5.1
+            // keeps both 64-bit widths as numbers.
+            0xcf | 0xd3 => Value::Number(self.take(8)? as i64 as f64),
             0xc0 => {
                 self.pos += 1;
                 Value::Nil
@@ -461,16 +436,8 @@ impl Cursor<'_> {
                 self.pos += 1;
                 Value::Boolean(tag == 0xc3)
             }
-            0xca => {
-                let v = f32::from_bits(self.be(4)? as u32);
-                self.pos += 5;
-                Value::Number(v as f64)
-            }
-            0xcb => {
-                let v = f64::from_bits(self.be(8)?);
-                self.pos += 9;
-                Value::Number(v)
-            }
+            0xca => Value::Number(f32::from_bits(self.take(4)? as u32) as f64),
+            0xcb => Value::Number(f64::from_bits(self.take(8)?)),
             0xd9 => {
                 let l = self.be(1)? as usize;
                 self.string(2, l)?
@@ -483,26 +450,10 @@ impl Cursor<'_> {
                 let l = self.be(4)? as usize;
                 self.string(5, l)?
             }
-            0xdc => {
-                let l = self.be(2)? as usize;
-                self.pos += 3;
-                return Ok(Item::Array(l));
-            }
-            0xdd => {
-                let l = self.be(4)? as usize;
-                self.pos += 5;
-                return Ok(Item::Array(l));
-            }
-            0xde => {
-                let l = self.be(2)? as usize;
-                self.pos += 3;
-                return Ok(Item::Map(l));
-            }
-            0xdf => {
-                let l = self.be(4)? as usize;
-                self.pos += 5;
-                return Ok(Item::Map(l));
-            }
+            0xdc => return Ok(Item::Array(self.take(2)? as usize)),
+            0xdd => return Ok(Item::Array(self.take(4)? as usize)),
+            0xde => return Ok(Item::Map(self.take(2)? as usize)),
+            0xdf => return Ok(Item::Map(self.take(4)? as usize)),
             t if t & 0x80 == 0 => {
                 self.pos += 1;
                 Value::Integer(t as i64)
