@@ -427,3 +427,44 @@ async fn differential_hincrbyfloat_long_double() {
     ])
     .await;
 }
+
+/// Hashes (in table encoding) holding the same fields, written in the same
+/// order, list them in the same order, as Redis's dicts do: BullMQ turns
+/// every job's HGETALL into a JavaScript object, and V8 gives each key
+/// order its own object shape.
+#[tokio::test]
+async fn equal_field_sets_list_in_one_order() {
+    let s = start().await;
+    let mut c = s.client().await;
+    let fields = [
+        "name", "data", "opts", "timestamp", "delay", "priority", "processedOn", "ats",
+    ];
+    let big = "x".repeat(100); // past hash-max-listpack-value: a table
+    let mut orders = Vec::new();
+    for job in 0..20 {
+        let key = format!("bull:q:{job}");
+        for f in fields {
+            let _: i64 = redis::cmd("HSET")
+                .arg(&key)
+                .arg(f)
+                .arg(&big)
+                .query_async(&mut c)
+                .await
+                .unwrap();
+        }
+        let enc: String = redis::cmd("OBJECT")
+            .arg("ENCODING")
+            .arg(&key)
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        assert_eq!(enc, "hashtable");
+        let keys: Vec<String> = redis::cmd("HKEYS")
+            .arg(&key)
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        orders.push(keys);
+    }
+    assert!(orders.iter().all(|o| o == &orders[0]), "{orders:?}");
+}

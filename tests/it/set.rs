@@ -1014,3 +1014,29 @@ async fn store_overwrites_any_type_and_drops_ttl() {
     assert_eq!(r.call_str("SINTERSTORE a a nosuch").await, b":0\r\n");
     assert_eq!(r.call_str("EXISTS a").await, b":0\r\n");
 }
+
+/// Sets (in table encoding) holding the same members, added in the same
+/// order, list them in the same order, as Redis's dicts do.
+#[tokio::test]
+async fn equal_member_sets_list_in_one_order() {
+    let s = start().await;
+    let mut c = s.client().await;
+    let members: Vec<String> = (0..300).map(|i| format!("member-{i}")).collect();
+    let mut orders = Vec::new();
+    for n in 0..5 {
+        let key = format!("s:{n}");
+        let _: i64 = redis::cmd("SADD")
+            .arg(&key)
+            .arg(&members)
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        let got: Vec<String> = redis::cmd("SMEMBERS")
+            .arg(&key)
+            .query_async(&mut c)
+            .await
+            .unwrap();
+        orders.push(got);
+    }
+    assert!(orders.iter().all(|o| o == &orders[0]));
+}

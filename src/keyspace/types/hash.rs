@@ -17,7 +17,7 @@ use crate::keyspace::entry::alloc_class;
 use crate::keyspace::listpack::ListPack;
 use crate::keyspace::value::Thresholds;
 
-type Hasher = foldhash::fast::RandomState;
+use super::FIELD_HASHER;
 
 #[derive(Debug, Clone)]
 enum Repr {
@@ -28,7 +28,6 @@ enum Repr {
 #[derive(Debug, Clone)]
 struct Table {
     map: HashTable<Box<[u8]>>,
-    hasher: Hasher,
     /// Sum of `alloc_class` of every pair's block.
     payload: usize,
 }
@@ -88,14 +87,13 @@ impl Table {
     fn with_capacity(n: usize) -> Table {
         Table {
             map: HashTable::with_capacity(n),
-            hasher: Hasher::default(),
             payload: 0,
         }
     }
 
     #[inline]
     fn hash(&self, field: &[u8]) -> u64 {
-        self.hasher.hash_one(field)
+        FIELD_HASHER.hash_one(field)
     }
 
     fn get(&self, field: &[u8]) -> Option<&[u8]> {
@@ -109,7 +107,7 @@ impl Table {
         let h = self.hash(field);
         let block = make_block(field, value);
         self.payload += alloc_class(block.len());
-        let hasher = &self.hasher;
+        let hasher = &*FIELD_HASHER;
         match self
             .map
             .entry(h, |b| split(b).0 == field, |b| hasher.hash_one(split(b).0))
@@ -310,8 +308,8 @@ impl HashValue {
     /// cursor (0 when done).
     ///
     /// A listpack returns everything at once with cursor 0, as Redis does.
-    /// A table is walked in order of the fields' hashes (the table's hasher
-    /// is fixed for its lifetime): the cursor is "next hash to return", so
+    /// A table is walked in order of the fields' hashes (the process's
+    /// field seed is fixed): the cursor is "next hash to return", so
     /// rehashing never makes a field that stays present be skipped. All
     /// fields sharing the last hash go out together so collisions can't be
     /// split across calls.

@@ -339,7 +339,7 @@ pub struct HashSetTable {
     len: usize,
     /// Running byte count (segment arenas and indexes, segment vector).
     mem: usize,
-    hasher: foldhash::quality::RandomState,
+    hasher: &'static foldhash::quality::RandomState,
 }
 
 #[inline]
@@ -356,7 +356,7 @@ impl HashSetTable {
             depth: 0,
             len: 0,
             mem: 0,
-            hasher: foldhash::quality::RandomState::default(),
+            hasher: &super::MEMBER_HASHER,
         };
         t.mem = t.vec_bytes();
         t
@@ -418,7 +418,7 @@ impl HashSetTable {
             return false;
         }
         let before = seg.mem();
-        seg.push(h, m, &self.hasher);
+        seg.push(h, m, self.hasher);
         self.mem = self.mem + seg.mem() - before;
         self.len += 1;
         if self.len > self.segs.len() * SEG_MAX {
@@ -432,7 +432,7 @@ impl HashSetTable {
         let i = self.seg_of(h);
         let seg = &mut self.segs[i];
         let before = seg.mem();
-        if !seg.remove(h, m, &self.hasher) {
+        if !seg.remove(h, m, self.hasher) {
             return false;
         }
         self.mem = self.mem + seg.mem() - before;
@@ -446,7 +446,7 @@ impl HashSetTable {
         let bit = 1u64 << (63 - self.depth);
         let old = std::mem::take(&mut self.segs);
         let mut segs = Vec::with_capacity(old.len() * 2);
-        let hasher = &self.hasher;
+        let hasher = self.hasher;
         for seg in old {
             let mut lo = Seg::default();
             let mut hi = Seg::default();
