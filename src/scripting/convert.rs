@@ -1,8 +1,20 @@
 //! Conversions between RESP replies and Lua values, as Redis 7 does them:
 //! what `redis.call` returns to the script, and what the script's return
 //! value becomes on the wire.
+//!
+//! Both directions work on the Lua stack through the C API rather than
+//! through mlua `Value`s: every `Value` holds a registry reference that is
+//! created and dropped, which cost about a quarter of the server CPU of a
+//! BullMQ-sized script (perf, `benches/evalsha.sh`).
+//!
+//! Safety rule for the `unsafe` functions here: Lua may raise (longjmp) on
+//! memory errors while pushing, so they keep no value with a destructor
+//! alive across a Lua API call that allocates.
 
-use mlua::{Lua, Table, Value};
+use std::os::raw::{c_char, c_int};
+
+use mlua::ffi::{self, lua_State};
+use mlua::{Lua, Value};
 
 use crate::protocol::ReplyBuf;
 
@@ -10,7 +22,7 @@ use crate::protocol::ReplyBuf;
 /// the Lua stack; this keeps a self-referencing table from recursing forever).
 const MAX_DEPTH: usize = 64;
 
-/// `{err=msg}`.
+/// `{err=msg}` as an mlua value (for the library functions built on mlua).
 pub fn err_table(lua: &Lua, msg: &[u8]) -> mlua::Result<Value> {
     let t = lua.create_table()?;
     t.raw_set("err", lua.create_string(msg)?)?;
@@ -22,223 +34,333 @@ pub fn sanitize_error(msg: &str) -> String {
     msg.replace(['\r', '\n'], " ")
 }
 
-/// Parses one complete reply (written by dispatch) into a Lua value; the
-/// flag says whether it was an error reply.
-pub fn reply_to_lua(lua: &Lua, buf: &[u8]) -> mlua::Result<(Value, bool)> {
-    let mut pos = 0;
-    let is_err = buf.first() == Some(&b'-');
-    let v = parse(lua, buf, &mut pos)?;
-    Ok((v, is_err))
+pub(crate) unsafe fn push_bytes(l: *mut lua_State, s: &[u8]) {
+    // SAFETY: the caller upholds this function's contract.
+    unsafe {
+        ffi::lua_pushlstring(l, s.as_ptr() as *const c_char, s.len());
+    }
 }
 
+/// The bytes of the string at `idx` (which must be a string: numbers would
+/// be converted in place).
+pub(crate) unsafe fn string_at<'a>(l: *mut lua_State, idx: c_int) -> &'a [u8] {
+    // SAFETY: the caller upholds this function's contract.
+    unsafe {
+        let mut len = 0;
+        let p = ffi::lua_tolstring(l, idx, &mut len);
+        std::slice::from_raw_parts(p as *const u8, len)
+    }
+}
+
+/// Pushes a one-field table `{name = <bytes>}`.
+unsafe fn push_tagged(l: *mut lua_State, name: &std::ffi::CStr, s: &[u8]) {
+    // SAFETY: the caller upholds this function's contract.
+    unsafe {
+        ffi::lua_createtable(l, 0, 1);
+        push_bytes(l, s);
+        ffi::lua_setfield(l, -2, name.as_ptr());
+    }
+}
+
+/// Pushes `{err=msg}`.
+pub(crate) unsafe fn push_err(l: *mut lua_State, msg: &[u8]) {
+    // SAFETY: the caller upholds this function's contract.
+    unsafe {
+        push_tagged(l, c"err", msg);
+    }
+}
+
+/// Pushes the one complete reply in `buf` (written by dispatch) as
+/// Redis 7 converts replies for `redis.call`.
+pub(crate) unsafe fn push_reply(l: *mut lua_State, buf: &[u8]) {
+    // SAFETY: the caller upholds this function's contract.
+    unsafe {
+        let mut pos = 0;
+        push_value(l, buf, &mut pos);
+    }
+}
+
+/// The header line at `pos` (after its type byte); moves `pos` past it.
 fn line<'a>(buf: &'a [u8], pos: &mut usize) -> &'a [u8] {
-    let start = *pos + 1;
+    let start = (*pos + 1).min(buf.len());
     let end = buf[start..]
-        .windows(2)
-        .position(|w| w == b"\r\n")
+        .iter()
+        .position(|&c| c == b'\r')
         .map_or(buf.len(), |i| start + i);
     *pos = (end + 2).min(buf.len());
     &buf[start..end]
 }
 
+/// A RESP length or integer (our own replies: always well-formed).
 fn num(s: &[u8]) -> i64 {
-    std::str::from_utf8(s)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
+    let (neg, digits) = match s.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, s),
+    };
+    let mut n: i64 = 0;
+    for &c in digits {
+        if !c.is_ascii_digit() {
+            return 0;
+        }
+        n = n.wrapping_mul(10).wrapping_add((c - b'0') as i64);
+    }
+    if neg {
+        n.wrapping_neg()
+    } else {
+        n
+    }
 }
 
-fn parse(lua: &Lua, buf: &[u8], pos: &mut usize) -> mlua::Result<Value> {
-    let Some(&tag) = buf.get(*pos) else {
-        return Ok(Value::Nil);
-    };
-    let l = line(buf, pos);
-    Ok(match tag {
-        b'+' => {
-            let t = lua.create_table()?;
-            t.raw_set("ok", lua.create_string(l)?)?;
-            Value::Table(t)
-        }
-        b'-' => err_table(lua, l)?,
-        b':' => Value::Number(num(l) as f64),
-        b'$' | b'=' => {
-            let n = num(l);
-            if n < 0 {
-                return Ok(Value::Boolean(false));
-            }
-            let data = &buf[*pos..*pos + n as usize];
-            *pos += n as usize + 2;
-            if tag == b'=' {
-                let t = lua.create_table()?;
-                let inner = lua.create_table()?;
+unsafe fn push_value(l: *mut lua_State, buf: &[u8], pos: &mut usize) {
+    // SAFETY: the caller upholds this function's contract.
+    unsafe {
+        let Some(&tag) = buf.get(*pos) else {
+            ffi::lua_pushnil(l);
+            return;
+        };
+        // Each nesting level holds at most three slots of its own.
+        ffi::lua_checkstack(l, 4);
+        let ln = line(buf, pos);
+        match tag {
+            b'+' => push_tagged(l, c"ok", ln),
+            b'-' => push_err(l, ln),
+            b':' => ffi::lua_pushnumber(l, num(ln) as f64),
+            b'$' | b'=' => {
+                let n = num(ln);
+                if n < 0 {
+                    return ffi::lua_pushboolean(l, 0);
+                }
+                let end = (*pos + n as usize).min(buf.len());
+                let data = &buf[*pos..end];
+                *pos = (end + 2).min(buf.len());
+                if tag == b'$' {
+                    return push_bytes(l, data);
+                }
                 let (fmt, s) = if data.len() >= 4 {
                     (&data[..3], &data[4..])
                 } else {
                     (&b""[..], data)
                 };
-                inner.raw_set("format", lua.create_string(fmt)?)?;
-                inner.raw_set("string", lua.create_string(s)?)?;
-                t.raw_set("verbatim_string", inner)?;
-                Value::Table(t)
-            } else {
-                Value::String(lua.create_string(data)?)
+                ffi::lua_createtable(l, 0, 1);
+                ffi::lua_createtable(l, 0, 2);
+                push_bytes(l, fmt);
+                ffi::lua_setfield(l, -2, c"format".as_ptr());
+                push_bytes(l, s);
+                ffi::lua_setfield(l, -2, c"string".as_ptr());
+                ffi::lua_setfield(l, -2, c"verbatim_string".as_ptr());
             }
-        }
-        b'*' | b'>' => {
-            let n = num(l);
-            if n < 0 {
-                return Ok(Value::Boolean(false));
+            b'*' | b'>' => {
+                let n = num(ln);
+                if n < 0 {
+                    return ffi::lua_pushboolean(l, 0);
+                }
+                ffi::lua_createtable(l, n.min(1 << 20) as c_int, 0);
+                for i in 1..=n {
+                    push_value(l, buf, pos);
+                    ffi::lua_rawseti(l, -2, i as ffi::lua_Integer);
+                }
             }
-            let t = lua.create_table_with_capacity(n as usize, 0)?;
-            for i in 1..=n {
-                let v = parse(lua, buf, pos)?;
-                t.raw_set(i, v)?;
+            b'%' | b'~' => {
+                let n = num(ln);
+                ffi::lua_createtable(l, 0, 1);
+                ffi::lua_createtable(l, 0, n.min(1 << 20) as c_int);
+                for _ in 0..n {
+                    push_value(l, buf, pos);
+                    if tag == b'%' {
+                        push_value(l, buf, pos);
+                    } else {
+                        ffi::lua_pushboolean(l, 1);
+                    }
+                    if ffi::lua_isnil(l, -2) != 0 {
+                        ffi::lua_pop(l, 2);
+                    } else {
+                        ffi::lua_rawset(l, -3);
+                    }
+                }
+                let field = if tag == b'%' { c"map" } else { c"set" };
+                ffi::lua_setfield(l, -2, field.as_ptr());
             }
-            Value::Table(t)
-        }
-        b'%' => {
-            let n = num(l);
-            let m = lua.create_table()?;
-            for _ in 0..n {
-                let k = parse(lua, buf, pos)?;
-                let v = parse(lua, buf, pos)?;
-                m.raw_set(k, v)?;
+            b'|' => {
+                // Attributes are skipped: the value follows them.
+                for _ in 0..2 * num(ln) {
+                    push_value(l, buf, pos);
+                    ffi::lua_pop(l, 1);
+                }
+                push_value(l, buf, pos);
             }
-            let t = lua.create_table()?;
-            t.raw_set("map", m)?;
-            Value::Table(t)
-        }
-        b'~' => {
-            let n = num(l);
-            let s = lua.create_table()?;
-            for _ in 0..n {
-                let k = parse(lua, buf, pos)?;
-                s.raw_set(k, true)?;
+            b'#' => ffi::lua_pushboolean(l, (ln == b"t") as c_int),
+            b',' => {
+                let v = std::str::from_utf8(ln)
+                    .ok()
+                    .and_then(|s| match s {
+                        "inf" => Some(f64::INFINITY),
+                        "-inf" => Some(f64::NEG_INFINITY),
+                        s => s.parse().ok(),
+                    })
+                    .unwrap_or(f64::NAN);
+                ffi::lua_createtable(l, 0, 1);
+                ffi::lua_pushnumber(l, v);
+                ffi::lua_setfield(l, -2, c"double".as_ptr());
             }
-            let t = lua.create_table()?;
-            t.raw_set("set", s)?;
-            Value::Table(t)
+            b'(' => push_tagged(l, c"big_number", ln),
+            _ => ffi::lua_pushnil(l),
         }
-        b'|' => {
-            // Attributes are skipped: the value follows them.
-            let n = num(l);
-            for _ in 0..2 * n {
-                parse(lua, buf, pos)?;
-            }
-            parse(lua, buf, pos)?
-        }
-        b'_' => Value::Nil,
-        b'#' => Value::Boolean(l == b"t"),
-        b',' => {
-            let v = std::str::from_utf8(l)
-                .ok()
-                .and_then(|s| match s {
-                    "inf" => Some(f64::INFINITY),
-                    "-inf" => Some(f64::NEG_INFINITY),
-                    s => s.parse().ok(),
-                })
-                .unwrap_or(f64::NAN);
-            let t = lua.create_table()?;
-            t.raw_set("double", v)?;
-            Value::Table(t)
-        }
-        b'(' => {
-            let t = lua.create_table()?;
-            t.raw_set("big_number", lua.create_string(l)?)?;
-            Value::Table(t)
-        }
-        _ => Value::Nil,
-    })
-}
-
-fn field(t: &Table, name: &str) -> Value {
-    t.raw_get::<Value>(name).unwrap_or(Value::Nil)
-}
-
-/// Writes a script's return value. `resp3` is the script's redis.setresp
-/// (Redis answers `true` as `:1` unless the script chose RESP3).
-pub fn lua_to_reply(out: &mut ReplyBuf, v: &Value, resp3: bool, depth: usize) {
-    match v {
-        Value::String(s) => out.bulk(&s.as_bytes()),
-        Value::Boolean(b) => {
-            if resp3 {
-                out.bool(*b);
-            } else if *b {
-                out.int(1);
-            } else {
-                out.null();
-            }
-        }
-        Value::Integer(n) => out.int(*n),
-        Value::Number(n) => out.int(truncate(*n)),
-        Value::Table(t) if depth < MAX_DEPTH => table_to_reply(out, t, resp3, depth),
-        _ => out.null(),
     }
 }
 
-fn truncate(n: f64) -> i64 {
-    // Redis's (long long) cast as x86-64 does it: NaN and out-of-range
-    // values become i64::MIN.
-    super::c_int64(n)
+/// Pushes `t[name]` (raw) and returns its type.
+unsafe fn raw_field(l: *mut lua_State, t: c_int, name: &std::ffi::CStr) -> c_int {
+    // SAFETY: the caller upholds this function's contract.
+    unsafe {
+        ffi::lua_pushstring(l, name.as_ptr());
+        ffi::lua_rawget(l, t)
+    }
 }
 
-fn table_to_reply(out: &mut ReplyBuf, t: &Table, resp3: bool, depth: usize) {
-    if let Value::String(e) = field(t, "err") {
-        let msg = String::from_utf8_lossy(&e.as_bytes()).into_owned();
-        out.error(sanitize_error(&msg).as_bytes());
-        return;
-    }
-    if let Value::String(s) = field(t, "ok") {
-        let msg = String::from_utf8_lossy(&s.as_bytes()).replace(['\r', '\n'], " ");
-        out.simple(msg.as_bytes());
-        return;
-    }
-    match field(t, "double") {
-        Value::Number(d) => return out.double(d),
-        Value::Integer(d) => return out.double(d as f64),
-        _ => {}
-    }
-    if let Value::String(s) = field(t, "big_number") {
-        return out.big_number(&s.as_bytes());
-    }
-    if let Value::Table(m) = field(t, "map") {
-        let pairs: Vec<(Value, Value)> = m.pairs::<Value, Value>().filter_map(Result::ok).collect();
-        out.map(pairs.len());
-        for (k, v) in &pairs {
-            lua_to_reply(out, k, resp3, depth + 1);
-            lua_to_reply(out, v, resp3, depth + 1);
-        }
-        return;
-    }
-    if let Value::Table(s) = field(t, "set") {
-        let keys: Vec<Value> = s
-            .pairs::<Value, Value>()
-            .filter_map(Result::ok)
-            .map(|(k, _)| k)
-            .collect();
-        out.set(keys.len());
-        for k in &keys {
-            lua_to_reply(out, k, resp3, depth + 1);
-        }
-        return;
-    }
-    if let Value::Table(vs) = field(t, "verbatim_string") {
-        if let Value::String(s) = field(&vs, "string") {
-            out.verbatim(&s.as_bytes());
-            return;
+/// Writes the value at stack index `idx` (absolute) as a script's return
+/// value. `resp3` is the script's redis.setresp (Redis answers `true` as
+/// `:1` unless the script chose RESP3).
+pub(crate) unsafe fn lua_to_reply(
+    l: *mut lua_State,
+    idx: c_int,
+    out: &mut ReplyBuf,
+    resp3: bool,
+    depth: usize,
+) {
+    // SAFETY: the caller upholds this function's contract.
+    unsafe {
+        match ffi::lua_type(l, idx) {
+            ffi::LUA_TSTRING => out.bulk(string_at(l, idx)),
+            ffi::LUA_TBOOLEAN => {
+                let b = ffi::lua_toboolean(l, idx) != 0;
+                if resp3 {
+                    out.bool(b);
+                } else if b {
+                    out.int(1);
+                } else {
+                    out.null();
+                }
+            }
+            // Redis's (long long) cast as x86-64 does it: NaN and out-of-range
+            // values become i64::MIN.
+            ffi::LUA_TNUMBER => out.int(super::c_int64(ffi::lua_tonumber(l, idx))),
+            ffi::LUA_TTABLE if depth < MAX_DEPTH && ffi::lua_checkstack(l, 4) != 0 => {
+                table_to_reply(l, idx, out, resp3, depth)
+            }
+            _ => out.null(),
         }
     }
-    let mut items = Vec::new();
-    let mut i = 1;
-    loop {
-        match t.raw_get::<Value>(i) {
-            Ok(Value::Nil) | Err(_) => break,
-            Ok(v) => items.push(v),
+}
+
+unsafe fn table_to_reply(
+    l: *mut lua_State,
+    t: c_int,
+    out: &mut ReplyBuf,
+    resp3: bool,
+    depth: usize,
+) {
+    // SAFETY: the caller upholds this function's contract.
+    unsafe {
+        let top = ffi::lua_gettop(l);
+        if raw_field(l, t, c"err") == ffi::LUA_TSTRING {
+            let msg = String::from_utf8_lossy(string_at(l, -1)).into_owned();
+            out.error(sanitize_error(&msg).as_bytes());
+            return ffi::lua_settop(l, top);
         }
-        i += 1;
+        ffi::lua_settop(l, top);
+        if raw_field(l, t, c"ok") == ffi::LUA_TSTRING {
+            let msg = String::from_utf8_lossy(string_at(l, -1)).replace(['\r', '\n'], " ");
+            out.simple(msg.as_bytes());
+            return ffi::lua_settop(l, top);
+        }
+        ffi::lua_settop(l, top);
+        if raw_field(l, t, c"double") == ffi::LUA_TNUMBER {
+            out.double(ffi::lua_tonumber(l, -1));
+            return ffi::lua_settop(l, top);
+        }
+        ffi::lua_settop(l, top);
+        if raw_field(l, t, c"big_number") == ffi::LUA_TSTRING {
+            out.big_number(string_at(l, -1));
+            return ffi::lua_settop(l, top);
+        }
+        ffi::lua_settop(l, top);
+        for (name, is_map) in [(c"map", true), (c"set", false)] {
+            if raw_field(l, t, name) == ffi::LUA_TTABLE {
+                let m = top + 1;
+                let mut n = 0;
+                ffi::lua_pushnil(l);
+                while ffi::lua_next(l, m) != 0 {
+                    n += 1;
+                    ffi::lua_pop(l, 1);
+                }
+                if is_map {
+                    out.map(n);
+                } else {
+                    out.set(n);
+                }
+                ffi::lua_pushnil(l);
+                while ffi::lua_next(l, m) != 0 {
+                    // Key at top-1, value at top: converting them never turns a
+                    // number key into a string, so lua_next stays valid.
+                    let v = ffi::lua_gettop(l);
+                    lua_to_reply(l, v - 1, out, resp3, depth + 1);
+                    if is_map {
+                        lua_to_reply(l, v, out, resp3, depth + 1);
+                    }
+                    ffi::lua_pop(l, 1);
+                }
+                return ffi::lua_settop(l, top);
+            }
+            ffi::lua_settop(l, top);
+        }
+        if raw_field(l, t, c"verbatim_string") == ffi::LUA_TTABLE
+            && raw_field(l, top + 1, c"string") == ffi::LUA_TSTRING
+        {
+            out.verbatim(string_at(l, -1));
+            return ffi::lua_settop(l, top);
+        }
+        ffi::lua_settop(l, top);
+        // An array: up to the first nil.
+        let mut n = 0;
+        while ffi::lua_rawgeti(l, t, n as ffi::lua_Integer + 1) != ffi::LUA_TNIL {
+            n += 1;
+            ffi::lua_pop(l, 1);
+        }
+        ffi::lua_pop(l, 1);
+        out.array(n);
+        for i in 1..=n {
+            ffi::lua_rawgeti(l, t, i as ffi::lua_Integer);
+            lua_to_reply(l, top + 1, out, resp3, depth + 1);
+            ffi::lua_pop(l, 1);
+        }
     }
-    out.array(items.len());
-    for v in &items {
-        lua_to_reply(out, v, resp3, depth + 1);
+}
+
+/// Reads `t[name]` as a table field: Some(bytes) for a string.
+pub(crate) unsafe fn string_field<'a>(
+    l: *mut lua_State,
+    t: c_int,
+    name: &std::ffi::CStr,
+) -> Option<&'a [u8]> {
+    // SAFETY: the caller upholds this function's contract.
+    unsafe {
+        // The string stays referenced by the table, so the slice outlives the pop.
+        let s = (raw_field(l, t, name) == ffi::LUA_TSTRING).then(|| string_at(l, -1));
+        ffi::lua_pop(l, 1);
+        s
+    }
+}
+
+/// Reads `t[name]` as a number field.
+pub(crate) unsafe fn number_field(
+    l: *mut lua_State,
+    t: c_int,
+    name: &std::ffi::CStr,
+) -> Option<f64> {
+    // SAFETY: the caller upholds this function's contract.
+    unsafe {
+        let n = (raw_field(l, t, name) == ffi::LUA_TNUMBER).then(|| ffi::lua_tonumber(l, -1));
+        ffi::lua_pop(l, 1);
+        n
     }
 }

@@ -6,6 +6,7 @@
 //! `redis.call` goes through dispatch with the script's client, so ACL and
 //! every other gate apply inside scripts too.
 
+mod call;
 pub mod convert;
 pub mod libs;
 pub mod msgpack;
@@ -16,13 +17,11 @@ use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU32, AtomicU64, AtomicU8, O
 use std::sync::Arc;
 
 use hashbrown::HashMap;
-use mlua::{Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, Variadic, VmState};
+use mlua::{ffi, Function, HookTriggers, Lua, LuaOptions, StdLib, Table, Value, VmState};
 use parking_lot::Mutex;
 
 use crate::commands::errors::Error;
-use crate::commands::spec::flags;
 use crate::commands::Ctx;
-use crate::protocol::{Protocol, ReplyBuf};
 
 pub const BUSY: Error = Error::lit(
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
@@ -83,42 +82,14 @@ struct Engine {
     scripts: HashMap<String, Function>,
     /// The protected global environment scripts run in.
     env: Table,
-    /// The real globals (KEYS and ARGV are set here).
-    globals: Table,
-    /// The writable table behind the read-only `redis`.
-    redis: Table,
-    /// Hidden slots shared with the error handler (pending error texts).
-    k: Table,
     /// `function(f) return xpcall(f, handler) end`.
     run: Function,
     /// The protocol redis.call replies are parsed in (redis.setresp).
     resp: Arc<AtomicU8>,
-    /// Buffers redis.call and redis.pcall reuse across calls and scripts.
-    bufs: [CallBufs; 2],
-}
-
-/// Per-call scratch kept between calls so a command from a script
-/// allocates nothing for its arguments or reply once warmed up.
-struct CallBufs {
-    /// The command's arguments, back to back.
-    arena: Vec<u8>,
-    /// End offset of each argument in `arena`.
-    ends: Vec<usize>,
-    /// The reply dispatch writes.
-    reply: ReplyBuf,
-}
-
-impl CallBufs {
-    fn new() -> Self {
-        CallBufs {
-            arena: Vec::new(),
-            ends: Vec::new(),
-            reply: ReplyBuf {
-                buf: Vec::new(),
-                proto: Protocol::Resp2,
-            },
-        }
-    }
+    /// What redis.call reads of the running EVAL (its address is an
+    /// upvalue of redis.call and redis.pcall, so it is boxed and declared
+    /// after `lua`, which is dropped first).
+    slot: Box<std::cell::UnsafeCell<call::CallSlot>>,
 }
 
 /// How a script's function is found.
@@ -314,6 +285,10 @@ impl Engine {
         libs::install(&lua, &globals, &k)?;
         let resp = Arc::new(AtomicU8::new(2));
         let redis = libs::redis_table(&lua, &k, resp.clone())?;
+        let slot = Box::new(std::cell::UnsafeCell::new(call::CallSlot::new(
+            resp.clone(),
+        )));
+        call::install(&lua, &redis, slot.get())?;
         let (env, run): (Table, Function) = lua.load(PRELUDE).set_name("=keyward").call((
             k.clone(),
             globals.clone(),
@@ -345,17 +320,14 @@ impl Engine {
             lua,
             scripts: HashMap::new(),
             env,
-            globals,
-            redis,
-            k,
             run,
             resp,
-            bufs: [CallBufs::new(), CallBufs::new()],
+            slot,
         })
     }
 
     /// Compiles `body` and caches it under `key` ([`Scripting::cache_key`]).
-    fn compile(&mut self, body: &[u8], key: &str) -> Result<Function, Error> {
+    fn compile(&mut self, body: &[u8], key: &str) -> Result<(), Error> {
         let f = self
             .lua
             .load(body)
@@ -369,8 +341,8 @@ impl Engine {
                 };
                 Error::from(format!("ERR Error compiling script (new function): {msg}"))
             })?;
-        self.scripts.insert(key.to_string(), f.clone());
-        Ok(f)
+        self.scripts.insert(key.to_string(), f);
+        Ok(())
     }
 }
 
@@ -431,39 +403,31 @@ fn eval_inner(
     let sc = &srv.scripting;
     let engine = engine(&mut g, sc)?;
     let db = ctx.client.db;
-    let (f, sha) = if by_sha {
-        // Case-insensitive lookup without allocating: SHA1s are 40 hex digits.
-        let mut low = [0u8; 40];
+    // The SHA1 in lowercase, on the stack: 40 hex digits.
+    let mut low = [0u8; 40];
+    if by_sha {
         if argv[1].len() != 40 {
             return Err(NOSCRIPT);
         }
         for (d, s) in low.iter_mut().zip(argv[1]) {
             *d = s.to_ascii_lowercase();
         }
-        let sha = std::str::from_utf8(&low).map_err(|_| NOSCRIPT)?;
-        match engine.scripts.get(sc.cache_key(db, sha).as_ref()) {
-            Some(f) => (f.clone(), sha.to_string()),
-            None => return Err(NOSCRIPT),
-        }
     } else {
-        let sha = sha1_hex(argv[1]);
-        let key = sc.cache_key(db, &sha);
-        match engine.scripts.get(key.as_ref()) {
-            Some(f) => (f.clone(), sha),
-            None => (engine.compile(argv[1], &key)?, sha),
+        low.copy_from_slice(sha1_hex(argv[1]).as_bytes());
+    }
+    let sha = std::str::from_utf8(&low).map_err(|_| NOSCRIPT)?;
+    let key = sc.cache_key(db, sha);
+    if !engine.scripts.contains_key(key.as_ref()) {
+        if by_sha {
+            return Err(NOSCRIPT);
         }
-    };
+        engine.compile(argv[1], &key)?;
+    }
+    // Borrowed, not cloned: a cloned Function is a registry reference made
+    // and dropped per call.
+    let engine = &*engine;
+    let f = &engine.scripts[key.as_ref()];
     let lua_err = |e: mlua::Error| Error::from(format!("ERR Error running script {sha}: {e}"));
-    let keys = engine
-        .lua
-        .create_sequence_from(argv[3..3 + nk].iter().map(|a| LuaBytes(a)))
-        .map_err(lua_err)?;
-    let args = engine
-        .lua
-        .create_sequence_from(argv[3 + nk..].iter().map(|a| LuaBytes(a)))
-        .map_err(lua_err)?;
-    engine.globals.raw_set("KEYS", keys).map_err(lua_err)?;
-    engine.globals.raw_set("ARGV", args).map_err(lua_err)?;
     engine.resp.store(2, Ordering::Relaxed);
 
     sc.kill.store(false, Ordering::Release);
@@ -477,85 +441,117 @@ fn eval_inner(
     // Blocked clients are served once the script ended, not between its calls.
     ctx.client.in_exec = true;
 
-    let ctx_cell = std::cell::RefCell::new(&mut *ctx);
-    let result = {
-        let cc = &ctx_cell;
-        let Engine {
-            lua,
-            redis,
-            k,
-            run,
-            resp,
-            bufs,
-            ..
-        } = &mut *engine;
-        let [b1, b2] = bufs;
-        let (lua, redis, k, run, resp) = (&*lua, &*redis, &*k, &*run, &*resp);
-        lua.scope(|scope| {
-            let call = scope.create_function_mut(move |lua, args: Variadic<Value>| {
-                let mut c = cc.borrow_mut();
-                redis_call(lua, &mut c, b1, k, resp, readonly, args, true)
-            })?;
-            let pcall = scope.create_function_mut(move |lua, args: Variadic<Value>| {
-                let mut c = cc.borrow_mut();
-                redis_call(lua, &mut c, b2, k, resp, readonly, args, false)
-            })?;
-            redis.raw_set("call", call)?;
-            redis.raw_set("pcall", pcall)?;
-            let r: (bool, Value) = run.call(f)?;
-            redis.raw_set("call", Value::Nil)?;
-            redis.raw_set("pcall", Value::Nil)?;
-            Ok(r)
+    // redis.call reaches this EVAL's Ctx through the slot, and only while
+    // the script runs; the raw pointer is the one path to it until then.
+    // EVAL's own duration spans its calls, as in Redis's commandstats.
+    let eval_mark = ctx.mark;
+    let slot = engine.slot.get();
+    let ctx_ptr: *mut Ctx<'_> = ctx;
+    // SAFETY: the slot belongs to the engine, whose lock is held.
+    unsafe {
+        (*slot).ctx = ctx_ptr.cast();
+        (*slot).readonly = readonly;
+    }
+    let (keys, args) = argv[3..].split_at(nk);
+    let resp = &engine.resp;
+    let mut result = Ok(());
+    // SAFETY: the closure works on the stack mlua prepared (run at 1, f at
+    // 2) within a protected call, and leaves its results there.
+    let ran = unsafe {
+        engine.lua.exec_raw::<()>((&engine.run, f), |l| {
+            set_global_strings(l, c"KEYS", keys);
+            set_global_strings(l, c"ARGV", args);
+            // run(f): xpcall catches every error of the script, so this
+            // returns normally with (ok, value) at 1 and 2.
+            ffi::lua_call(l, 1, 2);
+            (*slot).ctx = std::ptr::null_mut();
+            let ctx = &mut *ctx_ptr;
+            ctx.mark = eval_mark;
+            ctx.client.in_script = was_script;
+            ctx.client.in_exec = was_exec;
+            let killed = sc.kill.swap(false, Ordering::AcqRel);
+            sc.started.store(0, Ordering::Release);
+            sc.runner.store(0, Ordering::Relaxed);
+            if ffi::lua_toboolean(l, 1) != 0 {
+                let resp3 = resp.load(Ordering::Relaxed) == 3;
+                convert::lua_to_reply(l, 2, ctx.out, resp3, 0);
+            } else {
+                result = Err(script_error(l, 2, sha, killed));
+            }
+            ffi::lua_settop(l, 0);
         })
     };
-
-    ctx.client.in_script = was_script;
-    ctx.client.in_exec = was_exec;
-    let killed = sc.kill.swap(false, Ordering::AcqRel);
-    sc.started.store(0, Ordering::Release);
-    sc.runner.store(0, Ordering::Relaxed);
-
-    let (ok, value) = result.map_err(lua_err)?;
-    if ok {
-        let resp3_script = engine.resp.load(Ordering::Relaxed) == 3;
-        convert::lua_to_reply(ctx.out, &value, resp3_script, 0);
-        return Ok(());
+    // SAFETY: as above; cleared again in case the call failed before the
+    // closure could.
+    let panic = unsafe {
+        (*slot).ctx = std::ptr::null_mut();
+        (*slot).panic.take()
+    };
+    if let Some(p) = panic {
+        std::panic::resume_unwind(p);
     }
-    Err(script_error(&value, &sha, killed))
+    if let Err(e) = ran {
+        ctx.mark = eval_mark;
+        ctx.client.in_script = was_script;
+        ctx.client.in_exec = was_exec;
+        sc.kill.store(false, Ordering::Release);
+        sc.started.store(0, Ordering::Release);
+        sc.runner.store(0, Ordering::Relaxed);
+        return Err(lua_err(e));
+    }
+    result
 }
 
-/// The final reply of a script that raised: `<msg> script: <sha>, on <source>:<line>.`
-fn script_error(v: &Value, sha: &str, killed: bool) -> Error {
-    let Value::Table(t) = v else {
-        return Error::from(format!("ERR Error running script {sha}"));
-    };
-    let mut msg = match t.raw_get::<Value>("err") {
-        Ok(Value::String(s)) => String::from_utf8_lossy(&s.as_bytes()).into_owned(),
-        _ => String::from("ERR unknown error"),
-    };
-    if killed {
-        msg = KILLED.to_string();
+/// Sets the global `name` (raw) to a fresh array of `items`.
+///
+/// # Safety
+/// `l` must be a valid state with room for three slots.
+unsafe fn set_global_strings(l: *mut ffi::lua_State, name: &std::ffi::CStr, items: &[&[u8]]) {
+    // SAFETY: the caller upholds this function's contract.
+    unsafe {
+        ffi::lua_pushstring(l, name.as_ptr());
+        ffi::lua_createtable(l, items.len().min(1 << 20) as std::os::raw::c_int, 0);
+        for (i, s) in items.iter().enumerate() {
+            convert::push_bytes(l, s);
+            ffi::lua_rawseti(l, -2, i as ffi::lua_Integer + 1);
+        }
+        ffi::lua_rawset(l, ffi::LUA_GLOBALSINDEX);
     }
-    let source = t
-        .raw_get::<Option<mlua::LuaString>>("source")
-        .ok()
-        .flatten();
-    let line = t.raw_get::<Option<i64>>("line").ok().flatten();
-    if let (Some(src), Some(line)) = (source, line) {
-        msg = format!(
-            "{msg} script: {sha}, on {}:{line}.",
-            String::from_utf8_lossy(&src.as_bytes())
-        );
-    }
-    Error::from(convert::sanitize_error(&msg))
 }
 
-/// A byte slice as a Lua string argument.
-struct LuaBytes<'a>(&'a [u8]);
-
-impl mlua::IntoLua for LuaBytes<'_> {
-    fn into_lua(self, lua: &Lua) -> mlua::Result<Value> {
-        lua.create_string(self.0).map(Value::String)
+/// The final reply of a script that raised (the error value at `idx`):
+/// `<msg> script: <sha>, on <source>:<line>.`
+///
+/// # Safety
+/// `idx` must be a valid absolute index of `l`.
+unsafe fn script_error(
+    l: *mut ffi::lua_State,
+    idx: std::os::raw::c_int,
+    sha: &str,
+    killed: bool,
+) -> Error {
+    // SAFETY: the caller upholds this function's contract.
+    unsafe {
+        if ffi::lua_type(l, idx) != ffi::LUA_TTABLE {
+            return Error::from(format!("ERR Error running script {sha}"));
+        }
+        let mut msg = match convert::string_field(l, idx, c"err") {
+            Some(s) => String::from_utf8_lossy(s).into_owned(),
+            None => String::from("ERR unknown error"),
+        };
+        if killed {
+            msg = KILLED.to_string();
+        }
+        let source = convert::string_field(l, idx, c"source");
+        let line = convert::number_field(l, idx, c"line");
+        if let (Some(src), Some(line)) = (source, line) {
+            msg = format!(
+                "{msg} script: {sha}, on {}:{}.",
+                String::from_utf8_lossy(src),
+                line as i64
+            );
+        }
+        Error::from(convert::sanitize_error(&msg))
     }
 }
 
@@ -589,93 +585,6 @@ pub(crate) fn raise_str(lua: &Lua, k: &Table, msg: &str) -> mlua::Error {
     let _ = k.raw_set("perr", Value::Nil);
     let _ = k.raw_set("pstr", full.as_str());
     mlua::Error::RuntimeError(full)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn redis_call(
-    lua: &Lua,
-    ctx: &mut Ctx<'_>,
-    bufs: &mut CallBufs,
-    k: &Table,
-    resp: &AtomicU8,
-    readonly: bool,
-    args: Variadic<Value>,
-    raise: bool,
-) -> mlua::Result<Value> {
-    let fail = |msg: &str| -> mlua::Result<Value> {
-        if raise {
-            Err(raise_err(k, msg))
-        } else {
-            convert::err_table(lua, msg.as_bytes())
-        }
-    };
-    if args.is_empty() {
-        return fail("ERR Please specify at least one argument for this redis lib call");
-    }
-    let CallBufs { arena, ends, reply } = bufs;
-    arena.clear();
-    ends.clear();
-    for a in args.iter() {
-        match a {
-            Value::String(s) => arena.extend_from_slice(&s.as_bytes()),
-            Value::Integer(n) => arena.extend_from_slice(itoa::Buffer::new().format(*n).as_bytes()),
-            Value::Number(n) => arena.extend_from_slice(libs::fmt_g17(*n).as_bytes()),
-            _ => return fail("ERR Lua redis lib command arguments must be strings or integers"),
-        }
-        ends.push(arena.len());
-    }
-    // Most commands have few arguments: slice them on the stack.
-    let mut small: [&[u8]; 16] = [&[]; 16];
-    let mut large = Vec::new();
-    let argv: &[&[u8]] = if ends.len() <= small.len() {
-        let mut start = 0;
-        for (slot, &end) in small.iter_mut().zip(ends.iter()) {
-            *slot = &arena[start..end];
-            start = end;
-        }
-        &small[..ends.len()]
-    } else {
-        let mut start = 0;
-        for &end in ends.iter() {
-            large.push(&arena[start..end]);
-            start = end;
-        }
-        &large
-    };
-    let cmd = match crate::server::dispatch::resolve(argv) {
-        Ok(c) => c,
-        Err(e) if e.text().starts_with("ERR wrong number") => {
-            return fail("ERR Wrong number of args calling Redis command from script")
-        }
-        Err(_) => return fail("ERR Unknown Redis command called from script"),
-    };
-    if readonly && cmd.spec.has(flags::WRITE) {
-        return fail("ERR Write commands are not allowed from read-only scripts.");
-    }
-    reply.buf.clear();
-    reply.proto = if resp.load(Ordering::Relaxed) == 3 {
-        Protocol::Resp3
-    } else {
-        Protocol::Resp2
-    };
-    std::mem::swap(ctx.out, reply);
-    ctx.tick();
-    crate::server::dispatch::dispatch(ctx, argv);
-    std::mem::swap(ctx.out, reply);
-    if cmd.spec.has(flags::WRITE) && reply.buf.first() != Some(&b'-') {
-        // Set after the write ran, as Redis's SCRIPT_WRITE_DIRTY: the quota
-        // gate refuses a script's denyoom commands only before its first
-        // write, so a script is never half-applied by a memory limit.
-        ctx.srv.scripting.wrote.store(true, Ordering::Release);
-    }
-    let (v, is_err) = convert::reply_to_lua(lua, &reply.buf)?;
-    if is_err && raise {
-        if let Value::Table(t) = &v {
-            let msg: mlua::LuaString = t.raw_get("err")?;
-            return Err(raise_err(k, &String::from_utf8_lossy(&msg.as_bytes())));
-        }
-    }
-    Ok(v)
 }
 
 /// `luaL_argerror`: "bad argument #n to 'name' (msg)", named as the
