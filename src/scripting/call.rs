@@ -43,6 +43,8 @@ pub(super) struct CallSlot {
     spans: Vec<(usize, usize, bool)>,
     /// The reply dispatch writes.
     reply: ReplyBuf,
+    /// cjson's output and string scratch ([`super::json`]).
+    pub json: Vec<u8>,
 }
 
 // SAFETY: `ctx` is set only while `eval_inner` runs the script on this
@@ -63,6 +65,7 @@ impl CallSlot {
                 buf: Vec::new(),
                 proto: Protocol::Resp2,
             },
+            json: Vec::new(),
         }
     }
 }

@@ -8,6 +8,7 @@
 
 mod call;
 pub mod convert;
+mod json;
 pub mod libs;
 pub mod msgpack;
 pub mod structlib;
@@ -289,6 +290,7 @@ impl Engine {
             resp.clone(),
         )));
         call::install(&lua, &redis, slot.get())?;
+        json::install(&lua, &globals.raw_get::<Table>("cjson")?, slot.get())?;
         let (env, run): (Table, Function) = lua.load(PRELUDE).set_name("=keyward").call((
             k.clone(),
             globals.clone(),
