@@ -50,6 +50,9 @@ pub struct Config {
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: usize,
     pub hz: u32,
+    /// `busy-reply-threshold` (alias `lua-time-limit`), ms: how long a
+    /// script runs before other clients get BUSY and SCRIPT KILL works.
+    pub busy_reply_threshold: u64,
     pub maxmemory: u64,
     pub maxmemory_policy: String,
     pub maxmemory_samples: u32,
@@ -204,6 +207,7 @@ impl Default for Config {
             requirepass: None,
             databases: 16,
             timeout: 0,
+            busy_reply_threshold: 5000,
             maxclients: 10_000,
             protected_mode: true,
             loglevel: "notice".into(),

@@ -175,6 +175,22 @@ macro_rules! fixed {
     };
 }
 
+/// `busy-reply-threshold` and its old name `lua-time-limit`: one setting.
+macro_rules! busy_threshold {
+    ($name:literal) => {
+        Param {
+            name: $name,
+            get: |c| c.busy_reply_threshold.to_string(),
+            set: |c, v| {
+                c.busy_reply_threshold = int_in(v, 0, i64::MAX)?;
+                Ok(())
+            },
+            mutable: true,
+            db: None,
+        }
+    };
+}
+
 /// A small-encoding threshold (entries or bytes), `Config::thresholds`.
 macro_rules! threshold {
     ($name:literal, $field:ident) => {
@@ -518,8 +534,8 @@ pub static PARAMS: &[Param] = &[
     fixed!("cluster-enabled", "no", false),
     fixed!("replica-read-only", "yes", true),
     fixed!("lazyfree-lazy-user-flush", "no", true),
-    fixed!("busy-reply-threshold", "5000", true),
-    fixed!("lua-time-limit", "5000", true),
+    busy_threshold!("busy-reply-threshold"),
+    busy_threshold!("lua-time-limit"),
     threshold!("hash-max-listpack-entries", hash_max_listpack_entries),
     threshold!("hash-max-listpack-value", hash_max_listpack_value),
     threshold!("set-max-intset-entries", set_max_intset_entries),

@@ -47,6 +47,12 @@ impl Keyspace {
         self.dbs[index].0.lock()
     }
 
+    /// The DB's lock if it is free (background work that must never wait
+    /// on a thread, e.g. behind a long script holding the DB).
+    pub fn try_lock(&self, index: usize) -> Option<MutexGuard<'_, Db>> {
+        self.dbs[index].0.try_lock()
+    }
+
     /// Locks two distinct DBs in index order; returns them as (a, b).
     pub fn lock_two(&self, a: usize, b: usize) -> (MutexGuard<'_, Db>, MutexGuard<'_, Db>) {
         assert_ne!(a, b, "lock_two needs two distinct DBs");

@@ -132,10 +132,11 @@ impl Metrics {
         for (i, last) in state.dbs.iter_mut().enumerate() {
             let t = srv.tenancy.db(i);
             let name = t.name.lock().clone();
-            // One short lock per DB; everything else is atomics.
-            let (keys, expires, mem, st) = {
-                let db = srv.keyspace.lock(i);
-                (db.len(), db.volatile(), db.used_memory(), db.stats)
+            // One short lock per DB; everything else is atomics. A DB held
+            // (by a long script) keeps its last figures for this scrape.
+            let (keys, expires, mem, st) = match srv.keyspace.try_lock(i) {
+                Some(db) => (db.len(), db.volatile(), db.used_memory(), db.stats),
+                None => continue,
             };
             let labels = || {
                 let mut l = vec![Label::new(names::LABEL_DB, i.to_string())];

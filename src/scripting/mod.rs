@@ -60,6 +60,20 @@ pub struct Scripting {
     /// `script-scope db`: each DB has its own script cache (see
     /// [`Scripting::cache_key`]). Fixed at startup.
     per_db: AtomicBool,
+    /// Woken when a script ends (clients waiting their turn).
+    ended: tokio::sync::Notify,
+}
+
+/// What a command of another client may do while a script runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Turn {
+    /// No script runs, or it is this client's own.
+    Go,
+    /// A script runs and has not reached busy-reply-threshold: the command
+    /// waits, as in Redis, where nothing else runs meanwhile.
+    Wait,
+    /// Past the threshold: only `allow_busy` commands run, others get BUSY.
+    Busy,
 }
 
 impl Default for Scripting {
@@ -73,6 +87,7 @@ impl Default for Scripting {
             hook_ticks: Arc::new(AtomicU32::new(NO_HANDOFF)),
             busy_threshold_ms: AtomicI64::new(5000),
             per_db: AtomicBool::new(false),
+            ended: tokio::sync::Notify::new(),
         }
     }
 }
@@ -104,14 +119,63 @@ pub fn sha1_hex(body: &[u8]) -> String {
 }
 
 impl Scripting {
-    /// Whether `client` must get BUSY: another client's script has run past
-    /// the threshold.
+    /// Whether `client`'s command may run now (one atomic load when no
+    /// script runs).
     #[inline]
-    pub fn busy_for(&self, client: u64, now_ms: i64) -> bool {
+    pub fn turn(&self, client: u64, now_ms: i64) -> Turn {
         let started = self.started.load(Ordering::Acquire);
-        started != 0
-            && self.runner.load(Ordering::Relaxed) != client
-            && now_ms - started >= self.busy_threshold_ms.load(Ordering::Relaxed)
+        if started == 0 || self.runner.load(Ordering::Relaxed) == client {
+            Turn::Go
+        } else if now_ms - started >= self.busy_threshold_ms.load(Ordering::Relaxed) {
+            Turn::Busy
+        } else {
+            Turn::Wait
+        }
+    }
+
+    /// Whether a script runs.
+    #[inline]
+    pub fn running(&self) -> bool {
+        self.started.load(Ordering::Acquire) != 0
+    }
+
+    /// Waits, without holding a thread, until no script runs.
+    pub async fn wait_idle(&self) {
+        loop {
+            let ended = self.ended.notified();
+            tokio::pin!(ended);
+            ended.as_mut().enable();
+            if !self.running() {
+                return;
+            }
+            ended.await;
+        }
+    }
+
+    /// Waits, without holding a thread, while another client's script runs
+    /// and has not reached busy-reply-threshold.
+    ///
+    /// Connections come here when dispatch answered [`Turn::Wait`]: waiting
+    /// inside dispatch, for the script's DB lock say, would stall the
+    /// worker thread, and with it the clients that must get BUSY or send
+    /// SCRIPT KILL.
+    pub async fn wait_turn(&self, client: u64, clock: &crate::clock::Clock) {
+        loop {
+            let ended = self.ended.notified();
+            tokio::pin!(ended);
+            // Registered before the check, so an end in between still wakes us.
+            ended.as_mut().enable();
+            let started = self.started.load(Ordering::Acquire);
+            if self.turn(client, clock.now_ms()) != Turn::Wait {
+                return;
+            }
+            let threshold = self.busy_threshold_ms.load(Ordering::Relaxed);
+            let left = (started + threshold - clock.now_ms()).max(1) as u64;
+            tokio::select! {
+                _ = &mut ended => {}
+                _ = tokio::time::sleep(std::time::Duration::from_millis(left)) => {}
+            }
+        }
     }
 
     /// Whether the running script has already written (SCRIPT KILL refuses
@@ -474,6 +538,7 @@ fn eval_inner(
             let killed = sc.kill.swap(false, Ordering::AcqRel);
             sc.started.store(0, Ordering::Release);
             sc.runner.store(0, Ordering::Relaxed);
+            sc.ended.notify_waiters();
             if ffi::lua_toboolean(l, 1) != 0 {
                 let resp3 = resp.load(Ordering::Relaxed) == 3;
                 convert::lua_to_reply(l, 2, ctx.out, resp3, 0);
@@ -499,6 +564,7 @@ fn eval_inner(
         sc.kill.store(false, Ordering::Release);
         sc.started.store(0, Ordering::Release);
         sc.runner.store(0, Ordering::Relaxed);
+        sc.ended.notify_waiters();
         return Err(lua_err(e));
     }
     result

@@ -60,6 +60,9 @@ pub struct Client {
     pub push_tx: mpsc::UnboundedSender<Push>,
     /// Set by a blocking command that registered a waiter.
     pub blocked: Option<Blocked>,
+    /// The last command did not run: another client's script runs (see
+    /// [`crate::scripting::Scripting::wait_turn`]); it runs again after.
+    pub script_wait: bool,
     /// Inside MULTI: the queued commands.
     pub multi: Option<Multi>,
     /// WATCHed (db, key) pairs, and the flag writers set when one changes.
@@ -151,6 +154,7 @@ impl Client {
             close_after_reply: false,
             push_tx,
             blocked: None,
+            script_wait: false,
             multi: None,
             watched: Vec::new(),
             watch_dirty: Arc::new(AtomicBool::new(false)),

@@ -111,6 +111,10 @@ async fn handle(srv: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         Ok(()) => {}
         Err(e) => debug!(client = id, error = %e, "connection closed"),
     }
+    if !client.watched.is_empty() {
+        // unwatch_all locks the watched keys' DBs.
+        srv.scripting.wait_idle().await;
+    }
     crate::commands::transactions::unwatch_all(&srv, &mut client);
     crate::commands::pubsub::unsubscribe_all(&srv, &mut client);
     if client.authenticated {
@@ -253,11 +257,20 @@ async fn run(
             {
                 let mut ctx = Ctx::new(srv, client, &mut out);
                 batch_now = ctx.now;
+                let mut start = 0;
                 for &(a, b, end) in cmds.iter() {
                     argv.clear();
                     argv.extend(spans[a..b].iter().map(|&(s, e)| &buf[s..e]));
                     let mark = ctx.out.len();
                     dispatch(&mut ctx, &argv);
+                    if ctx.client.script_wait {
+                        // Not run: it runs again once the script lets it.
+                        pos = start;
+                        pending = true;
+                        need = 1;
+                        break;
+                    }
+                    start = end;
                     match ctx.client.reply_mode {
                         ReplyMode::On => {}
                         ReplyMode::Off => ctx.out.truncate(mark),
@@ -310,6 +323,10 @@ async fn run(
         if proto_err.is_some() || client.close_after_reply {
             let _ = stream.shutdown().await;
             return Ok(());
+        }
+        if client.script_wait {
+            client.script_wait = false;
+            srv.scripting.wait_turn(client.id, &srv.clock).await;
         }
         if rbuf.is_empty() && rbuf.capacity() > SHRINK_ABOVE {
             rbuf = BytesMut::with_capacity(READ_CHUNK);
@@ -380,6 +397,10 @@ async fn wait_unblocked(
                     Some(Push::Kill) | None => return Ok(false),
                 },
                 _ = &mut sleep, if timer => {
+                    // A script holding the DB finishes first (nothing runs
+                    // beside one in Redis); waiting on its lock here would
+                    // stall the worker thread.
+                    srv.scripting.wait_idle().await;
                     if forget(srv) {
                         stream.write_all(&b.timeout_reply).await?;
                         return Ok(true);
@@ -404,6 +425,7 @@ async fn wait_unblocked(
     match result {
         Ok(true) => Ok(true),
         other => {
+            srv.scripting.wait_idle().await;
             forget(srv);
             other
         }

@@ -13,6 +13,7 @@ use crate::commands::errors::{self, Error};
 use crate::commands::spec::flags;
 use crate::commands::table::Command;
 use crate::commands::{Ctx, REGISTRY};
+use crate::scripting::Turn;
 
 /// Resolves argv to a command (or subcommand), applying the lookup and
 /// arity gates.
@@ -58,6 +59,16 @@ fn noperm(denied: Denied, cmd: &Command, ctx: &Ctx<'_>) -> Error {
 
 /// Runs one command, writing its reply (or error) into `ctx.out`.
 pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
+    // Another client's script runs: nothing else does until it ends or
+    // passes busy-reply-threshold. The connection waits for its turn and
+    // dispatches this command again (see Scripting::wait_turn).
+    if !ctx.client.in_script
+        && !ctx.client.in_exec
+        && ctx.srv.scripting.turn(ctx.client.id, ctx.now) == Turn::Wait
+    {
+        ctx.client.script_wait = true;
+        return;
+    }
     let cmd = match resolve(argv) {
         Ok(c) => c,
         Err(e) => {
@@ -110,7 +121,8 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
             return reply_error(ctx, &e);
         }
     }
-    if !spec.has(flags::ALLOW_BUSY) && ctx.srv.scripting.busy_for(ctx.client.id, ctx.now) {
+    if !spec.has(flags::ALLOW_BUSY) && ctx.srv.scripting.turn(ctx.client.id, ctx.now) == Turn::Busy
+    {
         stat.rejected.fetch_add(1, Ordering::Relaxed);
         flag_transaction(ctx);
         return reply_error(ctx, &crate::scripting::BUSY);

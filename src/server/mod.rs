@@ -124,6 +124,9 @@ impl Shared {
     pub fn config_changed(&self) {
         let c = self.config.read();
         self.hot.load(&c);
+        self.scripting
+            .busy_threshold_ms
+            .store(c.busy_reply_threshold as i64, Ordering::Relaxed);
         self.acl.set_requirepass(c.requirepass.as_deref());
         self.tenancy.apply_global(&c);
     }
@@ -399,10 +402,17 @@ async fn cron(shared: Arc<Shared>) {
             _ = tokio::time::sleep(Duration::from_millis(1000 / u64::from(hz))) => {}
             _ = Shared::shutdown_requested(&mut shutdown) => return,
         }
+        // Nothing runs beside a script, cron included (as in Redis); and a
+        // DB a script holds must not stall this worker.
+        if shared.scripting.running() {
+            continue;
+        }
         let now = shared.clock.now_ms();
         for i in 0..shared.keyspace.len() {
             // Short lock per DB: ~2000 entries examined per tick at most.
-            let mut db = shared.keyspace.lock(i);
+            let Some(mut db) = shared.keyspace.try_lock(i) else {
+                continue;
+            };
             db.active_expire(now, 2000);
             // Expiry and other DBs' cross-DB writes change usage too: the
             // global limit's sum is never more than one tick stale.

@@ -437,7 +437,14 @@ async fn equal_field_sets_list_in_one_order() {
     let s = start().await;
     let mut c = s.client().await;
     let fields = [
-        "name", "data", "opts", "timestamp", "delay", "priority", "processedOn", "ats",
+        "name",
+        "data",
+        "opts",
+        "timestamp",
+        "delay",
+        "priority",
+        "processedOn",
+        "ats",
     ];
     let big = "x".repeat(100); // past hash-max-listpack-value: a table
     let mut orders = Vec::new();
