@@ -73,8 +73,23 @@ impl CallSlot {
 /// Sets `redis.call` and `redis.pcall` in `redis`, bound to `slot`, which
 /// must outlive the Lua state.
 pub(super) fn install(lua: &Lua, redis: &Table, slot: *mut CallSlot) -> mlua::Result<()> {
-    let fns: [(&str, ffi::lua_CFunction); 2] = [("call", lua_call), ("pcall", lua_pcall)];
-    for (name, f) in fns {
+    set_closures(
+        lua,
+        redis,
+        slot,
+        &[("call", lua_call), ("pcall", lua_pcall)],
+    )
+}
+
+/// Sets C functions in `t` as closures whose one upvalue is `slot` (a
+/// light userdata), which must outlive the Lua state.
+pub(super) fn set_closures(
+    lua: &Lua,
+    t: &Table,
+    slot: *mut CallSlot,
+    fns: &[(&str, ffi::lua_CFunction)],
+) -> mlua::Result<()> {
+    for &(name, f) in fns {
         // SAFETY: pushes a light userdata and a C closure; nothing else.
         let func: Function = unsafe {
             lua.exec_raw((), |l| {
@@ -82,7 +97,7 @@ pub(super) fn install(lua: &Lua, redis: &Table, slot: *mut CallSlot) -> mlua::Re
                 ffi::lua_pushcclosure(l, f, 1);
             })?
         };
-        redis.raw_set(name, func)?;
+        t.raw_set(name, func)?;
     }
     Ok(())
 }

@@ -10,10 +10,10 @@
 //! string scratch live in the engine's [`CallSlot`], reached through the
 //! closure's upvalue, and error texts are formatted into it before raising.
 
-use std::os::raw::{c_char, c_int, c_void};
+use std::os::raw::{c_char, c_int};
 
 use mlua::ffi::{self, lua_State};
-use mlua::{Function, Lua, Table};
+use mlua::{Lua, Table};
 
 use super::call::CallSlot;
 use super::convert::{push_bytes, string_at};
@@ -25,18 +25,7 @@ const MAX_DEPTH: usize = 1000;
 /// Sets `encode` and `decode` in the cjson table `t`, bound to `slot`,
 /// which must outlive the Lua state.
 pub(super) fn install(lua: &Lua, t: &Table, slot: *mut CallSlot) -> mlua::Result<()> {
-    let fns: [(&str, ffi::lua_CFunction); 2] = [("encode", encode), ("decode", decode)];
-    for (name, f) in fns {
-        // SAFETY: pushes a light userdata and a C closure; nothing else.
-        let func: Function = unsafe {
-            lua.exec_raw((), |l| {
-                ffi::lua_pushlightuserdata(l, slot as *mut c_void);
-                ffi::lua_pushcclosure(l, f, 1);
-            })?
-        };
-        t.raw_set(name, func)?;
-    }
-    Ok(())
+    super::call::set_closures(lua, t, slot, &[("encode", encode), ("decode", decode)])
 }
 
 /// The scratch buffers of the state's C functions.
