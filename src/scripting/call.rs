@@ -45,6 +45,12 @@ pub(super) struct CallSlot {
     reply: ReplyBuf,
     /// cjson's output and string scratch ([`super::json`]).
     pub json: Vec<u8>,
+    /// A redis.call / a cjson function is running. Lua can run a `__gc`
+    /// finalizer (newproxy) inside any allocation, and a finalizer calling
+    /// either again would reuse buffers still being read: refused, as
+    /// Redis refuses a nested redis.call. Reset at every EVAL.
+    pub in_call: bool,
+    pub in_json: bool,
 }
 
 // SAFETY: `ctx` is set only while `eval_inner` runs the script on this
@@ -66,6 +72,8 @@ impl CallSlot {
                 proto: Protocol::Resp2,
             },
             json: Vec::new(),
+            in_call: false,
+            in_json: false,
         }
     }
 }
@@ -124,6 +132,14 @@ unsafe fn call(l: *mut lua_State, raise: bool) -> c_int {
     // SAFETY: the caller upholds this function's contract.
     unsafe {
         let slot = ffi::lua_touserdata(l, ffi::lua_upvalueindex(1)) as *mut CallSlot;
+        if (*slot).in_call {
+            convert::push_err(
+                l,
+                b"luaRedisGenericCommand() recursive call detected. Are you doing funny stuff with Lua debug hooks?",
+            );
+            return 1;
+        }
+        (*slot).in_call = true;
         let outcome = match std::panic::catch_unwind(AssertUnwindSafe(|| run(l, &mut *slot))) {
             Ok(o) => o,
             Err(p) => {
@@ -144,6 +160,7 @@ unsafe fn call(l: *mut lua_State, raise: bool) -> c_int {
                 buf.first() == Some(&b'-')
             }
         };
+        (*slot).in_call = false;
         if raise && failed {
             // The error handler adds the script position to this `{err=…}`.
             ffi::lua_error(l);

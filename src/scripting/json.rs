@@ -60,11 +60,19 @@ unsafe extern "C-unwind" fn encode(l: *mut lua_State) -> c_int {
             return ffi::luaL_argerror(l, 1, c"expected 1 argument".as_ptr());
         }
         let slot = scratch(l);
+        if slot.in_json {
+            return raise(l, "cjson: recursive call".into());
+        }
+        slot.in_json = true;
         slot.json.clear();
-        if let Err(msg) = encode_value(l, 1, &mut slot.json, 0) {
+        let r = encode_value(l, 1, &mut slot.json, 0);
+        if r.is_ok() {
+            push_bytes(l, &slot.json);
+        }
+        slot.in_json = false;
+        if let Err(msg) = r {
             return raise(l, msg);
         }
-        push_bytes(l, &slot.json);
         1
     }
 }
@@ -257,6 +265,10 @@ unsafe extern "C-unwind" fn decode(l: *mut lua_State) -> c_int {
         let p = ffi::luaL_checklstring(l, 1, &mut len);
         let b = std::slice::from_raw_parts(p as *const u8, len);
         let slot = scratch(l);
+        if slot.in_json {
+            return raise(l, "cjson: recursive call".into());
+        }
+        slot.in_json = true;
         let mut p = Parser {
             b,
             pos: 0,
@@ -271,6 +283,7 @@ unsafe extern "C-unwind" fn decode(l: *mut lua_State) -> c_int {
                 Ok(())
             }
         });
+        slot.in_json = false;
         match r {
             Ok(()) => 1,
             Err(f) => raise(l, f.message(b)),

@@ -170,7 +170,10 @@ impl Scripting {
                 return;
             }
             let threshold = self.busy_threshold_ms.load(Ordering::Relaxed);
-            let left = (started + threshold - clock.now_ms()).max(1) as u64;
+            let left = started
+                .saturating_add(threshold)
+                .saturating_sub(clock.now_ms())
+                .clamp(1, 100) as u64;
             tokio::select! {
                 _ = &mut ended => {}
                 _ = tokio::time::sleep(std::time::Duration::from_millis(left)) => {}
@@ -516,6 +519,8 @@ fn eval_inner(
     // SAFETY: the slot belongs to the engine, whose lock is held.
     unsafe {
         (*slot).ctx = ctx_ptr.cast();
+        (*slot).in_call = false;
+        (*slot).in_json = false;
         (*slot).readonly = readonly;
     }
     let (keys, args) = argv[3..].split_at(nk);
@@ -536,15 +541,17 @@ fn eval_inner(
             ctx.client.in_script = was_script;
             ctx.client.in_exec = was_exec;
             let killed = sc.kill.swap(false, Ordering::AcqRel);
-            sc.started.store(0, Ordering::Release);
-            sc.runner.store(0, Ordering::Relaxed);
-            sc.ended.notify_waiters();
             if ffi::lua_toboolean(l, 1) != 0 {
                 let resp3 = resp.load(Ordering::Relaxed) == 3;
                 convert::lua_to_reply(l, 2, ctx.out, resp3, 0);
             } else {
                 result = Err(script_error(l, 2, sha, killed));
             }
+            // Ended once its reply is built: woken clients would otherwise
+            // wait for this batch's DB lock meanwhile.
+            sc.started.store(0, Ordering::Release);
+            sc.runner.store(0, Ordering::Relaxed);
+            sc.ended.notify_waiters();
             ffi::lua_settop(l, 0);
         })
     };

@@ -808,3 +808,36 @@ async fn other_clients_wait_for_a_running_script() {
     assert_eq!(runner.reply().await, b"$4\r\ndone\r\n");
     assert_eq!(waiter.reply().await, b"$6\r\nsecond\r\n");
 }
+
+/// A `__gc` finalizer runs inside Lua allocations, so it may run while
+/// redis.call or cjson is converting; calling them again from there is
+/// refused (as Redis refuses a nested redis.call) instead of reusing
+/// buffers still being read.
+#[tokio::test]
+async fn finalizers_cannot_reenter_redis_call_or_cjson() {
+    let s = start().await;
+    let mut c = s.raw().await;
+    let script = b"local hits = 0 \
+        for i = 1, 200 do \
+          local p = newproxy(true) \
+          getmetatable(p).__gc = function() \
+            pcall(redis.call, 'SET', 'k', string.rep('x', 100)) \
+            pcall(cjson.encode, {a = string.rep('y', 100)}) \
+            hits = hits + 1 \
+          end \
+          p = nil \
+          redis.call('SET', 'big', string.rep('z', 1000)) \
+          local t = redis.call('MGET', 'big', 'big', 'big') \
+          cjson.decode(cjson.encode({t, t, t})) \
+        end \
+        collectgarbage() \
+        return {hits, redis.call('STRLEN', 'big')}";
+    let r = c.call(&[b"EVAL", script, b"0"]).await;
+    assert_eq!(
+        r,
+        b"*2\r\n:200\r\n:1000\r\n",
+        "{}",
+        String::from_utf8_lossy(&r)
+    );
+    assert_eq!(c.call_str("PING").await, b"+PONG\r\n");
+}
