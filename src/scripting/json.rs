@@ -8,7 +8,8 @@
 //! Lua raises errors with longjmp, which skips destructors: between Lua
 //! API calls these functions keep nothing that owns memory. The output and
 //! string scratch live in the engine's [`CallSlot`], reached through the
-//! closure's upvalue, and error texts are formatted into it before raising.
+//! closure's upvalue; an error text is copied into Lua and dropped before
+//! anything else that may raise.
 
 use std::os::raw::{c_char, c_int};
 
@@ -45,9 +46,10 @@ unsafe fn scratch<'a>(l: *mut lua_State) -> &'a mut CallSlot {
 unsafe fn raise(l: *mut lua_State, msg: String) -> c_int {
     // SAFETY: the caller's contract; `msg` is dropped before the longjmp.
     unsafe {
-        ffi::luaL_where(l, 1);
         push_bytes(l, msg.as_bytes());
         drop(msg);
+        ffi::luaL_where(l, 1);
+        ffi::lua_insert(l, -2);
         ffi::lua_concat(l, 2);
         ffi::lua_error(l)
     }

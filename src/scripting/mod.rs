@@ -133,6 +133,13 @@ impl Scripting {
         }
     }
 
+    /// Marks the running script ended and wakes the clients waiting for it.
+    fn end_script(&self) {
+        self.started.store(0, Ordering::Release);
+        self.runner.store(0, Ordering::Relaxed);
+        self.ended.notify_waiters();
+    }
+
     /// Whether a script runs.
     #[inline]
     pub fn running(&self) -> bool {
@@ -549,9 +556,7 @@ fn eval_inner(
             }
             // Ended once its reply is built: woken clients would otherwise
             // wait for this batch's DB lock meanwhile.
-            sc.started.store(0, Ordering::Release);
-            sc.runner.store(0, Ordering::Relaxed);
-            sc.ended.notify_waiters();
+            sc.end_script();
             ffi::lua_settop(l, 0);
         })
     };
@@ -569,9 +574,7 @@ fn eval_inner(
         ctx.client.in_script = was_script;
         ctx.client.in_exec = was_exec;
         sc.kill.store(false, Ordering::Release);
-        sc.started.store(0, Ordering::Release);
-        sc.runner.store(0, Ordering::Relaxed);
-        sc.ended.notify_waiters();
+        sc.end_script();
         return Err(lua_err(e));
     }
     result

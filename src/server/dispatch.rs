@@ -62,10 +62,9 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
     // Another client's script runs: nothing else does until it ends or
     // passes busy-reply-threshold. The connection waits for its turn and
     // dispatches this command again (see Scripting::wait_turn).
-    if !ctx.client.in_script
-        && !ctx.client.in_exec
-        && ctx.srv.scripting.turn(ctx.client.id, ctx.now) == Turn::Wait
-    {
+    // One atomic load when no script runs; the BUSY gate below reuses it.
+    let turn = ctx.srv.scripting.turn(ctx.client.id, ctx.now);
+    if turn == Turn::Wait && !ctx.client.in_script && !ctx.client.in_exec {
         ctx.client.script_wait = true;
         return;
     }
@@ -121,8 +120,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
             return reply_error(ctx, &e);
         }
     }
-    if !spec.has(flags::ALLOW_BUSY) && ctx.srv.scripting.turn(ctx.client.id, ctx.now) == Turn::Busy
-    {
+    if turn == Turn::Busy && !spec.has(flags::ALLOW_BUSY) {
         stat.rejected.fetch_add(1, Ordering::Relaxed);
         flag_transaction(ctx);
         return reply_error(ctx, &crate::scripting::BUSY);
