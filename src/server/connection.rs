@@ -300,6 +300,11 @@ async fn run(
         }
         rbuf.advance(pos);
         need = need.saturating_sub(pos).max(1);
+        if client.script_wait {
+            // The batch was cut before the bad input: the re-parse after
+            // the wait finds it again, after the commands before it ran.
+            proto_err = None;
+        }
         if let Some(e) = &proto_err {
             out.error(format!("ERR {e}").as_bytes());
         }
