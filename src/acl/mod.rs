@@ -7,6 +7,7 @@
 //! is computed when rules change, never per command. The default user with
 //! `+@all ~* &* alldbs` passes on one atomic load.
 
+pub mod failures;
 pub mod fuzz;
 pub mod log;
 pub mod rules;
@@ -36,6 +37,10 @@ pub struct User {
     fast: AtomicBool,
     /// Replaced or deleted: the holder must look the user up again.
     stale: AtomicBool,
+    /// The DBs this user may reach, `None` when a selector has `alldbs`;
+    /// computed by [`User::finish`]. `Some` makes the user DB-restricted:
+    /// the tenant boundary applies to it (see `Tenant` in the command table).
+    visible: Option<Vec<usize>>,
 }
 
 impl std::fmt::Debug for User {
@@ -56,6 +61,7 @@ impl User {
             selectors: Vec::new(),
             fast: AtomicBool::new(false),
             stale: AtomicBool::new(false),
+            visible: None,
         }
     }
 
@@ -88,13 +94,16 @@ impl User {
             selectors: self.selectors.clone(),
             fast: AtomicBool::new(false),
             stale: AtomicBool::new(false),
+            visible: None,
         }
     }
 
-    /// Precomputes the fast-path flag once the rules are final.
-    pub fn finish(self) -> User {
+    /// Precomputes the fast-path flag and the visible DBs once the rules
+    /// are final.
+    pub fn finish(mut self) -> User {
         let fast = self.root.unrestricted();
         self.fast.store(fast, Ordering::Relaxed);
+        self.visible = self.compute_visible_dbs();
         self
     }
 
@@ -219,7 +228,23 @@ impl User {
 
     /// The DBs this user may see (INFO, FLUSHALL's reach): the union over
     /// its selectors, `None` when one of them has `alldbs`.
-    pub fn visible_dbs(&self) -> Option<Vec<usize>> {
+    pub fn visible_dbs(&self) -> Option<&[usize]> {
+        self.visible.as_deref()
+    }
+
+    /// Whether the tenant boundary applies: some selector names DBs and
+    /// none has `alldbs`.
+    #[inline]
+    pub fn is_restricted(&self) -> bool {
+        self.visible.is_some()
+    }
+
+    /// Whether this user may see DB `index`.
+    pub fn sees_db(&self, index: usize) -> bool {
+        self.visible.as_ref().is_none_or(|v| v.contains(&index))
+    }
+
+    fn compute_visible_dbs(&self) -> Option<Vec<usize>> {
         let mut all = Vec::new();
         for s in std::iter::once(&self.root).chain(&self.selectors) {
             all.extend(s.db_list()?);
@@ -235,6 +260,14 @@ impl User {
         std::iter::once(&self.root)
             .chain(&self.selectors)
             .any(|s| s.allkeys)
+    }
+
+    /// Whether some selector lets this user publish to or subscribe to
+    /// `channel` (PUBSUB CHANNELS/NUMSUB of a DB-restricted user).
+    pub fn may_use_channel(&self, channel: &[u8]) -> bool {
+        std::iter::once(&self.root)
+            .chain(&self.selectors)
+            .any(|s| s.allchannels || s.channels.iter().any(|p| glob_match(p, channel, false)))
     }
 
     /// Whether some selector's key patterns let this user read `key`.
@@ -298,7 +331,9 @@ fn check_selector(
     all_dbs_own: bool,
 ) -> Result<(), (Denied, Option<usize>)> {
     let spec = cmd.spec;
-    if !s.allows(cmd.id) {
+    // Redis skips the command check for no-auth commands (AUTH, HELLO…),
+    // so a user whose rules forbid them can still log in as another.
+    if !spec.has(flags::NO_AUTH) && !s.allows(cmd.id) {
         return Err((Denied::Command, None));
     }
     if s.dbs.is_some() {
@@ -459,7 +494,14 @@ pub struct Acl {
     /// the default user's ACL passwords alone.
     requirepass: Mutex<Option<String>>,
     pub log: Mutex<log::AclLog>,
+    pub failures: Mutex<failures::AuthFailures>,
+    /// Refusals by ACL LOG reason, in [`DENIAL_REASONS`] order (INFO's
+    /// `acl_access_denied_*`).
+    pub denials: [std::sync::atomic::AtomicU64; 5],
 }
+
+/// ACL LOG reasons, in the order of [`Acl::denials`].
+pub const DENIAL_REASONS: [&str; 5] = ["auth", "command", "key", "channel", "database"];
 
 impl Acl {
     pub fn new(requirepass: Option<&str>) -> Acl {
@@ -472,6 +514,8 @@ impl Acl {
             users: RwLock::new(users),
             requirepass: Mutex::new(requirepass.map(str::to_string)),
             log: Mutex::new(log::AclLog::default()),
+            failures: Mutex::new(failures::AuthFailures::default()),
+            denials: Default::default(),
         }
     }
 

@@ -5,7 +5,7 @@ use rand::RngCore;
 
 use super::args::{self, is};
 use super::errors::{CmdResult, Error};
-use super::spec::{cat, flags::*, CommandSpec, Group};
+use super::spec::{cat, flags::*, CommandSpec, Group, Redact, Tenant};
 use super::{Ctx, REGISTRY};
 use crate::acl::{self, rules, Denied, Selector, User};
 
@@ -30,62 +30,95 @@ static ACL_SUBS: &[CommandSpec] = &[
         "6.0.0",
         "O(1) amortized time considering the typical user.",
     ),
-    CommandSpec::new("dryrun", -4, A, G, dryrun).doc(
-        "Simulates the execution of a command by a user, without executing the command.",
-        "7.0.0",
-        "O(1).",
-    ),
+    CommandSpec::new("dryrun", -4, A, G, dryrun)
+        .tenant(Tenant::Check(names_self))
+        .doc(
+            "Simulates the execution of a command by a user, without executing the command.",
+            "7.0.0",
+            "O(1).",
+        ),
     CommandSpec::new("genpass", -2, P, G, genpass).doc(
         "Generates a pseudorandom, secure password that can be used to identify ACL users.",
         "6.0.0",
         "O(N)",
     ),
-    CommandSpec::new("getuser", 3, A, G, getuser).doc(
-        "Lists the ACL rules of a user.",
-        "6.0.0",
-        "O(N). Where N is the number of password, command and pattern rules that the user has.",
-    ),
+    CommandSpec::new("getuser", 3, A, G, getuser)
+        .tenant(Tenant::Check(names_self))
+        .doc(
+            "Lists the ACL rules of a user.",
+            "6.0.0",
+            "O(N). Where N is the number of password, command and pattern rules that the user has.",
+        ),
     CommandSpec::new("help", 2, LOADING | STALE | NO_DB_LOCK, G, help).doc(
         "Returns helpful text about the different subcommands.",
         "6.0.0",
         "O(1)",
     ),
-    CommandSpec::new("list", 2, A, G, list).doc(
-        "Dumps the effective rules in ACL file format.",
-        "6.0.0",
-        "O(N). Where N is the number of configured users.",
-    ),
+    CommandSpec::new("list", 2, A, G, list)
+        .tenant(Tenant::Own)
+        .doc(
+            "Dumps the effective rules in ACL file format.",
+            "6.0.0",
+            "O(N). Where N is the number of configured users.",
+        ),
     CommandSpec::new("load", 2, A, G, load).doc(
         "Reloads the rules from the configured ACL file.",
         "6.0.0",
         "O(N). Where N is the number of configured users.",
     ),
-    CommandSpec::new("log", -2, A, G, log).doc(
-        "Lists recent security events generated due to ACL rules.",
-        "6.0.0",
-        "O(N) with N being the number of entries shown.",
-    ),
+    CommandSpec::new("log", -2, A, G, log)
+        .tenant(Tenant::Check(not_reset))
+        .doc(
+            "Lists recent security events generated due to ACL rules.",
+            "6.0.0",
+            "O(N) with N being the number of entries shown.",
+        ),
     CommandSpec::new("save", 2, A, G, save).doc(
         "Saves the effective ACL rules in the configured ACL file.",
         "6.0.0",
         "O(N). Where N is the number of configured users.",
     ),
-    CommandSpec::new("setuser", -3, A, G, setuser).doc(
-        "Creates and modifies an ACL user and its rules.",
-        "6.0.0",
-        "O(N). Where N is the number of rules provided.",
-    ),
-    CommandSpec::new("users", 2, A, G, users).doc(
-        "Lists all ACL users.",
-        "6.0.0",
-        "O(N). Where N is the number of configured users.",
-    ),
+    CommandSpec::new("setuser", -3, A, G, setuser)
+        .redact(Redact::From(2))
+        .doc(
+            "Creates and modifies an ACL user and its rules.",
+            "6.0.0",
+            "O(N). Where N is the number of rules provided.",
+        ),
+    CommandSpec::new("users", 2, A, G, users)
+        .tenant(Tenant::Own)
+        .doc(
+            "Lists all ACL users.",
+            "6.0.0",
+            "O(N). Where N is the number of configured users.",
+        ),
     CommandSpec::new("whoami", 2, P, G, whoami).doc(
         "Returns the authenticated username of the current connection.",
         "6.0.0",
         "O(1)",
     ),
 ];
+
+/// ACL GETUSER / DRYRUN: a DB-restricted user may ask about itself only.
+fn names_self(ctx: &Ctx<'_>, argv: &[&[u8]]) -> bool {
+    argv.get(2)
+        .is_some_and(|n| *n == ctx.client.user.name.as_bytes())
+}
+
+/// ACL LOG: a DB-restricted user may read (its own entries) but not reset.
+fn not_reset(_ctx: &Ctx<'_>, argv: &[&[u8]]) -> bool {
+    !argv.get(2).is_some_and(|a| is(a, "reset"))
+}
+
+/// Users a caller may list: all, or only itself for a DB-restricted user.
+fn listed_users(ctx: &Ctx<'_>) -> Vec<std::sync::Arc<User>> {
+    let mut users = ctx.srv.acl.users();
+    let me = &ctx.client.user;
+    if me.is_restricted() {
+        users.retain(|u| u.name == me.name);
+    }
+    users
+}
 
 const NO_ACLFILE: Error = Error::lit("ERR This Redis instance is not configured to use an ACL file. You may want to specify users via the ACL SETUSER command and then issue a CONFIG REWRITE (assuming you have a Redis configuration file set) in order to store users in the Redis configuration.");
 
@@ -175,7 +208,7 @@ fn deluser(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn list(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
-    let users = ctx.srv.acl.users();
+    let users = listed_users(ctx);
     ctx.out.array(users.len());
     for u in users {
         ctx.out.bulk(u.describe().as_bytes());
@@ -184,7 +217,7 @@ fn list(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
 }
 
 fn users(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
-    let users = ctx.srv.acl.users();
+    let users = listed_users(ctx);
     ctx.out.array(users.len());
     for u in users {
         ctx.out.bulk(u.name.as_bytes());
@@ -271,9 +304,16 @@ fn log(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     let now = ctx.now;
     let log = ctx.srv.acl.log.lock();
-    let n = log.entries.len().min(count);
-    ctx.out.array(n);
-    for e in log.entries.iter().take(n) {
+    // A DB-restricted user reads only the entries about itself.
+    let me = &ctx.client.user;
+    let shown: Vec<_> = log
+        .entries
+        .iter()
+        .filter(|e| !me.is_restricted() || e.username == me.name)
+        .take(count)
+        .collect();
+    ctx.out.array(shown.len());
+    for e in shown {
         let out = &mut *ctx.out;
         out.map(10);
         out.bulk(b"count");
@@ -449,6 +489,9 @@ pub fn log_denial(ctx: &Ctx<'_>, reason: &'static str, object: String, username:
         if reason != "auth" || ctx.srv.acl.get(username.as_bytes()).is_some() {
             m.users.denied(&username);
         }
+    }
+    if let Some(i) = acl::DENIAL_REASONS.iter().position(|r| *r == reason) {
+        ctx.srv.acl.denials[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
     let info = super::connection::client_line(ctx, &ctx.client.info);
     ctx.srv

@@ -4,7 +4,7 @@ use std::sync::atomic::Ordering;
 
 use super::args::{self, is};
 use super::errors::{self, CmdResult, Error};
-use super::spec::{flags::*, CommandSpec, Group};
+use super::spec::{flags::*, CommandSpec, Group, Redact, Tenant};
 use super::{Ctx, REGISTRY};
 use crate::protocol::Protocol;
 use crate::server::client::{ClientInfo, ReplyMode};
@@ -64,6 +64,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         auth,
     )
+    .redact(Redact::From(1))
     .doc(
         "Authenticates the connection.",
         "1.0.0",
@@ -76,6 +77,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         hello,
     )
+    .redact(Redact::Find(hello_secrets))
     .doc("Handshakes with the Redis server.", "6.0.0", "O(1)"),
     CommandSpec::container("client", G, CLIENT_SUBS).doc(
         "A container for client connection commands.",
@@ -102,41 +104,50 @@ static CLIENT_SUBS: &[CommandSpec] = &[
         "2.6.9",
         "O(1)",
     ),
-    CommandSpec::new("list", -2, ADMIN | CS, G, client_list).doc(
-        "Lists open connections.",
-        "2.4.0",
-        "O(N) where N is the number of client connections",
-    ),
+    CommandSpec::new("list", -2, ADMIN | CS, G, client_list)
+        .tenant(Tenant::Own)
+        .doc(
+            "Lists open connections.",
+            "2.4.0",
+            "O(N) where N is the number of client connections",
+        ),
     CommandSpec::new("info", 2, CS, G, client_info).doc(
         "Returns information about the connection.",
         "6.2.0",
         "O(1)",
     ),
-    CommandSpec::new("kill", -3, ADMIN | CS, G, client_kill).doc(
-        "Terminates open connections.",
-        "2.4.0",
-        "O(N) where N is the number of client connections",
-    ),
+    CommandSpec::new("kill", -3, ADMIN | CS, G, client_kill)
+        .tenant(Tenant::Own)
+        .doc(
+            "Terminates open connections.",
+            "2.4.0",
+            "O(N) where N is the number of client connections",
+        ),
     CommandSpec::new("setinfo", 4, CS, G, client_setinfo).doc(
         "Sets information specific to the client or connection.",
         "7.2.0",
         "O(1)",
     ),
-    CommandSpec::new("no-evict", 3, ADMIN | CS, G, client_no_evict).doc(
-        "Sets the client eviction mode of the connection.",
-        "7.0.0",
-        "O(1)",
-    ),
+    // Acts on the caller's own connection only.
+    CommandSpec::new("no-evict", 3, ADMIN | CS, G, client_no_evict)
+        .tenant(Tenant::Db)
+        .doc(
+            "Sets the client eviction mode of the connection.",
+            "7.0.0",
+            "O(1)",
+        ),
     CommandSpec::new("reply", 3, CS, G, client_reply).doc(
         "Instructs the server whether to reply to commands.",
         "3.2.0",
         "O(1)",
     ),
-    CommandSpec::new("unblock", -3, ADMIN | CS, G, client_unblock).doc(
-        "Unblocks a client blocked by a blocking command from a different connection.",
-        "5.0.0",
-        "O(log N) where N is the number of client connections",
-    ),
+    CommandSpec::new("unblock", -3, ADMIN | CS, G, client_unblock)
+        .tenant(Tenant::Own)
+        .doc(
+            "Unblocks a client blocked by a blocking command from a different connection.",
+            "5.0.0",
+            "O(log N) where N is the number of client connections",
+        ),
     CommandSpec::new("help", 2, LOADING | STALE | NO_DB_LOCK, G, client_help).doc(
         "Returns helpful text about the different subcommands.",
         "5.0.0",
@@ -238,10 +249,32 @@ fn login(ctx: &mut Ctx<'_>, user: &[u8], password: &[u8]) -> CmdResult {
             ctx.client.info.db.store(db, Ordering::Relaxed);
             ctx.client.user = u;
             ctx.client.authenticated = true;
+            ctx.srv
+                .acl
+                .failures
+                .lock()
+                .succeeded(ctx.client.info.addr.ip());
             Ok(())
         }
         None => {
             let name = String::from_utf8_lossy(user).into_owned();
+            let delay_ms = ctx.srv.config.read().auth_fail_delay;
+            let known = ctx.srv.acl.get(user).is_some();
+            ctx.client.auth_delay = ctx.srv.acl.failures.lock().failed(
+                known.then_some(name.as_str()),
+                ctx.client.info.addr.ip(),
+                ctx.now,
+                delay_ms,
+            );
+            if let Some(m) = &ctx.srv.metrics {
+                m.auth_failures.fetch_add(1, Ordering::Relaxed);
+                if ctx.client.auth_delay.is_some() {
+                    m.auth_delayed.fetch_add(1, Ordering::Relaxed);
+                }
+                if known {
+                    m.users.auth_failed(&name);
+                }
+            }
             super::acl::log_denial(ctx, "auth", "AUTH".into(), name);
             Err(errors::WRONGPASS)
         }
@@ -261,6 +294,25 @@ fn auth(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     ctx.out.ok();
     Ok(())
+}
+
+/// HELLO's secrets: the user name and password after each AUTH option (as
+/// Redis's helloCommand redacts them), found by the walk `hello` parses.
+fn hello_secrets(argv: &[&[u8]]) -> Vec<usize> {
+    let mut found = Vec::new();
+    let mut i = 2;
+    while i < argv.len() {
+        let more = argv.len() - 1 - i;
+        if is(argv[i], "auth") && more >= 2 {
+            found.extend([i + 1, i + 2]);
+            i += 3;
+        } else if is(argv[i], "setname") && more >= 1 {
+            i += 2;
+        } else {
+            break;
+        }
+    }
+    found
 }
 
 fn hello(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -459,19 +511,9 @@ fn client_list(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             return Err(errors::SYNTAX);
         }
     }
-    // A DB-restricted user sees only the clients in its own DBs (BullMQ's
-    // getWorkers lists CLIENT LIST; other tenants' names and addresses are
-    // none of its business).
-    let visible = ctx.client.user.visible_dbs();
     let mut text = String::new();
     for c in ctx.srv.clients.snapshot() {
-        if ids.as_ref().is_some_and(|v| !v.contains(&c.id)) {
-            continue;
-        }
-        if visible
-            .as_ref()
-            .is_some_and(|v| !v.contains(&c.db.load(Ordering::Relaxed)))
-        {
+        if ids.as_ref().is_some_and(|v| !v.contains(&c.id)) || !own_client(ctx, &c) {
             continue;
         }
         text.push_str(&client_line(ctx, &c));
@@ -488,8 +530,19 @@ fn client_info(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// Whether the caller may see or act on client `c` (CLIENT LIST, KILL,
+/// UNBLOCK): any client for an unrestricted user; for a DB-restricted one
+/// only its own user's clients in its own DBs (the tenant boundary: other
+/// tenants' names and addresses are none of its business, and BullMQ's
+/// getWorkers, which parses CLIENT LIST, needs only its own).
+fn own_client(ctx: &Ctx<'_>, c: &ClientInfo) -> bool {
+    let me = &ctx.client.user;
+    !me.is_restricted() || (*c.user.lock() == me.name && me.sees_db(c.db.load(Ordering::Relaxed)))
+}
+
 fn client_kill(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let clients = ctx.srv.clients.snapshot();
+    let mut clients = ctx.srv.clients.snapshot();
+    clients.retain(|c| own_client(ctx, c));
     if argv.len() == 3 {
         // Old form: CLIENT KILL addr:port.
         let addr = String::from_utf8_lossy(argv[2]);
@@ -636,7 +689,8 @@ fn client_unblock(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     let target = u64::try_from(id)
         .ok()
-        .and_then(|id| ctx.srv.clients.get(id));
+        .and_then(|id| ctx.srv.clients.get(id))
+        .filter(|c| own_client(ctx, c));
     let db = target
         .as_ref()
         .map_or(-1, |c| c.blocked_db.load(Ordering::Relaxed));

@@ -90,6 +90,13 @@ pub fn not_in_subscribed_context(fullname: &str) -> Error {
     ))
 }
 
+/// The tenant boundary refused a command to a DB-restricted user.
+pub fn outside_tenant(user: &str, fullname: &str) -> Error {
+    Error::from(format!(
+        "NOPERM User {user} is restricted to its databases and '{fullname}' acts outside them"
+    ))
+}
+
 pub fn unknown_subcommand(container: &[u8], sub: &[u8]) -> Error {
     let sub = String::from_utf8_lossy(&sub[..sub.len().min(128)]).into_owned();
     let c = String::from_utf8_lossy(container).to_uppercase();

@@ -9,7 +9,7 @@
 use std::sync::atomic::Ordering;
 
 use super::errors::CmdResult;
-use super::spec::{flags::*, Channels, CommandSpec, Group};
+use super::spec::{flags::*, Channels, CommandSpec, Group, Tenant};
 use super::Ctx;
 use crate::server::client::Client;
 use crate::server::pubsub::{Kind, Subscriber};
@@ -66,23 +66,23 @@ pub static COMMANDS: &[CommandSpec] = &[
 ];
 
 static PUBSUB_SUBS: &[CommandSpec] = &[
-    CommandSpec::new("channels", -2, PS, G, pubsub_channels).doc(
+    CommandSpec::new("channels", -2, PS, G, pubsub_channels).tenant(Tenant::Own).doc(
         "Returns the active channels.",
         "2.8.0",
         "O(N) where N is the number of active channels, and assuming constant time pattern matching (relatively short channels and patterns)",
     ),
-    CommandSpec::new("numsub", -2, PS, G, pubsub_numsub).doc(
+    CommandSpec::new("numsub", -2, PS, G, pubsub_numsub).tenant(Tenant::Own).doc(
         "Returns a count of subscribers to channels.",
         "2.8.0",
         "O(N) for the NUMSUB subcommand, where N is the number of requested channels",
     ),
-    CommandSpec::new("numpat", 2, PS, G, pubsub_numpat).doc("Returns a count of unique pattern subscriptions.", "2.8.0", "O(1)"),
-    CommandSpec::new("shardchannels", -2, PS, G, pubsub_shardchannels).doc(
+    CommandSpec::new("numpat", 2, PS, G, pubsub_numpat).tenant(Tenant::Own).doc("Returns a count of unique pattern subscriptions.", "2.8.0", "O(1)"),
+    CommandSpec::new("shardchannels", -2, PS, G, pubsub_shardchannels).tenant(Tenant::Own).doc(
         "Returns the active shard channels.",
         "7.0.0",
         "O(N) where N is the number of active shard channels, and assuming constant time pattern matching (relatively short shard channels).",
     ),
-    CommandSpec::new("shardnumsub", -2, PS, G, pubsub_shardnumsub).doc(
+    CommandSpec::new("shardnumsub", -2, PS, G, pubsub_shardnumsub).tenant(Tenant::Own).doc(
         "Returns the count of subscribers of shard channels.",
         "7.0.0",
         "O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard channels",
@@ -229,10 +229,15 @@ fn names(ctx: &mut Ctx<'_>, argv: &[&[u8]], kind: Kind) -> CmdResult {
     if argv.len() > 3 {
         return Err(super::errors::subcommand_syntax(argv[0], argv[1]));
     }
-    let list = ctx
+    let mut list = ctx
         .srv
         .pubsub
         .names(kind, ctx.client.db, argv.get(2).copied());
+    // A DB-restricted user lists only channels its rules let it use.
+    let user = &ctx.client.user;
+    if user.is_restricted() {
+        list.retain(|c| user.may_use_channel(c));
+    }
     ctx.out.array(list.len());
     for c in &list {
         ctx.out.bulk(c);
@@ -252,10 +257,15 @@ fn numsub(ctx: &mut Ctx<'_>, argv: &[&[u8]], kind: Kind) -> CmdResult {
     // A flat array in RESP3 too, as Redis sends it: node-redis 6 reads the
     // reply as [name, count, ...] and got an empty object from a map.
     ctx.out.array((argv.len() - 2) * 2);
+    let user = &ctx.client.user;
     for c in &argv[2..] {
         ctx.out.bulk(c);
-        ctx.out
-            .int(ctx.srv.pubsub.count(kind, ctx.client.db, c) as i64);
+        let n = if user.is_restricted() && !user.may_use_channel(c) {
+            0
+        } else {
+            ctx.srv.pubsub.count(kind, ctx.client.db, c)
+        };
+        ctx.out.int(n as i64);
     }
     Ok(())
 }

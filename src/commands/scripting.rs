@@ -4,7 +4,7 @@
 use super::args::is;
 use super::errors::{CmdResult, Error};
 use super::spec::numkeys_at_2;
-use super::spec::{flags::*, CommandSpec, Group};
+use super::spec::{flags::*, CommandSpec, Group, Tenant};
 use super::Ctx;
 
 const G: Group = Group::Scripting;
@@ -49,7 +49,9 @@ static SCRIPT_SUBS: &[CommandSpec] = &[
         "2.6.0",
         "O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).",
     ),
-    CommandSpec::new("flush", -2, NOSCRIPT | NO_DB_LOCK, G, script_flush).doc(
+    CommandSpec::new("flush", -2, NOSCRIPT | NO_DB_LOCK, G, script_flush)
+        .tenant(Tenant::Check(own_script_cache))
+        .doc(
         "Remove all the scripts from the script cache.",
         "2.6.0",
         "O(N) with N being the number of scripts in cache",
@@ -59,7 +61,9 @@ static SCRIPT_SUBS: &[CommandSpec] = &[
         "5.0.0",
         "O(1)",
     ),
-    CommandSpec::new("kill", 2, NOSCRIPT | ALLOW_BUSY | NO_DB_LOCK, G, script_kill).doc(
+    CommandSpec::new("kill", 2, NOSCRIPT | ALLOW_BUSY | NO_DB_LOCK, G, script_kill)
+        .tenant(Tenant::Check(own_running_script))
+        .doc(
         "Kill the script currently in execution.",
         "2.6.0",
         "O(1)",
@@ -96,13 +100,31 @@ fn script_exists(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// SCRIPT FLUSH from a DB-restricted user: only where its DBs have caches
+/// of their own (`script-scope db`); a global cache is every tenant's.
+fn own_script_cache(ctx: &Ctx<'_>, _argv: &[&[u8]]) -> bool {
+    ctx.srv.scripting.is_per_db()
+}
+
+/// SCRIPT KILL from a DB-restricted user: only a script running in one of
+/// its DBs (or none, for the NOTBUSY reply).
+fn own_running_script(ctx: &Ctx<'_>, _argv: &[&[u8]]) -> bool {
+    ctx.srv
+        .scripting
+        .running_db()
+        .is_none_or(|db| ctx.client.user.sees_db(db))
+}
+
 fn script_flush(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if argv.len() > 3 || (argv.len() == 3 && !is(argv[2], "sync") && !is(argv[2], "async")) {
         return Err(Error::lit(
             "ERR SCRIPT FLUSH only support SYNC|ASYNC option",
         ));
     }
-    ctx.srv.scripting.flush();
+    match ctx.client.user.visible_dbs() {
+        Some(dbs) => ctx.srv.scripting.flush_dbs(dbs),
+        None => ctx.srv.scripting.flush(),
+    }
     ctx.out.ok();
     Ok(())
 }

@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use super::args::is;
 use super::errors::{self, CmdResult, Error};
 use super::glob::glob_match;
-use super::spec::{cat, flags, flags::*, CommandSpec, Group, Keys};
+use super::spec::{cat, flags, flags::*, CommandSpec, Group, Keys, Redact, Tenant};
 use super::{Ctx, REGISTRY};
 use crate::config::params;
 use crate::keyspace::db::DbStats;
@@ -38,6 +38,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("info", -1, LOADING | STALE | NO_DB_LOCK, G, info)
         .cats(cat::DANGEROUS)
+        .tenant(Tenant::Own)
         .doc(
             "Returns information and statistics about the server.",
             "1.0.0",
@@ -94,6 +95,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         G,
         monitor,
     )
+    .tenant(Tenant::Own)
     .doc(
         "Listens for all requests received by the server in real-time.",
         "1.0.0",
@@ -155,16 +157,21 @@ static COMMAND_SUBS: &[CommandSpec] = &[
 const CFG: u32 = ADMIN | NOSCRIPT | LOADING | STALE | NO_DB_LOCK;
 
 static CONFIG_SUBS: &[CommandSpec] = &[
-    CommandSpec::new("get", -3, CFG, G, config_get).doc(
-        "Returns the effective values of configuration parameters.",
-        "2.0.0",
-        "O(N) when N is the number of configuration parameters provided",
-    ),
-    CommandSpec::new("set", -4, CFG, G, config_set).doc(
-        "Sets configuration parameters in-flight.",
-        "2.0.0",
-        "O(N) when N is the number of configuration parameters provided",
-    ),
+    CommandSpec::new("get", -3, CFG, G, config_get)
+        .tenant(Tenant::Own)
+        .doc(
+            "Returns the effective values of configuration parameters.",
+            "2.0.0",
+            "O(N) when N is the number of configuration parameters provided",
+        ),
+    CommandSpec::new("set", -4, CFG, G, config_set)
+        .tenant(Tenant::Check(sets_own_db))
+        .redact(Redact::Find(config_secrets))
+        .doc(
+            "Sets configuration parameters in-flight.",
+            "2.0.0",
+            "O(N) when N is the number of configuration parameters provided",
+        ),
     CommandSpec::new("resetstat", 2, CFG, G, config_resetstat).doc(
         "Resets the server's statistics.",
         "2.0.0",
@@ -185,16 +192,20 @@ static CONFIG_SUBS: &[CommandSpec] = &[
 const SLOW: u32 = ADMIN | LOADING | STALE | NO_DB_LOCK;
 
 static SLOWLOG_SUBS: &[CommandSpec] = &[
-    CommandSpec::new("get", -2, SLOW, G, slowlog_get).doc(
-        "Returns the slow log's entries.",
-        "2.2.12",
-        "O(N) where N is the number of entries returned",
-    ),
-    CommandSpec::new("len", 2, SLOW, G, slowlog_len).doc(
-        "Returns the number of entries in the slow log.",
-        "2.2.12",
-        "O(1)",
-    ),
+    CommandSpec::new("get", -2, SLOW, G, slowlog_get)
+        .tenant(Tenant::Own)
+        .doc(
+            "Returns the slow log's entries.",
+            "2.2.12",
+            "O(N) where N is the number of entries returned",
+        ),
+    CommandSpec::new("len", 2, SLOW, G, slowlog_len)
+        .tenant(Tenant::Own)
+        .doc(
+            "Returns the number of entries in the slow log.",
+            "2.2.12",
+            "O(1)",
+        ),
     CommandSpec::new("reset", 2, SLOW, G, slowlog_reset).doc(
         "Clears all entries from the slow log.",
         "2.2.12",
@@ -549,6 +560,7 @@ const SECTIONS: &[&str] = &[
     "cluster",
     "keyspace",
     "tenancy",
+    "auth",
 ];
 
 const ALL_MASK: u32 = (1 << SECTIONS.len()) - 1;
@@ -674,8 +686,8 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
     };
     let cfg = srv.config.read().clone();
     // A DB-restricted user sees only its own DBs in the per-DB sections.
-    let visible = ctx.client.user.visible_dbs();
-    let sees = |d: &&DbInfo| visible.as_ref().is_none_or(|v| v.contains(&d.index));
+    let user = ctx.client.user.clone();
+    let sees = |d: &&DbInfo| user.sees_db(d.index);
     let selected = ctx.client.db;
     let uptime = srv.started.elapsed().as_secs();
     let mut s = String::with_capacity(4096);
@@ -731,20 +743,32 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
                 line("io_threads_active", &0);
             }
             "clients" => {
-                line("connected_clients", &srv.clients.len());
+                let connected = if user.is_restricted() {
+                    srv.clients
+                        .snapshot()
+                        .iter()
+                        .filter(|c| user.sees_db(c.db.load(Ordering::Relaxed)))
+                        .count()
+                } else {
+                    srv.clients.len()
+                };
+                line("connected_clients", &connected);
                 line("cluster_connections", &0);
                 line("maxclients", &cfg.maxclients);
                 line("client_recent_max_input_buffer", &0);
                 line("client_recent_max_output_buffer", &0);
                 line(
                     "blocked_clients",
-                    &dbs.iter().map(|d| d.blocked).sum::<usize>(),
+                    &dbs.iter().filter(sees).map(|d| d.blocked).sum::<usize>(),
                 );
                 line("tracking_clients", &0);
                 line("clients_in_timeout_table", &0);
                 line(
                     "total_blocking_keys",
-                    &dbs.iter().map(|d| d.blocking_keys).sum::<usize>(),
+                    &dbs.iter()
+                        .filter(sees)
+                        .map(|d| d.blocking_keys)
+                        .sum::<usize>(),
                 );
                 line("total_blocking_keys_on_nokey", &0);
             }
@@ -797,7 +821,9 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
                     .iter()
                     .map(|c| st.cmd_totals(c.id).calls)
                     .sum();
-                let sum = |f: fn(&DbStats) -> u64| dbs.iter().map(|d| f(&d.stats)).sum::<u64>();
+                let sum = |f: fn(&DbStats) -> u64| {
+                    dbs.iter().filter(sees).map(|d| f(&d.stats)).sum::<u64>()
+                };
                 let ld = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
                 line("total_connections_received", &ld(&st.connections_received));
                 line("total_commands_processed", &processed);
@@ -821,6 +847,17 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
                 line("total_forks", &0);
                 line("unexpected_error_replies", &0);
                 line("total_error_replies", &ld(&st.error_replies));
+                let denied = |r: &str| {
+                    crate::acl::DENIAL_REASONS
+                        .iter()
+                        .position(|x| *x == r)
+                        .map_or(0, |i| ld(&srv.acl.denials[i]))
+                };
+                line("acl_access_denied_auth", &denied("auth"));
+                line("acl_access_denied_cmd", &denied("command"));
+                line("acl_access_denied_key", &denied("key"));
+                line("acl_access_denied_channel", &denied("channel"));
+                line("acl_access_denied_database", &denied("database"));
             }
             "replication" => {
                 use sha2::Digest;
@@ -845,6 +882,9 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
                 line("used_cpu_sys_children", &"0.000000");
                 line("used_cpu_user_children", &"0.000000");
             }
+            // Server-wide per-command counts tell a tenant what the others
+            // run: a DB-restricted user gets the section empty.
+            "commandstats" if user.is_restricted() => {}
             "commandstats" => {
                 for c in &REGISTRY.commands {
                     let t = srv.stats.cmd_totals(c.id);
@@ -905,6 +945,29 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
                     );
                 }
             }
+            // Failed AUTHs by user and by source address. A DB-restricted
+            // user sees only its own user's count.
+            "auth" => {
+                let f = srv.acl.failures.lock();
+                if !user.is_restricted() {
+                    line("auth_failures", &f.total);
+                }
+                for (name, n) in &f.by_user {
+                    if !user.is_restricted() || *name == user.name {
+                        line(&format!("user_{name}"), &format_args!("failures={n}"));
+                    }
+                }
+                if !user.is_restricted() {
+                    let mut addrs: Vec<_> = f.by_addr.iter().collect();
+                    addrs.sort_by_key(|(ip, _)| **ip);
+                    for (ip, a) in addrs {
+                        line(
+                            &format!("addr_{ip}"),
+                            &format_args!("failures={},delayed={}", a.failures, a.delayed),
+                        );
+                    }
+                }
+            }
             // modules, errorstats: nothing to report.
             _ => {}
         }
@@ -923,11 +986,39 @@ fn scope<'a>(ctx: &Ctx<'a>) -> params::Scope<'a> {
     }
 }
 
+/// CONFIG SET's (name, value) pairs as `(name index, param)`.
+fn config_set_params<'a>(
+    argv: &'a [&'a [u8]],
+) -> impl Iterator<Item = (usize, Option<&'static params::Param>)> + 'a {
+    (2..argv.len()).step_by(2).map(|i| {
+        let p = std::str::from_utf8(argv[i]).ok().and_then(params::find);
+        (i, p)
+    })
+}
+
+/// CONFIG SET's secrets: the values of sensitive parameters (Redis's
+/// `SENSITIVE_CONFIG`, e.g. requirepass).
+fn config_secrets(argv: &[&[u8]]) -> Vec<usize> {
+    config_set_params(argv)
+        .filter(|(_, p)| p.is_some_and(|p| p.sensitive))
+        .map(|(i, _)| i + 1)
+        .collect()
+}
+
+/// CONFIG SET from a DB-restricted user: only its selected DB's own
+/// settings (per-DB rows); a name the table lacks gets the usual error.
+fn sets_own_db(_ctx: &Ctx<'_>, argv: &[&[u8]]) -> bool {
+    config_set_params(argv).all(|(_, p)| p.is_none_or(|p| p.db.is_some()))
+}
+
 fn config_get(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let cfg = ctx.srv.config.read().clone();
     let scope = scope(ctx);
+    // A DB-restricted user does not read the server's secrets.
+    let secrets_hidden = ctx.client.user.is_restricted();
     let hits: Vec<&params::Param> = params::PARAMS
         .iter()
+        .filter(|p| !(secrets_hidden && p.sensitive))
         .filter(|p| {
             argv[2..]
                 .iter()
@@ -1000,6 +1091,10 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 
 fn config_resetstat(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     ctx.srv.stats.reset();
+    ctx.srv.acl.failures.lock().reset();
+    for d in &ctx.srv.acl.denials {
+        d.store(0, Ordering::Relaxed);
+    }
     for i in 0..ctx.srv.keyspace.len() {
         ctx.srv.keyspace.lock(i).stats = DbStats::default();
     }
@@ -1044,10 +1139,17 @@ fn slowlog_get(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         },
     };
     let log = ctx.srv.slowlog.lock();
-    let n = log.entries.len().min(count);
+    // A DB-restricted user lists only the commands run in its DBs.
+    let user = &ctx.client.user;
+    let shown: Vec<_> = log
+        .entries
+        .iter()
+        .filter(|e| user.sees_db(e.db))
+        .take(count)
+        .collect();
     let out = &mut *ctx.out;
-    out.array(n);
-    for e in log.entries.iter().take(n) {
+    out.array(shown.len());
+    for e in shown {
         out.array(6);
         out.int(e.id as i64);
         out.int(e.time_s);
@@ -1063,7 +1165,15 @@ fn slowlog_get(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn slowlog_len(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
-    let n = ctx.srv.slowlog.lock().entries.len();
+    let user = &ctx.client.user;
+    let n = ctx
+        .srv
+        .slowlog
+        .lock()
+        .entries
+        .iter()
+        .filter(|e| user.sees_db(e.db))
+        .count();
     ctx.out.int(n as i64);
     Ok(())
 }
@@ -1144,7 +1254,8 @@ fn flushall(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
         // One DB at a time: the others' tenants are never stalled.
         Some(list) => list
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|&i| i < ctx.srv.keyspace.len())
             .map(|i| ctx.srv.keyspace.lock(i).flush())
             .collect(),

@@ -66,7 +66,14 @@ struct Options<'a> {
     store: Option<&'a [u8]>,
 }
 
-fn parse<'a>(argv: &[&'a [u8]], readonly: bool) -> Result<Options<'a>, Error> {
+/// Redis 7: BY and GET read keys no key position names, so they need a
+/// user that may read every key (`~*`).
+const BY_DENIED: Error =
+    Error::lit("ERR BY option of SORT denied due to insufficient ACL permissions.");
+const GET_DENIED: Error =
+    Error::lit("ERR GET option of SORT denied due to insufficient ACL permissions.");
+
+fn parse<'a>(argv: &[&'a [u8]], readonly: bool, all_keys: bool) -> Result<Options<'a>, Error> {
     let mut o = Options {
         by: None,
         nosort: false,
@@ -97,9 +104,14 @@ fn parse<'a>(argv: &[&'a [u8]], readonly: bool) -> Result<Options<'a>, Error> {
             // A pattern without '*' (or with '->' before any '*') means "don't sort".
             if !argv[i + 1].contains(&b'*') {
                 o.nosort = true;
+            } else if !all_keys {
+                return Err(BY_DENIED);
             }
             i += 1;
         } else if is(a, "get") && left >= 1 {
+            if !all_keys {
+                return Err(GET_DENIED);
+            }
             o.gets.push(argv[i + 1]);
             i += 1;
         } else {
@@ -136,7 +148,8 @@ fn lookup(db: &mut Db, pattern: &[u8], elem: &[u8], now: i64) -> Option<Vec<u8>>
 }
 
 fn sort_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], readonly: bool) -> CmdResult {
-    let o = parse(argv, readonly)?;
+    let user = &ctx.client.user;
+    let o = parse(argv, readonly, user.is_fast() || user.reads_all_keys())?;
     let now = ctx.now;
     let db = ctx.db();
     let mut elems: Vec<Vec<u8>> = match db.get_read(argv[1], now).map(|e| e.value()) {

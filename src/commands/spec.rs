@@ -235,6 +235,39 @@ pub enum Channels {
     AllPatterns,
 }
 
+/// Which arguments are secrets: MONITOR and SLOWLOG show them as
+/// `(redacted)`, as Redis 7.2's `redactClientCommandArgument` does.
+#[derive(Clone, Copy)]
+pub enum Redact {
+    None,
+    /// Every argument from this index on (AUTH's from 1, ACL SETUSER's from 2).
+    From(usize),
+    /// The indexes a function picks (HELLO … AUTH user pass, CONFIG SET of
+    /// a sensitive parameter).
+    Find(fn(&[&[u8]]) -> Vec<usize>),
+}
+
+/// What a DB-restricted user (`db=` without `alldbs`) may do with a
+/// command, whatever its command rules allow: the tenant boundary. Checked
+/// by the ACL gate after the command, key, channel and `db=` checks.
+#[derive(Clone, Copy)]
+pub enum Tenant {
+    /// Acts within the selected DB and the DBs its `dbs` arguments name,
+    /// which the `db=` check already polices.
+    Db,
+    /// Acts on the whole server (users, global settings, shutdown, other
+    /// tenants' clients): refused with `-NOPERM` and an ACL LOG entry.
+    Server,
+    /// Shows or touches only the caller's world: the handler narrows what
+    /// it lists or acts on to the user's DBs, its own user and the channels
+    /// it may use (see `Ctx::restricted`).
+    Own,
+    /// Allowed only when the function accepts the arguments (CONFIG SET of a
+    /// per-DB setting, ACL GETUSER of oneself); the handler then narrows as
+    /// for `Own`.
+    Check(fn(&Ctx<'_>, &[&[u8]]) -> bool),
+}
+
 /// One command (or subcommand) row.
 pub struct CommandSpec {
     /// Lowercase name; a subcommand's own name (`id` for CLIENT ID).
@@ -254,6 +287,9 @@ pub struct CommandSpec {
     pub legacy_keys: (i32, i32, i32),
     pub dbs: Dbs,
     pub channels: Channels,
+    pub redact: Redact,
+    /// `None`: derived from the flags (see [`CommandSpec::tenant`]).
+    pub tenant: Option<Tenant>,
     /// `None` only for containers that need a subcommand; a container with
     /// a handler runs it when called bare (see [`CommandSpec::bare`]).
     pub handler: Option<Handler>,
@@ -282,6 +318,8 @@ impl CommandSpec {
             legacy_keys: (0, 0, 0),
             dbs: Dbs::None,
             channels: Channels::None,
+            redact: Redact::None,
+            tenant: None,
             handler: Some(handler),
             subcommands: &[],
             summary: "",
@@ -303,6 +341,8 @@ impl CommandSpec {
             legacy_keys: (0, 0, 0),
             dbs: Dbs::None,
             channels: Channels::None,
+            redact: Redact::None,
+            tenant: None,
             handler: None,
             subcommands: subs,
             summary: "",
@@ -366,6 +406,17 @@ impl CommandSpec {
         self
     }
 
+    pub const fn redact(mut self, r: Redact) -> Self {
+        self.redact = r;
+        self
+    }
+
+    /// Overrides the tenant boundary derived from the flags.
+    pub const fn tenant(mut self, t: Tenant) -> Self {
+        self.tenant = Some(t);
+        self
+    }
+
     pub const fn cats(mut self, c: u64) -> Self {
         self.extra_categories |= c;
         self
@@ -418,6 +469,26 @@ impl CommandSpec {
             c |= cat::SLOW;
         }
         c
+    }
+
+    /// The tenant boundary: the row's own, else `Server` for `admin`
+    /// commands and `Db` for the rest. A new admin command is thus refused
+    /// to DB-restricted users until its row says how it stays inside.
+    pub fn tenant_scope(&self) -> Tenant {
+        match self.tenant {
+            Some(t) => t,
+            None if self.has(flags::ADMIN) => Tenant::Server,
+            None => Tenant::Db,
+        }
+    }
+
+    /// The indexes of the secret arguments (see [`Redact`]).
+    pub fn redacted(&self, argv: &[&[u8]]) -> Vec<usize> {
+        match self.redact {
+            Redact::None => Vec::new(),
+            Redact::From(i) => (i..argv.len()).collect(),
+            Redact::Find(f) => f(argv),
+        }
     }
 
     /// Whether `argc` fits the arity.

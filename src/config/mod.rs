@@ -53,6 +53,10 @@ pub struct Config {
     /// `busy-reply-threshold` (alias `lua-time-limit`), ms: how long a
     /// script runs before other clients get BUSY and SCRIPT KILL works.
     pub busy_reply_threshold: u64,
+    /// `auth-fail-delay`, ms (0 = off): repeated failed AUTHs from one
+    /// address are answered this long after, doubling per failure (10 s at
+    /// most; see `acl::failures`).
+    pub auth_fail_delay: u64,
     pub maxmemory: u64,
     pub maxmemory_policy: String,
     pub maxmemory_samples: u32,
@@ -208,6 +212,7 @@ impl Default for Config {
             databases: 16,
             timeout: 0,
             busy_reply_threshold: 5000,
+            auth_fail_delay: 0,
             maxclients: 10_000,
             protected_mode: true,
             loglevel: "notice".into(),

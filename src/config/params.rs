@@ -16,6 +16,10 @@ pub struct Param {
     pub set: Setter,
     /// CONFIG SET may change it while running.
     pub mutable: bool,
+    /// A secret (Redis's `SENSITIVE_CONFIG`): CONFIG SET's value is
+    /// redacted in MONITOR and SLOWLOG, and a DB-restricted user's CONFIG
+    /// GET does not list it.
+    pub sensitive: bool,
     /// Set on the settings each DB may hold its own value of: a client's
     /// CONFIG GET/SET then act on its selected DB (DESIGN.md, "Tenancy model").
     pub db: Option<&'static DbParam>,
@@ -170,6 +174,7 @@ macro_rules! fixed {
                 }
             },
             mutable: $mutable,
+            sensitive: false,
             db: None,
         }
     };
@@ -186,6 +191,7 @@ macro_rules! busy_threshold {
                 Ok(())
             },
             mutable: true,
+            sensitive: false,
             db: None,
         }
     };
@@ -202,6 +208,7 @@ macro_rules! threshold {
                 Ok(())
             },
             mutable: true,
+            sensitive: false,
             db: None,
         }
     };
@@ -234,6 +241,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: false,
+        sensitive: false,
         db: None,
     },
     Param {
@@ -244,6 +252,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: false,
+        sensitive: false,
         db: None,
     },
     Param {
@@ -258,6 +267,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        sensitive: true,
         db: None,
     },
     Param {
@@ -275,6 +285,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: false,
+        sensitive: false,
         db: None,
     },
     Param {
@@ -289,6 +300,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: false,
+        sensitive: false,
         db: None,
     },
     Param {
@@ -299,6 +311,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        sensitive: false,
         db: None,
     },
     Param {
@@ -313,6 +326,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        sensitive: false,
         db: None,
     },
     Param {
@@ -323,6 +337,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        sensitive: false,
         db: None,
     },
     Param {
@@ -338,6 +353,7 @@ pub static PARAMS: &[Param] = &[
         }
         },
         mutable: true,
+        sensitive: false,
         db: None,
     },
     Param {
@@ -348,6 +364,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        sensitive: false,
         db: None,
     },
     Param {
@@ -359,6 +376,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        sensitive: false,
         db: None,
     },
     Param {
@@ -369,6 +387,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        sensitive: false,
         db: None,
     },
     Param {
@@ -385,6 +404,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        sensitive: false,
         db: None,
     },
     Param {
@@ -401,6 +421,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        sensitive: false,
         db: None,
     },
     Param {
@@ -411,6 +432,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        sensitive: false,
         db: None,
     },
     Param {
@@ -421,6 +443,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        sensitive: false,
         db: None,
     },
     Param {
@@ -433,6 +456,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        sensitive: false,
         db: None,
     },
     Param {
@@ -443,6 +467,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        sensitive: false,
         db: Some(&DB_MAXMEMORY),
     },
     Param {
@@ -453,6 +478,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        sensitive: false,
         db: Some(&DB_POLICY),
     },
     // Global: every DB's eviction samples alike.
@@ -464,6 +490,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        sensitive: false,
         db: None,
     },
     // What a DB-restricted user's FLUSHALL does: `deny` or `own` (its DBs).
@@ -475,6 +502,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        sensitive: false,
         db: None,
     },
     // Namespaces are fixed for the server's life: switching them would
@@ -487,6 +515,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: false,
+        sensitive: false,
         db: None,
     },
     Param {
@@ -497,6 +526,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: false,
+        sensitive: false,
         db: None,
     },
     Param {
@@ -507,6 +537,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        sensitive: false,
         db: None,
     },
     Param {
@@ -522,6 +553,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: false,
+        sensitive: false,
         db: None,
     },
     // Read by clients and tools; see `fixed!`.
@@ -534,6 +566,17 @@ pub static PARAMS: &[Param] = &[
     fixed!("cluster-enabled", "no", false),
     fixed!("replica-read-only", "yes", true),
     fixed!("lazyfree-lazy-user-flush", "no", true),
+    Param {
+        name: "auth-fail-delay",
+        get: |c| c.auth_fail_delay.to_string(),
+        set: |c, v| {
+            c.auth_fail_delay = int_in(v, 0, 60_000)?;
+            Ok(())
+        },
+        mutable: true,
+        sensitive: false,
+        db: None,
+    },
     busy_threshold!("busy-reply-threshold"),
     busy_threshold!("lua-time-limit"),
     threshold!("hash-max-listpack-entries", hash_max_listpack_entries),
@@ -557,6 +600,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: true,
+        sensitive: false,
         db: None,
     },
     Param {
@@ -571,6 +615,7 @@ pub static PARAMS: &[Param] = &[
             Ok(())
         },
         mutable: false,
+        sensitive: false,
         db: None,
     },
     // Metrics: where Prometheus scrapes `/metrics`; empty = off. Bound at
@@ -593,6 +638,7 @@ pub static PARAMS: &[Param] = &[
             }
         },
         mutable: false,
+        sensitive: false,
         db: None,
     },
 ];

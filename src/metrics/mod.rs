@@ -44,6 +44,10 @@ pub struct Metrics {
     /// Held for a whole scrape: concurrent scrapes would double-count the
     /// deltas below.
     scrape: Mutex<ScrapeState>,
+    /// Failed AUTHs and those held back by `auth-fail-delay` (never reset,
+    /// unlike INFO's `# Auth` figures).
+    pub auth_failures: AtomicU64,
+    pub auth_delayed: AtomicU64,
 }
 
 /// What the previous scrape saw of each DB's resettable counters.
@@ -97,6 +101,8 @@ impl Metrics {
             recorder,
             users: Arc::new(UserRegistry::default()),
             scrape: Mutex::new(ScrapeState::default()),
+            auth_failures: AtomicU64::new(0),
+            auth_delayed: AtomicU64::new(0),
         }
     }
 
@@ -189,7 +195,13 @@ impl Metrics {
                 .absolute(c.commands());
             self.counter(&names::USER_ACL_DENIALS, labels())
                 .absolute(c.denials.load(Ordering::Relaxed));
+            self.counter(&names::USER_AUTH_FAILURES, labels())
+                .absolute(c.auth_failures.load(Ordering::Relaxed));
         }
+        self.counter(&names::AUTH_FAILURES, Vec::new())
+            .absolute(self.auth_failures.load(Ordering::Relaxed));
+        self.counter(&names::AUTH_DELAYED, Vec::new())
+            .absolute(self.auth_delayed.load(Ordering::Relaxed));
     }
 }
 
@@ -292,6 +304,7 @@ pub struct UserCounters {
     /// different threads do not contend on one cache line.
     commands: [Padded; SHARDS],
     pub denials: AtomicU64,
+    pub auth_failures: AtomicU64,
 }
 
 #[derive(Default)]
@@ -345,6 +358,13 @@ impl UserRegistry {
             user: user.clone(),
             counters,
         }
+    }
+
+    /// Counts a failed AUTH naming the existing user `name`.
+    pub fn auth_failed(&self, name: &str) {
+        self.counters(name)
+            .auth_failures
+            .fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts an ACL denial (or failed AUTH) against `name`.

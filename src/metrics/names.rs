@@ -102,6 +102,24 @@ pub const USER_ACL_DENIALS: Series = series(
     "Commands refused by ACL rules and failed AUTH attempts, by user.",
 );
 
+pub const USER_AUTH_FAILURES: Series = series(
+    "keyward_user_auth_failures_total",
+    Kind::Counter,
+    "Failed AUTH attempts naming the user (existing users only).",
+);
+
+// Server-wide.
+pub const AUTH_FAILURES: Series = series(
+    "keyward_auth_failures_total",
+    Kind::Counter,
+    "Failed AUTH attempts, whatever user they named.",
+);
+pub const AUTH_DELAYED: Series = series(
+    "keyward_auth_delayed_total",
+    Kind::Counter,
+    "Failed AUTH replies held back by auth-fail-delay.",
+);
+
 // Per command.
 pub const COMMAND_DURATION: Series = series(
     "keyward_command_duration_seconds",
@@ -125,6 +143,9 @@ pub const ALL: &[Series] = &[
     USER_CONNECTIONS,
     USER_COMMANDS,
     USER_ACL_DENIALS,
+    USER_AUTH_FAILURES,
+    AUTH_FAILURES,
+    AUTH_DELAYED,
     COMMAND_DURATION,
 ];
 

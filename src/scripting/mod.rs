@@ -48,6 +48,9 @@ pub struct Scripting {
     started: AtomicI64,
     /// Client running the script (it is never BUSY for itself).
     runner: AtomicU64,
+    /// The DB the running script was called in (SCRIPT KILL from a
+    /// DB-restricted user reaches only its own DBs' scripts).
+    runner_db: std::sync::atomic::AtomicUsize,
     /// The running script executed a write: SCRIPT KILL refuses.
     wrote: AtomicBool,
     /// SCRIPT KILL asked the running script to stop.
@@ -82,6 +85,7 @@ impl Default for Scripting {
             engine: Mutex::new(None),
             started: AtomicI64::new(0),
             runner: AtomicU64::new(0),
+            runner_db: std::sync::atomic::AtomicUsize::new(0),
             wrote: AtomicBool::new(false),
             kill: Arc::new(AtomicBool::new(false)),
             hook_ticks: Arc::new(AtomicU32::new(NO_HANDOFF)),
@@ -251,6 +255,31 @@ impl Scripting {
     pub fn flush(&self) {
         let old = self.engine.lock().take();
         drop(old);
+    }
+
+    /// Whether each DB has its own script cache (`script-scope db`).
+    pub fn is_per_db(&self) -> bool {
+        self.per_db.load(Ordering::Relaxed)
+    }
+
+    /// The DB of the running script, `None` when none runs.
+    pub fn running_db(&self) -> Option<usize> {
+        (self.started.load(Ordering::Acquire) != 0).then(|| self.runner_db.load(Ordering::Relaxed))
+    }
+
+    /// SCRIPT FLUSH from a DB-restricted user under `script-scope db`:
+    /// drops only those DBs' scripts; the Lua state, shared with other
+    /// tenants, stays.
+    pub fn flush_dbs(&self, dbs: &[usize]) {
+        let mut g = self.engine.lock();
+        if let Some(e) = &mut *g {
+            e.scripts.retain(|key, _| {
+                let db = key
+                    .split_once(':')
+                    .and_then(|(d, _)| d.parse::<usize>().ok());
+                !db.is_some_and(|d| dbs.contains(&d))
+            });
+        }
     }
 }
 
@@ -510,6 +539,7 @@ fn eval_inner(
     sc.hook_ticks.store(ticks, Ordering::Relaxed);
     sc.wrote.store(false, Ordering::Release);
     sc.runner.store(ctx.client.id, Ordering::Relaxed);
+    sc.runner_db.store(ctx.client.db, Ordering::Relaxed);
     sc.started
         .store(srv.clock.now_ms().max(1), Ordering::Release);
     let (was_script, was_exec) = (ctx.client.in_script, ctx.client.in_exec);

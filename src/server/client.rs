@@ -77,6 +77,9 @@ pub struct Client {
     /// This connection's per-user metrics; `None` when metrics are off,
     /// which is the one branch the hot path pays for them.
     pub meter: Option<crate::metrics::UserMeter>,
+    /// A failed AUTH asked its reply to be held back this long
+    /// (`auth-fail-delay`); the connection sleeps before writing it.
+    pub auth_delay: Option<std::time::Duration>,
     /// Ops already charged to a DB's `max-ops-per-sec` bucket and not yet
     /// used: (DB index, count). See `tenancy::gate`.
     pub ops_credit: (usize, u32),
@@ -148,6 +151,7 @@ impl Client {
             authenticated: srv.acl.default_is_open(),
             meter: srv.metrics.as_ref().map(|m| m.users.meter(&user)),
             ops_credit: (0, 0),
+            auth_delay: None,
             user,
             info,
             reply_mode: ReplyMode::On,
@@ -214,6 +218,14 @@ impl ClientInfo {
     }
 }
 
+/// Where a MONITOR line comes from.
+pub struct MonitorSource<'a> {
+    pub db: usize,
+    pub user: &'a str,
+    /// A no-auth command (AUTH, HELLO): it may name and log in users.
+    pub login: bool,
+}
+
 /// Every connected client, by id.
 #[derive(Default)]
 pub struct ClientRegistry {
@@ -272,12 +284,25 @@ impl ClientRegistry {
         self.monitors.load(Ordering::Relaxed) > 0
     }
 
-    /// Sends a line to every monitor.
-    pub fn feed_monitors(&self, line: &[u8]) {
+    /// Sends a line to every monitor allowed to see it: a monitor whose
+    /// user is DB-restricted gets only commands run in its DBs, and only
+    /// its own user's logins (the tenant boundary). The user is looked up
+    /// per line, so an ACL change applies to a running MONITOR at once.
+    pub fn feed_monitors(&self, line: &[u8], src: &MonitorSource<'_>, acl: &crate::acl::Acl) {
         for c in self.clients.lock().values() {
-            if c.monitor.load(Ordering::Relaxed) {
-                let _ = c.push_tx.send(Push::Data(line.to_vec()));
+            if !c.monitor.load(Ordering::Relaxed) {
+                continue;
             }
+            let name = c.user.lock().clone();
+            let Some(user) = acl.get(name.as_bytes()) else {
+                continue;
+            };
+            if user.is_restricted()
+                && (!user.sees_db(src.db) || (src.login && src.user != user.name))
+            {
+                continue;
+            }
+            let _ = c.push_tx.send(Push::Data(line.to_vec()));
         }
     }
 }

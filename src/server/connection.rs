@@ -28,7 +28,9 @@ const READ_CHUNK: usize = 16 * 1024;
 /// Buffers that grew past this for one big request or reply are shrunk back.
 const SHRINK_ABOVE: usize = 1024 * 1024;
 
-const DENIED: &[u8] = b"-DENIED keyward is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. Set a password (requirepass), or restart with '--protected-mode no' if this host is not reachable from untrusted networks.\r\n";
+/// Redis 7's protected-mode refusal, byte for byte (clients and scanners
+/// match on it; the "Setup a an" typo is Redis's own).
+const DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
 pub async fn accept_loop(srv: Arc<Shared>, listener: TcpListener) {
     let mut shutdown = srv.shutdown_rx();
@@ -283,6 +285,14 @@ async fn run(
                     if ctx.client.close_after_reply {
                         break;
                     }
+                    if ctx.client.auth_delay.is_some() {
+                        // A held-back failed AUTH: what follows it waits
+                        // too, so a pipeline of guesses gains nothing.
+                        pos = end;
+                        pending = pos < buf.len();
+                        need = 1;
+                        break;
+                    }
                     if ctx.client.blocked.is_some() {
                         // The rest of the pipeline waits until it unblocks.
                         pos = end;
@@ -307,6 +317,12 @@ async fn run(
         }
         if let Some(e) = &proto_err {
             out.error(format!("ERR {e}").as_bytes());
+        }
+        if let Some(d) = client.auth_delay.take() {
+            tokio::select! {
+                _ = tokio::time::sleep(d) => {}
+                _ = info.kill_notify.notified() => return Ok(()),
+            }
         }
         if !out.is_empty() {
             if !write_unless_killed(&mut stream, &out.buf, &info).await? {

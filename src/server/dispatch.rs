@@ -11,6 +11,7 @@ use std::time::Instant;
 use crate::acl::Denied;
 use crate::commands::errors::{self, Error};
 use crate::commands::spec::flags;
+use crate::commands::spec::CommandSpec;
 use crate::commands::table::Command;
 use crate::commands::{Ctx, REGISTRY};
 use crate::scripting::Turn;
@@ -119,6 +120,21 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
             let e = noperm(denied, cmd, ctx);
             return reply_error(ctx, &e);
         }
+        // The tenant boundary: a DB-restricted user never acts outside its
+        // DBs, whatever its command rules allow (the row's `Tenant`).
+        if ctx.client.user.is_restricted() && !crate::tenancy::boundary::allows(ctx, cmd, argv) {
+            stat.rejected.fetch_add(1, Ordering::Relaxed);
+            flag_transaction(ctx);
+            let name = ctx.client.user.name.clone();
+            let e = errors::outside_tenant(&name, &cmd.fullname);
+            crate::commands::acl::log_denial(
+                ctx,
+                Denied::Database.reason(),
+                cmd.fullname.clone(),
+                name,
+            );
+            return reply_error(ctx, &e);
+        }
     }
     if turn == Turn::Busy && !spec.has(flags::ALLOW_BUSY) {
         stat.rejected.fetch_add(1, Ordering::Relaxed);
@@ -192,15 +208,30 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
         }
     }
     if ctx.srv.clients.has_monitors() && !spec.has(flags::SKIP_MONITOR | flags::ADMIN) {
-        feed_monitors(ctx, argv);
+        feed_monitors(ctx, spec, argv);
     }
     if !spec.has(flags::SKIP_SLOWLOG) {
         let threshold = ctx.srv.hot.slowlog_threshold.load(Ordering::Relaxed);
         if threshold >= 0 && elapsed >= threshold as u64 {
-            log_slow(ctx, argv, elapsed);
+            log_slow(ctx, spec, argv, elapsed);
         }
     }
 }
+
+/// The arguments as MONITOR and SLOWLOG keep them: secrets (the row's
+/// [`Redact`](crate::commands::spec::Redact)) replaced by `(redacted)`.
+fn shown_args<'a>(spec: &CommandSpec, argv: &[&'a [u8]]) -> Vec<&'a [u8]> {
+    let mut shown = argv.to_vec();
+    for i in spec.redacted(argv) {
+        if let Some(a) = shown.get_mut(i) {
+            *a = REDACTED;
+        }
+    }
+    shown
+}
+
+/// What Redis shows in place of a secret argument.
+pub const REDACTED: &[u8] = b"(redacted)";
 
 /// A command refused while queueing makes EXEC fail (Redis's flagTransaction).
 fn flag_transaction(ctx: &mut Ctx<'_>) {
@@ -214,18 +245,24 @@ fn reply_error(ctx: &mut Ctx<'_>, e: &Error) {
     ctx.out.error(e.text().as_bytes());
 }
 
-fn log_slow(ctx: &mut Ctx<'_>, argv: &[&[u8]], elapsed: u64) {
+fn log_slow(ctx: &mut Ctx<'_>, spec: &CommandSpec, argv: &[&[u8]], elapsed: u64) {
     let max_len = ctx.srv.config.read().slowlog_max_len;
-    let name = ctx.client.info.name.lock().clone().unwrap_or_default();
-    let addr = ctx.client.info.addr.to_string();
+    let entry = crate::server::stats::SlowLogSource {
+        duration_us: elapsed,
+        time_s: ctx.now / 1000,
+        addr: ctx.client.info.addr.to_string(),
+        name: ctx.client.info.name.lock().clone().unwrap_or_default(),
+        db: ctx.client.db,
+    };
     ctx.srv
         .slowlog
         .lock()
-        .push(max_len, argv, elapsed, ctx.now / 1000, addr, name);
+        .push(max_len, &shown_args(spec, argv), entry);
 }
 
 /// `+<sec>.<usec> [<db> <addr>] "arg" ...` with Redis's quoting.
-fn feed_monitors(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
+fn feed_monitors(ctx: &mut Ctx<'_>, spec: &CommandSpec, argv: &[&[u8]]) {
+    let argv = &shown_args(spec, argv)[..];
     let us = ctx.srv.clock.now_us();
     let mut line = format!(
         "+{}.{:06} [{} {}]",
@@ -240,7 +277,14 @@ fn feed_monitors(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
         repr(&mut line, a);
     }
     line.extend_from_slice(b"\r\n");
-    ctx.srv.clients.feed_monitors(&line);
+    let source = crate::server::client::MonitorSource {
+        db: ctx.client.db,
+        user: &ctx.client.user.name,
+        // A login names users and carries secrets: a restricted monitor
+        // sees only its own user's.
+        login: spec.has(flags::NO_AUTH),
+    };
+    ctx.srv.clients.feed_monitors(&line, &source, &ctx.srv.acl);
 }
 
 /// Redis's `sdscatrepr`: a double-quoted, escaped string.

@@ -200,6 +200,17 @@ pub struct SlowLogEntry {
     pub args: Vec<Vec<u8>>,
     pub addr: String,
     pub name: Vec<u8>,
+    /// The DB the command ran in: a DB-restricted user lists only its own.
+    pub db: usize,
+}
+
+/// Where and when a slow command ran.
+pub struct SlowLogSource {
+    pub duration_us: u64,
+    pub time_s: i64,
+    pub addr: String,
+    pub name: Vec<u8>,
+    pub db: usize,
 }
 
 #[derive(Default)]
@@ -210,16 +221,9 @@ pub struct SlowLog {
 
 impl SlowLog {
     /// Records a command the way Redis trims it: at most 32 arguments (the
-    /// last one saying how many more), each at most 128 bytes.
-    pub fn push(
-        &mut self,
-        max_len: usize,
-        argv: &[&[u8]],
-        duration_us: u64,
-        time_s: i64,
-        addr: String,
-        name: Vec<u8>,
-    ) {
+    /// last one saying how many more), each at most 128 bytes. Secrets are
+    /// already redacted by the caller.
+    pub fn push(&mut self, max_len: usize, argv: &[&[u8]], src: SlowLogSource) {
         let mut args = Vec::new();
         let shown = argv.len().min(32);
         for (i, a) in argv[..shown].iter().enumerate() {
@@ -235,11 +239,12 @@ impl SlowLog {
         }
         self.entries.push_front(SlowLogEntry {
             id: self.next_id,
-            time_s,
-            duration_us,
+            time_s: src.time_s,
+            duration_us: src.duration_us,
             args,
-            addr,
-            name,
+            addr: src.addr,
+            name: src.name,
+            db: src.db,
         });
         self.next_id += 1;
         self.entries.truncate(max_len);

@@ -10,6 +10,7 @@
 //! bitmask says which limits it has, so a DB without limits costs dispatch
 //! one relaxed load and a branch ([`gate`] holds the checks themselves).
 
+pub mod boundary;
 pub mod gate;
 
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};

@@ -6,6 +6,7 @@ mod support;
 
 mod acl;
 mod blocking;
+mod boundary;
 mod connection;
 mod eviction;
 mod generic;

@@ -82,7 +82,8 @@ async fn info_reports_version_sections_and_commandstats() {
             "# Errorstats",
             "# Cluster",
             "# Keyspace",
-            "# Tenancy"
+            "# Tenancy",
+            "# Auth"
         ]
     );
     let default: String = redis::cmd("INFO").query_async(&mut c).await.unwrap();

@@ -99,6 +99,35 @@ impl Raw {
         }
     }
 
+    /// One complete reply within `wait`, or `None` on a timeout or EOF
+    /// (for replies that may never come: blocking commands, a killed
+    /// connection).
+    pub async fn try_reply(&mut self, wait: Duration) -> Option<Vec<u8>> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(n) = reply_len(&self.buf) {
+                return Some(self.buf.drain(..n).collect());
+            }
+            let mut chunk = [0u8; 65536];
+            match tokio::time::timeout_at(deadline, self.stream.read(&mut chunk)).await {
+                Ok(Ok(n)) if n > 0 => self.buf.extend_from_slice(&chunk[..n]),
+                _ => return None,
+            }
+        }
+    }
+
+    /// Every byte that arrives until `wait` passes with nothing new (or EOF).
+    pub async fn drain(&mut self, wait: Duration) -> Vec<u8> {
+        let mut chunk = [0u8; 65536];
+        while let Ok(Ok(n)) = tokio::time::timeout(wait, self.stream.read(&mut chunk)).await {
+            if n == 0 {
+                break;
+            }
+            self.buf.extend_from_slice(&chunk[..n]);
+        }
+        std::mem::take(&mut self.buf)
+    }
+
     /// Sends a command and returns its reply bytes.
     pub async fn call(&mut self, args: &[&[u8]]) -> Vec<u8> {
         self.cmd(args).await;
