@@ -1,0 +1,7 @@
+//! Persistence: Redis's on-disk formats, so data moves in and out of
+//! keyward with Redis's own tools (DESIGN.md, "Persistence").
+//!
+//! - [`fs`]: the file-system trait all persistence I/O goes through, with a
+//!   simulated disk for crash tests.
+
+pub mod fs;
