@@ -92,11 +92,29 @@ fn null_bulk(proto: Protocol) -> Vec<u8> {
     encode(proto, ReplyBuf::null)
 }
 
+fn side_word(left: bool) -> &'static [u8] {
+    if left {
+        b"LEFT"
+    } else {
+        b"RIGHT"
+    }
+}
+
 /// Serves `op` from `key` if it can; the reply is encoded for `proto`.
+/// What it did goes to the DB's effects as the non-blocking command Redis
+/// propagates (LPOP, LMOVE, ZPOPMIN …), whether it served at once or a
+/// client that had been waiting.
 fn serve(db: &mut Db, op: &BlockedOp, proto: Protocol, key: &[u8], now: i64) -> Option<Vec<u8>> {
     match op {
         BlockedOp::ListPop { left, count } => {
             let vals = list::pop_for_client(db, key, now, *left, *count).ok()??;
+            db.propagate(|| {
+                let name: &[u8] = if *left { b"LPOP" } else { b"RPOP" };
+                match count {
+                    None => crate::argv!(name, key),
+                    Some(_) => crate::argv!(name, key, vals.len()),
+                }
+            });
             Some(encode(proto, |r| {
                 r.array(2);
                 r.bulk(key);
@@ -119,6 +137,15 @@ fn serve(db: &mut Db, op: &BlockedOp, proto: Protocol, key: &[u8], now: i64) -> 
         } => {
             let v = list::move_for_client(db, key, dst, now, *from_left, *to_left, thresholds)
                 .ok()??;
+            db.propagate(|| {
+                crate::argv!(
+                    b"LMOVE",
+                    key,
+                    dst,
+                    side_word(*from_left),
+                    side_word(*to_left)
+                )
+            });
             Some(encode(proto, |r| r.bulk(&v)))
         }
         BlockedOp::XRead { .. } | BlockedOp::XReadGroup { .. } => None,
@@ -127,6 +154,14 @@ fn serve(db: &mut Db, op: &BlockedOp, proto: Protocol, key: &[u8], now: i64) -> 
             if vals.is_empty() {
                 return None;
             }
+            db.propagate(|| {
+                let name: &[u8] = if *max { b"ZPOPMAX" } else { b"ZPOPMIN" };
+                if *multi {
+                    crate::argv!(name, key, vals.len())
+                } else {
+                    crate::argv!(name, key)
+                }
+            });
             Some(encode(proto, |r| {
                 if *multi {
                     r.array(2);
@@ -173,6 +208,10 @@ fn block_or_serve(
         }
         if let Some(reply) = serve(db, &op, proto, key, now) {
             ctx.out.raw(&reply);
+            // The pop is in the DB's effects already (see `serve`).
+            if ctx.propagating() {
+                ctx.propagate_as(Vec::new());
+            }
             return Ok(());
         }
     }

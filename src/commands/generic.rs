@@ -375,12 +375,25 @@ fn expire_generic(
         out.int(0);
         return Ok(());
     }
-    if when <= now {
+    // A log replay keeps a time already past (Redis's checkAlreadyExpired):
+    // the key was alive when the commands after it ran.
+    let past = when <= now && !db.loading;
+    if past {
         db.remove(key);
     } else {
         db.modify(key, now, |e| e.set_expire(Some(when)));
     }
     out.int(1);
+    // Replayed later, a relative time would land elsewhere: log the
+    // absolute one, or the deletion it caused (Redis 7 does the same).
+    if ctx.propagating() {
+        let effect = if past {
+            crate::argv!(b"DEL", key)
+        } else {
+            crate::argv!(b"PEXPIREAT", key, when)
+        };
+        ctx.propagate_as(vec![effect]);
+    }
     Ok(())
 }
 
@@ -566,9 +579,14 @@ fn move_(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if moved {
         let e = src.remove(key).expect("key was found above");
         dst.insert(e);
+        // Logged here, in order with the pops the move may let happen.
+        src.propagate(|| crate::argv!(b"MOVE", key, to));
         dst.serve_ready(now);
     }
     drop((src, dst));
+    if ctx.propagating() {
+        ctx.propagate_as(Vec::new());
+    }
     ctx.out.int(i64::from(moved));
     Ok(())
 }
@@ -583,8 +601,13 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if a != b {
         let (mut da, mut db) = ctx.srv.keyspace.lock_two(a as usize, b as usize);
         da.swap_contents(&mut db);
+        // Logged before the pops the swap lets happen.
+        da.propagate(|| crate::argv!(b"SWAPDB", argv[1], argv[2]));
         da.serve_ready(ctx.now);
         db.serve_ready(ctx.now);
+    }
+    if ctx.propagating() {
+        ctx.propagate_as(Vec::new());
     }
     ctx.out.ok();
     Ok(())
@@ -631,7 +654,13 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     } else {
         let (mut a, mut b) = ctx.srv.keyspace.lock_two(from, to);
         let copied = copy_in(&mut a, Some(&mut b), src, dst, replace, now);
+        if copied {
+            a.propagate(|| crate::argv!(b"COPY", src, dst, b"DB", to, b"REPLACE"));
+        }
         b.serve_ready(now);
+        if ctx.propagating() {
+            ctx.propagate_as(Vec::new());
+        }
         copied
     };
     ctx.out.int(i64::from(copied));

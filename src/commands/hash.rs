@@ -225,6 +225,10 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     })?
     .unwrap_or_default();
     ctx.out.bulk(s.as_bytes());
+    // As INCRBYFLOAT: log the formatted result, not the arithmetic.
+    if ctx.propagating() {
+        ctx.propagate_as(vec![crate::argv!(b"HSET", argv[1], argv[2], s.as_bytes())]);
+    }
     Ok(())
 }
 

@@ -71,6 +71,9 @@ pub struct Ctx<'a> {
     /// When the previous command of the batch ended (or the batch began):
     /// the next command's start, so each command costs one clock read.
     pub mark: Instant,
+    /// What the running command logs instead of itself (set by handlers
+    /// through [`Ctx::propagate_as`]; dispatch resets it per command).
+    pub effect: crate::server::effects::Effect,
     guard: Option<(usize, MutexGuard<'a, Db>)>,
 }
 
@@ -83,7 +86,31 @@ impl<'a> Ctx<'a> {
             out,
             now,
             mark: Instant::now(),
+            effect: Default::default(),
             guard: None,
+        }
+    }
+
+    /// Whether write effects are being logged: handlers build a
+    /// replacement effect only then.
+    #[inline]
+    pub fn propagating(&self) -> bool {
+        self.srv.propagation.is_on()
+    }
+
+    /// Logs `cmds` as this command's effect instead of its own arguments
+    /// (none: nothing). Call only when [`Ctx::propagating`].
+    pub fn propagate_as(&mut self, cmds: Vec<crate::server::effects::Argv>) {
+        self.effect = crate::server::effects::Effect::Replaced(cmds);
+    }
+
+    /// Drains what the locked DB did on its own into the client's pending
+    /// effects (expiry DELs, served pops).
+    pub fn collect_db_effects(&mut self) {
+        if let Some((index, db)) = &mut self.guard {
+            for (n, argv) in db.take_effects() {
+                self.client.effects.push((n, *index, argv));
+            }
         }
     }
 

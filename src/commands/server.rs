@@ -1252,13 +1252,24 @@ fn flushall(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             let mut all = ctx.srv.keyspace.lock_all();
             all.iter_mut().map(|db| db.flush()).collect()
         }
-        // One DB at a time: the others' tenants are never stalled.
-        Some(list) => list
-            .iter()
-            .copied()
-            .filter(|&i| i < ctx.srv.keyspace.len())
-            .map(|i| ctx.srv.keyspace.lock(i).flush())
-            .collect(),
+        // One DB at a time: the others' tenants are never stalled. The log
+        // says which DBs went, or a replay would flush them all.
+        Some(list) => {
+            if ctx.propagating() {
+                let n = ctx.srv.keyspace.len();
+                ctx.effect = crate::server::effects::Effect::ReplacedIn(
+                    list.iter()
+                        .filter(|&&i| i < n)
+                        .map(|&i| (i, crate::argv!(b"FLUSHDB")))
+                        .collect(),
+                );
+            }
+            list.iter()
+                .copied()
+                .filter(|&i| i < ctx.srv.keyspace.len())
+                .map(|i| ctx.srv.keyspace.lock(i).flush())
+                .collect()
+        }
     };
     // Every lock is released before the tables are freed.
     dispose(old, async_free);

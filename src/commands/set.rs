@@ -266,6 +266,7 @@ fn spop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     let now = ctx.now;
     let (db, out) = ctx.db_out();
+    let mut popped_member = None;
     let popped = with_set(db, argv[1], now, None, |s| {
         let mut rng = rand::thread_rng();
         let m = s.random(&mut rng).map(MemberRef::to_vec);
@@ -273,10 +274,16 @@ fn spop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             out.bulk(m);
             s.remove(m);
         }
-        m.is_some()
+        let found = m.is_some();
+        popped_member = m;
+        found
     })?;
     if popped != Some(true) {
         out.null();
+    }
+    // A random pick is not replayable: log which member went.
+    if let (Some(m), true) = (popped_member, ctx.propagating()) {
+        ctx.propagate_as(vec![crate::argv!(b"SREM", argv[1], m)]);
     }
     Ok(())
 }
@@ -288,19 +295,36 @@ fn spop_count(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     };
     let t = ctx.srv.hot.thresholds();
     let now = ctx.now;
+    let mut popped = ctx.propagating().then(Vec::new);
     let (db, out) = ctx.db_out();
     let done = with_set(db, argv[1], now, None, |s| {
-        spop_many(s, count, &t, out);
+        spop_many(s, count, &t, out, popped.as_mut());
     })?;
     if done.is_none() {
         out.set(0);
+    }
+    // Log which members went (a random pick is not replayable).
+    if let Some(members) = popped {
+        let effect = (!members.is_empty()).then(|| {
+            let mut cmd = crate::argv!(b"SREM", argv[1]);
+            cmd.extend(members);
+            cmd
+        });
+        ctx.propagate_as(effect.into_iter().collect());
     }
     Ok(())
 }
 
 /// SPOP with a count on an existing set, with Redis's three strategies (the
 /// third rebuilds the set, which can change its encoding as in Redis).
-fn spop_many(s: &mut SetValue, count: usize, t: &Thresholds, out: &mut ReplyBuf) {
+/// `popped` (when effects are logged) receives the members removed.
+fn spop_many(
+    s: &mut SetValue,
+    count: usize,
+    t: &Thresholds,
+    out: &mut ReplyBuf,
+    mut popped: Option<&mut Vec<Vec<u8>>>,
+) {
     let size = s.len();
     if count == 0 {
         out.set(0);
@@ -310,6 +334,9 @@ fn spop_many(s: &mut SetValue, count: usize, t: &Thresholds, out: &mut ReplyBuf)
         out.set(size);
         for m in s.iter() {
             reply_member(out, m);
+            if let Some(p) = popped.as_mut() {
+                p.push(m.to_vec());
+            }
         }
         *s = SetValue::default();
         return;
@@ -324,6 +351,9 @@ fn spop_many(s: &mut SetValue, count: usize, t: &Thresholds, out: &mut ReplyBuf)
             };
             out.bulk(&m);
             s.remove(&m);
+            if let Some(p) = popped.as_mut() {
+                p.push(m);
+            }
         }
         return;
     }
@@ -341,6 +371,9 @@ fn spop_many(s: &mut SetValue, count: usize, t: &Thresholds, out: &mut ReplyBuf)
             kept.add_ref(m, t);
         } else {
             reply_member(out, m);
+            if let Some(p) = popped.as_mut() {
+                p.push(m.to_vec());
+            }
         }
     }
     *s = kept;

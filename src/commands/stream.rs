@@ -328,6 +328,90 @@ fn side_buf(out: &ReplyBuf) -> ReplyBuf {
     }
 }
 
+/// What a consumer-group read or claim did, as Redis 7 propagates it:
+/// XGROUP CREATECONSUMER for a new consumer, one `XCLAIM … 0 id TIME t
+/// RETRYCOUNT n FORCE JUSTID` per delivery (its delivery time and count
+/// are the clock's, not replayable), XACK for pending entries of deleted
+/// entries, and XGROUP SETID … ENTRIESREAD for the group's position.
+/// Built only while effects are logged (`on`).
+struct GroupLog<'a> {
+    on: bool,
+    key: &'a [u8],
+    group: &'a [u8],
+    cmds: Vec<crate::server::effects::Argv>,
+}
+
+impl<'a> GroupLog<'a> {
+    fn new(on: bool, key: &'a [u8], group: &'a [u8]) -> Self {
+        GroupLog {
+            on,
+            key,
+            group,
+            cmds: Vec::new(),
+        }
+    }
+
+    fn consumer_created(&mut self, consumer: &[u8]) {
+        if self.on {
+            self.cmds.push(crate::argv!(
+                b"XGROUP",
+                b"CREATECONSUMER",
+                self.key,
+                self.group,
+                consumer
+            ));
+        }
+    }
+
+    fn delivered(&mut self, g: &crate::keyspace::types::stream::ConsumerGroup, id: StreamId) {
+        let Some(n) = g.pel.get(&id).filter(|_| self.on) else {
+            return;
+        };
+        let mut b = [0u8; 48];
+        self.cmds.push(crate::argv!(
+            b"XCLAIM",
+            self.key,
+            self.group,
+            &n.consumer,
+            b"0",
+            id.format(&mut b),
+            b"TIME",
+            n.delivery_time,
+            b"RETRYCOUNT",
+            n.delivery_count,
+            b"FORCE",
+            b"JUSTID"
+        ));
+    }
+
+    fn acked(&mut self, id: StreamId) {
+        if self.on {
+            let mut b = [0u8; 48];
+            self.cmds.push(crate::argv!(
+                b"XACK",
+                self.key,
+                self.group,
+                id.format(&mut b)
+            ));
+        }
+    }
+
+    fn position(&mut self, g: &crate::keyspace::types::stream::ConsumerGroup) {
+        if self.on {
+            let mut b = [0u8; 48];
+            self.cmds.push(crate::argv!(
+                b"XGROUP",
+                b"SETID",
+                self.key,
+                self.group,
+                g.last_id.format(&mut b),
+                b"ENTRIESREAD",
+                g.entries_read
+            ));
+        }
+    }
+}
+
 fn reply_id(out: &mut ReplyBuf, id: StreamId) {
     let mut b = [0u8; 48];
     out.bulk(id.format(&mut b));
@@ -513,17 +597,27 @@ fn xadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
         .ok_or(XADD_ID_SMALLER)?;
         s.append(new_id, fields);
-        if trim.any() {
-            apply_trim(s, &trim);
-        }
-        Ok(new_id)
+        let trimmed = if trim.any() { apply_trim(s, &trim) } else { 0 };
+        Ok((new_id, trimmed, s.len()))
     })?;
     match r {
         None => out.null(),
-        Some(new_id) => {
+        Some((new_id, _, _)) => {
             reply_id(out, new_id);
             db.signal_ready(key);
         }
+    }
+    // `*` and approximate trimming depend on the clock and the node
+    // layout: log the id chosen and an exact trim to the length reached.
+    if let (Some((new_id, trimmed, len)), true) = (r, ctx.propagating()) {
+        let mut b = [0u8; 48];
+        let mut add = crate::argv!(b"XADD", key, new_id.format(&mut b));
+        add.extend(fields.iter().map(|f| f.to_vec()));
+        let mut effects = vec![add];
+        if trimmed > 0 {
+            effects.push(crate::argv!(b"XTRIM", key, b"MAXLEN", b"=", len));
+        }
+        ctx.propagate_as(effects);
     }
     Ok(())
 }
@@ -532,8 +626,15 @@ fn xtrim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (trim, _, _, _) = parse_add_or_trim(argv, false)?;
     let now = ctx.now;
     let (db, out) = ctx.db_out();
-    let n = with_existing_stream(db, argv[1], now, |s| Ok(apply_trim(s, &trim)))?;
-    out.int(n.unwrap_or(0) as i64);
+    let n = with_existing_stream(db, argv[1], now, |s| Ok((apply_trim(s, &trim), s.len())))?;
+    out.int(n.map_or(0, |(n, _)| n) as i64);
+    // An approximate trim is logged as the exact one it amounted to.
+    if ctx.propagating() {
+        let effect = n
+            .filter(|&(removed, _)| removed > 0)
+            .map(|(_, len)| crate::argv!(b"XTRIM", argv[1], b"MAXLEN", b"=", len));
+        ctx.propagate_as(effect.into_iter().collect());
+    }
     Ok(())
 }
 
@@ -865,6 +966,11 @@ pub fn xread_for_client(
 fn xreadgroup(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let a = parse_read(argv, true)?;
     let (group, consumer) = a.group.expect("parse_read requires GROUP for XREADGROUP");
+    // What a read did goes to the DB's effects (see `xreadgroup_serve`),
+    // whether it was served now or later.
+    if ctx.propagating() {
+        ctx.propagate_as(Vec::new());
+    }
     let now = ctx.now;
     let (db, out) = ctx.db_out();
     let mut from = Vec::with_capacity(a.keys.len());
@@ -931,12 +1037,16 @@ fn xreadgroup_serve(
     // per-key parts into a side buffer, then the header.
     let mut body = side_buf(out);
     let mut served = 0;
+    let logging = db.effects.is_some();
     for (i, key) in keys.iter().enumerate() {
+        let mut log = GroupLog::new(logging, key, group);
         let r = with_stream(db, key, now, false, |s| {
             let Some((view, mut g)) = s.split_group(group) else {
                 return Ok(false);
             };
-            g.ensure_consumer(consumer, now);
+            if g.ensure_consumer(consumer, now) {
+                log.consumer_created(consumer);
+            }
             if let Some(c) = g.consumer_mut(consumer) {
                 c.seen_time = now;
             }
@@ -973,6 +1083,7 @@ fn xreadgroup_serve(
                                     n.delivery_time = now;
                                     n.delivery_count += 1;
                                 }
+                                log.delivered(g.group(), id);
                             }
                             None => {
                                 body.array(2);
@@ -991,6 +1102,7 @@ fn xreadgroup_serve(
                         .map(|(id, _)| id)
                         .collect();
                     body.array(ids.len());
+                    let advanced = !ids.is_empty();
                     for id in ids {
                         view.advance(&mut g, id);
                         if let Some(lp) = view.entries.get(id) {
@@ -998,7 +1110,11 @@ fn xreadgroup_serve(
                         }
                         if !noack {
                             g.deliver(id, consumer, now, |_| 1);
+                            log.delivered(g.group(), id);
                         }
+                    }
+                    if advanced {
+                        log.position(g.group());
                     }
                     if let Some(c) = g.consumer_mut(consumer) {
                         c.active_time = now;
@@ -1009,6 +1125,9 @@ fn xreadgroup_serve(
         });
         if let Ok(Some(true)) = r {
             served += 1;
+        }
+        for cmd in log.cmds {
+            db.propagate(|| cmd);
         }
     }
     if served == 0 {
@@ -1201,11 +1320,13 @@ fn xclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     };
     let mut body = side_buf(out);
     let mut n = 0;
+    let mut log = GroupLog::new(db.effects.is_some(), key, group);
     with_stream(db, key, now, false, |s| {
         let (view, mut g) = s.split_group(group).expect("group checked above");
         if last_id > g.group().last_id {
             let er = g.group().entries_read;
             g.set_last_id(last_id, Some(er));
+            log.position(g.group());
         }
         let mut have_consumer = false;
         for &id in &ids {
@@ -1213,6 +1334,7 @@ fn xclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             let Some(lp) = view.entries.get(id) else {
                 if pending.is_some() {
                     g.ack(id);
+                    log.acked(id);
                 }
                 continue;
             };
@@ -1225,7 +1347,9 @@ fn xclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                 }
             }
             if !have_consumer {
-                g.ensure_consumer(consumer, now);
+                if g.ensure_consumer(consumer, now) {
+                    log.consumer_created(consumer);
+                }
                 if let Some(c) = g.consumer_mut(consumer) {
                     c.seen_time = now;
                 }
@@ -1239,6 +1363,7 @@ fn xclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                 (_, Some(c)) if justid => c,
                 (_, Some(c)) => c + 1,
             });
+            log.delivered(g.group(), id);
             if let Some(c) = g.consumer_mut(consumer) {
                 c.active_time = now;
             }
@@ -1253,6 +1378,9 @@ fn xclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     })?;
     out.array(n);
     out.raw(&body.buf);
+    if ctx.propagating() {
+        ctx.propagate_as(log.cmds);
+    }
     Ok(())
 }
 
@@ -1291,6 +1419,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let mut claimed = 0;
     let mut deleted = Vec::new();
     let mut cursor = StreamId::ZERO;
+    let mut log = GroupLog::new(db.effects.is_some(), key, group);
     with_stream(db, key, now, false, |s| {
         let (view, mut g) = s.split_group(group).expect("group checked above");
         let mut attempts = count.saturating_mul(10);
@@ -1308,6 +1437,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             cur = id.incr();
             let Some(lp) = view.entries.get(id) else {
                 g.ack(id);
+                log.acked(id);
                 deleted.push(id);
                 left -= 1;
                 continue;
@@ -1316,7 +1446,9 @@ fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                 continue;
             }
             if !have_consumer {
-                g.ensure_consumer(consumer, now);
+                if g.ensure_consumer(consumer, now) {
+                    log.consumer_created(consumer);
+                }
                 if let Some(c) = g.consumer_mut(consumer) {
                     c.seen_time = now;
                 }
@@ -1330,6 +1462,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                     c + 1
                 }
             });
+            log.delivered(g.group(), id);
             if let Some(c) = g.consumer_mut(consumer) {
                 c.active_time = now;
             }
@@ -1355,6 +1488,9 @@ fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     out.array(deleted.len());
     for id in deleted {
         reply_id(out, id);
+    }
+    if ctx.propagating() {
+        ctx.propagate_as(log.cmds);
     }
     Ok(())
 }

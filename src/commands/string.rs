@@ -356,6 +356,10 @@ fn set_generic(
             out.ok();
         }
     }
+    // EX/PX (and SETEX, PSETEX) are relative: log the absolute time.
+    if let (Some(at), true) = (expire, f & OPT_ANY_EXPIRE != 0 && ctx.propagating()) {
+        ctx.propagate_as(vec![crate::argv!(b"SET", key, value, b"PXAT", at)]);
+    }
     Ok(())
 }
 
@@ -478,17 +482,23 @@ fn getex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         ValueRef::Int(n) => out.bulk_int(n),
         ValueRef::Obj(_) => return Err(errors::WRONGTYPE),
     }
-    match at {
+    let effect = match at {
         Some(t) if f & (OPT_EXAT | OPT_PXAT) != 0 && t <= now => {
             db.remove(key);
+            Some(crate::argv!(b"DEL", key))
         }
         Some(t) => {
             db.modify(key, now, |e| e.set_expire(Some(t)));
+            Some(crate::argv!(b"PEXPIREAT", key, t))
         }
         None if f & OPT_PERSIST != 0 => {
             db.modify(key, now, |e| e.set_expire(None));
+            Some(crate::argv!(b"PERSIST", key))
         }
-        None => {}
+        None => None,
+    };
+    if ctx.propagating() {
+        ctx.propagate_as(effect.into_iter().collect());
     }
     Ok(())
 }
@@ -685,6 +695,11 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         store(db, key, NewValue::Str(text.as_bytes()), None, now);
     }
     out.bulk(text.as_bytes());
+    // The sum is formatted once here; a replay must not redo the float
+    // arithmetic (Redis logs the same SET … KEEPTTL).
+    if ctx.propagating() {
+        ctx.propagate_as(vec![crate::argv!(b"SET", key, text.as_bytes(), b"KEEPTTL")]);
+    }
     Ok(())
 }
 

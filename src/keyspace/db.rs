@@ -16,6 +16,28 @@ use super::entry::{Entry, NewValue, ValueRef};
 use super::evict::{self, EvictionPool, Policy};
 use super::value::Object;
 
+/// Commands a DB ran on its own, each numbered from one counter shared by
+/// every DB, so that effects logged in several DBs (a SWAPDB and the pop
+/// it let happen) keep the order in which they happened.
+pub struct EffectLog {
+    seq: Arc<std::sync::atomic::AtomicU64>,
+    pub entries: Vec<(u64, Vec<Vec<u8>>)>,
+}
+
+impl EffectLog {
+    pub fn new(seq: Arc<std::sync::atomic::AtomicU64>) -> EffectLog {
+        EffectLog {
+            seq,
+            entries: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, argv: Vec<Vec<u8>>) {
+        let n = self.seq.fetch_add(1, Ordering::Relaxed);
+        self.entries.push((n, argv));
+    }
+}
+
 /// The key holds a value of another type (WRONGTYPE).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WrongType;
@@ -57,6 +79,20 @@ pub struct Db {
     pub(super) evict_key: Vec<u8>,
     /// Where the volatile policies' fallback walk resumes.
     pub(super) evict_seg: usize,
+    /// Mutations so far (Redis's `server.dirty`, per DB): dispatch compares
+    /// it around a write to know whether it changed anything, and it feeds
+    /// `rdb_changes_since_last_save`.
+    pub dirty: u64,
+    /// While effects are propagated (AOF): what the DB did on its own, as
+    /// commands — lazy and active expiry and eviction as DEL, pops that
+    /// served blocked clients — for dispatch's after-execution hook (or
+    /// cron) to pass on in order. `None` costs one branch per such event.
+    pub effects: Option<EffectLog>,
+    /// Replaying a log (AOF load): nothing expires, as in Redis, where
+    /// `server.loading` keeps `expireIfNeeded` away — a key that expired
+    /// after it was logged must still be there for the commands that
+    /// followed it then. Expiry resumes when loading ends.
+    pub loading: bool,
 }
 
 impl Default for Db {
@@ -87,7 +123,31 @@ impl Db {
             pool: EvictionPool::default(),
             evict_key: Vec::new(),
             evict_seg: 0,
+            dirty: 0,
+            effects: None,
+            loading: false,
         }
+    }
+
+    /// Records a command this DB ran on its own (see [`Db::effects`]).
+    #[inline]
+    pub fn propagate(&mut self, argv: impl FnOnce() -> Vec<Vec<u8>>) {
+        if let Some(log) = &mut self.effects {
+            log.push(argv());
+        }
+    }
+
+    /// Takes what [`Db::effects`] holds, with its sequence numbers.
+    pub fn take_effects(&mut self) -> Vec<(u64, Vec<Vec<u8>>)> {
+        self.effects
+            .as_mut()
+            .map(|l| std::mem::take(&mut l.entries))
+            .unwrap_or_default()
+    }
+
+    /// Records the deletion of an expired or evicted key as a DEL.
+    fn propagate_del(&mut self, key: &[u8]) {
+        self.propagate(|| vec![b"DEL".to_vec(), key.to_vec()]);
     }
 
     pub fn len(&self) -> usize {
@@ -121,13 +181,14 @@ impl Db {
 
     /// Drops `key` if it has expired; true when it did.
     fn expire_if_needed(&mut self, key: &[u8], now: i64) -> bool {
-        if self.volatile == 0 {
+        if self.volatile == 0 || self.loading {
             return false;
         }
         match self.table.get(key) {
             Some(e) if is_expired(e, now) => {
                 self.remove(key);
                 self.stats.expired += 1;
+                self.propagate_del(key);
                 true
             }
             _ => false,
@@ -192,6 +253,7 @@ impl Db {
     }
 
     pub fn insert(&mut self, entry: Entry) -> Option<Entry> {
+        self.dirty += 1;
         self.touch(entry.key());
         // A key written whole (RENAME, MOVE, COPY, SET…) may be what a
         // blocked client waits for; its serve function checks the type.
@@ -232,6 +294,7 @@ impl Db {
 
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let e = self.table.remove(key)?;
+        self.dirty += 1;
         self.touch(key);
         self.forget(&e);
         Some(e)
@@ -262,6 +325,7 @@ impl Db {
             self.touch(key);
         }
         let e = self.table.get_mut(key)?;
+        self.dirty += 1;
         let before = e.mem_usage();
         let had_ttl = e.expire().is_some();
         if access {
@@ -344,6 +408,7 @@ impl Db {
     /// Removes every key; returns the old table so a caller can free it
     /// off the hot path (FLUSHDB ASYNC).
     pub fn flush(&mut self) -> Table {
+        self.dirty += self.table.len() as u64;
         self.touch_all_watched();
         self.volatile = 0;
         self.mem = 0;
@@ -389,7 +454,7 @@ impl Db {
     pub fn active_expire(&mut self, now: i64, budget: usize) -> usize {
         // Every DB gets this call each cron tick: the clock hint's refresh.
         self.time_hint = now;
-        if self.volatile == 0 {
+        if self.volatile == 0 || self.loading {
             return 0;
         }
         let segs = self.table.segment_count();
@@ -406,6 +471,8 @@ impl Db {
             examined += seen;
             for e in &removed {
                 self.forget(e);
+                self.dirty += 1;
+                self.propagate_del(e.key());
             }
             removed_total += removed.len();
             if examined >= budget || self.volatile == 0 {
@@ -439,6 +506,8 @@ impl Db {
     /// and anything tied to the DB index stay where they are, as in Redis,
     /// where clients and settings belong to the index, not the dict.
     pub fn swap_contents(&mut self, other: &mut Db) {
+        self.dirty += 1;
+        other.dirty += 1;
         std::mem::swap(&mut self.table, &mut other.table);
         std::mem::swap(&mut self.volatile, &mut other.volatile);
         std::mem::swap(&mut self.mem, &mut other.mem);

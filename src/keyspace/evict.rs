@@ -397,10 +397,14 @@ impl Db {
             _ => self.pick_from_pool(policy, samples, now, &mut key),
         };
         let freed = if chosen {
-            self.remove(&key).map(|e| {
+            let freed = self.remove(&key).map(|e| {
                 self.stats.evicted += 1;
                 e.mem_usage()
-            })
+            });
+            if freed.is_some() {
+                self.propagate(|| vec![b"DEL".to_vec(), key.clone()]);
+            }
+            freed
         } else {
             None
         };

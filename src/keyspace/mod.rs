@@ -25,12 +25,15 @@ pub struct Slot(pub Mutex<Db>);
 
 pub struct Keyspace {
     dbs: Box<[Slot]>,
+    /// Numbers effects across DBs (see [`db::EffectLog`]).
+    pub effect_seq: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Keyspace {
     pub fn new(count: usize) -> Keyspace {
         Keyspace {
             dbs: (0..count).map(|_| Slot(Mutex::new(Db::new()))).collect(),
+            effect_seq: Default::default(),
         }
     }
 
@@ -66,6 +69,13 @@ impl Keyspace {
     }
 
     /// Locks every DB in index order.
+    /// Marks every DB as replaying a log (no expiry) or done with it.
+    pub fn set_loading(&self, on: bool) {
+        for db in self.lock_all().iter_mut() {
+            db.loading = on;
+        }
+    }
+
     pub fn lock_all(&self) -> Vec<MutexGuard<'_, Db>> {
         self.dbs.iter().map(|s| s.0.lock()).collect()
     }

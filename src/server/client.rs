@@ -77,6 +77,14 @@ pub struct Client {
     /// This connection's per-user metrics; `None` when metrics are off,
     /// which is the one branch the hot path pays for them.
     pub meter: Option<crate::metrics::UserMeter>,
+    /// Effects of the commands run inside the current EXEC or script, for
+    /// the top-level command to log as one unit (see `server::effects`).
+    /// Each with its sequence number (see `keyspace::db::EffectLog`), by
+    /// which they are put in order before they are logged.
+    pub effects: Vec<(u64, usize, crate::server::effects::Argv)>,
+    /// The effect sink's ticket (an AOF offset) this batch's replies wait
+    /// for: under `appendfsync always`, its fsync.
+    pub sync_ticket: u64,
     /// A failed AUTH asked its reply to be held back this long
     /// (`auth-fail-delay`); the connection sleeps before writing it.
     pub auth_delay: Option<std::time::Duration>,
@@ -152,6 +160,8 @@ impl Client {
             meter: srv.metrics.as_ref().map(|m| m.users.meter(&user)),
             ops_credit: (0, 0),
             auth_delay: None,
+            effects: Vec::new(),
+            sync_ticket: 0,
             user,
             info,
             reply_mode: ReplyMode::On,

@@ -183,10 +183,36 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
         .expect("resolve returns only runnable commands");
     ctx.client.info.last_cmd.store(cmd.id, Ordering::Relaxed);
     let reply_mark = ctx.out.len();
+    // The after-execution hook (see `server::effects`): one relaxed load
+    // when no AOF listens.
+    let propagating = ctx.srv.propagation.is_on();
+    let mut trace = None;
+    if propagating {
+        let dirty =
+            (spec.has(flags::WRITE) && !spec.has(flags::NO_DB_LOCK)).then(|| ctx.db().dirty);
+        trace = Some((ctx.client.db, dirty, std::mem::take(&mut ctx.effect)));
+    }
     let result = handler(ctx, argv);
+    if let Some((db, dirty_before, outer)) = trace.take() {
+        record_effects(ctx, spec, argv, db, dirty_before, result.is_ok());
+        trace = Some((db, None, outer));
+    }
     if !ctx.client.in_exec {
         // Inside EXEC, blocked clients are served once the queue ran.
         ctx.serve_blocked();
+    }
+    if let Some((_, _, outer)) = trace {
+        // Pops that served blocked clients come after the command.
+        ctx.collect_db_effects();
+        ctx.effect = outer;
+        if !ctx.client.in_exec && !ctx.client.in_script && !ctx.client.effects.is_empty() {
+            let mut pending = std::mem::take(&mut ctx.client.effects);
+            pending.sort_by_key(|e| e.0);
+            let effects =
+                super::effects::wrap(pending.into_iter().map(|(_, d, c)| (d, c)).collect());
+            let ticket = ctx.srv.propagation.emit(&effects);
+            ctx.client.sync_ticket = ctx.client.sync_ticket.max(ticket);
+        }
     }
     let ended = Instant::now();
     let elapsed = ended.duration_since(ctx.mark).as_micros() as u64;
@@ -232,6 +258,65 @@ fn shown_args<'a>(spec: &CommandSpec, argv: &[&'a [u8]]) -> Vec<&'a [u8]> {
 
 /// What Redis shows in place of a secret argument.
 pub const REDACTED: &[u8] = b"(redacted)";
+
+/// Collects the effects of the command that just ran into the client's
+/// pending list: first what its DB did on its own while it ran (lazy
+/// expiry), then the command's own effect — its replacement, or itself if
+/// it is a write that changed its DB (a write without the DB lock, such as
+/// MOVE or FLUSHALL, counts as changed when it succeeded).
+fn record_effects(
+    ctx: &mut Ctx<'_>,
+    spec: &CommandSpec,
+    argv: &[&[u8]],
+    db: usize,
+    dirty_before: Option<u64>,
+    ok: bool,
+) {
+    ctx.collect_db_effects();
+    if spec.has(flags::NO_DB_LOCK) && spec.has(flags::WRITE) {
+        // A cross-DB write (MOVE, COPY … DB, SWAPDB, FLUSHALL) may have
+        // expired keys lazily in DBs it locked itself: their DELs go first.
+        ctx.release_db();
+        for i in 0..ctx.srv.keyspace.len() {
+            let logged = ctx.srv.keyspace.lock(i).take_effects();
+            ctx.client
+                .effects
+                .extend(logged.into_iter().map(|(n, c)| (n, i, c)));
+        }
+    }
+    // The command's own effect takes its place after what its DB did while
+    // it ran, and before the pops that serve blocked clients after it.
+    let seq = &ctx.srv.keyspace.effect_seq;
+    let next = || seq.fetch_add(1, Ordering::Relaxed);
+    match std::mem::take(&mut ctx.effect) {
+        super::effects::Effect::Replaced(cmds) => {
+            for c in cmds {
+                let n = next();
+                ctx.client.effects.push((n, db, c));
+            }
+        }
+        super::effects::Effect::ReplacedIn(cmds) => {
+            for (d, c) in cmds {
+                let n = next();
+                ctx.client.effects.push((n, d, c));
+            }
+        }
+        super::effects::Effect::Verbatim => {
+            if !ok || !spec.has(flags::WRITE) {
+                return;
+            }
+            let changed = match dirty_before {
+                Some(before) => ctx.db().dirty != before,
+                None => true,
+            };
+            if changed {
+                let cmd = argv.iter().map(|a| a.to_vec()).collect();
+                let n = next();
+                ctx.client.effects.push((n, db, cmd));
+            }
+        }
+    }
+}
 
 /// A command refused while queueing makes EXEC fail (Redis's flagTransaction).
 fn flag_transaction(ctx: &mut Ctx<'_>) {

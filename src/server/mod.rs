@@ -7,6 +7,7 @@
 pub mod client;
 pub mod connection;
 pub mod dispatch;
+pub mod effects;
 #[doc(hidden)]
 pub mod harness;
 pub mod pubsub;
@@ -62,6 +63,8 @@ pub struct Shared {
     pub shutting_down: AtomicBool,
     /// Bound addresses (INFO, CLIENT LIST laddr).
     pub addrs: Mutex<Vec<SocketAddr>>,
+    /// Where write effects go (the AOF); see [`effects`].
+    pub propagation: effects::Propagation,
 }
 
 impl Shared {
@@ -98,6 +101,7 @@ impl Shared {
             shutdown_tx,
             shutting_down: AtomicBool::new(false),
             addrs: Mutex::new(Vec::new()),
+            propagation: Default::default(),
             config: RwLock::new(config),
         });
         // Namespaces are chosen once (the scope settings are immutable).
@@ -111,6 +115,20 @@ impl Shared {
             .tenancy
             .apply(&shared.config.read(), &shared.keyspace);
         shared
+    }
+
+    /// Starts propagating write effects to `sink`: with every DB locked, so
+    /// that no write falls between the DBs starting to log their own
+    /// effects and the hook seeing them. Returns false if another sink was
+    /// installed before (one per server).
+    pub fn start_propagation(&self, sink: Arc<dyn effects::EffectSink>) -> bool {
+        let mut all = self.keyspace.lock_all();
+        for db in all.iter_mut() {
+            let seq = self.keyspace.effect_seq.clone();
+            db.effects
+                .get_or_insert_with(|| crate::keyspace::db::EffectLog::new(seq));
+        }
+        self.propagation.install(sink)
     }
 
     /// Starts a graceful shutdown (SHUTDOWN, signals, the handle).
@@ -417,6 +435,14 @@ async fn cron(shared: Arc<Shared>) {
             // Expiry and other DBs' cross-DB writes change usage too: the
             // global limit's sum is never more than one tick stale.
             shared.tenancy.recount(i, &db);
+            // What the DB did on its own since (active expiry, and what no
+            // command's hook collected) goes to the log under its lock, so
+            // it keeps its place among the DB's writes.
+            let logged = db.take_effects();
+            if !logged.is_empty() {
+                let effects: Vec<_> = logged.into_iter().map(|(_, c)| (i, c)).collect();
+                shared.propagation.emit(&effects);
+            }
         }
     }
 }

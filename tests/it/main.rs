@@ -8,6 +8,7 @@ mod acl;
 mod blocking;
 mod boundary;
 mod connection;
+mod effects;
 mod eviction;
 mod generic;
 mod hash;

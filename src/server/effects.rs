@@ -1,0 +1,169 @@
+//! The after-execution hook: every write's effects, as Redis 7 propagates
+//! them, pass through here on their way to the append-only file (and later
+//! replication, keyspace notifications, tracking).
+//!
+//! An effect is a deterministic command: replaying the effects of a run in
+//! order rebuilds its keyspace exactly. By default a write command that
+//! changed its DB (the DB's `dirty` counter moved) is its own effect. A
+//! handler whose command is not deterministic on replay says what to log
+//! instead with [`Ctx::propagate_as`](crate::commands::Ctx::propagate_as):
+//! relative expiries become absolute (`PEXPIREAT`, `SET … PXAT`), random
+//! pops become plain ones, INCRBYFLOAT a SET with KEEPTTL. What a DB does
+//! on its own (expiry and eviction as DEL, pops that serve blocked
+//! clients) comes from [`Db::effects`](crate::keyspace::Db::effects).
+//!
+//! Commands run inside EXEC or a script collect their effects on the
+//! client; the top-level command hands them to the sink at once, wrapped
+//! in MULTI/EXEC when there is more than one, so a replay applies them
+//! atomically.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+/// One command as logged: its arguments.
+pub type Argv = Vec<Vec<u8>>;
+
+/// Receives the effects of each top-level command, each with the DB it ran in.
+pub trait EffectSink: Send + Sync {
+    /// Logs `effects` in order; returns a ticket the command's reply must
+    /// wait for (an AOF offset to be written or synced), 0 for none.
+    fn append(&self, effects: &[(usize, Argv)]) -> u64;
+}
+
+/// Where effects go, and whether anyone listens (one relaxed load per
+/// write command when nobody does).
+#[derive(Default)]
+pub struct Propagation {
+    sink: OnceLock<Arc<dyn EffectSink>>,
+    on: AtomicBool,
+}
+
+impl Propagation {
+    #[inline]
+    pub fn is_on(&self) -> bool {
+        self.on.load(Ordering::Relaxed)
+    }
+
+    /// Installs the sink (once per server) and turns propagation on.
+    /// Every DB must start logging its own effects at the same moment:
+    /// the caller holds all DB locks (see `Shared::start_propagation`).
+    pub fn install(&self, sink: Arc<dyn EffectSink>) -> bool {
+        let fresh = self.sink.set(sink).is_ok();
+        self.on.store(true, Ordering::Relaxed);
+        fresh
+    }
+
+    pub fn stop(&self) {
+        self.on.store(false, Ordering::Relaxed);
+    }
+
+    /// Hands effects to the sink; returns its ticket.
+    pub fn emit(&self, effects: &[(usize, Argv)]) -> u64 {
+        match self.sink.get() {
+            Some(s) if self.is_on() && !effects.is_empty() => s.append(effects),
+            _ => 0,
+        }
+    }
+}
+
+/// What the running command asked to log instead of itself.
+#[derive(Debug, Default)]
+pub enum Effect {
+    /// Itself, if it changed its DB.
+    #[default]
+    Verbatim,
+    /// These commands (none: nothing to log).
+    Replaced(Vec<Argv>),
+    /// These commands, each in its own DB (FLUSHALL of some DBs only).
+    ReplacedIn(Vec<(usize, Argv)>),
+}
+
+/// Wraps a transaction's effects for the log: `MULTI … EXEC` when there is
+/// more than one, in the DB of the first (SELECTs between DBs are the
+/// sink's to write).
+pub fn wrap(mut effects: Vec<(usize, Argv)>) -> Vec<(usize, Argv)> {
+    if effects.len() > 1 {
+        let first = effects[0].0;
+        let last = effects[effects.len() - 1].0;
+        effects.insert(0, (first, vec![b"MULTI".to_vec()]));
+        effects.push((last, vec![b"EXEC".to_vec()]));
+    }
+    effects
+}
+
+/// Builds an argv from byte strings and numbers.
+#[macro_export]
+macro_rules! argv {
+    ($($a:expr),* $(,)?) => {
+        vec![$($crate::server::effects::Arg::bytes($a)),*]
+    };
+}
+
+/// Anything an effect's argument may be made of.
+pub trait Arg {
+    fn bytes(self) -> Vec<u8>;
+}
+
+impl Arg for &[u8] {
+    fn bytes(self) -> Vec<u8> {
+        self.to_vec()
+    }
+}
+
+impl<const N: usize> Arg for &[u8; N] {
+    fn bytes(self) -> Vec<u8> {
+        self.to_vec()
+    }
+}
+
+impl Arg for &str {
+    fn bytes(self) -> Vec<u8> {
+        self.as_bytes().to_vec()
+    }
+}
+
+impl Arg for Vec<u8> {
+    fn bytes(self) -> Vec<u8> {
+        self
+    }
+}
+
+impl Arg for &Vec<u8> {
+    fn bytes(self) -> Vec<u8> {
+        self.clone()
+    }
+}
+
+impl Arg for i64 {
+    fn bytes(self) -> Vec<u8> {
+        self.to_string().into_bytes()
+    }
+}
+
+impl Arg for u64 {
+    fn bytes(self) -> Vec<u8> {
+        self.to_string().into_bytes()
+    }
+}
+
+impl Arg for usize {
+    fn bytes(self) -> Vec<u8> {
+        self.to_string().into_bytes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrap_only_several() {
+        let one = vec![(0, argv!(b"SET", b"k", b"v"))];
+        assert_eq!(wrap(one.clone()), one);
+        let two = wrap(vec![(0, argv!(b"SET", "k", 1i64)), (3, argv!(b"DEL", "x"))]);
+        assert_eq!(two.len(), 4);
+        assert_eq!(two[0], (0, vec![b"MULTI".to_vec()]));
+        assert_eq!(two[1].1[2], b"1".to_vec());
+        assert_eq!(two[3], (3, vec![b"EXEC".to_vec()]));
+    }
+}
