@@ -15,6 +15,7 @@ mod list;
 mod meta;
 mod metrics;
 mod pubsub;
+mod rdb;
 mod scenario;
 mod scopes;
 mod scripting;
