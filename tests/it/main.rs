@@ -7,6 +7,7 @@ mod support;
 mod acl;
 mod blocking;
 mod connection;
+mod dump;
 mod eviction;
 mod generic;
 mod hash;

@@ -161,17 +161,18 @@ pub fn view_of(e: &Entry) -> KeyView {
     }
 }
 
+pub fn hex(h: &str) -> Vec<u8> {
+    (0..h.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&h[i..i + 2], 16).expect("hex digit"))
+        .collect()
+}
+
 /// A fixture byte string: printable text, or `{"hex": …}`.
 pub fn bytes(v: &Value) -> Vec<u8> {
     match v {
         Value::String(s) => s.as_bytes().to_vec(),
-        Value::Object(o) => {
-            let h = o["hex"].as_str().expect("hex string");
-            (0..h.len())
-                .step_by(2)
-                .map(|i| u8::from_str_radix(&h[i..i + 2], 16).expect("hex digit"))
-                .collect()
-        }
+        Value::Object(o) => hex(o["hex"].as_str().expect("hex string")),
         other => panic!("not a byte string: {other}"),
     }
 }

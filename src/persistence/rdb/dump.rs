@@ -24,9 +24,15 @@ pub enum DumpError {
 /// DUMP's payload for `v`. Strings over 20 bytes are LZF-compressed when
 /// that saves space, as Redis does with `rdbcompression yes`.
 pub fn dump_payload(v: ValueRef<'_>) -> Vec<u8> {
+    dump_payload_as(v, DUMP_VERSION)
+}
+
+/// A DUMP payload of another version: version 10 is what Redis 7.0's
+/// RESTORE accepts (it refuses 11), for moving keys to an older server.
+pub fn dump_payload_as(v: ValueRef<'_>, version: RdbVersion) -> Vec<u8> {
     let mut out = vec![0];
-    out[0] = encode_value(v, DUMP_VERSION, true, &mut out);
-    out.extend_from_slice(&DUMP_VERSION.number().to_le_bytes());
+    out[0] = encode_value(v, version, true, &mut out);
+    out.extend_from_slice(&version.number().to_le_bytes());
     let crc = crc64(&out);
     out.extend_from_slice(&crc.to_le_bytes());
     out

@@ -23,7 +23,7 @@ pub mod lzf;
 pub mod read;
 pub mod write;
 
-pub use dump::{dump_payload, restore_payload, DumpError};
+pub use dump::{dump_payload, dump_payload_as, restore_payload, DumpError};
 pub use read::{
     decode_value, eviction_clock, insert_with_clock, load, load_into, Decoded, LoadOptions,
     LoadReport, LoadedKey,

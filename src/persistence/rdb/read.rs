@@ -510,6 +510,11 @@ impl<R: Read> Rd<R> {
                 for _ in 0..self.len()? {
                     let container = self.len()?;
                     let blob = self.string()?;
+                    // Even a plain node of an empty element is refused:
+                    // Redis never writes a zero-length node.
+                    if blob.is_empty() {
+                        return Err(corrupt("zero-length quicklist node"));
+                    }
                     match container {
                         QUICKLIST_PLAIN => push_list(&mut l, Item::Str(&blob), t),
                         QUICKLIST_PACKED => {
