@@ -273,7 +273,7 @@ pub fn ziplist(blob: &[u8]) -> Result<Vec<Item<'_>>, RdbError> {
         if prevlen != prev_len {
             return Err(BAD);
         }
-        let (item, len) = zl_entry(&blob[p + hdr..end]).ok_or(BAD)?;
+        let (item, len) = zl_entry(blob.get(p + hdr..end).ok_or(BAD)?).ok_or(BAD)?;
         items.push(item);
         last = p;
         prev_len = hdr + len;
@@ -471,6 +471,32 @@ mod tests {
         let mut wrong_count = lp.clone();
         wrong_count[4] = 3;
         assert!(listpack(&wrong_count).is_err());
+    }
+
+    #[test]
+    fn ziplist_checks_every_bound() {
+        // Two entries: "ab" and the immediate integer 5.
+        let mut zl = vec![0u8; 10];
+        zl.extend_from_slice(&[0x00, 0x02, b'a', b'b', 0x04, 0xF6, 0xFF]);
+        let n = zl.len() as u32;
+        zl[..4].copy_from_slice(&n.to_le_bytes());
+        zl[4..8].copy_from_slice(&14u32.to_le_bytes());
+        zl[8..10].copy_from_slice(&2u16.to_le_bytes());
+        assert_eq!(
+            ziplist(&zl).expect("valid"),
+            vec![Item::Str(b"ab"), Item::Int(5)]
+        );
+        let mut wrong_prev = zl.clone();
+        wrong_prev[14] = 3;
+        assert!(ziplist(&wrong_prev).is_err());
+        let mut wrong_tail = zl.clone();
+        wrong_tail[4] = 10;
+        assert!(ziplist(&wrong_tail).is_err());
+        // A 5-byte prevlen whose header runs into the terminator.
+        let mut cut = vec![15, 0, 0, 0, 10, 0, 0, 0, 1, 0, 0xFE, 1, 0, 0, 0xFF];
+        assert!(ziplist(&cut).is_err());
+        cut[10] = 0x00;
+        assert!(ziplist(&cut).is_err());
     }
 
     #[test]

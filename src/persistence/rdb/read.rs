@@ -95,13 +95,6 @@ pub enum Decoded {
 }
 
 impl Decoded {
-    pub fn as_new_value(&self) -> NewValue<'_> {
-        match self {
-            Decoded::Str(s) => NewValue::Str(s),
-            Decoded::Obj(o) => NewValue::Obj(o.clone()),
-        }
-    }
-
     pub fn into_entry(self, key: &[u8], expire: Option<i64>, clock: u32) -> Entry {
         match self {
             Decoded::Str(s) => Entry::new(key, NewValue::Str(&s), expire, clock),
