@@ -24,6 +24,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("restore", -4, WRITE | DENYOOM, G, restore)
         .keys(1, 1, 1)
+        .key_flags(&["OW", "update"])
         .cats(cat::DANGEROUS)
         .doc(
             "Creates a key from the serialized representation of a value.",

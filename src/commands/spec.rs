@@ -261,6 +261,9 @@ pub struct CommandSpec {
     pub summary: &'static str,
     pub since: &'static str,
     pub complexity: &'static str,
+    /// The key spec's flags when the ones derived from `flags` (RW/RO …)
+    /// are not Redis's (RESTORE's key is OW: overwritten, not read).
+    pub key_flags: Option<&'static [&'static str]>,
 }
 
 impl CommandSpec {
@@ -287,6 +290,7 @@ impl CommandSpec {
             summary: "",
             since: "1.0.0",
             complexity: "O(1)",
+            key_flags: None,
         }
     }
 
@@ -308,6 +312,7 @@ impl CommandSpec {
             summary: "",
             since: "1.0.0",
             complexity: "Depends on subcommand.",
+            key_flags: None,
         }
     }
 
@@ -363,6 +368,13 @@ impl CommandSpec {
 
     pub const fn channels(mut self, c: Channels) -> Self {
         self.channels = c;
+        self
+    }
+
+    /// Key-spec flags as Redis lists them, for rows where the derived
+    /// ones differ.
+    pub const fn key_flags(mut self, f: &'static [&'static str]) -> Self {
+        self.key_flags = Some(f);
         self
     }
 

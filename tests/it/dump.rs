@@ -387,3 +387,19 @@ async fn payloads_cross_between_redis_7_0_and_keyward() {
         assert_eq!(back, want, "{key} into redis-server");
     }
 }
+
+/// RESTORE's row, key spec included (its key is OW, not the RW a write
+/// row gets by default), reads exactly as redis-server's.
+#[tokio::test]
+async fn command_info_restore_matches_redis() {
+    let Some(oracle) = Oracle::start().await else {
+        return;
+    };
+    let server = support::start().await;
+    let ours = server.raw().await.call_str("COMMAND INFO restore").await;
+    let theirs = oracle.raw().await.call_str("COMMAND INFO restore").await;
+    assert_eq!(
+        String::from_utf8_lossy(&ours),
+        String::from_utf8_lossy(&theirs)
+    );
+}
