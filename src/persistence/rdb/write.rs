@@ -271,7 +271,9 @@ pub fn encode_value(
                 types::ZSET_LISTPACK
             } else {
                 put_len(out, zs.len() as u64);
-                zs.for_each(|m, score| {
+                // Highest first, as Redis writes it: a loader inserting in
+                // file order then always inserts at the head.
+                zs.for_range(0, usize::MAX, true, |m, score| {
                     put_string(out, m, z);
                     out.extend_from_slice(&score.to_le_bytes());
                 });
@@ -299,7 +301,16 @@ fn push_score(lp: &mut ListpackWriter, score: f64) {
     } else if score.is_infinite() {
         lp.push(if score > 0.0 { b"inf" } else { b"-inf" });
     } else {
-        lp.push(ryu::Buffer::new().format_finite(score).as_bytes());
+        // Shortest round-trip digits, with C's `e+` exponent as Redis 7.2's
+        // `fpconv_dtoa` prints them.
+        let mut b = ryu::Buffer::new();
+        let text = b.format_finite(score);
+        match text.find('e') {
+            Some(i) if !text[i + 1..].starts_with('-') => {
+                lp.push(format!("{}e+{}", &text[..i], &text[i + 1..]).as_bytes())
+            }
+            _ => lp.push(text.as_bytes()),
+        }
     }
 }
 
