@@ -702,6 +702,19 @@ fn written_files_read_back_the_same() {
                 let (back, rep) =
                     load_file(&bytes).unwrap_or_else(|e| panic!("{file} as {version:?}: {e}"));
                 assert_eq!(rep.checksum_verified, crc);
+                assert_eq!(rep.bytes, bytes.len() as u64, "the whole file was read");
+                let aux: Vec<&[u8]> = rep.aux.iter().map(|(k, _)| k.as_slice()).collect();
+                assert_eq!(
+                    aux,
+                    [
+                        &b"redis-ver"[..],
+                        b"redis-bits",
+                        b"ctime",
+                        b"used-mem",
+                        b"aof-base"
+                    ]
+                );
+                assert_eq!(rep.aux[0].1, b"7.2.4");
                 assert_eq!(rep.version, u32::from(version.number()));
                 let want = match version {
                     RdbVersion::V10 => as_v10(&want),

@@ -136,7 +136,12 @@ pub fn load<R: Read>(
     opts: &LoadOptions,
     sink: &mut dyn FnMut(LoadedKey) -> Result<(), RdbError>,
 ) -> Result<LoadReport, RdbError> {
-    let mut rd = Rd::new(CrcReader::new(r));
+    // Buffered here so a caller may pass a bare `File`: the reader asks
+    // for a few bytes at a time.
+    let mut rd = Rd::new(CrcReader::new(std::io::BufReader::with_capacity(
+        64 * 1024,
+        r,
+    )));
     let mut report = LoadReport {
         keys: vec![0; opts.databases],
         ..LoadReport::default()
