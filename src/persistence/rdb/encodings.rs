@@ -181,13 +181,6 @@ impl ListpackWriter {
         }
     }
 
-    pub fn push_item(&mut self, it: Item<'_>) {
-        match it {
-            Item::Int(i) => self.push_int(i),
-            Item::Str(s) => self.push(s),
-        }
-    }
-
     fn push_str(&mut self, v: &[u8]) {
         let start = self.buf.len();
         let n = v.len();
