@@ -115,13 +115,12 @@ pub fn eviction_clock(policy: Policy, idle: Option<u64>, freq: Option<u8>, now: 
         let clock = lru_clock(now);
         match idle {
             Some(s) if matches!(policy, Policy::AllKeysLru | Policy::VolatileLru) => {
-                let idle = (s & 0x00FF_FFFF) as u32;
-                // The clock wraps at 24 bits, as `estimateObjectIdleTime`
-                // expects.
-                if idle <= clock {
-                    clock - idle
-                } else {
-                    0x00FF_FFFF - (idle - clock)
+                const LRU_CLOCK_MAX: u64 = 0x00FF_FFFF;
+                // Redis's `objectSetLRUOrLFU`: an idle time reaching back
+                // before the clock's zero becomes half a clock period.
+                match u64::from(clock).checked_sub(s) {
+                    Some(at) => at as u32,
+                    None => ((u64::from(clock) + LRU_CLOCK_MAX / 2) % LRU_CLOCK_MAX) as u32,
                 }
             }
             _ => clock,
