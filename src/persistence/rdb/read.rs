@@ -342,16 +342,19 @@ impl<R: Read> Rd<R> {
         Ok(self.array::<1>()?[0])
     }
 
-    /// `n` bytes, allocated only as they arrive.
+    /// `n` bytes, allocated only as they arrive: the buffer grows chunk by
+    /// chunk as reads succeed, never by the claimed length, so a hostile
+    /// length costs at most twice the bytes really there.
     fn bytes(&mut self, n: u64) -> Result<Vec<u8>, RdbError> {
+        const CHUNK: u64 = 64 * 1024;
         let mut v = Vec::new();
-        let got = (&mut self.r)
-            .take(n)
-            .read_to_end(&mut v)
-            .map_err(|e| RdbError::io(e, self.pos))?;
-        self.pos += got as u64;
-        if (got as u64) < n {
-            return Err(RdbError::Truncated(self.pos));
+        let mut left = n;
+        while left > 0 {
+            let take = left.min(CHUNK) as usize;
+            let at = v.len();
+            v.resize(at + take, 0);
+            self.fill(&mut v[at..])?;
+            left -= take as u64;
         }
         Ok(v)
     }
