@@ -9,7 +9,7 @@
 //! `sanitize-dump-payload yes`: a file is trusted no more than a payload.
 //!
 //! Allocation is bounded by the input: a string's length is honoured only
-//! as bytes actually arrive (`Read::take`), and counts in the file drive
+//! as bytes actually arrive (read in 64 KiB steps), and counts in the file drive
 //! loops, never `with_capacity`.
 
 use std::collections::BTreeMap;
