@@ -771,9 +771,18 @@ fn version_10_avoids_types_redis_7_0_cannot_read() {
 /// holds, read back through DUMP and our decoder, is the key we wrote.
 #[tokio::test]
 async fn redis_7_0_loads_our_version_10_file() {
-    let (ks, _) = load_file(&read("redis-7.2.6-all-types.rdb")).expect("fixture loads");
+    for (i, file) in ["redis-7.2.6-all-types.rdb", "legacy/encodings.rdb"]
+        .iter()
+        .enumerate()
+    {
+        redis_loads(file, i).await;
+    }
+}
+
+async fn redis_loads(file: &str, n: usize) {
+    let (ks, _) = load_file(&read(file)).expect("fixture loads");
     let bytes = write_keyspace(&ks, RdbVersion::V10, true, true);
-    let dir = std::env::temp_dir().join(format!("keyward-rdb-{}", std::process::id()));
+    let dir = std::env::temp_dir().join(format!("keyward-rdb-{}-{n}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("tmp dir");
     std::fs::write(dir.join("x.rdb"), &bytes).expect("write rdb");
     let dir_s = dir.to_str().expect("utf-8 tmp path").to_owned();
