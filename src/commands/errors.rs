@@ -224,3 +224,11 @@ pub const DB_MAX_CLIENTS: Error = Error::lit("ERR max number of clients reached 
 /// A DB-restricted user's FLUSHALL under `flushall-scope deny`: the text
 /// dispatch's database denial uses.
 pub const NOPERM_DATABASE: Error = Error::lit("NOPERM No permissions to access database");
+
+// DUMP / RESTORE
+pub const BUSYKEY: Error = Error::lit("BUSYKEY Target key name already exists.");
+pub const DUMP_PAYLOAD: Error = Error::lit("ERR DUMP payload version or checksum are wrong");
+pub const BAD_DATA_FORMAT: Error = Error::lit("ERR Bad data format");
+pub const INVALID_TTL: Error = Error::lit("ERR Invalid TTL value, must be >= 0");
+pub const INVALID_IDLETIME: Error = Error::lit("ERR Invalid IDLETIME value, must be >= 0");
+pub const INVALID_FREQ: Error = Error::lit("ERR Invalid FREQ value, must be >= 0 and <= 255");

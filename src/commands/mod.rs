@@ -11,6 +11,7 @@ pub mod acl;
 pub mod args;
 pub mod blocking;
 pub mod connection;
+pub mod dump;
 pub mod errors;
 pub mod generic;
 pub mod glob;
@@ -47,6 +48,7 @@ pub static ALL_GROUPS: &[&[CommandSpec]] = &[
     server::COMMANDS,
     string::COMMANDS,
     generic::COMMANDS,
+    dump::COMMANDS,
     sort::COMMANDS,
     hash::COMMANDS,
     list::COMMANDS,

@@ -267,10 +267,13 @@ fn flag_names(spec: &CommandSpec) -> impl Iterator<Item = &'static str> + '_ {
         .map(|(_, n)| *n)
 }
 
-/// Key-spec flags derived from the command's flags: the row does not say
-/// whether a write inserts, updates or deletes, so writes read as RW+update.
+/// Key-spec flags: the row's own, else derived from the command's flags
+/// (a row that does not say whether a write inserts, updates or deletes
+/// reads as RW+update).
 fn key_flags(spec: &CommandSpec) -> &'static [&'static str] {
-    if spec.has(WRITE) {
+    if let Some(f) = spec.key_flags {
+        f
+    } else if spec.has(WRITE) {
         &["RW", "update"]
     } else if spec.has(READONLY) {
         &["RO", "access"]

@@ -297,6 +297,9 @@ pub struct CommandSpec {
     pub summary: &'static str,
     pub since: &'static str,
     pub complexity: &'static str,
+    /// The key spec's flags when the ones derived from `flags` (RW/RO …)
+    /// are not Redis's (RESTORE's key is OW: overwritten, not read).
+    pub key_flags: Option<&'static [&'static str]>,
 }
 
 impl CommandSpec {
@@ -325,6 +328,7 @@ impl CommandSpec {
             summary: "",
             since: "1.0.0",
             complexity: "O(1)",
+            key_flags: None,
         }
     }
 
@@ -348,6 +352,7 @@ impl CommandSpec {
             summary: "",
             since: "1.0.0",
             complexity: "Depends on subcommand.",
+            key_flags: None,
         }
     }
 
@@ -414,6 +419,13 @@ impl CommandSpec {
     /// Overrides the tenant boundary derived from the flags.
     pub const fn tenant(mut self, t: Tenant) -> Self {
         self.tenant = Some(t);
+        self
+    }
+
+    /// Key-spec flags as Redis lists them, for rows where the derived
+    /// ones differ.
+    pub const fn key_flags(mut self, f: &'static [&'static str]) -> Self {
+        self.key_flags = Some(f);
         self
     }
 

@@ -3,5 +3,8 @@
 //!
 //! - [`fs`]: the file-system trait all persistence I/O goes through, with a
 //!   simulated disk for crash tests.
+//! - [`rdb`]: the RDB file format (reader for versions 1–11, writer for
+//!   10 and 11) and the value codec DUMP/RESTORE share with it.
 
 pub mod fs;
+pub mod rdb;

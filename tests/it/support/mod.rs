@@ -155,6 +155,14 @@ impl Raw {
     }
 }
 
+/// The bytes of a bulk-string reply (`$N\r\n…\r\n`); `None` for anything else.
+pub fn bulk_payload(reply: &[u8]) -> Option<Vec<u8>> {
+    let rest = reply.strip_prefix(b"$")?;
+    let nl = rest.iter().position(|&b| b == b'\r')?;
+    let n: usize = std::str::from_utf8(&rest[..nl]).ok()?.parse().ok()?;
+    rest.get(nl + 2..nl + 2 + n).map(<[u8]>::to_vec)
+}
+
 pub fn encode(args: &[&[u8]]) -> Vec<u8> {
     let mut v = format!("*{}\r\n", args.len()).into_bytes();
     for a in args {
@@ -209,6 +217,11 @@ pub struct Oracle {
 
 impl Oracle {
     pub async fn start() -> Option<Oracle> {
+        Oracle::start_with(&[]).await
+    }
+
+    /// [`Oracle::start`] with more redis-server flags (`--dir`, `--dbfilename` …).
+    pub async fn start_with(extra: &[&str]) -> Option<Oracle> {
         let bin = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
         for _ in 0..5 {
             let port = free_port();
@@ -223,6 +236,7 @@ impl Oracle {
                     "--appendonly",
                     "no",
                 ])
+                .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .spawn();
