@@ -42,9 +42,11 @@
 
 pub mod loader;
 pub mod manifest;
+pub mod writer;
 
 pub use loader::{load, AofLoadError, LoadItem, LoadOptions, LoadStats};
 pub use manifest::{AofInfo, FileKind, Manifest, ManifestError};
+pub use writer::{Aof, AofConfig, AofError, AofHandle, AofStats, FsyncPolicy};
 
 use std::path::{Path, PathBuf};
 
