@@ -44,6 +44,9 @@ pub mod loader;
 pub mod manifest;
 pub mod writer;
 
+#[cfg(test)]
+mod crash_tests;
+
 pub use loader::{load, AofLoadError, LoadItem, LoadOptions, LoadStats};
 pub use manifest::{AofInfo, FileKind, Manifest, ManifestError};
 pub use writer::{Aof, AofConfig, AofError, AofHandle, AofStats, FsyncPolicy};

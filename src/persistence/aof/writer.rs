@@ -778,7 +778,8 @@ fn encode(out: &mut Vec<u8>, argv: &[&[u8]]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::persistence::aof::{load, LoadItem, LoadOptions};
+    use crate::persistence::aof::crash_tests::load_d;
+    use crate::persistence::aof::LoadItem;
     use crate::persistence::fs::SimFs;
 
     fn cfg(policy: FsyncPolicy) -> AofConfig {
@@ -795,27 +796,16 @@ mod tests {
     /// The commands a load replays, as text.
     fn loaded(fs: &SimFs) -> Vec<String> {
         let mut out = Vec::new();
-        let opts = LoadOptions {
-            load_truncated: true,
-            rdb_len: None,
-        };
-        load(
-            "/d".as_ref(),
-            "appendonly.aof",
-            "appendonlydir",
-            fs,
-            opts,
-            &mut |i| {
-                if let LoadItem::Command { argv } = i {
-                    let s: Vec<String> = argv
-                        .iter()
-                        .map(|a| String::from_utf8_lossy(a).into_owned())
-                        .collect();
-                    out.push(s.join(" "));
-                }
-                Ok(())
-            },
-        )
+        load_d(fs, &mut |i| {
+            if let LoadItem::Command { argv } = i {
+                let s: Vec<String> = argv
+                    .iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+                out.push(s.join(" "));
+            }
+            Ok(())
+        })
         .expect("load");
         out
     }
