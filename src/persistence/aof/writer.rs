@@ -654,7 +654,9 @@ impl Aof {
         let file = match opened {
             Ok(f) => f,
             Err(e) => {
-                let _ = fs.remove(&path);
+                // The new incr file stays: if the manifest rename got
+                // through and only the directory sync failed, the manifest
+                // on disk names it, and an empty incr file loads fine.
                 let _ = fs.remove(&self.paths.temp_base());
                 return Err(io("Can't open a new incr file for the rewrite", e));
             }
@@ -697,8 +699,9 @@ impl Aof {
             .and_then(|()| fs.sync_dir(&self.paths.aof_dir))
             .and_then(|()| next.persist(fs.as_ref(), &self.paths.manifest()));
         if let Err(e) = installed {
+            // Only the temp file goes: a renamed base may already be named
+            // by the manifest on disk if just its directory sync failed.
             let _ = fs.remove(&temp);
-            let _ = fs.remove(&path);
             self.shared.rewriting.store(false, Ordering::Release);
             return Err(io("AOF rewrite failed", e));
         }
@@ -1009,6 +1012,105 @@ mod tests {
         assert!(!aof.stats().aof_rewrite_in_progress);
         assert_eq!(aof.manifest().incrs.len(), 2);
         assert_eq!(loaded(&fs), ["SELECT 0", "SET a 1", "SELECT 1", "SET b 2"]);
+    }
+
+    #[test]
+    fn everysec_postpones_a_write_behind_a_slow_fsync_then_counts_it() {
+        let fs = SimFs::new();
+        let mut c = cfg(FsyncPolicy::EverySec);
+        c.sync_thread = false;
+        let mut aof = Aof::open(Arc::new(fs.clone()), c).expect("open");
+        let shared = Arc::clone(&aof.shared);
+        let incr = || {
+            fs.len("/d/appendonlydir/appendonly.aof.1.incr.aof".as_ref())
+                .expect("len")
+        };
+        // Stand in for an fdatasync in progress: hold the file.
+        let (held_tx, held_rx) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            let _cur = shared.cur.lock();
+            held_tx.send(()).expect("send");
+            std::thread::sleep(Duration::from_millis(200));
+        });
+        held_rx.recv().expect("held");
+        let o1 = aof.append(0, &[set("a", "1")]).expect("append");
+        // Postponed: buffered, not written, and the append did not block.
+        assert_eq!(incr(), 0);
+        assert_eq!(aof.stats().aof_delayed_fsync, 0);
+        // Two seconds later the next write waits for the fsync instead.
+        *aof.shared.postponed_since.lock() = Some(Instant::now() - Duration::from_secs(3));
+        let o2 = aof.append(0, &[set("b", "2")]).expect("append");
+        holder.join().expect("holder");
+        assert_eq!(aof.stats().aof_delayed_fsync, 1);
+        assert!(o1 < o2);
+        assert_eq!(incr(), o2);
+    }
+
+    #[test]
+    fn everysec_thread_syncs_about_once_a_second() {
+        let fs = SimFs::new();
+        let mut aof = Aof::open(Arc::new(fs.clone()), cfg(FsyncPolicy::EverySec)).expect("open");
+        let h = aof.handle();
+        let off = aof.append(0, &[set("a", "1")]).expect("append");
+        let start = Instant::now();
+        while h.synced_offset() < off {
+            assert!(start.elapsed() < Duration::from_secs(5), "no fsync in 5 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(loaded(&fs.crash(|_| 0)), ["SELECT 0", "SET a 1"]);
+    }
+
+    #[test]
+    fn no_appendfsync_on_rewrite_releases_waiters_without_fsync() {
+        let fs = SimFs::new();
+        let mut c = cfg(FsyncPolicy::Always);
+        c.sync_thread = false;
+        c.no_fsync_on_rewrite = true;
+        let mut aof = Aof::open(Arc::new(fs.clone()), c).expect("open");
+        let h = aof.handle();
+        let base = aof.begin_rewrite().expect("begin");
+        let syncs = fs.syncs();
+        let off = aof.append(0, &[set("a", "1")]).expect("append");
+        assert_eq!(h.flush_and_sync_up_to(off).expect("released"), off);
+        assert_eq!(fs.syncs(), syncs, "no fsync while rewriting");
+        assert!(h.synced_offset() < off, "and synced_offset says so");
+        aof.finish_rewrite(base).expect("finish");
+        let off2 = aof.append(0, &[set("b", "2")]).expect("append");
+        h.flush_and_sync_up_to(off2).expect("sync");
+        assert_eq!(h.synced_offset(), off2);
+    }
+
+    #[test]
+    fn failed_rewrite_steps_leave_the_aof_working() {
+        let fs = SimFs::new();
+        let mut c = cfg(FsyncPolicy::EverySec);
+        c.sync_thread = false;
+        let mut aof = Aof::open(Arc::new(fs.clone()), c).expect("open");
+        let h = aof.handle();
+        aof.append(0, &[set("a", "1")]).expect("append");
+        // The base cannot be synced: the rewrite fails, nothing changes.
+        let base = aof.begin_rewrite().expect("begin");
+        fs.fail_syncs(true);
+        assert!(matches!(aof.finish_rewrite(base), Err(AofError::Io(_))));
+        fs.fail_syncs(false);
+        assert!(!aof.stats().aof_rewrite_in_progress);
+        assert!(aof.manifest().base.is_none());
+        h.check_writable()
+            .expect("a failed rewrite is no write error");
+        let off = aof.append(0, &[set("b", "2")]).expect("append");
+        h.flush_and_sync_up_to(off).expect("sync");
+        // No file can be created: the rewrite is refused, appends go on.
+        fs.fail_writes(true);
+        assert!(matches!(aof.begin_rewrite(), Err(AofError::Io(_))));
+        fs.fail_writes(false);
+        let off = aof.append(0, &[set("c", "3")]).expect("append");
+        h.flush_and_sync_up_to(off).expect("sync");
+        let all = loaded(&fs.crash(|_| 0));
+        assert_eq!(
+            all.iter().filter(|c| c.starts_with("SET")).count(),
+            3,
+            "{all:?}"
+        );
     }
 
     #[test]
