@@ -367,14 +367,23 @@ pub struct AofHandle {
 }
 
 impl AofHandle {
+    /// The offset just past everything appended so far. Under `always` a
+    /// read waits for this before replying, so it never observes a write
+    /// that a crash could still take back.
+    pub fn offset(&self) -> u64 {
+        self.shared.buf.lock().end
+    }
+
     /// Bytes covered by a successful fdatasync.
     pub fn synced_offset(&self) -> u64 {
         self.shared.synced.load(Ordering::Acquire)
     }
 
     /// Waits until a reply for a write at `offset` may go out: under
-    /// `always`, until an fdatasync covers it. `Err(Fatal)` means the
-    /// process must exit.
+    /// `always`, until an fdatasync covers it (done by the sync thread; with
+    /// [`AofConfig::sync_thread`] off, use
+    /// [`AofHandle::flush_and_sync_up_to`] instead). Returns at once under
+    /// `everysec` and `no`. `Err(Fatal)` means the process must exit.
     pub async fn wait_synced(&self, offset: u64) -> Result<(), AofError> {
         if self.shared.policy != FsyncPolicy::Always {
             // Written through by the append already: nothing to wait for.
@@ -447,6 +456,22 @@ impl Aof {
         if fresh {
             manifest.new_incr(&cfg.appendfilename);
         }
+        // A crash between a rewrite's manifest and its clean-up leaves
+        // history files; a crash mid-rewrite leaves a temp base (named
+        // after a pid that is gone). Neither is part of the log.
+        let history = std::mem::take(&mut manifest.history);
+        let tidy = !history.is_empty();
+        for h in history {
+            let _ = fs.remove(&paths.file(&h.name));
+        }
+        if let Ok(names) = fs.list(&paths.aof_dir) {
+            for n in names
+                .iter()
+                .filter(|n| n.starts_with("temp-rewriteaof-bg-"))
+            {
+                let _ = fs.remove(&paths.file(n));
+            }
+        }
         let last = manifest
             .incrs
             .last()
@@ -456,12 +481,17 @@ impl Aof {
         let file = fs
             .append(&path)
             .map_err(|e| io("Can't open the append-only file", e))?;
-        if fresh {
+        if fresh || tidy {
             // After creating the file: the manifest's directory fsync makes
             // the new name durable too.
             manifest
                 .persist(fs.as_ref(), &paths.manifest())
                 .map_err(|e| io("Can't write the AOF manifest", e))?;
+        }
+        if fresh {
+            // A directory just created must itself be durable in `dir`.
+            fs.sync_dir(&paths.dir)
+                .map_err(|e| io("Can't sync the AOF directory's parent", e))?;
         }
         let size = |name: &str| fs.len(&paths.file(name)).unwrap_or(0);
         let base_size = manifest.base.as_ref().map_or(0, |b| size(&b.name));
@@ -1110,6 +1140,44 @@ mod tests {
             all.iter().filter(|c| c.starts_with("SET")).count(),
             3,
             "{all:?}"
+        );
+    }
+
+    #[test]
+    fn open_deletes_history_and_stale_temp_files() {
+        use crate::persistence::fs::write_atomic;
+        let fs = SimFs::new();
+        let dir = "/d/appendonlydir";
+        let f = |n: &str| PathBuf::from(format!("{dir}/{n}"));
+        write_atomic(
+            &fs,
+            &f("appendonly.aof.manifest"),
+            b"file appendonly.aof.2.base.aof seq 2 type b\n\
+file appendonly.aof.1.incr.aof seq 1 type h\n\
+file appendonly.aof.2.incr.aof seq 2 type i\n",
+        )
+        .expect("manifest");
+        for n in [
+            "appendonly.aof.2.base.aof",
+            "appendonly.aof.1.incr.aof",
+            "appendonly.aof.2.incr.aof",
+            "temp-rewriteaof-bg-1.aof",
+        ] {
+            write_atomic(&fs, &f(n), b"").expect("file");
+        }
+        let aof = Aof::open(Arc::new(fs.clone()), cfg(FsyncPolicy::No)).expect("open");
+        assert!(aof.manifest().history.is_empty());
+        assert_eq!(
+            fs.list(dir.as_ref()).expect("list"),
+            [
+                "appendonly.aof.2.base.aof",
+                "appendonly.aof.2.incr.aof",
+                "appendonly.aof.manifest"
+            ]
+        );
+        assert_eq!(
+            fs.crash(|_| 0).read(&f("appendonly.aof.manifest")).expect("manifest"),
+            b"file appendonly.aof.2.base.aof seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
         );
     }
 
