@@ -164,7 +164,9 @@ impl Shared {
     /// The error a caller gets while the sticky state is set.
     fn refusal(&self) -> Option<AofError> {
         let text = self.error_text()?;
-        Some(if self.fatal.load(Ordering::Acquire) {
+        // From the policy, not `fatal`, so that no reader can catch the
+        // error set and `fatal` not yet.
+        Some(if self.policy == FsyncPolicy::Always {
             AofError::Fatal(text)
         } else {
             AofError::Misconf(text)
