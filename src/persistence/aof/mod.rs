@@ -30,11 +30,15 @@
 //! the failed file is no longer the one being written. An fsync that failed
 //! is never retried on the same file (after a failed fsync the kernel may
 //! have dropped the dirty pages; a later "successful" fsync proves nothing).
+//! That is stricter than Redis, which lifts MISCONF after the next write
+//! or background fsync that succeeds.
 //!
 //! A rewrite ([`writer::Aof::begin_rewrite`]) switches appends to a new
 //! incr file at once and hands out a temp file for the new base; finishing
 //! it renames the base into place and writes the new manifest in one atomic
-//! step, after which the old files are history and are deleted.
+//! step, after which the old files are history and are deleted. The base
+//! must be the dataset exactly as of `begin_rewrite`: the caller takes its
+//! snapshot under the same lock that orders appends.
 //!
 //! [`loader::load`] replays base and incr files in order, upgrading a Redis
 //! 6 single `appendonly.aof` first. All I/O goes through
