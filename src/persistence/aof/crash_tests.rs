@@ -69,6 +69,27 @@ impl CrashFs {
     fn ops(&self) -> u64 {
         self.state.ops.load(Ordering::SeqCst)
     }
+
+    /// After a run: the disk as the power cut left it (cut now if the run
+    /// ended first), how many appends were reported synced before the
+    /// cut, and how many operations the run made. `reports` holds (ops
+    /// counter when observed, appends reported synced); a report observed
+    /// at counter c came after every operation numbered <= c.
+    fn outcome(&self, reports: &[(u64, usize)]) -> (SimFs, usize, u64) {
+        let total = self.ops();
+        let reached = total >= self.state.crash_at;
+        if !reached {
+            self.cut();
+        }
+        let snap = self.state.snapshot.lock().take().expect("snapshot");
+        let durable = reports
+            .iter()
+            .filter(|(c, _)| *c < self.state.crash_at || !reached)
+            .map(|&(_, n)| n)
+            .max()
+            .unwrap_or(0);
+        (snap, durable, total)
+    }
 }
 
 struct CrashFile {
@@ -252,6 +273,23 @@ fn load_state(fs: &dyn Fs, seed: u64) -> State {
     st
 }
 
+/// `loaded` must be the state after the first n `appends`, n >= `durable`.
+fn assert_prefix(appends: &[Append], durable: usize, loaded: &State, ctx: &str) {
+    let mut prefix = State::new();
+    let mut ok = durable == 0 && loaded.is_empty();
+    for (n, a) in appends.iter().enumerate() {
+        if ok {
+            break;
+        }
+        a.apply(&mut prefix);
+        ok = n + 1 >= durable && prefix == *loaded;
+    }
+    assert!(
+        ok,
+        "{ctx}: loaded state is not a prefix with >= {durable} appends: {loaded:?}"
+    );
+}
+
 /// One seeded run, with the power cut just before file-system operation
 /// number `crash_at` (or after the end). Returns how many operations the
 /// run made. With the sync thread off a seed's run is deterministic, so a
@@ -329,37 +367,14 @@ fn run_seed(seed: u64, crash_at: u64) -> u64 {
             reports.push((fs.ops(), n));
         }
     }
-    let total_ops = fs.ops();
-    let reached = total_ops >= crash_at;
-    if !reached {
-        // Power cut after everything.
-        fs.cut();
-    }
-    let snap = fs.state.snapshot.lock().take().expect("snapshot");
+    let (snap, durable, total_ops) = fs.outcome(&reports);
     drop(aof);
-    // Appends reported synced before the cut. A report observed at ops
-    // counter c came after every operation numbered <= c.
-    let durable = reports
-        .iter()
-        .filter(|(c, _)| *c < crash_at || !reached)
-        .map(|&(_, n)| n)
-        .max()
-        .unwrap_or(0);
-
     let loaded = load_state(&snap, seed);
-    let mut prefix = State::new();
-    let mut ok = durable == 0 && loaded.is_empty();
-    for (n, a) in appends.iter().enumerate() {
-        a.apply(&mut prefix);
-        if n + 1 >= durable && prefix == loaded {
-            ok = true;
-            break;
-        }
-    }
-    assert!(
-        ok,
-        "seed {seed}: loaded state is not a prefix with >= {durable} appends \
-         (crash at op {crash_at}, {policy:?}, rewrite {rewrite:?}): {loaded:?}"
+    assert_prefix(
+        &appends,
+        durable,
+        &loaded,
+        &format!("seed {seed}, crash at op {crash_at}, {policy:?}, rewrite {rewrite:?}"),
     );
 
     // The recovered directory takes new appends and loads them after
@@ -396,6 +411,95 @@ fn crash_at_every_kind_of_point_keeps_synced_appends() {
     }
     // The runs are big enough to exercise rewrites and many syncs.
     assert!(points > SEEDS * 20, "{points} operations in all");
+}
+
+/// A write or fsync failure under `everysec`, the refusals that follow, the
+/// rewrite that ends them, and a power cut anywhere in it.
+fn run_failure_seed(seed: u64, crash_at: u64) -> u64 {
+    let mut rng = SmallRng::seed_from_u64(seed);
+    let fs = CrashFs::new(crash_at, seed ^ 0xfa11, Duration::ZERO);
+    let mut aof = Aof::open(Arc::new(fs.clone()), cfg(FsyncPolicy::EverySec)).expect("open");
+    let h = aof.handle();
+    let mut appends: Vec<Append> = Vec::new();
+    let mut state = State::new();
+    let mut reports: Vec<(u64, usize)> = vec![(0, 0)];
+    let fail_at = rng.gen_range(0..10);
+    let n_appends = rng.gen_range(fail_at + 1..25);
+    let mut failed = false;
+    for i in 0..n_appends {
+        if i == fail_at {
+            if rng.gen_bool(0.5) {
+                fs.inner.fail_syncs(true);
+            } else {
+                fs.inner.fail_writes(true);
+            }
+        }
+        let a = Append {
+            db: rng.gen_range(0..2),
+            sets: vec![(format!("k{}", rng.gen_range(0..4)), i.to_string())],
+        };
+        match aof.append(a.db, &a.cmds()) {
+            Ok(off) => {
+                // Accepted means executed, whether or not its write made it.
+                a.apply(&mut state);
+                appends.push(a);
+                if h.flush_and_sync_up_to(off).is_ok() {
+                    let synced = h.synced_offset();
+                    assert!(synced >= off);
+                    reports.push((fs.ops(), appends.len()));
+                } else {
+                    failed = true;
+                }
+            }
+            Err(e) => {
+                assert!(failed, "seed {seed}: refused before any failure: {e}");
+                assert!(e.to_string().starts_with("MISCONF"), "{e}");
+            }
+        }
+        if i == fail_at {
+            fs.inner.fail_syncs(false);
+            fs.inner.fail_writes(false);
+        }
+    }
+    assert!(failed, "seed {seed}: the injected failure did not surface");
+    // The rewrite ends the refusals.
+    let mut base = aof.begin_rewrite().expect("begin");
+    base.write_all(&resp_base(&state)).expect("base");
+    aof.finish_rewrite(base).expect("finish");
+    h.check_writable().expect("writable after the rewrite");
+    let a = Append {
+        db: 1,
+        sets: vec![("last".into(), "one".into())],
+    };
+    let off = aof.append(a.db, &a.cmds()).expect("append");
+    a.apply(&mut state);
+    appends.push(a);
+    h.flush_and_sync_up_to(off).expect("sync");
+    reports.push((fs.ops(), appends.len()));
+    let (snap, durable, total_ops) = fs.outcome(&reports);
+    drop(aof);
+    let loaded = load_state(&snap, seed);
+    if total_ops < crash_at {
+        assert_eq!(loaded, state, "seed {seed}: all of it after a clean run");
+    }
+    // Lost writes of the failed file come back through the base, so what
+    // loads is still a prefix of what was accepted.
+    assert_prefix(
+        &appends,
+        durable,
+        &loaded,
+        &format!("failure seed {seed}, crash at op {crash_at}"),
+    );
+    total_ops
+}
+
+#[test]
+fn write_errors_then_rewrite_then_crash() {
+    for seed in 0..300 {
+        let ops = run_failure_seed(seed, u64::MAX);
+        let mut pick = SmallRng::seed_from_u64(seed.wrapping_mul(0x9e37_79b9));
+        run_failure_seed(seed, pick.gen_range(1..=ops));
+    }
 }
 
 #[test]

@@ -679,7 +679,16 @@ impl Aof {
         let mut next = self.manifest.clone();
         let name = next.new_incr(&self.cfg.appendfilename);
         let path = self.paths.file(&name);
+        // After a write or fsync failure the old file may end in a torn
+        // command, which the loader accepts only in the last file. Appends
+        // are refused until the rewrite finishes, so the new file stays
+        // empty until then and only the finishing manifest names it: a
+        // crash before that leaves the failed file last.
+        let in_error = self.shared.error.lock().is_some();
         let opened = fs.create(&path).and_then(|f| {
+            if in_error {
+                return Ok(f);
+            }
             next.persist(fs.as_ref(), &self.paths.manifest())
                 .map(|()| f)
         });
