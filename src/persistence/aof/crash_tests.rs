@@ -1,10 +1,11 @@
 //! Crash safety of the writer + loader (mostly under `always`): seeded
 //! runs, each cutting power at one random file-system operation (a write,
 //! an fdatasync, a rename, a directory sync…), possibly in the middle of a
-//! rewrite. After every crash the loader must succeed (with
+//! rewrite, and some with one operation failing as a full or broken disk
+//! does. After every crash the loader must succeed (with
 //! `aof-load-truncated yes`), every append reported synced before the cut
 //! must be there, and what loads must be the state after some prefix of
-//! the appends. Plus the group-commit count.
+//! the accepted appends. Plus the Redis 6 upgrade and group commit.
 
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -17,7 +18,9 @@ use parking_lot::Mutex;
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
 
-use super::{load, Aof, AofConfig, AofLoadError, FsyncPolicy, LoadItem, LoadOptions, LoadStats};
+use super::{
+    load, Aof, AofConfig, AofError, AofLoadError, FsyncPolicy, LoadItem, LoadOptions, LoadStats,
+};
 use crate::persistence::fs::{Fs, FsFile, SimFs};
 
 /// A [`SimFs`] that takes a crash snapshot just before its `crash_at`-th
@@ -31,6 +34,8 @@ struct CrashFs {
 struct CrashState {
     ops: AtomicU64,
     crash_at: u64,
+    /// This operation fails (an injected I/O error) instead of running.
+    fail_at: AtomicU64,
     tear_seed: u64,
     snapshot: Mutex<Option<SimFs>>,
     sync_delay: Duration,
@@ -43,6 +48,7 @@ impl CrashFs {
             state: Arc::new(CrashState {
                 ops: AtomicU64::new(0),
                 crash_at,
+                fail_at: AtomicU64::new(u64::MAX),
                 tear_seed,
                 snapshot: Mutex::new(None),
                 sync_delay,
@@ -50,12 +56,17 @@ impl CrashFs {
         }
     }
 
-    /// Counts one mutating operation; the power goes out before it runs.
-    fn op(&self) {
+    /// Counts one mutating operation; the power goes out before it runs,
+    /// or it fails if it is the one chosen to.
+    fn op(&self) -> io::Result<()> {
         let n = self.state.ops.fetch_add(1, Ordering::SeqCst) + 1;
         if n == self.state.crash_at {
             self.cut();
         }
+        if n == self.state.fail_at.load(Ordering::SeqCst) {
+            return Err(io::Error::other("injected failure"));
+        }
+        Ok(())
     }
 
     fn cut(&self) {
@@ -99,7 +110,7 @@ struct CrashFile {
 
 impl Write for CrashFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.fs.op();
+        self.fs.op()?;
         self.inner.write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -109,7 +120,7 @@ impl Write for CrashFile {
 
 impl FsFile for CrashFile {
     fn sync_data(&mut self) -> io::Result<()> {
-        self.fs.op();
+        self.fs.op()?;
         if !self.fs.state.sync_delay.is_zero() {
             std::thread::sleep(self.fs.state.sync_delay);
         }
@@ -119,7 +130,7 @@ impl FsFile for CrashFile {
 
 impl Fs for CrashFs {
     fn create(&self, path: &Path) -> io::Result<Box<dyn FsFile>> {
-        self.op();
+        self.op()?;
         let inner = self.inner.create(path)?;
         Ok(Box::new(CrashFile {
             fs: self.clone(),
@@ -127,7 +138,7 @@ impl Fs for CrashFs {
         }))
     }
     fn append(&self, path: &Path) -> io::Result<Box<dyn FsFile>> {
-        self.op();
+        self.op()?;
         let inner = self.inner.append(path)?;
         Ok(Box::new(CrashFile {
             fs: self.clone(),
@@ -138,19 +149,19 @@ impl Fs for CrashFs {
         self.inner.read(path)
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.op();
+        self.op()?;
         self.inner.rename(from, to)
     }
     fn remove(&self, path: &Path) -> io::Result<()> {
-        self.op();
+        self.op()?;
         self.inner.remove(path)
     }
     fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
-        self.op();
+        self.op()?;
         self.inner.truncate(path, len)
     }
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.op();
+        self.op()?;
         self.inner.sync_dir(dir)
     }
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
@@ -306,9 +317,13 @@ fn run_seed(seed: u64, crash_at: u64) -> u64 {
         1 => FsyncPolicy::No,
         _ => FsyncPolicy::Always,
     };
-    let mut aof = Aof::open(Arc::new(fs.clone()), cfg(policy)).expect("open");
-    let h = aof.handle();
-
+    // Some runs also have one operation fail (a full or broken disk).
+    if rng.gen_bool(0.3) {
+        fs.state.fail_at.store(
+            rng.gen_range(1..n_appends as u64 * 2 + 20),
+            Ordering::SeqCst,
+        );
+    }
     let rewrite = if rng.gen_bool(0.6) {
         let begin = rng.gen_range(0..n_appends);
         let end = rng.gen_range(begin..=n_appends);
@@ -316,29 +331,42 @@ fn run_seed(seed: u64, crash_at: u64) -> u64 {
     } else {
         None
     };
+    let ctx = format!("seed {seed}, crash at op {crash_at}, {policy:?}, rewrite {rewrite:?}");
     let mut appends = Vec::new();
     let mut offsets = Vec::new();
     let mut state = State::new();
     // (ops counter when observed, number of appends reported synced).
     let mut reports: Vec<(u64, usize)> = vec![(0, 0)];
+    // A server that cannot open its AOF does not start: nothing appended.
+    let mut aof = Aof::open(Arc::new(fs.clone()), cfg(policy)).ok();
     let mut base = None;
     for i in 0..=n_appends {
+        let Some(w) = aof.as_mut() else { break };
+        let h = w.handle();
         if let Some((b, e, abort)) = rewrite {
             if i == b && base.is_none() {
                 // The snapshot for the base is taken at the switch.
                 let bytes = resp_base(&state);
-                let mut f = aof.begin_rewrite().expect("begin rewrite");
-                let split = rng.gen_range(0..=bytes.len());
-                f.write_all(&bytes[..split]).expect("base");
-                base = Some((f, bytes[split..].to_vec()));
+                match w.begin_rewrite() {
+                    Ok(mut f) => {
+                        let split = rng.gen_range(0..=bytes.len());
+                        match f.write_all(&bytes[..split]) {
+                            Ok(()) => base = Some((f, bytes[split..].to_vec())),
+                            Err(_) => w.abort_rewrite(Some(f)),
+                        }
+                    }
+                    // `always`: the process exits.
+                    Err(AofError::Fatal(_)) => break,
+                    Err(_) => {}
+                }
             }
             if i == e {
                 if let Some((mut f, rest)) = base.take() {
-                    f.write_all(&rest).expect("base");
-                    if abort {
-                        aof.abort_rewrite(Some(f));
+                    if abort || f.write_all(&rest).is_err() {
+                        w.abort_rewrite(Some(f));
                     } else {
-                        aof.finish_rewrite(f).expect("finish rewrite");
+                        // A failed step leaves the AOF as it was.
+                        let _ = w.finish_rewrite(f);
                     }
                 }
             }
@@ -352,7 +380,12 @@ fn run_seed(seed: u64, crash_at: u64) -> u64 {
             .map(|j| (format!("k{}", rng.gen_range(0..6)), format!("{i}.{j}")))
             .collect();
         let a = Append { db, sets };
-        let off = aof.append(a.db, &a.cmds()).expect("append");
+        let off = match w.append(a.db, &a.cmds()) {
+            Ok(off) => off,
+            Err(AofError::Fatal(_)) => break,
+            // MISCONF: refused, so never executed.
+            Err(_) => continue,
+        };
         a.apply(&mut state);
         appends.push(a);
         offsets.push(off);
@@ -361,21 +394,21 @@ fn run_seed(seed: u64, crash_at: u64) -> u64 {
                 .first()
                 .copied()
                 .unwrap_or(off);
-            h.flush_and_sync_up_to(upto).expect("sync");
-            let synced = h.synced_offset();
-            let n = offsets.iter().take_while(|&&o| o <= synced).count();
-            reports.push((fs.ops(), n));
+            match h.flush_and_sync_up_to(upto) {
+                Ok(_) => {
+                    let synced = h.synced_offset();
+                    let n = offsets.iter().take_while(|&&o| o <= synced).count();
+                    reports.push((fs.ops(), n));
+                }
+                Err(AofError::Fatal(_)) => break,
+                Err(_) => {}
+            }
         }
     }
     let (snap, durable, total_ops) = fs.outcome(&reports);
     drop(aof);
     let loaded = load_state(&snap, seed);
-    assert_prefix(
-        &appends,
-        durable,
-        &loaded,
-        &format!("seed {seed}, crash at op {crash_at}, {policy:?}, rewrite {rewrite:?}"),
-    );
+    assert_prefix(&appends, durable, &loaded, &ctx);
 
     // The recovered directory takes new appends and loads them after
     // what survived (a reverted MULTI or torn tail must not swallow them).
@@ -389,11 +422,7 @@ fn run_seed(seed: u64, crash_at: u64) -> u64 {
     drop(again);
     let mut want = loaded;
     extra.apply(&mut want);
-    assert_eq!(
-        load_state(&snap.crash(|_| 0), seed),
-        want,
-        "seed {seed}: reopen"
-    );
+    assert_eq!(load_state(&snap.crash(|_| 0), seed), want, "{ctx}: reopen");
     total_ops
 }
 
