@@ -1,0 +1,1206 @@
+//! The AOF writer: appends commands to the current incr file under one of
+//! Redis's three fsync policies, and switches files for a rewrite.
+//!
+//! Two locks, so that appends never wait for the disk: `buf` holds what
+//! was appended and not yet written (taken in O(1) by whoever writes);
+//! `cur` owns the open file and is held for a write or an fdatasync. While
+//! one fdatasync runs under `cur`, appends keep filling `buf`, and the next
+//! fdatasync covers all of them: that is the group commit.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+use tokio::sync::watch;
+
+use super::loader::{read_manifest, upgrade_if_needed};
+use super::manifest::Manifest;
+use super::AofPaths;
+use crate::clock::Clock;
+use crate::persistence::fs::{Fs, FsFile};
+
+/// `appendfsync`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FsyncPolicy {
+    Always,
+    EverySec,
+    No,
+}
+
+/// The settings the writer needs (Redis config names in the comments).
+#[derive(Clone)]
+pub struct AofConfig {
+    /// `dir`.
+    pub dir: PathBuf,
+    /// `appendfilename`.
+    pub appendfilename: String,
+    /// `appenddirname`.
+    pub appenddirname: String,
+    /// `appendfsync`.
+    pub fsync: FsyncPolicy,
+    /// `aof-timestamp-enabled`.
+    pub timestamps: bool,
+    /// `no-appendfsync-on-rewrite`.
+    pub no_fsync_on_rewrite: bool,
+    /// `aof-use-rdb-preamble`: whether a rewrite writes an RDB base
+    /// (`.base.rdb`) or RESP commands (`.base.aof`).
+    pub use_rdb_preamble: bool,
+    pub clock: Arc<Clock>,
+    /// Run the background fsync thread (`always`, `everysec`). Off, the
+    /// caller drives every sync through [`AofHandle::flush_and_sync_up_to`]:
+    /// deterministic crash tests do.
+    pub sync_thread: bool,
+}
+
+impl AofConfig {
+    /// Redis's defaults for `dir`.
+    pub fn new(dir: impl Into<PathBuf>) -> AofConfig {
+        AofConfig {
+            dir: dir.into(),
+            appendfilename: "appendonly.aof".into(),
+            appenddirname: "appendonlydir".into(),
+            fsync: FsyncPolicy::EverySec,
+            timestamps: false,
+            no_fsync_on_rewrite: false,
+            use_rdb_preamble: true,
+            clock: Arc::new(Clock::default()),
+            sync_thread: true,
+        }
+    }
+}
+
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
+pub enum AofError {
+    /// Under `always` a write or fsync failed: replies may already have
+    /// promised durability, so the process must exit (as Redis does).
+    #[error("Can't persist AOF when the AOF fsync policy is 'always': {0}. Exiting...")]
+    Fatal(String),
+    /// Writes are refused until a rewrite succeeds (the reply text,
+    /// without the leading '-').
+    #[error("MISCONF Errors writing to the AOF file: {0}")]
+    Misconf(String),
+    /// Opening, or a rewrite step, failed; the AOF goes on as before.
+    #[error("AOF I/O error: {0}")]
+    Io(String),
+    #[error("Background append only file rewriting already in progress")]
+    RewriteInProgress,
+    #[error("No AOF rewrite in progress")]
+    NoRewrite,
+}
+
+fn io(what: &str, e: impl std::fmt::Display) -> AofError {
+    AofError::Io(format!("{what}: {e}"))
+}
+
+/// INFO persistence fields.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AofStats {
+    pub aof_rewrite_in_progress: bool,
+    pub aof_current_size: u64,
+    pub aof_base_size: u64,
+    pub aof_delayed_fsync: u64,
+    /// `aof_last_write_status`: None is "ok".
+    pub aof_last_write_error: Option<String>,
+    /// Bytes appended since open.
+    pub offset: u64,
+    /// Bytes covered by a successful fdatasync.
+    pub synced_offset: u64,
+}
+
+/// Appended, not yet written.
+#[derive(Default)]
+struct Buffered {
+    bytes: Vec<u8>,
+    /// The offset just past `bytes`: everything appended so far.
+    end: u64,
+}
+
+/// The incr file being written.
+struct Current {
+    file: Box<dyn FsFile>,
+    path: PathBuf,
+    seq: u64,
+    /// The offset written through to a file (this one or an earlier one).
+    written: u64,
+    /// Bytes in this file, to cut a partial write back.
+    file_bytes: u64,
+    /// An fsync of this file failed: never trust it again.
+    sync_failed: bool,
+}
+
+struct Shared {
+    fs: Arc<dyn Fs>,
+    policy: FsyncPolicy,
+    no_fsync_on_rewrite: bool,
+    buf: Mutex<Buffered>,
+    cur: Mutex<Current>,
+    synced: AtomicU64,
+    /// The offset a reply may be sent for: `synced`, or under
+    /// `no-appendfsync-on-rewrite` during a rewrite, what was written.
+    acked: watch::Sender<u64>,
+    /// The sticky error and the incr seq of the file it happened on.
+    error: Mutex<Option<(String, u64)>>,
+    fatal: AtomicBool,
+    rewriting: AtomicBool,
+    delayed_fsync: AtomicU64,
+    postponed_since: Mutex<Option<Instant>>,
+    current_size: AtomicU64,
+    base_size: AtomicU64,
+    /// Wakes the sync thread: "something was appended".
+    wake: Mutex<bool>,
+    wake_cv: Condvar,
+    stop: AtomicBool,
+}
+
+impl Shared {
+    fn error_text(&self) -> Option<String> {
+        self.error.lock().as_ref().map(|(t, _)| t.clone())
+    }
+
+    /// The error a caller gets while the sticky state is set.
+    fn refusal(&self) -> Option<AofError> {
+        let text = self.error_text()?;
+        // From the policy, not `fatal`, so that no reader can catch the
+        // error set and `fatal` not yet.
+        Some(if self.policy == FsyncPolicy::Always {
+            AofError::Fatal(text)
+        } else {
+            AofError::Misconf(text)
+        })
+    }
+
+    fn fail(&self, seq: u64, text: String) {
+        tracing::warn!(error = %text, "AOF write failed");
+        {
+            let mut e = self.error.lock();
+            if e.is_none() {
+                *e = Some((text, seq));
+            }
+        }
+        if self.policy == FsyncPolicy::Always {
+            self.fatal.store(true, Ordering::Release);
+        }
+        // Waiters re-check the error state.
+        self.acked.send_modify(|_| {});
+    }
+
+    /// Writes everything buffered to the current file. False on failure
+    /// (the sticky error is then set).
+    fn write_buffer(&self, cur: &mut Current) -> bool {
+        let (bytes, end) = {
+            let mut b = self.buf.lock();
+            (std::mem::take(&mut b.bytes), b.end)
+        };
+        if bytes.is_empty() {
+            return true;
+        }
+        if self.error.lock().is_some() {
+            // The log already has a hole; writing more after it would
+            // only make the file look whole. The rewrite's base covers it.
+            return false;
+        }
+        match cur.file.write_all(&bytes) {
+            Ok(()) => {
+                cur.written = end;
+                cur.file_bytes += bytes.len() as u64;
+                self.current_size
+                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                true
+            }
+            Err(e) => {
+                // Cut a partial write back so the file ends on a whole
+                // command (Redis's ftruncate after a short write).
+                let _ = self.fs.truncate(&cur.path, cur.file_bytes);
+                self.fail(cur.seq, format!("Error writing to the AOF file: {e}"));
+                false
+            }
+        }
+    }
+
+    /// fdatasyncs the current file up to what was written.
+    fn sync_current(&self, cur: &mut Current) -> bool {
+        if cur.sync_failed {
+            return false;
+        }
+        if self.synced.load(Ordering::Acquire) >= cur.written {
+            return true;
+        }
+        match cur.file.sync_data() {
+            Ok(()) => {
+                self.synced.store(cur.written, Ordering::Release);
+                self.acked.send_modify(|a| *a = (*a).max(cur.written));
+                true
+            }
+            Err(e) => {
+                cur.sync_failed = true;
+                self.fail(cur.seq, format!("Can't fsync the AOF file: {e}"));
+                false
+            }
+        }
+    }
+
+    fn skip_fsync(&self) -> bool {
+        self.no_fsync_on_rewrite && self.rewriting.load(Ordering::Acquire)
+    }
+
+    /// Writes and fdatasyncs everything appended up to `offset` (and
+    /// whatever else is buffered). Whoever holds `cur` syncs for everyone
+    /// queued behind it; a caller whose offset got covered meanwhile
+    /// returns without touching the disk.
+    fn flush_and_sync_up_to(&self, offset: u64) -> Result<u64, AofError> {
+        let acked = *self.acked.borrow();
+        if acked >= offset {
+            return Ok(acked);
+        }
+        if let Some(e) = self.refusal() {
+            return Err(e);
+        }
+        let mut cur = self.cur.lock();
+        let acked = *self.acked.borrow();
+        if acked >= offset {
+            return Ok(acked);
+        }
+        let ok = self.write_buffer(&mut cur);
+        if ok && self.skip_fsync() {
+            let w = cur.written;
+            self.acked.send_modify(|a| *a = (*a).max(w));
+            return Ok(w);
+        }
+        if ok && self.sync_current(&mut cur) {
+            return Ok(cur.written);
+        }
+        Err(self
+            .refusal()
+            .unwrap_or_else(|| AofError::Io("AOF write failed".into())))
+    }
+
+    /// `everysec` / `no`: write the buffer through before the reply. Under
+    /// `everysec` an fdatasync in progress holds the file; as Redis does,
+    /// the write is postponed (the bytes stay buffered) for up to 2 s, and
+    /// then waits for it, counting `aof_delayed_fsync`.
+    fn write_through(&self) {
+        let mut cur = match self.cur.try_lock() {
+            Some(c) => c,
+            None if self.policy == FsyncPolicy::No => self.cur.lock(),
+            None => {
+                let mut since = self.postponed_since.lock();
+                match *since {
+                    None => {
+                        *since = Some(Instant::now());
+                        return;
+                    }
+                    Some(t) if t.elapsed() < Duration::from_secs(2) => return,
+                    Some(_) => {
+                        *since = None;
+                        self.delayed_fsync.fetch_add(1, Ordering::Relaxed);
+                        drop(since);
+                        self.cur.lock()
+                    }
+                }
+            }
+        };
+        *self.postponed_since.lock() = None;
+        self.write_buffer(&mut cur);
+    }
+
+    fn kick(&self) {
+        *self.wake.lock() = true;
+        self.wake_cv.notify_one();
+    }
+}
+
+/// The background fsync thread (`always`: group commit; `everysec`: once a
+/// second). A std thread, not a tokio task: it blocks in fdatasync.
+fn sync_thread(shared: Arc<Shared>) {
+    let mut last_sync = Instant::now();
+    loop {
+        {
+            let mut woken = shared.wake.lock();
+            if !*woken && !shared.stop.load(Ordering::Acquire) {
+                let wait = match shared.policy {
+                    FsyncPolicy::EverySec => {
+                        Duration::from_secs(1).saturating_sub(last_sync.elapsed())
+                    }
+                    _ => Duration::from_secs(1),
+                };
+                shared.wake_cv.wait_for(&mut woken, wait);
+            }
+            *woken = false;
+        }
+        if shared.stop.load(Ordering::Acquire) {
+            return;
+        }
+        match shared.policy {
+            FsyncPolicy::Always => {
+                let end = shared.buf.lock().end;
+                if end > *shared.acked.borrow() && !shared.fatal.load(Ordering::Acquire) {
+                    // A failure is recorded in the shared state, where the
+                    // waiters find it.
+                    let _ = shared.flush_and_sync_up_to(end);
+                }
+            }
+            FsyncPolicy::EverySec => {
+                let mut cur = shared.cur.lock();
+                // Postponed bytes first: they must reach the file soon.
+                shared.write_buffer(&mut cur);
+                if last_sync.elapsed() >= Duration::from_secs(1) {
+                    last_sync = Instant::now();
+                    if !shared.skip_fsync() {
+                        shared.sync_current(&mut cur);
+                    }
+                    // Appends postponed during the fsync.
+                    shared.write_buffer(&mut cur);
+                }
+            }
+            FsyncPolicy::No => {}
+        }
+    }
+}
+
+/// A cheap, cloneable view for connections: offsets and the wait for
+/// durability, without the writer's lock.
+#[derive(Clone)]
+pub struct AofHandle {
+    shared: Arc<Shared>,
+}
+
+impl AofHandle {
+    /// The offset just past everything appended so far. Under `always` a
+    /// read waits for this before replying, so it never observes a write
+    /// that a crash could still take back.
+    pub fn offset(&self) -> u64 {
+        self.shared.buf.lock().end
+    }
+
+    /// Bytes covered by a successful fdatasync.
+    pub fn synced_offset(&self) -> u64 {
+        self.shared.synced.load(Ordering::Acquire)
+    }
+
+    /// Waits until a reply for a write at `offset` may go out: under
+    /// `always`, until an fdatasync covers it (done by the sync thread; with
+    /// [`AofConfig::sync_thread`] off, use
+    /// [`AofHandle::flush_and_sync_up_to`] instead). Returns at once under
+    /// `everysec` and `no`. `Err(Fatal)` means the process must exit.
+    pub async fn wait_synced(&self, offset: u64) -> Result<(), AofError> {
+        if self.shared.policy != FsyncPolicy::Always {
+            // Written through by the append already: nothing to wait for.
+            return Ok(());
+        }
+        let mut rx = self.shared.acked.subscribe();
+        loop {
+            if self.shared.fatal.load(Ordering::Acquire) {
+                return Err(self
+                    .shared
+                    .refusal()
+                    .unwrap_or_else(|| AofError::Fatal("AOF failed".into())));
+            }
+            if *rx.borrow_and_update() >= offset {
+                return Ok(());
+            }
+            self.shared.kick();
+            if rx.changed().await.is_err() {
+                return Err(AofError::Io("AOF writer closed".into()));
+            }
+        }
+    }
+
+    /// The blocking form of [`AofHandle::wait_synced`] for non-async
+    /// callers: does the write + fdatasync itself if nobody else is.
+    pub fn flush_and_sync_up_to(&self, offset: u64) -> Result<u64, AofError> {
+        self.shared.flush_and_sync_up_to(offset)
+    }
+
+    /// `Err(Misconf | Fatal)` while writes must be refused: the server
+    /// checks this before running a write command.
+    pub fn check_writable(&self) -> Result<(), AofError> {
+        match self.shared.refusal() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The AOF writer. One owner (the server keeps it behind its lock, so the
+/// order of appends is the order of execution); connections use an
+/// [`AofHandle`] to wait.
+pub struct Aof {
+    cfg: AofConfig,
+    paths: AofPaths,
+    shared: Arc<Shared>,
+    manifest: Manifest,
+    /// The DB the current file's last command ran in; `None` after a file
+    /// opens, so its first command is preceded by a SELECT (as Redis).
+    selected_db: Option<usize>,
+    last_ts: i64,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Aof {
+    /// Opens the AOF for appending after [`super::load`] has run: the last
+    /// incr file of the manifest, or a new one (with the manifest written)
+    /// for a fresh directory. A fresh directory gets no base file: a
+    /// server that starts with data calls a rewrite right away.
+    pub fn open(fs: Arc<dyn Fs>, cfg: AofConfig) -> Result<Aof, AofError> {
+        let paths = AofPaths::new(&cfg.dir, &cfg.appendfilename, &cfg.appenddirname);
+        fs.create_dir_all(&paths.aof_dir)
+            .map_err(|e| io("Can't open or create append-only dir", e))?;
+        let manifest =
+            read_manifest(fs.as_ref(), &paths).map_err(|e| AofError::Io(e.to_string()))?;
+        let (manifest, _) = upgrade_if_needed(fs.as_ref(), &paths, manifest)
+            .map_err(|e| AofError::Io(e.to_string()))?;
+        let mut manifest = manifest.unwrap_or_default();
+        let fresh = manifest.incrs.is_empty();
+        if fresh {
+            manifest.new_incr(&cfg.appendfilename);
+        }
+        // A crash between a rewrite's manifest and its clean-up leaves
+        // history files; a crash mid-rewrite leaves a temp base (named
+        // after a pid that is gone). Neither is part of the log.
+        let history = std::mem::take(&mut manifest.history);
+        let tidy = !history.is_empty();
+        for h in history {
+            let _ = fs.remove(&paths.file(&h.name));
+        }
+        if let Ok(names) = fs.list(&paths.aof_dir) {
+            for n in names
+                .iter()
+                .filter(|n| n.starts_with("temp-rewriteaof-bg-"))
+            {
+                let _ = fs.remove(&paths.file(n));
+            }
+        }
+        let last = manifest
+            .incrs
+            .last()
+            .map(|i| (i.name.clone(), i.seq))
+            .ok_or_else(|| AofError::Io("no incr file".into()))?;
+        let path = paths.file(&last.0);
+        let file = fs
+            .append(&path)
+            .map_err(|e| io("Can't open the append-only file", e))?;
+        if fresh || tidy {
+            // After creating the file: the manifest's directory fsync makes
+            // the new name durable too.
+            manifest
+                .persist(fs.as_ref(), &paths.manifest())
+                .map_err(|e| io("Can't write the AOF manifest", e))?;
+        }
+        if fresh {
+            // A directory just created must itself be durable in `dir`.
+            fs.sync_dir(&paths.dir)
+                .map_err(|e| io("Can't sync the AOF directory's parent", e))?;
+        }
+        let size = |name: &str| fs.len(&paths.file(name)).unwrap_or(0);
+        let base_size = manifest.base.as_ref().map_or(0, |b| size(&b.name));
+        let total = base_size + manifest.incrs.iter().map(|i| size(&i.name)).sum::<u64>();
+        let shared = Arc::new(Shared {
+            policy: cfg.fsync,
+            no_fsync_on_rewrite: cfg.no_fsync_on_rewrite,
+            buf: Mutex::new(Buffered::default()),
+            cur: Mutex::new(Current {
+                file,
+                file_bytes: size(&last.0),
+                path,
+                seq: last.1,
+                written: 0,
+                sync_failed: false,
+            }),
+            synced: AtomicU64::new(0),
+            acked: watch::Sender::new(0),
+            error: Mutex::new(None),
+            fatal: AtomicBool::new(false),
+            rewriting: AtomicBool::new(false),
+            delayed_fsync: AtomicU64::new(0),
+            postponed_since: Mutex::new(None),
+            current_size: AtomicU64::new(total),
+            base_size: AtomicU64::new(base_size),
+            wake: Mutex::new(false),
+            wake_cv: Condvar::new(),
+            stop: AtomicBool::new(false),
+            fs,
+        });
+        let thread = match cfg.fsync {
+            _ if !cfg.sync_thread => None,
+            FsyncPolicy::No => None,
+            _ => {
+                let s = Arc::clone(&shared);
+                Some(
+                    std::thread::Builder::new()
+                        .name("aof-fsync".into())
+                        .spawn(move || sync_thread(s))
+                        .map_err(|e| io("Can't start the AOF fsync thread", e))?,
+                )
+            }
+        };
+        Ok(Aof {
+            cfg,
+            paths,
+            shared,
+            manifest,
+            selected_db: None,
+            last_ts: 0,
+            thread,
+        })
+    }
+
+    pub fn handle(&self) -> AofHandle {
+        AofHandle {
+            shared: Arc::clone(&self.shared),
+        }
+    }
+
+    pub fn policy(&self) -> FsyncPolicy {
+        self.cfg.fsync
+    }
+
+    /// The manifest in force.
+    pub fn manifest(&self) -> &Manifest {
+        &self.manifest
+    }
+
+    /// Appends the effects of one command (several for a transaction or a
+    /// script: pass MULTI/EXEC in `cmds` and they stay one unit) run in
+    /// `db`. Returns the offset just past them. Under `always` the caller
+    /// must not reply before [`AofHandle::wait_synced`] covers it; under
+    /// `everysec`/`no` it is written to the file on return.
+    ///
+    /// Refused (`Misconf`/`Fatal`) while the sticky error is set.
+    pub fn append(&mut self, db: usize, cmds: &[Vec<&[u8]>]) -> Result<u64, AofError> {
+        if let Some(e) = self.shared.refusal() {
+            return Err(e);
+        }
+        let mut out = Vec::new();
+        if self.cfg.timestamps {
+            let now = self.cfg.clock.now_ms() / 1000;
+            if now > self.last_ts {
+                self.last_ts = now;
+                out.extend_from_slice(format!("#TS:{now}\r\n").as_bytes());
+            }
+        }
+        if self.selected_db != Some(db) {
+            let d = db.to_string();
+            encode(&mut out, &[b"SELECT", d.as_bytes()]);
+            self.selected_db = Some(db);
+        }
+        for c in cmds {
+            encode(&mut out, c);
+        }
+        let offset = {
+            let mut b = self.shared.buf.lock();
+            b.bytes.extend_from_slice(&out);
+            b.end += out.len() as u64;
+            b.end
+        };
+        match self.cfg.fsync {
+            FsyncPolicy::Always => self.shared.kick(),
+            _ => self.shared.write_through(),
+        }
+        Ok(offset)
+    }
+
+    /// Writes whatever is buffered (a postponed `everysec` write) now.
+    pub fn flush(&mut self) -> Result<(), AofError> {
+        let mut cur = self.shared.cur.lock();
+        if self.shared.write_buffer(&mut cur) {
+            Ok(())
+        } else {
+            Err(self
+                .shared
+                .refusal()
+                .unwrap_or_else(|| AofError::Io("AOF write failed".into())))
+        }
+    }
+
+    /// The offset just past everything appended.
+    pub fn offset(&self) -> u64 {
+        self.shared.buf.lock().end
+    }
+
+    pub fn stats(&self) -> AofStats {
+        AofStats {
+            aof_rewrite_in_progress: self.shared.rewriting.load(Ordering::Acquire),
+            aof_current_size: self.shared.current_size.load(Ordering::Relaxed),
+            aof_base_size: self.shared.base_size.load(Ordering::Relaxed),
+            aof_delayed_fsync: self.shared.delayed_fsync.load(Ordering::Relaxed),
+            aof_last_write_error: self.shared.error_text(),
+            offset: self.offset(),
+            synced_offset: self.shared.synced.load(Ordering::Acquire),
+        }
+    }
+
+    /// `auto-aof-rewrite-percentage` / `auto-aof-rewrite-min-size`, as
+    /// Redis's serverCron decides.
+    pub fn should_rewrite(&self, percentage: u64, min_size: u64) -> bool {
+        if percentage == 0 || self.shared.rewriting.load(Ordering::Acquire) {
+            return false;
+        }
+        let current = self.shared.current_size.load(Ordering::Relaxed);
+        if current <= min_size {
+            return false;
+        }
+        let base = self.shared.base_size.load(Ordering::Relaxed).max(1);
+        let growth = (current * 100 / base).saturating_sub(100);
+        growth >= percentage
+    }
+
+    /// Starts a rewrite: what was appended so far goes to the old incr
+    /// file (written and fdatasynced), later appends to a new incr file
+    /// that is in the manifest before this returns. The caller must take
+    /// the dataset snapshot for the base *at this point* (under the same
+    /// lock that orders appends) and write it to the returned temp file,
+    /// then call [`Aof::finish_rewrite`] (or [`Aof::abort_rewrite`]).
+    pub fn begin_rewrite(&mut self) -> Result<Box<dyn FsFile>, AofError> {
+        if self.shared.rewriting.load(Ordering::Acquire) {
+            return Err(AofError::RewriteInProgress);
+        }
+        let fs = Arc::clone(&self.shared.fs);
+        let temp = fs
+            .create(&self.paths.temp_base())
+            .map_err(|e| io("Can't create the temp rewrite file", e))?;
+        let mut cur = self.shared.cur.lock();
+        // Close out the old file. After a failure its tail is dropped: the
+        // new base, taken now, holds those writes.
+        // A failure is recorded in the shared state and checked below.
+        let _ = self.shared.write_buffer(&mut cur) && self.shared.sync_current(&mut cur);
+        if self.shared.fatal.load(Ordering::Acquire) {
+            drop(cur);
+            let _ = fs.remove(&self.paths.temp_base());
+            return Err(self
+                .shared
+                .refusal()
+                .unwrap_or_else(|| AofError::Fatal("AOF failed".into())));
+        }
+        let end = self.shared.buf.lock().end;
+        let mut next = self.manifest.clone();
+        let name = next.new_incr(&self.cfg.appendfilename);
+        let path = self.paths.file(&name);
+        // After a write or fsync failure the old file may end in a torn
+        // command, which the loader accepts only in the last file. Appends
+        // are refused until the rewrite finishes, so the new file stays
+        // empty until then and only the finishing manifest names it: a
+        // crash before that leaves the failed file last.
+        let in_error = self.shared.error.lock().is_some();
+        let opened = fs.create(&path).and_then(|f| {
+            if in_error {
+                return Ok(f);
+            }
+            next.persist(fs.as_ref(), &self.paths.manifest())
+                .map(|()| f)
+        });
+        let file = match opened {
+            Ok(f) => f,
+            Err(e) => {
+                // The new incr file stays: if the manifest rename got
+                // through and only the directory sync failed, the manifest
+                // on disk names it, and an empty incr file loads fine.
+                let _ = fs.remove(&self.paths.temp_base());
+                return Err(io("Can't open a new incr file for the rewrite", e));
+            }
+        };
+        *cur = Current {
+            file,
+            path,
+            seq: next.curr_incr_seq,
+            written: end,
+            file_bytes: 0,
+            sync_failed: false,
+        };
+        drop(cur);
+        self.manifest = next;
+        self.selected_db = None;
+        self.shared.rewriting.store(true, Ordering::Release);
+        Ok(temp)
+    }
+
+    /// Installs the base written to `base`: fdatasync, rename into place,
+    /// and a new manifest (new base; old base and incr files now history)
+    /// written atomically; then deletes the history files. A sticky error
+    /// from a file that is now history is cleared.
+    pub fn finish_rewrite(&mut self, mut base: Box<dyn FsFile>) -> Result<(), AofError> {
+        if !self.shared.rewriting.load(Ordering::Acquire) {
+            return Err(AofError::NoRewrite);
+        }
+        let fs = Arc::clone(&self.shared.fs);
+        let temp = self.paths.temp_base();
+        let mut next = self.manifest.clone();
+        let name = next.install_base(&self.cfg.appendfilename, self.cfg.use_rdb_preamble);
+        let path = self.paths.file(&name);
+        let installed = base
+            .sync_data()
+            .and_then(|()| {
+                drop(base);
+                fs.rename(&temp, &path)
+            })
+            // The base's name must be durable before a manifest names it.
+            .and_then(|()| fs.sync_dir(&self.paths.aof_dir))
+            .and_then(|()| next.persist(fs.as_ref(), &self.paths.manifest()));
+        if let Err(e) = installed {
+            // Only the temp file goes: a renamed base may already be named
+            // by the manifest on disk if just its directory sync failed.
+            let _ = fs.remove(&temp);
+            self.shared.rewriting.store(false, Ordering::Release);
+            return Err(io("AOF rewrite failed", e));
+        }
+        // History files are garbage now; a failure to delete them only
+        // leaves them listed for the next rewrite.
+        let mut tidy = next.clone();
+        for h in std::mem::take(&mut tidy.history) {
+            let _ = fs.remove(&self.paths.file(&h.name));
+        }
+        if tidy.persist(fs.as_ref(), &self.paths.manifest()).is_ok() {
+            next = tidy;
+        }
+        self.manifest = next;
+        let base_size = fs.len(&path).unwrap_or(0);
+        let cur_seq = {
+            let cur = self.shared.cur.lock();
+            self.shared
+                .current_size
+                .store(base_size + cur.file_bytes, Ordering::Relaxed);
+            cur.seq
+        };
+        self.shared.base_size.store(base_size, Ordering::Relaxed);
+        {
+            let mut err = self.shared.error.lock();
+            if !self.shared.fatal.load(Ordering::Acquire)
+                && err.as_ref().is_some_and(|(_, seq)| *seq < cur_seq)
+            {
+                tracing::info!("AOF rewrite succeeded; writes are accepted again");
+                *err = None;
+            }
+        }
+        self.shared.rewriting.store(false, Ordering::Release);
+        Ok(())
+    }
+
+    /// Gives up a rewrite: the temp base is removed; the incr file opened
+    /// for it stays in the manifest as a second incr, as in Redis.
+    pub fn abort_rewrite(&mut self, base: Option<Box<dyn FsFile>>) {
+        drop(base);
+        let _ = self.shared.fs.remove(&self.paths.temp_base());
+        self.shared.rewriting.store(false, Ordering::Release);
+    }
+}
+
+impl Drop for Aof {
+    fn drop(&mut self) {
+        // A clean shutdown writes and syncs what is left, as Redis does.
+        if self.cfg.fsync != FsyncPolicy::No && self.shared.refusal().is_none() {
+            let end = self.offset();
+            let _ = self.shared.flush_and_sync_up_to(end);
+        } else {
+            let _ = self.flush();
+        }
+        self.shared.stop.store(true, Ordering::Release);
+        self.shared.kick();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// One RESP array of bulk strings, as Redis's `catAppendOnlyGenericCommand`.
+fn encode(out: &mut Vec<u8>, argv: &[&[u8]]) {
+    let mut num = itoa::Buffer::new();
+    out.push(b'*');
+    out.extend_from_slice(num.format(argv.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for a in argv {
+        out.push(b'$');
+        out.extend_from_slice(num.format(a.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::persistence::aof::crash_tests::load_d;
+    use crate::persistence::aof::LoadItem;
+    use crate::persistence::fs::SimFs;
+
+    fn cfg(policy: FsyncPolicy) -> AofConfig {
+        let mut c = AofConfig::new("/d");
+        c.fsync = policy;
+        c.use_rdb_preamble = false;
+        c
+    }
+
+    fn set(k: &'static str, v: &'static str) -> Vec<&'static [u8]> {
+        vec![b"SET", k.as_bytes(), v.as_bytes()]
+    }
+
+    /// The commands a load replays, as text.
+    fn loaded(fs: &SimFs) -> Vec<String> {
+        let mut out = Vec::new();
+        load_d(fs, &mut |i| {
+            if let LoadItem::Command { argv } = i {
+                let s: Vec<String> = argv
+                    .iter()
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+                out.push(s.join(" "));
+            }
+            Ok(())
+        })
+        .expect("load");
+        out
+    }
+
+    #[test]
+    fn append_encodes_select_and_timestamps_and_round_trips() {
+        let fs = SimFs::new();
+        let mut c = cfg(FsyncPolicy::No);
+        c.timestamps = true;
+        let mut aof = Aof::open(Arc::new(fs.clone()), c).expect("open");
+        let o1 = aof.append(0, &[set("a", "1")]).expect("append");
+        let o2 = aof.append(0, &[set("b", "2")]).expect("append");
+        let o3 = aof
+            .append(3, &[vec![b"MULTI"], set("c", "3"), vec![b"EXEC"]])
+            .expect("append");
+        assert!(o1 < o2 && o2 < o3);
+        // `no`: written through before the append returns.
+        let file = fs
+            .read("/d/appendonlydir/appendonly.aof.1.incr.aof".as_ref())
+            .expect("read");
+        assert_eq!(file.len() as u64, o3);
+        assert!(file.starts_with(b"#TS:"));
+        assert_eq!(
+            loaded(&fs),
+            ["SELECT 0", "SET a 1", "SET b 2", "SELECT 3", "MULTI", "SET c 3", "EXEC"]
+        );
+        assert_eq!(
+            fs.read("/d/appendonlydir/appendonly.aof.manifest".as_ref())
+                .expect("manifest"),
+            b"file appendonly.aof.1.incr.aof seq 1 type i\n"
+        );
+        drop(aof);
+        // Reopening appends to the same incr file; its first command gets
+        // a SELECT again.
+        let mut aof = Aof::open(Arc::new(fs.clone()), cfg(FsyncPolicy::No)).expect("reopen");
+        assert_eq!(aof.stats().aof_current_size, o3);
+        aof.append(3, &[set("d", "4")]).expect("append");
+        drop(aof);
+        let all = loaded(&fs);
+        assert_eq!(&all[7..], ["SELECT 3", "SET d 4"]);
+    }
+
+    #[test]
+    fn always_is_durable_once_synced() {
+        let fs = SimFs::new();
+        let mut c = cfg(FsyncPolicy::Always);
+        c.sync_thread = false;
+        let mut aof = Aof::open(Arc::new(fs.clone()), c).expect("open");
+        let h = aof.handle();
+        let off = aof.append(0, &[set("a", "1")]).expect("append");
+        // Buffered only: a crash now loses it, and that is allowed,
+        // because nobody was told it is durable.
+        assert_eq!(h.synced_offset(), 0);
+        assert!(loaded(&fs.crash(|n| n)).is_empty());
+        h.flush_and_sync_up_to(off).expect("sync");
+        assert_eq!(h.synced_offset(), off);
+        assert_eq!(loaded(&fs.crash(|_| 0)), ["SELECT 0", "SET a 1"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn always_waiters_are_released_by_the_sync_thread() {
+        let fs = SimFs::new();
+        let mut aof = Aof::open(Arc::new(fs.clone()), cfg(FsyncPolicy::Always)).expect("open");
+        let h = aof.handle();
+        let off = aof.append(0, &[set("a", "1")]).expect("append");
+        tokio::time::timeout(Duration::from_secs(10), h.wait_synced(off))
+            .await
+            .expect("in time")
+            .expect("synced");
+        assert!(h.synced_offset() >= off);
+        assert_eq!(loaded(&fs.crash(|_| 0)), ["SELECT 0", "SET a 1"]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn always_fsync_failure_is_fatal() {
+        let fs = SimFs::new();
+        let mut aof = Aof::open(Arc::new(fs.clone()), cfg(FsyncPolicy::Always)).expect("open");
+        let h = aof.handle();
+        fs.fail_syncs(true);
+        let off = aof.append(0, &[set("a", "1")]).expect("append");
+        let r = tokio::time::timeout(Duration::from_secs(10), h.wait_synced(off))
+            .await
+            .expect("in time");
+        assert!(matches!(r, Err(AofError::Fatal(_))), "{r:?}");
+        assert!(matches!(
+            aof.append(0, &[set("b", "2")]),
+            Err(AofError::Fatal(_))
+        ));
+        assert!(matches!(h.check_writable(), Err(AofError::Fatal(_))));
+        // Never retried: a later "successful" fsync proves nothing.
+        fs.fail_syncs(false);
+        assert!(h.flush_and_sync_up_to(off).is_err());
+        assert_eq!(h.synced_offset(), 0);
+    }
+
+    #[test]
+    fn everysec_fsync_failure_refuses_writes_until_a_rewrite() {
+        let fs = SimFs::new();
+        let mut c = cfg(FsyncPolicy::EverySec);
+        c.sync_thread = false;
+        let mut aof = Aof::open(Arc::new(fs.clone()), c).expect("open");
+        let h = aof.handle();
+        let off = aof.append(0, &[set("a", "1")]).expect("append");
+        fs.fail_syncs(true);
+        let err = h.flush_and_sync_up_to(off).expect_err("fsync fails");
+        assert!(
+            err.to_string()
+                .starts_with("MISCONF Errors writing to the AOF file: Can't fsync"),
+            "{err}"
+        );
+        assert_eq!(aof.append(0, &[set("b", "2")]), Err(err.clone()));
+        assert!(aof.stats().aof_last_write_error.is_some());
+        fs.fail_syncs(false);
+        // Still refused: the failed file is not trusted again.
+        assert!(h.check_writable().is_err());
+        let mut base = aof.begin_rewrite().expect("begin");
+        assert!(h.check_writable().is_err(), "refused until the base is in");
+        base.write_all(
+            b"*2\r\n$6\r\nSELECT\r\n$1\r\n0\r\n*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n",
+        )
+        .expect("base");
+        aof.finish_rewrite(base).expect("finish");
+        h.check_writable().expect("writable again");
+        let off = aof.append(0, &[set("b", "2")]).expect("append");
+        h.flush_and_sync_up_to(off).expect("sync");
+        assert_eq!(
+            loaded(&fs.crash(|_| 0)),
+            ["SELECT 0", "SET a 1", "SELECT 0", "SET b 2"]
+        );
+    }
+
+    #[test]
+    fn write_failure_under_no_is_sticky() {
+        let fs = SimFs::new();
+        let mut aof = Aof::open(Arc::new(fs.clone()), cfg(FsyncPolicy::No)).expect("open");
+        fs.fail_writes(true);
+        // The failing append itself was executed already; the next is refused.
+        aof.append(0, &[set("a", "1")]).expect("append");
+        fs.fail_writes(false);
+        let err = aof.append(0, &[set("b", "2")]).expect_err("refused");
+        assert!(
+            err.to_string()
+                .starts_with("MISCONF Errors writing to the AOF file: Error writing"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn rewrite_installs_base_and_deletes_history() {
+        let fs = SimFs::new();
+        let mut c = cfg(FsyncPolicy::EverySec);
+        c.sync_thread = false;
+        let mut aof = Aof::open(Arc::new(fs.clone()), c).expect("open");
+        aof.append(0, &[set("a", "1")]).expect("append");
+        let mut base = aof.begin_rewrite().expect("begin");
+        assert!(aof.stats().aof_rewrite_in_progress);
+        assert!(matches!(
+            aof.begin_rewrite(),
+            Err(AofError::RewriteInProgress)
+        ));
+        // Appends go to the new incr file at once, and the manifest
+        // already lists it.
+        aof.append(0, &[set("b", "2")]).expect("append");
+        let m = fs
+            .read("/d/appendonlydir/appendonly.aof.manifest".as_ref())
+            .expect("manifest");
+        assert_eq!(
+            m,
+            b"file appendonly.aof.1.incr.aof seq 1 type i\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+        );
+        base.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n")
+            .expect("base");
+        aof.finish_rewrite(base).expect("finish");
+        let m = fs
+            .read("/d/appendonlydir/appendonly.aof.manifest".as_ref())
+            .expect("manifest");
+        assert_eq!(
+            m,
+            b"file appendonly.aof.1.base.aof seq 1 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+        );
+        let names = fs.list("/d/appendonlydir".as_ref()).expect("list");
+        assert!(
+            !names.iter().any(|n| n == "appendonly.aof.1.incr.aof"),
+            "{names:?}"
+        );
+        assert!(!names.iter().any(|n| n.starts_with("temp-")), "{names:?}");
+        let st = aof.stats();
+        assert!(!st.aof_rewrite_in_progress);
+        assert_eq!(st.aof_base_size, 27);
+        assert_eq!(loaded(&fs), ["SET a 1", "SELECT 0", "SET b 2"]);
+    }
+
+    #[test]
+    fn aborted_rewrite_keeps_two_incr_files() {
+        let fs = SimFs::new();
+        let mut aof = Aof::open(Arc::new(fs.clone()), cfg(FsyncPolicy::No)).expect("open");
+        aof.append(0, &[set("a", "1")]).expect("append");
+        let base = aof.begin_rewrite().expect("begin");
+        aof.append(1, &[set("b", "2")]).expect("append");
+        aof.abort_rewrite(Some(base));
+        assert!(!aof.stats().aof_rewrite_in_progress);
+        assert_eq!(aof.manifest().incrs.len(), 2);
+        assert_eq!(loaded(&fs), ["SELECT 0", "SET a 1", "SELECT 1", "SET b 2"]);
+    }
+
+    #[test]
+    fn everysec_postpones_a_write_behind_a_slow_fsync_then_counts_it() {
+        let fs = SimFs::new();
+        let mut c = cfg(FsyncPolicy::EverySec);
+        c.sync_thread = false;
+        let mut aof = Aof::open(Arc::new(fs.clone()), c).expect("open");
+        let shared = Arc::clone(&aof.shared);
+        let incr = || {
+            fs.len("/d/appendonlydir/appendonly.aof.1.incr.aof".as_ref())
+                .expect("len")
+        };
+        // Stand in for an fdatasync in progress: hold the file.
+        let (held_tx, held_rx) = std::sync::mpsc::channel();
+        let holder = std::thread::spawn(move || {
+            let _cur = shared.cur.lock();
+            held_tx.send(()).expect("send");
+            std::thread::sleep(Duration::from_millis(200));
+        });
+        held_rx.recv().expect("held");
+        let o1 = aof.append(0, &[set("a", "1")]).expect("append");
+        // Postponed: buffered, not written, and the append did not block.
+        assert_eq!(incr(), 0);
+        assert_eq!(aof.stats().aof_delayed_fsync, 0);
+        // Two seconds later the next write waits for the fsync instead.
+        *aof.shared.postponed_since.lock() = Some(Instant::now() - Duration::from_secs(3));
+        let o2 = aof.append(0, &[set("b", "2")]).expect("append");
+        holder.join().expect("holder");
+        assert_eq!(aof.stats().aof_delayed_fsync, 1);
+        assert!(o1 < o2);
+        assert_eq!(incr(), o2);
+    }
+
+    #[test]
+    fn everysec_thread_syncs_about_once_a_second() {
+        let fs = SimFs::new();
+        let mut aof = Aof::open(Arc::new(fs.clone()), cfg(FsyncPolicy::EverySec)).expect("open");
+        let h = aof.handle();
+        let off = aof.append(0, &[set("a", "1")]).expect("append");
+        let start = Instant::now();
+        while h.synced_offset() < off {
+            assert!(start.elapsed() < Duration::from_secs(5), "no fsync in 5 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(loaded(&fs.crash(|_| 0)), ["SELECT 0", "SET a 1"]);
+    }
+
+    #[test]
+    fn no_appendfsync_on_rewrite_releases_waiters_without_fsync() {
+        let fs = SimFs::new();
+        let mut c = cfg(FsyncPolicy::Always);
+        c.sync_thread = false;
+        c.no_fsync_on_rewrite = true;
+        let mut aof = Aof::open(Arc::new(fs.clone()), c).expect("open");
+        let h = aof.handle();
+        let base = aof.begin_rewrite().expect("begin");
+        let syncs = fs.syncs();
+        let off = aof.append(0, &[set("a", "1")]).expect("append");
+        assert_eq!(h.flush_and_sync_up_to(off).expect("released"), off);
+        assert_eq!(fs.syncs(), syncs, "no fsync while rewriting");
+        assert!(h.synced_offset() < off, "and synced_offset says so");
+        aof.finish_rewrite(base).expect("finish");
+        let off2 = aof.append(0, &[set("b", "2")]).expect("append");
+        h.flush_and_sync_up_to(off2).expect("sync");
+        assert_eq!(h.synced_offset(), off2);
+    }
+
+    #[test]
+    fn failed_rewrite_steps_leave_the_aof_working() {
+        let fs = SimFs::new();
+        let mut c = cfg(FsyncPolicy::EverySec);
+        c.sync_thread = false;
+        let mut aof = Aof::open(Arc::new(fs.clone()), c).expect("open");
+        let h = aof.handle();
+        aof.append(0, &[set("a", "1")]).expect("append");
+        // The base cannot be synced: the rewrite fails, nothing changes.
+        let base = aof.begin_rewrite().expect("begin");
+        fs.fail_syncs(true);
+        assert!(matches!(aof.finish_rewrite(base), Err(AofError::Io(_))));
+        fs.fail_syncs(false);
+        assert!(!aof.stats().aof_rewrite_in_progress);
+        assert!(aof.manifest().base.is_none());
+        h.check_writable()
+            .expect("a failed rewrite is no write error");
+        let off = aof.append(0, &[set("b", "2")]).expect("append");
+        h.flush_and_sync_up_to(off).expect("sync");
+        // No file can be created: the rewrite is refused, appends go on.
+        fs.fail_writes(true);
+        assert!(matches!(aof.begin_rewrite(), Err(AofError::Io(_))));
+        fs.fail_writes(false);
+        let off = aof.append(0, &[set("c", "3")]).expect("append");
+        h.flush_and_sync_up_to(off).expect("sync");
+        let all = loaded(&fs.crash(|_| 0));
+        assert_eq!(
+            all.iter().filter(|c| c.starts_with("SET")).count(),
+            3,
+            "{all:?}"
+        );
+    }
+
+    #[test]
+    fn open_deletes_history_and_stale_temp_files() {
+        use crate::persistence::fs::write_atomic;
+        let fs = SimFs::new();
+        let dir = "/d/appendonlydir";
+        let f = |n: &str| PathBuf::from(format!("{dir}/{n}"));
+        write_atomic(
+            &fs,
+            &f("appendonly.aof.manifest"),
+            b"file appendonly.aof.2.base.aof seq 2 type b\n\
+file appendonly.aof.1.incr.aof seq 1 type h\n\
+file appendonly.aof.2.incr.aof seq 2 type i\n",
+        )
+        .expect("manifest");
+        for n in [
+            "appendonly.aof.2.base.aof",
+            "appendonly.aof.1.incr.aof",
+            "appendonly.aof.2.incr.aof",
+            "temp-rewriteaof-bg-1.aof",
+        ] {
+            write_atomic(&fs, &f(n), b"").expect("file");
+        }
+        let aof = Aof::open(Arc::new(fs.clone()), cfg(FsyncPolicy::No)).expect("open");
+        assert!(aof.manifest().history.is_empty());
+        assert_eq!(
+            fs.list(dir.as_ref()).expect("list"),
+            [
+                "appendonly.aof.2.base.aof",
+                "appendonly.aof.2.incr.aof",
+                "appendonly.aof.manifest"
+            ]
+        );
+        assert_eq!(
+            fs.crash(|_| 0).read(&f("appendonly.aof.manifest")).expect("manifest"),
+            b"file appendonly.aof.2.base.aof seq 2 type b\nfile appendonly.aof.2.incr.aof seq 2 type i\n"
+        );
+    }
+
+    #[test]
+    fn should_rewrite_follows_auto_aof_rewrite_settings() {
+        let fs = SimFs::new();
+        let mut aof = Aof::open(Arc::new(fs.clone()), cfg(FsyncPolicy::No)).expect("open");
+        assert!(!aof.should_rewrite(100, 0));
+        aof.append(0, &[set("a", "1")]).expect("append");
+        // No base: any growth over min-size counts.
+        assert!(aof.should_rewrite(100, 0));
+        assert!(!aof.should_rewrite(100, 1024));
+        assert!(!aof.should_rewrite(0, 0), "0 disables");
+    }
+}
