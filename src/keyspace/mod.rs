@@ -10,12 +10,15 @@ pub mod db;
 pub mod entry;
 pub mod evict;
 pub mod listpack;
+pub mod snapshot;
 pub mod table;
 pub mod types;
 pub mod value;
 
 pub use db::Db;
 pub use entry::{Entry, NewValue, ValueRef};
+
+use std::sync::atomic::AtomicBool;
 
 use parking_lot::{Mutex, MutexGuard};
 
@@ -25,12 +28,16 @@ pub struct Slot(pub Mutex<Db>);
 
 pub struct Keyspace {
     dbs: Box<[Slot]>,
+    /// A snapshot runs (or drains after a cancel): one at a time, since
+    /// the DBs' snapshot bits have room for one epoch (see `snapshot.rs`).
+    pub(crate) snapshot_busy: AtomicBool,
 }
 
 impl Keyspace {
     pub fn new(count: usize) -> Keyspace {
         Keyspace {
             dbs: (0..count).map(|_| Slot(Mutex::new(Db::new()))).collect(),
+            snapshot_busy: AtomicBool::new(false),
         }
     }
 
