@@ -563,45 +563,49 @@ fn walk_chunk(
 mod tests {
     use super::*;
     use crate::keyspace::entry::{NewValue, ValueRef};
+    use crate::keyspace::evict::Policy;
     use crate::keyspace::types::{hash::HashValue, list::ListValue};
     use crate::keyspace::value::{Object, Thresholds};
     use rand::rngs::SmallRng;
     use rand::{Rng, SeedableRng};
     use std::collections::BTreeMap;
+    use std::sync::atomic::AtomicI64;
 
     type DbMap = BTreeMap<Vec<u8>, Vec<u8>>;
 
-    /// A canonical text of an entry's value and expiry (hash fields sorted,
-    /// integer-encoded strings as decimal).
+    /// The canonical text of a value: expiry, type, then its items
+    /// (hash fields sorted, as `f=v`), shared by the keyspace and the model.
+    fn canon_text(
+        exp: Option<i64>,
+        kind: &str,
+        items: impl IntoIterator<Item = Vec<u8>>,
+    ) -> Vec<u8> {
+        let mut s = format!("exp={exp:?};{kind}:").into_bytes();
+        for item in items {
+            s.extend_from_slice(&item);
+            s.push(b',');
+        }
+        s
+    }
+
+    fn pair(f: &[u8], v: &[u8]) -> Vec<u8> {
+        [f, b"=", v].concat()
+    }
+
+    /// An entry's canonical text (integer-encoded strings as decimal).
     fn canon(e: &Entry) -> Vec<u8> {
-        let mut s = format!("exp={:?};", e.expire()).into_bytes();
+        let exp = e.expire();
         match e.value() {
-            ValueRef::Str(v) => {
-                s.extend_from_slice(b"str:");
-                s.extend_from_slice(v);
-            }
-            ValueRef::Int(n) => s.extend_from_slice(format!("str:{n}").as_bytes()),
+            ValueRef::Str(v) => canon_text(exp, "str", [v.to_vec()]),
+            ValueRef::Int(n) => canon_text(exp, "str", [n.to_string().into_bytes()]),
             ValueRef::Obj(Object::Hash(h)) => {
                 let mut pairs: Vec<_> = h.iter().collect();
                 pairs.sort();
-                s.extend_from_slice(b"hash:");
-                for (f, v) in pairs {
-                    s.extend_from_slice(f);
-                    s.push(b'=');
-                    s.extend_from_slice(v);
-                    s.push(b',');
-                }
+                canon_text(exp, "hash", pairs.into_iter().map(|(f, v)| pair(f, v)))
             }
-            ValueRef::Obj(Object::List(l)) => {
-                s.extend_from_slice(b"list:");
-                for x in l.iter() {
-                    s.extend_from_slice(&x.to_vec());
-                    s.push(b',');
-                }
-            }
-            ValueRef::Obj(o) => s.extend_from_slice(o.type_name().as_bytes()),
+            ValueRef::Obj(Object::List(l)) => canon_text(exp, "list", l.iter().map(|x| x.to_vec())),
+            ValueRef::Obj(o) => canon_text(exp, o.type_name(), []),
         }
-        s
     }
 
     fn put(out: &mut Vec<u8>, b: &[u8]) {
@@ -915,5 +919,406 @@ mod tests {
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
         assert_clean(&ks);
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    enum MV {
+        Str(Vec<u8>),
+        Hash(BTreeMap<Vec<u8>, Vec<u8>>),
+        List(Vec<Vec<u8>>),
+    }
+
+    #[derive(Clone, Debug, PartialEq)]
+    struct ME {
+        v: MV,
+        exp: Option<i64>,
+    }
+
+    type Model = Vec<BTreeMap<Vec<u8>, ME>>;
+
+    /// `canon` of the model's entry.
+    fn mcanon(e: &ME) -> Vec<u8> {
+        match &e.v {
+            MV::Str(v) => canon_text(e.exp, "str", [v.clone()]),
+            MV::Hash(h) => canon_text(e.exp, "hash", h.iter().map(|(f, v)| pair(f, v))),
+            MV::List(l) => canon_text(e.exp, "list", l.iter().cloned()),
+        }
+    }
+
+    /// Panics with the first differences between two DB lists, readably.
+    fn assert_same(got: &[DbMap], want: &[DbMap], what: &str) {
+        let text = |v: Option<&Vec<u8>>| v.map(|v| String::from_utf8_lossy(v).into_owned());
+        let mut diffs = Vec::new();
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            for k in g.keys().chain(w.keys()) {
+                if g.get(k) != w.get(k) {
+                    let k8 = String::from_utf8_lossy(k);
+                    diffs.push(format!(
+                        "db {i} {k8}: got {:?} want {:?}",
+                        text(g.get(k)),
+                        text(w.get(k))
+                    ));
+                }
+            }
+        }
+        assert!(
+            diffs.is_empty(),
+            "{what}: {:?}",
+            &diffs[..diffs.len().min(10)]
+        );
+        assert_eq!(got.len(), want.len());
+    }
+
+    fn view(m: &Model) -> Vec<DbMap> {
+        m.iter()
+            .map(|db| db.iter().map(|(k, e)| (k.clone(), mcanon(e))).collect())
+            .collect()
+    }
+
+    /// The model's lazy expiry (`Db::expire_if_needed`).
+    fn mexpire(db: &mut BTreeMap<Vec<u8>, ME>, k: &[u8], now: i64) {
+        if db.get(k).is_some_and(|e| e.exp.is_some_and(|t| t <= now)) {
+            db.remove(k);
+        }
+    }
+
+    /// Drops model keys the DB no longer has; `at_most` bounds how many.
+    fn resync(
+        db: &Db,
+        m: &mut BTreeMap<Vec<u8>, ME>,
+        now: i64,
+        expired_only: bool,
+        at_most: usize,
+    ) {
+        let gone: Vec<Vec<u8>> = m.keys().filter(|k| db.peek(k).is_none()).cloned().collect();
+        assert!(gone.len() <= at_most, "{} keys vanished", gone.len());
+        for k in gone {
+            let e = m.remove(&k).unwrap();
+            if expired_only {
+                assert!(e.exp.is_some_and(|t| t <= now), "{k:?} removed unexpired");
+            }
+        }
+    }
+
+    /// SWAPDB as its handler does it; false for one DB with itself.
+    fn swap_dbs(ks: &Keyspace, a: usize, b: usize) -> bool {
+        if a == b {
+            return false;
+        }
+        let (mut da, mut db) = ks.lock_two(a, b);
+        da.swap_contents(&mut db);
+        true
+    }
+
+    /// MOVE as its handler does it (`from` != `to`).
+    fn move_key(ks: &Keyspace, from: usize, to: usize, k: &[u8], now: i64) {
+        let (mut src, mut dst) = ks.lock_two(from, to);
+        if src.get(k, now).is_some() && !dst.exists(k, now) {
+            let e = src.remove(k).unwrap();
+            dst.insert(e);
+        }
+    }
+
+    const VALUES: [&[u8]; 4] = [b"abc", b"17", b"-3", b"xyz"];
+
+    /// One random write (or lazily expiring read) on both the keyspace and
+    /// the model.
+    fn random_op(
+        ks: &Keyspace,
+        m: &mut Model,
+        rng: &mut SmallRng,
+        keys: usize,
+        now: i64,
+        t: &Thresholds,
+    ) {
+        let n = ks.len();
+        let d = rng.gen_range(0..n);
+        let k = format!("k{}", rng.gen_range(0..keys)).into_bytes();
+        let v = VALUES[rng.gen_range(0..VALUES.len())];
+        match rng.gen_range(0..1000) {
+            0..200 => {
+                ks.lock(d).insert(Entry::new(&k, NewValue::Str(v), None, 0));
+                m[d].insert(
+                    k,
+                    ME {
+                        v: MV::Str(v.to_vec()),
+                        exp: None,
+                    },
+                );
+            }
+            200..300 => {
+                ks.lock(d).remove(&k);
+                m[d].remove(&k);
+            }
+            300..400 => {
+                incr(&mut ks.lock(d), &k, now);
+                mexpire(&mut m[d], &k, now);
+                if let Some(ME { v: MV::Str(s), .. }) = m[d].get_mut(&k) {
+                    if let Some(i) = std::str::from_utf8(s)
+                        .ok()
+                        .and_then(|s| s.parse::<i64>().ok())
+                    {
+                        *s = (i + 1).to_string().into_bytes();
+                    }
+                }
+            }
+            400..500 => {
+                rpush(&mut ks.lock(d), &k, v, now, t);
+                mexpire(&mut m[d], &k, now);
+                match m[d].get_mut(&k) {
+                    None => {
+                        m[d].insert(
+                            k,
+                            ME {
+                                v: MV::List(vec![v.to_vec()]),
+                                exp: None,
+                            },
+                        );
+                    }
+                    Some(ME { v: MV::List(l), .. }) => l.push(v.to_vec()),
+                    Some(_) => {}
+                }
+            }
+            500..600 => {
+                let f = format!("f{}", rng.gen_range(0..5)).into_bytes();
+                hset(&mut ks.lock(d), &k, &f, v, now, t);
+                mexpire(&mut m[d], &k, now);
+                match m[d].get_mut(&k) {
+                    None => {
+                        let h = BTreeMap::from([(f, v.to_vec())]);
+                        m[d].insert(
+                            k,
+                            ME {
+                                v: MV::Hash(h),
+                                exp: None,
+                            },
+                        );
+                    }
+                    Some(ME { v: MV::Hash(h), .. }) => {
+                        h.insert(f, v.to_vec());
+                    }
+                    Some(_) => {}
+                }
+            }
+            600..700 => {
+                let at = (!rng.gen_bool(0.2)).then(|| now + rng.gen_range(1..300));
+                ks.lock(d).modify(&k, now, |e| e.set_expire(at));
+                mexpire(&mut m[d], &k, now);
+                if let Some(e) = m[d].get_mut(&k) {
+                    e.exp = at;
+                }
+            }
+            700..800 => {
+                ks.lock(d).get_read(&k, now);
+                mexpire(&mut m[d], &k, now);
+            }
+            800..850 => {
+                let mut db = ks.lock(d);
+                db.active_expire(now, 100);
+                resync(&db, &mut m[d], now, true, usize::MAX);
+            }
+            850..870 => {
+                let mut db = ks.lock(d);
+                db.evict_one(Policy::AllKeysRandom, 5, now);
+                resync(&db, &mut m[d], now, false, 1);
+            }
+            870..873 => {
+                drop(ks.lock(d).flush());
+                m[d].clear();
+            }
+            873..900 => {
+                let b = rng.gen_range(0..n);
+                if swap_dbs(ks, d, b) {
+                    m.swap(d, b);
+                }
+            }
+            _ => {
+                let b = rng.gen_range(0..n);
+                if b != d {
+                    move_key(ks, d, b, &k, now);
+                    // MOVE looks at the target (expiring it) only when
+                    // the source has the key.
+                    mexpire(&mut m[d], &k, now);
+                    if m[d].contains_key(&k) {
+                        mexpire(&mut m[b], &k, now);
+                    }
+                    if m[d].contains_key(&k) && !m[b].contains_key(&k) {
+                        let e = m[d].remove(&k).unwrap();
+                        m[b].insert(k, e);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Walk steps and writes interleaved at random in one thread, against
+    /// a model of the keyspace: every snapshot equals the model at its cut,
+    /// cancels leave no state, and the live keyspace still equals the model.
+    fn run_model(seed: u64) {
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let t = Thresholds::default();
+        let n = 4;
+        let ks = Keyspace::new(n);
+        for i in 0..n {
+            ks.lock(i).set_policy(Policy::AllKeysRandom);
+        }
+        let mut m: Model = vec![BTreeMap::new(); n];
+        let mut now = 1_000i64;
+        let keys = rng.gen_range(20..4000);
+        for _ in 0..keys * 2 {
+            now += 1;
+            random_op(&ks, &mut m, &mut rng, keys, now, &t);
+        }
+        let mut running: Option<(Snapshot<&Keyspace>, Collector, Vec<DbMap>)> = None;
+        for _ in 0..rng.gen_range(1000..6000) {
+            now += rng.gen_range(0..3);
+            match running.as_mut() {
+                None if rng.gen_bool(0.01) => {
+                    let mut at_cut = Vec::new();
+                    let mut s = Snapshot::begin_inspect(&ks, encoder(), |dbs| {
+                        at_cut = dbs.iter().map(|db| contents(db)).collect();
+                    })
+                    .unwrap();
+                    let want = view(&m);
+                    assert_same(&at_cut, &want, "model and keyspace at the cut");
+                    s.set_step_entries(rng.gen_range(1..200));
+                    running = Some((s, Collector::new(n), want));
+                }
+                Some((s, c, want)) if rng.gen_bool(0.3) => {
+                    c.pull(s);
+                    if c.done {
+                        assert_same(&c.dbs, want, "snapshot vs the model at its cut");
+                        running = None;
+                        assert_clean(&ks);
+                    }
+                }
+                Some(_) if rng.gen_bool(0.002) => {
+                    running = None;
+                    assert_clean(&ks);
+                }
+                _ => random_op(&ks, &mut m, &mut rng, keys, now, &t),
+            }
+        }
+        if let Some((mut s, mut c, want)) = running.take() {
+            assert_same(c.rest(&mut s), &want, "snapshot vs the model at its cut");
+        }
+        assert_clean(&ks);
+        assert_same(&all_contents(&ks), &view(&m), "live keyspace vs model");
+        for i in 0..n {
+            let db = ks.lock(i);
+            assert_eq!(db.entry_memory(), db.recount_memory());
+        }
+        let mut s = Snapshot::begin(&ks, encoder()).unwrap();
+        assert_same(&drain(&mut s, n), &view(&m), "last snapshot");
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+        #[test]
+        fn interleaved_walk_and_writes_match_the_model(seed in proptest::prelude::any::<u64>()) {
+            run_model(seed);
+        }
+    }
+
+    /// Real threads: writers doing SET/DEL/INCR/RPUSH/HSET/EXPIRE/lazy and
+    /// active expiry/FLUSHDB/SWAPDB/MOVE across 16 DBs while the walk runs on
+    /// its thread; the snapshot equals the keyspace at the cut exactly.
+    #[test]
+    fn concurrent_writers_across_16_dbs() {
+        let t = Thresholds::default();
+        let ks = Arc::new(Keyspace::new(16));
+        populate(&ks, 600, &t, &mut SmallRng::seed_from_u64(7));
+        let clock = Arc::new(AtomicI64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let writers: Vec<_> = (0..3u64)
+            .map(|w| {
+                let (ks, clock, stop) = (Arc::clone(&ks), Arc::clone(&clock), Arc::clone(&stop));
+                std::thread::spawn(move || {
+                    let t = Thresholds::default();
+                    let mut rng = SmallRng::seed_from_u64(100 + w);
+                    let mut ops = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        let now = clock.fetch_add(1, Ordering::Relaxed);
+                        concurrent_op(&ks, &mut rng, now, &t, w, ops);
+                        ops += 1;
+                    }
+                    ops
+                })
+            })
+            .collect();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let mut want = Vec::new();
+        let mut snap = Snapshot::begin_inspect(Arc::clone(&ks), encoder(), |dbs| {
+            want = dbs.iter().map(|db| contents(db)).collect();
+        })
+        .unwrap();
+        snap.set_step_entries(64);
+        let got = Arc::new(parking_lot::Mutex::new(Collector::new(16)));
+        let sink_got = Arc::clone(&got);
+        let h = snap
+            .spawn(move |chunk, bytes| {
+                sink_got.lock().feed(chunk, bytes);
+                // A slow disk: writers get time between chunks.
+                std::thread::sleep(std::time::Duration::from_micros(50));
+                Ok(())
+            })
+            .unwrap();
+        let st = h.join().unwrap();
+        stop.store(true, Ordering::Relaxed);
+        let ops: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
+        let got = got.lock();
+        assert!(got.done);
+        assert_eq!(got.dbs, want);
+        assert_eq!(
+            st.keys_done as usize,
+            want.iter().map(DbMap::len).sum::<usize>()
+        );
+        assert!(st.pre_images > 0, "{st:?} after {ops} ops");
+        assert_clean(&ks);
+    }
+
+    /// One random write on a keyspace shared by threads (no model): the
+    /// same mix as `random_op`, plus keys born after the cut.
+    fn concurrent_op(ks: &Keyspace, rng: &mut SmallRng, now: i64, t: &Thresholds, w: u64, i: u64) {
+        let n = ks.len();
+        let d = rng.gen_range(0..n);
+        let k = format!("k{}", rng.gen_range(0..600)).into_bytes();
+        let v = VALUES[rng.gen_range(0..VALUES.len())];
+        match rng.gen_range(0..1000) {
+            0..200 => {
+                ks.lock(d).insert(Entry::new(&k, NewValue::Str(v), None, 0));
+            }
+            200..300 => {
+                ks.lock(d).remove(&k);
+            }
+            300..420 => incr(&mut ks.lock(d), &k, now),
+            420..520 => rpush(&mut ks.lock(d), &k, v, now, t),
+            520..620 => hset(&mut ks.lock(d), &k, b"f", v, now, t),
+            620..720 => {
+                let at = now + rng.gen_range(1..300);
+                ks.lock(d).modify(&k, now, |e| e.set_expire(Some(at)));
+            }
+            720..800 => {
+                ks.lock(d).get_read(&k, now);
+            }
+            800..840 => {
+                ks.lock(d).active_expire(now, 100);
+            }
+            840..870 => {
+                let k = format!("new{w}-{i}");
+                ks.lock(d)
+                    .insert(Entry::new(k.as_bytes(), NewValue::Str(b"n"), None, 0));
+            }
+            870..871 => drop(ks.lock(d).flush()),
+            871..900 => {
+                swap_dbs(ks, d, rng.gen_range(0..n));
+            }
+            _ => {
+                let b = rng.gen_range(0..n);
+                if b != d {
+                    move_key(ks, d, b, &k, now);
+                }
+            }
+        }
     }
 }
