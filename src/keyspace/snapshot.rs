@@ -831,6 +831,47 @@ mod tests {
     }
 
     #[test]
+    fn splits_and_big_pre_images_during_the_walk() {
+        let (ks, t, _) = fixture(1, 1000, 8);
+        {
+            let mut db = ks.lock(0);
+            for i in 0..10_000 {
+                hset(&mut db, b"big", format!("f{i}").as_bytes(), b"v", 0, &t);
+            }
+        }
+        let want = all_contents(&ks);
+        let segments = ks.lock(0).table.segment_count();
+        let mut snap = Snapshot::begin(&ks, encoder()).unwrap();
+        snap.set_step_entries(50);
+        let mut c = Collector::new(1);
+        c.pull(&mut snap); // BeginDb: nothing visited yet
+                           // The first write to the big hash copies it whole, once.
+        hset(&mut ks.lock(0), b"big", b"f1", b"changed", 0, &t);
+        let mut round = 0;
+        while !c.done {
+            c.pull(&mut snap);
+            let mut db = ks.lock(0);
+            // Growth splits segments under the cursor and ahead of it.
+            for j in 0..500 {
+                let k = format!("new{round}-{j}");
+                db.insert(Entry::new(k.as_bytes(), NewValue::Int(1), None, 0));
+            }
+            hset(&mut db, b"big", b"f2", b"changed", 0, &t);
+            round += 1;
+        }
+        assert!(ks.lock(0).table.segment_count() > segments * 4);
+        assert_eq!(c.dbs, want);
+        // One pre-image, the hash whole (10k fields of ~8 bytes).
+        let st = snap.stats();
+        assert!(
+            st.pre_images == 1 && st.peak_queued_bytes > 70_000,
+            "{st:?}"
+        );
+        drop(snap);
+        assert_clean(&ks);
+    }
+
+    #[test]
     fn flushdb_hands_the_old_table_over() {
         let (ks, _, want) = fixture(1, 5000, 3);
         let mut snap = Snapshot::begin(&ks, encoder()).unwrap();
