@@ -3,7 +3,8 @@
 //! Tenants in different DBs never contend: a connection locks only its
 //! selected DB, once per pipelined batch. Commands that span DBs (MOVE,
 //! SWAPDB, COPY … DB, FLUSHALL) lock in index order via [`Keyspace::lock_two`]
-//! and [`Keyspace::lock_all`].
+//! and [`Keyspace::lock_all`]. Point-in-time snapshots of all DBs, without
+//! fork, are in [`snapshot`].
 
 pub mod blocking;
 pub mod db;

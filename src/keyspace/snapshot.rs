@@ -330,7 +330,10 @@ impl<K: AsRef<Keyspace>> Snapshot<K> {
                     let done = walk_chunk(&mut db, &self.shared, out, encode, self.step_entries);
                     // Freed after the unlock: an orphaned table may be big.
                     let leftover = if done { db.snap.take() } else { None };
-                    drop(db);
+                    // A writer waiting on the DB goes first: the walk
+                    // comes straight back for its next chunk and would
+                    // otherwise win the lock again (parking_lot barges).
+                    MutexGuard::unlock_fair(db);
                     drop(leftover);
                     done
                 }
