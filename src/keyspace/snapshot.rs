@@ -723,6 +723,28 @@ mod tests {
         Collector::new(n).rest(snap).to_vec()
     }
 
+    /// Runs `snap` on its thread into a collector, the sink pausing
+    /// `pause` per chunk (a slow disk); the final stats and the records.
+    fn run_spawned<K: AsRef<Keyspace> + Send + 'static>(
+        snap: Snapshot<K>,
+        n: usize,
+        pause: std::time::Duration,
+    ) -> (SnapshotStats, Vec<DbMap>) {
+        let got = Arc::new(parking_lot::Mutex::new(Collector::new(n)));
+        let sink_got = Arc::clone(&got);
+        let h = snap
+            .spawn(move |chunk, bytes| {
+                sink_got.lock().feed(chunk, bytes);
+                std::thread::sleep(pause);
+                Ok(())
+            })
+            .unwrap();
+        let st = h.join().unwrap();
+        let got = got.lock();
+        assert!(got.done);
+        (st, got.dbs.clone())
+    }
+
     /// `n` DBs of `per_db` mixed keys each, and their contents.
     fn fixture(n: usize, per_db: usize, seed: u64) -> (Keyspace, Thresholds, Vec<DbMap>) {
         let t = Thresholds::default();
@@ -936,23 +958,36 @@ mod tests {
         assert_eq!(drain(&mut snap, 3), want);
     }
 
+    /// The server's state owns the keyspace behind an `Arc`; one
+    /// `AsRef` impl (allowed by the orphan rules: `Keyspace` is local) lets
+    /// BGSAVE hand that `Arc` to the walk's thread.
+    #[test]
+    fn an_arc_of_the_server_state_owns_the_walk() {
+        struct ServerState {
+            keyspace: Keyspace,
+        }
+        impl AsRef<Keyspace> for Arc<ServerState> {
+            fn as_ref(&self) -> &Keyspace {
+                &self.keyspace
+            }
+        }
+        let (keyspace, _, want) = fixture(2, 100, 9);
+        let state = Arc::new(ServerState { keyspace });
+        let snap = Snapshot::begin(Arc::clone(&state), encoder()).unwrap();
+        let (st, got) = run_spawned(snap, 2, Default::default());
+        assert_eq!(st.keys_done, 200);
+        assert_eq!(got, want);
+    }
+
     #[test]
     fn spawned_snapshot_reports_and_cancels() {
         let (ks, _, want) = fixture(2, 3000, 6);
         let ks = Arc::new(ks);
-        let got = Arc::new(parking_lot::Mutex::new(Collector::new(2)));
-        let sink_got = Arc::clone(&got);
-        let h = Snapshot::begin(Arc::clone(&ks), encoder())
-            .unwrap()
-            .spawn(move |chunk, bytes| {
-                sink_got.lock().feed(chunk, bytes);
-                Ok(())
-            })
-            .unwrap();
-        let st = h.join().unwrap();
+        let snap = Snapshot::begin(Arc::clone(&ks), encoder()).unwrap();
+        let (st, got) = run_spawned(snap, 2, Default::default());
         assert_eq!(st.keys_done, 6000);
         assert!(st.bytes > 0);
-        assert_eq!(got.lock().dbs, want);
+        assert_eq!(got, want);
         assert_clean(&ks);
 
         // A sink that fails: the error comes back, the keyspace is clean.
@@ -1312,22 +1347,11 @@ mod tests {
         })
         .unwrap();
         snap.set_step_entries(64);
-        let got = Arc::new(parking_lot::Mutex::new(Collector::new(16)));
-        let sink_got = Arc::clone(&got);
-        let h = snap
-            .spawn(move |chunk, bytes| {
-                sink_got.lock().feed(chunk, bytes);
-                // A slow disk: writers get time between chunks.
-                std::thread::sleep(std::time::Duration::from_micros(50));
-                Ok(())
-            })
-            .unwrap();
-        let st = h.join().unwrap();
+        // A slow disk: writers get time between chunks.
+        let (st, got) = run_spawned(snap, 16, std::time::Duration::from_micros(50));
         stop.store(true, Ordering::Relaxed);
         let ops: u64 = writers.into_iter().map(|w| w.join().unwrap()).sum();
-        let got = got.lock();
-        assert!(got.done);
-        assert_eq!(got.dbs, want);
+        assert_eq!(got, want);
         assert_eq!(
             st.keys_done as usize,
             want.iter().map(DbMap::len).sum::<usize>()
