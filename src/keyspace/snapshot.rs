@@ -19,7 +19,7 @@
 //! its whole segment of up to 896: a write's extra latency is one value.
 //!
 //! **The walk.** Per DB a cursor — a hash value, as SCAN's — walks the
-//! table segment by segment ([`Table::walk_step`]), taking the DB lock for
+//! table segment by segment (`Table::walk_step`), taking the DB lock for
 //! at most [`STEP_ENTRIES`] entries or [`STEP_BYTES`] of output, then
 //! releasing it. Segment splits during the walk are harmless: a boundary
 //! stays a boundary, and the bits, not positions, say what is left.
@@ -32,8 +32,11 @@
 //! eviction —, `modify_with` and so `with_object`, active expiry) first
 //! encodes it as it was into the DB's queue, under the DB lock it already
 //! holds; the walk drains that queue when it next takes the lock. An entry
-//! is pre-imaged at most once per snapshot, so the queue never exceeds the
-//! encoded size of the DB ([`SnapshotStats::peak_queued_bytes`]). Known
+//! is pre-imaged at most once per snapshot, so a queue never exceeds the
+//! encoded size of its DB; but the queues of DBs the walk has not reached
+//! wait for their turn (each DB's records stay contiguous), so the peak
+//! ([`SnapshotStats::peak_queued_bytes`]) is what writers changed in the
+//! DBs ahead of the walk. Known
 //! limit: the first write to a huge collection encodes all of it at once
 //! (O(its size), once per snapshot); copying big collections in chunks is
 //! future work. LRU/LFU clocks are read when the entry is encoded, not at
@@ -43,7 +46,9 @@
 //! **FLUSHDB / FLUSHALL.** `Db::flush` hands the old table to the
 //! snapshot (`DbSnap::orphan`) when the walk has not finished the DB; the
 //! walk goes on over it from the same cursor and frees it at the end
-//! (outside the lock). The new table holds only post-cut keys.
+//! (outside the lock). The new table holds only post-cut keys. Until then
+//! the old table's memory is outside the DB's `used_memory`, as a table
+//! freed by FLUSHDB ASYNC is.
 //!
 //! **SWAPDB.** The snapshot state (cursor, queue, orphan, output index)
 //! belongs to the contents and swaps with them (`Db::swap_contents`), so
