@@ -1,13 +1,15 @@
 //! Keyspace hot paths: GET/SET on a 100k-key database, command lookup,
-//! SCAN steps over the segmented table, and eviction on a 1M-key database.
+//! SCAN steps over the segmented table, eviction on a 1M-key database, and
+//! the snapshot engine (walk cost per key, a write's pre-image cost).
 //!
 //! `cargo bench --bench keyspace`.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use keyward::commands::REGISTRY;
 use keyward::keyspace::evict::Policy;
+use keyward::keyspace::snapshot::{Chunk, Encoder, Snapshot};
 use keyward::keyspace::table::Table;
-use keyward::keyspace::{Db, Entry, NewValue};
+use keyward::keyspace::{Db, Entry, Keyspace, NewValue, ValueRef};
 
 const KEYS: usize = 100_000;
 
@@ -153,5 +155,71 @@ fn eviction(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, db_ops, registry, scan, eviction);
+/// A whole snapshot of a 100k-key DB through a trivial encoder (the
+/// walk's own cost per key), and a SET over a key the snapshot still owes
+/// (the pre-image a writer pays, once per key and snapshot) against the
+/// same SET with no snapshot running.
+fn snapshot(c: &mut Criterion) {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+    let keys = keys();
+    let ks = Keyspace::new(1);
+    for k in &keys {
+        ks.lock(0)
+            .insert(Entry::new(k, NewValue::Str(VALUE), None, 0));
+    }
+    let enc: Encoder = Arc::new(|e: &Entry, out: &mut Vec<u8>| {
+        out.extend_from_slice(e.key());
+        if let ValueRef::Str(v) = e.value() {
+            out.extend_from_slice(v);
+        }
+    });
+    let mut g = c.benchmark_group("snapshot_100k");
+    g.sample_size(10);
+    g.bench_function("walk", |b| {
+        b.iter(|| {
+            let mut s = Snapshot::begin(&ks, Arc::clone(&enc)).expect("one snapshot at a time");
+            let mut buf = Vec::new();
+            let mut bytes = 0;
+            while s.step(&mut buf) != Chunk::Done {
+                bytes += buf.len();
+            }
+            black_box(bytes)
+        })
+    });
+    g.finish();
+    // Each SET below replaces an owed key: a fresh snapshot every KEYS
+    // writes keeps them owed; taking and cancelling it is not timed.
+    let mut g = c.benchmark_group("snapshot_set");
+    for running in [false, true] {
+        let name = if running {
+            "set_owed_key"
+        } else {
+            "set_no_snapshot"
+        };
+        g.bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                let mut total = Duration::ZERO;
+                let mut left = iters;
+                while left > 0 {
+                    let n = left.min(KEYS as u64);
+                    let snap = running
+                        .then(|| Snapshot::begin(&ks, Arc::clone(&enc)).expect("one at a time"));
+                    let start = Instant::now();
+                    for k in &keys[..n as usize] {
+                        let e = Entry::new(k, NewValue::Str(VALUE), None, 0);
+                        black_box(ks.lock(0).insert(e));
+                    }
+                    total += start.elapsed();
+                    drop(snap);
+                    left -= n;
+                }
+                total
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, db_ops, registry, scan, eviction, snapshot);
 criterion_main!(benches);

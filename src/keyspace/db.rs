@@ -14,6 +14,7 @@ use rand::SeedableRng;
 use super::blocking::Blocking;
 use super::entry::{Entry, NewValue, ValueRef};
 use super::evict::{self, EvictionPool, Policy};
+use super::snapshot::DbSnap;
 use super::value::Object;
 
 /// Commands a DB ran on its own, each numbered from one counter shared by
@@ -93,6 +94,14 @@ pub struct Db {
     /// after it was logged must still be there for the commands that
     /// followed it then. Expiry resumes when loading ends.
     pub loading: bool,
+    /// The running snapshot's state for these contents, `None` when no
+    /// snapshot runs or it has finished with them: the one branch a write
+    /// pays for snapshots (see `snapshot.rs`).
+    pub(super) snap: Option<Box<DbSnap>>,
+    /// The value of an entry's snapshot bit that means "nothing owed to a
+    /// snapshot"; every entry carries it while no snapshot runs, and the
+    /// cut flips it.
+    pub(super) snap_done: bool,
 }
 
 impl Default for Db {
@@ -126,6 +135,8 @@ impl Db {
             dirty: 0,
             effects: None,
             loading: false,
+            snap: None,
+            snap_done: false,
         }
     }
 
@@ -252,7 +263,9 @@ impl Db {
         }
     }
 
-    pub fn insert(&mut self, entry: Entry) -> Option<Entry> {
+    pub fn insert(&mut self, mut entry: Entry) -> Option<Entry> {
+        // New at any running snapshot's cut, so owed to none.
+        entry.set_snap_bit(self.snap_done);
         self.dirty += 1;
         self.touch(entry.key());
         // A key written whole (RENAME, MOVE, COPY, SET…) may be what a
@@ -269,6 +282,9 @@ impl Db {
         };
         if let Some(o) = &old {
             self.forget(o);
+            if let Some(s) = self.snap.as_deref_mut() {
+                s.pre_image(o, self.snap_done);
+            }
         }
         old
     }
@@ -297,6 +313,9 @@ impl Db {
         self.dirty += 1;
         self.touch(key);
         self.forget(&e);
+        if let Some(s) = self.snap.as_deref_mut() {
+            s.pre_image(&e, self.snap_done);
+        }
         Some(e)
     }
 
@@ -331,7 +350,13 @@ impl Db {
         if access {
             evict::touch(e, self.lfu, now, &mut self.rng);
         }
+        if let Some(s) = self.snap.as_deref_mut() {
+            s.pre_image(e, self.snap_done);
+        }
         let r = f(e);
+        // `f` may have rebuilt the block (`set_expire`, `replace_value`),
+        // which clears the bit; done either way now.
+        e.set_snap_bit(self.snap_done);
         let after = e.mem_usage();
         let has_ttl = e.expire().is_some();
         self.mem = self.mem + after - before;
@@ -417,6 +442,16 @@ impl Db {
         self.pool.clear();
         let mut t = Table::new();
         std::mem::swap(&mut t, &mut self.table);
+        if let Some(s) = self.snap.as_deref_mut() {
+            // The walk has not finished these contents: it takes the old
+            // table over and walks it from its cursor; the new table holds
+            // only keys born after the cut. A second flush finds `orphan`
+            // taken, and the table it drops owes the snapshot nothing.
+            if s.orphan.is_none() {
+                s.orphan = Some(t);
+                return Table::new();
+            }
+        }
         t
     }
 
@@ -473,6 +508,9 @@ impl Db {
                 self.forget(e);
                 self.dirty += 1;
                 self.propagate_del(e.key());
+                if let Some(s) = self.snap.as_deref_mut() {
+                    s.pre_image(e, self.snap_done);
+                }
             }
             removed_total += removed.len();
             if examined >= budget || self.volatile == 0 {
@@ -512,6 +550,11 @@ impl Db {
         std::mem::swap(&mut self.volatile, &mut other.volatile);
         std::mem::swap(&mut self.mem, &mut other.mem);
         std::mem::swap(&mut self.expire_seg, &mut other.expire_seg);
+        // A running snapshot's state (cursor, pre-images, output DB index)
+        // belongs to the contents, not the index: the snapshot still writes
+        // each DB as it was at the cut (see `snapshot.rs`).
+        std::mem::swap(&mut self.snap, &mut other.snap);
+        std::mem::swap(&mut self.snap_done, &mut other.snap_done);
         // Pooled candidates name keys of the old contents; the policy
         // stays with the index like the other settings.
         self.pool.clear();

@@ -30,6 +30,11 @@ const KIND_MASK: u8 = 3 << KIND_SHIFT;
 const KIND_RAW: u8 = 0;
 const KIND_INT: u8 = 1;
 const KIND_OBJ: u8 = 2;
+/// The snapshot epoch bit (see `snapshot.rs`): an entry whose bit differs
+/// from its DB's `snap_done` existed at a running snapshot's cut and has
+/// not been handed to it yet. Rebuilding a block (`set_expire`,
+/// `replace_value`) drops it; `Db` re-stamps after every mutation.
+const SNAP: u8 = 1 << 4;
 
 /// A borrowed view of an entry's value.
 #[derive(Debug)]
@@ -313,6 +318,22 @@ impl Entry {
     pub fn set_clock(&mut self, clock: u32) {
         let c = clock.to_le_bytes();
         self.bytes_mut()[1..4].copy_from_slice(&c[..3]);
+    }
+
+    /// The snapshot epoch bit (meaning: see `snapshot.rs`).
+    #[inline]
+    pub(super) fn snap_bit(&self) -> bool {
+        // SAFETY: every block starts with its flags byte.
+        unsafe { *self.ptr.as_ptr() & SNAP != 0 }
+    }
+
+    #[inline]
+    pub(super) fn set_snap_bit(&mut self, on: bool) {
+        // SAFETY: as in `snap_bit`; `&mut self` makes the write unique.
+        unsafe {
+            let p = self.ptr.as_ptr();
+            *p = (*p & !SNAP) | if on { SNAP } else { 0 };
+        }
     }
 
     /// Bytes this entry costs on the heap (allocator size class of the

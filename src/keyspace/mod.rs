@@ -3,19 +3,23 @@
 //! Tenants in different DBs never contend: a connection locks only its
 //! selected DB, once per pipelined batch. Commands that span DBs (MOVE,
 //! SWAPDB, COPY … DB, FLUSHALL) lock in index order via [`Keyspace::lock_two`]
-//! and [`Keyspace::lock_all`].
+//! and [`Keyspace::lock_all`]. Point-in-time snapshots of all DBs, without
+//! fork, are in [`snapshot`].
 
 pub mod blocking;
 pub mod db;
 pub mod entry;
 pub mod evict;
 pub mod listpack;
+pub mod snapshot;
 pub mod table;
 pub mod types;
 pub mod value;
 
 pub use db::Db;
 pub use entry::{Entry, NewValue, ValueRef};
+
+use std::sync::atomic::AtomicBool;
 
 use parking_lot::{Mutex, MutexGuard};
 
@@ -27,6 +31,9 @@ pub struct Keyspace {
     dbs: Box<[Slot]>,
     /// Numbers effects across DBs (see [`db::EffectLog`]).
     pub effect_seq: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// A snapshot runs (or drains after a cancel): one at a time, since
+    /// the DBs' snapshot bits have room for one epoch (see `snapshot.rs`).
+    pub(crate) snapshot_busy: AtomicBool,
 }
 
 impl Keyspace {
@@ -34,6 +41,7 @@ impl Keyspace {
         Keyspace {
             dbs: (0..count).map(|_| Slot(Mutex::new(Db::new()))).collect(),
             effect_seq: Default::default(),
+            snapshot_busy: AtomicBool::new(false),
         }
     }
 

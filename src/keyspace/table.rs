@@ -280,6 +280,39 @@ impl Table {
         }
     }
 
+    /// One step of a snapshot walk (see `snapshot.rs`): calls `visit` on
+    /// the entries of the segment whose hash range holds `cursor`, in
+    /// table order, until it returns false. Returns where the walk goes on:
+    /// `Some(cursor)` again when `visit` stopped early (the caller's
+    /// per-entry bit says which entries are already done, so revisiting a
+    /// segment is harmless), the segment's upper bound once it was visited
+    /// whole, or `None` past the top of the hash space.
+    ///
+    /// A segment boundary stays a boundary forever (splits only refine
+    /// ranges), so a cursor taken before a split still starts a segment
+    /// after it and no key of the table can fall behind the walk.
+    pub(super) fn walk_step(
+        &mut self,
+        cursor: u64,
+        mut visit: impl FnMut(&mut Entry) -> bool,
+    ) -> Option<u64> {
+        let i = self.seg_index(cursor);
+        let seg = &mut self.segs[i];
+        for e in seg.map.iter_mut() {
+            if !visit(e) {
+                return Some(cursor);
+            }
+        }
+        if seg.depth == 0 {
+            return None;
+        }
+        let lo = cursor & !(u64::MAX >> seg.depth);
+        match lo.wrapping_add(1u64 << (64 - seg.depth)) {
+            0 => None,
+            hi => Some(hi),
+        }
+    }
+
     /// A random entry, `None` when the table is empty. Same distribution
     /// and cost as one draw of [`Table::sample`].
     pub fn random(&self, rng: &mut impl Rng) -> Option<&Entry> {
