@@ -65,6 +65,14 @@ impl User {
         }
     }
 
+    /// The user an internal client runs as (replaying the AOF): every
+    /// command, key, channel and DB, whatever the configured users are.
+    pub fn internal() -> User {
+        let mut u = User::default_user(None);
+        u.name = "(internal)".into();
+        u.finish()
+    }
+
     fn default_user(password: Option<&str>) -> User {
         let mut u = User::new("default");
         u.enabled = true;

@@ -89,6 +89,41 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(N) when saving, where N is the total number of keys in all databases when saving data, otherwise O(1)",
     ),
     CommandSpec::new(
+        "save",
+        1,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI | NO_DB_LOCK,
+        G,
+        save,
+    )
+    .doc(
+        "Synchronously saves the database(s) to disk.",
+        "1.0.0",
+        "O(N) where N is the total number of keys in all databases",
+    ),
+    CommandSpec::new(
+        "bgsave",
+        -1,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_DB_LOCK,
+        G,
+        bgsave,
+    )
+    .doc("Asynchronously saves the database(s) to disk.", "1.0.0", "O(1)"),
+    CommandSpec::new(
+        "bgrewriteaof",
+        1,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_DB_LOCK,
+        G,
+        bgrewriteaof,
+    )
+    .doc("Asynchronously rewrites the append-only file to disk.", "1.0.0", "O(1)"),
+    CommandSpec::new("lastsave", 1, LOADING | STALE | FAST | NO_DB_LOCK, G, lastsave)
+        .cats(cat::ADMIN | cat::DANGEROUS)
+        .doc(
+            "Returns the Unix timestamp of the last successful save to disk.",
+            "1.0.0",
+            "O(1)",
+        ),
+    CommandSpec::new(
         "monitor",
         1,
         ADMIN | NOSCRIPT | LOADING | STALE | NO_DB_LOCK,
@@ -800,22 +835,60 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
                 line("lazyfree_pending_objects", &0);
             }
             "persistence" => {
-                let started_s = (ctx.now / 1000) - uptime as i64;
-                line("loading", &0);
+                let p = &srv.persist;
+                let st = p.state();
+                let gate = p.gate.load(Ordering::Relaxed);
+                let loading = gate & crate::persistence::runtime::gate::LOADING != 0;
+                let changes =
+                    crate::persistence::runtime::dirty_total(srv).saturating_sub(st.dirty_at_save);
+                let ok = |b: bool| if b { "ok" } else { "err" };
+                line("loading", &u8::from(loading));
                 line("async_loading", &0);
-                line("rdb_changes_since_last_save", &0);
-                line("rdb_bgsave_in_progress", &0);
-                line("rdb_last_save_time", &started_s);
-                line("rdb_last_bgsave_status", &"ok");
-                line("rdb_last_bgsave_time_sec", &-1);
-                line("rdb_current_bgsave_time_sec", &-1);
-                line("aof_enabled", &u8::from(cfg.appendonly));
-                line("aof_rewrite_in_progress", &0);
+                if loading {
+                    let done = p.loaded_bytes.load(Ordering::Relaxed);
+                    let total = p.total_bytes.load(Ordering::Relaxed);
+                    line("loading_total_bytes", &total);
+                    line("loading_loaded_bytes", &done);
+                    line(
+                        "loading_loaded_perc",
+                        &format!("{:.2}", done as f64 * 100.0 / total.max(1) as f64),
+                    );
+                }
+                line("rdb_changes_since_last_save", &changes);
+                let bg = p.background();
+                let saving = matches!(bg, Some((crate::persistence::runtime::Job::Save, _)));
+                line("rdb_bgsave_in_progress", &u8::from(saving));
+                line("rdb_last_save_time", &st.last_save);
+                line("rdb_last_bgsave_status", &ok(st.last_ok));
+                line("rdb_last_bgsave_time_sec", &st.last_duration_s);
+                line(
+                    "rdb_current_bgsave_time_sec",
+                    &bg.filter(|b| saving && b.1 < u64::MAX)
+                        .map_or(-1, |b| b.1 as i64),
+                );
+                line("rdb_saves", &st.saves);
+                let aof = p.aof_stats();
+                line("aof_enabled", &u8::from(aof.is_some()));
+                line(
+                    "aof_rewrite_in_progress",
+                    &u8::from(aof.as_ref().is_some_and(|a| a.aof_rewrite_in_progress)),
+                );
                 line("aof_rewrite_scheduled", &0);
                 line("aof_last_rewrite_time_sec", &-1);
                 line("aof_current_rewrite_time_sec", &-1);
                 line("aof_last_bgrewrite_status", &"ok");
-                line("aof_last_write_status", &"ok");
+                let write_ok = aof
+                    .as_ref()
+                    .is_none_or(|a| a.aof_last_write_error.is_none());
+                line("aof_last_write_status", &ok(write_ok));
+                if let Some(a) = &aof {
+                    line("aof_current_size", &a.aof_current_size);
+                    line("aof_base_size", &a.aof_base_size);
+                    line("aof_pending_rewrite", &0);
+                    line("aof_buffer_length", &0);
+                    line("aof_pending_bio_fsync", &0);
+                    line("aof_delayed_fsync", &a.aof_delayed_fsync);
+                }
             }
             "stats" => {
                 let st = &srv.stats;
@@ -1081,12 +1154,30 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         .then(|| next.dbs.iter().find(|d| d.index == ctx.client.db).cloned())
         .flatten();
     let default_policy = Policy::parse(next.maxmemory_policy.as_bytes()).unwrap_or_default();
+    let aof_turn = {
+        let was = ctx.srv.config.read().appendonly;
+        (next.appendonly != was).then_some(next.appendonly)
+    };
+    if aof_turn == Some(true) && !next.persistence {
+        return Err(errors::config_set_failed(
+            b"appendonly",
+            "persistence is off for this server (embedded without Config::persistence)",
+        ));
+    }
     *ctx.srv.config.write() = next;
     ctx.srv.config_changed();
     if let Some(d) = db_settings {
         let srv = ctx.srv;
         srv.tenancy
             .apply_db(d.index, Some(&d), default_policy, &srv.keyspace);
+    }
+    if let (Some(on), Some(srv)) = (aof_turn, ctx.srv.me.upgrade()) {
+        // Every DB is locked to cut the base: the batch's lock goes first.
+        ctx.release_db();
+        if let Err(e) = crate::persistence::runtime::appendonly_changed(&srv, on) {
+            srv.config.write().appendonly = !on;
+            return Err(Error::from(format!("ERR {e}")));
+        }
     }
     ctx.out.ok();
     Ok(())
@@ -1302,8 +1393,61 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         // Shutdown is immediate here, so there is never one to abort.
         return Err(errors::NO_SHUTDOWN_IN_PROGRESS);
     }
+    let force = argv[1..].iter().any(|a| is(a, "force"));
+    let mode = if nosave {
+        Some(false)
+    } else if save {
+        Some(true)
+    } else {
+        None
+    };
+    crate::persistence::runtime::before_shutdown(ctx.srv, mode, force).map_err(Error::from)?;
     ctx.srv.request_shutdown();
     ctx.client.close_after_reply = true;
+    Ok(())
+}
+
+fn save(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    crate::persistence::runtime::save(ctx.srv).map_err(Error::from)?;
+    ctx.out.ok();
+    Ok(())
+}
+
+fn bgsave(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let schedule = match argv.get(1) {
+        None => false,
+        Some(a) if argv.len() == 2 && is(a, "schedule") => true,
+        Some(_) => return Err(errors::SYNTAX),
+    };
+    let srv = ctx.srv.me.upgrade().ok_or(errors::SYNTAX)?;
+    let running = srv.persist.background();
+    if let (true, Some(_)) = (schedule, running) {
+        srv.persist
+            .bgsave_scheduled
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+        ctx.out.simple(b"Background saving scheduled");
+        return Ok(());
+    }
+    if let Some((crate::persistence::runtime::Job::AofRewrite, _)) = running {
+        return Err(Error::lit(
+            "ERR Background append only file rewriting in progress",
+        ));
+    }
+    crate::persistence::runtime::bgsave(&srv).map_err(Error::from)?;
+    ctx.out.simple(b"Background saving started");
+    Ok(())
+}
+
+fn bgrewriteaof(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let srv = ctx.srv.me.upgrade().ok_or(errors::SYNTAX)?;
+    crate::persistence::runtime::bgrewriteaof(&srv).map_err(Error::from)?;
+    ctx.out
+        .simple(b"Background append only file rewriting started");
+    Ok(())
+}
+
+fn lastsave(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    ctx.out.int(ctx.srv.persist.state().last_save);
     Ok(())
 }
 

@@ -45,6 +45,32 @@ pub struct Config {
     pub dir: PathBuf,
     pub save: String,
     pub appendonly: bool,
+    /// Whether this server reads and writes files in `dir` at all: the
+    /// `keyward` binary does (as redis-server), an embedded server only
+    /// when asked (`ServerBuilder::persistence`), so test suites that embed
+    /// it leave no `dump.rdb` behind and load none.
+    pub persistence: bool,
+    /// `dbfilename`.
+    pub dbfilename: String,
+    /// `appendfilename`, `appenddirname`.
+    pub appendfilename: String,
+    pub appenddirname: String,
+    /// `appendfsync`: always, everysec or no.
+    pub appendfsync: String,
+    pub aof_use_rdb_preamble: bool,
+    pub aof_load_truncated: bool,
+    pub aof_timestamp_enabled: bool,
+    pub auto_aof_rewrite_percentage: u64,
+    pub auto_aof_rewrite_min_size: u64,
+    pub no_appendfsync_on_rewrite: bool,
+    pub rdbcompression: bool,
+    pub rdbchecksum: bool,
+    pub stop_writes_on_bgsave_error: bool,
+    /// `sanitize-dump-payload`: keyward always sanitises deeply (the
+    /// strictest setting), whatever this says.
+    pub sanitize_dump_payload: String,
+    /// `rdb-version` (ours): 11 writes what Redis 7.2 writes, 10 what 7.0 loads.
+    pub rdb_version: u16,
     pub proto_max_bulk_len: usize,
     pub client_query_buffer_limit: usize,
     pub slowlog_log_slower_than: i64,
@@ -219,6 +245,22 @@ impl Default for Config {
             dir: PathBuf::from("."),
             save: "3600 1 300 100 60 10000".into(),
             appendonly: false,
+            persistence: false,
+            dbfilename: "dump.rdb".into(),
+            appendfilename: "appendonly.aof".into(),
+            appenddirname: "appendonlydir".into(),
+            appendfsync: "everysec".into(),
+            aof_use_rdb_preamble: true,
+            aof_load_truncated: true,
+            aof_timestamp_enabled: false,
+            auto_aof_rewrite_percentage: 100,
+            auto_aof_rewrite_min_size: 64 * 1024 * 1024,
+            no_appendfsync_on_rewrite: false,
+            rdbcompression: true,
+            rdbchecksum: true,
+            stop_writes_on_bgsave_error: true,
+            sanitize_dump_payload: "no".into(),
+            rdb_version: 11,
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             slowlog_log_slower_than: 10_000,
@@ -426,6 +468,8 @@ impl Config {
 pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, ConfigError> {
     let args: Vec<String> = args.into_iter().collect();
     let mut cli = Cli::default();
+    // The binary is redis-server: it keeps its data in `dir`.
+    cli.config.persistence = true;
     let mut i = 0;
     if let Some(first) = args.first() {
         match first.as_str() {

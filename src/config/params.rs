@@ -197,6 +197,56 @@ macro_rules! busy_threshold {
     };
 }
 
+/// A yes/no setting kept as a bool field.
+macro_rules! yes_no_param {
+    ($name:literal, $field:ident) => {
+        Param {
+            name: $name,
+            get: |c| yn(c.$field),
+            set: |c, v| {
+                c.$field = yes_no(v)?;
+                Ok(())
+            },
+            mutable: true,
+            sensitive: false,
+            db: None,
+        }
+    };
+}
+
+/// A string setting, checked by `$ok` before it is kept.
+macro_rules! string_param {
+    ($name:literal, $field:ident, $mutable:literal, $ok:expr) => {
+        Param {
+            name: $name,
+            get: |c| c.$field.clone(),
+            set: |c, v| {
+                c.$field = $ok(v)?;
+                Ok(())
+            },
+            mutable: $mutable,
+            sensitive: false,
+            db: None,
+        }
+    };
+}
+
+/// A file name inside `dir`: no path separators (Redis's check).
+fn file_name_ok(v: &str) -> Result<String, String> {
+    if v.is_empty() || v.contains('/') || v == "." || v == ".." {
+        return Err("dbfilename can't be a path, just a filename".into());
+    }
+    Ok(v.to_string())
+}
+
+fn fsync_ok(v: &str) -> Result<String, String> {
+    one_of(v, &["always", "everysec", "no"])
+}
+
+fn sanitize_ok(v: &str) -> Result<String, String> {
+    one_of(v, &["no", "yes", "clients"])
+}
+
 /// A small-encoding threshold (entries or bytes), `Config::thresholds`.
 macro_rules! threshold {
     ($name:literal, $field:ident) => {
@@ -559,9 +609,62 @@ pub static PARAMS: &[Param] = &[
     // Read by clients and tools; see `fixed!`.
     fixed!("maxmemory-clients", "0", true),
     fixed!("maxmemory-eviction-tenacity", "10", true),
-    fixed!("appendfsync", "everysec", true),
-    fixed!("appendfilename", "appendonly.aof", false),
-    fixed!("dbfilename", "dump.rdb", true),
+    string_param!("dbfilename", dbfilename, true, file_name_ok),
+    string_param!("appendfilename", appendfilename, false, file_name_ok),
+    string_param!("appenddirname", appenddirname, false, file_name_ok),
+    string_param!("appendfsync", appendfsync, true, fsync_ok),
+    string_param!(
+        "sanitize-dump-payload",
+        sanitize_dump_payload,
+        true,
+        sanitize_ok
+    ),
+    yes_no_param!("aof-use-rdb-preamble", aof_use_rdb_preamble),
+    yes_no_param!("aof-load-truncated", aof_load_truncated),
+    yes_no_param!("aof-timestamp-enabled", aof_timestamp_enabled),
+    yes_no_param!("no-appendfsync-on-rewrite", no_appendfsync_on_rewrite),
+    yes_no_param!("rdbcompression", rdbcompression),
+    yes_no_param!("rdbchecksum", rdbchecksum),
+    yes_no_param!("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error),
+    Param {
+        name: "auto-aof-rewrite-percentage",
+        get: |c| c.auto_aof_rewrite_percentage.to_string(),
+        set: |c, v| {
+            c.auto_aof_rewrite_percentage = int_in(v, 0, i64::from(i32::MAX))?;
+            Ok(())
+        },
+        mutable: true,
+        sensitive: false,
+        db: None,
+    },
+    Param {
+        name: "auto-aof-rewrite-min-size",
+        get: |c| c.auto_aof_rewrite_min_size.to_string(),
+        set: |c, v| {
+            c.auto_aof_rewrite_min_size = mem(v)?;
+            Ok(())
+        },
+        mutable: true,
+        sensitive: false,
+        db: None,
+    },
+    Param {
+        name: "rdb-version",
+        get: |c| c.rdb_version.to_string(),
+        set: |c, v| {
+            c.rdb_version = match v {
+                "10" => 10,
+                "11" => 11,
+                _ => return Err("argument must be 10 or 11".into()),
+            };
+            Ok(())
+        },
+        mutable: true,
+        sensitive: false,
+        db: None,
+    },
+    // Replication's: keyward has no replicas, so no sync files to delete.
+    fixed!("rdb-del-sync-files", "no", true),
     fixed!("notify-keyspace-events", "", true),
     fixed!("cluster-enabled", "no", false),
     fixed!("replica-read-only", "yes", true),

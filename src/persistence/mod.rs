@@ -6,7 +6,10 @@
 //!   simulated disk for crash tests.
 //! - [`rdb`]: the RDB file format (reader for versions 1–11, writer for
 //!   10 and 11) and the value codec DUMP/RESTORE share with it.
+//! - [`runtime`]: what a running server does with them (load at startup,
+//!   SAVE and the save schedule, the AOF as the effect sink, shutdown).
 
 pub mod aof;
 pub mod fs;
 pub mod rdb;
+pub mod runtime;

@@ -85,6 +85,8 @@ pub struct Client {
     /// The effect sink's ticket (an AOF offset) this batch's replies wait
     /// for: under `appendfsync always`, its fsync.
     pub sync_ticket: u64,
+    /// Replays a log (see [`Client::internal`]).
+    pub replaying: bool,
     /// A failed AUTH asked its reply to be held back this long
     /// (`auth-fail-delay`); the connection sleeps before writing it.
     pub auth_delay: Option<std::time::Duration>,
@@ -160,6 +162,7 @@ impl Client {
             meter: srv.metrics.as_ref().map(|m| m.users.meter(&user)),
             ops_credit: (0, 0),
             auth_delay: None,
+            replaying: false,
             effects: Vec::new(),
             sync_ticket: 0,
             user,
@@ -177,6 +180,19 @@ impl Client {
             in_script: false,
         };
         (client, push_rx)
+    }
+
+    /// A client that is no connection: it replays the AOF at startup as a
+    /// user allowed everything, and the quota gate lets it through (a log
+    /// is replayed whatever today's limits say).
+    pub fn internal(srv: &crate::server::Shared) -> Client {
+        let any: SocketAddr = ([127, 0, 0, 1], 0).into();
+        let (mut c, _rx) = Client::new(srv, 0, any, any, -1);
+        c.user = Arc::new(User::internal());
+        c.authenticated = true;
+        c.replaying = true;
+        c.meter = None;
+        c
     }
 
     /// Whether a blocking command may block now (not inside MULTI/EXEC or

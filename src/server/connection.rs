@@ -318,6 +318,15 @@ async fn run(
         if let Some(e) = &proto_err {
             out.error(format!("ERR {e}").as_bytes());
         }
+        // appendfsync always: nothing goes out before the fsync covering
+        // what this batch wrote or read ("acknowledged or observed").
+        let ticket = srv
+            .persist
+            .reply_ticket(std::mem::take(&mut client.sync_ticket));
+        if ticket > 0 && !out.is_empty() && !srv.persist.wait_synced(ticket).await {
+            // The AOF failed: these replies would promise what was lost.
+            return Ok(());
+        }
         if let Some(d) = client.auth_delay.take() {
             tokio::select! {
                 _ = tokio::time::sleep(d) => {}

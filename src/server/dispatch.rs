@@ -149,6 +149,16 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
         stat.rejected.fetch_add(1, Ordering::Relaxed);
         return reply_error(ctx, &errors::not_in_subscribed_context(&cmd.fullname));
     }
+    // Persistence gates: one relaxed load, zero unless loading or a save
+    // or AOF write failed.
+    let pgate = ctx.srv.persist.gate.load(Ordering::Relaxed);
+    if pgate != 0 && !ctx.client.replaying {
+        if let Some(e) = persistence_refusal(ctx, spec, pgate) {
+            stat.rejected.fetch_add(1, Ordering::Relaxed);
+            flag_transaction(ctx);
+            return reply_error(ctx, &e);
+        }
+    }
     // Quota gate: one relaxed load and a branch for a DB without limits.
     let gates = ctx
         .srv
@@ -156,7 +166,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
         .db(ctx.client.db)
         .gates
         .load(Ordering::Relaxed);
-    if gates != 0 {
+    if gates != 0 && !ctx.client.replaying {
         let queuing = ctx.client.multi.is_some() && !spec.has(flags::TX_CONTROL);
         if let Err(e) = crate::tenancy::gate::check(ctx, spec, argv, gates, queuing) {
             stat.rejected.fetch_add(1, Ordering::Relaxed);
@@ -316,6 +326,34 @@ fn record_effects(
             }
         }
     }
+}
+
+/// LOADING refuses what is not flagged `loading`; MISCONF refuses writes
+/// (and PING, as Redis does, so health checks notice).
+fn persistence_refusal(ctx: &Ctx<'_>, spec: &CommandSpec, pgate: u8) -> Option<Error> {
+    use crate::persistence::runtime::{gate, LOADING_ERROR, MISCONF_RDB_ERROR};
+    if pgate & gate::LOADING != 0 && !spec.has(flags::LOADING) {
+        return Some(Error::lit(LOADING_ERROR));
+    }
+    let write = spec.has(flags::WRITE) || spec.name == "ping";
+    if !write {
+        return None;
+    }
+    if pgate & gate::MISCONF_AOF != 0 {
+        let why = ctx
+            .srv
+            .persist
+            .aof_stats()
+            .and_then(|s| s.aof_last_write_error)
+            .unwrap_or_else(|| "unknown error".into());
+        return Some(Error::from(format!(
+            "MISCONF Errors writing to the AOF file: {why}"
+        )));
+    }
+    if pgate & gate::MISCONF_RDB != 0 {
+        return Some(Error::lit(MISCONF_RDB_ERROR));
+    }
+    None
 }
 
 /// A command refused while queueing makes EXEC fail (Redis's flagTransaction).

@@ -18,7 +18,9 @@
 //! atomically.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
 
 /// One command as logged: its arguments.
 pub type Argv = Vec<Vec<u8>>;
@@ -34,7 +36,7 @@ pub trait EffectSink: Send + Sync {
 /// write command when nobody does).
 #[derive(Default)]
 pub struct Propagation {
-    sink: OnceLock<Arc<dyn EffectSink>>,
+    sink: RwLock<Option<Arc<dyn EffectSink>>>,
     on: AtomicBool,
 }
 
@@ -44,24 +46,34 @@ impl Propagation {
         self.on.load(Ordering::Relaxed)
     }
 
-    /// Installs the sink (once per server) and turns propagation on.
-    /// Every DB must start logging its own effects at the same moment:
-    /// the caller holds all DB locks (see `Shared::start_propagation`).
+    /// Installs the sink and turns propagation on; false when another
+    /// sink was installed already. Every DB must start logging its own
+    /// effects at the same moment: the caller holds all DB locks (see
+    /// `Shared::start_propagation`).
     pub fn install(&self, sink: Arc<dyn EffectSink>) -> bool {
-        let fresh = self.sink.set(sink).is_ok();
+        let mut slot = self.sink.write();
+        if slot.is_some() {
+            return false;
+        }
+        *slot = Some(sink);
         self.on.store(true, Ordering::Relaxed);
-        fresh
+        true
     }
 
+    /// Turns propagation off and drops the sink (CONFIG SET appendonly no).
     pub fn stop(&self) {
         self.on.store(false, Ordering::Relaxed);
+        *self.sink.write() = None;
     }
 
     /// Hands effects to the sink; returns its ticket.
     pub fn emit(&self, effects: &[(usize, Argv)]) -> u64 {
-        match self.sink.get() {
-            Some(s) if self.is_on() && !effects.is_empty() => s.append(effects),
-            _ => 0,
+        if !self.is_on() || effects.is_empty() {
+            return 0;
+        }
+        match &*self.sink.read() {
+            Some(s) => s.append(effects),
+            None => 0,
         }
     }
 }

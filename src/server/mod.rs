@@ -65,6 +65,11 @@ pub struct Shared {
     pub addrs: Mutex<Vec<SocketAddr>>,
     /// Where write effects go (the AOF); see [`effects`].
     pub propagation: effects::Propagation,
+    /// Files, the save schedule, the LOADING/MISCONF gates.
+    pub persist: crate::persistence::runtime::Persistence,
+    /// This state's own `Arc`, for work that outlives a command (a
+    /// background save, the AOF sink).
+    pub me: std::sync::Weak<Shared>,
 }
 
 impl Shared {
@@ -77,7 +82,8 @@ impl Shared {
                 .map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)]))
                 .collect()
         };
-        let shared = Arc::new(Shared {
+        let shared = Arc::new_cyclic(|me| Shared {
+            me: me.clone(),
             keyspace: Keyspace::new(config.databases),
             acl: Acl::from_config(&config),
             clock: Clock::default(),
@@ -102,6 +108,7 @@ impl Shared {
             shutting_down: AtomicBool::new(false),
             addrs: Mutex::new(Vec::new()),
             propagation: Default::default(),
+            persist: Default::default(),
             config: RwLock::new(config),
         });
         // Namespaces are chosen once (the scope settings are immutable).
@@ -160,6 +167,13 @@ impl Shared {
 
     pub fn databases(&self) -> usize {
         self.keyspace.len()
+    }
+}
+
+/// A snapshot walks the keyspace owned through the server's state.
+impl AsRef<Keyspace> for Arc<Shared> {
+    fn as_ref(&self) -> &Keyspace {
+        &self.keyspace
     }
 }
 
@@ -246,9 +260,20 @@ pub enum StartError {
     BadAddress(String),
     #[error("{0}")]
     Config(#[from] crate::config::ConfigError),
+    /// The data in `dir` could not be loaded (the server did not start).
+    #[error("{0}")]
+    Load(String),
 }
 
 impl ServerBuilder {
+    /// Keeps data in `dir` as redis-server does (load at start, SAVE, the
+    /// save schedule, the AOF); off by default when embedded.
+    pub fn persistence(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.config.persistence = true;
+        self.config.dir = dir.into();
+        self
+    }
+
     pub fn config(mut self, config: Config) -> Self {
         self.config = config;
         self
@@ -279,6 +304,12 @@ impl ServerBuilder {
     pub async fn start(self) -> Result<ServerHandle, StartError> {
         let config = self.config;
         config.check_dbs()?;
+        if config.appendonly && !config.persistence {
+            return Err(StartError::Load(
+                "appendonly yes needs persistence (Config::persistence / ServerBuilder::persistence)"
+                    .into(),
+            ));
+        }
         let mut listeners = Vec::new();
         let mut port = config.port;
         for (i, host) in config.bind.iter().enumerate() {
@@ -328,6 +359,14 @@ impl ServerBuilder {
         let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
         let shared = Shared::new(config);
         shared.config_changed();
+        // Clients that connect while the dataset loads get -LOADING.
+        let persistent = shared.config.read().persistence;
+        if persistent {
+            shared.persist.gate.fetch_or(
+                crate::persistence::runtime::gate::LOADING,
+                Ordering::Relaxed,
+            );
+        }
         let addrs: Vec<SocketAddr> = listeners
             .iter()
             .filter_map(|l| l.local_addr().ok())
@@ -342,13 +381,31 @@ impl ServerBuilder {
             tasks.spawn(crate::metrics::http::serve(shared.clone(), l));
             info!(addr = ?metrics_addr, "serving Prometheus metrics on /metrics");
         }
-        info!(addrs = ?addrs, "keyward ready to accept connections");
-        Ok(ServerHandle {
-            addrs,
+        let mut handle = ServerHandle {
+            addrs: addrs.clone(),
             metrics_addr,
-            shared,
+            shared: shared.clone(),
             tasks,
-        })
+        };
+        if persistent {
+            let s = shared.clone();
+            let loaded =
+                tokio::task::spawn_blocking(move || crate::persistence::runtime::load_and_open(&s))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("loading panicked: {e}")));
+            if let Err(e) = loaded {
+                tracing::error!("{e}");
+                shared.request_shutdown();
+                handle.drain().await;
+                return Err(StartError::Load(e));
+            }
+            shared.persist.gate.fetch_and(
+                !crate::persistence::runtime::gate::LOADING,
+                Ordering::Relaxed,
+            );
+        }
+        info!(addrs = ?addrs, "keyward ready to accept connections");
+        Ok(handle)
     }
 }
 
@@ -392,10 +449,19 @@ impl ServerHandle {
         self.drain().await;
     }
 
-    /// Stops accepting, closes every connection, waits for the tasks.
+    /// Stops accepting, closes every connection, waits for the tasks; with
+    /// persistence on, syncs the AOF and saves when save points exist (as
+    /// redis-server on SIGTERM), after the connections are closed.
     pub async fn shutdown(mut self) {
         self.shared.request_shutdown();
         self.drain().await;
+        let s = self.shared.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Err(e) = crate::persistence::runtime::before_shutdown(&s, None, true) {
+                tracing::error!("{e}");
+            }
+        })
+        .await;
     }
 
     async fn drain(&mut self) {
@@ -414,6 +480,7 @@ impl ServerHandle {
 /// DB's used memory.
 async fn cron(shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown_rx();
+    let mut last_save_check = Instant::now();
     loop {
         let hz = shared.config.read().hz.max(1);
         tokio::select! {
@@ -424,6 +491,16 @@ async fn cron(shared: Arc<Shared>) {
         // DB a script holds must not stall this worker.
         if shared.scripting.running() {
             continue;
+        }
+        if last_save_check.elapsed() >= Duration::from_secs(1) {
+            last_save_check = Instant::now();
+            let s = shared.clone();
+            // A save holds every DB for its length: off the worker thread.
+            let _ = tokio::task::spawn_blocking(move || {
+                crate::persistence::runtime::background_cron(&s);
+                crate::persistence::runtime::cron(&s)
+            })
+            .await;
         }
         let now = shared.clock.now_ms();
         for i in 0..shared.keyspace.len() {

@@ -17,6 +17,7 @@ mod limits;
 mod list;
 mod meta;
 mod metrics;
+mod persistence;
 mod pubsub;
 mod rdb;
 mod scenario;

@@ -120,6 +120,12 @@ impl<W: Write> RdbWriter<W> {
         self.flush_buf()
     }
 
+    /// Records encoded elsewhere (by [`encode_key_value`]), counted in the
+    /// checksum.
+    pub fn raw(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.put(bytes)
+    }
+
     /// One key: its expiry, its IDLE or FREQ under an LRU or LFU `policy`,
     /// the type byte, the key and the value.
     pub fn entry(&mut self, e: &Entry, policy: Policy, now_ms: i64) -> io::Result<()> {

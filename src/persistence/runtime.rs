@@ -1,0 +1,898 @@
+//! What a running server does with persistence: load `dir` at startup
+//! (the AOF when `appendonly yes`, else the RDB file), SAVE, the save
+//! schedule, the AOF as the effect sink (see `server::effects`), and the
+//! save at shutdown. The formats live in [`super::rdb`] and [`super::aof`];
+//! all I/O goes through [`Fs`].
+//!
+//! Gates dispatch reads in one relaxed load ([`Persistence::gate`]):
+//! `LOADING` while the dataset loads, `MISCONF` after a failed save (with
+//! `stop-writes-on-bgsave-error yes`) or a failed AOF write.
+
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::aof::{self, Aof, AofConfig, AofError, AofHandle, FsyncPolicy, LoadItem};
+use super::fs::{self, Fs, RealFs};
+use super::rdb::{self, AuxFields, RdbVersion, RdbWriter};
+use crate::commands::Ctx;
+use crate::config::Config;
+use crate::keyspace::Db;
+use crate::server::effects::{Argv, EffectSink};
+use crate::server::Shared;
+
+/// Bits of [`Persistence::gate`].
+pub mod gate {
+    /// The dataset is loading: only `loading`-flagged commands run.
+    pub const LOADING: u8 = 1;
+    /// The last save failed and `stop-writes-on-bgsave-error` is on.
+    pub const MISCONF_RDB: u8 = 2;
+    /// An AOF write or fsync failed: writes are refused until a rewrite.
+    pub const MISCONF_AOF: u8 = 4;
+}
+
+pub const LOADING_ERROR: &str = "LOADING Redis is loading the dataset in memory";
+pub const MISCONF_RDB_ERROR: &str = "MISCONF Redis is configured to save RDB snapshots, but it's currently unable to persist to disk. Commands that may modify the data set are disabled, because this instance is configured to report errors during writes if RDB snapshotting fails (stop-writes-on-bgsave-error option). Please check the Redis logs for details about the RDB error.";
+
+/// Server-wide persistence state, in [`Shared`].
+pub struct Persistence {
+    pub fs: Arc<dyn Fs>,
+    pub gate: AtomicU8,
+    state: Mutex<SaveState>,
+    aof: Mutex<Option<Arc<AofSink>>>,
+    /// `appendfsync always` is on: every batch's replies wait for the
+    /// fsync that covers what they observed.
+    always: AtomicBool,
+    /// Load progress for INFO (`loading_loaded_bytes`, `loading_total_bytes`).
+    pub loaded_bytes: AtomicU64,
+    pub total_bytes: AtomicU64,
+    /// The AOF failed under `always`: the server stops without saving.
+    pub fatal: AtomicBool,
+    /// The background save or AOF rewrite running (one snapshot at a time).
+    background: Mutex<Option<Background>>,
+    /// BGSAVE SCHEDULE asked for a save once the running job ends.
+    pub bgsave_scheduled: AtomicBool,
+}
+
+struct Background {
+    kind: Job,
+    started: std::time::Instant,
+    handle: crate::keyspace::snapshot::SnapshotHandle,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Job {
+    Save,
+    AofRewrite,
+}
+
+#[derive(Debug, Clone)]
+pub struct SaveState {
+    /// Unix seconds of the last successful save (or of the start).
+    pub last_save: i64,
+    pub last_ok: bool,
+    pub last_duration_s: i64,
+    /// Unix seconds of the last attempt (failed saves retry after 5 s).
+    pub last_try: i64,
+    /// The sum of the DBs' dirty counters at the last save.
+    pub dirty_at_save: u64,
+    pub saves: u64,
+}
+
+impl Default for Persistence {
+    fn default() -> Self {
+        Persistence::new(Arc::new(RealFs))
+    }
+}
+
+impl Persistence {
+    pub fn new(fs: Arc<dyn Fs>) -> Persistence {
+        let now = unix_now();
+        Persistence {
+            fs,
+            gate: AtomicU8::new(0),
+            state: Mutex::new(SaveState {
+                last_save: now,
+                last_ok: true,
+                last_duration_s: -1,
+                last_try: 0,
+                dirty_at_save: 0,
+                saves: 0,
+            }),
+            aof: Mutex::new(None),
+            always: AtomicBool::new(false),
+            loaded_bytes: AtomicU64::new(0),
+            total_bytes: AtomicU64::new(0),
+            fatal: AtomicBool::new(false),
+            background: Mutex::new(None),
+            bgsave_scheduled: AtomicBool::new(false),
+        }
+    }
+
+    /// The background job running, if any (finished jobs are cleared).
+    pub fn background(&self) -> Option<(Job, u64)> {
+        let mut bg = self.background.lock();
+        if bg.as_ref().is_some_and(|b| b.handle.is_finished()) {
+            *bg = None;
+        }
+        bg.as_ref().map(|b| (b.kind, b.started.elapsed().as_secs()))
+    }
+
+    pub fn state(&self) -> SaveState {
+        self.state.lock().clone()
+    }
+
+    fn set_gate(&self, bit: u8, on: bool) {
+        if on {
+            self.gate.fetch_or(bit, Ordering::Relaxed);
+        } else {
+            self.gate.fetch_and(!bit, Ordering::Relaxed);
+        }
+    }
+
+    /// INFO persistence's AOF figures, when the AOF is on.
+    pub fn aof_stats(&self) -> Option<aof::AofStats> {
+        let sink = self.aof.lock().clone()?;
+        let stats = sink.aof.lock().stats();
+        Some(stats)
+    }
+
+    pub fn aof_on(&self) -> bool {
+        self.aof.lock().is_some()
+    }
+
+    /// What a batch's replies wait for before they go out: under `always`
+    /// everything appended so far (its own writes and any it observed);
+    /// otherwise nothing (the append wrote through already).
+    #[inline]
+    pub fn reply_ticket(&self, own: u64) -> u64 {
+        if !self.always.load(Ordering::Relaxed) {
+            return 0;
+        }
+        match self.aof.lock().as_ref() {
+            Some(s) => own.max(s.handle.offset()),
+            None => 0,
+        }
+    }
+
+    /// Waits until `ticket` is durable; false when it never will be (the
+    /// AOF failed under `always`: the reply must not go out).
+    pub async fn wait_synced(&self, ticket: u64) -> bool {
+        let handle = match self.aof.lock().as_ref() {
+            Some(s) => s.handle.clone(),
+            None => return true,
+        };
+        handle.wait_synced(ticket).await.is_ok()
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn rdb_path(c: &Config) -> PathBuf {
+    c.dir.join(&c.dbfilename)
+}
+
+fn rdb_version(c: &Config) -> RdbVersion {
+    if c.rdb_version == 10 {
+        RdbVersion::V10
+    } else {
+        RdbVersion::V11
+    }
+}
+
+/// The sum of every DB's dirty counter (changes since the start).
+pub fn dirty_total(srv: &Shared) -> u64 {
+    (0..srv.keyspace.len())
+        .map(|i| srv.keyspace.lock(i).dirty)
+        .sum()
+}
+
+/// Writes every DB in `dbs` as an RDB stream to `w`.
+fn write_dbs<W: Write>(
+    w: W,
+    dbs: &[&Db],
+    version: RdbVersion,
+    compression: bool,
+    checksum: bool,
+    aof_base: bool,
+    now_ms: i64,
+) -> std::io::Result<W> {
+    let mut writer = RdbWriter::new(w, version, compression, checksum);
+    let used: u64 = dbs.iter().map(|d| d.used_memory() as u64).sum();
+    let mut aux = AuxFields::new(now_ms / 1000, used);
+    aux.aof_base = aof_base;
+    writer.header(&aux)?;
+    for (i, db) in dbs.iter().enumerate() {
+        if db.is_empty() {
+            continue;
+        }
+        writer.select_db(i, db.len() as u64, db.volatile() as u64)?;
+        for e in db.iter(now_ms) {
+            writer.entry(e, db.policy(), now_ms)?;
+        }
+    }
+    writer.finish()
+}
+
+/// Writes `dbs` to `path` crash-safely (temp, fsync, rename, directory fsync).
+fn write_rdb_file(
+    fs: &dyn Fs,
+    path: &Path,
+    dbs: &[&Db],
+    c: &Config,
+    now_ms: i64,
+) -> std::io::Result<()> {
+    let tmp = fs::temp_path(path);
+    let file = fs.create(&tmp)?;
+    let out = write_dbs(
+        BufWriter::new(file),
+        dbs,
+        rdb_version(c),
+        c.rdbcompression,
+        c.rdbchecksum,
+        false,
+        now_ms,
+    )?;
+    let mut file = out.into_inner().map_err(|e| e.into_error())?;
+    file.sync_data()?;
+    drop(file);
+    fs.rename(&tmp, path)?;
+    fs.sync_dir(fs::parent(path))
+}
+
+/// SAVE: the whole dataset to `dir/dbfilename`, with every DB locked (a
+/// point-in-time cut; writers wait, as they do for Redis's SAVE).
+pub fn save(srv: &Shared) -> Result<(), String> {
+    let c = srv.config.read().clone();
+    if !c.persistence {
+        return Err("ERR persistence is off for this server (an embedded server keeps nothing unless Config::persistence is set)".into());
+    }
+    let started = std::time::Instant::now();
+    let now_ms = srv.clock.now_ms();
+    let guards = srv.keyspace.lock_all();
+    let dirty: u64 = guards.iter().map(|d| d.dirty).sum();
+    let dbs: Vec<&Db> = guards.iter().map(|g| &**g).collect();
+    let path = rdb_path(&c);
+    let result = write_rdb_file(srv.persist.fs.as_ref(), &path, &dbs, &c, now_ms);
+    drop(dbs);
+    drop(guards);
+    let p = &srv.persist;
+    let mut st = p.state.lock();
+    st.last_try = unix_now();
+    match result {
+        Ok(()) => {
+            st.last_save = unix_now();
+            st.last_ok = true;
+            st.dirty_at_save = dirty;
+            st.saves += 1;
+            st.last_duration_s = started.elapsed().as_secs() as i64;
+            drop(st);
+            p.set_gate(gate::MISCONF_RDB, false);
+            tracing::info!(path = %path.display(), "DB saved on disk");
+            Ok(())
+        }
+        Err(e) => {
+            st.last_ok = false;
+            drop(st);
+            if c.stop_writes_on_bgsave_error {
+                p.set_gate(gate::MISCONF_RDB, true);
+            }
+            tracing::warn!(path = %path.display(), error = %e, "failed saving the DB");
+            Err(format!("ERR {e}"))
+        }
+    }
+}
+
+/// `save` points: (seconds, changes) pairs.
+fn save_points(c: &Config) -> Vec<(i64, u64)> {
+    let nums: Vec<i64> = c
+        .save
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    nums.chunks(2)
+        .filter(|p| p.len() == 2)
+        .map(|p| (p[0], p[1].max(0) as u64))
+        .collect()
+}
+
+/// The save schedule, from cron about once a second: a BGSAVE when a save
+/// point is due (after a failed save, not again for 5 s, as Redis).
+pub fn cron(srv: &Arc<Shared>) {
+    let c = srv.config.read().clone();
+    if !c.persistence || c.save.trim().is_empty() {
+        return;
+    }
+    let st = srv.persist.state();
+    let now = unix_now();
+    if !st.last_ok && now - st.last_try < 5 {
+        return;
+    }
+    let changes = dirty_total(srv).saturating_sub(st.dirty_at_save);
+    let due = save_points(&c)
+        .iter()
+        .any(|&(secs, n)| changes >= n && n > 0 && now - st.last_save >= secs);
+    if due && srv.persist.background().is_none() {
+        tracing::info!(changes, "save point reached: background saving");
+        if let Err(e) = bgsave(srv) {
+            save_finished(srv, Err(e), 0, std::time::Instant::now());
+        }
+    }
+}
+
+/// What SHUTDOWN and SIGTERM do before the server stops: the AOF synced,
+/// then a save when asked (SAVE) or when save points exist (unless
+/// NOSAVE). A failed save stops the shutdown unless `force`.
+pub fn before_shutdown(srv: &Shared, save_mode: Option<bool>, force: bool) -> Result<(), String> {
+    let c = srv.config.read().clone();
+    if !c.persistence {
+        return Ok(());
+    }
+    if let Some(sink) = srv.persist.aof.lock().clone() {
+        let off = sink.handle.offset();
+        if let Err(e) = sink.handle.flush_and_sync_up_to(off) {
+            tracing::warn!(error = %e, "AOF sync at shutdown failed");
+            if !force {
+                return Err("ERR Errors trying to SHUTDOWN. Check logs.".into());
+            }
+        }
+    }
+    let wanted = save_mode.unwrap_or(!c.save.trim().is_empty());
+    if wanted && !srv.persist.fatal.load(Ordering::Relaxed) {
+        if let Err(e) = save(srv) {
+            tracing::warn!(error = %e, "error trying to save the DB at shutdown");
+            if !force {
+                return Err("ERR Errors trying to SHUTDOWN. Check logs.".into());
+            }
+        }
+    }
+    Ok(())
+}
+
+// ------------------------------------------------------------------ load
+
+/// Loads `dir` at startup (the caller has set the LOADING gate): the AOF
+/// when `appendonly yes`, else `dbfilename` if it exists; then opens the
+/// AOF. A file that cannot be loaded stops the server: an error, never a
+/// panic or a partial start.
+pub fn load_and_open(srv: &Arc<Shared>) -> Result<(), String> {
+    let c = srv.config.read().clone();
+    if !c.persistence {
+        return Ok(());
+    }
+    srv.keyspace.set_loading(true);
+    let result = if c.appendonly {
+        load_aof(srv, &c)
+    } else {
+        load_rdb(srv, &c)
+    };
+    srv.keyspace.set_loading(false);
+    result?;
+    {
+        // Changes loaded are not changes to save.
+        let dirty = dirty_total(srv);
+        srv.persist.state.lock().dirty_at_save = dirty;
+    }
+    if c.appendonly {
+        start_aof(srv).map_err(|e| format!("cannot open the append only file: {e}"))?;
+    }
+    Ok(())
+}
+
+fn rdb_options(srv: &Shared, c: &Config, keep_expired: bool) -> rdb::LoadOptions {
+    let mut o = rdb::LoadOptions::new(c.databases, srv.clock.now_ms());
+    o.thresholds = srv.hot.thresholds();
+    o.keep_expired = keep_expired;
+    o
+}
+
+fn load_rdb(srv: &Shared, c: &Config) -> Result<(), String> {
+    let path = rdb_path(c);
+    let fs = srv.persist.fs.as_ref();
+    if !fs.exists(&path) {
+        return Ok(());
+    }
+    let bytes = fs
+        .read(&path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    load_rdb_bytes(srv, c, &bytes, false, &path.display().to_string())
+}
+
+fn load_rdb_bytes(
+    srv: &Shared,
+    c: &Config,
+    bytes: &[u8],
+    keep_expired: bool,
+    name: &str,
+) -> Result<(), String> {
+    let total = bytes.len() as u64;
+    srv.persist.total_bytes.store(total, Ordering::Relaxed);
+    let started = std::time::Instant::now();
+    let mut last_log = std::time::Instant::now();
+    let opts = rdb_options(srv, c, keep_expired);
+    let report = rdb::load_into(bytes, &opts, &srv.keyspace, &mut |done| {
+        srv.persist.loaded_bytes.store(done, Ordering::Relaxed);
+        if last_log.elapsed().as_secs() >= 1 {
+            last_log = std::time::Instant::now();
+            let secs = started.elapsed().as_secs_f64().max(0.001);
+            tracing::info!(
+                file = name,
+                percent = format!("{:.1}", done as f64 * 100.0 / total.max(1) as f64),
+                mb_per_s = format!("{:.1}", done as f64 / 1e6 / secs),
+                "loading"
+            );
+        }
+    })
+    .map_err(|e| format!("cannot load {name}: {e}"))?;
+    let keys: u64 = report.keys.iter().sum();
+    tracing::info!(
+        file = name,
+        keys,
+        expired_skipped = report.expired_skipped,
+        empty_skipped = report.empty_skipped,
+        seconds = format!("{:.3}", started.elapsed().as_secs_f64()),
+        "DB loaded from disk"
+    );
+    if !report.functions.is_empty() {
+        tracing::warn!(
+            libraries = report.functions.len(),
+            "the file holds Lua function libraries; keyward has no FUNCTION yet, so they were not loaded"
+        );
+    }
+    Ok(())
+}
+
+fn aof_config(srv: &Shared, c: &Config) -> AofConfig {
+    let mut a = AofConfig::new(c.dir.clone());
+    a.appendfilename = c.appendfilename.clone();
+    a.appenddirname = c.appenddirname.clone();
+    a.fsync = match c.appendfsync.as_str() {
+        "always" => FsyncPolicy::Always,
+        "no" => FsyncPolicy::No,
+        _ => FsyncPolicy::EverySec,
+    };
+    a.timestamps = c.aof_timestamp_enabled;
+    a.no_fsync_on_rewrite = c.no_appendfsync_on_rewrite;
+    a.use_rdb_preamble = c.aof_use_rdb_preamble;
+    let _ = srv;
+    a
+}
+
+/// Replays the AOF through dispatch, as an internal client that passes
+/// every gate (a log is replayed whatever today's limits say).
+fn load_aof(srv: &Arc<Shared>, c: &Config) -> Result<(), String> {
+    let opts = aof::LoadOptions {
+        load_truncated: c.aof_load_truncated,
+        rdb_len: None,
+    };
+    let mut client = crate::server::client::Client::internal(srv);
+    let mut out = crate::protocol::ReplyBuf::new(crate::protocol::Protocol::Resp2);
+    let mut replay = |item: LoadItem| -> Result<(), String> {
+        match item {
+            LoadItem::RdbBase(bytes) => load_rdb_bytes(srv, c, &bytes, true, "AOF base"),
+            LoadItem::Command { argv } => {
+                let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
+                out.buf.clear();
+                let mut ctx = Ctx::new(srv, &mut client, &mut out);
+                crate::server::dispatch::dispatch(&mut ctx, &args);
+                drop(ctx);
+                if out.buf.first() == Some(&b'-') {
+                    return Err(format!(
+                        "{} replaying {}",
+                        String::from_utf8_lossy(&out.buf).trim_end(),
+                        String::from_utf8_lossy(argv[0].as_slice())
+                    ));
+                }
+                Ok(())
+            }
+        }
+    };
+    let stats = aof::load(
+        &c.dir,
+        &c.appendfilename,
+        &c.appenddirname,
+        srv.persist.fs.as_ref(),
+        opts,
+        &mut replay,
+    )
+    .map_err(|e| e.to_string())?;
+    if stats.manifest.is_none() {
+        // No AOF yet: Redis 7 starts from the RDB file, then writes a base.
+        load_rdb(srv, c)?;
+    }
+    tracing::info!(commands = stats.commands, "DB loaded from append only file");
+    Ok(())
+}
+
+// ------------------------------------------------------------------- AOF
+
+/// The AOF as the server's effect sink.
+struct AofSink {
+    aof: Mutex<Aof>,
+    handle: AofHandle,
+    srv: std::sync::Weak<Shared>,
+}
+
+impl EffectSink for AofSink {
+    fn append(&self, effects: &[(usize, Argv)]) -> u64 {
+        let mut aof = self.aof.lock();
+        let mut ticket = 0;
+        let mut i = 0;
+        while i < effects.len() {
+            // Consecutive commands of one DB go in one append.
+            let db = effects[i].0;
+            let mut j = i;
+            while j < effects.len() && effects[j].0 == db {
+                j += 1;
+            }
+            let cmds: Vec<Vec<&[u8]>> = effects[i..j]
+                .iter()
+                .map(|(_, a)| a.iter().map(Vec::as_slice).collect())
+                .collect();
+            match aof.append(db, &cmds) {
+                Ok(off) => ticket = off,
+                Err(e) => {
+                    drop(aof);
+                    self.failed(&e);
+                    return u64::MAX;
+                }
+            }
+            i = j;
+        }
+        ticket
+    }
+}
+
+impl AofSink {
+    fn failed(&self, e: &AofError) {
+        let Some(srv) = self.srv.upgrade() else {
+            return;
+        };
+        tracing::error!(error = %e, "AOF write failed");
+        srv.persist.set_gate(gate::MISCONF_AOF, true);
+        if matches!(e, AofError::Fatal(_)) {
+            // Replies already promised durability: stop, as Redis exits.
+            srv.persist.fatal.store(true, Ordering::Relaxed);
+            srv.request_shutdown();
+        }
+    }
+}
+
+/// Opens the AOF and makes it the effect sink, under every DB lock so no
+/// write falls between the base and the log. A directory without a base
+/// gets one at once from the dataset as it is (Redis 7 does the same when
+/// `appendonly` turns on).
+pub fn start_aof(srv: &Arc<Shared>) -> Result<(), String> {
+    if srv.persist.aof.lock().is_some() {
+        return Ok(());
+    }
+    let c = srv.config.read().clone();
+    let mut aof =
+        Aof::open(srv.persist.fs.clone(), aof_config(srv, &c)).map_err(|e| e.to_string())?;
+    let mut guards = srv.keyspace.lock_all();
+    if aof.manifest().base.is_none() {
+        let now_ms = srv.clock.now_ms();
+        let base = aof.begin_rewrite().map_err(|e| e.to_string())?;
+        let dbs: Vec<&Db> = guards.iter().map(|g| &**g).collect();
+        let written = write_dbs(
+            BufWriter::new(base),
+            &dbs,
+            rdb_version(&c),
+            c.rdbcompression,
+            c.rdbchecksum,
+            true,
+            now_ms,
+        )
+        .and_then(|w| w.into_inner().map_err(|e| e.into_error()));
+        drop(dbs);
+        match written {
+            Ok(base) => aof.finish_rewrite(base).map_err(|e| e.to_string())?,
+            Err(e) => {
+                aof.abort_rewrite(None);
+                return Err(format!("writing the AOF base: {e}"));
+            }
+        }
+    }
+    let handle = aof.handle();
+    let sink = Arc::new(AofSink {
+        aof: Mutex::new(aof),
+        handle,
+        srv: Arc::downgrade(srv),
+    });
+    for db in guards.iter_mut() {
+        let seq = srv.keyspace.effect_seq.clone();
+        db.effects
+            .get_or_insert_with(|| crate::keyspace::db::EffectLog::new(seq));
+    }
+    srv.persist
+        .always
+        .store(c.appendfsync == "always", Ordering::Relaxed);
+    *srv.persist.aof.lock() = Some(sink.clone());
+    srv.propagation.install(sink);
+    drop(guards);
+    Ok(())
+}
+
+/// Turns the AOF off (CONFIG SET appendonly no): the file is synced and
+/// closed; writes are no longer logged.
+pub fn stop_aof(srv: &Shared) {
+    let mut guards = srv.keyspace.lock_all();
+    srv.propagation.stop();
+    for db in guards.iter_mut() {
+        db.effects = None;
+    }
+    let sink = srv.persist.aof.lock().take();
+    srv.persist.always.store(false, Ordering::Relaxed);
+    srv.persist.set_gate(gate::MISCONF_AOF, false);
+    drop(guards);
+    if let Some(s) = sink {
+        let off = s.handle.offset();
+        if let Err(e) = s.handle.flush_and_sync_up_to(off) {
+            tracing::warn!(error = %e, "AOF sync when turning it off failed");
+        }
+    }
+}
+
+/// CONFIG SET of `appendonly`: starts the AOF (writing a fresh base from
+/// the dataset, as Redis's rewrite does) or stops it.
+pub fn appendonly_changed(srv: &Arc<Shared>, on: bool) -> Result<(), String> {
+    if on {
+        start_aof(srv)
+    } else {
+        stop_aof(srv);
+        Ok(())
+    }
+}
+
+// --------------------------------------------------- background snapshots
+
+fn snapshot_encoder(c: &Config, now_ms: i64) -> crate::keyspace::snapshot::Encoder {
+    let version = rdb_version(c);
+    let compression = c.rdbcompression;
+    // The encoder does not know each entry's DB, so no IDLE/FREQ: a
+    // background save keeps values and expiry times, not LRU/LFU clocks.
+    Arc::new(move |e, out| {
+        rdb::write::encode_key_value(
+            e,
+            crate::keyspace::evict::Policy::NoEviction,
+            now_ms,
+            version,
+            compression,
+            out,
+        )
+    })
+}
+
+/// Streams a snapshot into an RDB stream over `file`; `done` gets the file
+/// back (or the error) when the walk ends.
+fn rdb_sink(
+    file: Box<dyn fs::FsFile>,
+    c: &Config,
+    aof_base: bool,
+    now_ms: i64,
+    used: u64,
+    mut done: impl FnMut(std::io::Result<Box<dyn fs::FsFile>>) + Send + 'static,
+) -> std::io::Result<
+    impl FnMut(crate::keyspace::snapshot::Chunk, &[u8]) -> std::io::Result<()> + Send + 'static,
+> {
+    use crate::keyspace::snapshot::Chunk;
+    let mut w = RdbWriter::new(
+        BufWriter::new(file),
+        rdb_version(c),
+        c.rdbcompression,
+        c.rdbchecksum,
+    );
+    let mut aux = AuxFields::new(now_ms / 1000, used);
+    aux.aof_base = aof_base;
+    w.header(&aux)?;
+    let mut w = Some(w);
+    Ok(move |chunk: Chunk, bytes: &[u8]| {
+        let r = (|| -> std::io::Result<()> {
+            let Some(writer) = w.as_mut() else {
+                return Ok(());
+            };
+            match chunk {
+                Chunk::BeginDb { db, keys, volatile } => {
+                    writer.select_db(db, keys as u64, volatile as u64)
+                }
+                Chunk::Records { .. } => writer.raw(bytes),
+                Chunk::Done => {
+                    let writer = w.take().expect("checked above");
+                    let file = writer
+                        .finish()
+                        .and_then(|b| b.into_inner().map_err(|e| e.into_error()));
+                    done(file);
+                    Ok(())
+                }
+            }
+        })();
+        if let Err(e) = &r {
+            if w.take().is_some() {
+                done(Err(std::io::Error::new(e.kind(), e.to_string())));
+            }
+        }
+        r
+    })
+}
+
+fn used_memory(srv: &Shared) -> u64 {
+    srv.tenancy.total_used()
+}
+
+fn save_finished(
+    srv: &Shared,
+    result: Result<(), String>,
+    dirty: u64,
+    started: std::time::Instant,
+) {
+    let c = srv.config.read().clone();
+    let p = &srv.persist;
+    let mut st = p.state.lock();
+    st.last_try = unix_now();
+    st.last_duration_s = started.elapsed().as_secs() as i64;
+    match result {
+        Ok(()) => {
+            st.last_save = unix_now();
+            st.last_ok = true;
+            st.dirty_at_save = dirty;
+            st.saves += 1;
+            drop(st);
+            p.set_gate(gate::MISCONF_RDB, false);
+            tracing::info!("background saving terminated with success");
+        }
+        Err(e) => {
+            st.last_ok = false;
+            drop(st);
+            if c.stop_writes_on_bgsave_error {
+                p.set_gate(gate::MISCONF_RDB, true);
+            }
+            tracing::warn!(error = %e, "background saving error");
+        }
+    }
+}
+
+/// BGSAVE: a point-in-time cut of every DB taken at once, written by a
+/// background thread while clients go on (no fork: see
+/// `keyspace::snapshot`).
+pub fn bgsave(srv: &Arc<Shared>) -> Result<(), String> {
+    let c = srv.config.read().clone();
+    if !c.persistence {
+        return Err("ERR persistence is off for this server (an embedded server keeps nothing unless Config::persistence is set)".into());
+    }
+    if srv.persist.background().is_some() {
+        return Err("ERR Background save already in progress".into());
+    }
+    let now_ms = srv.clock.now_ms();
+    let path = rdb_path(&c);
+    let tmp = fs::temp_path(&path);
+    let file = srv
+        .persist
+        .fs
+        .create(&tmp)
+        .map_err(|e| format!("ERR {e}"))?;
+    let started = std::time::Instant::now();
+    let mut dirty = 0u64;
+    let snap = crate::keyspace::snapshot::Snapshot::begin_inspect(
+        srv.clone(),
+        snapshot_encoder(&c, now_ms),
+        |guards| dirty = guards.iter().map(|g| g.dirty).sum(),
+    )
+    .map_err(|_| "ERR Background save already in progress".to_string())?;
+    let weak = Arc::downgrade(srv);
+    let fsys = srv.persist.fs.clone();
+    let sink = rdb_sink(file, &c, false, now_ms, used_memory(srv), move |r| {
+        let Some(srv) = weak.upgrade() else { return };
+        let r = r.and_then(|mut f| {
+            f.sync_data()?;
+            drop(f);
+            fsys.rename(&tmp, &path)?;
+            fsys.sync_dir(fs::parent(&path))
+        });
+        save_finished(&srv, r.map_err(|e| e.to_string()), dirty, started);
+    })
+    .map_err(|e| format!("ERR {e}"))?;
+    run_background(srv, Job::Save, started, snap, sink)?;
+    tracing::info!("background saving started");
+    Ok(())
+}
+
+type ServerSnapshot = crate::keyspace::snapshot::Snapshot<Arc<Shared>>;
+
+/// Starts the walk on its thread and records it as the running job.
+fn run_background<S>(
+    srv: &Shared,
+    kind: Job,
+    started: std::time::Instant,
+    snap: ServerSnapshot,
+    sink: S,
+) -> Result<(), String>
+where
+    S: FnMut(crate::keyspace::snapshot::Chunk, &[u8]) -> std::io::Result<()> + Send + 'static,
+{
+    let handle = snap.spawn(sink).map_err(|e| format!("ERR {e}"))?;
+    *srv.persist.background.lock() = Some(Background {
+        kind,
+        started,
+        handle,
+    });
+    Ok(())
+}
+
+/// BGREWRITEAOF: appends switch to a new incr file at the very moment of
+/// the snapshot's cut (both under every DB lock), and the snapshot becomes
+/// the new base; the manifest then names base + the new incrs only.
+pub fn bgrewriteaof(srv: &Arc<Shared>) -> Result<(), String> {
+    let Some(sink) = srv.persist.aof.lock().clone() else {
+        return Err("ERR AOF is off: CONFIG SET appendonly yes first".into());
+    };
+    if srv.persist.background().is_some() {
+        return Err("ERR Background append only file rewriting already in progress".into());
+    }
+    let c = srv.config.read().clone();
+    let now_ms = srv.clock.now_ms();
+    let mut base = None;
+    let mut failed = None;
+    let snap = crate::keyspace::snapshot::Snapshot::begin_inspect(
+        srv.clone(),
+        snapshot_encoder(&c, now_ms),
+        |_| match sink.aof.lock().begin_rewrite() {
+            Ok(f) => base = Some(f),
+            Err(e) => failed = Some(e.to_string()),
+        },
+    )
+    .map_err(|_| "ERR Background append only file rewriting already in progress".to_string())?;
+    let Some(base) = base else {
+        drop(snap);
+        return Err(format!("ERR {}", failed.unwrap_or_default()));
+    };
+    let started = std::time::Instant::now();
+    let s2 = sink.clone();
+    let writer = rdb_sink(base, &c, true, now_ms, used_memory(srv), move |r| match r {
+        Ok(f) => match s2.aof.lock().finish_rewrite(f) {
+            Ok(()) => tracing::info!("background AOF rewrite finished successfully"),
+            Err(e) => tracing::warn!(error = %e, "background AOF rewrite failed"),
+        },
+        Err(e) => {
+            s2.aof.lock().abort_rewrite(None);
+            tracing::warn!(error = %e, "background AOF rewrite failed");
+        }
+    })
+    .map_err(|e| {
+        sink.aof.lock().abort_rewrite(None);
+        format!("ERR {e}")
+    })?;
+    run_background(srv, Job::AofRewrite, started, snap, writer)?;
+    tracing::info!("background append only file rewriting started");
+    Ok(())
+}
+
+/// The background parts of cron: a scheduled BGSAVE once nothing runs,
+/// and the automatic AOF rewrite by size.
+pub fn background_cron(srv: &Arc<Shared>) {
+    if srv.persist.background().is_some() {
+        return;
+    }
+    if srv.persist.bgsave_scheduled.swap(false, Ordering::Relaxed) {
+        let _ = bgsave(srv);
+        return;
+    }
+    let c = srv.config.read().clone();
+    let sink = srv.persist.aof.lock().clone();
+    if let Some(s) = sink {
+        let due = c.auto_aof_rewrite_percentage > 0
+            && s.aof
+                .lock()
+                .should_rewrite(c.auto_aof_rewrite_percentage, c.auto_aof_rewrite_min_size);
+        if due {
+            tracing::info!("starting automatic rewriting of AOF");
+            let _ = bgrewriteaof(srv);
+        }
+    }
+}

@@ -1,0 +1,450 @@
+//! Integration tests: persistence through a real server — SAVE/BGSAVE and
+//! the RDB file, the AOF under each fsync policy, BGREWRITEAOF, restarts,
+//! MISCONF, and refusing a file that cannot be loaded.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use keyward::Config;
+
+use crate::support::{start_with, Oracle, Raw, TestServer};
+
+fn s(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn temp_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "keyward-it-{name}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+fn config(dir: &std::path::Path) -> Config {
+    Config {
+        persistence: true,
+        dir: dir.to_path_buf(),
+        save: String::new(),
+        ..Config::default()
+    }
+}
+
+async fn call(r: &mut Raw, args: &[&str]) -> String {
+    let a: Vec<&[u8]> = args.iter().map(|x| x.as_bytes()).collect();
+    s(&r.call(&a).await)
+}
+
+async fn ok(r: &mut Raw, args: &[&str]) {
+    let reply = call(r, args).await;
+    assert!(!reply.starts_with('-'), "{args:?}: {reply}");
+}
+
+/// Keys of every type in DBs 0 and 3, some with a TTL.
+async fn populate(r: &mut Raw) {
+    for db in ["0", "3"] {
+        ok(r, &["SELECT", db]).await;
+        ok(r, &["SET", "str", "hello"]).await;
+        ok(r, &["SET", "num", "12345"]).await;
+        ok(r, &["SET", "ttl", "v", "EX", "1000"]).await;
+        ok(r, &["INCRBYFLOAT", "float", "1.25"]).await;
+        ok(r, &["RPUSH", "list", "a", "b", "c"]).await;
+        ok(r, &["HSET", "hash", "f1", "v1", "f2", "v2"]).await;
+        ok(r, &["SADD", "set", "1", "2", "x"]).await;
+        ok(r, &["ZADD", "zset", "1.5", "a", "-2", "b"]).await;
+        ok(r, &["XADD", "stream", "1-1", "f", "v"]).await;
+        ok(r, &["XGROUP", "CREATE", "stream", "g", "0"]).await;
+        ok(
+            r,
+            &["XREADGROUP", "GROUP", "g", "c", "STREAMS", "stream", ">"],
+        )
+        .await;
+    }
+    ok(r, &["SELECT", "0"]).await;
+}
+
+/// The keyspace of DBs 0..4 as text (values, expiry times, stream PELs).
+async fn digest(r: &mut Raw) -> String {
+    digest_with(r, true).await
+}
+
+/// `full`: streams with XINFO STREAM FULL (PELs and delivery times), which
+/// Redis 7.0 prints without 7.2's active-time; otherwise entries and groups.
+async fn digest_with(r: &mut Raw, full: bool) -> String {
+    let mut out = String::new();
+    for db in 0..4 {
+        ok(r, &["SELECT", &db.to_string()]).await;
+        let keys = call(r, &["KEYS", "*"]).await;
+        let mut names: Vec<String> = keys
+            .split("\r\n")
+            .skip(1)
+            .filter(|l| !l.starts_with('$') && !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        names.sort();
+        for k in names {
+            let t = call(r, &["TYPE", &k]).await;
+            let at = call(r, &["PEXPIRETIME", &k]).await;
+            let v = match t.as_str() {
+                "+string\r\n" => call(r, &["GET", &k]).await,
+                "+list\r\n" => call(r, &["LRANGE", &k, "0", "-1"]).await,
+                "+hash\r\n" => call(r, &["HGETALL", &k]).await,
+                "+set\r\n" => {
+                    let mut m: Vec<String> = call(r, &["SMEMBERS", &k])
+                        .await
+                        .split("\r\n")
+                        .map(str::to_string)
+                        .collect();
+                    m.sort();
+                    m.join("|")
+                }
+                "+zset\r\n" => call(r, &["ZRANGE", &k, "0", "-1", "WITHSCORES"]).await,
+                "+stream\r\n" if !full => {
+                    let entries = call(r, &["XRANGE", &k, "-", "+"]).await;
+                    entries + &call(r, &["XINFO", "GROUPS", &k]).await
+                }
+                "+stream\r\n" => {
+                    let full = call(r, &["XINFO", "STREAM", &k, "FULL"]).await;
+                    // Consumer seen/active times are the loader's clock.
+                    let mut lines: Vec<&str> = full.split("\r\n").collect();
+                    for i in 0..lines.len() {
+                        if lines[i] == "seen-time" || lines[i] == "active-time" {
+                            if let Some(v) = lines.get_mut(i + 1) {
+                                *v = "_";
+                            }
+                        }
+                    }
+                    lines.join("|")
+                }
+                other => other.to_string(),
+            };
+            out.push_str(&format!("db{db} {k} {} {} {v}\n", t.trim(), at.trim()));
+        }
+    }
+    ok(r, &["SELECT", "0"]).await;
+    out
+}
+
+async fn info_field(r: &mut Raw, section: &str, name: &str) -> String {
+    let info = call(r, &["INFO", section]).await;
+    info.split("\r\n")
+        .find_map(|l| l.strip_prefix(&format!("{name}:")).map(str::to_string))
+        .unwrap_or_default()
+}
+
+async fn restart(srv: TestServer, c: Config) -> TestServer {
+    srv.handle.shutdown().await;
+    start_with(c).await
+}
+
+#[tokio::test]
+async fn save_then_restart_loads_the_same_keyspace() {
+    let dir = temp_dir("save");
+    let srv = start_with(config(&dir)).await;
+    let mut r = srv.raw().await;
+    populate(&mut r).await;
+    let before = digest(&mut r).await;
+    let t0 = call(&mut r, &["LASTSAVE"]).await;
+    assert!(t0.starts_with(':'), "{t0}");
+    assert_eq!(
+        info_field(&mut r, "persistence", "rdb_changes_since_last_save")
+            .await
+            .parse::<u64>()
+            .map(|n| n > 0),
+        Ok(true)
+    );
+    assert_eq!(call(&mut r, &["SAVE"]).await, "+OK\r\n");
+    assert_eq!(
+        info_field(&mut r, "persistence", "rdb_changes_since_last_save").await,
+        "0"
+    );
+    assert!(dir.join("dump.rdb").exists());
+    let srv = restart(srv, config(&dir)).await;
+    let mut r = srv.raw().await;
+    assert_eq!(digest(&mut r).await, before);
+    srv.handle.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn bgsave_is_a_point_in_time_cut_while_writers_go_on() {
+    let dir = temp_dir("bgsave");
+    let srv = start_with(config(&dir)).await;
+    let mut r = srv.raw().await;
+    for i in 0..5000 {
+        ok(&mut r, &["SET", &format!("before:{i}"), &i.to_string()]).await;
+    }
+    ok(&mut r, &["HSET", "big", "f", "1"]).await;
+    assert_eq!(
+        call(&mut r, &["BGSAVE"]).await,
+        "+Background saving started\r\n"
+    );
+    // Written after the cut: must not be in the file; overwritten after
+    // the cut: the file keeps the value at the cut.
+    for i in 0..2000 {
+        ok(&mut r, &["SET", &format!("after:{i}"), "x"]).await;
+        ok(&mut r, &["SET", &format!("before:{i}"), "changed"]).await;
+    }
+    ok(&mut r, &["DEL", "before:4999"]).await;
+    for _ in 0..200 {
+        if info_field(&mut r, "persistence", "rdb_bgsave_in_progress").await == "0" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        info_field(&mut r, "persistence", "rdb_last_bgsave_status").await,
+        "ok"
+    );
+    let srv = restart(srv, config(&dir)).await;
+    let mut r = srv.raw().await;
+    assert_eq!(call(&mut r, &["DBSIZE"]).await, ":5001\r\n");
+    assert_eq!(call(&mut r, &["GET", "before:0"]).await, "$1\r\n0\r\n");
+    assert_eq!(
+        call(&mut r, &["GET", "before:4999"]).await,
+        "$4\r\n4999\r\n"
+    );
+    assert_eq!(call(&mut r, &["EXISTS", "after:0"]).await, ":0\r\n");
+    srv.handle.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+async fn aof_round_trip(fsync: &str) {
+    let dir = temp_dir(&format!("aof-{fsync}"));
+    let c = Config {
+        appendonly: true,
+        appendfsync: fsync.into(),
+        ..config(&dir)
+    };
+    let srv = start_with(c.clone()).await;
+    let mut r = srv.raw().await;
+    populate(&mut r).await;
+    ok(&mut r, &["EXPIRE", "str", "5000"]).await;
+    ok(&mut r, &["SPOP", "set"]).await;
+    ok(
+        &mut r,
+        &[
+            "EVAL",
+            "redis.call('set','from-lua','1') redis.call('incr','from-lua') return 1",
+            "0",
+        ],
+    )
+    .await;
+    ok(&mut r, &["MULTI"]).await;
+    ok(&mut r, &["INCR", "tx"]).await;
+    ok(&mut r, &["SELECT", "2"]).await;
+    ok(&mut r, &["SET", "tx2", "y"]).await;
+    ok(&mut r, &["EXEC"]).await;
+    ok(&mut r, &["SELECT", "0"]).await;
+    assert_eq!(info_field(&mut r, "persistence", "aof_enabled").await, "1");
+    let before = digest(&mut r).await;
+    // A restart without any RDB save: everything comes from the AOF.
+    let srv = restart(srv, c.clone()).await;
+    let mut r = srv.raw().await;
+    assert_eq!(digest(&mut r).await, before, "appendfsync {fsync}");
+    let manifest = dir.join("appendonlydir").join("appendonly.aof.manifest");
+    assert!(std::fs::read_to_string(&manifest)
+        .expect("manifest")
+        .contains("type b"));
+    srv.handle.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn aof_always_restart() {
+    aof_round_trip("always").await;
+}
+
+#[tokio::test]
+async fn aof_everysec_restart() {
+    aof_round_trip("everysec").await;
+}
+
+#[tokio::test]
+async fn aof_no_restart() {
+    aof_round_trip("no").await;
+}
+
+/// BGREWRITEAOF during 20,000 INCRs from several clients: nothing lost.
+#[tokio::test]
+async fn bgrewriteaof_during_incrs_loses_nothing() {
+    let dir = temp_dir("rewrite");
+    let c = Config {
+        appendonly: true,
+        appendfsync: "always".into(),
+        ..config(&dir)
+    };
+    let srv = start_with(c.clone()).await;
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let mut r = srv.raw().await;
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..5000 {
+                r.call(&[b"INCR", b"counter"]).await;
+            }
+        }));
+    }
+    let mut admin = srv.raw().await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        call(&mut admin, &["BGREWRITEAOF"]).await,
+        "+Background append only file rewriting started\r\n"
+    );
+    for t in tasks {
+        t.await.expect("writer");
+    }
+    for _ in 0..200 {
+        if info_field(&mut admin, "persistence", "aof_rewrite_in_progress").await == "0" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let srv = restart(srv, c).await;
+    let mut r = srv.raw().await;
+    assert_eq!(call(&mut r, &["GET", "counter"]).await, "$5\r\n20000\r\n");
+    srv.handle.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// CONFIG SET appendonly yes at runtime writes a base from the dataset, as
+/// Redis's rewrite does; later writes go to the incr file.
+#[tokio::test]
+async fn appendonly_turned_on_at_runtime() {
+    let dir = temp_dir("aof-on");
+    let srv = start_with(config(&dir)).await;
+    let mut r = srv.raw().await;
+    ok(&mut r, &["SET", "old", "1"]).await;
+    ok(&mut r, &["CONFIG", "SET", "appendonly", "yes"]).await;
+    ok(&mut r, &["SET", "new", "2"]).await;
+    let c = Config {
+        appendonly: true,
+        ..config(&dir)
+    };
+    let srv = restart(srv, c).await;
+    let mut r = srv.raw().await;
+    assert_eq!(
+        call(&mut r, &["MGET", "old", "new"]).await,
+        "*2\r\n$1\r\n1\r\n$1\r\n2\r\n"
+    );
+    srv.handle.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A failed save with stop-writes-on-bgsave-error refuses writes with
+/// Redis's MISCONF until a save succeeds.
+#[tokio::test]
+async fn failed_save_refuses_writes_until_a_save_succeeds() {
+    let dir = temp_dir("misconf");
+    let srv = start_with(config(&dir)).await;
+    let mut r = srv.raw().await;
+    ok(&mut r, &["SET", "k", "v"]).await;
+    let missing = dir.join("no-such-dir");
+    ok(
+        &mut r,
+        &["CONFIG", "SET", "dir", missing.to_str().expect("utf8")],
+    )
+    .await;
+    assert!(call(&mut r, &["SAVE"]).await.starts_with("-ERR"));
+    assert!(call(&mut r, &["SET", "k", "w"])
+        .await
+        .starts_with("-MISCONF Redis is configured to save RDB snapshots"));
+    assert_eq!(call(&mut r, &["GET", "k"]).await, "$1\r\nv\r\n");
+    assert_eq!(
+        info_field(&mut r, "persistence", "rdb_last_bgsave_status").await,
+        "err"
+    );
+    ok(
+        &mut r,
+        &["CONFIG", "SET", "dir", dir.to_str().expect("utf8")],
+    )
+    .await;
+    assert_eq!(call(&mut r, &["SAVE"]).await, "+OK\r\n");
+    assert_eq!(call(&mut r, &["SET", "k", "w"]).await, "+OK\r\n");
+    srv.handle.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A file that cannot be loaded stops the start with an error naming it.
+#[tokio::test]
+async fn a_corrupt_rdb_refuses_to_start() {
+    let dir = temp_dir("corrupt");
+    std::fs::write(dir.join("dump.rdb"), b"REDIS0011\xfa\x05junk").expect("write");
+    let err = keyward::Server::builder()
+        .config(Config {
+            bind: vec!["127.0.0.1".into()],
+            port: 0,
+            ..config(&dir)
+        })
+        .start()
+        .await
+        .err()
+        .expect("the start fails");
+    assert!(err.to_string().contains("dump.rdb"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// SHUTDOWN SAVE writes dump.rdb; NOSAVE does not; an embedded server
+/// without persistence answers SAVE with an error and writes nothing.
+#[tokio::test]
+async fn shutdown_save_and_nosave() {
+    let dir = temp_dir("shutdown");
+    let srv = start_with(config(&dir)).await;
+    let mut r = srv.raw().await;
+    ok(&mut r, &["SET", "k", "v"]).await;
+    r.cmd(&[b"SHUTDOWN", b"NOSAVE"]).await;
+    assert!(r.closed().await);
+    srv.handle.shutdown().await;
+    assert!(!dir.join("dump.rdb").exists());
+    let srv = start_with(config(&dir)).await;
+    let mut r = srv.raw().await;
+    ok(&mut r, &["SET", "k", "v"]).await;
+    r.cmd(&[b"SHUTDOWN", b"SAVE"]).await;
+    assert!(r.closed().await);
+    srv.handle.shutdown().await;
+    assert!(dir.join("dump.rdb").exists());
+    let srv = start_with(config(&dir)).await;
+    let mut r = srv.raw().await;
+    assert_eq!(call(&mut r, &["GET", "k"]).await, "$1\r\nv\r\n");
+    srv.handle.shutdown().await;
+
+    let embedded = crate::support::start().await;
+    let mut e = embedded.raw().await;
+    assert!(call(&mut e, &["SAVE"])
+        .await
+        .starts_with("-ERR persistence is off"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Debian's redis-server 7.0 loads the file keyward writes with
+/// `rdb-version 10`, to the same keyspace.
+#[tokio::test]
+async fn redis_server_loads_our_v10_file() {
+    let dir = temp_dir("v10");
+    let srv = start_with(Config {
+        rdb_version: 10,
+        ..config(&dir)
+    })
+    .await;
+    let mut r = srv.raw().await;
+    populate(&mut r).await;
+    let ours = digest_with(&mut r, false).await;
+    assert_eq!(call(&mut r, &["SAVE"]).await, "+OK\r\n");
+    srv.handle.shutdown().await;
+    let Some(oracle) = Oracle::start_with(&[
+        "--dir",
+        dir.to_str().expect("utf8"),
+        "--dbfilename",
+        "dump.rdb",
+    ])
+    .await
+    else {
+        return;
+    };
+    let mut o = oracle.raw().await;
+    assert_eq!(digest_with(&mut o, false).await, ours);
+    let _ = std::fs::remove_dir_all(&dir);
+}
