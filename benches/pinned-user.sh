@@ -16,7 +16,7 @@ bin=${KEYWARD_BIN:-target/release/keyward}
 compare=${COMPARE:-../shared/perf/compare.sh}
 export KEYWARD_BENCH_PASSWORD=bench-pw
 
-"$bin" benches/pinned-user.toml --port "$cand_port" >/dev/null 2>&1 &
+"$bin" benches/pinned-user.toml --port "$cand_port" --save '' >/dev/null 2>&1 &
 cand=$!
 "$bin" --port "$ref_port" --save '' >/dev/null 2>&1 &
 ref=$!

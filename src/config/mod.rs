@@ -125,6 +125,9 @@ pub struct DbConfig {
     pub max_ops_per_sec: u64,
     pub max_ops_mode: OpsMode,
     pub max_clients: u64,
+    /// `persist = false`: the DB (a cache) stays out of RDB files and the
+    /// AOF entirely; a restart starts it empty.
+    pub no_persist: bool,
 }
 
 impl DbConfig {
@@ -188,6 +191,10 @@ impl DbConfig {
                 "max-keys" => db.max_keys = count(v).map_err(err)?,
                 "max-ops-per-sec" => db.max_ops_per_sec = count(v).map_err(err)?,
                 "max-clients" => db.max_clients = count(v).map_err(err)?,
+                "persist" => match v {
+                    toml::Value::Boolean(b) => db.no_persist = !b,
+                    other => return Err(err(format!("expected true or false, got {other}"))),
+                },
                 "max-ops-mode" => {
                     db.max_ops_mode = match v.as_str() {
                         Some(s) if s.eq_ignore_ascii_case("throttle") => OpsMode::Throttle,

@@ -194,23 +194,30 @@ pub fn dirty_total(srv: &Shared) -> u64 {
         .sum()
 }
 
-/// Writes every DB in `dbs` as an RDB stream to `w`.
+/// Which DBs go to files: all but those with `persist = false`.
+pub fn persisted(c: &Config) -> Vec<bool> {
+    (0..c.databases)
+        .map(|i| !c.dbs.iter().any(|d| d.index == i && d.no_persist))
+        .collect()
+}
+
+/// Writes the DBs in `dbs` that persist (see [`persisted`]) as an RDB
+/// stream to `w`, in the format `c` asks for.
 fn write_dbs<W: Write>(
     w: W,
     dbs: &[&Db],
-    version: RdbVersion,
-    compression: bool,
-    checksum: bool,
+    c: &Config,
     aof_base: bool,
     now_ms: i64,
 ) -> std::io::Result<W> {
-    let mut writer = RdbWriter::new(w, version, compression, checksum);
+    let keep = persisted(c);
+    let mut writer = RdbWriter::new(w, rdb_version(c), c.rdbcompression, c.rdbchecksum);
     let used: u64 = dbs.iter().map(|d| d.used_memory() as u64).sum();
     let mut aux = AuxFields::new(now_ms / 1000, used);
     aux.aof_base = aof_base;
     writer.header(&aux)?;
     for (i, db) in dbs.iter().enumerate() {
-        if db.is_empty() {
+        if db.is_empty() || !keep.get(i).copied().unwrap_or(true) {
             continue;
         }
         writer.select_db(i, db.len() as u64, db.volatile() as u64)?;
@@ -231,15 +238,7 @@ fn write_rdb_file(
 ) -> std::io::Result<()> {
     let tmp = fs::temp_path(path);
     let file = fs.create(&tmp)?;
-    let out = write_dbs(
-        BufWriter::new(file),
-        dbs,
-        rdb_version(c),
-        c.rdbcompression,
-        c.rdbchecksum,
-        false,
-        now_ms,
-    )?;
+    let out = write_dbs(BufWriter::new(file), dbs, c, false, now_ms)?;
     let mut file = out.into_inner().map_err(|e| e.into_error())?;
     file.sync_data()?;
     drop(file);
@@ -518,6 +517,8 @@ struct AofSink {
     aof: Mutex<Aof>,
     handle: AofHandle,
     srv: std::sync::Weak<Shared>,
+    /// DBs whose effects are logged (`persist = false` ones are not).
+    keep: Vec<bool>,
 }
 
 impl EffectSink for AofSink {
@@ -531,6 +532,10 @@ impl EffectSink for AofSink {
             let mut j = i;
             while j < effects.len() && effects[j].0 == db {
                 j += 1;
+            }
+            if !self.keep.get(db).copied().unwrap_or(true) {
+                i = j;
+                continue;
             }
             let cmds: Vec<Vec<&[u8]>> = effects[i..j]
                 .iter()
@@ -581,16 +586,8 @@ pub fn start_aof(srv: &Arc<Shared>) -> Result<(), String> {
         let now_ms = srv.clock.now_ms();
         let base = aof.begin_rewrite().map_err(|e| e.to_string())?;
         let dbs: Vec<&Db> = guards.iter().map(|g| &**g).collect();
-        let written = write_dbs(
-            BufWriter::new(base),
-            &dbs,
-            rdb_version(&c),
-            c.rdbcompression,
-            c.rdbchecksum,
-            true,
-            now_ms,
-        )
-        .and_then(|w| w.into_inner().map_err(|e| e.into_error()));
+        let written = write_dbs(BufWriter::new(base), &dbs, &c, true, now_ms)
+            .and_then(|w| w.into_inner().map_err(|e| e.into_error()));
         drop(dbs);
         match written {
             Ok(base) => aof.finish_rewrite(base).map_err(|e| e.to_string())?,
@@ -605,6 +602,7 @@ pub fn start_aof(srv: &Arc<Shared>) -> Result<(), String> {
         aof: Mutex::new(aof),
         handle,
         srv: Arc::downgrade(srv),
+        keep: persisted(&c),
     });
     for db in guards.iter_mut() {
         let seq = srv.keyspace.effect_seq.clone();
@@ -693,12 +691,16 @@ fn rdb_sink(
     aux.aof_base = aof_base;
     w.header(&aux)?;
     let mut w = Some(w);
+    let keep = persisted(c);
     Ok(move |chunk: Chunk, bytes: &[u8]| {
         let r = (|| -> std::io::Result<()> {
             let Some(writer) = w.as_mut() else {
                 return Ok(());
             };
+            let kept = |db: usize| keep.get(db).copied().unwrap_or(true);
             match chunk {
+                Chunk::BeginDb { db, .. } if !kept(db) => Ok(()),
+                Chunk::Records { db } if !kept(db) => Ok(()),
                 Chunk::BeginDb { db, keys, volatile } => {
                     writer.select_db(db, keys as u64, volatile as u64)
                 }

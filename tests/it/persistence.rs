@@ -448,3 +448,58 @@ async fn redis_server_loads_our_v10_file() {
     assert_eq!(digest_with(&mut o, false).await, ours);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `persist = false` keeps a cache DB out of the RDB file and the AOF.
+#[tokio::test]
+async fn a_db_with_persist_false_stays_out_of_every_file() {
+    let dir = temp_dir("nopersist");
+    let mut cache = keyward::config::DbConfig::new(1);
+    cache.no_persist = true;
+    let c = Config {
+        appendonly: true,
+        dbs: vec![cache],
+        ..config(&dir)
+    };
+    let srv = start_with(c.clone()).await;
+    let mut r = srv.raw().await;
+    ok(&mut r, &["SET", "kept", "1"]).await;
+    ok(&mut r, &["SELECT", "1"]).await;
+    ok(&mut r, &["SET", "cached", "1"]).await;
+    ok(&mut r, &["SELECT", "0"]).await;
+    assert_eq!(call(&mut r, &["SAVE"]).await, "+OK\r\n");
+    assert_eq!(
+        call(&mut r, &["BGREWRITEAOF"]).await,
+        "+Background append only file rewriting started\r\n"
+    );
+    for _ in 0..100 {
+        if info_field(&mut r, "persistence", "aof_rewrite_in_progress").await == "0" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    ok(&mut r, &["SELECT", "1"]).await;
+    ok(&mut r, &["SET", "cached2", "1"]).await;
+    srv.handle.shutdown().await;
+    // From the AOF (base + incr) and from the RDB file alone.
+    for appendonly in [true, false] {
+        let srv = start_with(Config {
+            appendonly,
+            ..c.clone()
+        })
+        .await;
+        let mut r = srv.raw().await;
+        assert_eq!(
+            call(&mut r, &["GET", "kept"]).await,
+            "$1\r\n1\r\n",
+            "appendonly {appendonly}"
+        );
+        ok(&mut r, &["SELECT", "1"]).await;
+        assert_eq!(
+            call(&mut r, &["DBSIZE"]).await,
+            ":0\r\n",
+            "appendonly {appendonly}"
+        );
+        srv.handle.shutdown().await;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
