@@ -2,15 +2,18 @@
 # Durability trial: under `appendfsync always`, no reply before the fdatasync.
 #
 # Runs keyward under
-#   strace -f -tt -s $STRACE_S -e trace=write,writev,pwrite64,pwritev,sendto,sendmsg,fdatasync,fsync
+#   strace -f -tt -s $STRACE_S -o LOG \
+#     -e trace=write,writev,pwrite64,pwritev,sendto,sendmsg,fdatasync,fsync,accept,accept4
 # with `--appendonly yes --appendfsync always --save '' --io-threads 1` in a temp
 # dir, sends N (default 200) `SET d:<n> dur-<n>` one at a time on one
-# connection (inline python client), stops the server, then reads the strace
-# log. For each command n:
+# connection (inline python client; CLIENTS=k spreads them over k concurrent
+# connections, each one at a time, to exercise group commit), stops the
+# server, then reads the strace log. For each command n:
 #   W = the write to the AOF fd whose data holds `dur-<n>\r\n` (the AOF fd is
 #       the fd those writes go to; it must be a single fd);
 #   R = the write/writev/sendto/sendmsg of its `+OK\r\n` on the client fd
-#       (the k-th +OK on that fd answers the k-th SET);
+#       (the fd accept4 returned for the client's port; the k-th +OK on that
+#       fd after the accept answers that client's k-th SET);
 #   it passes when some fdatasync/fsync F of the AOF fd, returning 0, starts
 #   after W returned and returns before R starts (one F may cover several
 #   commands: group commit).
@@ -22,7 +25,9 @@
 # Usage: tests/durability/strace-always.sh
 #   KEYWARD_BIN  binary (default target/release/keyward under the repo root)
 #   N            number of SETs (default 200)
-#   STRACE_S     strace string size (default 256; the check notices truncation)
+#   CLIENTS      concurrent connections (default 1)
+#   STRACE_S     strace string size (default 256, 64 per client above 4 clients;
+#                a command lost to truncation is reported as unmatched)
 #   POLICY       appendfsync policy (default always; `everysec` is a checker
 #                self-test: it must report violations)
 #   KEEP=1       keep the temp dir (strace log, server log, data dir)
@@ -33,7 +38,9 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 BIN=${KEYWARD_BIN:-$REPO/target/release/keyward}
 case $BIN in /*) ;; *) BIN=$REPO/$BIN ;; esac
 N=${N:-200}
-STRACE_S=${STRACE_S:-256}
+CLIENTS=${CLIENTS:-1}
+# Group commit writes up to CLIENTS commands at once: room for all of them.
+STRACE_S=${STRACE_S:-$(( CLIENTS > 4 ? CLIENTS * 64 : 256 ))}
 POLICY=${POLICY:-always}
 
 if [[ ! -x $BIN ]]; then
@@ -74,19 +81,20 @@ trap cleanup EXIT INT TERM
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 
-echo "strace-always: $BIN, appendfsync=$POLICY, $N SETs, port $port, log $tmp/strace.log"
+echo "strace-always: $BIN, appendfsync=$POLICY, $N SETs over $CLIENTS connection(s), port $port"
 strace -f -tt -s "$STRACE_S" \
-    -e trace=write,writev,pwrite64,pwritev,sendto,sendmsg,fdatasync,fsync \
+    -e trace=write,writev,pwrite64,pwritev,sendto,sendmsg,fdatasync,fsync,accept,accept4 \
     -o "$tmp/strace.log" \
     env NO_COLOR=1 "$BIN" --bind 127.0.0.1 --port "$port" --dir "$tmp/data" \
     --appendonly yes --appendfsync "$POLICY" --save '' --io-threads 1 \
     >"$tmp/server.log" 2>&1 &
 strace_pid=$!
 
-# The client: wait for PING, then N SETs one at a time, then SHUTDOWN.
-python3 - "$port" "$N" <<'EOF'
-import socket, sys, time
-port, n = int(sys.argv[1]), int(sys.argv[2])
+# The client: wait for PING, then the SETs, then SHUTDOWN. It writes each
+# connection's local port to ports.txt (client index, port).
+python3 - "$port" "$N" "$CLIENTS" "$tmp/ports.txt" <<'EOF'
+import socket, sys, threading, time
+port, n, k, ports_path = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 
 def enc(*a):
     out = b"*%d\r\n" % len(a)
@@ -119,17 +127,38 @@ while True:
         sys.exit("server not answering PING")
     time.sleep(0.1)
 
-s = socket.create_connection(("127.0.0.1", port), timeout=30)
-s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-buf = [b""]
-for i in range(n):
-    s.sendall(enc("SET", "d:%d" % i, "dur-%d" % i))
-    r = line(s, buf)
-    if r != b"+OK":
-        sys.exit("SET %d: reply %r" % (i, r))
+conns = []
+for c in range(k):
+    s = socket.create_connection(("127.0.0.1", port), timeout=30)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    conns.append(s)
+with open(ports_path, "w") as f:
+    for c, s in enumerate(conns):
+        f.write("%d %d\n" % (c, s.getsockname()[1]))
+errors = []
+start = threading.Barrier(k)
+
+def client(c):
+    s, buf = conns[c], [b""]
+    start.wait()
+    for i in range(c, n, k):  # client c sends n = c, c+k, c+2k, ...
+        s.sendall(enc("SET", "d:%d" % i, "dur-%d" % i))
+        r = line(s, buf)
+        if r != b"+OK":
+            errors.append("SET %d: reply %r" % (i, r))
+            return
+
+threads = [threading.Thread(target=client, args=(c,)) for c in range(k)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+if errors:
+    sys.exit("; ".join(errors))
+s = conns[0]
 s.sendall(enc("SHUTDOWN", "NOSAVE"))
 try:
-    line(s, buf)
+    line(s, [b""])
 except (OSError, ConnectionError):
     pass
 print("client: %d SETs acknowledged" % n)
@@ -148,11 +177,11 @@ fi
 wait "$strace_pid" || true
 strace_pid=
 
-python3 - "$tmp/strace.log" "$N" <<'EOF'
+python3 - "$tmp/strace.log" "$N" "$CLIENTS" "$tmp/ports.txt" <<'EOF'
 import re, sys
 from collections import defaultdict
 
-path, n = sys.argv[1], int(sys.argv[2])
+path, n, k, ports_path = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 HEAD = re.compile(r'^(?:\[pid\s+)?(\d+)\]?\s+(\d\d:\d\d:\d\d\.\d+)\s+(.*)$')
 START = re.compile(r'^([a-z_0-9]+)\((.*)$')
 RESUMED = re.compile(r'^<\.\.\. ([a-z_0-9]+) resumed>(.*)$')
@@ -222,23 +251,41 @@ syncs = [c for c in ok if c["name"] in ("fdatasync", "fsync") and fd_of(c) == ao
 failed_syncs = [c for c in calls if c["name"] in ("fdatasync", "fsync") and fd_of(c) == aof_fd
                 and c["ret"] is not None and c["ret"] < 0]
 
-# The replies: +OK\r\n on the client fd, in order.
-ok_by_fd = defaultdict(list)
+# The client fds: accept4 results for the clients' ports.
+ports = {}
+for l in open(ports_path):
+    c, p = l.split()
+    ports[int(p)] = int(c)
+accepted = {}  # client -> (fd, line)
 for c in ok:
-    if c["name"] in WRITES and c["ret"] > 0:
-        for _ in range(c["args"].count('+OK\\r\\n')):
-            ok_by_fd[fd_of(c)].append(c)
-cands = [fd for fd, l in ok_by_fd.items() if len(l) >= n]
-if len(cands) != 1:
-    print("client fd not found: +OK replies per fd %s" % {k: len(v) for k, v in ok_by_fd.items()})
+    if c["name"] in ("accept", "accept4"):
+        m = re.search(r'sin6?_port=htons\((\d+)\)', c["args"])
+        if m and int(m.group(1)) in ports:
+            accepted[ports[int(m.group(1))]] = (c["ret"], c["end"])
+if len(accepted) != k:
+    print("accept4 of the client connections not found (%d of %d)" % (len(accepted), k))
     print("0 passed, %d failed" % n)
     sys.exit(1)
-client_fd = cands[0]
-replies = ok_by_fd[client_fd]
 
-print("strace log: %d syscalls; AOF fd %d (%d writes of commands, %d fdatasync/fsync ok, %d failed); "
-      "client fd %d (%d +OK)" % (len(calls), aof_fd, len(set(id(c) for c in aof_write.values())),
-                                 len(syncs), len(failed_syncs), client_fd, len(replies)))
+# The replies: +OK\r\n on each client fd after its accept, in order.
+replies_of = {}
+for cl, (fd, at) in accepted.items():
+    rs = []
+    for c in ok:
+        if c["name"] in WRITES and c["ret"] > 0 and fd_of(c) == fd and c["start"] > at:
+            rs += [c] * c["args"].count('+OK\\r\\n')
+    replies_of[cl] = rs
+reply = {}
+for cl, rs in replies_of.items():
+    for j, i in enumerate(range(cl, n, k)):
+        if j < len(rs):
+            reply[i] = rs[j]
+batches = len(set(c["start"] for c in reply.values()))
+
+print("strace log: %d syscalls; AOF fd %d: %d writes holding the commands, %d fdatasync/fsync ok, "
+      "%d failed; client fds %s: %d +OK in %d reply writes"
+      % (len(calls), aof_fd, len(set(id(c) for c in aof_write.values())), len(syncs),
+         len(failed_syncs), sorted(fd for fd, _ in accepted.values()), len(reply), batches))
 if truncated_aof:
     print("note: %d AOF writes truncated by strace -s (raise STRACE_S if commands go unmatched)" % truncated_aof)
 
@@ -246,10 +293,11 @@ passed = failed = 0
 shown = 0
 for i in range(n):
     w = aof_write.get(i)
-    r = replies[i] if i < len(replies) else None
+    r = reply.get(i)
     why = None
     if w is None:
-        why = "no AOF write holding dur-%d found" % i
+        why = "no AOF write holding dur-%d found%s" % (
+            i, " (AOF writes were truncated: raise STRACE_S)" if truncated_aof else "")
     elif r is None:
         why = "no reply found"
     elif not w["end"] < r["start"]:
