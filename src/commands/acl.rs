@@ -426,11 +426,17 @@ fn save(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         text.push_str(&u.describe());
         text.push('\n');
     }
-    // Write then rename, so a crash never leaves half a file.
-    let tmp = format!("{path}.tmp-{}", std::process::id());
-    std::fs::write(&tmp, text)
-        .and_then(|()| std::fs::rename(&tmp, &path))
-        .map_err(|_| Error::lit("ERR There was an error trying to save the ACLs. Please check the server logs for more information"))?;
+    // Temp + fsync + rename + directory fsync, as every persistence write:
+    // a crash leaves the old file or the new one, never half of one.
+    crate::persistence::fs::write_atomic(
+        ctx.srv.persist.fs.as_ref(),
+        std::path::Path::new(&path),
+        text.as_bytes(),
+    )
+    .map_err(|e| {
+        tracing::warn!(error = %e, "ACL SAVE failed");
+        Error::lit("ERR There was an error trying to save the ACLs. Please check the server logs for more information")
+    })?;
     ctx.out.ok();
     Ok(())
 }

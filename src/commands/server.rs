@@ -1004,10 +1004,16 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
                     if d.keys == 0 && name.is_empty() && !limited {
                         continue;
                     }
+                    // Above a limit (a file loaded over it, or a limit lowered):
+                    // the next write evicts by the DB's policy or gets OOM.
+                    let max = t.effective_maxmemory(cfg.maxmemory);
+                    let keys_max = ld(&t.max_keys);
+                    let over = (max > 0 && d.mem as u64 > max)
+                        || (keys_max > 0 && d.keys as u64 > keys_max);
                     line(
                         &format!("db{}", d.index),
                         &format_args!(
-                            "name={name},keys={},expires={},used_memory={},maxmemory={},policy={},evicted_keys={},oom_rejected={},throttled={},clients={}",
+                            "name={name},keys={},expires={},used_memory={},maxmemory={},policy={},evicted_keys={},oom_rejected={},throttled={},clients={}{}",
                             d.keys,
                             d.expires,
                             d.mem,
@@ -1017,6 +1023,7 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
                             ld(&t.oom_rejected),
                             ld(&t.throttled),
                             ld(&t.clients),
+                            if over { ",over_limit=1" } else { "" },
                         ),
                     );
                 }

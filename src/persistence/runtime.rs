@@ -379,10 +379,36 @@ pub fn load_and_open(srv: &Arc<Shared>) -> Result<(), String> {
         let dirty = dirty_total(srv);
         srv.persist.state.lock().dirty_at_save = dirty;
     }
+    warn_over_limits(srv, &c);
     if c.appendonly {
         start_aof(srv).map_err(|e| format!("cannot open the append only file: {e}"))?;
     }
     Ok(())
+}
+
+/// A DB that loaded above its own limits loads anyway: said once here
+/// (INFO's tenancy line shows `over_limit=1`); its next write evicts by its
+/// policy or gets OOM.
+fn warn_over_limits(srv: &Shared, c: &Config) {
+    for i in 0..srv.keyspace.len() {
+        let t = srv.tenancy.db(i);
+        let (keys, used) = {
+            let db = srv.keyspace.lock(i);
+            (db.len() as u64, db.used_memory() as u64)
+        };
+        let max = t.effective_maxmemory(c.maxmemory);
+        let max_keys = t.max_keys.load(Ordering::Relaxed);
+        if (max > 0 && used > max) || (max_keys > 0 && keys > max_keys) {
+            tracing::warn!(
+                db = i,
+                keys,
+                used_memory = used,
+                maxmemory = max,
+                max_keys,
+                "the database loaded above its limits; its next writes evict or get OOM"
+            );
+        }
+    }
 }
 
 fn rdb_options(srv: &Shared, c: &Config, keep_expired: bool) -> rdb::LoadOptions {

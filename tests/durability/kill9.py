@@ -328,8 +328,10 @@ def check_writer(c, w, kill_time, policy):
     keys = set(k.decode() for k in c.call("KEYS", "w%d:*" % i))
     values = {}
     set_keys = sorted((k for k in keys if k.startswith("w%d:k" % i)), key=lambda k: int(k.split(":k")[1]))
-    for k in set_keys:
-        values[k] = c.call("GET", k)
+    for j in range(0, len(set_keys), 500):
+        chunk = set_keys[j:j + 500]
+        values.update(zip(chunk, c.call("MGET", *chunk)))
+    values = {k: v for k, v in values.items() if v is not None}
     counter = c.call("GET", "w%d:counter" % i)
     counter = int(counter) if counter is not None else 0
     lst = [int(x) for x in c.call("LRANGE", "w%d:list" % i, 0, -1)]

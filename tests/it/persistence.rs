@@ -503,3 +503,34 @@ async fn a_db_with_persist_false_stays_out_of_every_file() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A DB that loads above its own limits loads anyway, says so in INFO's
+/// tenancy line, and its next new key is refused by its policy.
+#[tokio::test]
+async fn a_db_loaded_over_its_limit_loads_and_refuses_new_keys() {
+    let dir = temp_dir("overlimit");
+    let srv = start_with(config(&dir)).await;
+    let mut r = srv.raw().await;
+    for i in 0..20 {
+        ok(&mut r, &["SET", &format!("k{i}"), "v"]).await;
+    }
+    assert_eq!(call(&mut r, &["SAVE"]).await, "+OK\r\n");
+    let mut limited = keyward::config::DbConfig::new(0);
+    limited.max_keys = 10;
+    let srv = restart(
+        srv,
+        Config {
+            dbs: vec![limited],
+            ..config(&dir)
+        },
+    )
+    .await;
+    let mut r = srv.raw().await;
+    assert_eq!(call(&mut r, &["DBSIZE"]).await, ":20\r\n");
+    let tenancy = call(&mut r, &["INFO", "tenancy"]).await;
+    assert!(tenancy.contains("over_limit=1"), "{tenancy}");
+    assert!(call(&mut r, &["SET", "new", "v"]).await.starts_with("-OOM"));
+    assert_eq!(call(&mut r, &["SET", "k1", "w"]).await, "+OK\r\n");
+    srv.handle.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
