@@ -24,7 +24,7 @@ pub struct Harness {
 
 impl Harness {
     pub fn new(config: Config) -> Harness {
-        let shared = Shared::new(config);
+        let shared = Shared::new(config, None);
         shared.config_changed();
         let addr = SocketAddr::from(([127, 0, 0, 1], 0));
         let (client, push_rx) = Client::new(&shared, 1, addr, addr, -1);

@@ -73,7 +73,7 @@ pub struct Shared {
 }
 
 impl Shared {
-    fn new(config: Config) -> Arc<Shared> {
+    fn new(config: Config, fs: Option<Arc<dyn crate::persistence::fs::Fs>>) -> Arc<Shared> {
         let (shutdown_tx, _) = watch::channel(false);
         let run_id: String = {
             use rand::Rng;
@@ -108,7 +108,9 @@ impl Shared {
             shutting_down: AtomicBool::new(false),
             addrs: Mutex::new(Vec::new()),
             propagation: Default::default(),
-            persist: Default::default(),
+            persist: fs
+                .map(crate::persistence::runtime::Persistence::new)
+                .unwrap_or_default(),
             config: RwLock::new(config),
         });
         // Namespaces are chosen once (the scope settings are immutable).
@@ -240,6 +242,7 @@ impl Server {
     pub fn builder() -> ServerBuilder {
         ServerBuilder {
             config: Config::default(),
+            fs: None,
         }
     }
 }
@@ -247,6 +250,7 @@ impl Server {
 /// Configures a server before it starts.
 pub struct ServerBuilder {
     config: Config,
+    fs: Option<Arc<dyn crate::persistence::fs::Fs>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -271,6 +275,13 @@ impl ServerBuilder {
     pub fn persistence(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
         self.config.persistence = true;
         self.config.dir = dir.into();
+        self
+    }
+
+    /// The file system persistence writes through (tests pass a simulated
+    /// one to cut power at any point; see `persistence::fs::SimFs`).
+    pub fn fs(mut self, fs: Arc<dyn crate::persistence::fs::Fs>) -> Self {
+        self.fs = Some(fs);
         self
     }
 
@@ -357,7 +368,7 @@ impl ServerBuilder {
             None => None,
         };
         let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
-        let shared = Shared::new(config);
+        let shared = Shared::new(config, self.fs);
         shared.config_changed();
         // Clients that connect while the dataset loads get -LOADING.
         let persistent = shared.config.read().persistence;

@@ -30,7 +30,8 @@ Each trial:
 
 Usage:
   tests/durability/kill9.py [--trials N] [--policy always|everysec] [--quick]
-                            [--seed S] [--keep-failed] [--inject-loss]
+                            [--seed S] [--keep-failed] [--cycles K] [--rewrite]
+                            [--inject-loss]
   KEYWARD_BIN overrides the binary (default target/release/keyward under the
   repo root). Prints one line per trial, then `N passed, M failed`; exits 1 on
   any failure. Python 3 stdlib only.
@@ -241,9 +242,11 @@ class Op:
 
 
 class Writer(threading.Thread):
-    def __init__(self, i, port, rng_seed, stop):
+    def __init__(self, i, port, rng_seed, stop, prefix):
         super().__init__(daemon=True)
         self.i = i
+        self.prefix = prefix   # w<i>, or c<cycle>w<i> after the first cycle
+        self.kill_time = None
         self.port = port
         self.rng = random.Random(rng_seed)
         self.stop = stop
@@ -253,14 +256,14 @@ class Writer(threading.Thread):
         self.ready = threading.Event()
 
     def command(self, op):
-        i, n = self.i, op.n
+        p, n = self.prefix, op.n
         if op.kind == "SET":
-            return ("SET", "w%d:k%d" % (i, n), n)
+            return ("SET", "%s:k%d" % (p, n), n)
         if op.kind == "INCR":
-            return ("INCR", "w%d:counter" % i)
+            return ("INCR", "%s:counter" % p)
         if op.kind == "RPUSH":
-            return ("RPUSH", "w%d:list" % i, n)
-        return ("HSET", "w%d:h" % i, "f%d" % n, n)
+            return ("RPUSH", "%s:list" % p, n)
+        return ("HSET", "%s:h" % p, "f%d" % n, n)
 
     def run(self):
         c = None
@@ -300,13 +303,43 @@ class Writer(threading.Thread):
                 c.close()
 
 
+class Rewriter(threading.Thread):
+    """--rewrite: BGREWRITEAOF every 50-300 ms while the writers run, so that
+    kills also land mid-rewrite (new incr file, base written, manifest swap)."""
+
+    def __init__(self, port, rng_seed, stop):
+        super().__init__(daemon=True)
+        self.port = port
+        self.rng = random.Random(rng_seed)
+        self.stop = stop
+        self.started = 0
+        self.refused = 0
+
+    def run(self):
+        c = None
+        try:
+            c = Resp(self.port, timeout=10.0)
+            while not self.stop.wait(self.rng.uniform(0.05, 0.3)):
+                c.send("BGREWRITEAOF")
+                r = c.read()
+                if isinstance(r, RespError):
+                    self.refused += 1  # one already running
+                else:
+                    self.started += 1
+        except (OSError, ConnectionError, ValueError):
+            pass
+        finally:
+            if c:
+                c.close()
+
+
 # --------------------------------------------------------------------------
 # The check
 
 
 def check_writer(c, w, kill_time, policy):
     """Returns (problems, stats) for writer w, on connection c (any DB)."""
-    i, ops = w.i, w.ops
+    i, p, ops = w.i, w.prefix, w.ops
     problems = []
     c.call("SELECT", i)
     sent = [op for op in ops if op.sent is not None]
@@ -325,19 +358,19 @@ def check_writer(c, w, kill_time, policy):
     nsent = len(sent)
 
     # Read back everything of this writer.
-    keys = set(k.decode() for k in c.call("KEYS", "w%d:*" % i))
+    keys = set(k.decode() for k in c.call("KEYS", "%s:*" % p))
     values = {}
-    set_keys = sorted((k for k in keys if k.startswith("w%d:k" % i)), key=lambda k: int(k.split(":k")[1]))
+    set_keys = sorted((k for k in keys if k.startswith("%s:k" % p)), key=lambda k: int(k.split(":k")[1]))
     for j in range(0, len(set_keys), 500):
         chunk = set_keys[j:j + 500]
         values.update(zip(chunk, c.call("MGET", *chunk)))
     values = {k: v for k, v in values.items() if v is not None}
-    counter = c.call("GET", "w%d:counter" % i)
+    counter = c.call("GET", "%s:counter" % p)
     counter = int(counter) if counter is not None else 0
-    lst = [int(x) for x in c.call("LRANGE", "w%d:list" % i, 0, -1)]
-    h = c.call("HGETALL", "w%d:h" % i)
+    lst = [int(x) for x in c.call("LRANGE", "%s:list" % p, 0, -1)]
+    h = c.call("HGETALL", "%s:h" % p)
     hash_ = {h[j].decode(): h[j + 1] for j in range(0, len(h), 2)}
-    unexpected = keys - set(set_keys) - {"w%d:counter" % i, "w%d:list" % i, "w%d:h" % i}
+    unexpected = keys - set(set_keys) - {"%s:counter" % p, "%s:list" % p, "%s:h" % p}
     if unexpected:
         problems.append("unexpected keys %s" % sorted(unexpected)[:5])
 
@@ -352,7 +385,7 @@ def check_writer(c, w, kill_time, policy):
     for op in ops:
         n = op.n
         if op.kind == "SET":
-            k = "w%d:k%d" % (i, n)
+            k = "%s:k%d" % (p, n)
             if k in values:
                 present[n] = True
                 if values[k] != str(n).encode():
@@ -447,9 +480,9 @@ def inject_loss(c, writers):
         c.call("SELECT", w.i)
         for op in w.ops:
             if op.kind == "SET" and op.acked is not None:
-                c.call("DEL", "w%d:k%d" % (w.i, op.n))
+                c.call("DEL", "%s:k%d" % (w.prefix, op.n))
                 break
-        c.call("LPOP", "w%d:list" % w.i)
+        c.call("LPOP", "%s:list" % w.prefix)
 
 
 def describe_dir(datadir):
@@ -472,61 +505,86 @@ def describe_dir(datadir):
 def trial(t, args, binary, rng):
     seed = rng.randrange(1 << 30)
     trng = random.Random(seed)
-    delay = trng.uniform(0.3, 1.5)
-    if args.policy == "everysec":
-        # Writes acked in the last 2 s may be lost: run 2 s longer so that
-        # some writes are required at all.
-        delay += EVERYSEC_WINDOW
     tmp = Path(tempfile.mkdtemp(prefix="keyward-kill9-"))
     datadir = tmp / "data"
     datadir.mkdir()
     logpath = tmp / "server.log"
     srv = Server(binary, datadir, args.policy, logpath)
-    writers = []
+    all_writers = []  # every cycle's writers: each restart re-checks them all
+    threads = []
     stop = threading.Event()
+    delays = []
     failed = True
     try:
         srv.start()
-        writers = [Writer(i, srv.port, trng.randrange(1 << 30), stop) for i in range(WRITERS)]
-        for w in writers:
-            w.start()
-        for w in writers:
-            w.ready.wait(10)
-        time.sleep(delay)
-        alive = [w.is_alive() for w in writers]
-        kill_time = time.monotonic()
-        srv.kill9()
-        stop.set()
-        for w in writers:
-            w.join(15)
         problems = []
-        if not all(alive):
-            problems.append("writers ended before the kill: %s"
-                            % [repr(w.error) for w in writers if not alive[w.i]])
-        if any(w.is_alive() for w in writers):
-            problems.append("a writer is still running 15 s after the kill")
-
-        srv.start()
-        c = Resp(srv.port, timeout=30.0)
-        stats = []
-        try:
-            if args.inject_loss:
-                inject_loss(c, writers)
+        rewrites = 0
+        for cyc in range(args.cycles):
+            delay = trng.uniform(0.3, 1.5)
+            if args.policy == "everysec":
+                # Writes acked in the last 2 s may be lost: run 2 s longer so
+                # that some writes are required at all.
+                delay += EVERYSEC_WINDOW
+            delays.append(delay)
+            stop = threading.Event()
+            writers = [Writer(i, srv.port, trng.randrange(1 << 30), stop,
+                              "w%d" % i if cyc == 0 else "c%dw%d" % (cyc, i))
+                       for i in range(WRITERS)]
+            threads = list(writers)
             for w in writers:
-                p, s = check_writer(c, w, kill_time, args.policy)
-                problems += ["w%d: %s" % (w.i, x) for x in p]
-                stats.append(s)
-            dbsize = []
-            for i in range(WRITERS):
-                c.call("SELECT", i)
-                dbsize.append(c.call("DBSIZE"))
-        finally:
-            c.close()
-        tot = {k: sum(s[k] for s in stats) for k in ("sent", "acked", "required", "recovered", "acked_lost")}
-        line = ("trial %d/%d %s seed=%d kill_after=%.2fs sent=%d acked=%d required=%d "
+                w.start()
+            for w in writers:
+                w.ready.wait(10)
+            rewriter = None
+            if args.rewrite:
+                rewriter = Rewriter(srv.port, trng.randrange(1 << 30), stop)
+                threads.append(rewriter)
+                rewriter.start()
+            time.sleep(delay)
+            alive = [w.is_alive() for w in writers]
+            kill_time = time.monotonic()
+            srv.kill9()
+            stop.set()
+            for th in threads:
+                th.join(15)
+            if rewriter:
+                rewrites += rewriter.started
+            for w in writers:
+                w.kill_time = kill_time
+            all_writers += writers
+            tag = "cycle %d: " % (cyc + 1) if args.cycles > 1 else ""
+            if not all(alive):
+                problems.append(tag + "writers ended before the kill: %s"
+                                % [repr(w.error) for w in writers if not alive[w.i]])
+            if any(th.is_alive() for th in threads):
+                problems.append(tag + "a client thread is still running 15 s after the kill")
+
+            srv.start()
+            c = Resp(srv.port, timeout=30.0)
+            stats = []
+            try:
+                if args.inject_loss and cyc == args.cycles - 1:
+                    inject_loss(c, writers)
+                for w in all_writers:
+                    p, st = check_writer(c, w, w.kill_time, args.policy)
+                    problems += ["%s%s: %s" % (tag, w.prefix, x) for x in p]
+                    stats.append(st)
+                dbsize = []
+                for i in range(WRITERS):
+                    c.call("SELECT", i)
+                    dbsize.append(c.call("DBSIZE"))
+            finally:
+                c.close()
+            if problems:
+                break
+        tot = {k: sum(st[k] for st in stats) for k in ("sent", "acked", "required", "recovered", "acked_lost")}
+        line = ("trial %d/%d %s seed=%d kill_after=%s sent=%d acked=%d required=%d "
                 "recovered=%d acked_not_recovered=%d keys=%d"
-                % (t, args.trials, "PASS" if not problems else "FAIL", seed, delay, tot["sent"],
-                   tot["acked"], tot["required"], tot["recovered"], tot["acked_lost"], sum(dbsize)))
+                % (t, args.trials, "PASS" if not problems else "FAIL", seed,
+                   "+".join("%.2fs" % d for d in delays), tot["sent"], tot["acked"],
+                   tot["required"], tot["recovered"], tot["acked_lost"], sum(dbsize)))
+        if args.rewrite:
+            line += " rewrites=%d" % rewrites
         print(line, flush=True)
         if problems:
             for p in problems[:40]:
@@ -537,8 +595,8 @@ def trial(t, args, binary, rng):
         failed = bool(problems)
         return not problems
     except Exception as e:  # a start failure, a protocol error: a failed trial
-        print("trial %d/%d FAIL seed=%d kill_after=%.2fs error: %r"
-              % (t, args.trials, seed, delay, e), flush=True)
+        print("trial %d/%d FAIL seed=%d kill_after=%s error: %r"
+              % (t, args.trials, seed, "+".join("%.2fs" % d for d in delays), e), flush=True)
         print("    server log tail:\n    " + tail(logpath).replace("\n", "\n    "), flush=True)
         if datadir.exists():
             print("    " + describe_dir(datadir).replace("\n", "\n    "), flush=True)
@@ -546,8 +604,8 @@ def trial(t, args, binary, rng):
     finally:
         stop.set()
         srv.stop()
-        for w in writers:
-            w.join(5)
+        for th in threads:
+            th.join(5)
         if failed and args.keep_failed:
             print("    kept %s" % tmp, flush=True)
         else:
@@ -561,6 +619,11 @@ def main():
     ap.add_argument("--quick", action="store_true", help="5 trials (CI)")
     ap.add_argument("--seed", type=int, default=None, help="master seed (default: random)")
     ap.add_argument("--keep-failed", action="store_true", help="keep the temp dir of failed trials")
+    ap.add_argument("--cycles", type=int, default=1,
+                    help="kill/restart cycles per trial on the same dir, with fresh keys each cycle "
+                         "(every restart re-checks all earlier cycles)")
+    ap.add_argument("--rewrite", action="store_true",
+                    help="also run BGREWRITEAOF every 50-300 ms, so kills land mid-rewrite")
     ap.add_argument("--inject-loss", action="store_true",
                     help="checker self-test: delete acknowledged data after the restart (every trial must FAIL)")
     args = ap.parse_args()
@@ -573,8 +636,10 @@ def main():
         print("keyward binary not found: %s (set KEYWARD_BIN)" % binary, file=sys.stderr)
         return 2
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
-    print("kill9: %s, policy=%s, trials=%d, master seed=%d"
-          % (binary, args.policy, args.trials, seed), flush=True)
+    print("kill9: %s, policy=%s, trials=%d, master seed=%d%s%s"
+          % (binary, args.policy, args.trials, seed,
+             ", %d kill cycles per trial" % args.cycles if args.cycles > 1 else "",
+             ", with BGREWRITEAOF" if args.rewrite else ""), flush=True)
     rng = random.Random(seed)
     passed = failed = 0
     for t in range(1, args.trials + 1):
