@@ -348,6 +348,52 @@ end
 real.redis = ro(redis)
 local env = ro(real)
 real._G = env
+-- Every tenant's scripts share this Lua state, so nothing a script can
+-- reach may keep a change for the next script (Redis makes these tables
+-- read-only in the VM; here the raw functions that bypass metatables are
+-- wrapped): rawset refuses the protected tables, getfenv hands out the
+-- read-only view instead of the real globals, setfenv cannot replace the
+-- thread's globals, loadstring compiles into the read-only environment,
+-- and the string metatable is shown with the read-only string library.
+local protected = setmetatable({}, {__mode = 'k'})
+for _, t in pairs(real) do
+  if type(t) == 'table' then protected[t] = true end
+end
+protected[real] = true
+protected[env] = true
+protected[redis] = true
+local rawrawset, rawgetfenv, rawsetfenv = rawset, getfenv, setfenv
+local rawloadstring, rawgetmetatable = loadstring, getmetatable
+real.rawset = function(t, k, v)
+  if protected[t] then error('Attempt to modify a readonly table', 2) end
+  return rawrawset(t, k, v)
+end
+real.getfenv = function(f)
+  local e = rawgetfenv(f == nil and 2 or (type(f) == 'number' and f > 0 and f + 1) or f)
+  if e == real then return env end
+  return e
+end
+real.setfenv = function(f, t)
+  if f == 0 or (type(f) == 'number' and rawgetfenv(f + 1) == real) or
+     (type(f) == 'function' and rawgetfenv(f) == real) then
+    error("'setfenv' cannot change the script environment", 2)
+  end
+  return rawsetfenv(type(f) == 'number' and f + 1 or f, t)
+end
+real.loadstring = function(...)
+  local f, e = rawloadstring(...)
+  if f then rawsetfenv(f, env) end
+  return f, e
+end
+local string_mt = rawgetmetatable('')
+local string_view = ro({__index = real.string})
+protected[string_view] = true
+real.getmetatable = function(o)
+  local mt = rawgetmetatable(o)
+  if mt == string_mt then return string_view end
+  if protected[mt] then return false end
+  return mt
+end
 setmetatable(real, {__index = function(_, k)
   error("Script attempted to access nonexistent global variable '" .. tostring(k) .. "'", 2)
 end, __metatable = false})

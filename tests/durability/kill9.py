@@ -31,7 +31,7 @@ Each trial:
 Usage:
   tests/durability/kill9.py [--trials N] [--policy always|everysec] [--quick]
                             [--seed S] [--keep-failed] [--cycles K] [--rewrite]
-                            [--inject-loss]
+                            [--big] [--inject-loss]
   KEYWARD_BIN overrides the binary (default target/release/keyward under the
   repo root). Prints one line per trial, then `N passed, M failed`; exits 1 on
   any failure. Python 3 stdlib only.
@@ -228,6 +228,14 @@ def tail(path, n=20):
 # Writers
 
 KINDS = ("SET", "INCR", "RPUSH", "HSET")
+BIG_DB = WRITERS  # --big: the big-value writer's DB
+
+
+def big_value(n):
+    """--big: the value of SET b:k<n>, 64 KiB to 1 MiB, derived from n."""
+    size = 65536 * (1 + (n * 7) % 16)
+    unit = b"%d-" % n
+    return (unit * (size // len(unit) + 1))[:size]
 
 
 class Op:
@@ -242,10 +250,12 @@ class Op:
 
 
 class Writer(threading.Thread):
-    def __init__(self, i, port, rng_seed, stop, prefix):
+    def __init__(self, i, port, rng_seed, stop, prefix, big=False):
         super().__init__(daemon=True)
         self.i = i
         self.prefix = prefix   # w<i>, or c<cycle>w<i> after the first cycle
+        self.big = big         # SETs only, of big_value(n)
+        self.kinds = ("SET",) if big else KINDS
         self.kill_time = None
         self.port = port
         self.rng = random.Random(rng_seed)
@@ -258,7 +268,7 @@ class Writer(threading.Thread):
     def command(self, op):
         p, n = self.prefix, op.n
         if op.kind == "SET":
-            return ("SET", "%s:k%d" % (p, n), n)
+            return ("SET", "%s:k%d" % (p, n), big_value(n) if self.big else n)
         if op.kind == "INCR":
             return ("INCR", "%s:counter" % p)
         if op.kind == "RPUSH":
@@ -274,7 +284,7 @@ class Writer(threading.Thread):
             incrs = pushes = 0
             n = 0
             while not self.stop.is_set():
-                op = Op(n, self.rng.choice(KINDS))
+                op = Op(n, self.rng.choice(self.kinds))
                 self.ops.append(op)
                 op.sent = time.monotonic()
                 c.send(*self.command(op))
@@ -361,8 +371,9 @@ def check_writer(c, w, kill_time, policy):
     keys = set(k.decode() for k in c.call("KEYS", "%s:*" % p))
     values = {}
     set_keys = sorted((k for k in keys if k.startswith("%s:k" % p)), key=lambda k: int(k.split(":k")[1]))
-    for j in range(0, len(set_keys), 500):
-        chunk = set_keys[j:j + 500]
+    step = 4 if w.big else 500
+    for j in range(0, len(set_keys), step):
+        chunk = set_keys[j:j + step]
         values.update(zip(chunk, c.call("MGET", *chunk)))
     values = {k: v for k, v in values.items() if v is not None}
     counter = c.call("GET", "%s:counter" % p)
@@ -388,8 +399,10 @@ def check_writer(c, w, kill_time, policy):
             k = "%s:k%d" % (p, n)
             if k in values:
                 present[n] = True
-                if values[k] != str(n).encode():
-                    problems.append("%s = %r, expected %r" % (k, values[k], n))
+                want = big_value(n) if w.big else str(n).encode()
+                if values[k] != want:
+                    problems.append("%s = %r (%d bytes), expected %r (%d bytes)"
+                                    % (k, values[k][:20], len(values[k]), want[:20], len(want)))
             else:
                 present[n] = False
         elif op.kind == "RPUSH":
@@ -485,6 +498,49 @@ def inject_loss(c, writers):
         c.call("LPOP", "%s:list" % w.prefix)
 
 
+def torn_tail(datadir):
+    """Bytes after the last complete command of the last incr file named by
+    the manifest (0: the file ends on a command boundary), read after the
+    kill, before the restart: whether this kill exercised the torn-tail cut."""
+    d = Path(datadir) / "appendonlydir"
+    try:
+        man = next(d.glob("*.manifest")).read_text()
+    except (StopIteration, OSError):
+        return 0
+    last = None
+    for line in man.splitlines():
+        f = line.split()
+        if len(f) >= 6 and f[0] == "file" and f[5] == "i":
+            if last is None or int(f[3]) > last[0]:
+                last = (int(f[3]), f[1])
+    if last is None:
+        return 0
+    try:
+        data = (d / last[1]).read_bytes()
+    except OSError:
+        return 0
+    pos = good = 0
+    try:
+        while pos < len(data):
+            if data[pos:pos + 1] == b"#":  # #TS: annotation
+                e = data.index(b"\r\n", pos)
+                pos = good = e + 2
+                continue
+            e = data.index(b"\r\n", pos)
+            argc = int(data[pos + 1:e])
+            pos = e + 2
+            for _ in range(argc):
+                e = data.index(b"\r\n", pos)
+                n = int(data[pos + 1:e])
+                pos = e + 2 + n + 2
+                if pos > len(data):
+                    raise ValueError
+            good = pos
+    except ValueError:
+        pass
+    return len(data) - good
+
+
 def describe_dir(datadir):
     out = []
     for root, dirs, files in os.walk(datadir):
@@ -514,6 +570,7 @@ def trial(t, args, binary, rng):
     threads = []
     stop = threading.Event()
     delays = []
+    torn = []
     failed = True
     try:
         srv.start()
@@ -530,6 +587,9 @@ def trial(t, args, binary, rng):
             writers = [Writer(i, srv.port, trng.randrange(1 << 30), stop,
                               "w%d" % i if cyc == 0 else "c%dw%d" % (cyc, i))
                        for i in range(WRITERS)]
+            if args.big:
+                writers.append(Writer(BIG_DB, srv.port, trng.randrange(1 << 30), stop,
+                                      "b" if cyc == 0 else "c%db" % cyc, big=True))
             threads = list(writers)
             for w in writers:
                 w.start()
@@ -551,11 +611,12 @@ def trial(t, args, binary, rng):
                 rewrites += rewriter.started
             for w in writers:
                 w.kill_time = kill_time
+            torn.append(torn_tail(datadir))
             all_writers += writers
             tag = "cycle %d: " % (cyc + 1) if args.cycles > 1 else ""
             if not all(alive):
                 problems.append(tag + "writers ended before the kill: %s"
-                                % [repr(w.error) for w in writers if not alive[w.i]])
+                                % [repr(w.error) for w, a in zip(writers, alive) if not a])
             if any(th.is_alive() for th in threads):
                 problems.append(tag + "a client thread is still running 15 s after the kill")
 
@@ -570,7 +631,7 @@ def trial(t, args, binary, rng):
                     problems += ["%s%s: %s" % (tag, w.prefix, x) for x in p]
                     stats.append(st)
                 dbsize = []
-                for i in range(WRITERS):
+                for i in range(WRITERS + (1 if args.big else 0)):
                     c.call("SELECT", i)
                     dbsize.append(c.call("DBSIZE"))
             finally:
@@ -585,6 +646,8 @@ def trial(t, args, binary, rng):
                    tot["required"], tot["recovered"], tot["acked_lost"], sum(dbsize)))
         if args.rewrite:
             line += " rewrites=%d" % rewrites
+        if any(torn):
+            line += " torn_tail_bytes=%s" % "+".join(map(str, torn))
         print(line, flush=True)
         if problems:
             for p in problems[:40]:
@@ -622,6 +685,8 @@ def main():
     ap.add_argument("--cycles", type=int, default=1,
                     help="kill/restart cycles per trial on the same dir, with fresh keys each cycle "
                          "(every restart re-checks all earlier cycles)")
+    ap.add_argument("--big", action="store_true",
+                    help="add a writer of 64 KiB-1 MiB values (DB 4), so kills can tear an AOF write")
     ap.add_argument("--rewrite", action="store_true",
                     help="also run BGREWRITEAOF every 50-300 ms, so kills land mid-rewrite")
     ap.add_argument("--inject-loss", action="store_true",
@@ -636,10 +701,11 @@ def main():
         print("keyward binary not found: %s (set KEYWARD_BIN)" % binary, file=sys.stderr)
         return 2
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
-    print("kill9: %s, policy=%s, trials=%d, master seed=%d%s%s"
+    print("kill9: %s, policy=%s, trials=%d, master seed=%d%s%s%s"
           % (binary, args.policy, args.trials, seed,
              ", %d kill cycles per trial" % args.cycles if args.cycles > 1 else "",
-             ", with BGREWRITEAOF" if args.rewrite else ""), flush=True)
+             ", with BGREWRITEAOF" if args.rewrite else "",
+             ", with a big-value writer" if args.big else ""), flush=True)
     rng = random.Random(seed)
     passed = failed = 0
     for t in range(1, args.trials + 1):

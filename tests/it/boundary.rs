@@ -717,3 +717,58 @@ async fn failed_auths_are_counted_and_slowed() {
     }
     assert!(start.elapsed() < Duration::from_millis(250));
 }
+
+/// Every tenant's scripts run in one Lua state: nothing a script reaches
+/// may keep a change for another tenant's scripts (the sandbox's raw
+/// functions cannot write to the shared tables).
+#[tokio::test]
+async fn a_script_cannot_tamper_with_another_tenants_scripts() {
+    let mut c = config();
+    c.users
+        .push(user("other", &format!("on >{WORKER_PW} db=1 ~* &* +@all")));
+    let srv = start_with(c).await;
+    let mut w = worker(&srv).await;
+    for attack in [
+        "local rc=redis.call; rawset(redis,'call',function(...) rawset(_G,'loot',{...}); return rc(...) end) return 1",
+        "rawset(_G, 'loot', {}) return 1",
+        "getfenv(0).loot = {} return 1",
+        "rawset(getfenv(0), 'loot', {}) return 1",
+        "getmetatable('').__index.len = function() return 99 end return 1",
+        "rawset(getmetatable('').__index, 'len', function() return 99 end) return 1",
+        "rawset(string, 'len', function() return 99 end) return 1",
+        "setfenv(0, {}) return 1",
+        "loadstring('loot = 1')() return 1",
+        "rawset(cjson, 'encode', function() return 'x' end) return 1",
+    ] {
+        let reply = s(&w.call(&[b"EVAL", attack.as_bytes(), b"0"]).await);
+        assert!(reply.starts_with("-ERR"), "{attack}: {reply}");
+    }
+    // The other tenant's scripts are untouched.
+    let mut o = login(&srv, "other", WORKER_PW).await;
+    assert_eq!(
+        s(&o.call(&[
+            b"EVAL",
+            b"redis.call('set','secret','s3cr3t') return string.len('abc')",
+            b"0"
+        ])
+        .await),
+        ":3\r\n"
+    );
+    let loot = s(&w
+        .call(&[
+            b"EVAL",
+            b"return rawget(_G, 'loot') == nil and 1 or 0",
+            b"0",
+        ])
+        .await);
+    assert_eq!(loot, ":1\r\n");
+    assert_eq!(s(&w.call(&[b"EXISTS", b"secret"]).await), ":0\r\n");
+    // Reading through the sandbox still works as in Redis.
+    assert_eq!(
+        s(
+            &w.call(&[b"EVAL", b"return type(getmetatable('').__index.len)", b"0"])
+                .await
+        ),
+        "$8\r\nfunction\r\n"
+    );
+}
