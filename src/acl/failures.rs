@@ -20,8 +20,16 @@ pub struct AddrFailures {
     pub failures: u64,
     /// Failures answered late because of `auth-fail-delay`.
     pub delayed: u64,
-    /// Consecutive failures (reset by a success or a minute's quiet).
-    streak: u32,
+    last_ms: i64,
+}
+
+/// Consecutive failures against one user from one address (reset by that
+/// user's success from there, or a minute's quiet). Keyed by the pair so a
+/// tenant's own successful logins between guesses at another user's
+/// password do not reset the guesses' streak.
+#[derive(Debug, Default, Clone, Copy)]
+struct Streak {
+    count: u32,
     last_ms: i64,
 }
 
@@ -31,15 +39,19 @@ pub struct AuthFailures {
     /// By user name, for users that exist (a guessed name is not a series).
     pub by_user: BTreeMap<String, u64>,
     pub by_addr: HashMap<IpAddr, AddrFailures>,
+    streaks: HashMap<(IpAddr, Vec<u8>), Streak>,
 }
 
 impl AuthFailures {
     /// Records a failed AUTH; returns how long to hold its reply back:
     /// nothing for the first failure of a streak, then `delay_ms` doubling
     /// with each further one, up to 10 s. `delay_ms` 0 = never.
+    /// `user` is counted when it exists; `target` is the name the AUTH
+    /// tried, whatever it is (the streak's key).
     pub fn failed(
         &mut self,
         user: Option<&str>,
+        target: &[u8],
         addr: IpAddr,
         now_ms: i64,
         delay_ms: u64,
@@ -59,27 +71,37 @@ impl AuthFailures {
             }
         }
         let a = self.by_addr.entry(addr).or_default();
-        if now_ms - a.last_ms > STREAK_RESET_MS {
-            a.streak = 0;
-        }
         a.failures += 1;
-        a.streak = a.streak.saturating_add(1);
         a.last_ms = now_ms;
-        if delay_ms == 0 || a.streak < 2 {
+        if self.streaks.len() >= MAX_ADDRS && !self.streaks.contains_key(&(addr, target.to_vec())) {
+            self.streaks
+                .retain(|_, s| now_ms - s.last_ms <= STREAK_RESET_MS);
+            if self.streaks.len() >= MAX_ADDRS {
+                self.streaks.clear();
+            }
+        }
+        let st = self.streaks.entry((addr, target.to_vec())).or_default();
+        if now_ms - st.last_ms > STREAK_RESET_MS {
+            st.count = 0;
+        }
+        st.count = st.count.saturating_add(1);
+        st.last_ms = now_ms;
+        if delay_ms == 0 || st.count < 2 {
             return None;
         }
-        a.delayed += 1;
-        let factor = 1u64 << (a.streak - 2).min(16);
+        let streak = st.count;
+        if let Some(a) = self.by_addr.get_mut(&addr) {
+            a.delayed += 1;
+        }
+        let factor = 1u64 << (streak - 2).min(16);
         Some(Duration::from_millis(
             delay_ms.saturating_mul(factor).min(MAX_DELAY_MS),
         ))
     }
 
-    /// A successful AUTH from `addr` ends its streak.
-    pub fn succeeded(&mut self, addr: IpAddr) {
-        if let Some(a) = self.by_addr.get_mut(&addr) {
-            a.streak = 0;
-        }
+    /// A successful AUTH as `user` from `addr` ends that pair's streak.
+    pub fn succeeded(&mut self, addr: IpAddr, user: &[u8]) {
+        self.streaks.remove(&(addr, user.to_vec()));
     }
 
     pub fn reset(&mut self) {
@@ -95,30 +117,30 @@ mod tests {
     fn delay_doubles_from_the_second_failure_and_resets() {
         let ip: IpAddr = "10.0.0.1".parse().expect("valid ip");
         let mut f = AuthFailures::default();
-        assert_eq!(f.failed(Some("u"), ip, 1_000, 100), None);
+        assert_eq!(f.failed(Some("u"), b"u", ip, 1_000, 100), None);
         assert_eq!(
-            f.failed(Some("u"), ip, 1_001, 100),
+            f.failed(Some("u"), b"u", ip, 1_001, 100),
             Some(Duration::from_millis(100))
         );
         assert_eq!(
-            f.failed(None, ip, 1_002, 100),
+            f.failed(None, b"u", ip, 1_002, 100),
             Some(Duration::from_millis(200))
         );
         for _ in 0..20 {
-            f.failed(None, ip, 1_003, 100);
+            f.failed(None, b"u", ip, 1_003, 100);
         }
         assert_eq!(
-            f.failed(None, ip, 1_004, 100),
+            f.failed(None, b"u", ip, 1_004, 100),
             Some(Duration::from_millis(MAX_DELAY_MS))
         );
-        f.succeeded(ip);
-        assert_eq!(f.failed(None, ip, 1_005, 100), None);
+        f.succeeded(ip, b"u");
+        assert_eq!(f.failed(None, b"u", ip, 1_005, 100), None);
         // A minute's quiet ends a streak too.
         assert_eq!(
-            f.failed(None, ip, 1_006, 100),
+            f.failed(None, b"u", ip, 1_006, 100),
             Some(Duration::from_millis(100))
         );
-        assert_eq!(f.failed(None, ip, 70_000, 100), None);
+        assert_eq!(f.failed(None, b"u", ip, 70_000, 100), None);
         assert_eq!(f.by_user.get("u"), Some(&2));
         assert_eq!(f.total, 27);
         assert_eq!(f.by_addr[&ip].failures, 27);
@@ -129,8 +151,8 @@ mod tests {
         let mut f = AuthFailures::default();
         for i in 0..(MAX_ADDRS as u32 + 10) {
             let ip = IpAddr::from(i.to_be_bytes());
-            assert_eq!(f.failed(None, ip, i64::from(i), 0), None);
-            assert_eq!(f.failed(None, ip, i64::from(i), 0), None);
+            assert_eq!(f.failed(None, b"u", ip, i64::from(i), 0), None);
+            assert_eq!(f.failed(None, b"u", ip, i64::from(i), 0), None);
         }
         assert_eq!(f.by_addr.len(), MAX_ADDRS);
     }

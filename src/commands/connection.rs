@@ -253,7 +253,7 @@ fn login(ctx: &mut Ctx<'_>, user: &[u8], password: &[u8]) -> CmdResult {
                 .acl
                 .failures
                 .lock()
-                .succeeded(ctx.client.info.addr.ip());
+                .succeeded(ctx.client.info.addr.ip(), user);
             Ok(())
         }
         None => {
@@ -262,6 +262,7 @@ fn login(ctx: &mut Ctx<'_>, user: &[u8], password: &[u8]) -> CmdResult {
             let known = ctx.srv.acl.get(user).is_some();
             ctx.client.auth_delay = ctx.srv.acl.failures.lock().failed(
                 known.then_some(name.as_str()),
+                user,
                 ctx.client.info.addr.ip(),
                 ctx.now,
                 delay_ms,

@@ -1089,9 +1089,10 @@ fn config_secrets(argv: &[&[u8]]) -> Vec<usize> {
 }
 
 /// CONFIG SET from a DB-restricted user: only its selected DB's own
-/// settings (per-DB rows); a name the table lacks gets the usual error.
+/// settings that a tenant may change (its eviction policy, not the limits
+/// the operator set); a name the table lacks gets the usual error.
 fn sets_own_db(_ctx: &Ctx<'_>, argv: &[&[u8]]) -> bool {
-    config_set_params(argv).all(|(_, p)| p.is_none_or(|p| p.db.is_some()))
+    config_set_params(argv).all(|(_, p)| p.is_none_or(|p| p.db.is_some_and(|d| d.tenant_may_set)))
 }
 
 fn config_get(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -1116,6 +1117,15 @@ fn config_get(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     Ok(())
 }
 
+/// `enable-protected-configs`: yes for anyone, local for loopback clients.
+fn protected_allowed(ctx: &Ctx<'_>) -> bool {
+    match ctx.srv.config.read().enable_protected_configs.as_str() {
+        "yes" => true,
+        "local" => ctx.client.info.addr.ip().is_loopback(),
+        _ => false,
+    }
+}
+
 fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if argv.len() % 2 != 0 {
         return Err(errors::SYNTAX);
@@ -1135,6 +1145,11 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                         problem = Some(errors::config_set_failed(
                             name,
                             "can't set immutable config",
+                        ));
+                    } else if params::PROTECTED.contains(&p.name) && !protected_allowed(ctx) {
+                        problem = Some(errors::config_set_failed(
+                            name,
+                            "can't set protected config",
                         ));
                     } else if found.iter().any(|q| std::ptr::eq(*q, p)) {
                         problem = Some(errors::config_set_failed(name, "duplicate parameter"));
@@ -1165,6 +1180,32 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         let was = ctx.srv.config.read().appendonly;
         (next.appendonly != was).then_some(next.appendonly)
     };
+    // The AOF writer reads these when it opens: a change while it runs
+    // would be reported and not applied, so it is refused instead.
+    if ctx.srv.persist.aof_on() && aof_turn.is_none() {
+        let cur = ctx.srv.config.read().clone();
+        let changed = [
+            ("appendfsync", cur.appendfsync != next.appendfsync),
+            (
+                "aof-timestamp-enabled",
+                cur.aof_timestamp_enabled != next.aof_timestamp_enabled,
+            ),
+            (
+                "no-appendfsync-on-rewrite",
+                cur.no_appendfsync_on_rewrite != next.no_appendfsync_on_rewrite,
+            ),
+            (
+                "aof-use-rdb-preamble",
+                cur.aof_use_rdb_preamble != next.aof_use_rdb_preamble,
+            ),
+        ];
+        if let Some((name, _)) = changed.iter().find(|(_, c)| *c) {
+            return Err(errors::config_set_failed(
+                name.as_bytes(),
+                "can't change while the AOF runs (CONFIG SET appendonly no first)",
+            ));
+        }
+    }
     if aof_turn == Some(true) && !next.persistence {
         return Err(errors::config_set_failed(
             b"appendonly",

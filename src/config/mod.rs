@@ -71,6 +71,8 @@ pub struct Config {
     pub sanitize_dump_payload: String,
     /// `rdb-version` (ours): 11 writes what Redis 7.2 writes, 10 what 7.0 loads.
     pub rdb_version: u16,
+    /// `enable-protected-configs`: no (default), yes, local.
+    pub enable_protected_configs: String,
     pub proto_max_bulk_len: usize,
     pub client_query_buffer_limit: usize,
     pub slowlog_log_slower_than: i64,
@@ -268,6 +270,7 @@ impl Default for Config {
             stop_writes_on_bgsave_error: true,
             sanitize_dump_payload: "no".into(),
             rdb_version: 11,
+            enable_protected_configs: "no".into(),
             proto_max_bulk_len: 512 * 1024 * 1024,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             slowlog_log_slower_than: 10_000,

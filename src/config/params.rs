@@ -32,6 +32,9 @@ pub struct DbParam {
     /// Parses `value` into the DB's `[[db]]` settings; the caller then
     /// re-applies the tenancy state from the configuration.
     pub set: fn(&mut DbConfig, &str) -> Result<(), String>,
+    /// A DB-restricted user may set it on its own DB (its eviction
+    /// policy); a limit the operator set (maxmemory) it may not lift.
+    pub tenant_may_set: bool,
 }
 
 /// What CONFIG GET/SET act on: the server, or one DB's own settings.
@@ -74,6 +77,7 @@ static DB_MAXMEMORY: DbParam = DbParam {
         d.maxmemory = mem(v)?;
         Ok(())
     },
+    tenant_may_set: false,
 };
 
 static DB_POLICY: DbParam = DbParam {
@@ -82,6 +86,7 @@ static DB_POLICY: DbParam = DbParam {
         d.maxmemory_policy = Some(policy(v)?);
         Ok(())
     },
+    tenant_may_set: true,
 };
 
 fn policy(v: &str) -> Result<Policy, String> {
@@ -200,6 +205,9 @@ macro_rules! busy_threshold {
 /// A yes/no setting kept as a bool field.
 macro_rules! yes_no_param {
     ($name:literal, $field:ident) => {
+        yes_no_param!($name, $field, true)
+    };
+    ($name:literal, $field:ident, $mutable:literal) => {
         Param {
             name: $name,
             get: |c| yn(c.$field),
@@ -207,11 +215,21 @@ macro_rules! yes_no_param {
                 c.$field = yes_no(v)?;
                 Ok(())
             },
-            mutable: true,
+            mutable: $mutable,
             sensitive: false,
             db: None,
         }
     };
+}
+
+/// Settings that name files the server writes (Redis 7's
+/// `PROTECTED_CONFIG`): CONFIG SET refuses them unless
+/// `enable-protected-configs` is `yes` (or `local`, for a loopback client),
+/// so a client with +config cannot point SAVE at `authorized_keys`.
+pub const PROTECTED: &[&str] = &["dir", "dbfilename"];
+
+fn protected_ok(v: &str) -> Result<String, String> {
+    one_of(v, &["no", "yes", "local"])
 }
 
 /// A string setting, checked by `$ok` before it is kept.
@@ -612,6 +630,8 @@ pub static PARAMS: &[Param] = &[
     string_param!("dbfilename", dbfilename, true, file_name_ok),
     string_param!("appendfilename", appendfilename, false, file_name_ok),
     string_param!("appenddirname", appenddirname, false, file_name_ok),
+    // Read when the AOF opens: CONFIG SET refuses a change while it runs
+    // (see `config_set`), since ignoring it could weaken durability.
     string_param!("appendfsync", appendfsync, true, fsync_ok),
     string_param!(
         "sanitize-dump-payload",
@@ -623,6 +643,12 @@ pub static PARAMS: &[Param] = &[
     yes_no_param!("aof-load-truncated", aof_load_truncated),
     yes_no_param!("aof-timestamp-enabled", aof_timestamp_enabled),
     yes_no_param!("no-appendfsync-on-rewrite", no_appendfsync_on_rewrite),
+    string_param!(
+        "enable-protected-configs",
+        enable_protected_configs,
+        false,
+        protected_ok
+    ),
     yes_no_param!("rdbcompression", rdbcompression),
     yes_no_param!("rdbchecksum", rdbchecksum),
     yes_no_param!("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error),

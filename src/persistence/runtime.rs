@@ -112,6 +112,11 @@ impl Persistence {
         }
     }
 
+    /// The dataset is still loading.
+    pub fn loading(&self) -> bool {
+        self.gate.load(Ordering::Relaxed) & gate::LOADING != 0
+    }
+
     /// The background job running, if any (finished jobs are cleared).
     pub fn background(&self) -> Option<(Job, u64)> {
         let mut bg = self.background.lock();
@@ -306,7 +311,7 @@ fn save_points(c: &Config) -> Vec<(i64, u64)> {
 /// point is due (after a failed save, not again for 5 s, as Redis).
 pub fn cron(srv: &Arc<Shared>) {
     let c = srv.config.read().clone();
-    if !c.persistence || c.save.trim().is_empty() {
+    if !c.persistence || c.save.trim().is_empty() || srv.persist.loading() {
         return;
     }
     let st = srv.persist.state();
@@ -343,7 +348,8 @@ pub fn before_shutdown(srv: &Shared, save_mode: Option<bool>, force: bool) -> Re
             }
         }
     }
-    let wanted = save_mode.unwrap_or(!c.save.trim().is_empty());
+    // While loading, the dataset is partial: never save it (Redis too).
+    let wanted = save_mode.unwrap_or(!c.save.trim().is_empty()) && !srv.persist.loading();
     if wanted && !srv.persist.fatal.load(Ordering::Relaxed) {
         if let Err(e) = save(srv) {
             tracing::warn!(error = %e, "error trying to save the DB at shutdown");
@@ -547,8 +553,44 @@ struct AofSink {
     keep: Vec<bool>,
 }
 
+impl AofSink {
+    /// Drops the effects of `persist = false` DBs, then any MULTI/EXEC
+    /// left around fewer than two commands (a transaction across a cache
+    /// DB and a persisted one must still load).
+    fn kept(&self, effects: &[(usize, Argv)]) -> Option<Vec<(usize, Argv)>> {
+        if self.keep.iter().all(|&k| k) {
+            return None;
+        }
+        let is = |a: &Argv, w: &[u8]| a.first().is_some_and(|c| c.eq_ignore_ascii_case(w));
+        let mut out: Vec<(usize, Argv)> = effects
+            .iter()
+            .filter(|(db, a)| {
+                is(a, b"MULTI") || is(a, b"EXEC") || self.keep.get(*db).copied().unwrap_or(true)
+            })
+            .cloned()
+            .collect();
+        if out.len() >= 2
+            && is(&out[0].1, b"MULTI")
+            && is(&out[out.len() - 1].1, b"EXEC")
+            && out.len() < 4
+        {
+            out.remove(0);
+            out.pop();
+        }
+        // MULTI/EXEC go in the DB of their first/last remaining command.
+        if out.len() >= 4 {
+            let n = out.len();
+            out[0].0 = out[1].0;
+            out[n - 1].0 = out[n - 2].0;
+        }
+        Some(out)
+    }
+}
+
 impl EffectSink for AofSink {
     fn append(&self, effects: &[(usize, Argv)]) -> u64 {
+        let filtered = self.kept(effects);
+        let effects = filtered.as_deref().unwrap_or(effects);
         let mut aof = self.aof.lock();
         let mut ticket = 0;
         let mut i = 0;
@@ -667,6 +709,12 @@ pub fn stop_aof(srv: &Shared) {
 /// CONFIG SET of `appendonly`: starts the AOF (writing a fresh base from
 /// the dataset, as Redis's rewrite does) or stops it.
 pub fn appendonly_changed(srv: &Arc<Shared>, on: bool) -> Result<(), String> {
+    if srv.persist.loading() {
+        return Err("the dataset is still loading".into());
+    }
+    if let Some((Job::AofRewrite, _)) = srv.persist.background() {
+        return Err("Background append only file rewriting in progress".into());
+    }
     if on {
         start_aof(srv)
     } else {
@@ -884,7 +932,13 @@ pub fn bgrewriteaof(srv: &Arc<Shared>) -> Result<(), String> {
     let s2 = sink.clone();
     let writer = rdb_sink(base, &c, true, now_ms, used_memory(srv), move |r| match r {
         Ok(f) => match s2.aof.lock().finish_rewrite(f) {
-            Ok(()) => tracing::info!("background AOF rewrite finished successfully"),
+            Ok(()) => {
+                tracing::info!("background AOF rewrite finished successfully");
+                // A fresh base and incr: writes may go on if the writer agrees.
+                if let (Some(srv), Ok(())) = (s2.srv.upgrade(), s2.handle.check_writable()) {
+                    srv.persist.set_gate(gate::MISCONF_AOF, false);
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "background AOF rewrite failed"),
         },
         Err(e) => {
@@ -904,7 +958,7 @@ pub fn bgrewriteaof(srv: &Arc<Shared>) -> Result<(), String> {
 /// The background parts of cron: a scheduled BGSAVE once nothing runs,
 /// and the automatic AOF rewrite by size.
 pub fn background_cron(srv: &Arc<Shared>) {
-    if srv.persist.background().is_some() {
+    if srv.persist.background().is_some() || srv.persist.loading() {
         return;
     }
     if srv.persist.bgsave_scheduled.swap(false, Ordering::Relaxed) {

@@ -415,6 +415,12 @@ async fn wait_unblocked(
             tokio::select! {
                 push = push_rx.recv() => match push {
                     Some(Push::Unblocked(reply)) => {
+                        // The pop that served us is logged by now: under
+                        // appendfsync always it is fsynced before we say so.
+                        let ticket = srv.persist.reply_ticket(0);
+                        if ticket > 0 && !srv.persist.wait_synced(ticket).await {
+                            return Ok(false);
+                        }
                         stream.write_all(&reply).await?;
                         return Ok(true);
                     }

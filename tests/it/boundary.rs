@@ -469,15 +469,20 @@ async fn server_scope_refusals_are_noperm_and_logged() {
             "{args:?}"
         );
     }
-    // The worker's own DB settings and its own identity stay reachable.
+    // Its own DB's eviction policy and its own identity stay reachable;
+    // the memory limit the operator set is not the tenant's to lift.
     assert_eq!(
-        s(&w.call(&[b"CONFIG", b"SET", b"maxmemory", b"10mb"]).await),
+        s(
+            &w.call(&[b"CONFIG", b"SET", b"maxmemory-policy", b"allkeys-lru"])
+                .await
+        ),
         "+OK\r\n"
     );
     assert_eq!(
-        s(&w.call(&[b"CONFIG", b"GET", b"maxmemory"]).await),
-        "*2\r\n$9\r\nmaxmemory\r\n$8\r\n10485760\r\n"
+        s(&w.call(&[b"CONFIG", b"GET", b"maxmemory-policy"]).await),
+        "*2\r\n$16\r\nmaxmemory-policy\r\n$11\r\nallkeys-lru\r\n"
     );
+    assert!(s(&w.call(&[b"CONFIG", b"SET", b"maxmemory", b"0"]).await).starts_with("-NOPERM"));
     assert!(s(&w.call(&[b"ACL", b"DRYRUN", b"worker", b"GET", b"x"]).await).starts_with("+OK"));
     // Its CONFIG GET does not read the server's secrets.
     assert_eq!(
@@ -486,10 +491,10 @@ async fn server_scope_refusals_are_noperm_and_logged() {
     );
 
     let mut adm = admin(&srv).await;
-    // Another DB's maxmemory was not touched by the worker's CONFIG SET.
+    // Another DB's policy was not touched by the worker's CONFIG SET.
     assert_eq!(
-        s(&adm.call(&[b"CONFIG", b"GET", b"maxmemory"]).await),
-        "*2\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n"
+        s(&adm.call(&[b"CONFIG", b"GET", b"maxmemory-policy"]).await),
+        "*2\r\n$16\r\nmaxmemory-policy\r\n$10\r\nnoeviction\r\n"
     );
     let log = s(&adm.call(&[b"ACL", b"LOG"]).await);
     for name in [
@@ -519,7 +524,7 @@ async fn server_scope_refusals_are_noperm_and_logged() {
             .lines()
             .find(|l| l.starts_with("acl_access_denied_database:"))
             .map(str::to_string),
-        Some("acl_access_denied_database:9".into())
+        Some("acl_access_denied_database:10".into())
     );
 }
 
@@ -697,7 +702,7 @@ async fn failed_auths_are_counted_and_slowed() {
     assert!(auth.contains("user_worker:failures=3\r\n"), "{auth}");
     assert!(!auth.contains("no-such-user"), "{auth}");
     assert!(
-        auth.contains("addr_127.0.0.1:failures=4,delayed=3\r\n"),
+        auth.contains("addr_127.0.0.1:failures=4,delayed=2\r\n"),
         "{auth}"
     );
     let stats = s(&adm.call(&[b"INFO", b"stats"]).await);

@@ -339,7 +339,19 @@ async fn appendonly_turned_on_at_runtime() {
 #[tokio::test]
 async fn failed_save_refuses_writes_until_a_save_succeeds() {
     let dir = temp_dir("misconf");
+    // `dir` is a protected config (Redis 7): refused unless enabled.
     let srv = start_with(config(&dir)).await;
+    let mut r = srv.raw().await;
+    assert_eq!(
+        call(&mut r, &["CONFIG", "SET", "dir", "/tmp"]).await,
+        "-ERR CONFIG SET failed (possibly related to argument 'dir') - can't set protected config\r\n"
+    );
+    srv.handle.shutdown().await;
+    let srv = start_with(Config {
+        enable_protected_configs: "local".into(),
+        ..config(&dir)
+    })
+    .await;
     let mut r = srv.raw().await;
     ok(&mut r, &["SET", "k", "v"]).await;
     let missing = dir.join("no-such-dir");
