@@ -715,6 +715,10 @@ pub fn appendonly_changed(srv: &Arc<Shared>, on: bool) -> Result<(), String> {
     if let Some((Job::AofRewrite, _)) = srv.persist.background() {
         return Err("Background append only file rewriting in progress".into());
     }
+    if on && srv.config.read().io_threads != 1 {
+        // See main.rs: cross-DB effects are ordered only with one worker.
+        return Err("appendonly yes needs io-threads 1 for now".into());
+    }
     if on {
         start_aof(srv)
     } else {
