@@ -151,16 +151,30 @@ impl Persistence {
 
     /// What a batch's replies wait for before they go out: under `always`
     /// everything appended so far (its own writes and any it observed);
-    /// otherwise nothing (the append wrote through already).
+    /// otherwise nothing to wait for, but a batch that wrote (`own` > 0)
+    /// first writes the AOF buffer (one write(2) for the whole batch, and
+    /// for whatever other clients appended meanwhile).
     #[inline]
     pub fn reply_ticket(&self, own: u64) -> u64 {
-        if !self.always.load(Ordering::Relaxed) {
+        let always = self.always.load(Ordering::Relaxed);
+        if !always && own == 0 {
             return 0;
         }
-        match self.aof.lock().as_ref() {
-            Some(s) => own.max(s.handle.offset()),
-            None => 0,
+        let Some(handle) = self.aof.lock().as_ref().map(|s| s.handle.clone()) else {
+            return 0;
+        };
+        if always {
+            own.max(handle.offset())
+        } else {
+            handle.write_pending();
+            0
         }
+    }
+
+    /// Everything appended so far (a reply that observed the whole log:
+    /// a client served from a blocking command).
+    pub fn appended(&self) -> u64 {
+        self.aof.lock().as_ref().map_or(0, |s| s.handle.offset())
     }
 
     /// Waits until `ticket` is durable; false when it never will be (the
@@ -492,6 +506,8 @@ fn aof_config(srv: &Shared, c: &Config) -> AofConfig {
     a.timestamps = c.aof_timestamp_enabled;
     a.no_fsync_on_rewrite = c.no_appendfsync_on_rewrite;
     a.use_rdb_preamble = c.aof_use_rdb_preamble;
+    // The connection writes the buffer once per batch (`reply_ticket`).
+    a.defer_write = true;
     let _ = srv;
     a
 }
@@ -537,6 +553,12 @@ fn load_aof(srv: &Arc<Shared>, c: &Config) -> Result<(), String> {
     if stats.manifest.is_none() {
         // No AOF yet: Redis 7 starts from the RDB file, then writes a base.
         load_rdb(srv, c)?;
+    }
+    if let Some((file, len)) = &stats.truncated {
+        tracing::warn!(file = %file, len, "!!! the AOF ended in a torn command: it was truncated to the last whole one");
+    }
+    if stats.reverted_multi {
+        tracing::warn!("the AOF ended inside a MULTI: that unfinished transaction was dropped");
     }
     tracing::info!(commands = stats.commands, "DB loaded from append only file");
     Ok(())

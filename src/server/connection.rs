@@ -417,7 +417,7 @@ async fn wait_unblocked(
                     Some(Push::Unblocked(reply)) => {
                         // The pop that served us is logged by now: under
                         // appendfsync always it is fsynced before we say so.
-                        let ticket = srv.persist.reply_ticket(0);
+                        let ticket = srv.persist.reply_ticket(srv.persist.appended());
                         if ticket > 0 && !srv.persist.wait_synced(ticket).await {
                             return Ok(false);
                         }

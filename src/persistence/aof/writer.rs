@@ -54,6 +54,11 @@ pub struct AofConfig {
     /// caller drives every sync through [`AofHandle::flush_and_sync_up_to`]:
     /// deterministic crash tests do.
     pub sync_thread: bool,
+    /// Under `everysec` and `no`, leave appends in the buffer: the caller
+    /// writes them with [`AofHandle::write_pending`] before it replies, so
+    /// a pipelined batch (or several clients' commands) costs one write(2)
+    /// instead of one per command, as Redis's beforeSleep does.
+    pub defer_write: bool,
 }
 
 impl AofConfig {
@@ -69,6 +74,7 @@ impl AofConfig {
             use_rdb_preamble: true,
             clock: Arc::new(Clock::default()),
             sync_thread: true,
+            defer_write: false,
         }
     }
 }
@@ -415,6 +421,13 @@ impl AofHandle {
         self.shared.flush_and_sync_up_to(offset)
     }
 
+    /// Writes what appends left in the buffer (see [`AofConfig::defer_write`]):
+    /// under `everysec` and `no`, what makes a reply "written before it goes
+    /// out".
+    pub fn write_pending(&self) {
+        self.shared.write_through();
+    }
+
     /// `Err(Misconf | Fatal)` while writes must be refused: the server
     /// checks this before running a write command.
     pub fn check_writable(&self) -> Result<(), AofError> {
@@ -598,6 +611,7 @@ impl Aof {
         };
         match self.cfg.fsync {
             FsyncPolicy::Always => self.shared.kick(),
+            _ if self.cfg.defer_write => {}
             _ => self.shared.write_through(),
         }
         Ok(offset)
