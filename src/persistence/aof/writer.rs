@@ -610,8 +610,10 @@ impl Aof {
             b.end
         };
         match self.cfg.fsync {
-            FsyncPolicy::Always => self.shared.kick(),
+            // Deferred: the waiter kicks the sync thread once per batch
+            // (`AofHandle::wait_synced`), not once per command.
             _ if self.cfg.defer_write => {}
+            FsyncPolicy::Always => self.shared.kick(),
             _ => self.shared.write_through(),
         }
         Ok(offset)
