@@ -403,3 +403,135 @@ async fn command_info_restore_matches_redis() {
         String::from_utf8_lossy(&theirs)
     );
 }
+
+fn st(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+async fn call(a: &mut crate::support::Raw, args: Vec<Vec<u8>>) -> String {
+    let refs: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+    st(&a.call(&refs).await)
+}
+
+/// MIGRATE between two keyward servers: moves (or copies) keys with their
+/// TTL, answers NOKEY, IOERR and the target's errors as Redis does. (Two
+/// workers: the source blocks one for the transfer, as Redis blocks.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_moves_keys_between_servers() {
+    let src = support::start().await;
+    let dst = support::start_with(keyward::Config {
+        requirepass: Some("pw".into()),
+        ..keyward::Config::default()
+    })
+    .await;
+    let port = dst.addr.port().to_string();
+    let mut a = src.raw().await;
+    a.call(&[b"SET", b"k1", b"v1", b"EX", b"1000"]).await;
+    a.call(&[b"RPUSH", b"k2", b"x", b"y"]).await;
+    a.call(&[b"SET", b"k3", b"v3"]).await;
+    let mig = |args: &[&str]| -> Vec<Vec<u8>> {
+        let mut v: Vec<Vec<u8>> = vec![
+            b"MIGRATE".to_vec(),
+            b"127.0.0.1".to_vec(),
+            port.as_bytes().to_vec(),
+        ];
+        v.extend(args.iter().map(|x| x.as_bytes().to_vec()));
+        v
+    };
+
+    // Without AUTH the target refuses.
+    let e = call(&mut a, mig(&["k1", "3", "1000"])).await;
+    assert_eq!(
+        e,
+        "-ERR Target instance replied with error: NOAUTH Authentication required.\r\n"
+    );
+    assert_eq!(
+        call(&mut a, mig(&["k1", "3", "1000", "AUTH", "pw"])).await,
+        "+OK\r\n"
+    );
+    assert_eq!(st(&a.call(&[b"EXISTS", b"k1"]).await), ":0\r\n");
+    assert_eq!(
+        call(
+            &mut a,
+            mig(&["", "3", "1000", "COPY", "AUTH", "pw", "KEYS", "k2", "k3", "nope"])
+        )
+        .await,
+        "+OK\r\n"
+    );
+    assert_eq!(st(&a.call(&[b"EXISTS", b"k2", b"k3"]).await), ":2\r\n");
+    let mut b = dst.raw().await;
+    b.call(&[b"AUTH", b"pw"]).await;
+    b.call(&[b"SELECT", b"3"]).await;
+    assert_eq!(st(&b.call(&[b"GET", b"k1"]).await), "$2\r\nv1\r\n");
+    let ttl: i64 = st(&b.call(&[b"TTL", b"k1"]).await)
+        .trim()
+        .trim_start_matches(':')
+        .parse()
+        .unwrap_or(0);
+    assert!((990..=1000).contains(&ttl), "ttl {ttl}");
+    assert_eq!(
+        st(&b.call(&[b"LRANGE", b"k2", b"0", b"-1"]).await),
+        "*2\r\n$1\r\nx\r\n$1\r\ny\r\n"
+    );
+    // The key exists there now: BUSYKEY, unless REPLACE.
+    assert_eq!(
+        call(&mut a, mig(&["k3", "3", "1000", "AUTH", "pw"])).await,
+        "-ERR Target instance replied with error: BUSYKEY Target key name already exists.\r\n"
+    );
+    assert_eq!(
+        call(&mut a, mig(&["k3", "3", "1000", "REPLACE", "AUTH", "pw"])).await,
+        "+OK\r\n"
+    );
+    assert_eq!(
+        call(&mut a, mig(&["gone", "3", "1000"])).await,
+        "+NOKEY\r\n"
+    );
+    assert_eq!(
+        call(&mut a, mig(&["k2", "3", "1000", "KEYS", "k2"])).await,
+        "-ERR When using MIGRATE KEYS option, the key argument must be set to the empty string\r\n"
+    );
+    // A port nobody listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let dead = closed.local_addr().expect("addr").port().to_string();
+    drop(closed);
+    let reply = st(&a
+        .call(&[
+            b"MIGRATE",
+            b"127.0.0.1",
+            dead.as_bytes(),
+            b"k2",
+            b"0",
+            b"200",
+        ])
+        .await);
+    assert_eq!(
+        reply,
+        "-IOERR error or timeout connecting to the client\r\n"
+    );
+}
+
+/// Debian's redis-server 7.0 MIGRATEs into keyward (its version-10
+/// payloads restore here).
+#[tokio::test]
+async fn redis_server_migrates_into_keyward() {
+    let Some(oracle) = Oracle::start().await else {
+        return;
+    };
+    let kw = support::start().await;
+    let mut o = oracle.raw().await;
+    o.call(&[b"HSET", b"h", b"f", b"v"]).await;
+    let port = kw.addr.port().to_string();
+    let r = st(&o
+        .call(&[
+            b"MIGRATE",
+            b"127.0.0.1",
+            port.as_bytes(),
+            b"h",
+            b"0",
+            b"1000",
+        ])
+        .await);
+    assert_eq!(r, "+OK\r\n");
+    let mut k = kw.raw().await;
+    assert_eq!(st(&k.call(&[b"HGET", b"h", b"f"]).await), "$1\r\nv\r\n");
+}
