@@ -130,7 +130,8 @@ fn script_flush(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn script_kill(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
-    ctx.srv.scripting.kill()?;
+    let user = &ctx.client.user;
+    ctx.srv.scripting.kill_if(|db| user.sees_db(db))?;
     ctx.out.ok();
     Ok(())
 }

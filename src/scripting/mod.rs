@@ -200,7 +200,16 @@ impl Scripting {
 
     /// SCRIPT KILL.
     pub fn kill(&self) -> Result<(), Error> {
+        self.kill_if(|_| true)
+    }
+
+    /// SCRIPT KILL of a script running in a DB `allowed` accepts (a
+    /// DB-restricted user's), checked against the script running now.
+    pub fn kill_if(&self, allowed: impl Fn(usize) -> bool) -> Result<(), Error> {
         if self.started.load(Ordering::Acquire) == 0 {
+            return Err(NOTBUSY);
+        }
+        if !allowed(self.runner_db.load(Ordering::Relaxed)) {
             return Err(NOTBUSY);
         }
         if self.wrote.load(Ordering::Acquire) {

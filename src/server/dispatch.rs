@@ -243,6 +243,10 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
             srv.tenancy.publish_lazy(index, used, global);
         }
     }
+    // A log replayed at startup is not traffic: no MONITOR line, no slow log.
+    if ctx.client.replaying {
+        return;
+    }
     if ctx.srv.clients.has_monitors() && !spec.has(flags::SKIP_MONITOR | flags::ADMIN) {
         feed_monitors(ctx, spec, argv);
     }
