@@ -130,6 +130,9 @@ pub struct DbConfig {
     /// `persist = false`: the DB (a cache) stays out of RDB files and the
     /// AOF entirely; a restart starts it empty.
     pub no_persist: bool,
+    /// `appendfsync = "always"`: replies to writes in this DB wait for the
+    /// fsync covering them, whatever the server's `appendfsync`.
+    pub fsync_always: bool,
 }
 
 impl DbConfig {
@@ -193,6 +196,15 @@ impl DbConfig {
                 "max-keys" => db.max_keys = count(v).map_err(err)?,
                 "max-ops-per-sec" => db.max_ops_per_sec = count(v).map_err(err)?,
                 "max-clients" => db.max_clients = count(v).map_err(err)?,
+                "appendfsync" => match v.as_str() {
+                    Some("always") => db.fsync_always = true,
+                    Some("everysec") | Some("no") => db.fsync_always = false,
+                    _ => {
+                        return Err(err(format!(
+                            "expected \"always\", \"everysec\" or \"no\", got {v}"
+                        )))
+                    }
+                },
                 "persist" => match v {
                     toml::Value::Boolean(b) => db.no_persist = !b,
                     other => return Err(err(format!("expected true or false, got {other}"))),

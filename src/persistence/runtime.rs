@@ -163,11 +163,18 @@ impl Persistence {
         let Some(handle) = self.aof.lock().as_ref().map(|s| s.handle.clone()) else {
             return 0;
         };
+        let required = own & crate::server::effects::SYNC_REQUIRED != 0;
+        let own = own & !crate::server::effects::SYNC_REQUIRED;
         if always {
             own.max(handle.offset())
         } else {
             handle.write_pending();
-            0
+            // A write to a DB with its own `appendfsync always`.
+            if required {
+                own
+            } else {
+                0
+            }
         }
     }
 
@@ -184,7 +191,7 @@ impl Persistence {
             Some(s) => s.handle.clone(),
             None => return true,
         };
-        handle.wait_synced(ticket).await.is_ok()
+        handle.wait_durable(ticket).await.is_ok()
     }
 }
 
@@ -573,6 +580,8 @@ struct AofSink {
     srv: std::sync::Weak<Shared>,
     /// DBs whose effects are logged (`persist = false` ones are not).
     keep: Vec<bool>,
+    /// DBs whose replies wait for their fsync (`[[db]] appendfsync = "always"`).
+    always: Vec<bool>,
 }
 
 impl AofSink {
@@ -632,7 +641,17 @@ impl EffectSink for AofSink {
                 .map(|(_, a)| a.iter().map(Vec::as_slice).collect())
                 .collect();
             match aof.append(db, &cmds) {
-                Ok(off) => ticket = off,
+                Ok(off) => {
+                    let must = self.always.get(db).copied().unwrap_or(false);
+                    let flag = ticket & crate::server::effects::SYNC_REQUIRED;
+                    ticket = off
+                        | flag
+                        | if must {
+                            crate::server::effects::SYNC_REQUIRED
+                        } else {
+                            0
+                        };
+                }
                 Err(e) => {
                     drop(aof);
                     self.failed(&e);
@@ -693,6 +712,9 @@ pub fn start_aof(srv: &Arc<Shared>) -> Result<(), String> {
         handle,
         srv: Arc::downgrade(srv),
         keep: persisted(&c),
+        always: (0..c.databases)
+            .map(|i| c.dbs.iter().any(|d| d.index == i && d.fsync_always))
+            .collect(),
     });
     for db in guards.iter_mut() {
         let seq = srv.keyspace.effect_seq.clone();

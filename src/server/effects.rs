@@ -25,6 +25,11 @@ use parking_lot::RwLock;
 /// One command as logged: its arguments.
 pub type Argv = Vec<Vec<u8>>;
 
+/// A ticket with this bit set must be fsynced before the reply, whatever
+/// the server's `appendfsync` (the effects touched a DB with its own
+/// `appendfsync always`); the other bits are the offset.
+pub const SYNC_REQUIRED: u64 = 1 << 63;
+
 /// Receives the effects of each top-level command, each with the DB it ran in.
 pub trait EffectSink: Send + Sync {
     /// Logs `effects` in order; returns a ticket the command's reply must

@@ -635,3 +635,79 @@ async fn simulated_crashes_under_always_lose_no_acknowledged_write() {
     }
     eprintln!("{checked} crash points checked");
 }
+
+/// `[[db]] appendfsync = "always"` on one DB while the server runs
+/// `appendfsync no`: that DB's acknowledged writes survive every power
+/// cut; the others' need not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_db_with_its_own_appendfsync_always_loses_nothing_acknowledged() {
+    use keyward::persistence::fs::SimFs;
+    use rand::{Rng, SeedableRng};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    let fs = SimFs::new();
+    let mut queue = keyward::config::DbConfig::new(2);
+    queue.fsync_always = true;
+    let c = Config {
+        bind: vec!["127.0.0.1".into()],
+        port: 0,
+        appendonly: true,
+        appendfsync: "no".into(),
+        dbs: vec![queue],
+        ..config(std::path::Path::new("/sim"))
+    };
+    let start = |fs: SimFs, c: Config| async move {
+        keyward::Server::builder()
+            .config(c)
+            .fs(Arc::new(fs))
+            .start()
+            .await
+    };
+    let srv = start(fs.clone(), c.clone()).await.expect("starts");
+    let addr = srv.addr();
+    let acked = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let (acked, done) = (acked.clone(), done.clone());
+        tokio::spawn(async move {
+            let mut cache = Raw::connect(addr).await;
+            let mut q = Raw::connect(addr).await;
+            q.call(&[b"SELECT", b"2"]).await;
+            for i in 0..1500u64 {
+                let key = format!("job{i}");
+                cache.call(&[b"SET", key.as_bytes(), b"c"]).await;
+                assert_eq!(q.call(&[b"SET", key.as_bytes(), b"q"]).await, b"+OK\r\n");
+                acked.store(i + 1, Ordering::SeqCst);
+            }
+            done.store(true, Ordering::SeqCst);
+        })
+    };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let mut images = Vec::new();
+    while images.len() < 300 && !done.load(Ordering::SeqCst) {
+        let a = acked.load(Ordering::SeqCst);
+        let mut tear = rand::rngs::StdRng::seed_from_u64(rng.gen());
+        images.push((fs.crash(|n| tear.gen_range(0..=n)), a));
+        tokio::time::sleep(Duration::from_micros(500)).await;
+    }
+    writer.await.expect("writer");
+    srv.shutdown().await;
+    assert!(images.len() >= 100, "only {} cut points", images.len());
+    for (img, a) in images {
+        let srv = start(img, c.clone())
+            .await
+            .expect("a crashed directory always loads");
+        let mut r = Raw::connect(srv.addr()).await;
+        r.call(&[b"SELECT", b"2"]).await;
+        if a > 0 {
+            let last = format!("job{}", a - 1);
+            assert_eq!(
+                r.call(&[b"EXISTS", last.as_bytes()]).await,
+                b":1\r\n",
+                "after {a} acks"
+            );
+        }
+        srv.shutdown().await;
+    }
+}

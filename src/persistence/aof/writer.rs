@@ -156,6 +156,9 @@ struct Shared {
     postponed_since: Mutex<Option<Instant>>,
     current_size: AtomicU64,
     base_size: AtomicU64,
+    /// The highest offset a waiter needs fsynced whatever the policy (a
+    /// DB with its own `appendfsync always`); the sync thread serves it.
+    demand: AtomicU64,
     /// Wakes the sync thread: "something was appended".
     wake: Mutex<bool>,
     wake_cv: Condvar,
@@ -364,6 +367,10 @@ fn sync_thread(shared: Arc<Shared>) {
             }
             FsyncPolicy::No => {}
         }
+        let wanted = shared.demand.load(Ordering::Acquire);
+        if wanted > *shared.acked.borrow() && !shared.fatal.load(Ordering::Acquire) {
+            let _ = shared.flush_and_sync_up_to(wanted);
+        }
     }
 }
 
@@ -404,6 +411,29 @@ impl AofHandle {
                     .shared
                     .refusal()
                     .unwrap_or_else(|| AofError::Fatal("AOF failed".into())));
+            }
+            if *rx.borrow_and_update() >= offset {
+                return Ok(());
+            }
+            self.shared.kick();
+            if rx.changed().await.is_err() {
+                return Err(AofError::Io("AOF writer closed".into()));
+            }
+        }
+    }
+
+    /// Waits until an fdatasync covers `offset`, whatever the policy (a
+    /// reply for a DB with its own `appendfsync always`): the sync thread
+    /// is asked for it. `Err` when it never will be.
+    pub async fn wait_durable(&self, offset: u64) -> Result<(), AofError> {
+        if self.shared.policy == FsyncPolicy::Always {
+            return self.wait_synced(offset).await;
+        }
+        self.shared.demand.fetch_max(offset, Ordering::AcqRel);
+        let mut rx = self.shared.acked.subscribe();
+        loop {
+            if let Some(e) = self.shared.refusal() {
+                return Err(e);
             }
             if *rx.borrow_and_update() >= offset {
                 return Ok(());
@@ -532,14 +562,15 @@ impl Aof {
             postponed_since: Mutex::new(None),
             current_size: AtomicU64::new(total),
             base_size: AtomicU64::new(base_size),
+            demand: AtomicU64::new(0),
             wake: Mutex::new(false),
             wake_cv: Condvar::new(),
             stop: AtomicBool::new(false),
             fs,
         });
+        // Under `no` too: it then fsyncs only on demand (`wait_durable`).
         let thread = match cfg.fsync {
             _ if !cfg.sync_thread => None,
-            FsyncPolicy::No => None,
             _ => {
                 let s = Arc::clone(&shared);
                 Some(
