@@ -121,8 +121,9 @@ fn backlen_size(l: usize) -> usize {
 }
 
 /// Bytes `v` takes as a Redis listpack entry (encoding + back-length):
-/// exactly what it takes in a node.
-fn lp_entry_size(v: &[u8]) -> usize {
+/// exactly what it takes in a node. The RDB writer builds its listpacks
+/// with this and [`encode_into`] too: one encoder for the format.
+pub(crate) fn lp_entry_size(v: &[u8]) -> usize {
     let (l, _) = enc_size(v);
     l + backlen_size(l)
 }
@@ -136,7 +137,7 @@ fn enc_len(v: &[u8]) -> usize {
 /// Writes the listpack encoding of `v` into `out` (exactly `enc_len(v)`
 /// bytes): type byte(s), payload, then the back-length (the encoding's
 /// size, 7 bits a byte, read from the end).
-fn encode_into(out: &mut [u8], v: &[u8]) {
+pub(crate) fn encode_into(out: &mut [u8], v: &[u8]) {
     let (l, int) = enc_size(v);
     match int {
         Some(n) => {
@@ -183,14 +184,20 @@ fn encode_into(out: &mut [u8], v: &[u8]) {
             out[h..h + len].copy_from_slice(v);
         }
     }
-    // Back-length: low 7 bits in the last byte, a set high bit meaning
-    // more bytes precede (Redis's lpEncodeBacklen layout).
+    put_backlen(&mut out[l..], l);
+}
+
+/// Writes the back-length of an encoding of `l` bytes at the start of
+/// `out`; returns how many bytes it took. Low 7 bits in the last byte, a
+/// set high bit meaning more bytes precede (Redis's lpEncodeBacklen).
+pub(crate) fn put_backlen(out: &mut [u8], l: usize) -> usize {
     let k = backlen_size(l);
     let mut n = l;
     for i in 0..k {
-        out[l + k - 1 - i] = (n & 0x7f) as u8 | if i + 1 < k { 0x80 } else { 0 };
+        out[k - 1 - i] = (n & 0x7f) as u8 | if i + 1 < k { 0x80 } else { 0 };
         n >>= 7;
     }
+    k
 }
 
 /// Sign-extends the low `bits` bits of `u`.
@@ -426,6 +433,16 @@ impl ListValue {
     }
 
     /// Number of elements.
+    /// Each node's entries in Redis's listpack entry format, with their
+    /// count: an RDB quicklist node is these bytes between a header and an
+    /// end byte, so the writer copies them instead of re-encoding.
+    pub fn packed_nodes(&self) -> impl Iterator<Item = (&[u8], usize)> + '_ {
+        self.nodes
+            .iter()
+            .filter(|n| n.count > 0)
+            .map(|n| (&n.buf[n.start..n.end], n.count as usize))
+    }
+
     pub fn len(&self) -> usize {
         self.len
     }

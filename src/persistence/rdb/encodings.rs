@@ -8,7 +8,7 @@
 //! Also the listpack and intset encoders the writer uses.
 
 use super::RdbError;
-use crate::keyspace::entry::canonical_int;
+use crate::keyspace::types::list::{encode_into, lp_entry_size, put_backlen};
 
 /// One element of a listpack or ziplist: Redis stores integers as numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,27 +60,6 @@ const LP_EOF: u8 = 0xFF;
 /// The element count in the header when it does not fit in 16 bits.
 const LP_COUNT_UNKNOWN: usize = 65535;
 
-/// Bytes the back-length of an entry of `len` bytes takes.
-fn backlen_size(len: usize) -> usize {
-    match len {
-        0..=127 => 1,
-        128..=16382 => 2,
-        16383..=2097150 => 3,
-        2097151..=268435454 => 4,
-        _ => 5,
-    }
-}
-
-fn push_backlen(out: &mut Vec<u8>, len: usize) {
-    let n = backlen_size(len);
-    // Most significant group first; every byte but the first carries the
-    // continuation bit, since the format is decoded right to left.
-    for i in (0..n).rev() {
-        let group = ((len >> (7 * i)) & 127) as u8;
-        out.push(if i == n - 1 { group } else { group | 128 });
-    }
-}
-
 /// Decodes and validates a whole listpack.
 pub fn listpack(blob: &[u8]) -> Result<Vec<Item<'_>>, RdbError> {
     const BAD: RdbError = corrupt("listpack integrity check failed");
@@ -96,14 +75,14 @@ pub fn listpack(blob: &[u8]) -> Result<Vec<Item<'_>>, RdbError> {
     let mut p = LP_HEADER;
     while p < end {
         let (item, enc_len) = lp_entry(&blob[p..end]).ok_or(BAD)?;
-        let mut back = Vec::with_capacity(5);
-        push_backlen(&mut back, enc_len);
+        let mut back = [0u8; 5];
+        let k = put_backlen(&mut back, enc_len);
         let after = p + enc_len;
-        if blob.get(after..after + back.len()) != Some(&back[..]) || after + back.len() > end {
+        if blob.get(after..after + k) != Some(&back[..k]) || after + k > end {
             return Err(BAD);
         }
         items.push(item);
-        p = after + back.len();
+        p = after + k;
     }
     if count != LP_COUNT_UNKNOWN && count != items.len() {
         return Err(BAD);
@@ -142,8 +121,10 @@ fn lp_entry(b: &[u8]) -> Option<(Item<'_>, usize)> {
 
 /// Builds a listpack the way Redis's `lpAppend` does: strings that are
 /// canonical integers are stored as integers, in the smallest encoding.
+/// Entries are encoded by the list type's encoder, the one the in-memory
+/// nodes use.
 pub struct ListpackWriter {
-    buf: Vec<u8>,
+    entries: Vec<u8>,
     count: usize,
 }
 
@@ -156,7 +137,7 @@ impl Default for ListpackWriter {
 impl ListpackWriter {
     pub fn new() -> Self {
         ListpackWriter {
-            buf: vec![0; LP_HEADER],
+            entries: Vec::new(),
             count: 0,
         }
     }
@@ -169,73 +150,33 @@ impl ListpackWriter {
         self.count == 0
     }
 
-    /// Bytes so far (without the terminator).
-    pub fn byte_len(&self) -> usize {
-        self.buf.len()
-    }
-
     pub fn push(&mut self, v: &[u8]) {
-        match canonical_int(v) {
-            Some(i) => self.push_int(i),
-            None => self.push_str(v),
-        }
-    }
-
-    fn push_str(&mut self, v: &[u8]) {
-        let start = self.buf.len();
-        let n = v.len();
-        if n < 64 {
-            self.buf.push(0x80 | n as u8);
-        } else if n < 4096 {
-            self.buf.push(0xE0 | (n >> 8) as u8);
-            self.buf.push((n & 0xFF) as u8);
-        } else {
-            self.buf.push(0xF0);
-            self.buf.extend_from_slice(&(n as u32).to_le_bytes());
-        }
-        self.buf.extend_from_slice(v);
-        self.finish_entry(start);
-    }
-
-    pub fn push_int(&mut self, v: i64) {
-        let start = self.buf.len();
-        if (0..=127).contains(&v) {
-            self.buf.push(v as u8);
-        } else if (-4096..=4095).contains(&v) {
-            let u = (v as u64) & 0x1FFF;
-            self.buf.push(0xC0 | (u >> 8) as u8);
-            self.buf.push((u & 0xFF) as u8);
-        } else {
-            let (tag, n) = if (-32768..=32767).contains(&v) {
-                (0xF1, 2)
-            } else if (-8_388_608..=8_388_607).contains(&v) {
-                (0xF2, 3)
-            } else if i32::try_from(v).is_ok() {
-                (0xF3, 4)
-            } else {
-                (0xF4, 8)
-            };
-            self.buf.push(tag);
-            self.buf.extend_from_slice(&v.to_le_bytes()[..n]);
-        }
-        self.finish_entry(start);
-    }
-
-    fn finish_entry(&mut self, start: usize) {
-        let len = self.buf.len() - start;
-        push_backlen(&mut self.buf, len);
+        let start = self.entries.len();
+        self.entries.resize(start + lp_entry_size(v), 0);
+        encode_into(&mut self.entries[start..], v);
         self.count += 1;
     }
 
-    /// The finished listpack.
-    pub fn finish(mut self) -> Vec<u8> {
-        self.buf.push(LP_EOF);
-        let total = self.buf.len() as u32;
-        self.buf[..4].copy_from_slice(&total.to_le_bytes());
-        let count = self.count.min(LP_COUNT_UNKNOWN) as u16;
-        self.buf[4..6].copy_from_slice(&count.to_le_bytes());
-        self.buf
+    pub fn push_int(&mut self, v: i64) {
+        self.push(itoa::Buffer::new().format(v).as_bytes());
     }
+
+    /// The finished listpack.
+    pub fn finish(self) -> Vec<u8> {
+        listpack_of(&self.entries, self.count)
+    }
+}
+
+/// A listpack around `entries` (already in listpack entry format):
+/// header (total bytes, element count), the entries, the end byte.
+pub fn listpack_of(entries: &[u8], count: usize) -> Vec<u8> {
+    let total = LP_HEADER + entries.len() + 1;
+    let mut out = Vec::with_capacity(total);
+    out.extend_from_slice(&(total as u32).to_le_bytes());
+    out.extend_from_slice(&(count.min(LP_COUNT_UNKNOWN) as u16).to_le_bytes());
+    out.extend_from_slice(entries);
+    out.push(LP_EOF);
+    out
 }
 
 // ---------------------------------------------------------------- ziplist

@@ -12,10 +12,9 @@ use std::io::{self, Write};
 use crc::Digest;
 
 use super::crc::CRC64;
-use super::encodings::{encode_intset, ListpackWriter};
+use super::encodings::{encode_intset, listpack_of, ListpackWriter};
 use super::{lzf, opcodes, types, RdbVersion};
 use crate::keyspace::evict::{self, Policy};
-use crate::keyspace::types::list::Elem;
 use crate::keyspace::types::set::SetValue;
 use crate::keyspace::types::stream::{StreamId, StreamValue};
 use crate::keyspace::value::Object;
@@ -23,8 +22,6 @@ use crate::keyspace::{Entry, ValueRef};
 
 /// Strings shorter than this are never compressed (Redis's rule).
 const LZF_MIN: usize = 21;
-/// Bytes per quicklist node: Redis's default `list-max-listpack-size -2`.
-const LIST_NODE_BYTES: usize = 8192;
 /// Redis's `stream-node-max-entries` and `stream-node-max-bytes` defaults.
 const STREAM_NODE_ENTRIES: usize = 100;
 const STREAM_NODE_BYTES: usize = 4096;
@@ -201,28 +198,12 @@ pub fn encode_value(
             types::STRING
         }
         ValueRef::Obj(Object::List(l)) => {
-            let mut nodes: Vec<Vec<u8>> = Vec::new();
-            let mut lp = ListpackWriter::new();
-            for el in l.iter() {
-                let len = match el {
-                    Elem::Str(s) => s.len(),
-                    Elem::Int(_) => 9,
-                };
-                if !lp.is_empty() && lp.byte_len() + len > LIST_NODE_BYTES {
-                    nodes.push(std::mem::take(&mut lp).finish());
-                }
-                match el {
-                    Elem::Str(s) => lp.push(s),
-                    Elem::Int(i) => lp.push_int(i),
-                }
-            }
-            if !lp.is_empty() {
-                nodes.push(lp.finish());
-            }
-            put_len(out, nodes.len() as u64);
-            for n in nodes {
+            // The list's own nodes, as they are (Redis writes its quicklist
+            // nodes the same way).
+            put_len(out, l.packed_nodes().count() as u64);
+            for (entries, count) in l.packed_nodes() {
                 put_len(out, QUICKLIST_PACKED);
-                put_string(out, &n, z);
+                put_string(out, &listpack_of(entries, count), z);
             }
             types::LIST_QUICKLIST_2
         }
