@@ -277,43 +277,22 @@ fn write_rdb_file(
 pub fn save(srv: &Shared) -> Result<(), String> {
     let c = srv.config.read().clone();
     if !c.persistence {
-        return Err("ERR persistence is off for this server (an embedded server keeps nothing unless Config::persistence is set)".into());
+        return Err(PERSISTENCE_OFF.into());
     }
     let started = std::time::Instant::now();
     let now_ms = srv.clock.now_ms();
     let guards = srv.keyspace.lock_all();
     let dirty: u64 = guards.iter().map(|d| d.dirty).sum();
     let dbs: Vec<&Db> = guards.iter().map(|g| &**g).collect();
-    let path = rdb_path(&c);
-    let result = write_rdb_file(srv.persist.fs.as_ref(), &path, &dbs, &c, now_ms);
+    let result = write_rdb_file(srv.persist.fs.as_ref(), &rdb_path(&c), &dbs, &c, now_ms)
+        .map_err(|e| e.to_string());
     drop(dbs);
     drop(guards);
-    let p = &srv.persist;
-    let mut st = p.state.lock();
-    st.last_try = unix_now();
-    match result {
-        Ok(()) => {
-            st.last_save = unix_now();
-            st.last_ok = true;
-            st.dirty_at_save = dirty;
-            st.saves += 1;
-            st.last_duration_s = started.elapsed().as_secs() as i64;
-            drop(st);
-            p.set_gate(gate::MISCONF_RDB, false);
-            tracing::info!(path = %path.display(), "DB saved on disk");
-            Ok(())
-        }
-        Err(e) => {
-            st.last_ok = false;
-            drop(st);
-            if c.stop_writes_on_bgsave_error {
-                p.set_gate(gate::MISCONF_RDB, true);
-            }
-            tracing::warn!(path = %path.display(), error = %e, "failed saving the DB");
-            Err(format!("ERR {e}"))
-        }
-    }
+    save_finished(srv, result.clone(), dirty, started);
+    result.map_err(|e| format!("ERR {e}"))
 }
+
+const PERSISTENCE_OFF: &str = "ERR persistence is off for this server (an embedded server keeps nothing unless Config::persistence is set)";
 
 /// `save` points: (seconds, changes) pairs.
 fn save_points(c: &Config) -> Vec<(i64, u64)> {
@@ -716,16 +695,11 @@ pub fn start_aof(srv: &Arc<Shared>) -> Result<(), String> {
             .map(|i| c.dbs.iter().any(|d| d.index == i && d.fsync_always))
             .collect(),
     });
-    for db in guards.iter_mut() {
-        let seq = srv.keyspace.effect_seq.clone();
-        db.effects
-            .get_or_insert_with(|| crate::keyspace::db::EffectLog::new(seq));
-    }
     srv.persist
         .always
         .store(c.appendfsync == "always", Ordering::Relaxed);
     *srv.persist.aof.lock() = Some(sink.clone());
-    srv.propagation.install(sink);
+    srv.start_propagation_locked(&mut guards, sink);
     drop(guards);
     Ok(())
 }
@@ -850,6 +824,8 @@ fn used_memory(srv: &Shared) -> u64 {
     srv.tenancy.total_used()
 }
 
+/// Records how a save (SAVE or BGSAVE) ended: the save state, and the
+/// MISCONF gate under `stop-writes-on-bgsave-error`.
 fn save_finished(
     srv: &Shared,
     result: Result<(), String>,
@@ -869,7 +845,7 @@ fn save_finished(
             st.saves += 1;
             drop(st);
             p.set_gate(gate::MISCONF_RDB, false);
-            tracing::info!("background saving terminated with success");
+            tracing::info!("DB saved on disk");
         }
         Err(e) => {
             st.last_ok = false;
@@ -877,7 +853,7 @@ fn save_finished(
             if c.stop_writes_on_bgsave_error {
                 p.set_gate(gate::MISCONF_RDB, true);
             }
-            tracing::warn!(error = %e, "background saving error");
+            tracing::warn!(error = %e, "saving the DB failed");
         }
     }
 }
@@ -888,7 +864,7 @@ fn save_finished(
 pub fn bgsave(srv: &Arc<Shared>) -> Result<(), String> {
     let c = srv.config.read().clone();
     if !c.persistence {
-        return Err("ERR persistence is off for this server (an embedded server keeps nothing unless Config::persistence is set)".into());
+        return Err(PERSISTENCE_OFF.into());
     }
     if srv.persist.background().is_some() {
         return Err("ERR Background save already in progress".into());

@@ -132,6 +132,16 @@ impl Shared {
     /// installed before (one per server).
     pub fn start_propagation(&self, sink: Arc<dyn effects::EffectSink>) -> bool {
         let mut all = self.keyspace.lock_all();
+        self.start_propagation_locked(&mut all, sink)
+    }
+
+    /// [`Shared::start_propagation`] for a caller that holds every DB lock
+    /// already (the AOF writes its first base under the same locks).
+    pub fn start_propagation_locked(
+        &self,
+        all: &mut [parking_lot::MutexGuard<'_, crate::keyspace::Db>],
+        sink: Arc<dyn effects::EffectSink>,
+    ) -> bool {
         for db in all.iter_mut() {
             let seq = self.keyspace.effect_seq.clone();
             db.effects
