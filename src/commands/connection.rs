@@ -12,11 +12,14 @@ use crate::server::client::{ClientInfo, ReplyMode};
 const G: Group = Group::Connection;
 
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("ping", -1, FAST | NO_DB_LOCK | PUBSUB_CONTEXT, G, ping).doc(
-        "Returns the server's liveliness response.",
-        "1.0.0",
-        "O(1)",
-    ),
+    CommandSpec::new(
+        "ping",
+        -1,
+        FAST | NO_DB_LOCK | PUBSUB_CONTEXT | MISCONF,
+        G,
+        ping,
+    )
+    .doc("Returns the server's liveliness response.", "1.0.0", "O(1)"),
     CommandSpec::new("echo", 2, LOADING | STALE | FAST | NO_DB_LOCK, G, echo).doc(
         "Returns the given string.",
         "1.0.0",

@@ -1180,28 +1180,16 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         let was = ctx.srv.config.read().appendonly;
         (next.appendonly != was).then_some(next.appendonly)
     };
-    // The AOF writer reads these when it opens: a change while it runs
+    // Rows the AOF writer reads when it opens: a change while it runs
     // would be reported and not applied, so it is refused instead.
     if ctx.srv.persist.aof_on() && aof_turn.is_none() {
         let cur = ctx.srv.config.read().clone();
-        let changed = [
-            ("appendfsync", cur.appendfsync != next.appendfsync),
-            (
-                "aof-timestamp-enabled",
-                cur.aof_timestamp_enabled != next.aof_timestamp_enabled,
-            ),
-            (
-                "no-appendfsync-on-rewrite",
-                cur.no_appendfsync_on_rewrite != next.no_appendfsync_on_rewrite,
-            ),
-            (
-                "aof-use-rdb-preamble",
-                cur.aof_use_rdb_preamble != next.aof_use_rdb_preamble,
-            ),
-        ];
-        if let Some((name, _)) = changed.iter().find(|(_, c)| *c) {
+        if let Some(p) = found
+            .iter()
+            .find(|p| p.aof_open && (p.get)(&cur) != (p.get)(&next))
+        {
             return Err(errors::config_set_failed(
-                name.as_bytes(),
+                p.name.as_bytes(),
                 "can't change while the AOF runs (CONFIG SET appendonly no first)",
             ));
         }

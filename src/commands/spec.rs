@@ -39,6 +39,9 @@ pub mod flags {
     /// keyward: allowed while a RESP2 client is subscribed ((P|S)SUBSCRIBE,
     /// (P|S)UNSUBSCRIBE, PING, QUIT, RESET).
     pub const PUBSUB_CONTEXT: u32 = 1 << 26;
+    /// keyward: refused with MISCONF after a failed save or AOF write like
+    /// a write, so health checks notice (PING, as in Redis's processCommand).
+    pub const MISCONF: u32 = 1 << 27;
 
     /// Names COMMAND INFO prints, in Redis's order.
     pub const NAMES: &[(u32, &str)] = &[

@@ -20,6 +20,9 @@ pub struct Param {
     /// redacted in MONITOR and SLOWLOG, and a DB-restricted user's CONFIG
     /// GET does not list it.
     pub sensitive: bool,
+    /// Read when the AOF opens: CONFIG SET refuses a change while it runs
+    /// (reporting a value the writer does not use could weaken durability).
+    pub aof_open: bool,
     /// Set on the settings each DB may hold its own value of: a client's
     /// CONFIG GET/SET then act on its selected DB (DESIGN.md, "Tenancy model").
     pub db: Option<&'static DbParam>,
@@ -180,6 +183,7 @@ macro_rules! fixed {
             },
             mutable: $mutable,
             sensitive: false,
+            aof_open: false,
             db: None,
         }
     };
@@ -197,6 +201,7 @@ macro_rules! busy_threshold {
             },
             mutable: true,
             sensitive: false,
+            aof_open: false,
             db: None,
         }
     };
@@ -217,6 +222,7 @@ macro_rules! yes_no_param {
             },
             mutable: $mutable,
             sensitive: false,
+            aof_open: false,
             db: None,
         }
     };
@@ -244,6 +250,7 @@ macro_rules! string_param {
             },
             mutable: $mutable,
             sensitive: false,
+            aof_open: false,
             db: None,
         }
     };
@@ -277,6 +284,7 @@ macro_rules! threshold {
             },
             mutable: true,
             sensitive: false,
+            aof_open: false,
             db: None,
         }
     };
@@ -310,6 +318,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: false,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     Param {
@@ -321,6 +330,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: false,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     Param {
@@ -336,6 +346,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
         sensitive: true,
+        aof_open: false,
         db: None,
     },
     Param {
@@ -354,6 +365,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: false,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     Param {
@@ -369,6 +381,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: false,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     Param {
@@ -380,6 +393,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     Param {
@@ -395,6 +409,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     Param {
@@ -406,6 +421,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     Param {
@@ -422,6 +438,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     Param {
@@ -433,6 +450,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     Param {
@@ -445,6 +463,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     Param {
@@ -456,6 +475,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     Param {
@@ -473,6 +493,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     Param {
@@ -490,6 +511,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     Param {
@@ -501,6 +523,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     Param {
@@ -512,6 +535,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     Param {
@@ -525,6 +549,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     Param {
@@ -536,6 +561,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
         sensitive: false,
+        aof_open: false,
         db: Some(&DB_MAXMEMORY),
     },
     Param {
@@ -547,6 +573,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
         sensitive: false,
+        aof_open: false,
         db: Some(&DB_POLICY),
     },
     // Global: every DB's eviction samples alike.
@@ -559,6 +586,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     // What a DB-restricted user's FLUSHALL does: `deny` or `own` (its DBs).
@@ -571,6 +599,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     // Namespaces are fixed for the server's life: switching them would
@@ -584,6 +613,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: false,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     Param {
@@ -595,6 +625,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: false,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     Param {
@@ -606,6 +637,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     Param {
@@ -622,6 +654,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: false,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     // Read by clients and tools; see `fixed!`.
@@ -630,19 +663,29 @@ pub static PARAMS: &[Param] = &[
     string_param!("dbfilename", dbfilename, true, file_name_ok),
     string_param!("appendfilename", appendfilename, false, file_name_ok),
     string_param!("appenddirname", appenddirname, false, file_name_ok),
-    // Read when the AOF opens: CONFIG SET refuses a change while it runs
-    // (see `config_set`), since ignoring it could weaken durability.
-    string_param!("appendfsync", appendfsync, true, fsync_ok),
+    Param {
+        aof_open: true,
+        ..string_param!("appendfsync", appendfsync, true, fsync_ok)
+    },
     string_param!(
         "sanitize-dump-payload",
         sanitize_dump_payload,
         true,
         sanitize_ok
     ),
-    yes_no_param!("aof-use-rdb-preamble", aof_use_rdb_preamble),
+    Param {
+        aof_open: true,
+        ..yes_no_param!("aof-use-rdb-preamble", aof_use_rdb_preamble)
+    },
     yes_no_param!("aof-load-truncated", aof_load_truncated),
-    yes_no_param!("aof-timestamp-enabled", aof_timestamp_enabled),
-    yes_no_param!("no-appendfsync-on-rewrite", no_appendfsync_on_rewrite),
+    Param {
+        aof_open: true,
+        ..yes_no_param!("aof-timestamp-enabled", aof_timestamp_enabled)
+    },
+    Param {
+        aof_open: true,
+        ..yes_no_param!("no-appendfsync-on-rewrite", no_appendfsync_on_rewrite)
+    },
     string_param!(
         "enable-protected-configs",
         enable_protected_configs,
@@ -661,6 +704,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     Param {
@@ -672,6 +716,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     Param {
@@ -687,6 +732,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     // Replication's: keyward has no replicas, so no sync files to delete.
@@ -704,6 +750,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     busy_threshold!("busy-reply-threshold"),
@@ -730,6 +777,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: true,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     Param {
@@ -745,6 +793,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: false,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
     // Metrics: where Prometheus scrapes `/metrics`; empty = off. Bound at
@@ -768,6 +817,7 @@ pub static PARAMS: &[Param] = &[
         },
         mutable: false,
         sensitive: false,
+        aof_open: false,
         db: None,
     },
 ];

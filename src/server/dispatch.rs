@@ -333,14 +333,13 @@ fn record_effects(
 }
 
 /// LOADING refuses what is not flagged `loading`; MISCONF refuses writes
-/// (and PING, as Redis does, so health checks notice).
+/// and the rows flagged `MISCONF` (PING, as Redis does).
 fn persistence_refusal(ctx: &Ctx<'_>, spec: &CommandSpec, pgate: u8) -> Option<Error> {
     use crate::persistence::runtime::{gate, LOADING_ERROR, MISCONF_RDB_ERROR};
     if pgate & gate::LOADING != 0 && !spec.has(flags::LOADING) {
         return Some(Error::lit(LOADING_ERROR));
     }
-    let write = spec.has(flags::WRITE) || spec.name == "ping";
-    if !write {
+    if !spec.has(flags::WRITE | flags::MISCONF) {
         return None;
     }
     if pgate & gate::MISCONF_AOF != 0 {

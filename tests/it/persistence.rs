@@ -320,6 +320,12 @@ async fn appendonly_turned_on_at_runtime() {
     ok(&mut r, &["SET", "old", "1"]).await;
     ok(&mut r, &["CONFIG", "SET", "appendonly", "yes"]).await;
     ok(&mut r, &["SET", "new", "2"]).await;
+    // What the writer read when it opened cannot change under it.
+    assert_eq!(
+        call(&mut r, &["CONFIG", "SET", "appendfsync", "always"]).await,
+        "-ERR CONFIG SET failed (possibly related to argument 'appendfsync') - can't change while the AOF runs (CONFIG SET appendonly no first)\r\n"
+    );
+    ok(&mut r, &["CONFIG", "SET", "appendfsync", "everysec"]).await;
     let c = Config {
         appendonly: true,
         ..config(&dir)
@@ -365,6 +371,7 @@ async fn failed_save_refuses_writes_until_a_save_succeeds() {
         .await
         .starts_with("-MISCONF Redis is configured to save RDB snapshots"));
     assert_eq!(call(&mut r, &["GET", "k"]).await, "$1\r\nv\r\n");
+    assert!(call(&mut r, &["PING"]).await.starts_with("-MISCONF"));
     assert_eq!(
         info_field(&mut r, "persistence", "rdb_last_bgsave_status").await,
         "err"
@@ -547,6 +554,29 @@ async fn a_db_loaded_over_its_limit_loads_and_refuses_new_keys() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A server on a simulated disk (`SimFs`), for power-cut tests.
+fn sim_config(appendfsync: &str, dbs: Vec<keyward::config::DbConfig>) -> Config {
+    Config {
+        bind: vec!["127.0.0.1".into()],
+        port: 0,
+        appendonly: true,
+        appendfsync: appendfsync.into(),
+        dbs,
+        ..config(std::path::Path::new("/sim"))
+    }
+}
+
+async fn start_sim(
+    fs: keyward::persistence::fs::SimFs,
+    c: Config,
+) -> Result<keyward::ServerHandle, keyward::server::StartError> {
+    keyward::Server::builder()
+        .config(c)
+        .fs(std::sync::Arc::new(fs))
+        .start()
+        .await
+}
+
 /// Power cuts at 1,000 points under `appendfsync always`, taken while
 /// writes are in flight (a simulated disk keeps only what was synced and
 /// tears the rest): every restarted server starts, and every write that
@@ -559,21 +589,8 @@ async fn simulated_crashes_under_always_lose_no_acknowledged_write() {
     use std::sync::Arc;
 
     let fs = SimFs::new();
-    let c = Config {
-        bind: vec!["127.0.0.1".into()],
-        port: 0,
-        appendonly: true,
-        appendfsync: "always".into(),
-        ..config(std::path::Path::new("/sim"))
-    };
-    let start = |fs: SimFs, c: Config| async move {
-        keyward::Server::builder()
-            .config(c)
-            .fs(Arc::new(fs))
-            .start()
-            .await
-    };
-    let srv = start(fs.clone(), c.clone()).await.expect("starts");
+    let c = sim_config("always", Vec::new());
+    let srv = start_sim(fs.clone(), c.clone()).await.expect("starts");
     let addr = srv.addr();
     let acked = Arc::new(AtomicU64::new(0));
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -607,7 +624,7 @@ async fn simulated_crashes_under_always_lose_no_acknowledged_write() {
     assert!(images.len() >= 300, "only {} cut points", images.len());
     let mut checked = 0;
     for (img, a) in images {
-        let srv = start(img, c.clone())
+        let srv = start_sim(img, c.clone())
             .await
             .expect("a crashed directory always loads");
         let mut r = Raw::connect(srv.addr()).await;
@@ -649,22 +666,8 @@ async fn a_db_with_its_own_appendfsync_always_loses_nothing_acknowledged() {
     let fs = SimFs::new();
     let mut queue = keyward::config::DbConfig::new(2);
     queue.fsync_always = true;
-    let c = Config {
-        bind: vec!["127.0.0.1".into()],
-        port: 0,
-        appendonly: true,
-        appendfsync: "no".into(),
-        dbs: vec![queue],
-        ..config(std::path::Path::new("/sim"))
-    };
-    let start = |fs: SimFs, c: Config| async move {
-        keyward::Server::builder()
-            .config(c)
-            .fs(Arc::new(fs))
-            .start()
-            .await
-    };
-    let srv = start(fs.clone(), c.clone()).await.expect("starts");
+    let c = sim_config("no", vec![queue]);
+    let srv = start_sim(fs.clone(), c.clone()).await.expect("starts");
     let addr = srv.addr();
     let acked = Arc::new(AtomicU64::new(0));
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -695,7 +698,7 @@ async fn a_db_with_its_own_appendfsync_always_loses_nothing_acknowledged() {
     srv.shutdown().await;
     assert!(images.len() >= 100, "only {} cut points", images.len());
     for (img, a) in images {
-        let srv = start(img, c.clone())
+        let srv = start_sim(img, c.clone())
             .await
             .expect("a crashed directory always loads");
         let mut r = Raw::connect(srv.addr()).await;
