@@ -143,14 +143,7 @@ fn migrate(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     ctx.release_db();
     let mut req = Vec::new();
-    let mut cmd = |args: &[&[u8]]| {
-        req.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
-        for a in args {
-            req.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-            req.extend_from_slice(a);
-            req.extend_from_slice(b"\r\n");
-        }
-    };
+    let mut cmd = |args: &[&[u8]]| crate::protocol::encode_command(&mut req, args);
     let mut expected = 0;
     if !auth.is_empty() {
         let mut a: Vec<&[u8]> = vec![b"AUTH"];

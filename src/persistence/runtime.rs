@@ -615,11 +615,7 @@ impl EffectSink for AofSink {
                 i = j;
                 continue;
             }
-            let cmds: Vec<Vec<&[u8]>> = effects[i..j]
-                .iter()
-                .map(|(_, a)| a.iter().map(Vec::as_slice).collect())
-                .collect();
-            match aof.append(db, &cmds) {
+            match aof.append(db, effects[i..j].iter().map(|(_, a)| a)) {
                 Ok(off) => {
                     let must = self.always.get(db).copied().unwrap_or(false);
                     let flag = ticket & crate::server::effects::SYNC_REQUIRED;

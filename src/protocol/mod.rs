@@ -1,4 +1,5 @@
-//! RESP2/RESP3 on the wire: request decoding ([`parse`]) and reply encoding ([`reply`]).
+//! RESP2/RESP3 on the wire: request decoding ([`parse`]) and encoding
+//! ([`encode_command`]), reply encoding ([`reply`]).
 //!
 //! This module imports nothing else from the crate: it knows bytes, not commands.
 //!
@@ -16,3 +17,20 @@ pub mod reply;
 
 pub use parse::{parse_request, Limits, Parsed, ProtocolError};
 pub use reply::{Protocol, ReplyBuf};
+
+/// Appends `argv` as a request: a RESP array of bulk strings (what the AOF
+/// holds and what MIGRATE sends).
+pub fn encode_command<A: AsRef<[u8]>>(out: &mut Vec<u8>, argv: &[A]) {
+    let mut num = itoa::Buffer::new();
+    out.push(b'*');
+    out.extend_from_slice(num.format(argv.len()).as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for a in argv {
+        let a = a.as_ref();
+        out.push(b'$');
+        out.extend_from_slice(num.format(a.len()).as_bytes());
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}

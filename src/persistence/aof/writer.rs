@@ -22,6 +22,7 @@ use super::manifest::Manifest;
 use super::AofPaths;
 use crate::clock::Clock;
 use crate::persistence::fs::{Fs, FsFile};
+use crate::protocol::encode_command;
 
 /// `appendfsync`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -614,7 +615,12 @@ impl Aof {
     /// `everysec`/`no` it is written to the file on return.
     ///
     /// Refused (`Misconf`/`Fatal`) while the sticky error is set.
-    pub fn append(&mut self, db: usize, cmds: &[Vec<&[u8]>]) -> Result<u64, AofError> {
+    pub fn append<I, A>(&mut self, db: usize, cmds: I) -> Result<u64, AofError>
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[A]>,
+        A: AsRef<[u8]>,
+    {
         if let Some(e) = self.shared.refusal() {
             return Err(e);
         }
@@ -628,11 +634,11 @@ impl Aof {
         }
         if self.selected_db != Some(db) {
             let d = db.to_string();
-            encode(&mut out, &[b"SELECT", d.as_bytes()]);
+            encode_command(&mut out, &[b"SELECT", d.as_bytes()]);
             self.selected_db = Some(db);
         }
         for c in cmds {
-            encode(&mut out, c);
+            encode_command(&mut out, c.as_ref());
         }
         let offset = {
             let mut b = self.shared.buf.lock();
@@ -851,21 +857,6 @@ impl Drop for Aof {
     }
 }
 
-/// One RESP array of bulk strings, as Redis's `catAppendOnlyGenericCommand`.
-fn encode(out: &mut Vec<u8>, argv: &[&[u8]]) {
-    let mut num = itoa::Buffer::new();
-    out.push(b'*');
-    out.extend_from_slice(num.format(argv.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for a in argv {
-        out.push(b'$');
-        out.extend_from_slice(num.format(a.len()).as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -910,7 +901,7 @@ mod tests {
         let o1 = aof.append(0, &[set("a", "1")]).expect("append");
         let o2 = aof.append(0, &[set("b", "2")]).expect("append");
         let o3 = aof
-            .append(3, &[vec![b"MULTI"], set("c", "3"), vec![b"EXEC"]])
+            .append(3, &[vec![&b"MULTI"[..]], set("c", "3"), vec![&b"EXEC"[..]]])
             .expect("append");
         assert!(o1 < o2 && o2 < o3);
         // `no`: written through before the append returns.
