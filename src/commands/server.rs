@@ -1146,7 +1146,7 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                             name,
                             "can't set immutable config",
                         ));
-                    } else if params::PROTECTED.contains(&p.name) && !protected_allowed(ctx) {
+                    } else if p.protected && !protected_allowed(ctx) {
                         problem = Some(errors::config_set_failed(
                             name,
                             "can't set protected config",

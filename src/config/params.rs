@@ -23,6 +23,11 @@ pub struct Param {
     /// Read when the AOF opens: CONFIG SET refuses a change while it runs
     /// (reporting a value the writer does not use could weaken durability).
     pub aof_open: bool,
+    /// Names a file the server writes (Redis 7's `PROTECTED_CONFIG`):
+    /// CONFIG SET refuses it unless `enable-protected-configs` is `yes`
+    /// (or `local`, for a loopback client), so a client with +config
+    /// cannot point SAVE at `authorized_keys`.
+    pub protected: bool,
     /// Set on the settings each DB may hold its own value of: a client's
     /// CONFIG GET/SET then act on its selected DB (DESIGN.md, "Tenancy model").
     pub db: Option<&'static DbParam>,
@@ -184,6 +189,7 @@ macro_rules! fixed {
             mutable: $mutable,
             sensitive: false,
             aof_open: false,
+            protected: false,
             db: None,
         }
     };
@@ -202,6 +208,7 @@ macro_rules! busy_threshold {
             mutable: true,
             sensitive: false,
             aof_open: false,
+            protected: false,
             db: None,
         }
     };
@@ -223,16 +230,11 @@ macro_rules! yes_no_param {
             mutable: $mutable,
             sensitive: false,
             aof_open: false,
+            protected: false,
             db: None,
         }
     };
 }
-
-/// Settings that name files the server writes (Redis 7's
-/// `PROTECTED_CONFIG`): CONFIG SET refuses them unless
-/// `enable-protected-configs` is `yes` (or `local`, for a loopback client),
-/// so a client with +config cannot point SAVE at `authorized_keys`.
-pub const PROTECTED: &[&str] = &["dir", "dbfilename"];
 
 fn protected_ok(v: &str) -> Result<String, String> {
     one_of(v, &["no", "yes", "local"])
@@ -251,6 +253,7 @@ macro_rules! string_param {
             mutable: $mutable,
             sensitive: false,
             aof_open: false,
+            protected: false,
             db: None,
         }
     };
@@ -285,6 +288,7 @@ macro_rules! threshold {
             mutable: true,
             sensitive: false,
             aof_open: false,
+            protected: false,
             db: None,
         }
     };
@@ -319,6 +323,7 @@ pub static PARAMS: &[Param] = &[
         mutable: false,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     Param {
@@ -331,6 +336,7 @@ pub static PARAMS: &[Param] = &[
         mutable: false,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     Param {
@@ -347,6 +353,7 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         sensitive: true,
         aof_open: false,
+        protected: false,
         db: None,
     },
     Param {
@@ -366,6 +373,7 @@ pub static PARAMS: &[Param] = &[
         mutable: false,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     Param {
@@ -382,6 +390,7 @@ pub static PARAMS: &[Param] = &[
         mutable: false,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     Param {
@@ -394,6 +403,7 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     Param {
@@ -410,6 +420,7 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     Param {
@@ -422,6 +433,7 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     Param {
@@ -439,6 +451,7 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     Param {
@@ -451,6 +464,7 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         sensitive: false,
         aof_open: false,
+        protected: true,
         db: None,
     },
     Param {
@@ -464,6 +478,7 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     Param {
@@ -476,6 +491,7 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     Param {
@@ -494,6 +510,7 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     Param {
@@ -512,6 +529,7 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     Param {
@@ -524,6 +542,7 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     Param {
@@ -536,6 +555,7 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     Param {
@@ -550,6 +570,7 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     Param {
@@ -562,6 +583,7 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: Some(&DB_MAXMEMORY),
     },
     Param {
@@ -574,6 +596,7 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: Some(&DB_POLICY),
     },
     // Global: every DB's eviction samples alike.
@@ -587,6 +610,7 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     // What a DB-restricted user's FLUSHALL does: `deny` or `own` (its DBs).
@@ -600,6 +624,7 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     // Namespaces are fixed for the server's life: switching them would
@@ -614,6 +639,7 @@ pub static PARAMS: &[Param] = &[
         mutable: false,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     Param {
@@ -626,6 +652,7 @@ pub static PARAMS: &[Param] = &[
         mutable: false,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     Param {
@@ -638,6 +665,7 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     Param {
@@ -655,16 +683,21 @@ pub static PARAMS: &[Param] = &[
         mutable: false,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     // Read by clients and tools; see `fixed!`.
     fixed!("maxmemory-clients", "0", true),
     fixed!("maxmemory-eviction-tenacity", "10", true),
-    string_param!("dbfilename", dbfilename, true, file_name_ok),
+    Param {
+        protected: true,
+        ..string_param!("dbfilename", dbfilename, true, file_name_ok)
+    },
     string_param!("appendfilename", appendfilename, false, file_name_ok),
     string_param!("appenddirname", appenddirname, false, file_name_ok),
     Param {
         aof_open: true,
+        protected: false,
         ..string_param!("appendfsync", appendfsync, true, fsync_ok)
     },
     string_param!(
@@ -675,15 +708,18 @@ pub static PARAMS: &[Param] = &[
     ),
     Param {
         aof_open: true,
+        protected: false,
         ..yes_no_param!("aof-use-rdb-preamble", aof_use_rdb_preamble)
     },
     yes_no_param!("aof-load-truncated", aof_load_truncated),
     Param {
         aof_open: true,
+        protected: false,
         ..yes_no_param!("aof-timestamp-enabled", aof_timestamp_enabled)
     },
     Param {
         aof_open: true,
+        protected: false,
         ..yes_no_param!("no-appendfsync-on-rewrite", no_appendfsync_on_rewrite)
     },
     string_param!(
@@ -705,6 +741,7 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     Param {
@@ -717,6 +754,7 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     Param {
@@ -733,6 +771,7 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     // Replication's: keyward has no replicas, so no sync files to delete.
@@ -751,6 +790,7 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     busy_threshold!("busy-reply-threshold"),
@@ -778,6 +818,7 @@ pub static PARAMS: &[Param] = &[
         mutable: true,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     Param {
@@ -794,6 +835,7 @@ pub static PARAMS: &[Param] = &[
         mutable: false,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
     // Metrics: where Prometheus scrapes `/metrics`; empty = off. Bound at
@@ -818,6 +860,7 @@ pub static PARAMS: &[Param] = &[
         mutable: false,
         sensitive: false,
         aof_open: false,
+        protected: false,
         db: None,
     },
 ];
