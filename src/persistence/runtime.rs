@@ -184,9 +184,9 @@ impl Persistence {
         self.aof.lock().as_ref().map_or(0, |s| s.handle.offset())
     }
 
-    /// Waits until `ticket` is durable; false when it never will be (the
-    /// AOF failed under `always`: the reply must not go out).
-    pub async fn wait_synced(&self, ticket: u64) -> bool {
+    /// Waits until an fdatasync covers `ticket`; false when it never will
+    /// (the AOF failed: the reply must not go out).
+    pub async fn wait_durable(&self, ticket: u64) -> bool {
         let handle = match self.aof.lock().as_ref() {
             Some(s) => s.handle.clone(),
             None => return true,

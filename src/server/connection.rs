@@ -323,7 +323,7 @@ async fn run(
         let ticket = srv
             .persist
             .reply_ticket(std::mem::take(&mut client.sync_ticket));
-        if ticket > 0 && !out.is_empty() && !srv.persist.wait_synced(ticket).await {
+        if ticket > 0 && !out.is_empty() && !srv.persist.wait_durable(ticket).await {
             // The AOF failed: these replies would promise what was lost.
             return Ok(());
         }
@@ -418,7 +418,7 @@ async fn wait_unblocked(
                         // The pop that served us is logged by now: under
                         // appendfsync always it is fsynced before we say so.
                         let ticket = srv.persist.reply_ticket(srv.persist.appended());
-                        if ticket > 0 && !srv.persist.wait_synced(ticket).await {
+                        if ticket > 0 && !srv.persist.wait_durable(ticket).await {
                             return Ok(false);
                         }
                         stream.write_all(&reply).await?;
