@@ -1,6 +1,7 @@
 //! ACL group: SETUSER, GETUSER, DELUSER, LIST, USERS, WHOAMI, CAT, GENPASS,
 //! LOG, DRYRUN, LOAD, SAVE, HELP. The rules themselves live in `crate::acl`.
 
+use crate::commands::Outcome;
 use rand::RngCore;
 
 use super::args::{self, is};
@@ -136,7 +137,7 @@ fn setuser(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             ))
         })?;
     ctx.out.ok();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn selector_fields(ctx: &mut Ctx<'_>, s: &Selector) {
@@ -152,7 +153,7 @@ fn selector_fields(ctx: &mut Ctx<'_>, s: &Selector) {
 fn getuser(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let Some(u) = ctx.srv.acl.get(argv[2]) else {
         ctx.out.null();
-        return Ok(());
+        return Ok(Outcome::Done);
     };
     // Redis 7's fields, then ours: `databases` (Valkey 9.1's rule).
     ctx.out.map(7);
@@ -179,7 +180,7 @@ fn getuser(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     ctx.out.bulk(b"databases");
     ctx.out.bulk(u.root.dbs_text().as_bytes());
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn deluser(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -193,18 +194,19 @@ fn deluser(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let n = ctx.srv.acl.delete(&refs);
     // Redis disconnects the deleted users' clients.
+    let mut outcome = Outcome::Done;
     for c in ctx.srv.clients.snapshot() {
         let user = c.user.lock().clone();
         if names.contains(&user) {
             if c.id == ctx.client.id {
-                ctx.client.close_after_reply = true;
+                outcome = Outcome::Close;
             } else {
                 c.kill();
             }
         }
     }
     ctx.out.int(n as i64);
-    Ok(())
+    Ok(outcome)
 }
 
 fn list(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
@@ -213,7 +215,7 @@ fn list(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     for u in users {
         ctx.out.bulk(u.describe().as_bytes());
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn users(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
@@ -222,12 +224,12 @@ fn users(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     for u in users {
         ctx.out.bulk(u.name.as_bytes());
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn whoami(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     ctx.out.bulk(ctx.client.user.name.as_bytes());
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn cat_(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -258,7 +260,7 @@ fn cat_(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
         Some(_) => return Err(super::errors::subcommand_syntax(argv[0], argv[1])),
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn genpass(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -282,7 +284,7 @@ fn genpass(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     s.truncate(chars);
     ctx.out.bulk(s.as_bytes());
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn log(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -292,7 +294,7 @@ fn log(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         3 if is(argv[2], "reset") => {
             ctx.srv.acl.log.lock().reset();
             ctx.out.ok();
-            return Ok(());
+            return Ok(Outcome::Done);
         }
         3 => {
             let n = args::int(argv[2])?;
@@ -337,7 +339,7 @@ fn log(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         out.bulk(b"timestamp-last-updated");
         out.int(e.updated_ms);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// Redis 7.2's verbose denial text (DRYRUN); `arg` is the refused argument.
@@ -398,7 +400,7 @@ fn dryrun(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             ctx.out.bulk(text.as_bytes());
         }
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn aclfile(ctx: &Ctx<'_>) -> Result<String, Error> {
@@ -416,7 +418,7 @@ fn load(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         .map_err(|e| Error::from(format!("ERR /{path}:{e}")))?;
     ctx.srv.acl.replace_all(users);
     ctx.out.ok();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn save(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
@@ -438,7 +440,7 @@ fn save(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         Error::lit("ERR There was an error trying to save the ACLs. Please check the server logs for more information")
     })?;
     ctx.out.ok();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
@@ -477,7 +479,7 @@ fn help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     for l in lines {
         ctx.out.simple(l.as_bytes());
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// Records a denial (or failed AUTH) in ACL LOG, with the context Redis uses.

@@ -3,6 +3,7 @@
 //! register a waiter (see `keyspace::blocking`) whose serve function the
 //! writer that makes a key ready runs under the DB lock.
 
+use crate::commands::Outcome;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -10,10 +11,10 @@ use super::args::{self, is};
 use super::errors::{self, CmdResult, Error};
 use super::spec::{flags::*, numkeys_at_2, CommandSpec, Group};
 use super::{list, sorted_set, Ctx};
+use crate::commands::outcome::Blocked;
 use crate::keyspace::blocking::{BlockedOp, ServeFn, Waiter};
 use crate::keyspace::Db;
 use crate::protocol::{Protocol, ReplyBuf};
-use crate::server::client::Blocked;
 
 const L: Group = Group::List;
 const Z: Group = Group::SortedSet;
@@ -212,20 +213,20 @@ fn block_or_serve(
             if ctx.propagating() {
                 ctx.propagate_as(Vec::new());
             }
-            return Ok(());
+            return Ok(Outcome::Done);
         }
     }
     if !ctx.client.may_block() {
         ctx.out.raw(&timeout_reply);
-        return Ok(());
+        return Ok(Outcome::Done);
     }
-    register(ctx, keys, op, serve, wait, timeout_reply);
-    Ok(())
+    Ok(register(ctx, keys, op, serve, wait, timeout_reply))
 }
 
 /// Parks the client on `keys` (see `keyspace::blocking`): `serve` runs in
 /// the writer's context when one of them becomes ready; `timeout_reply`
-/// answers when `wait` runs out (`None` waits forever).
+/// answers when `wait` runs out (`None` waits forever). Returns the
+/// [`Outcome::Block`] the handler hands its connection.
 pub fn register(
     ctx: &mut Ctx<'_>,
     keys: &[&[u8]],
@@ -233,7 +234,7 @@ pub fn register(
     serve: ServeFn,
     wait: Option<Duration>,
     timeout_reply: Vec<u8>,
-) {
+) -> Outcome {
     let client_id = ctx.client.id;
     let tx = ctx.client.push_tx.clone();
     let db_index = ctx.client.db;
@@ -252,11 +253,11 @@ pub fn register(
         .info
         .blocked_db
         .store(db_index as i64, Ordering::Relaxed);
-    ctx.client.blocked = Some(Blocked {
+    Outcome::Block(Box::new(Blocked {
         db: db_index,
         timeout: wait,
         timeout_reply,
-    });
+    }))
 }
 
 fn is_expected_type(e: &crate::keyspace::Entry, op: &BlockedOp) -> bool {

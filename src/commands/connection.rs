@@ -1,5 +1,6 @@
 //! Connection group: PING, ECHO, QUIT, RESET, SELECT, AUTH, HELLO, CLIENT.
 
+use crate::commands::Outcome;
 use std::sync::atomic::Ordering;
 
 use super::args::{self, is};
@@ -164,25 +165,24 @@ fn ping(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         ctx.out.array(2);
         ctx.out.bulk(b"pong");
         ctx.out.bulk(argv.get(1).copied().unwrap_or(b""));
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     match argv.len() {
         1 => ctx.out.simple(b"PONG"),
         2 => ctx.out.bulk(argv[1]),
         _ => return Err(errors::wrong_arity("ping")),
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn echo(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     ctx.out.bulk(argv[1]);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn quit(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     ctx.out.ok();
-    ctx.client.close_after_reply = true;
-    Ok(())
+    Ok(Outcome::Close)
 }
 
 fn reset(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
@@ -207,7 +207,7 @@ fn reset(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     c.info.no_evict.store(false, Ordering::Relaxed);
     set_protocol(ctx, Protocol::Resp2);
     ctx.out.simple(b"RESET");
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn set_protocol(ctx: &mut Ctx<'_>, p: Protocol) {
@@ -230,12 +230,14 @@ fn select(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     ctx.client.db = id as usize;
     ctx.client.info.db.store(id as usize, Ordering::Relaxed);
     ctx.out.ok();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// Authenticates the client as `user`. A user whose rules restrict DBs
 /// lands in their first allowed DB at once, so a client that never sends
 /// SELECT still works in its own DB (Valkey would leave it in DB 0).
+/// A wrong password is `WRONGPASS`, or [`Outcome::Refused`] when
+/// `auth-fail-delay` holds its reply back.
 fn login(ctx: &mut Ctx<'_>, user: &[u8], password: &[u8]) -> CmdResult {
     match ctx.srv.acl.authenticate(user, password) {
         Some(u) => {
@@ -257,13 +259,13 @@ fn login(ctx: &mut Ctx<'_>, user: &[u8], password: &[u8]) -> CmdResult {
                 .failures
                 .lock()
                 .succeeded(ctx.client.info.addr.ip(), user);
-            Ok(())
+            Ok(Outcome::Done)
         }
         None => {
             let name = String::from_utf8_lossy(user).into_owned();
             let delay_ms = ctx.srv.config.read().auth_fail_delay;
             let known = ctx.srv.acl.get(user).is_some();
-            ctx.client.auth_delay = ctx.srv.acl.failures.lock().failed(
+            let delay = ctx.srv.acl.failures.lock().failed(
                 known.then_some(name.as_str()),
                 user,
                 ctx.client.info.addr.ip(),
@@ -272,7 +274,7 @@ fn login(ctx: &mut Ctx<'_>, user: &[u8], password: &[u8]) -> CmdResult {
             );
             if let Some(m) = &ctx.srv.metrics {
                 m.auth_failures.fetch_add(1, Ordering::Relaxed);
-                if ctx.client.auth_delay.is_some() {
+                if delay.is_some() {
                     m.auth_delayed.fetch_add(1, Ordering::Relaxed);
                 }
                 if known {
@@ -280,24 +282,30 @@ fn login(ctx: &mut Ctx<'_>, user: &[u8], password: &[u8]) -> CmdResult {
                 }
             }
             super::acl::log_denial(ctx, "auth", "AUTH".into(), name);
-            Err(errors::WRONGPASS)
+            match delay {
+                Some(d) => Ok(Outcome::Refused(errors::WRONGPASS, d)),
+                None => Err(errors::WRONGPASS),
+            }
         }
     }
 }
 
 fn auth(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    match argv.len() {
+    let outcome = match argv.len() {
         2 => {
             if ctx.srv.acl.default_user().nopass {
                 return Err(errors::AUTH_NOT_CONFIGURED);
             }
-            login(ctx, b"default", argv[1])?;
+            login(ctx, b"default", argv[1])?
         }
         3 => login(ctx, argv[1], argv[2])?,
         _ => return Err(errors::SYNTAX),
+    };
+    if outcome != Outcome::Done {
+        return Ok(outcome);
     }
     ctx.out.ok();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// HELLO's secrets: the user name and password after each AUTH option (as
@@ -352,7 +360,10 @@ fn hello(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
     }
     if let Some((u, p)) = auth_pair {
-        login(ctx, u, p)?;
+        let outcome = login(ctx, u, p)?;
+        if outcome != Outcome::Done {
+            return Ok(outcome);
+        }
     }
     if !ctx.client.authenticated {
         return Err(Error::lit("NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO <proto> AUTH <user> <pass> option can be used to authenticate the client and select the RESP protocol version at the same time"));
@@ -386,11 +397,11 @@ fn hello(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     out.bulk(b"master");
     out.bulk(b"modules");
     out.array(0);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// Redis's `validateClientName`: printable ASCII without spaces.
-fn validate_name(name: &[u8], what: &str) -> CmdResult {
+fn validate_name(name: &[u8], what: &str) -> Result<(), Error> {
     if name.iter().any(|&c| !(b'!'..=b'~').contains(&c)) {
         return Err(Error::from(format!(
             "ERR {what} cannot contain spaces, newlines or special characters."
@@ -401,7 +412,7 @@ fn validate_name(name: &[u8], what: &str) -> CmdResult {
 
 fn client_id(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     ctx.out.int(ctx.client.id as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn client_setname(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -412,7 +423,7 @@ fn client_setname(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         Some(argv[2].to_vec())
     };
     ctx.out.ok();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn client_getname(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
@@ -420,7 +431,7 @@ fn client_getname(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         Some(n) => ctx.out.bulk(n),
         None => ctx.out.null(),
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// One CLIENT LIST / CLIENT INFO line (without the trailing newline).
@@ -524,14 +535,14 @@ fn client_list(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         text.push('\n');
     }
     ctx.out.verbatim(text.as_bytes());
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn client_info(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     let mut line = client_line(ctx, &ctx.client.info);
     line.push('\n');
     ctx.out.verbatim(line.as_bytes());
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// Whether the caller may see or act on client `c` (CLIENT LIST, KILL,
@@ -555,7 +566,7 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             Some(c) => {
                 c.kill();
                 ctx.out.ok();
-                Ok(())
+                Ok(Outcome::Done)
             }
             None => Err(Error::lit("ERR No such client")),
         };
@@ -605,6 +616,7 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
     }
     let mut killed = 0;
+    let mut outcome = Outcome::Done;
     for c in clients {
         if !type_ok
             || id.is_some_and(|i| i != c.id)
@@ -616,14 +628,14 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             continue;
         }
         if c.id == ctx.client.id {
-            ctx.client.close_after_reply = true;
+            outcome = Outcome::Close;
         } else {
             c.kill();
         }
         killed += 1;
     }
     ctx.out.int(killed);
-    Ok(())
+    Ok(outcome)
 }
 
 fn client_setinfo(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -644,7 +656,7 @@ fn client_setinfo(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         Some(argv[3].to_vec())
     };
     ctx.out.ok();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn client_no_evict(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -657,7 +669,7 @@ fn client_no_evict(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     };
     ctx.client.info.no_evict.store(on, Ordering::Relaxed);
     ctx.out.ok();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn client_reply(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -673,7 +685,7 @@ fn client_reply(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     } else {
         return Err(errors::SYNTAX);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn client_unblock(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -713,7 +725,7 @@ fn client_unblock(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
     }
     ctx.out.int(i64::from(unblocked));
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn client_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
@@ -745,5 +757,5 @@ fn client_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         "    Print this help.",
     ];
     ctx.out.status_lines(lines);
-    Ok(())
+    Ok(Outcome::Done)
 }

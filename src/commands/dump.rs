@@ -10,6 +10,7 @@ use super::args::{self, is};
 use super::errors::{self, CmdResult};
 use super::spec::{cat, flags::*, CommandSpec, Group, Redact, Tenant};
 use super::Ctx;
+use crate::commands::Outcome;
 use crate::persistence::rdb::{self, DumpError};
 
 const G: Group = Group::Generic;
@@ -139,7 +140,7 @@ fn migrate(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     if found.is_empty() {
         ctx.out.simple(b"NOKEY");
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     ctx.release_db();
     let mut req = Vec::new();
@@ -245,7 +246,7 @@ fn migrate(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         return Err(e);
     }
     ctx.out.ok();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn dump(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -255,7 +256,7 @@ fn dump(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         None => out.null(),
         Some(e) => out.bulk(&rdb::dump_payload(e.value())),
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn restore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -308,7 +309,7 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             let del = replaced.then(|| crate::argv!(b"DEL", key));
             ctx.propagate_as(del.into_iter().collect());
         }
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     let clock = rdb::eviction_clock(db.policy(), idle, freq, now);
     rdb::insert_with_clock(
@@ -324,5 +325,5 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         cmd.push(b"ABSTTL".to_vec());
         ctx.propagate_as(vec![cmd]);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }

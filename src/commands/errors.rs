@@ -25,7 +25,9 @@ impl From<String> for Error {
     }
 }
 
-pub type CmdResult = Result<(), Error>;
+/// A handler's result: what it asks of its connection, or the error
+/// dispatch writes in place of its reply.
+pub type CmdResult = Result<super::Outcome, Error>;
 
 impl From<crate::keyspace::db::WrongType> for Error {
     fn from(_: crate::keyspace::db::WrongType) -> Error {

@@ -15,6 +15,7 @@ use super::glob::glob_match;
 use super::spec::{cat, flags::*, CommandSpec, Group};
 use super::Ctx;
 use crate::clock::lru_clock;
+use crate::commands::Outcome;
 use crate::keyspace::evict::{self, Policy};
 use crate::keyspace::{Db, Entry, NewValue, ValueRef};
 use crate::protocol::ReplyBuf;
@@ -243,7 +244,7 @@ fn del(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
     }
     ctx.out.int(n);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn exists(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -254,7 +255,7 @@ fn exists(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         .filter(|k| db.get_read_notouch(k, now).is_some())
         .count();
     ctx.out.int(n as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn type_(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -262,7 +263,7 @@ fn type_(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (db, out) = ctx.db_out();
     let name = db.get_read_notouch(argv[1], now).map_or("none", type_name);
     out.simple(name.as_bytes());
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn rename(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -286,11 +287,11 @@ fn rename_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], nx: bool) -> CmdResult {
         } else {
             out.ok();
         }
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     if nx && db.exists(dst, now) {
         out.int(0);
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     let e = db.remove(src).expect("source was found above");
     // The TTL travels with the value; insert replaces any old `dst`.
@@ -300,7 +301,7 @@ fn rename_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], nx: bool) -> CmdResult {
     } else {
         out.ok();
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn expire(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -363,7 +364,7 @@ fn expire_generic(
     let (db, out) = ctx.db_out();
     let Some(e) = db.get(key, now) else {
         out.int(0);
-        return Ok(());
+        return Ok(Outcome::Done);
     };
     let current = e.expire();
     // A key without a TTL counts as an infinite one for GT and LT.
@@ -373,7 +374,7 @@ fn expire_generic(
         || (lt && current.is_some_and(|c| when >= c));
     if refused {
         out.int(0);
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     // A log replay keeps a time already past (Redis's checkAlreadyExpired):
     // the key was alive when the commands after it ran.
@@ -394,7 +395,7 @@ fn expire_generic(
         };
         ctx.propagate_as(vec![effect]);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn ttl(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -431,7 +432,7 @@ fn ttl_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], ms: bool, absolute: bool) -> C
         }
     };
     out.int(reply);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn persist(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -445,7 +446,7 @@ fn persist(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         had
     });
     out.int(i64::from(removed == Some(true)));
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// The user whose key patterns limit what SCAN, KEYS and RANDOMKEY show;
@@ -481,7 +482,7 @@ fn keys(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     out.array(n);
     out.raw(&items.buf);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn scan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -535,7 +536,7 @@ fn scan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     out.bulk(itoa::Buffer::new().format(next).as_bytes());
     out.array(n);
     out.raw(&items.buf);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn randomkey(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
@@ -552,7 +553,7 @@ fn randomkey(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         Some(k) => out.bulk(&k),
         None => out.null(),
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn touch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -563,7 +564,7 @@ fn touch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         .filter(|k| db.get_read(k, now).is_some())
         .count();
     ctx.out.int(n as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn move_(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -588,7 +589,7 @@ fn move_(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         ctx.propagate_as(Vec::new());
     }
     ctx.out.int(i64::from(moved));
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn swapdb(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -610,7 +611,7 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         ctx.propagate_as(Vec::new());
     }
     ctx.out.ok();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// COPY's `DB n` option: the index of `n` (the last one wins, as in the handler).
@@ -664,7 +665,7 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         copied
     };
     ctx.out.int(i64::from(copied));
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// COPY within `a`, or from `a` to `b` when given.
@@ -713,7 +714,7 @@ fn object_encoding(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             out.bulk(enc.as_bytes());
         }
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// Whether the selected DB runs an LFU policy: OBJECT FREQ/IDLETIME read
@@ -735,14 +736,14 @@ fn object_freq(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (db, out) = ctx.db_out();
     let Some(e) = db.get_read_notouch(argv[2], now) else {
         out.null();
-        return Ok(());
+        return Ok(Outcome::Done);
     };
     if !lfu {
         return Err(errors::LFU_NOT_SELECTED);
     }
     // Redis's LFUDecrAndReturn: decayed for the reply, not stored.
     out.int(i64::from(evict::lfu_decayed(e.clock(), now)));
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn object_idletime(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -751,13 +752,13 @@ fn object_idletime(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (db, out) = ctx.db_out();
     let Some(e) = db.get_read_notouch(argv[2], now) else {
         out.null();
-        return Ok(());
+        return Ok(Outcome::Done);
     };
     if lfu {
         return Err(errors::LFU_SELECTED);
     }
     out.int(evict::lru_idle(e.clock(), now) as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn object_refcount(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -777,7 +778,7 @@ fn object_refcount(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
         Some(_) => out.int(1),
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn object_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
@@ -799,7 +800,7 @@ fn object_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         "    Prints this help.",
     ];
     ctx.out.status_lines(lines);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 #[cfg(test)]

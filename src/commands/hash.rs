@@ -1,5 +1,6 @@
 //! Hash group: HSET … HRANDFIELD over [`HashValue`].
 
+use crate::commands::Outcome;
 use rand::Rng;
 
 use super::args::{self, is};
@@ -77,7 +78,7 @@ fn read_hash(
         Some(Object::Hash(h)) => f(Some(h), out),
         Some(_) => return Err(errors::WRONGTYPE),
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn hset(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -101,7 +102,7 @@ fn hset(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     } else {
         ctx.out.int(added);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn hsetnx(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -110,7 +111,7 @@ fn hsetnx(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     })?
     .unwrap_or(false);
     ctx.out.int(set as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn hget(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -140,7 +141,7 @@ fn hdel(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     })?
     .unwrap_or(0);
     ctx.out.int(n);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn hexists(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -203,7 +204,7 @@ fn hincrby(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     })?
     .unwrap_or(0);
     ctx.out.int(n);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -229,7 +230,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if ctx.propagating() {
         ctx.propagate_as(vec![crate::argv!(b"HSET", argv[1], argv[2], s.as_bytes())]);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn hscan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {

@@ -6,6 +6,7 @@ use super::errors::{self, CmdResult, Error};
 use super::spec::numkeys_at_1;
 use super::spec::{flags::*, CommandSpec, Group};
 use super::Ctx;
+use crate::commands::Outcome;
 use crate::keyspace::db::WrongType;
 use crate::keyspace::entry::canonical_int;
 use crate::keyspace::types::list::{Elem, ListValue};
@@ -270,7 +271,7 @@ fn push_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], left: bool, only_existing: bo
         }
         None => out.int(0),
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn lpush(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -336,7 +337,7 @@ fn pop_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], left: bool) -> CmdResult {
             out.null();
         }
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn lpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -352,7 +353,7 @@ fn llen(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (db, out) = ctx.db_out();
     let n = read_list(db, argv[1], now)?.map_or(0, ListValue::len);
     out.int(n as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn lrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -362,7 +363,7 @@ fn lrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (db, out) = ctx.db_out();
     let Some(l) = read_list(db, argv[1], now)? else {
         out.array(0);
-        return Ok(());
+        return Ok(Outcome::Done);
     };
     let len = l.len() as i64;
     let start = if start < 0 {
@@ -373,14 +374,14 @@ fn lrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let end = if end < 0 { len + end } else { end.min(len - 1) };
     if start > end || start >= len {
         out.array(0);
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     let n = (end - start + 1) as usize;
     out.array(n);
     for v in l.iter_from(start as usize, false).take(n) {
         bulk_elem(out, v);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn lindex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -388,14 +389,14 @@ fn lindex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (db, out) = ctx.db_out();
     let Some(l) = read_list(db, argv[1], now)? else {
         out.null();
-        return Ok(());
+        return Ok(Outcome::Done);
     };
     let i = args::int(argv[2])?;
     match l.index(i).and_then(|i| l.get(i)) {
         Some(v) => bulk_elem(out, v),
         None => out.null(),
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn lset(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -414,7 +415,7 @@ fn lset(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     })?;
     r.ok_or(errors::NO_SUCH_KEY)??;
     out.ok();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn linsert(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -441,7 +442,7 @@ fn linsert(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             out.int(n as i64);
         }
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn lrem(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -454,7 +455,7 @@ fn lrem(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         n
     })?;
     out.int(n.unwrap_or(0) as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn ltrim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -480,7 +481,7 @@ fn ltrim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         l.after_remove();
     })?;
     out.ok();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn lpos(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -518,7 +519,7 @@ fn lpos(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         } else {
             out.null();
         }
-        return Ok(());
+        return Ok(Outcome::Done);
     };
     let len = l.len();
     let rev = rank < 0;
@@ -560,7 +561,7 @@ fn lpos(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             None => out.null(),
         },
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn move_generic(
@@ -577,7 +578,7 @@ fn move_generic(
         Some(v) => out.bulk(&v),
         None => out.null(),
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn lmove(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -644,9 +645,9 @@ fn lmpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             l.after_remove();
         })?;
         if r.is_some() {
-            return Ok(());
+            return Ok(Outcome::Done);
         }
     }
     out.null_array();
-    Ok(())
+    Ok(Outcome::Done)
 }

@@ -2,7 +2,7 @@
 //! ([`errors`]), argument helpers ([`args`]) and one module per Redis group.
 //!
 //! A handler gets a [`Ctx`] and the argv. It writes its reply into
-//! `ctx.out` and returns `Ok(())`, or returns an [`Error`] for dispatch to
+//! `ctx.out` and returns `Ok(Outcome::Done)` (or another [`Outcome`]), or returns an [`Error`] for dispatch to
 //! write. The selected DB is locked lazily by [`Ctx::db`] and stays locked
 //! for the rest of the pipelined batch; handlers flagged `NO_DB_LOCK` run
 //! with it released.
@@ -17,6 +17,7 @@ pub mod generic;
 pub mod glob;
 pub mod hash;
 pub mod list;
+pub mod outcome;
 pub mod pubsub;
 pub mod scripting;
 pub mod server;
@@ -30,6 +31,7 @@ pub mod table;
 pub mod transactions;
 
 pub use errors::{CmdResult, Error};
+pub use outcome::Outcome;
 pub use spec::{CommandSpec, Group};
 pub use table::{CommandId, REGISTRY};
 

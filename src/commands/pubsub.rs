@@ -6,6 +6,7 @@
 //! shows plain names. Messages travel through each subscriber's push
 //! channel, see `server::pubsub`.
 
+use crate::commands::Outcome;
 use std::sync::atomic::Ordering;
 
 use super::errors::CmdResult;
@@ -139,7 +140,7 @@ fn do_subscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]], kind: Kind) -> CmdResult {
         ctx.out.int(count(ctx.client, kind));
     }
     publish_counts(ctx.client);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// Named channels are the current DB's; with no names, every subscription
@@ -170,7 +171,7 @@ fn do_unsubscribe(ctx: &mut Ctx<'_>, argv: &[&[u8]], kind: Kind) -> CmdResult {
         ctx.out.int(count(ctx.client, kind));
     }
     publish_counts(ctx.client);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// Drops every subscription (RESET, disconnect).
@@ -213,7 +214,7 @@ fn publish(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         .pubsub
         .publish(false, ctx.client.db, argv[1], argv[2], ctx.now);
     ctx.out.int(n as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn spublish(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -222,7 +223,7 @@ fn spublish(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         .pubsub
         .publish(true, ctx.client.db, argv[1], argv[2], ctx.now);
     ctx.out.int(n as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn names(ctx: &mut Ctx<'_>, argv: &[&[u8]], kind: Kind) -> CmdResult {
@@ -242,7 +243,7 @@ fn names(ctx: &mut Ctx<'_>, argv: &[&[u8]], kind: Kind) -> CmdResult {
     for c in &list {
         ctx.out.bulk(c);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn pubsub_channels(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -267,7 +268,7 @@ fn numsub(ctx: &mut Ctx<'_>, argv: &[&[u8]], kind: Kind) -> CmdResult {
         };
         ctx.out.int(n as i64);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn pubsub_numsub(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -281,7 +282,7 @@ fn pubsub_shardnumsub(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn pubsub_numpat(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     ctx.out
         .int(ctx.srv.pubsub.pattern_count_in(ctx.client.db) as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn pubsub_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
@@ -302,5 +303,5 @@ fn pubsub_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         "    Print this help.",
     ];
     ctx.out.status_lines(lines);
-    Ok(())
+    Ok(Outcome::Done)
 }

@@ -6,6 +6,7 @@ use super::errors::{CmdResult, Error};
 use super::spec::numkeys_at_2;
 use super::spec::{flags::*, CommandSpec, Group, Tenant};
 use super::Ctx;
+use crate::commands::Outcome;
 
 const G: Group = Group::Scripting;
 
@@ -97,7 +98,7 @@ fn script_exists(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         let found = ctx.srv.scripting.exists(ctx.client.db, sha);
         ctx.out.int(found as i64);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// SCRIPT FLUSH from a DB-restricted user: only where its DBs have caches
@@ -126,20 +127,20 @@ fn script_flush(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         None => ctx.srv.scripting.flush(),
     }
     ctx.out.ok();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn script_kill(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     let user = &ctx.client.user;
     ctx.srv.scripting.kill_if(|db| user.sees_db(db))?;
     ctx.out.ok();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn script_load(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let sha = ctx.srv.scripting.load(ctx.client.db, argv[2])?;
     ctx.out.bulk(sha.as_bytes());
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn script_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
@@ -166,5 +167,5 @@ fn script_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     for l in LINES {
         ctx.out.simple(l.as_bytes());
     }
-    Ok(())
+    Ok(Outcome::Done)
 }

@@ -4,6 +4,7 @@
 //! COMMAND's replies are rendered from the registry rows, never from a
 //! second table, so what COMMAND INFO says is what dispatch enforces.
 
+use crate::commands::Outcome;
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
 
@@ -256,7 +257,7 @@ static SLOWLOG_SUBS: &[CommandSpec] = &[
 fn dbsize(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     let n = ctx.db().len();
     ctx.out.int(n as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 // ---------------------------------------------------------------- COMMAND
@@ -409,7 +410,7 @@ fn command_info(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         for c in REGISTRY.top_level() {
             write_info(ctx.out, &c.fullname, c.spec);
         }
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     ctx.out.array(argv.len() - 2);
     for name in &argv[2..] {
@@ -418,7 +419,7 @@ fn command_info(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             None => ctx.out.null(),
         }
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn write_docs(out: &mut ReplyBuf, fullname: &str, spec: &'static CommandSpec) {
@@ -458,12 +459,12 @@ fn command_docs(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         ctx.out.bulk(full.as_bytes());
         write_docs(ctx.out, full, spec);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn command_count(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     ctx.out.int(REGISTRY.top_level().count() as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 enum ListFilter<'a> {
@@ -518,7 +519,7 @@ fn command_list(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     for n in &names {
         ctx.out.bulk(n.as_bytes());
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// COMMAND GETKEYS and GETKEYSANDFLAGS (told apart by argv[1]).
@@ -552,7 +553,7 @@ fn command_getkeys(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             ctx.out.bulk(line[i]);
         }
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn command_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
@@ -579,7 +580,7 @@ fn command_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         "HELP",
         "    Prints this help.",
     ]);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 // ------------------------------------------------------------------- INFO
@@ -697,7 +698,7 @@ fn info(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     let text = info_text(ctx, mask);
     ctx.out.verbatim(text.as_bytes());
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
@@ -1114,7 +1115,7 @@ fn config_get(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         ctx.out.bulk(p.name.as_bytes());
         ctx.out.bulk(p.value(&cfg, scope).as_bytes());
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// `enable-protected-configs`: yes for anyone, local for loopback clients.
@@ -1216,7 +1217,7 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
     }
     ctx.out.ok();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn config_resetstat(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
@@ -1229,7 +1230,7 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         ctx.srv.keyspace.lock(i).stats = DbStats::default();
     }
     ctx.out.ok();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// Settings come from a TOML file and flags; nothing is written back.
@@ -1251,7 +1252,7 @@ fn config_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         "HELP",
         "    Prints this help.",
     ]);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 // ---------------------------------------------------------------- SLOWLOG
@@ -1291,7 +1292,7 @@ fn slowlog_get(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         out.bulk(e.addr.as_bytes());
         out.bulk(&e.name);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn slowlog_len(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
@@ -1305,13 +1306,13 @@ fn slowlog_len(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         .filter(|e| user.sees_db(e.db))
         .count();
     ctx.out.int(n as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn slowlog_reset(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     ctx.srv.slowlog.lock().entries.clear();
     ctx.out.ok();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn slowlog_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
@@ -1329,7 +1330,7 @@ fn slowlog_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         "HELP",
         "    Prints this help.",
     ]);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 // ------------------------------------------------------------------ misc
@@ -1339,7 +1340,7 @@ fn time(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     ctx.out.array(2);
     ctx.out.bulk_int(us / 1_000_000);
     ctx.out.bulk_int(us % 1_000_000);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// `[ASYNC|SYNC]`: true for ASYNC.
@@ -1368,7 +1369,7 @@ fn flushdb(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     // command of this client runs: Redis's SYNC semantics.
     dispose(old, async_free);
     ctx.out.ok();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// Redis's FLUSHALL for users with `alldbs`. A DB-restricted user is
@@ -1404,7 +1405,7 @@ fn flushall(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     // Every lock is released before the tables are freed.
     dispose(old, async_free);
     ctx.out.ok();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn shutdown(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -1439,14 +1440,13 @@ fn shutdown(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     };
     crate::persistence::runtime::before_shutdown(ctx.srv, mode, force).map_err(Error::from)?;
     ctx.srv.request_shutdown();
-    ctx.client.close_after_reply = true;
-    Ok(())
+    Ok(Outcome::Close)
 }
 
 fn save(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     crate::persistence::runtime::save(ctx.srv).map_err(Error::from)?;
     ctx.out.ok();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn bgsave(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -1462,7 +1462,7 @@ fn bgsave(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             .bgsave_scheduled
             .store(true, std::sync::atomic::Ordering::Relaxed);
         ctx.out.simple(b"Background saving scheduled");
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     if let Some((crate::persistence::runtime::Job::AofRewrite, _)) = running {
         return Err(Error::lit(
@@ -1471,7 +1471,7 @@ fn bgsave(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     crate::persistence::runtime::bgsave(&srv).map_err(Error::from)?;
     ctx.out.simple(b"Background saving started");
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn bgrewriteaof(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
@@ -1479,22 +1479,22 @@ fn bgrewriteaof(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     crate::persistence::runtime::bgrewriteaof(&srv).map_err(Error::from)?;
     ctx.out
         .simple(b"Background append only file rewriting started");
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn lastsave(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     ctx.out.int(ctx.srv.persist.state().last_save);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn monitor(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     // A second MONITOR is silently ignored, as in Redis.
     if ctx.client.info.monitor.load(Ordering::Relaxed) {
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     ctx.srv.clients.add_monitor(&ctx.client.info);
     ctx.out.ok();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ use super::glob::glob_match;
 use super::spec::numkeys_at_1;
 use super::spec::{flags::*, CommandSpec, Group};
 use super::Ctx;
+use crate::commands::Outcome;
 use crate::keyspace::types::set::{self as sets, MemberRef, SetValue};
 use crate::keyspace::value::{Object, Thresholds};
 use crate::keyspace::{Db, Entry, NewValue, ValueRef};
@@ -120,7 +121,7 @@ fn read_set<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<Option<&'a SetVa
 }
 
 /// Looks every key up (lazy expiry, stats, type check in argument order).
-fn check_sets(db: &mut Db, keys: &[&[u8]], now: i64, write: bool) -> CmdResult {
+fn check_sets(db: &mut Db, keys: &[&[u8]], now: i64, write: bool) -> Result<(), Error> {
     for k in keys {
         let found = if write {
             db.get(k, now).map(Entry::value)
@@ -194,7 +195,7 @@ fn sadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         argv[2..].iter().filter(|m| s.add(m, &t)).count()
     })?;
     out.int(added.unwrap_or(0) as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn srem(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -213,7 +214,7 @@ fn srem(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         n
     })?;
     out.int(removed.unwrap_or(0));
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn scard(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -221,7 +222,7 @@ fn scard(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (db, out) = ctx.db_out();
     let n = read_set(db, argv[1], now)?.map_or(0, SetValue::len);
     out.int(n as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn sismember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -229,7 +230,7 @@ fn sismember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (db, out) = ctx.db_out();
     let hit = read_set(db, argv[1], now)?.is_some_and(|s| s.contains(argv[2]));
     out.int(hit as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn smismember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -240,7 +241,7 @@ fn smismember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     for m in &argv[2..] {
         out.int(s.is_some_and(|s| s.contains(m)) as i64);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn smembers(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -255,7 +256,7 @@ fn smembers(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             }
         }
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn spop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -285,7 +286,7 @@ fn spop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if let (Some(m), true) = (popped_member, ctx.propagating()) {
         ctx.propagate_as(vec![crate::argv!(b"SREM", argv[1], m)]);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn spop_count(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -312,7 +313,7 @@ fn spop_count(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         });
         ctx.propagate_as(effect.into_iter().collect());
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// SPOP with a count on an existing set, with Redis's three strategies (the
@@ -391,7 +392,7 @@ fn srandmember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         Some(m) => reply_member(out, m),
         None => out.null(),
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn srandmember_count(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -404,11 +405,11 @@ fn srandmember_count(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (db, out) = ctx.db_out();
     let Some(s) = read_set(db, argv[1], now)? else {
         out.array(0);
-        return Ok(());
+        return Ok(Outcome::Done);
     };
     if count == 0 {
         out.array(0);
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     let mut rng = rand::thread_rng();
     if !uniq || count == 1 {
@@ -418,21 +419,21 @@ fn srandmember_count(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                 reply_member(out, m);
             }
         }
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     if count >= s.len() {
         out.array(s.len());
         for m in s.iter() {
             reply_member(out, m);
         }
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     let picked = s.sample(count, &mut rng);
     out.array(picked.len());
     for m in picked {
         reply_member(out, m);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn smove(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -443,7 +444,7 @@ fn smove(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let src_is_set = match db.get(src, now).map(Entry::value) {
         None => {
             out.int(0);
-            return Ok(());
+            return Ok(Outcome::Done);
         }
         Some(ValueRef::Obj(Object::Set(_))) => true,
         Some(_) => false,
@@ -458,16 +459,16 @@ fn smove(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if src == dst {
         let hit = read_set(db, src, now)?.is_some_and(|s| s.contains(m));
         out.int(hit as i64);
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     if with_set(db, src, now, None, |s| s.remove(m))? != Some(true) {
         out.int(0);
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     let create = || Object::Set(SetValue::create(m, 1, &t));
     with_set(db, dst, now, Some(&create), |s| s.add(m, &t))?;
     out.int(1);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn sinter(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -481,7 +482,7 @@ fn sinter(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     for m in members {
         reply_member(out, m);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn sintercard(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -511,7 +512,7 @@ fn sintercard(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     check_sets(db, keys, now, false)?;
     let sets = peek_sets(db, keys);
     out.int(sets::intersect(&sets, limit).len() as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn sunion(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -533,7 +534,7 @@ fn union_diff_reply(ctx: &mut Ctx<'_>, keys: &[&[u8]], diff: bool) -> CmdResult 
     for m in result.iter() {
         reply_member(out, m);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn sinterstore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -544,7 +545,7 @@ fn sinterstore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     check_sets(db, keys, now, true)?;
     let result = sets::intersect_store(&peek_sets(db, keys), &t);
     store(ctx, argv[1], result);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn sunionstore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -563,7 +564,7 @@ fn union_diff_store(ctx: &mut Ctx<'_>, argv: &[&[u8]], diff: bool) -> CmdResult 
     check_sets(db, keys, now, true)?;
     let result = sets::union_diff(&peek_sets(db, keys), diff, true, &t);
     store(ctx, argv[1], result);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// A SCAN cursor as Redis 7.2 parses it (`string2ull`): a canonical
@@ -589,7 +590,7 @@ fn sscan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         out.array(2);
         out.bulk(b"0");
         out.array(0);
-        return Ok(());
+        return Ok(Outcome::Done);
     };
     let mut count = 10usize;
     let mut pattern: Option<&[u8]> = None;
@@ -629,5 +630,5 @@ fn sscan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     for m in found {
         reply_member(out, m);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }

@@ -7,6 +7,7 @@ use super::errors::{self, CmdResult, Error};
 use super::spec::{cat, flags::*, CommandSpec, Group};
 use super::Ctx;
 use crate::clock::lru_clock;
+use crate::commands::Outcome;
 use crate::keyspace::types::list::ListValue;
 use crate::keyspace::value::Object;
 use crate::keyspace::{Db, Entry, NewValue, ValueRef};
@@ -244,7 +245,7 @@ fn sort_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], readonly: bool) -> CmdResult 
             }
         }
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn sort(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -274,7 +275,7 @@ fn hash_field(h: &crate::keyspace::types::hash::HashValue, field: &[u8]) -> Opti
 }
 
 /// STORE: the result replaces `dst` as a list (deleted when empty).
-fn store_list(ctx: &mut Ctx<'_>, dst: &[u8], vals: Vec<Vec<u8>>) -> CmdResult {
+fn store_list(ctx: &mut Ctx<'_>, dst: &[u8], vals: Vec<Vec<u8>>) -> Result<(), Error> {
     let t = ctx.srv.hot.thresholds();
     let now = ctx.now;
     let db = ctx.db();

@@ -4,6 +4,7 @@
 //! Argument checks run in Redis's order (options, then numbers, then the
 //! key lookup), because which error wins is visible to clients.
 
+use crate::commands::Outcome;
 use hashbrown::HashMap;
 use rand::Rng;
 
@@ -508,7 +509,7 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], incr_cmd: bool) -> CmdResult 
     } else {
         out.int(if ch { added + updated } else { added });
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 // ---------------------------------------------------------------- simple reads
@@ -520,7 +521,7 @@ fn zrem(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         argv[2..].iter().filter(|m| z.remove(m)).count()
     })?;
     out.int(n.unwrap_or(0) as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn zcard(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -528,7 +529,7 @@ fn zcard(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (db, out) = ctx.db_out();
     let n = read(db, argv[1], now)?.map_or(0, ZSetValue::len);
     out.int(n as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn zscore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -538,7 +539,7 @@ fn zscore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         Some(s) => out.double(s),
         None => out.null(),
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn zmscore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -552,7 +553,7 @@ fn zmscore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             None => out.null(),
         }
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn zrank(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -589,7 +590,7 @@ fn rank_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], rev: bool) -> CmdResult {
         (None, false) => out.null(),
         (None, true) => out.null_array(),
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn zcount(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -601,7 +602,7 @@ fn zcount(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         b - a
     });
     out.int(n as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn zlexcount(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -613,7 +614,7 @@ fn zlexcount(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         b - a
     });
     out.int(n as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 // ---------------------------------------------------------------- ZRANGE family
@@ -697,7 +698,7 @@ fn zrange_generic(
             }
             None => out.array(0),
         }
-        return Ok(());
+        return Ok(Outcome::Done);
     };
     let len = z.len() as i64;
     // The window as ascending ranks [s, e), walked backwards when `rev`.
@@ -736,7 +737,7 @@ fn zrange_generic(
             z.for_range(s, e, rev, |m, sc| pair(out, m, sc, withscores));
         }
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// Applies LIMIT to the rank window `[a, b)` of a score or lex range,
@@ -802,7 +803,7 @@ fn zremrange(
         z.remove_range(a, b)
     })?;
     out.int(n.unwrap_or(0) as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn zremrangebyscore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -889,7 +890,7 @@ fn zpop(ctx: &mut Ctx<'_>, argv: &[&[u8]], max: bool) -> CmdResult {
         out.bulk(m);
         out.double(*s);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn zmpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -933,11 +934,11 @@ fn zmpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                 out.bulk(m);
                 out.double(*s);
             }
-            return Ok(());
+            return Ok(Outcome::Done);
         }
     }
     out.null_array();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 // ---------------------------------------------------------------- set operations
@@ -1124,7 +1125,7 @@ fn set_op(
             });
             if card_only {
                 out.int(count as i64);
-                return Ok(());
+                return Ok(Outcome::Done);
             }
         }
         SetOp::Diff => {
@@ -1155,7 +1156,7 @@ fn set_op(
             }
         }
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn zunionstore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -1202,7 +1203,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             }
             _ => out.null(),
         }
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     let l = args::int(argv[2])?;
     if l == i64::MIN {
@@ -1218,13 +1219,13 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (db, out) = ctx.db_out();
     let Some(z) = read(db, argv[1], now)? else {
         out.array(0);
-        return Ok(());
+        return Ok(Outcome::Done);
     };
     let size = z.len();
     let count = l.unsigned_abs() as usize;
     if count == 0 || size == 0 {
         out.array(0);
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     let mut rng = rand::thread_rng();
     // A listpack is read by rank in O(n): index it once instead.
@@ -1248,13 +1249,13 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             let (m, s) = at(rng.gen_range(0..size));
             pair(out, m, s, withscores);
         }
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     if count >= size {
         // Redis walks the whole set from the tail here (zuiNext's order).
         pairs_header(out, size, withscores);
         z.for_range(0, size, true, |m, s| pair(out, m, s, withscores));
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     // Distinct ranks in random order (partial Fisher-Yates over a sparse
     // permutation, so the cost is O(count), not O(size)).
@@ -1268,7 +1269,7 @@ fn zrandmember(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         let (m, s) = at(vj);
         pair(out, m, s, withscores);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// A SCAN cursor as `strtoul` reads it in `parseScanCursorOrReply`: the
@@ -1297,7 +1298,7 @@ fn zscan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         out.array(2);
         out.bulk(b"0");
         out.array(0);
-        return Ok(());
+        return Ok(Outcome::Done);
     };
     let mut count = 10usize;
     let mut pattern: Option<&[u8]> = None;
@@ -1331,5 +1332,5 @@ fn zscan(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         out.bulk(m);
         out.bulk(crate::protocol::reply::format_double(s, &mut tmp));
     }
-    Ok(())
+    Ok(Outcome::Done)
 }

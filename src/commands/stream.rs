@@ -13,6 +13,7 @@ use super::args::{self, is};
 use super::errors::{self, CmdResult, Error};
 use super::spec::{flags::*, CommandSpec, Group};
 use super::Ctx;
+use crate::commands::Outcome;
 use crate::keyspace::blocking::BlockedOp;
 use crate::keyspace::types::stream::{EntryRef, StreamId, StreamValue, ENTRIES_READ_INVALID};
 use crate::keyspace::value::Object;
@@ -619,7 +620,7 @@ fn xadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
         ctx.propagate_as(effects);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn xtrim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -635,7 +636,7 @@ fn xtrim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             .map(|(_, len)| crate::argv!(b"XTRIM", argv[1], b"MAXLEN", b"=", len));
         ctx.propagate_as(effect.into_iter().collect());
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn xlen(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -643,7 +644,7 @@ fn xlen(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (db, out) = ctx.db_out();
     let n = as_stream(db.object(argv[1], now)?)?.map_or(0, |s| s.len());
     out.int(n as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn xdel(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -651,7 +652,7 @@ fn xdel(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (db, out) = ctx.db_out();
     if as_stream(db.object(argv[1], now)?)?.is_none() {
         out.int(0);
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     let ids = argv[2..]
         .iter()
@@ -661,7 +662,7 @@ fn xdel(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         Ok(ids.iter().filter(|&&id| s.delete(id)).count())
     })?;
     out.int(n.unwrap_or(0) as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 // --- XRANGE / XREVRANGE ---
@@ -688,11 +689,11 @@ fn range_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], rev: bool) -> CmdResult {
     let (db, out) = ctx.db_out();
     let Some(s) = as_stream(db.object(argv[1], now)?)? else {
         out.array(0);
-        return Ok(());
+        return Ok(Outcome::Done);
     };
     if count == 0 {
         out.null_array();
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     let limit = if count < 0 {
         usize::MAX
@@ -717,7 +718,7 @@ fn range_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], rev: bool) -> CmdResult {
     }
     out.array(n);
     out.raw(&body.buf);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn xrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -829,15 +830,14 @@ fn xread(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
     }
     if xread_for_client(db, out, a.keys, &from, a.count, now) {
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     let op = BlockedOp::XRead {
         keys: owned(a.keys),
         from,
         count: a.count,
     };
-    block_or_nil(ctx, a.keys, a.block, op);
-    Ok(())
+    Ok(block_or_nil(ctx, a.keys, a.block, op))
 }
 
 fn owned(keys: &[&[u8]]) -> Vec<Vec<u8>> {
@@ -846,7 +846,12 @@ fn owned(keys: &[&[u8]]) -> Vec<Vec<u8>> {
 
 /// Nothing to read: park the client when BLOCK was given and blocking is
 /// possible here (not in MULTI or a script), else answer the null array.
-fn block_or_nil(ctx: &mut Ctx<'_>, keys: &[&[u8]], block_ms: Option<i64>, op: BlockedOp) {
+fn block_or_nil(
+    ctx: &mut Ctx<'_>,
+    keys: &[&[u8]],
+    block_ms: Option<i64>,
+    op: BlockedOp,
+) -> Outcome {
     let mut nil = ReplyBuf {
         buf: Vec::new(),
         proto: ctx.out.proto,
@@ -855,9 +860,12 @@ fn block_or_nil(ctx: &mut Ctx<'_>, keys: &[&[u8]], block_ms: Option<i64>, op: Bl
     match block_ms {
         Some(ms) if ctx.client.may_block() => {
             let wait = (ms > 0).then(|| std::time::Duration::from_millis(ms as u64));
-            super::blocking::register(ctx, keys, op, serve_blocked, wait, nil.buf);
+            super::blocking::register(ctx, keys, op, serve_blocked, wait, nil.buf)
         }
-        _ => ctx.out.raw(&nil.buf),
+        _ => {
+            ctx.out.raw(&nil.buf);
+            Outcome::Done
+        }
     }
 }
 
@@ -990,7 +998,7 @@ fn xreadgroup(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if xreadgroup_serve(
         db, out, a.keys, &from, group, consumer, a.count, a.noack, now,
     ) {
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     let op = BlockedOp::XReadGroup {
         keys: owned(a.keys),
@@ -999,8 +1007,7 @@ fn xreadgroup(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         count: a.count,
         noack: a.noack,
     };
-    block_or_nil(ctx, a.keys, a.block, op);
-    Ok(())
+    Ok(block_or_nil(ctx, a.keys, a.block, op))
 }
 
 /// Serves XREADGROUP `>` for `keys` (the blocking layer's entry: only
@@ -1152,7 +1159,7 @@ fn xack(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         .is_some();
     if !has_group {
         out.int(0);
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     // All ids parse before any is acknowledged (all or nothing).
     let ids = argv[3..]
@@ -1165,7 +1172,7 @@ fn xack(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     .flatten()
     .unwrap_or(0);
     out.int(n as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn xpending(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -1221,13 +1228,13 @@ fn xpending(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                 out.null_array();
             }
         }
-        return Ok(());
+        return Ok(Outcome::Done);
     };
     let ids: Vec<StreamId> = match consumer {
         Some(name) => match g.consumers.get(name) {
             None => {
                 out.array(0);
-                return Ok(());
+                return Ok(Outcome::Done);
             }
             Some(c) if start <= end => c.pel.range(start..=end).copied().collect(),
             Some(_) => Vec::new(),
@@ -1254,7 +1261,7 @@ fn xpending(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         out.int((now - n.delivery_time).max(0));
         out.int(n.delivery_count as i64);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn xclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -1381,7 +1388,7 @@ fn xclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if ctx.propagating() {
         ctx.propagate_as(log.cmds);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -1492,7 +1499,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if ctx.propagating() {
         ctx.propagate_as(log.cmds);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 // --- XSETID ---
@@ -1544,7 +1551,7 @@ fn xsetid(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         Ok(())
     })?;
     out.ok();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 // --- XGROUP ---
@@ -1596,7 +1603,7 @@ fn xgroup(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             return Err(syntax());
         }
         reply_help(ctx.out, XGROUP_HELP);
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     let create = is(sub, "create");
     let setid = is(sub, "setid");
@@ -1677,7 +1684,7 @@ fn xgroup(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     } else {
         return Err(syntax());
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 // --- XINFO ---
@@ -1690,7 +1697,7 @@ fn xinfo(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             return Err(syntax());
         }
         reply_help(ctx.out, XINFO_HELP);
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     if argv.len() < 3 {
         return Err(syntax());
@@ -1746,7 +1753,7 @@ fn xinfo(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     } else {
         return Err(syntax());
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn reply_entries_read(out: &mut ReplyBuf, n: i64) {
@@ -1757,7 +1764,12 @@ fn reply_entries_read(out: &mut ReplyBuf, n: i64) {
     }
 }
 
-fn xinfo_stream(out: &mut ReplyBuf, s: &StreamValue, sub: &[u8], rest: &[&[u8]]) -> CmdResult {
+fn xinfo_stream(
+    out: &mut ReplyBuf,
+    s: &StreamValue,
+    sub: &[u8],
+    rest: &[&[u8]],
+) -> Result<(), Error> {
     let mut full = false;
     let mut count: usize = 10;
     if !rest.is_empty() {

@@ -5,6 +5,7 @@
 //! x87 `long double` arithmetic and `%.17Lf` formatting in software
 //! ([`ldouble`]), because f64 visibly differs (0.1 + 0.2, large values).
 
+use crate::commands::Outcome;
 use std::sync::atomic::Ordering;
 
 use super::args::{self, is};
@@ -176,7 +177,7 @@ pub fn reply_value(ctx: &mut Ctx<'_>, v: ValueRef<'_>) -> CmdResult {
         ValueRef::Int(i) => ctx.out.bulk_int(i),
         ValueRef::Obj(_) => return Err(errors::WRONGTYPE),
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// The bytes of a string value (integers formatted into `buf`), or
@@ -208,7 +209,7 @@ fn store(db: &mut Db, key: &[u8], value: NewValue<'_>, ttl: Option<i64>, now: i6
 
 /// Redis's `checkStringLength`: the result of APPEND/SETRANGE must fit
 /// proto-max-bulk-len.
-fn check_len(ctx: &Ctx<'_>, size: u64, append: u64) -> CmdResult {
+fn check_len(ctx: &Ctx<'_>, size: u64, append: u64) -> Result<(), Error> {
     let max = ctx.srv.hot.proto_max_bulk_len.load(Ordering::Relaxed);
     match size.checked_add(append) {
         Some(total) if total <= max => Ok(()),
@@ -228,7 +229,7 @@ fn get(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             ValueRef::Obj(_) => return Err(errors::WRONGTYPE),
         },
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 // Option bits of Redis's `parseExtendedStringArgumentsOrReply`.
@@ -341,7 +342,7 @@ fn set_generic(
                 out.null();
             }
         }
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     let ttl = if f & OPT_KEEPTTL != 0 {
         found.and_then(Entry::expire)
@@ -360,7 +361,7 @@ fn set_generic(
     if let (Some(at), true) = (expire, f & OPT_ANY_EXPIRE != 0 && ctx.propagating()) {
         ctx.propagate_as(vec![crate::argv!(b"SET", key, value, b"PXAT", at)]);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -370,7 +371,7 @@ fn set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         let (db, out) = ctx.db_out();
         store(db, argv[1], NewValue::Str(argv[2]), None, now);
         out.ok();
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     let (f, expire) = parse_options(argv, true)?;
     let at = match expire {
@@ -406,7 +407,7 @@ fn mget(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             _ => out.null(),
         }
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn mset_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], nx: bool) -> CmdResult {
@@ -418,7 +419,7 @@ fn mset_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], nx: bool) -> CmdResult {
     let (db, out) = ctx.db_out();
     if nx && argv[1..].chunks(2).any(|kv| db.exists(kv[0], now)) {
         out.int(0);
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     for kv in argv[1..].chunks(2) {
         store(db, kv[0], NewValue::Str(kv[1]), None, now);
@@ -428,7 +429,7 @@ fn mset_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], nx: bool) -> CmdResult {
     } else {
         out.ok();
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn mset(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -449,14 +450,14 @@ fn getdel(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     match db.get_read(argv[1], now).map(Entry::value) {
         None => {
             out.null();
-            return Ok(());
+            return Ok(Outcome::Done);
         }
         Some(ValueRef::Obj(_)) => return Err(errors::WRONGTYPE),
         Some(ValueRef::Str(s)) => out.bulk(s),
         Some(ValueRef::Int(n)) => out.bulk_int(n),
     }
     db.remove(argv[1]);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn getex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -468,7 +469,7 @@ fn getex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     // key answers null even for `GETEX k EX abc`.
     let Some(e) = db.get_read(key, now) else {
         out.null();
-        return Ok(());
+        return Ok(Outcome::Done);
     };
     if let ValueRef::Obj(_) = e.value() {
         return Err(errors::WRONGTYPE);
@@ -500,7 +501,7 @@ fn getex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if ctx.propagating() {
         ctx.propagate_as(effect.into_iter().collect());
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn append(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -511,7 +512,7 @@ fn append(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let Some(e) = db.get(key, now) else {
         store(db, key, NewValue::Str(tail), None, now);
         out.int(tail.len() as i64);
-        return Ok(());
+        return Ok(Outcome::Done);
     };
     let mut buf = itoa::Buffer::new();
     let old = string_bytes(e.value(), &mut buf)?;
@@ -525,7 +526,7 @@ fn append(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     joined.extend_from_slice(tail);
     db.modify(key, now, |e| e.replace_value(NewValue::Str(&joined)));
     out.int(total as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn strlen(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -536,7 +537,7 @@ fn strlen(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         Some(e) => string_len(e.value())?,
     };
     out.int(n as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// GETRANGE and its old name SUBSTR, with Redis 7.2's index rules (both
@@ -549,14 +550,14 @@ fn getrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (db, out) = ctx.db_out();
     let Some(e) = db.get_read(argv[1], now) else {
         out.bulk(b"");
-        return Ok(());
+        return Ok(Outcome::Done);
     };
     let mut buf = itoa::Buffer::new();
     let s = string_bytes(e.value(), &mut buf)?;
     let len = s.len() as i64;
     if start < 0 && end < 0 && start > end {
         out.bulk(b"");
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     if start < 0 {
         start += len;
@@ -571,7 +572,7 @@ fn getrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     } else {
         out.bulk(&s[start as usize..=end as usize]);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn setrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -587,7 +588,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if !exists {
         if value.is_empty() {
             ctx.out.int(0);
-            return Ok(());
+            return Ok(Outcome::Done);
         }
         check_len(ctx, offset, vlen)?;
         let mut s = vec![0u8; (offset + vlen) as usize];
@@ -595,7 +596,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         let (db, out) = ctx.db_out();
         store(db, key, NewValue::Str(&s), None, now);
         out.int(s.len() as i64);
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     let olen = match ctx.db().peek(key) {
         Some(e) => string_len(e.value())?,
@@ -603,7 +604,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     };
     if value.is_empty() {
         ctx.out.int(olen as i64);
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     check_len(ctx, offset, vlen)?;
     let (db, out) = ctx.db_out();
@@ -617,7 +618,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     s[offset as usize..offset as usize + value.len()].copy_from_slice(value);
     db.modify(key, now, |e| e.replace_value(NewValue::Str(&s)));
     out.int(new_len as i64);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// INCR/DECR/INCRBY/DECRBY. An integer-encoded value is rewritten in place
@@ -646,7 +647,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
         }
     };
     out.int(n);
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn incr(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -700,7 +701,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if ctx.propagating() {
         ctx.propagate_as(vec![crate::argv!(b"SET", key, text.as_bytes(), b"KEEPTTL")]);
     }
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn lcs(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -768,7 +769,7 @@ fn lcs(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 
     if getlen {
         out.int(i64::from(total));
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     // Walk back from the end as Redis does, collecting the string and the
     // ranges (a_start, a_end, b_start, b_end), longest-index first.
@@ -819,7 +820,7 @@ fn lcs(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     if !getidx {
         out.bulk(&result);
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     out.map(2);
     out.bulk(b"matches");
@@ -838,7 +839,7 @@ fn lcs(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     out.bulk(b"len");
     out.int(i64::from(total));
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// A software model of x87 80-bit `long double` (64-bit mantissa), enough

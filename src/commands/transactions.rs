@@ -7,6 +7,7 @@
 //! transaction on one DB); a command that locks other DBs itself
 //! (`NO_DB_LOCK`: SWAPDB, FLUSHALL …) releases it in between.
 
+use crate::commands::Outcome;
 use std::sync::atomic::Ordering;
 
 use super::errors::{CmdResult, Error};
@@ -69,7 +70,7 @@ fn multi(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     }
     ctx.client.multi = Some(Multi::default());
     ctx.out.ok();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn discard(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
@@ -78,7 +79,7 @@ fn discard(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     }
     unwatch_all(ctx.srv, ctx.client);
     ctx.out.ok();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn watch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -104,13 +105,13 @@ fn watch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     drop(db);
     ctx.out.ok();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 fn unwatch(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     unwatch_all(ctx.srv, ctx.client);
     ctx.out.ok();
-    Ok(())
+    Ok(Outcome::Done)
 }
 
 /// Forgets every WATCH of `client`. The caller must not hold a DB lock.
@@ -161,15 +162,19 @@ fn exec(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     unwatch_all(ctx.srv, ctx.client);
     if broken {
         ctx.out.null_array();
-        return Ok(());
+        return Ok(Outcome::Done);
     }
     ctx.out.array(multi.queue.len());
     ctx.client.in_exec = true;
+    // Queued commands neither block nor wait (in_exec); one that closes
+    // the connection (QUIT, the client's own user deleted) closes it
+    // after EXEC's reply.
+    let mut outcome = Outcome::Done;
     for cmd in &multi.queue {
         let argv: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
-        dispatch(ctx, &argv);
+        outcome = outcome.and(dispatch(ctx, &argv));
     }
     ctx.client.in_exec = false;
     ctx.serve_blocked();
-    Ok(())
+    Ok(outcome)
 }

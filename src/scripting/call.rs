@@ -121,7 +121,7 @@ unsafe extern "C-unwind" fn lua_pcall(l: *mut lua_State) -> c_int {
 }
 
 /// How a call ended, before anything is pushed.
-enum Outcome {
+enum CallEnd {
     /// The reply is in the slot's buffer.
     Reply,
     /// Refused before dispatch.
@@ -144,17 +144,17 @@ unsafe fn call(l: *mut lua_State, raise: bool) -> c_int {
             Ok(o) => o,
             Err(p) => {
                 (*slot).panic = Some(p);
-                Outcome::Fail("ERR internal error in redis.call")
+                CallEnd::Fail("ERR internal error in redis.call")
             }
         };
         // From here on only borrowed bytes are alive: pushing may raise a Lua
         // memory error, and lua_error longjmps out of this frame.
         let failed = match outcome {
-            Outcome::Fail(msg) => {
+            CallEnd::Fail(msg) => {
                 convert::push_err(l, msg.as_bytes());
                 true
             }
-            Outcome::Reply => {
+            CallEnd::Reply => {
                 let buf = &(*slot).reply.buf;
                 convert::push_reply(l, buf);
                 buf.first() == Some(&b'-')
@@ -179,15 +179,15 @@ fn push_number(out: &mut Vec<u8>, n: f64) {
     }
 }
 
-unsafe fn run(l: *mut lua_State, slot: &mut CallSlot) -> Outcome {
+unsafe fn run(l: *mut lua_State, slot: &mut CallSlot) -> CallEnd {
     // SAFETY: the caller upholds this function's contract.
     unsafe {
         if slot.ctx.is_null() {
-            return Outcome::Fail("ERR redis.call is only available while a script runs");
+            return CallEnd::Fail("ERR redis.call is only available while a script runs");
         }
         let n = ffi::lua_gettop(l);
         if n == 0 {
-            return Outcome::Fail(
+            return CallEnd::Fail(
                 "ERR Please specify at least one argument for this redis lib call",
             );
         }
@@ -205,7 +205,7 @@ unsafe fn run(l: *mut lua_State, slot: &mut CallSlot) -> Outcome {
                     slot.spans.push((start, slot.numbers.len() - start, true));
                 }
                 _ => {
-                    return Outcome::Fail(
+                    return CallEnd::Fail(
                         "ERR Lua redis lib command arguments must be strings or integers",
                     )
                 }
@@ -237,13 +237,13 @@ unsafe fn run(l: *mut lua_State, slot: &mut CallSlot) -> Outcome {
         let cmd = match crate::server::dispatch::resolve(argv) {
             Ok(c) => c,
             Err(e) if e.text().starts_with("ERR wrong number") => {
-                return Outcome::Fail("ERR Wrong number of args calling Redis command from script")
+                return CallEnd::Fail("ERR Wrong number of args calling Redis command from script")
             }
-            Err(_) => return Outcome::Fail("ERR Unknown Redis command called from script"),
+            Err(_) => return CallEnd::Fail("ERR Unknown Redis command called from script"),
         };
         let write = cmd.spec.has(flags::WRITE);
         if slot.readonly && write {
-            return Outcome::Fail("ERR Write commands are not allowed from read-only scripts.");
+            return CallEnd::Fail("ERR Write commands are not allowed from read-only scripts.");
         }
         // SAFETY: set by eval_inner for the length of the script, which is
         // the only code using its Ctx meanwhile.
@@ -258,7 +258,9 @@ unsafe fn run(l: *mut lua_State, slot: &mut CallSlot) -> Outcome {
         // The command's time is the script's start (`ctx.now` is not moved),
         // as Redis 7 keeps one time snapshot for a script and its calls.
         std::mem::swap(ctx.out, reply);
-        crate::server::dispatch::dispatch(ctx, argv);
+        // Inside a script nothing blocks or waits (in_exec, in_script),
+        // and what closes a connection is `noscript`: Done it is.
+        let _ = crate::server::dispatch::dispatch(ctx, argv);
         std::mem::swap(ctx.out, reply);
         if write && reply.buf.first() != Some(&b'-') {
             // Set after the write ran, as Redis's SCRIPT_WRITE_DIRTY: the quota
@@ -266,6 +268,6 @@ unsafe fn run(l: *mut lua_State, slot: &mut CallSlot) -> Outcome {
             // write, so a script is never half-applied by a memory limit.
             ctx.srv.scripting.wrote.store(true, Ordering::Release);
         }
-        Outcome::Reply
+        CallEnd::Reply
     }
 }

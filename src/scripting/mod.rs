@@ -519,7 +519,12 @@ pub fn numkeys(argv: &[&[u8]]) -> Result<usize, Error> {
 }
 
 /// EVAL / EVALSHA / EVAL_RO / EVALSHA_RO.
-pub fn eval(ctx: &mut Ctx<'_>, argv: &[&[u8]], by_sha: bool, readonly: bool) -> Result<(), Error> {
+pub fn eval(
+    ctx: &mut Ctx<'_>,
+    argv: &[&[u8]],
+    by_sha: bool,
+    readonly: bool,
+) -> crate::commands::CmdResult {
     // Most scripts take microseconds: run them inline, as handing the
     // worker to another thread for each one (block_in_place) costs more
     // than the script. The hook hands the worker off once a script turns
@@ -557,7 +562,7 @@ fn eval_inner(
     by_sha: bool,
     readonly: bool,
     ticks: u32,
-) -> Result<(), Error> {
+) -> crate::commands::CmdResult {
     let nk = numkeys(argv)?;
     let srv = ctx.srv;
     let sc = &srv.scripting;
@@ -617,7 +622,7 @@ fn eval_inner(
     }
     let (keys, args) = argv[3..].split_at(nk);
     let resp = &engine.resp;
-    let mut result = Ok(());
+    let mut result = Ok(crate::commands::Outcome::Done);
     // SAFETY: the closure works on the stack mlua prepared (run at 1, f at
     // 2) within a protected call, and leaves its results there.
     let ran = unsafe {

@@ -36,16 +36,6 @@ pub enum Push {
     Unblocked(Vec<u8>),
 }
 
-/// A client waiting in a blocking command (its waiter id is the client id).
-#[derive(Debug)]
-pub struct Blocked {
-    pub db: usize,
-    /// `None` blocks forever.
-    pub timeout: Option<std::time::Duration>,
-    /// What to answer on timeout, in the client's protocol.
-    pub timeout_reply: Vec<u8>,
-}
-
 /// Per-connection state, owned by the connection task.
 pub struct Client {
     pub id: u64,
@@ -54,15 +44,8 @@ pub struct Client {
     pub user: Arc<User>,
     pub info: Arc<ClientInfo>,
     pub reply_mode: ReplyMode,
-    /// QUIT: close once this batch's replies are written.
-    pub close_after_reply: bool,
     /// This client's own push channel.
     pub push_tx: mpsc::UnboundedSender<Push>,
-    /// Set by a blocking command that registered a waiter.
-    pub blocked: Option<Blocked>,
-    /// The last command did not run: another client's script runs (see
-    /// [`crate::scripting::Scripting::wait_turn`]); it runs again after.
-    pub script_wait: bool,
     /// Inside MULTI: the queued commands.
     pub multi: Option<Multi>,
     /// WATCHed (db, key) pairs, and the flag writers set when one changes.
@@ -87,9 +70,6 @@ pub struct Client {
     pub sync_ticket: u64,
     /// Replays a log (see [`Client::internal`]).
     pub replaying: bool,
-    /// A failed AUTH asked its reply to be held back this long
-    /// (`auth-fail-delay`); the connection sleeps before writing it.
-    pub auth_delay: Option<std::time::Duration>,
     /// Ops already charged to a DB's `max-ops-per-sec` bucket and not yet
     /// used: (DB index, count). See `tenancy::gate`.
     pub ops_credit: (usize, u32),
@@ -161,17 +141,13 @@ impl Client {
             authenticated: srv.acl.default_is_open(),
             meter: srv.metrics.as_ref().map(|m| m.users.meter(&user)),
             ops_credit: (0, 0),
-            auth_delay: None,
             replaying: false,
             effects: Vec::new(),
             sync_ticket: 0,
             user,
             info,
             reply_mode: ReplyMode::On,
-            close_after_reply: false,
             push_tx,
-            blocked: None,
-            script_wait: false,
             multi: None,
             watched: Vec::new(),
             watch_dirty: Arc::new(AtomicBool::new(false)),

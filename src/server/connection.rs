@@ -20,7 +20,8 @@ use tracing::{debug, warn};
 use super::client::{Client, ClientInfo, Push, ReplyMode};
 use super::dispatch::dispatch;
 use super::Shared;
-use crate::commands::Ctx;
+use crate::commands::outcome::Blocked;
+use crate::commands::{Ctx, Outcome};
 use crate::protocol::parse::Span;
 use crate::protocol::{parse_request, Limits, Parsed, Protocol, ReplyBuf};
 
@@ -158,6 +159,11 @@ async fn run(
     let mut need = 1usize;
     // Complete commands are still buffered (a pre-auth batch stops after one).
     let mut pending = false;
+    // What the last batch's commands asked for (their `Outcome`s).
+    let mut close = false;
+    let mut delay = None;
+    let mut blocked: Option<Blocked> = None;
+    let mut script_wait = false;
     let info = client.info.clone();
     loop {
         if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
@@ -264,9 +270,10 @@ async fn run(
                     argv.clear();
                     argv.extend(spans[a..b].iter().map(|&(s, e)| &buf[s..e]));
                     let mark = ctx.out.len();
-                    dispatch(&mut ctx, &argv);
-                    if ctx.client.script_wait {
+                    let outcome = dispatch(&mut ctx, &argv);
+                    if outcome == Outcome::Wait {
                         // Not run: it runs again once the script lets it.
+                        script_wait = true;
                         pos = start;
                         pending = true;
                         need = 1;
@@ -282,24 +289,25 @@ async fn run(
                             ctx.client.reply_mode = ReplyMode::On;
                         }
                     }
-                    if ctx.client.close_after_reply {
-                        break;
-                    }
-                    if ctx.client.auth_delay.is_some() {
+                    match outcome {
+                        Outcome::Done => continue,
+                        Outcome::Close => {
+                            close = true;
+                            break;
+                        }
                         // A held-back failed AUTH: what follows it waits
                         // too, so a pipeline of guesses gains nothing.
-                        pos = end;
-                        pending = pos < buf.len();
-                        need = 1;
-                        break;
-                    }
-                    if ctx.client.blocked.is_some() {
+                        Outcome::Delay(d) => delay = Some(d),
                         // The rest of the pipeline waits until it unblocks.
-                        pos = end;
-                        pending = pos < buf.len();
-                        need = 1;
-                        break;
+                        Outcome::Block(b) => blocked = Some(*b),
+                        Outcome::Wait | Outcome::Refused(..) => {
+                            unreachable!("dispatch answers these itself")
+                        }
                     }
+                    pos = end;
+                    pending = pos < buf.len();
+                    need = 1;
+                    break;
                 }
             }
             argv_store = recycle(argv);
@@ -310,7 +318,7 @@ async fn run(
         }
         rbuf.advance(pos);
         need = need.saturating_sub(pos).max(1);
-        if client.script_wait {
+        if script_wait {
             // The batch was cut before the bad input: the re-parse after
             // the wait finds it again, after the commands before it ran.
             proto_err = None;
@@ -327,7 +335,7 @@ async fn run(
             // The AOF failed: these replies would promise what was lost.
             return Ok(());
         }
-        if let Some(d) = client.auth_delay.take() {
+        if let Some(d) = delay.take() {
             tokio::select! {
                 _ = tokio::time::sleep(d) => {}
                 _ = info.kill_notify.notified() => return Ok(()),
@@ -345,17 +353,17 @@ async fn run(
                 out.buf.shrink_to(READ_CHUNK);
             }
         }
-        if client.blocked.is_some()
-            && !wait_unblocked(srv, client, &mut stream, &mut rbuf, push_rx).await?
-        {
-            return Ok(());
+        if let Some(b) = blocked.take() {
+            if !wait_unblocked(srv, client, b, &mut stream, &mut rbuf, push_rx).await? {
+                return Ok(());
+            }
         }
-        if proto_err.is_some() || client.close_after_reply {
+        if proto_err.is_some() || close {
             let _ = stream.shutdown().await;
             return Ok(());
         }
-        if client.script_wait {
-            client.script_wait = false;
+        if script_wait {
+            script_wait = false;
             srv.scripting.wait_turn(client.id, &srv.clock).await;
         }
         if rbuf.is_empty() && rbuf.capacity() > SHRINK_ABOVE {
@@ -396,13 +404,11 @@ async fn write_unless_killed(
 async fn wait_unblocked(
     srv: &Arc<Shared>,
     client: &mut Client,
+    b: Blocked,
     stream: &mut TcpStream,
     rbuf: &mut BytesMut,
     push_rx: &mut mpsc::UnboundedReceiver<Push>,
 ) -> std::io::Result<bool> {
-    let Some(b) = client.blocked.take() else {
-        return Ok(true);
-    };
     let forget = |srv: &Shared| srv.keyspace.lock(b.db).blocking.remove(client.id).is_some();
     let result = async {
         let sleep = tokio::time::sleep(b.timeout.unwrap_or(Duration::ZERO));

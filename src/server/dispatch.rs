@@ -1,9 +1,14 @@
 //! Dispatch: the only way a command runs. Network, (later) EXEC and Lua all
 //! come through [`dispatch`], so the gates below cannot be bypassed.
 //!
-//! Gates, in this fixed order, each reading the command's flags and never
-//! its name: lookup → arity → auth → ACL → busy/script/subscribed context → quota
-//! (`tenancy::gate`) → MULTI queueing → execute.
+//! Two halves. *Admission* ([`admit`]): the gates, in this fixed order,
+//! each reading the command's flags and never its name: lookup → arity →
+//! auth → ACL → tenant boundary → busy/script/subscribed context →
+//! persistence (LOADING, MISCONF) → quota (`tenancy::gate`) → MULTI
+//! queueing. *Execution* by an [`Executor`]: [`Local`] runs the handler on
+//! the keyspace with the after-execution hook every write's effects pass
+//! through. Then the bookkeeping both share. The handler's [`Outcome`]
+//! tells the connection what comes next.
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -13,7 +18,7 @@ use crate::commands::errors::{self, Error};
 use crate::commands::spec::flags;
 use crate::commands::spec::CommandSpec;
 use crate::commands::table::Command;
-use crate::commands::{Ctx, REGISTRY};
+use crate::commands::{CmdResult, Ctx, Outcome, REGISTRY};
 use crate::scripting::Turn;
 
 /// Resolves argv to a command (or subcommand), applying the lookup and
@@ -58,21 +63,106 @@ fn noperm(denied: Denied, cmd: &Command, ctx: &Ctx<'_>) -> Error {
     Error::from(text)
 }
 
-/// Runs one command, writing its reply (or error) into `ctx.out`.
-pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
+/// Runs one command on the local keyspace, writing its reply (or error)
+/// into `ctx.out`; returns what the connection does next.
+pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Outcome {
+    dispatch_with(ctx, argv, &Local)
+}
+
+/// Admission, then `exec`, then the bookkeeping every executed command
+/// gets (commandstats, error replies, MONITOR, SLOWLOG).
+#[inline]
+pub fn dispatch_with<E: Executor>(ctx: &mut Ctx<'_>, argv: &[&[u8]], exec: &E) -> Outcome {
+    match admit(ctx, argv) {
+        Admission::Run(admitted) => run(ctx, admitted, argv, exec),
+        Admission::Answered(outcome) => outcome,
+    }
+}
+
+/// Where an admitted command runs: the local keyspace ([`Local`]); the
+/// sidecar's upstream pool is the second implementation this seam is for.
+pub trait Executor {
+    /// Runs `cmd`, writing its reply into `ctx.out`; an error is returned
+    /// (dispatch writes it), not written.
+    fn execute(&self, ctx: &mut Ctx<'_>, cmd: &'static Command, argv: &[&[u8]]) -> CmdResult;
+}
+
+/// The local keyspace: the row's handler, with the after-execution hook
+/// through which every write's effects pass (see `server::effects`), and
+/// the blocked clients its writes made ready served after it.
+pub struct Local;
+
+impl Executor for Local {
+    #[inline]
+    fn execute(&self, ctx: &mut Ctx<'_>, cmd: &'static Command, argv: &[&[u8]]) -> CmdResult {
+        let spec = cmd.spec;
+        let handler = spec
+            .handler
+            .expect("resolve returns only runnable commands");
+        // One relaxed load when no AOF listens.
+        if !ctx.srv.propagation.is_on() {
+            let result = handler(ctx, argv);
+            if !ctx.client.in_exec {
+                // Inside EXEC, blocked clients are served once the queue ran.
+                ctx.serve_blocked();
+            }
+            return result;
+        }
+        let db = ctx.client.db;
+        let dirty_before =
+            (spec.has(flags::WRITE) && !spec.has(flags::NO_DB_LOCK)).then(|| ctx.db().dirty);
+        let outer = std::mem::take(&mut ctx.effect);
+        let result = handler(ctx, argv);
+        record_effects(ctx, spec, argv, db, dirty_before, result.is_ok());
+        if !ctx.client.in_exec {
+            ctx.serve_blocked();
+        }
+        // Pops that served blocked clients come after the command.
+        ctx.collect_db_effects();
+        ctx.effect = outer;
+        if !ctx.client.in_exec && !ctx.client.in_script && !ctx.client.effects.is_empty() {
+            let mut pending = std::mem::take(&mut ctx.client.effects);
+            pending.sort_by_key(|e| e.0);
+            let effects =
+                super::effects::wrap(pending.into_iter().map(|(_, d, c)| (d, c)).collect());
+            let ticket = ctx.srv.propagation.emit(&effects);
+            ctx.client.sync_ticket = ctx.client.sync_ticket.max(ticket);
+        }
+        result
+    }
+}
+
+/// What admission decided.
+pub enum Admission {
+    /// Every gate passed: the command runs.
+    Run(Admitted),
+    /// Refused (its error written) or queued in MULTI (`+QUEUED`
+    /// written), or not run at all ([`Outcome::Wait`]).
+    Answered(Outcome),
+}
+
+/// A command every gate let through.
+pub struct Admitted {
+    pub cmd: &'static Command,
+    /// The selected DB's quota gates as admission read them.
+    gates: u8,
+}
+
+/// Lookup and every gate, in a fixed order, each reading the command's
+/// flags and never its name. Nothing here touches the keyspace, so an
+/// executor that forwards to another server gets the same gates.
+pub fn admit(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Admission {
     // Another client's script runs: nothing else does until it ends or
     // passes busy-reply-threshold. The connection waits for its turn and
     // dispatches this command again (see Scripting::wait_turn).
     // One atomic load when no script runs; the BUSY gate below reuses it.
     let turn = ctx.srv.scripting.turn(ctx.client.id, ctx.now);
     if turn == Turn::Wait && !ctx.client.in_script && !ctx.client.in_exec {
-        ctx.client.script_wait = true;
-        return;
+        return Admission::Answered(Outcome::Wait);
     }
     let cmd = match resolve(argv) {
         Ok(c) => c,
         Err(e) => {
-            flag_transaction(ctx);
             if let Some(c) = REGISTRY.lookup(argv[0]) {
                 ctx.srv
                     .stats
@@ -80,15 +170,14 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
                     .rejected
                     .fetch_add(1, Ordering::Relaxed);
             }
-            return reply_error(ctx, &e);
+            return refuse(ctx, &e);
         }
     };
     let spec = cmd.spec;
     let stat = ctx.srv.stats.cmd(cmd.id);
     if !ctx.client.authenticated && !spec.has(flags::NO_AUTH) {
         stat.rejected.fetch_add(1, Ordering::Relaxed);
-        flag_transaction(ctx);
-        return reply_error(ctx, &errors::NOAUTH);
+        return refuse(ctx, &errors::NOAUTH);
     }
     // ACL gate: one atomic load for unrestricted users (the default one).
     if !ctx.client.user.is_fast() {
@@ -97,8 +186,8 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
             match ctx.srv.acl.get(ctx.client.user.name.as_bytes()) {
                 Some(u) => ctx.client.user = u,
                 None => {
-                    ctx.client.close_after_reply = true;
-                    return reply_error(ctx, &errors::NOAUTH);
+                    reply_error(ctx, &errors::NOAUTH);
+                    return Admission::Answered(Outcome::Close);
                 }
             }
         }
@@ -109,7 +198,6 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
             ctx.srv.hot.all_dbs_own.load(Ordering::Relaxed),
         ) {
             stat.rejected.fetch_add(1, Ordering::Relaxed);
-            flag_transaction(ctx);
             let object = match (denied, arg.and_then(|i| argv.get(i))) {
                 (_, Some(a)) => String::from_utf8_lossy(a).into_owned(),
                 // Valkey logs the command when no argument names the DB.
@@ -118,13 +206,12 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
             let name = ctx.client.user.name.clone();
             crate::commands::acl::log_denial(ctx, denied.reason(), object, name);
             let e = noperm(denied, cmd, ctx);
-            return reply_error(ctx, &e);
+            return refuse(ctx, &e);
         }
         // The tenant boundary: a DB-restricted user never acts outside its
         // DBs, whatever its command rules allow (the row's `Tenant`).
         if ctx.client.user.is_restricted() && !crate::tenancy::boundary::allows(ctx, cmd, argv) {
             stat.rejected.fetch_add(1, Ordering::Relaxed);
-            flag_transaction(ctx);
             let name = ctx.client.user.name.clone();
             let e = errors::outside_tenant(&name, &cmd.fullname);
             crate::commands::acl::log_denial(
@@ -133,21 +220,23 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
                 cmd.fullname.clone(),
                 name,
             );
-            return reply_error(ctx, &e);
+            return refuse(ctx, &e);
         }
     }
     if turn == Turn::Busy && !spec.has(flags::ALLOW_BUSY) {
         stat.rejected.fetch_add(1, Ordering::Relaxed);
-        flag_transaction(ctx);
-        return reply_error(ctx, &crate::scripting::BUSY);
+        return refuse(ctx, &crate::scripting::BUSY);
     }
+    // The next two refusals do not fail a transaction, as in Redis.
     if ctx.client.in_script && spec.has(flags::NOSCRIPT) {
         stat.rejected.fetch_add(1, Ordering::Relaxed);
-        return reply_error(ctx, &errors::NOT_FROM_SCRIPT);
+        reply_error(ctx, &errors::NOT_FROM_SCRIPT);
+        return Admission::Answered(Outcome::Done);
     }
     if ctx.client.subs.total() > 0 && !ctx.out.is_resp3() && !spec.has(flags::PUBSUB_CONTEXT) {
         stat.rejected.fetch_add(1, Ordering::Relaxed);
-        return reply_error(ctx, &errors::not_in_subscribed_context(&cmd.fullname));
+        reply_error(ctx, &errors::not_in_subscribed_context(&cmd.fullname));
+        return Admission::Answered(Outcome::Done);
     }
     // Persistence gates: one relaxed load, zero unless loading or a save
     // or AOF write failed.
@@ -155,8 +244,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
     if pgate != 0 && !ctx.client.replaying {
         if let Some(e) = persistence_refusal(ctx, spec, pgate) {
             stat.rejected.fetch_add(1, Ordering::Relaxed);
-            flag_transaction(ctx);
-            return reply_error(ctx, &e);
+            return refuse(ctx, &e);
         }
     }
     // Quota gate: one relaxed load and a branch for a DB without limits.
@@ -170,69 +258,53 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
         let queuing = ctx.client.multi.is_some() && !spec.has(flags::TX_CONTROL);
         if let Err(e) = crate::tenancy::gate::check(ctx, spec, argv, gates, queuing) {
             stat.rejected.fetch_add(1, Ordering::Relaxed);
-            flag_transaction(ctx);
-            return reply_error(ctx, &e);
+            return refuse(ctx, &e);
         }
     }
     if ctx.client.multi.is_some() && !spec.has(flags::TX_CONTROL) {
         if spec.has(flags::NO_MULTI) {
-            flag_transaction(ctx);
-            return reply_error(ctx, &errors::NOT_IN_MULTI);
+            return refuse(ctx, &errors::NOT_IN_MULTI);
         }
         if let Some(m) = &mut ctx.client.multi {
             m.queue.push(argv.iter().map(|a| a.to_vec()).collect());
         }
         ctx.out.simple(b"QUEUED");
-        return;
+        return Admission::Answered(Outcome::Done);
     }
+    Admission::Run(Admitted { cmd, gates })
+}
+
+/// Runs an admitted command on `exec`, then the bookkeeping.
+#[inline]
+fn run<E: Executor>(ctx: &mut Ctx<'_>, admitted: Admitted, argv: &[&[u8]], exec: &E) -> Outcome {
+    let Admitted { cmd, gates } = admitted;
+    let spec = cmd.spec;
     if spec.has(flags::NO_DB_LOCK) {
         ctx.release_db();
     }
-    let handler = spec
-        .handler
-        .expect("resolve returns only runnable commands");
     ctx.client.info.last_cmd.store(cmd.id, Ordering::Relaxed);
     let reply_mark = ctx.out.len();
-    // The after-execution hook (see `server::effects`): one relaxed load
-    // when no AOF listens.
-    let propagating = ctx.srv.propagation.is_on();
-    let mut trace = None;
-    if propagating {
-        let dirty =
-            (spec.has(flags::WRITE) && !spec.has(flags::NO_DB_LOCK)).then(|| ctx.db().dirty);
-        trace = Some((ctx.client.db, dirty, std::mem::take(&mut ctx.effect)));
-    }
-    let result = handler(ctx, argv);
-    if let Some((db, dirty_before, outer)) = trace.take() {
-        record_effects(ctx, spec, argv, db, dirty_before, result.is_ok());
-        trace = Some((db, None, outer));
-    }
-    if !ctx.client.in_exec {
-        // Inside EXEC, blocked clients are served once the queue ran.
-        ctx.serve_blocked();
-    }
-    if let Some((_, _, outer)) = trace {
-        // Pops that served blocked clients come after the command.
-        ctx.collect_db_effects();
-        ctx.effect = outer;
-        if !ctx.client.in_exec && !ctx.client.in_script && !ctx.client.effects.is_empty() {
-            let mut pending = std::mem::take(&mut ctx.client.effects);
-            pending.sort_by_key(|e| e.0);
-            let effects =
-                super::effects::wrap(pending.into_iter().map(|(_, d, c)| (d, c)).collect());
-            let ticket = ctx.srv.propagation.emit(&effects);
-            ctx.client.sync_ticket = ctx.client.sync_ticket.max(ticket);
-        }
-    }
+    let result = exec.execute(ctx, cmd, argv);
     let ended = Instant::now();
     let elapsed = ended.duration_since(ctx.mark).as_micros() as u64;
     ctx.mark = ended;
+    let stat = ctx.srv.stats.cmd(cmd.id);
     stat.record(elapsed, ctx.client);
-    if let Err(e) = result {
-        stat.failed.fetch_add(1, Ordering::Relaxed);
-        ctx.out.truncate(reply_mark);
-        reply_error(ctx, &e);
-    }
+    let outcome = match result {
+        Ok(Outcome::Refused(e, delay)) => {
+            stat.failed.fetch_add(1, Ordering::Relaxed);
+            ctx.out.truncate(reply_mark);
+            reply_error(ctx, &e);
+            Outcome::Delay(delay)
+        }
+        Ok(outcome) => outcome,
+        Err(e) => {
+            stat.failed.fetch_add(1, Ordering::Relaxed);
+            ctx.out.truncate(reply_mark);
+            reply_error(ctx, &e);
+            Outcome::Done
+        }
+    };
     if gates & crate::tenancy::gates::MEMORY != 0 && spec.has(flags::WRITE) {
         let global = ctx.srv.tenancy.global_maxmemory.load(Ordering::Relaxed);
         if global > 0 {
@@ -245,7 +317,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
     }
     // A log replayed at startup is not traffic: no MONITOR line, no slow log.
     if ctx.client.replaying {
-        return;
+        return outcome;
     }
     if ctx.srv.clients.has_monitors() && !spec.has(flags::SKIP_MONITOR | flags::ADMIN) {
         feed_monitors(ctx, spec, argv);
@@ -256,6 +328,7 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
             log_slow(ctx, spec, argv, elapsed);
         }
     }
+    outcome
 }
 
 /// The arguments as MONITOR and SLOWLOG keep them: secrets (the row's
@@ -359,11 +432,14 @@ fn persistence_refusal(ctx: &Ctx<'_>, spec: &CommandSpec, pgate: u8) -> Option<E
     None
 }
 
-/// A command refused while queueing makes EXEC fail (Redis's flagTransaction).
-fn flag_transaction(ctx: &mut Ctx<'_>) {
+/// Writes a refusal; one refused while queueing makes EXEC fail (Redis's
+/// flagTransaction).
+fn refuse(ctx: &mut Ctx<'_>, e: &Error) -> Admission {
     if let Some(m) = &mut ctx.client.multi {
         m.failed = true;
     }
+    reply_error(ctx, e);
+    Admission::Answered(Outcome::Done)
 }
 
 fn reply_error(ctx: &mut Ctx<'_>, e: &Error) {

@@ -40,7 +40,7 @@ impl Harness {
     pub fn call(&mut self, argv: &[&[u8]]) -> &[u8] {
         self.out.buf.clear();
         let mut ctx = Ctx::new(&self.shared, &mut self.client, &mut self.out);
-        dispatch(&mut ctx, argv);
+        let _ = dispatch(&mut ctx, argv);
         drop(ctx);
         &self.out.buf
     }
@@ -50,7 +50,7 @@ impl Harness {
         self.out.buf.clear();
         let mut ctx = Ctx::new(&self.shared, &mut self.client, &mut self.out);
         for argv in cmds {
-            dispatch(&mut ctx, argv);
+            let _ = dispatch(&mut ctx, argv);
         }
         drop(ctx);
         &self.out.buf
