@@ -178,10 +178,21 @@ impl Persistence {
         }
     }
 
-    /// Everything appended so far (a reply that observed the whole log:
-    /// a client served from a blocking command).
-    pub fn appended(&self) -> u64 {
-        self.aof.lock().as_ref().map_or(0, |s| s.handle.offset())
+    /// What the reply of a client served from a blocking command in `db`
+    /// waits for: the pop that served it is logged by now, so everything
+    /// appended so far, synced under `always` or when `db` has its own
+    /// `appendfsync always` (the client has observed that DB's write).
+    pub fn served_ticket(&self, db: usize) -> u64 {
+        let Some(sink) = self.aof.lock().clone() else {
+            return 0;
+        };
+        let own = sink.handle.offset();
+        let required = if sink.always.get(db).copied().unwrap_or(false) {
+            crate::server::effects::SYNC_REQUIRED
+        } else {
+            0
+        };
+        self.reply_ticket(own | required)
     }
 
     /// Waits until an fdatasync covers `ticket`; false when it never will

@@ -422,8 +422,9 @@ async fn wait_unblocked(
                 push = push_rx.recv() => match push {
                     Some(Push::Unblocked(reply)) => {
                         // The pop that served us is logged by now: under
-                        // appendfsync always it is fsynced before we say so.
-                        let ticket = srv.persist.reply_ticket(srv.persist.appended());
+                        // appendfsync always (the server's or the DB's) it
+                        // is fsynced before we say so.
+                        let ticket = srv.persist.served_ticket(b.db);
                         if ticket > 0 && !srv.persist.wait_durable(ticket).await {
                             return Ok(false);
                         }

@@ -714,3 +714,56 @@ async fn a_db_with_its_own_appendfsync_always_loses_nothing_acknowledged() {
         srv.shutdown().await;
     }
 }
+
+/// The same per-DB `always`, for a client served from a blocking command:
+/// the moment a consumer has its BLPOP reply, both the push it observed
+/// and its own pop are on disk. A power cut taken right then must show the
+/// push counted and the list empty (without the wait, the reply goes out
+/// before either is synced).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_pop_in_a_db_with_appendfsync_always_is_synced_before_its_reply() {
+    let fs = keyward::persistence::fs::SimFs::new();
+    let mut queue = keyward::config::DbConfig::new(2);
+    queue.fsync_always = true;
+    let c = sim_config("no", vec![queue]);
+    let srv = start_sim(fs.clone(), c.clone()).await.expect("starts");
+    let mut consumer = Raw::connect(srv.addr()).await;
+    let mut producer = Raw::connect(srv.addr()).await;
+    let mut admin = Raw::connect(srv.addr()).await;
+    for r in [&mut consumer, &mut producer] {
+        assert_eq!(r.call(&[b"SELECT", b"2"]).await, b"+OK\r\n");
+    }
+    let mut images = Vec::new();
+    for i in 1..=40u32 {
+        consumer.cmd(&[b"BLPOP", b"q", b"0"]).await;
+        // Pushed only once the consumer waits, so it is served by the push.
+        while !s(&admin.call(&[b"INFO", b"clients"]).await).contains("blocked_clients:1") {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        let job = format!("job{i}");
+        producer.cmd(&[b"MULTI"]).await;
+        producer.cmd(&[b"INCR", b"pushed"]).await;
+        producer.cmd(&[b"LPUSH", b"q", job.as_bytes()]).await;
+        producer.cmd(&[b"EXEC"]).await;
+        let got = consumer.reply().await;
+        assert!(s(&got).contains(&job), "{}", s(&got));
+        images.push((fs.crash(|n| n / 2), i));
+        for _ in 0..4 {
+            producer.reply().await;
+        }
+    }
+    srv.shutdown().await;
+    for (img, i) in images {
+        let srv = start_sim(img, c.clone()).await.expect("loads");
+        let mut r = Raw::connect(srv.addr()).await;
+        r.call(&[b"SELECT", b"2"]).await;
+        let pushed = s(&r.call(&[b"GET", b"pushed"]).await);
+        assert_eq!(
+            pushed,
+            format!("${}\r\n{i}\r\n", i.to_string().len()),
+            "push {i}"
+        );
+        assert_eq!(r.call(&[b"LLEN", b"q"]).await, b":0\r\n", "pop {i}");
+        srv.shutdown().await;
+    }
+}
