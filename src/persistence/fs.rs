@@ -22,6 +22,13 @@ pub trait FsFile: Write + Send {
 pub trait Fs: Send + Sync {
     /// Creates (or truncates) a file for writing.
     fn create(&self, path: &Path) -> io::Result<Box<dyn FsFile>>;
+    /// [`Fs::create`] with the permission bits of `like` when it exists, so
+    /// that replacing a file the operator locked down (a config file with
+    /// `requirepass`, an aclfile) does not open it up to other users.
+    fn create_like(&self, path: &Path, like: &Path) -> io::Result<Box<dyn FsFile>> {
+        let _ = like;
+        self.create(path)
+    }
     /// Opens a file for appending, creating it if missing.
     fn append(&self, path: &Path) -> io::Result<Box<dyn FsFile>>;
     /// The whole content of a file.
@@ -43,10 +50,11 @@ pub trait Fs: Send + Sync {
 
 /// Writes `bytes` to `path` crash-safely: temp file, fsync, rename, fsync
 /// of the directory. A crash at any point leaves either the old file or
-/// the new one, never a torn one.
+/// the new one, never a torn one. The new file keeps the old one's
+/// permissions.
 pub fn write_atomic(fs: &dyn Fs, path: &Path, bytes: &[u8]) -> io::Result<()> {
     let tmp = temp_path(path);
-    let mut f = fs.create(&tmp)?;
+    let mut f = fs.create_like(&tmp, path)?;
     f.write_all(bytes)?;
     f.sync_data()?;
     drop(f);
@@ -94,6 +102,21 @@ impl FsFile for RealFile {
 impl Fs for RealFs {
     fn create(&self, path: &Path) -> io::Result<Box<dyn FsFile>> {
         Ok(Box::new(RealFile(std::fs::File::create(path)?)))
+    }
+
+    fn create_like(&self, path: &Path, like: &Path) -> io::Result<Box<dyn FsFile>> {
+        let Ok(meta) = std::fs::metadata(like) else {
+            return self.create(path);
+        };
+        let mut o = std::fs::OpenOptions::new();
+        o.write(true).create(true).truncate(true);
+        // Owner-only until the old file's bits are copied: no one else can
+        // open it in between and read what is written next.
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+        let f = o.open(path)?;
+        f.set_permissions(meta.permissions())?;
+        Ok(Box::new(RealFile(f)))
     }
 
     fn append(&self, path: &Path) -> io::Result<Box<dyn FsFile>> {
@@ -488,5 +511,22 @@ mod tests {
         fs.remove(&file).expect("remove");
         assert!(!fs.exists(&file));
         let _ = std::fs::remove_dir(&dir);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn write_atomic_keeps_the_permissions() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("keyward-fs-mode-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let file = dir.join("secret.toml");
+        let mode = |f: &Path| std::fs::metadata(f).expect("stat").permissions().mode() & 0o777;
+        write_atomic(&RealFs, &file, b"requirepass = \"a\"").expect("write");
+        for m in [0o600, 0o640] {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(m)).expect("chmod");
+            write_atomic(&RealFs, &file, b"requirepass = \"b\"").expect("rewrite");
+            assert_eq!(mode(&file), m);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
