@@ -210,11 +210,13 @@ impl User {
 
     /// The ACL LIST / aclfile line.
     pub fn describe(&self) -> String {
-        let mut s = format!("user {}", self.name);
-        for f in self.flags() {
-            s.push(' ');
-            s.push_str(f);
-        }
+        format!("user {} {}", self.name, self.rules_text())
+    }
+
+    /// The rules that rebuild this user from [`User::new`]: its ACL LIST
+    /// line without `user <name>` (a `[[user]]` table's `rules`).
+    pub fn rules_text(&self) -> String {
+        let mut s = self.flags().join(" ");
         for h in self.password_hashes() {
             s.push_str(" #");
             s.push_str(&h);
@@ -227,6 +229,37 @@ impl User {
             s.push(')');
         }
         s
+    }
+
+    /// The user a `[[user]]` table defines: its rules (checked when the
+    /// file was read) applied in order, then `password`, its
+    /// `password-env`'s value.
+    pub fn from_config(
+        uc: &crate::config::UserConfig,
+        password: Option<&str>,
+        databases: usize,
+    ) -> User {
+        let words: Vec<&[u8]> = uc
+            .rules
+            .split_ascii_whitespace()
+            .map(str::as_bytes)
+            .collect();
+        let mut u = User::new(&uc.name);
+        for w in rules::merge_selectors(&words).unwrap_or_default() {
+            if let Err(e) = u.apply(&w, databases) {
+                tracing::error!("user {}: {}", uc.name, e.text());
+            }
+        }
+        if let Some(p) = password {
+            // The rules may name the same password by its hash (a table
+            // CONFIG REWRITE wrote): it is accepted once.
+            let d = digest(p.as_bytes());
+            if !u.passwords.contains(&d) {
+                u.passwords.push(d);
+            }
+            u.nopass = false;
+        }
+        u
     }
 
     /// The DB a pinned user lands in after authenticating.
@@ -542,21 +575,7 @@ impl Acl {
             }
         }
         for uc in &config.users {
-            let words: Vec<&[u8]> = uc
-                .rules
-                .split_ascii_whitespace()
-                .map(str::as_bytes)
-                .collect();
-            let mut u = User::new(&uc.name);
-            for w in rules::merge_selectors(&words).unwrap_or_default() {
-                if let Err(e) = u.apply(&w, config.databases) {
-                    tracing::error!("user {}: {}", uc.name, e.text());
-                }
-            }
-            if let Some(p) = &uc.password {
-                u.passwords.push(digest(p.as_bytes()));
-                u.nopass = false;
-            }
+            let u = User::from_config(uc, uc.password.as_deref(), config.databases);
             list.retain(|x: &User| x.name != u.name);
             list.push(u);
         }

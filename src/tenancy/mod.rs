@@ -32,6 +32,16 @@ pub enum OpsMode {
     Reject,
 }
 
+impl OpsMode {
+    /// Its `[[db]]` spelling (`max-ops-mode`).
+    pub fn name(self) -> &'static str {
+        match self {
+            OpsMode::Throttle => "throttle",
+            OpsMode::Reject => "reject",
+        }
+    }
+}
+
 /// Bits of [`DbTenant::gates`]: which limits the DB has.
 pub mod gates {
     /// A memory limit applies (own `maxmemory`, or the global one).
