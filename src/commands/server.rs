@@ -6,6 +6,7 @@
 
 use crate::commands::Outcome;
 use std::fmt::Write as _;
+use std::path::Path;
 use std::sync::atomic::Ordering;
 
 use super::args::is;
@@ -778,7 +779,8 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
                 line("configured_hz", &cfg.hz);
                 line("lru_clock", &crate::clock::lru_clock(ctx.now));
                 line("executable", &exe);
-                line("config_file", &"");
+                let config_file = cfg.config_file.as_deref().unwrap_or(Path::new(""));
+                line("config_file", &config_file.display());
                 line("io_threads_active", &0);
             }
             "clients" => {
@@ -1233,9 +1235,26 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     Ok(Outcome::Done)
 }
 
-/// Settings come from a TOML file and flags; nothing is written back.
-fn config_rewrite(_ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
-    Err(errors::NO_CONFIG_FILE)
+/// Writes the running configuration (and, without an aclfile, the users)
+/// into the TOML file the server was started with; see `config::rewrite`.
+fn config_rewrite(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    // One rewrite at a time: two would share a temp file, and the later
+    // snapshot of the settings must be the one that lands.
+    static REWRITING: parking_lot::Mutex<()> = parking_lot::Mutex::new(());
+    let _one = REWRITING.lock();
+    let cfg = ctx.srv.config.read().clone();
+    let Some(path) = cfg.config_file.clone() else {
+        return Err(errors::NO_CONFIG_FILE);
+    };
+    let users = ctx.srv.acl.users();
+    crate::config::rewrite::rewrite_file(ctx.srv.persist.fs.as_ref(), &path, &cfg, &users)
+        .map_err(|e| {
+            // The reason only: the file's content holds secrets.
+            tracing::warn!(path = %path.display(), error = %e, "CONFIG REWRITE failed");
+            Error::from(format!("ERR Rewriting config file: {e}"))
+        })?;
+    ctx.out.ok();
+    Ok(Outcome::Done)
 }
 
 fn config_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {

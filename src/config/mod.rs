@@ -7,6 +7,7 @@
 //! which spawn `redis-server --port N --loglevel notice` can spawn keyward.
 
 pub mod params;
+pub mod rewrite;
 
 use std::path::PathBuf;
 
@@ -112,6 +113,11 @@ pub struct Config {
     /// "Tenancy model"). DBs without one have no limits of their own and
     /// run under `maxmemory-policy`.
     pub dbs: Vec<DbConfig>,
+    /// The TOML file these settings were read from (the last one, if the
+    /// command line named several), made absolute as Redis keeps it so a
+    /// later `chdir` cannot redirect it: what CONFIG REWRITE writes and
+    /// INFO's `config_file`. `None`: CONFIG REWRITE has nowhere to write.
+    pub config_file: Option<PathBuf>,
 }
 
 /// One `[[db]]` table. 0 means "no limit" for every numeric field.
@@ -227,6 +233,26 @@ impl DbConfig {
     }
 }
 
+/// A `[server]` value in redis.conf spelling: booleans become yes/no,
+/// arrays are joined with spaces. `None` for what the file may not hold
+/// (floats, dates, tables).
+fn server_value(v: &toml::Value) -> Option<String> {
+    Some(match v {
+        toml::Value::String(s) => s.clone(),
+        toml::Value::Integer(i) => i.to_string(),
+        toml::Value::Boolean(b) => if *b { "yes" } else { "no" }.to_string(),
+        toml::Value::Array(a) => a
+            .iter()
+            .map(|x| match x {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        _ => return None,
+    })
+}
+
 /// A non-negative integer limit.
 fn count(v: &toml::Value) -> Result<u64, String> {
     match v {
@@ -301,6 +327,7 @@ impl Default for Config {
             script_per_db: false,
             metrics_addr: None,
             dbs: Vec::new(),
+            config_file: None,
             thresholds: Default::default(),
         }
     }
@@ -336,13 +363,17 @@ impl Config {
         params::set(self, name, value)
     }
 
-    /// Loads a TOML file over the defaults.
+    /// Loads a TOML file over the current settings and remembers it as the
+    /// file CONFIG REWRITE writes.
     pub fn load_file(&mut self, path: &str, ignored: &mut Vec<String>) -> Result<(), ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_string(),
             source,
         })?;
-        self.load_toml(&text, path, ignored)
+        self.load_toml(&text, path, ignored)?;
+        let path = std::path::Path::new(path);
+        self.config_file = Some(std::path::absolute(path).unwrap_or_else(|_| path.into()));
+        Ok(())
     }
 
     /// Loads TOML text over the current settings; `path` names it in errors.
@@ -357,25 +388,10 @@ impl Config {
             message: e.to_string(),
         })?;
         for (k, v) in &file.server {
-            let value = match v {
-                toml::Value::String(s) => s.clone(),
-                toml::Value::Integer(i) => i.to_string(),
-                toml::Value::Boolean(b) => if *b { "yes" } else { "no" }.to_string(),
-                toml::Value::Array(a) => a
-                    .iter()
-                    .map(|x| match x {
-                        toml::Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    })
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                other => {
-                    return Err(ConfigError::Parse {
-                        path: path.to_string(),
-                        message: format!("[server] {k}: unsupported value {other}"),
-                    })
-                }
-            };
+            let value = server_value(v).ok_or_else(|| ConfigError::Parse {
+                path: path.to_string(),
+                message: format!("[server] {k}: unsupported value {v}"),
+            })?;
             let known = self.apply(k, &value).map_err(|e| ConfigError::Parse {
                 path: path.to_string(),
                 message: format!("[server] {k}: {e}"),

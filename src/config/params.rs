@@ -865,6 +865,10 @@ pub static PARAMS: &[Param] = &[
     },
 ];
 
+/// Rows that are another row's old name, `(alias, name)`: one setting.
+/// CONFIG REWRITE updates whichever the file has and adds only the name.
+pub const ALIASES: &[(&str, &str)] = &[("lua-time-limit", "busy-reply-threshold")];
+
 pub fn find(name: &str) -> Option<&'static Param> {
     PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name))
 }

@@ -7,6 +7,7 @@ mod support;
 mod acl;
 mod blocking;
 mod boundary;
+mod config;
 mod connection;
 mod dump;
 mod effects;
