@@ -46,7 +46,11 @@ fn main() -> ExitCode {
         "nothing" => "off",
         _ => "info",
     };
+    // A log line that cannot be written (stdout on a full disk, a closed
+    // pipe) is lost, as in Redis; the default would panic the thread that
+    // logged, which may be the one reporting an AOF write error.
     tracing_subscriber::fmt()
+        .log_internal_errors(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KEYWARD_LOG")
                 .unwrap_or_else(|_| level.into()),
