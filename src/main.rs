@@ -92,12 +92,21 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             }
         };
+        let shared = server.shared().clone();
         tokio::select! {
             _ = server.stopped() => info!("SHUTDOWN received; bye"),
             _ = signal() => {
                 info!("signal received; shutting down");
                 server.shutdown().await;
             }
+        }
+        if shared
+            .persist
+            .fatal
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            // The AOF failed under `appendfsync always`: exit(1), as Redis.
+            return ExitCode::from(1);
         }
         ExitCode::SUCCESS
     })
