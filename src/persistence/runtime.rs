@@ -160,15 +160,28 @@ impl Persistence {
         if !always && own == 0 {
             return 0;
         }
-        let Some(handle) = self.aof.lock().as_ref().map(|s| s.handle.clone()) else {
+        let Some(sink) = self.aof.lock().clone() else {
             return 0;
         };
+        let handle = &sink.handle;
         let required = own & crate::server::effects::SYNC_REQUIRED != 0;
-        let own = own & !crate::server::effects::SYNC_REQUIRED;
+        let observed = own & OBSERVED != 0;
+        let own = own & !(crate::server::effects::SYNC_REQUIRED | OBSERVED);
         if always {
             own.max(handle.offset())
         } else {
-            handle.write_pending();
+            match handle.write_pending() {
+                // The AOF failed: the batch's writes may not be in the file,
+                // so no reply, and writes are refused from now on. A client
+                // served from a blocking command wrote nothing itself (its
+                // pop went with the pusher's write, whose reply this is):
+                // it gets its reply, as before the failure.
+                Err(e) if !observed => {
+                    sink.failed(&e);
+                    return NEVER;
+                }
+                _ => {}
+            }
             // A write to a DB with its own `appendfsync always`.
             if required {
                 own
@@ -179,21 +192,45 @@ impl Persistence {
     }
 
     /// Everything appended so far (a reply that observed the whole log:
-    /// a client served from a blocking command).
+    /// a client served from a blocking command), as a ticket for
+    /// [`Persistence::reply_ticket`].
     pub fn appended(&self) -> u64 {
-        self.aof.lock().as_ref().map_or(0, |s| s.handle.offset())
+        self.aof
+            .lock()
+            .as_ref()
+            .map_or(0, |s| s.handle.offset() | OBSERVED)
     }
 
     /// Waits until an fdatasync covers `ticket`; false when it never will
     /// (the AOF failed: the reply must not go out).
     pub async fn wait_durable(&self, ticket: u64) -> bool {
-        let handle = match self.aof.lock().as_ref() {
-            Some(s) => s.handle.clone(),
-            None => return true,
+        if ticket >= NEVER {
+            return false;
+        }
+        let Some(sink) = self.aof.lock().clone() else {
+            return true;
         };
-        handle.wait_durable(ticket).await.is_ok()
+        match sink.handle.wait_durable(ticket).await {
+            Ok(()) => true,
+            Err(e) => {
+                // Found by the fsync thread: refuse writes now and, under
+                // `always`, exit, without waiting for the next append.
+                sink.failed(&e);
+                false
+            }
+        }
     }
 }
+
+/// A reply ticket no fsync covers: the AOF failed, and the batch's writes
+/// may not be in the file, so its replies must not go out. (An append
+/// refused by the AOF returns `u64::MAX`, which is this once the flag bit
+/// is cleared.)
+const NEVER: u64 = !crate::server::effects::SYNC_REQUIRED;
+
+/// In a ticket from [`Persistence::appended`]: the reply observed the log
+/// but wrote nothing itself.
+const OBSERVED: u64 = 1 << 62;
 
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
@@ -978,6 +1015,16 @@ pub fn bgrewriteaof(srv: &Arc<Shared>) -> Result<(), String> {
 /// The background parts of cron: a scheduled BGSAVE once nothing runs,
 /// and the automatic AOF rewrite by size.
 pub fn background_cron(srv: &Arc<Shared>) {
+    // A failure the fsync thread found while no reply waited on it: refuse
+    // writes (under `always`, exit) now, not at the next write.
+    let sink = srv.persist.aof.lock().clone();
+    if let Some(s) = &sink {
+        if let Err(e) = s.handle.check_writable() {
+            if srv.persist.gate.load(Ordering::Relaxed) & gate::MISCONF_AOF == 0 {
+                s.failed(&e);
+            }
+        }
+    }
     if srv.persist.background().is_some() || srv.persist.loading() {
         return;
     }
