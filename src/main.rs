@@ -46,7 +46,11 @@ fn main() -> ExitCode {
         "nothing" => "off",
         _ => "info",
     };
+    // A log line that cannot be written (stdout on a full disk, a closed
+    // pipe) is lost, as in Redis; the default would panic the thread that
+    // logged, which may be the one reporting an AOF write error.
     tracing_subscriber::fmt()
+        .log_internal_errors(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("KEYWARD_LOG")
                 .unwrap_or_else(|_| level.into()),
@@ -88,12 +92,21 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             }
         };
+        let shared = server.shared().clone();
         tokio::select! {
             _ = server.stopped() => info!("SHUTDOWN received; bye"),
             _ = signal() => {
                 info!("signal received; shutting down");
                 server.shutdown().await;
             }
+        }
+        if shared
+            .persist
+            .fatal
+            .load(std::sync::atomic::Ordering::Relaxed)
+        {
+            // The AOF failed under `appendfsync always`: exit(1), as Redis.
+            return ExitCode::from(1);
         }
         ExitCode::SUCCESS
     })

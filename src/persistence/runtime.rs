@@ -160,15 +160,28 @@ impl Persistence {
         if !always && own == 0 {
             return 0;
         }
-        let Some(handle) = self.aof.lock().as_ref().map(|s| s.handle.clone()) else {
+        let Some(sink) = self.aof.lock().clone() else {
             return 0;
         };
+        let handle = &sink.handle;
         let required = own & crate::server::effects::SYNC_REQUIRED != 0;
-        let own = own & !crate::server::effects::SYNC_REQUIRED;
+        let observed = own & OBSERVED != 0;
+        let own = own & !(crate::server::effects::SYNC_REQUIRED | OBSERVED);
         if always {
             own.max(handle.offset())
         } else {
-            handle.write_pending();
+            match handle.write_pending() {
+                // The AOF failed: the batch's writes may not be in the file,
+                // so no reply, and writes are refused from now on. A client
+                // served from a blocking command wrote nothing itself (its
+                // pop went with the pusher's write, whose reply this is):
+                // it gets its reply, as before the failure.
+                Err(e) if !observed => {
+                    sink.failed(&e);
+                    return NEVER;
+                }
+                _ => {}
+            }
             // A write to a DB with its own `appendfsync always`.
             if required {
                 own
@@ -182,11 +195,12 @@ impl Persistence {
     /// waits for: the pop that served it is logged by now, so everything
     /// appended so far, synced under `always` or when `db` has its own
     /// `appendfsync always` (the client has observed that DB's write).
+    /// `OBSERVED`: the client wrote nothing itself (see `reply_ticket`).
     pub fn served_ticket(&self, db: usize) -> u64 {
         let Some(sink) = self.aof.lock().clone() else {
             return 0;
         };
-        let own = sink.handle.offset();
+        let own = sink.handle.offset() | OBSERVED;
         let required = if sink.always.get(db).copied().unwrap_or(false) {
             crate::server::effects::SYNC_REQUIRED
         } else {
@@ -198,13 +212,33 @@ impl Persistence {
     /// Waits until an fdatasync covers `ticket`; false when it never will
     /// (the AOF failed: the reply must not go out).
     pub async fn wait_durable(&self, ticket: u64) -> bool {
-        let handle = match self.aof.lock().as_ref() {
-            Some(s) => s.handle.clone(),
-            None => return true,
+        if ticket >= NEVER {
+            return false;
+        }
+        let Some(sink) = self.aof.lock().clone() else {
+            return true;
         };
-        handle.wait_durable(ticket).await.is_ok()
+        match sink.handle.wait_durable(ticket).await {
+            Ok(()) => true,
+            Err(e) => {
+                // Found by the fsync thread: refuse writes now and, under
+                // `always`, exit, without waiting for the next append.
+                sink.failed(&e);
+                false
+            }
+        }
     }
 }
+
+/// A reply ticket no fsync covers: the AOF failed, and the batch's writes
+/// may not be in the file, so its replies must not go out. (An append
+/// refused by the AOF returns `u64::MAX`, which is this once the flag bit
+/// is cleared.)
+const NEVER: u64 = !crate::server::effects::SYNC_REQUIRED;
+
+/// In a ticket from [`Persistence::appended`]: the reply observed the log
+/// but wrote nothing itself.
+const OBSERVED: u64 = 1 << 62;
 
 fn unix_now() -> i64 {
     std::time::SystemTime::now()
@@ -991,6 +1025,16 @@ pub fn bgrewriteaof(srv: &Arc<Shared>) -> Result<(), String> {
 /// The background parts of cron: a scheduled BGSAVE once nothing runs,
 /// and the automatic AOF rewrite by size.
 pub fn background_cron(srv: &Arc<Shared>) {
+    // A failure the fsync thread found while no reply waited on it: refuse
+    // writes (under `always`, exit) now, not at the next write.
+    let sink = srv.persist.aof.lock().clone();
+    if let Some(s) = &sink {
+        if let Err(e) = s.handle.check_writable() {
+            if srv.persist.gate.load(Ordering::Relaxed) & gate::MISCONF_AOF == 0 {
+                s.failed(&e);
+            }
+        }
+    }
     if srv.persist.background().is_some() || srv.persist.loading() {
         return;
     }

@@ -767,3 +767,103 @@ async fn a_blocked_pop_in_a_db_with_appendfsync_always_is_synced_before_its_repl
         srv.shutdown().await;
     }
 }
+
+/// Under `everysec`, an AOF write that fails (a full disk, simulated): the
+/// write whose bytes did not reach the file gets no reply, every later
+/// write gets MISCONF, the disk coming back changes nothing (the failed
+/// file is not trusted again), and a BGREWRITEAOF lifts it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_aof_write_is_never_acknowledged_until_a_rewrite() {
+    use keyward::persistence::fs::SimFs;
+
+    let fs = SimFs::new();
+    let c = sim_config("everysec", Vec::new());
+    let srv = start_sim(fs.clone(), c.clone()).await.expect("starts");
+    let mut a = Raw::connect(srv.addr()).await;
+    assert_eq!(a.call(&[b"SET", b"k1", b"v"]).await, b"+OK\r\n");
+    fs.fail_writes(true);
+    a.cmd(&[b"SET", b"k2", b"v"]).await;
+    assert_eq!(
+        a.try_reply(Duration::from_secs(5)).await.map(|r| s(&r)),
+        None,
+        "a write that is not in the file must not be acknowledged"
+    );
+    let mut b = Raw::connect(srv.addr()).await;
+    let r = call(&mut b, &["SET", "k3", "v"]).await;
+    assert!(
+        r.starts_with("-MISCONF Errors writing to the AOF file: Error writing"),
+        "{r}"
+    );
+    fs.fail_writes(false);
+    let r = call(&mut b, &["SET", "k3", "v"]).await;
+    assert!(r.starts_with("-MISCONF"), "refused until a rewrite: {r}");
+    ok(&mut b, &["BGREWRITEAOF"]).await;
+    let mut lifted = false;
+    for _ in 0..200 {
+        if call(&mut b, &["SET", "k3", "v"]).await == "+OK\r\n" {
+            lifted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(lifted, "MISCONF lifted by the rewrite");
+    srv.shutdown().await;
+    let srv = start_sim(fs, c).await.expect("restarts");
+    let mut r = Raw::connect(srv.addr()).await;
+    assert_eq!(call(&mut r, &["EXISTS", "k1", "k3"]).await, ":2\r\n");
+    srv.shutdown().await;
+}
+
+/// Under `always`, an fdatasync that fails stops the server at once, as
+/// Redis exits, even when no other write comes to find the error; the
+/// client waiting on it gets no reply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_fsync_under_always_stops_the_server() {
+    use keyward::persistence::fs::SimFs;
+    use std::sync::atomic::Ordering;
+
+    let fs = SimFs::new();
+    let mut srv = start_sim(fs.clone(), sim_config("always", Vec::new()))
+        .await
+        .expect("starts");
+    let mut a = Raw::connect(srv.addr()).await;
+    assert_eq!(a.call(&[b"SET", b"k1", b"v"]).await, b"+OK\r\n");
+    fs.fail_syncs(true);
+    a.cmd(&[b"SET", b"k2", b"v"]).await;
+    assert_eq!(a.try_reply(Duration::from_secs(5)).await, None);
+    tokio::time::timeout(Duration::from_secs(5), srv.stopped())
+        .await
+        .expect("the server stops by itself");
+    assert!(srv.shared().persist.fatal.load(Ordering::Relaxed));
+}
+
+/// Under `everysec`, the once-a-second fdatasync fails while no client
+/// writes: within about a second writes (and PING) get MISCONF, before any
+/// write runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_background_fsync_refuses_writes_before_the_next_one() {
+    use keyward::persistence::fs::SimFs;
+
+    let fs = SimFs::new();
+    let srv = start_sim(fs.clone(), sim_config("everysec", Vec::new()))
+        .await
+        .expect("starts");
+    let mut a = Raw::connect(srv.addr()).await;
+    assert_eq!(a.call(&[b"SET", b"k1", b"v"]).await, b"+OK\r\n");
+    fs.fail_syncs(true);
+    let mut refused = String::new();
+    for _ in 0..200 {
+        refused = call(&mut a, &["PING"]).await;
+        if refused.starts_with('-') {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(
+        refused.starts_with("-MISCONF Errors writing to the AOF file: Can't fsync"),
+        "{refused}"
+    );
+    let r = call(&mut a, &["SET", "k2", "v"]).await;
+    assert!(r.starts_with("-MISCONF"), "{r}");
+    srv.shutdown().await;
+}

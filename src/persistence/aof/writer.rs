@@ -129,11 +129,10 @@ struct Buffered {
 /// The incr file being written.
 struct Current {
     file: Box<dyn FsFile>,
-    path: PathBuf,
     seq: u64,
     /// The offset written through to a file (this one or an earlier one).
     written: u64,
-    /// Bytes in this file, to cut a partial write back.
+    /// Bytes in this file.
     file_bytes: u64,
     /// An fsync of this file failed: never trust it again.
     sync_failed: bool,
@@ -187,10 +186,10 @@ impl Shared {
     }
 
     fn fail(&self, seq: u64, text: String) {
-        tracing::warn!(error = %text, "AOF write failed");
         {
             let mut e = self.error.lock();
             if e.is_none() {
+                tracing::warn!(error = %text, "AOF write failed");
                 *e = Some((text, seq));
             }
         }
@@ -202,7 +201,17 @@ impl Shared {
     }
 
     /// Writes everything buffered to the current file. False on failure
-    /// (the sticky error is then set).
+    /// (the sticky error is then set) and while the sticky error stands.
+    ///
+    /// After a failure, what was not written stays buffered and is retried
+    /// (by the sync thread, once a second) into the same file: it was
+    /// accepted before the failure, and part of it may be acknowledged
+    /// already (an `everysec` write postponed behind an fdatasync), so it
+    /// must reach the file once the disk takes it, as Redis retries its
+    /// buffer. Writes are still refused until a rewrite, and a file whose
+    /// fdatasync failed is never synced again. Until the retry, the file
+    /// may end inside a command: the loader cuts that off, the failed file
+    /// being the manifest's last until a rewrite replaces it.
     fn write_buffer(&self, cur: &mut Current) -> bool {
         let (bytes, end) = {
             let mut b = self.buf.lock();
@@ -211,23 +220,38 @@ impl Shared {
         if bytes.is_empty() {
             return true;
         }
-        if self.error.lock().is_some() {
-            // The log already has a hole; writing more after it would
-            // only make the file look whole. The rewrite's base covers it.
+        let failed_seq = self.error.lock().as_ref().map(|(_, seq)| *seq);
+        if failed_seq.is_some_and(|seq| seq != cur.seq) {
+            // A rewrite's new file: it stays empty until the rewrite
+            // installs its base, which holds these writes.
             return false;
         }
-        match cur.file.write_all(&bytes) {
-            Ok(()) => {
-                cur.written = end;
-                cur.file_bytes += bytes.len() as u64;
-                self.current_size
-                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-                true
+        let start = end - bytes.len() as u64;
+        let mut done = 0;
+        let result = loop {
+            if done == bytes.len() {
+                break Ok(());
             }
+            match cur.file.write(&bytes[done..]) {
+                Ok(0) => break Err(std::io::Error::from(std::io::ErrorKind::WriteZero)),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => break Err(e),
+            }
+        };
+        cur.written = start + done as u64;
+        cur.file_bytes += done as u64;
+        self.current_size.fetch_add(done as u64, Ordering::Relaxed);
+        match result {
+            Ok(()) => failed_seq.is_none(),
             Err(e) => {
-                // Cut a partial write back so the file ends on a whole
-                // command (Redis's ftruncate after a short write).
-                let _ = self.fs.truncate(&cur.path, cur.file_bytes);
+                // The rest goes back ahead of anything appended meanwhile.
+                {
+                    let mut b = self.buf.lock();
+                    let later = std::mem::take(&mut b.bytes);
+                    b.bytes = bytes[done..].to_vec();
+                    b.bytes.extend_from_slice(&later);
+                }
                 self.fail(cur.seq, format!("Error writing to the AOF file: {e}"));
                 false
             }
@@ -427,7 +451,10 @@ fn sync_thread(shared: Arc<Shared>) {
                     shared.write_buffer(&mut cur);
                 }
             }
-            FsyncPolicy::No => {}
+            FsyncPolicy::No => {
+                // What a failed write left behind (see `write_buffer`).
+                shared.write_buffer(&mut shared.cur.lock());
+            }
         }
         let wanted = shared.demand.load(Ordering::Acquire);
         if wanted > *shared.acked.borrow() && !shared.fatal.load(Ordering::Acquire) {
@@ -522,9 +549,12 @@ impl AofHandle {
 
     /// Writes what appends left in the buffer (see [`AofConfig::defer_write`]):
     /// under `everysec` and `no`, what makes a reply "written before it goes
-    /// out".
-    pub fn write_pending(&self) {
+    /// out". `Err` while the sticky error stands: the write failed, or came
+    /// after a failure and may not be in the file, so the reply must not go
+    /// out.
+    pub fn write_pending(&self) -> Result<(), AofError> {
         self.shared.write_through();
+        self.check_writable()
     }
 
     /// `Err(Misconf | Fatal)` while writes must be refused: the server
@@ -617,7 +647,6 @@ impl Aof {
             cur: Mutex::new(Current {
                 file,
                 file_bytes: size(&last.0),
-                path,
                 seq: last.1,
                 written: 0,
                 sync_failed: false,
@@ -807,6 +836,11 @@ impl Aof {
         // empty until then and only the finishing manifest names it: a
         // crash before that leaves the failed file last.
         let in_error = self.shared.error.lock().is_some();
+        if in_error {
+            // What the failed file did not take: the base, taken now, holds
+            // it, and it must not follow the base in the new file.
+            self.shared.buf.lock().bytes.clear();
+        }
         let opened = fs.create(&path).and_then(|f| {
             if in_error {
                 return Ok(f);
@@ -826,7 +860,6 @@ impl Aof {
         };
         *cur = Current {
             file,
-            path,
             seq: next.curr_incr_seq,
             written: end,
             file_bytes: 0,
@@ -1086,6 +1119,90 @@ mod tests {
             loaded(&fs.crash(|_| 0)),
             ["SELECT 0", "SET a 1", "SELECT 0", "SET b 2"]
         );
+    }
+
+    #[test]
+    fn write_pending_refuses_replies_once_the_aof_failed() {
+        let fs = SimFs::new();
+        let mut c = cfg(FsyncPolicy::EverySec);
+        c.sync_thread = false;
+        c.defer_write = true;
+        let mut aof = Aof::open(Arc::new(fs.clone()), c).expect("open");
+        let h = aof.handle();
+        aof.append(0, &[set("a", "1")]).expect("append");
+        h.write_pending().expect("written: the reply may go out");
+        // The write of "b" fails: its reply must not go out.
+        aof.append(0, &[set("b", "2")]).expect("append");
+        fs.fail_writes(true);
+        let err = h.write_pending().expect_err("not written");
+        assert!(
+            err.to_string()
+                .starts_with("MISCONF Errors writing to the AOF file: Error writing"),
+            "{err}"
+        );
+        assert_eq!(loaded(&fs), ["SELECT 0", "SET a 1"]);
+        fs.fail_writes(false);
+        // The retry writes it, but the refusal stands until a rewrite.
+        assert!(h.write_pending().is_err());
+        assert_eq!(loaded(&fs), ["SELECT 0", "SET a 1", "SET b 2"]);
+
+        // The once-a-second fsync fails while "d" waits for its write: no
+        // reply for "d" either, though it goes to the file (never synced).
+        let fs = SimFs::new();
+        let mut c = cfg(FsyncPolicy::EverySec);
+        c.sync_thread = false;
+        c.defer_write = true;
+        let mut aof = Aof::open(Arc::new(fs.clone()), c).expect("open");
+        let h = aof.handle();
+        aof.append(0, &[set("c", "3")]).expect("append");
+        h.write_pending().expect("written");
+        aof.append(0, &[set("d", "4")]).expect("append");
+        fs.fail_syncs(true);
+        assert!(!aof.shared.sync_current(&mut aof.shared.cur.lock()));
+        let err = h.write_pending().expect_err("refused");
+        assert!(
+            err.to_string()
+                .starts_with("MISCONF Errors writing to the AOF file: Can't fsync"),
+            "{err}"
+        );
+        fs.fail_syncs(false);
+        assert_eq!(loaded(&fs), ["SELECT 0", "SET c 3", "SET d 4"]);
+        assert_eq!(
+            h.synced_offset(),
+            0,
+            "a file whose fsync failed is not synced again"
+        );
+    }
+
+    #[test]
+    fn a_failed_write_is_kept_and_retried_and_a_rewrite_does_not_repeat_it() {
+        let fs = SimFs::new();
+        let mut c = cfg(FsyncPolicy::EverySec);
+        c.sync_thread = false;
+        c.defer_write = true;
+        let mut aof = Aof::open(Arc::new(fs.clone()), c).expect("open");
+        let h = aof.handle();
+        // Buffered, as a write postponed behind an fsync is, whose reply
+        // went out already: a failed write must not drop it.
+        aof.append(0, &[set("a", "1")]).expect("append");
+        fs.fail_writes(true);
+        assert!(aof.flush().is_err());
+        assert!(loaded(&fs).is_empty());
+        fs.fail_writes(false);
+        assert!(aof.flush().is_err(), "writes stay refused");
+        assert_eq!(
+            loaded(&fs),
+            ["SELECT 0", "SET a 1"],
+            "but it is in the file"
+        );
+        let mut base = aof.begin_rewrite().expect("begin");
+        base.write_all(b"*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\n1\r\n")
+            .expect("base");
+        aof.finish_rewrite(base).expect("finish");
+        h.check_writable().expect("writable again");
+        aof.append(0, &[set("c", "3")]).expect("append");
+        h.write_pending().expect("written");
+        assert_eq!(loaded(&fs), ["SET a 1", "SELECT 0", "SET c 3"]);
     }
 
     #[test]
