@@ -283,7 +283,7 @@ fn login(ctx: &mut Ctx<'_>, user: &[u8], password: &[u8]) -> CmdResult {
             }
             super::acl::log_denial(ctx, "auth", "AUTH".into(), name);
             match delay {
-                Some(d) => Ok(Outcome::Refused(errors::WRONGPASS, d)),
+                Some(d) => Ok(Outcome::Refused(Box::new((errors::WRONGPASS, d)))),
                 None => Err(errors::WRONGPASS),
             }
         }

@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-/// See the module docs. Small: the common case is one word, `Done`.
+/// See the module docs. Small (two words): every handler returns one.
 #[derive(Debug, Default, PartialEq, Eq)]
 #[must_use]
 pub enum Outcome {
@@ -25,7 +25,9 @@ pub enum Outcome {
     /// The command failed with this error, and its reply is to be held
     /// back this long: a failed AUTH under `auth-fail-delay`. Dispatch
     /// writes and counts the error and hands the connection a `Delay`.
-    Refused(super::Error, Duration),
+    /// Boxed: it is rare, and the outcome every handler returns stays
+    /// two words.
+    Refused(Box<(super::Error, Duration)>),
     /// Hold this batch's replies back this long before writing them; what
     /// follows in the pipeline waits too, so a pipeline of guesses gains
     /// nothing. Only dispatch answers this (from `Refused`).
