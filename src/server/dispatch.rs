@@ -301,7 +301,13 @@ fn run<E: Executor>(
     let ended = Instant::now();
     let elapsed = ended.duration_since(ctx.mark).as_micros() as u64;
     ctx.mark = ended;
-    stat.record(elapsed, ctx.client);
+    // A log replayed at startup is not traffic: no commandstats (Redis
+    // runs a loaded AOF's commands without call()), no MONITOR line, no
+    // slow log.
+    let traffic = !ctx.client.replaying;
+    if traffic {
+        stat.record(elapsed, ctx.client);
+    }
     let outcome = match result {
         Ok(Outcome::Refused(refused)) => {
             let (e, delay) = *refused;
@@ -312,7 +318,9 @@ fn run<E: Executor>(
         }
         Ok(outcome) => outcome,
         Err(e) => {
-            stat.failed.fetch_add(1, Ordering::Relaxed);
+            if traffic {
+                stat.failed.fetch_add(1, Ordering::Relaxed);
+            }
             ctx.out.truncate(reply_mark);
             reply_error(ctx, &e);
             Outcome::Done
@@ -328,8 +336,7 @@ fn run<E: Executor>(
             srv.tenancy.publish_lazy(index, used, global);
         }
     }
-    // A log replayed at startup is not traffic: no MONITOR line, no slow log.
-    if ctx.client.replaying {
+    if !traffic {
         return outcome;
     }
     if ctx.srv.clients.has_monitors() && !spec.has(flags::SKIP_MONITOR | flags::ADMIN) {
