@@ -563,6 +563,12 @@ fn client_kill(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         let addr = String::from_utf8_lossy(argv[2]);
         let target = clients.iter().find(|c| c.addr.to_string() == addr);
         return match target {
+            // Itself: +OK, then closed after the batch's replies (Redis's
+            // CLIENT_CLOSE_AFTER_REPLY), not killed before they go out.
+            Some(c) if c.id == ctx.client.id => {
+                ctx.out.ok();
+                Ok(Outcome::Close)
+            }
             Some(c) => {
                 c.kill();
                 ctx.out.ok();

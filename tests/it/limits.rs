@@ -402,3 +402,35 @@ async fn selects_are_isolated_keyspaces() {
         .unwrap();
     assert_eq!(v, "db0");
 }
+
+/// CLIENT KILL of the calling client, old form (`addr`) and new (`ID`),
+/// pipelined after a PING: Redis answers both, then closes. Compared byte
+/// for byte with redis-server.
+#[tokio::test]
+async fn client_kill_of_itself_answers_then_closes() {
+    async fn kill_self(mut r: Raw, old_form: bool) -> Vec<u8> {
+        let me = r.stream.local_addr().expect("addr").to_string();
+        let id = r.call(&[b"CLIENT", b"ID"]).await;
+        let id = String::from_utf8_lossy(&id[1..id.len() - 2]).to_string();
+        let mut bytes = crate::support::encode(&[b"PING"]);
+        bytes.extend(if old_form {
+            crate::support::encode(&[b"CLIENT", b"KILL", me.as_bytes()])
+        } else {
+            crate::support::encode(&[b"CLIENT", b"KILL", b"ID", id.as_bytes(), b"SKIPME", b"no"])
+        });
+        bytes.extend(crate::support::encode(&[b"PING"]));
+        r.send(&bytes).await;
+        r.drain(Duration::from_millis(300)).await
+    }
+    let s = start().await;
+    let ours_old = kill_self(s.raw().await, true).await;
+    let ours_new = kill_self(s.raw().await, false).await;
+    assert_eq!(ours_old, b"+PONG\r\n+OK\r\n");
+    assert_eq!(ours_new, b"+PONG\r\n:1\r\n");
+    if let Some(o) = support::Oracle::start().await {
+        let r = Raw::connect(o.addr).await;
+        assert_eq!(kill_self(r, true).await, ours_old, "old form");
+        let r = Raw::connect(o.addr).await;
+        assert_eq!(kill_self(r, false).await, ours_new, "new form");
+    }
+}
