@@ -194,6 +194,8 @@ struct SimState {
     /// Directories whose name changes are not synced yet.
     dirty_dirs: std::collections::BTreeSet<PathBuf>,
     fail_writes: bool,
+    /// Writes into files fail; creating files still works (a full disk).
+    fail_data: bool,
     fail_syncs: bool,
     syncs: u64,
 }
@@ -224,7 +226,7 @@ fn injected(what: &str) -> io::Error {
 impl Write for SimFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let mut st = self.fs.state.lock();
-        if st.fail_writes {
+        if st.fail_writes || st.fail_data {
             return Err(injected("write"));
         }
         let node = st.inodes.entry(self.inode).or_default();
@@ -288,6 +290,13 @@ impl SimFs {
     /// Makes every later write (or sync) fail until cleared.
     pub fn fail_writes(&self, on: bool) {
         self.state.lock().fail_writes = on;
+    }
+
+    /// Makes writes into files fail until cleared, while files can still
+    /// be created and renamed (a full disk, where [`SimFs::fail_writes`]
+    /// fails every change).
+    pub fn fail_data_writes(&self, on: bool) {
+        self.state.lock().fail_data = on;
     }
 
     pub fn fail_syncs(&self, on: bool) {

@@ -153,9 +153,12 @@ impl Persistence {
     /// everything appended so far (its own writes and any it observed);
     /// otherwise nothing to wait for, but a batch that wrote (`own` > 0)
     /// first writes the AOF buffer (one write(2) for the whole batch, and
-    /// for whatever other clients appended meanwhile).
+    /// for whatever other clients appended meanwhile). `observed`: the
+    /// reply wrote nothing itself, it saw other clients' writes (a client
+    /// served from a blocking command).
     #[inline]
-    pub fn reply_ticket(&self, own: u64) -> u64 {
+    pub fn reply_ticket(&self, own: u64, observed: bool) -> u64 {
+        use crate::server::effects::{REFUSED, SYNC_REQUIRED};
         let always = self.always.load(Ordering::Relaxed);
         if !always && own == 0 {
             return 0;
@@ -163,10 +166,13 @@ impl Persistence {
         let Some(sink) = self.aof.lock().clone() else {
             return 0;
         };
+        if own == REFUSED {
+            // The batch's writes were refused by a failed AOF: no reply.
+            return NEVER;
+        }
         let handle = &sink.handle;
-        let required = own & crate::server::effects::SYNC_REQUIRED != 0;
-        let observed = own & OBSERVED != 0;
-        let own = own & !(crate::server::effects::SYNC_REQUIRED | OBSERVED);
+        let required = own & SYNC_REQUIRED != 0;
+        let own = own & !SYNC_REQUIRED;
         if always {
             own.max(handle.offset())
         } else {
@@ -175,7 +181,9 @@ impl Persistence {
                 // so no reply, and writes are refused from now on. A client
                 // served from a blocking command wrote nothing itself (its
                 // pop went with the pusher's write, whose reply this is):
-                // it gets its reply, as before the failure.
+                // outside a DB with its own `appendfsync always` it gets
+                // its reply, as before the failure; in one, only once an
+                // fsync covers its pop (see `AofHandle::wait_durable`).
                 Err(e) if !observed => {
                     sink.failed(&e);
                     return NEVER;
@@ -195,24 +203,23 @@ impl Persistence {
     /// waits for: the pop that served it is logged by now, so everything
     /// appended so far, synced under `always` or when `db` has its own
     /// `appendfsync always` (the client has observed that DB's write).
-    /// `OBSERVED`: the client wrote nothing itself (see `reply_ticket`).
     pub fn served_ticket(&self, db: usize) -> u64 {
         let Some(sink) = self.aof.lock().clone() else {
             return 0;
         };
-        let own = sink.handle.offset() | OBSERVED;
+        let own = sink.handle.offset();
         let required = if sink.always.get(db).copied().unwrap_or(false) {
             crate::server::effects::SYNC_REQUIRED
         } else {
             0
         };
-        self.reply_ticket(own | required)
+        self.reply_ticket(own | required, true)
     }
 
     /// Waits until an fdatasync covers `ticket`; false when it never will
     /// (the AOF failed: the reply must not go out).
     pub async fn wait_durable(&self, ticket: u64) -> bool {
-        if ticket >= NEVER {
+        if ticket == NEVER {
             return false;
         }
         let Some(sink) = self.aof.lock().clone() else {
@@ -231,14 +238,8 @@ impl Persistence {
 }
 
 /// A reply ticket no fsync covers: the AOF failed, and the batch's writes
-/// may not be in the file, so its replies must not go out. (An append
-/// refused by the AOF returns `u64::MAX`, which is this once the flag bit
-/// is cleared.)
-const NEVER: u64 = !crate::server::effects::SYNC_REQUIRED;
-
-/// In a ticket from [`Persistence::appended`]: the reply observed the log
-/// but wrote nothing itself.
-const OBSERVED: u64 = 1 << 62;
+/// may not be in the file, so its replies must not go out.
+const NEVER: u64 = u64::MAX;
 
 fn unix_now() -> i64 {
     std::time::SystemTime::now()

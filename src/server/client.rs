@@ -65,6 +65,10 @@ pub struct Client {
     /// Each with its sequence number (see `keyspace::db::EffectLog`), by
     /// which they are put in order before they are logged.
     pub effects: Vec<(u64, usize, crate::server::effects::Argv)>,
+    /// Whether `effects` holds a command's own effect (a write), not only
+    /// what the DBs did on their own (expiry DELs): only then does a
+    /// refused append cost the batch its replies.
+    pub effects_own: bool,
     /// The effect sink's ticket (an AOF offset) this batch's replies wait
     /// for: under `appendfsync always`, its fsync.
     pub sync_ticket: u64,
@@ -143,6 +147,7 @@ impl Client {
             ops_credit: (0, 0),
             replaying: false,
             effects: Vec::new(),
+            effects_own: false,
             sync_ticket: 0,
             user,
             info,

@@ -330,7 +330,7 @@ async fn run(
         // what this batch wrote or read ("acknowledged or observed").
         let ticket = srv
             .persist
-            .reply_ticket(std::mem::take(&mut client.sync_ticket));
+            .reply_ticket(std::mem::take(&mut client.sync_ticket), false);
         if ticket > 0 && !out.is_empty() && !srv.persist.wait_durable(ticket).await {
             // The AOF failed: these replies would promise what was lost.
             return Ok(());

@@ -127,7 +127,13 @@ impl Executor for Local {
             let effects =
                 super::effects::wrap(pending.into_iter().map(|(_, d, c)| (d, c)).collect());
             let ticket = ctx.srv.propagation.emit(&effects);
-            ctx.client.sync_ticket = ctx.client.sync_ticket.max(ticket);
+            // A refused append (the AOF failed; the sink raised MISCONF)
+            // withholds the replies of a batch whose writes it lost; a read
+            // that only expired a key lazily keeps its reply, as in Redis.
+            let own = std::mem::take(&mut ctx.client.effects_own);
+            if own || ticket != super::effects::REFUSED {
+                ctx.client.sync_ticket = ctx.client.sync_ticket.max(ticket);
+            }
         }
         result
     }
@@ -379,6 +385,9 @@ fn record_effects(
     dirty_before: Option<u64>,
     ok: bool,
 ) {
+    // A write's effects (its own, or what it logged in its DBs: MOVE,
+    // SWAPDB) are what a refused append must not acknowledge.
+    ctx.client.effects_own |= ok && spec.has(flags::WRITE);
     ctx.collect_db_effects();
     if spec.has(flags::NO_DB_LOCK) && spec.has(flags::WRITE) {
         // A cross-DB write (MOVE, COPY … DB, SWAPDB, FLUSHALL) may have

@@ -30,6 +30,10 @@ pub type Argv = Vec<Vec<u8>>;
 /// `appendfsync always`); the other bits are the offset.
 pub const SYNC_REQUIRED: u64 = 1 << 63;
 
+/// The ticket of an append the sink refused (the AOF failed): no fsync
+/// will ever cover it.
+pub const REFUSED: u64 = u64::MAX;
+
 /// Receives the effects of each top-level command, each with the DB it ran in.
 pub trait EffectSink: Send + Sync {
     /// Logs `effects` in order; returns a ticket the command's reply must

@@ -817,6 +817,53 @@ async fn a_failed_aof_write_is_never_acknowledged_until_a_rewrite() {
     srv.shutdown().await;
 }
 
+/// While MISCONF stands, a read that expires a key lazily (its DEL is an
+/// append the failed AOF refuses) still gets its reply, as in Redis; and
+/// once a rewrite lifted MISCONF the server syncs as its policy says, not
+/// on every wake (a refused append left no offset behind to wait for).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_during_misconf_keeps_its_reply() {
+    use keyward::persistence::fs::SimFs;
+
+    let fs = SimFs::new();
+    let c = sim_config("no", Vec::new());
+    let srv = start_sim(fs.clone(), c.clone()).await.expect("starts");
+    let mut a = Raw::connect(srv.addr()).await;
+    ok(&mut a, &["SET", "k", "v", "EX", "1000"]).await;
+    fs.fail_writes(true);
+    a.cmd(&[b"SET", b"x", b"v"]).await;
+    assert_eq!(a.try_reply(Duration::from_secs(2)).await, None);
+    fs.fail_writes(false);
+    srv.shared().clock.advance_ms(2_000_000);
+    let mut b = Raw::connect(srv.addr()).await;
+    b.cmd(&[b"GET", b"k"]).await;
+    assert_eq!(
+        b.try_reply(Duration::from_secs(2)).await.map(|r| s(&r)),
+        Some("$-1\r\n".to_string())
+    );
+    ok(&mut b, &["BGREWRITEAOF"]).await;
+    let mut lifted = false;
+    for _ in 0..200 {
+        if call(&mut b, &["SET", "k3", "v"]).await == "+OK\r\n" {
+            lifted = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(lifted, "MISCONF lifted by the rewrite");
+    let before = fs.syncs();
+    for i in 0..10 {
+        ok(&mut b, &["SET", "c", &i.to_string()]).await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        fs.syncs(),
+        before,
+        "appendfsync no: no fdatasync for writes"
+    );
+    srv.shutdown().await;
+}
+
 /// Under `always`, an fdatasync that fails stops the server at once, as
 /// Redis exits, even when no other write comes to find the error; the
 /// client waiting on it gets no reply.

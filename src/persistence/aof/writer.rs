@@ -213,18 +213,18 @@ impl Shared {
     /// may end inside a command: the loader cuts that off, the failed file
     /// being the manifest's last until a rewrite replaces it.
     fn write_buffer(&self, cur: &mut Current) -> bool {
+        let failed_seq = self.error.lock().as_ref().map(|(_, seq)| *seq);
+        if failed_seq.is_some_and(|seq| seq != cur.seq) {
+            // A rewrite's new file: it stays empty until the rewrite
+            // installs its base, which holds what was accepted.
+            return false;
+        }
         let (bytes, end) = {
             let mut b = self.buf.lock();
             (std::mem::take(&mut b.bytes), b.end)
         };
         if bytes.is_empty() {
             return true;
-        }
-        let failed_seq = self.error.lock().as_ref().map(|(_, seq)| *seq);
-        if failed_seq.is_some_and(|seq| seq != cur.seq) {
-            // A rewrite's new file: it stays empty until the rewrite
-            // installs its base, which holds these writes.
-            return false;
         }
         let start = end - bytes.len() as u64;
         let mut done = 0;
@@ -499,14 +499,15 @@ impl AofHandle {
         }
         self.shared.arrivals.fetch_add(1, Ordering::AcqRel);
         loop {
+            // Synced before any failure: durable, whatever came after.
+            if *rx.borrow_and_update() >= offset {
+                return Ok(());
+            }
             if self.shared.fatal.load(Ordering::Acquire) {
                 return Err(self
                     .shared
                     .refusal()
                     .unwrap_or_else(|| AofError::Fatal("AOF failed".into())));
-            }
-            if *rx.borrow_and_update() >= offset {
-                return Ok(());
             }
             self.shared.kick();
             if rx.changed().await.is_err() {
@@ -528,11 +529,12 @@ impl AofHandle {
             self.shared.arrivals.fetch_add(1, Ordering::AcqRel);
         }
         loop {
-            if let Some(e) = self.shared.refusal() {
-                return Err(e);
-            }
+            // Synced before any failure: durable, whatever came after.
             if *rx.borrow_and_update() >= offset {
                 return Ok(());
+            }
+            if let Some(e) = self.shared.refusal() {
+                return Err(e);
             }
             self.shared.kick();
             if rx.changed().await.is_err() {
@@ -580,6 +582,20 @@ pub struct Aof {
     selected_db: Option<usize>,
     last_ts: i64,
     thread: Option<JoinHandle<()>>,
+    /// A rewrite begun after a failure: the failed file and what it did
+    /// not take, put back if the rewrite is given up (see `begin_rewrite`).
+    parked: Option<Parked>,
+}
+
+/// What `begin_rewrite` set aside after a failure.
+struct Parked {
+    cur: Current,
+    /// Accepted (possibly acknowledged: an `everysec` write postponed
+    /// behind an fsync) but not in the failed file yet: the retry's bytes.
+    tail: Vec<u8>,
+    manifest: Manifest,
+    /// The new incr file, named by no manifest on disk.
+    new_incr: PathBuf,
 }
 
 impl Aof {
@@ -688,6 +704,7 @@ impl Aof {
             selected_db: None,
             last_ts: 0,
             thread,
+            parked: None,
         })
     }
 
@@ -836,11 +853,6 @@ impl Aof {
         // empty until then and only the finishing manifest names it: a
         // crash before that leaves the failed file last.
         let in_error = self.shared.error.lock().is_some();
-        if in_error {
-            // What the failed file did not take: the base, taken now, holds
-            // it, and it must not follow the base in the new file.
-            self.shared.buf.lock().bytes.clear();
-        }
         let opened = fs.create(&path).and_then(|f| {
             if in_error {
                 return Ok(f);
@@ -858,13 +870,29 @@ impl Aof {
                 return Err(io("Can't open a new incr file for the rewrite", e));
             }
         };
-        *cur = Current {
-            file,
-            seq: next.curr_incr_seq,
-            written: end,
-            file_bytes: 0,
-            sync_failed: false,
-        };
+        let failed = std::mem::replace(
+            &mut *cur,
+            Current {
+                file,
+                seq: next.curr_incr_seq,
+                written: end,
+                file_bytes: 0,
+                sync_failed: false,
+            },
+        );
+        if in_error {
+            // What the failed file did not take: the base, taken now, holds
+            // it, and it must not follow the base in the new file. Set
+            // aside, not dropped: if the rewrite is given up, the retry
+            // goes on in the failed file (`abort_rewrite`).
+            let tail = std::mem::take(&mut self.shared.buf.lock().bytes);
+            self.parked = Some(Parked {
+                cur: failed,
+                tail,
+                manifest: self.manifest.clone(),
+                new_incr: path,
+            });
+        }
         drop(cur);
         self.manifest = next;
         self.selected_db = None;
@@ -911,6 +939,8 @@ impl Aof {
             next = tidy;
         }
         self.manifest = next;
+        // The base holds what the failed file did not take.
+        self.parked = None;
         let base_size = fs.len(&path).unwrap_or(0);
         let cur_seq = {
             let cur = self.shared.cur.lock();
@@ -934,10 +964,26 @@ impl Aof {
     }
 
     /// Gives up a rewrite: the temp base is removed; the incr file opened
-    /// for it stays in the manifest as a second incr, as in Redis.
+    /// for it stays in the manifest as a second incr, as in Redis. After a
+    /// failure the failed file comes back with what it did not take, so the
+    /// retry can still put that in it.
     pub fn abort_rewrite(&mut self, base: Option<Box<dyn FsFile>>) {
         drop(base);
         let _ = self.shared.fs.remove(&self.paths.temp_base());
+        if let Some(p) = self.parked.take() {
+            *self.shared.cur.lock() = p.cur;
+            {
+                // Appends are refused while the error stands: nothing came
+                // after the tail.
+                let mut b = self.shared.buf.lock();
+                let later = std::mem::take(&mut b.bytes);
+                b.bytes = p.tail;
+                b.bytes.extend_from_slice(&later);
+            }
+            self.manifest = p.manifest;
+            self.selected_db = None;
+            let _ = self.shared.fs.remove(&p.new_incr);
+        }
         self.shared.rewriting.store(false, Ordering::Release);
     }
 }
@@ -1203,6 +1249,28 @@ mod tests {
         aof.append(0, &[set("c", "3")]).expect("append");
         h.write_pending().expect("written");
         assert_eq!(loaded(&fs), ["SET a 1", "SELECT 0", "SET c 3"]);
+    }
+
+    #[test]
+    fn an_aborted_rewrite_gives_the_retry_back_what_the_failed_write_kept() {
+        let fs = SimFs::new();
+        let mut c = cfg(FsyncPolicy::EverySec);
+        c.sync_thread = false;
+        c.defer_write = true;
+        let mut aof = Aof::open(Arc::new(fs.clone()), c).expect("open");
+        // "a" is buffered (as a postponed everysec write, acknowledged
+        // already); its write fails on a full disk and is kept for the retry.
+        aof.append(0, &[set("a", "1")]).expect("append");
+        fs.fail_data_writes(true);
+        assert!(aof.flush().is_err());
+        // A rewrite starts while the disk is still full and is given up.
+        let base = aof.begin_rewrite().expect("begin");
+        aof.abort_rewrite(Some(base));
+        // The disk recovers: the retry puts "a" in the failed file, which
+        // the manifest on disk still names.
+        fs.fail_data_writes(false);
+        assert!(aof.flush().is_err(), "writes stay refused until a rewrite");
+        assert_eq!(loaded(&fs.crash(|n| n)), ["SELECT 0", "SET a 1"]);
     }
 
     #[test]
