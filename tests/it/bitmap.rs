@@ -34,8 +34,8 @@ fn arg(a: &str) -> Vec<u8> {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'\\' && b.get(i + 1) == Some(&b'x') && i + 3 < b.len() {
-            let hex = std::str::from_utf8(&b[i + 2..i + 4]).unwrap();
-            out.push(u8::from_str_radix(hex, 16).unwrap());
+            let hex = std::str::from_utf8(&b[i + 2..i + 4]).expect("\\x escape is ASCII");
+            out.push(u8::from_str_radix(hex, 16).expect("\\x escape is hex"));
             i += 4;
         } else {
             out.push(b[i]);
