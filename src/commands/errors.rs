@@ -132,6 +132,18 @@ pub const LCS_IDX_AND_LEN: Error =
 pub const LCS_TOO_LONG: Error = Error::lit("ERR String too long for LCS");
 pub const LCS_NO_MEMORY: Error =
     Error::lit("ERR Insufficient memory, failed allocating transient memory for LCS");
+// --- bitmap group ---
+pub const BIT_OFFSET: Error = Error::lit("ERR bit offset is not an integer or out of range");
+pub const BIT_VALUE: Error = Error::lit("ERR bit is not an integer or out of range");
+pub const BITPOS_BIT: Error = Error::lit("ERR The bit argument must be 1 or 0.");
+pub const BITOP_NOT_ONE_KEY: Error =
+    Error::lit("ERR BITOP NOT must be called with a single source key.");
+pub const BITFIELD_TYPE: Error = Error::lit(
+    "ERR Invalid bitfield type. Use something like i16 u8. Note that u64 is not supported but i64 is.",
+);
+pub const BITFIELD_OVERFLOW: Error = Error::lit("ERR Invalid OVERFLOW type specified");
+pub const BITFIELD_RO_GET_ONLY: Error =
+    Error::lit("ERR BITFIELD_RO only supports the GET subcommand");
 // Generic (keyspace) group.
 pub const INT_OUT_OF_RANGE: Error =
     Error::lit("ERR value is out of range, value must between -2147483648 and 2147483647");

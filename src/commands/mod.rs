@@ -9,6 +9,7 @@
 
 pub mod acl;
 pub mod args;
+pub mod bitmap;
 pub mod blocking;
 pub mod connection;
 pub mod dump;
@@ -49,6 +50,7 @@ pub static ALL_GROUPS: &[&[CommandSpec]] = &[
     connection::COMMANDS,
     server::COMMANDS,
     string::COMMANDS,
+    bitmap::COMMANDS,
     generic::COMMANDS,
     dump::COMMANDS,
     sort::COMMANDS,

@@ -122,6 +122,7 @@ pub mod cat {
 pub enum Group {
     Generic,
     String,
+    Bitmap,
     List,
     Set,
     SortedSet,
@@ -139,6 +140,7 @@ impl Group {
         match self {
             Group::Generic => "generic",
             Group::String => "string",
+            Group::Bitmap => "bitmap",
             Group::List => "list",
             Group::Set => "set",
             Group::SortedSet => "sorted-set",
@@ -156,6 +158,7 @@ impl Group {
         match self {
             Group::Generic => cat::KEYSPACE,
             Group::String => cat::STRING,
+            Group::Bitmap => cat::BITMAP,
             Group::List => cat::LIST,
             Group::Set => cat::SET,
             Group::SortedSet => cat::SORTEDSET,

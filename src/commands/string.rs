@@ -183,7 +183,10 @@ pub fn reply_value(ctx: &mut Ctx<'_>, v: ValueRef<'_>) -> CmdResult {
 /// The bytes of a string value (integers formatted into `buf`), or
 /// WRONGTYPE for a collection.
 #[inline]
-fn string_bytes<'a>(v: ValueRef<'a>, buf: &'a mut itoa::Buffer) -> Result<&'a [u8], Error> {
+pub(super) fn string_bytes<'a>(
+    v: ValueRef<'a>,
+    buf: &'a mut itoa::Buffer,
+) -> Result<&'a [u8], Error> {
     match v {
         ValueRef::Str(s) => Ok(s),
         ValueRef::Int(i) => Ok(buf.format(i).as_bytes()),
@@ -203,7 +206,7 @@ fn string_len(v: ValueRef<'_>) -> Result<usize, Error> {
 /// Stores a string under `key`, replacing whatever was there (and its TTL
 /// unless `ttl` carries it over): Redis's `setKey`.
 #[inline]
-fn store(db: &mut Db, key: &[u8], value: NewValue<'_>, ttl: Option<i64>, now: i64) {
+pub(super) fn store(db: &mut Db, key: &[u8], value: NewValue<'_>, ttl: Option<i64>, now: i64) {
     db.insert(Entry::new(key, value, ttl, lru_clock(now)));
 }
 

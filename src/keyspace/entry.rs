@@ -255,6 +255,18 @@ impl Entry {
         true
     }
 
+    /// The bytes of a raw (not integer-encoded) string value, for edits
+    /// that keep its length (SETBIT, BITFIELD): no rebuild, TTL and clock
+    /// untouched. `None` for other encodings.
+    pub fn raw_str_mut(&mut self) -> Option<&mut [u8]> {
+        let h = self.header();
+        if h.kind() != KIND_RAW {
+            return None;
+        }
+        let v = h.key_at() + h.klen;
+        Some(&mut self.bytes_mut()[v..v + h.vlen])
+    }
+
     pub fn expire(&self) -> Option<i64> {
         let h = self.header();
         if h.flags & HAS_EXPIRE == 0 {

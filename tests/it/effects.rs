@@ -125,7 +125,7 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
     let n = rng.gen_range(0..20).to_string();
     let f = rng.gen_range(0..4).to_string();
     let v = |x: &str| x.to_string();
-    let cmd: Vec<String> = match rng.gen_range(0..44) {
+    let cmd: Vec<String> = match rng.gen_range(0..47) {
         0 => vec![v("SET"), k, n],
         1 => vec![v("SET"), k, n, v("EX"), v("100")],
         2 => vec![v("SET"), k, n, v("PX"), v("1")],
@@ -176,6 +176,12 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
         40 => vec![v("SWAPDB"), v("0"), v("3")],
         41 => vec![v("GET"), k],
         42 => vec![v("SORT"), k, v("ALPHA"), v("STORE"), k2],
+        43 => vec![v("SETBIT"), k, (rng.gen_range(0..40)).to_string(), (rng.gen_range(0..2)).to_string()],
+        44 => match pick(rng, &["AND", "OR", "XOR", "NOT"]) {
+            "NOT" => vec![v("BITOP"), v("NOT"), k, k2],
+            op => vec![v("BITOP"), v(op), k.clone(), k, k2],
+        },
+        45 => vec![v("BITFIELD"), k, v("OVERFLOW"), v("SAT"), v("INCRBY"), v("u4"), format!("#{f}"), n, v("GET"), v("i8"), v("0")],
         _ => vec![v("SELECT"), rng.gen_range(0..4).to_string()],
     };
     cmd

@@ -5,6 +5,7 @@
 mod support;
 
 mod acl;
+mod bitmap;
 mod blocking;
 mod boundary;
 mod config;
