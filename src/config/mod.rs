@@ -109,6 +109,11 @@ pub struct Config {
     pub script_per_db: bool,
     /// Prometheus exposition address (`--metrics-addr`); None = off.
     pub metrics_addr: Option<String>,
+    /// Values of the parameters keyward takes but does not act on
+    /// (`params::Class::Accepted`), by name; absent = Redis's default.
+    pub accepted: std::collections::BTreeMap<&'static str, String>,
+    /// `acllog-max-len`: entries ACL LOG keeps.
+    pub acllog_max_len: usize,
     /// `[[db]]` tables: per-DB limits, at most one per index (DESIGN.md,
     /// "Tenancy model"). DBs without one have no limits of their own and
     /// run under `maxmemory-policy`.
@@ -326,6 +331,8 @@ impl Default for Config {
             pubsub_per_db: false,
             script_per_db: false,
             metrics_addr: None,
+            accepted: Default::default(),
+            acllog_max_len: crate::acl::log::MAX_LEN,
             dbs: Vec::new(),
             config_file: None,
             thresholds: Default::default(),
