@@ -1097,7 +1097,9 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
-        class: Class::Honoured,
+        class: Class::Accepted(
+            "keyward does not probe idle connections yet: a dead peer holds its slot until timeout or a failed write, as with tcp-keepalive 0",
+        ),
         alias_of: None,
     },
     Param {
