@@ -21,10 +21,21 @@ pub struct Entry {
     pub updated_ms: i64,
 }
 
-#[derive(Default)]
 pub struct AclLog {
     pub entries: VecDeque<Entry>,
     next_id: u64,
+    /// `acllog-max-len`.
+    pub max_len: usize,
+}
+
+impl Default for AclLog {
+    fn default() -> Self {
+        AclLog {
+            entries: VecDeque::new(),
+            next_id: 0,
+            max_len: MAX_LEN,
+        }
+    }
 }
 
 impl AclLog {
@@ -64,7 +75,7 @@ impl AclLog {
             updated_ms: now_ms,
         });
         self.next_id += 1;
-        self.entries.truncate(MAX_LEN);
+        self.entries.truncate(self.max_len);
     }
 
     pub fn reset(&mut self) {

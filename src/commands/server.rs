@@ -1154,7 +1154,10 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                             name,
                             "can't set protected config",
                         ));
-                    } else if found.iter().any(|q| std::ptr::eq(*q, p)) {
+                    } else if found
+                        .iter()
+                        .any(|q| std::ptr::eq(params::canonical(q), params::canonical(p)))
+                    {
                         problem = Some(errors::config_set_failed(name, "duplicate parameter"));
                     }
                 }

@@ -109,6 +109,11 @@ pub struct Config {
     pub script_per_db: bool,
     /// Prometheus exposition address (`--metrics-addr`); None = off.
     pub metrics_addr: Option<String>,
+    /// Values of the parameters keyward takes but does not act on
+    /// (`params::Class::Accepted`), by name; absent = Redis's default.
+    pub accepted: std::collections::BTreeMap<&'static str, String>,
+    /// `acllog-max-len`: entries ACL LOG keeps.
+    pub acllog_max_len: usize,
     /// `[[db]]` tables: per-DB limits, at most one per index (DESIGN.md,
     /// "Tenancy model"). DBs without one have no limits of their own and
     /// run under `maxmemory-policy`.
@@ -326,6 +331,8 @@ impl Default for Config {
             pubsub_per_db: false,
             script_per_db: false,
             metrics_addr: None,
+            accepted: Default::default(),
+            acllog_max_len: crate::acl::log::MAX_LEN,
             dbs: Vec::new(),
             config_file: None,
             thresholds: Default::default(),
@@ -547,6 +554,22 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, Config
                 })?;
                 cli.config.load_file(path, &mut cli.ignored)?;
             }
+            // redis.conf directives that are not parameters (CONFIG GET
+            // does not list them) and that keyward cannot honour: ignoring
+            // them would run a server without what they ask for.
+            "loadmodule" | "rename-command" | "include" => {
+                return Err(ConfigError::Value {
+                    name: name.to_string(),
+                    message: match name {
+                        "loadmodule" => "keyward cannot load Redis modules",
+                        "rename-command" => {
+                            "keyward cannot rename commands (deny them with ACL rules)"
+                        }
+                        _ => "keyward reads one TOML file, named first",
+                    }
+                    .into(),
+                });
+            }
             _ => {
                 let value = values.join(" ");
                 if !cli.config.apply(name, &value)? {
@@ -610,6 +633,9 @@ mod tests {
     #[test]
     fn bad_values_are_errors() {
         assert!(parse_args(argv(&["--port", "notaport"])).is_err());
+        assert!(parse_args(argv(&["--loadmodule", "/x.so"])).is_err());
+        assert!(parse_args(argv(&["--min-replicas-to-write", "1"])).is_err());
+        assert!(parse_args(argv(&["--min-replicas-to-write", "0"])).is_ok());
         assert!(parse_args(argv(&["--databases", "0"])).is_err());
     }
 

@@ -1,5 +1,6 @@
 //! The parameter table: every setting CONFIG GET/SET, flags and the TOML
-//! file know, with its parser and printer. One row per setting.
+//! file know, with its parser and printer. One row per name: every Redis 7.2
+//! parameter (and its old names) plus keyward's own, each in one [`Class`].
 
 use super::{parse_memory, Config, ConfigError, DbConfig};
 use crate::keyspace::evict::Policy;
@@ -31,6 +32,28 @@ pub struct Param {
     /// Set on the settings each DB may hold its own value of: a client's
     /// CONFIG GET/SET then act on its selected DB (DESIGN.md, "Tenancy model").
     pub db: Option<&'static DbParam>,
+    /// What keyward does with the value.
+    pub class: Class,
+    /// This row is the old name of the row named here (Redis's aliases:
+    /// `slaveof`, `hash-max-ziplist-value` …): one setting, two names.
+    /// CONFIG REWRITE updates whichever the file has and adds only the name.
+    pub alias_of: Option<&'static str>,
+}
+
+/// How honestly keyward can take a Redis parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// keyward implements it.
+    Honoured,
+    /// Validated as Redis does, kept, reported and rewritten, and otherwise
+    /// ignored: only where ignoring it can neither lose data nor weaken a
+    /// limit or security. Says why.
+    Accepted(&'static str),
+    /// keyward cannot do what it asks and accepting would be a lie that
+    /// loses data or weakens a limit: CONFIG GET reports Redis's default,
+    /// and setting anything else (CONFIG SET, flags, the file) fails with
+    /// this reason.
+    Refused(&'static str),
 }
 
 /// The per-DB side of a [`Param`].
@@ -172,18 +195,47 @@ fn save_ok(v: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A Redis setting keyward reports but does not implement: reads give
-/// Redis's default; a SET to that same value is accepted, others refused.
-macro_rules! fixed {
-    ($name:literal, $value:literal, $mutable:literal) => {
+/// An [`Class::Accepted`] row: `$check` validates a value as Redis does and
+/// returns it as CONFIG GET prints it; it is kept in `Config::accepted`.
+macro_rules! accepted {
+    ($name:literal, $default:literal, $mutable:literal, $check:expr, $why:expr) => {
         Param {
             name: $name,
-            get: |_| $value.to_string(),
+            get: |c| {
+                c.accepted
+                    .get($name)
+                    .cloned()
+                    .unwrap_or_else(|| $default.to_string())
+            },
+            set: |c, v| {
+                let v = $check(v)?;
+                c.accepted.insert($name, v);
+                Ok(())
+            },
+            mutable: $mutable,
+            sensitive: false,
+            aof_open: false,
+            protected: false,
+            db: None,
+            class: Class::Accepted($why),
+            alias_of: None,
+        }
+    };
+}
+
+/// A [`Class::Refused`] row: reads give Redis's default; a value that
+/// `$check` finds valid and equal to it is taken (so a file or test suite
+/// that spells out the default works), anything else fails with `$why`.
+macro_rules! refused {
+    ($name:literal, $default:literal, $mutable:literal, $check:expr, $why:expr) => {
+        Param {
+            name: $name,
+            get: |_| $default.to_string(),
             set: |_, v| {
-                if v.eq_ignore_ascii_case($value) {
+                if $check(v)? == $default {
                     Ok(())
                 } else {
-                    Err(concat!("keyward only supports '", $value, "' here").into())
+                    Err($why.to_string())
                 }
             },
             mutable: $mutable,
@@ -191,6 +243,19 @@ macro_rules! fixed {
             aof_open: false,
             protected: false,
             db: None,
+            class: Class::Refused($why),
+            alias_of: None,
+        }
+    };
+}
+
+/// `$old`, Redis's old name of the row `$row` (named `$name`).
+macro_rules! alias {
+    ($old:literal, $name:literal, $row:expr) => {
+        Param {
+            name: $old,
+            alias_of: Some($name),
+            ..$row
         }
     };
 }
@@ -210,6 +275,8 @@ macro_rules! busy_threshold {
             aof_open: false,
             protected: false,
             db: None,
+            class: Class::Honoured,
+            alias_of: None,
         }
     };
 }
@@ -232,6 +299,8 @@ macro_rules! yes_no_param {
             aof_open: false,
             protected: false,
             db: None,
+            class: Class::Honoured,
+            alias_of: None,
         }
     };
 }
@@ -255,6 +324,8 @@ macro_rules! string_param {
             aof_open: false,
             protected: false,
             db: None,
+            class: Class::Honoured,
+            alias_of: None,
         }
     };
 }
@@ -290,6 +361,8 @@ macro_rules! threshold {
             aof_open: false,
             protected: false,
             db: None,
+            class: Class::Honoured,
+            alias_of: None,
         }
     };
 }
@@ -309,6 +382,317 @@ const POLICIES: &[&str] = &[
     "noeviction",
 ];
 
+// Why an Accepted row is harmless to ignore.
+const TUNING: &str = "tunes Redis's event loop, allocator or background work, which keyward does not share: ignoring it changes no data and no limit";
+const LAZYFREE: &str =
+    "whether Redis frees memory inline or in a background thread: the same memory is freed either way";
+const ENCODING: &str =
+    "how Redis packs this type in memory: keyward's layout is its own and replies are the same";
+const PROCESS: &str = "process housekeeping (logs, titles, CPU affinity, OOM score) that keyward leaves to its supervisor: no data or limit depends on it";
+const NO_COMMAND: &str =
+    "enables a command keyward does not have (DEBUG, MODULE): there is nothing to enable";
+const NO_LATENCY: &str = "keyward has no LATENCY command or INFO latencystats: nothing reads it";
+const INCREMENTAL_FSYNC: &str =
+    "paces fsyncs while Redis writes a file: keyward fsyncs every file before it uses it either way";
+const REPLICATION_KNOB: &str =
+    "keyward has no replication: only replicas and a master's links to them read it";
+
+// Why a Refused row only takes Redis's default (the text of the error).
+const NO_REPLICATION: &str = "keyward has no replication";
+const NO_REPLICAS: &str =
+    "keyward has no replicas to count: accepting it would take the writes it exists to refuse";
+const NO_CLUSTER: &str = "keyward has no cluster mode";
+const NO_TLS: &str = "keyward has no TLS (terminate TLS in front of it)";
+const FIXED_LFU: &str =
+    "keyward's LFU counters use Redis's defaults (lfu-log-factor 10, lfu-decay-time 1)";
+const DAEMONIZE: &str = "daemonize is not supported: run keyward under a process supervisor";
+const SIGNALS: &str = "keyward shuts down on SIGINT and SIGTERM as SHUTDOWN does by default";
+
+const LLONG_MAX: i64 = i64::MAX;
+
+// Rows with an old name: one const, listed under both names.
+const REPL_PING_REPLICA_PERIOD: Param = accepted!(
+    "repl-ping-replica-period",
+    "10",
+    true,
+    |v| int_v(v, 1, INT_MAX),
+    REPLICATION_KNOB
+);
+const REPLICA_ANNOUNCE_IP: Param =
+    accepted!("replica-announce-ip", "", true, text_v, REPLICATION_KNOB);
+const REPLICA_ANNOUNCE_PORT: Param =
+    accepted!("replica-announce-port", "0", true, port_v, REPLICATION_KNOB);
+const REPLICA_IGNORE_MAXMEMORY: Param = accepted!(
+    "replica-ignore-maxmemory",
+    "yes",
+    true,
+    bool_v,
+    REPLICATION_KNOB
+);
+const REPLICA_LAZY_FLUSH: Param =
+    accepted!("replica-lazy-flush", "no", true, bool_v, REPLICATION_KNOB);
+const REPLICA_PRIORITY: Param = accepted!(
+    "replica-priority",
+    "100",
+    true,
+    |v| int_v(v, 0, INT_MAX),
+    REPLICATION_KNOB
+);
+const REPLICA_READ_ONLY: Param =
+    accepted!("replica-read-only", "yes", true, bool_v, REPLICATION_KNOB);
+const REPLICA_SERVE_STALE_DATA: Param = accepted!(
+    "replica-serve-stale-data",
+    "yes",
+    true,
+    bool_v,
+    REPLICATION_KNOB
+);
+const REPLICAOF: Param = refused!("replicaof", "", false, replicaof_v, NO_REPLICATION);
+const MIN_REPLICAS_TO_WRITE: Param = refused!(
+    "min-replicas-to-write",
+    "0",
+    true,
+    |v| int_v(v, 0, INT_MAX),
+    NO_REPLICAS
+);
+const MIN_REPLICAS_MAX_LAG: Param = refused!(
+    "min-replicas-max-lag",
+    "10",
+    true,
+    |v| int_v(v, 0, INT_MAX),
+    NO_REPLICAS
+);
+const CLUSTER_REPLICA_NO_FAILOVER: Param = refused!(
+    "cluster-replica-no-failover",
+    "no",
+    true,
+    bool_v,
+    NO_CLUSTER
+);
+const CLUSTER_REPLICA_VALIDITY_FACTOR: Param = refused!(
+    "cluster-replica-validity-factor",
+    "10",
+    true,
+    |v| int_v(v, 0, INT_MAX),
+    NO_CLUSTER
+);
+
+// Value checks of the Accepted and Refused rows: each returns the value as
+// CONFIG GET prints it, or Redis's complaint.
+
+fn bool_v(v: &str) -> Result<String, String> {
+    yes_no(v).map(yn)
+}
+
+fn int_v(v: &str, min: i64, max: i64) -> Result<String, String> {
+    int_in::<i64>(v, min, max).map(|n| n.to_string())
+}
+
+fn port_v(v: &str) -> Result<String, String> {
+    int_v(v, 0, 65535)
+}
+
+fn mem_v(v: &str, min: u64, max: u64) -> Result<String, String> {
+    let n = mem(v)?;
+    if n < min || n > max {
+        return Err(format!(
+            "argument must be between {min} and {max} inclusive"
+        ));
+    }
+    Ok(n.to_string())
+}
+
+fn text_v(v: &str) -> Result<String, String> {
+    Ok(v.to_string())
+}
+
+fn octal_v(v: &str) -> Result<String, String> {
+    match u32::from_str_radix(v.trim(), 8) {
+        Ok(n) if n <= 0o777 => Ok(format!("{n:o}")),
+        Ok(_) => Err("argument must be between 0 and 511 inclusive".into()),
+        Err(_) => Err("argument couldn't be parsed into an integer".into()),
+    }
+}
+
+/// `proc-title-template`: Redis's placeholders only, `{title}` among them.
+fn title_v(v: &str) -> Result<String, String> {
+    const KNOWN: &[&str] = &[
+        "title",
+        "listen-addr",
+        "server-mode",
+        "port",
+        "tls-port",
+        "unixsocket",
+        "config-file",
+    ];
+    let mut rest = v;
+    let mut title = false;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            return Err("template format is invalid or missing {title}".into());
+        };
+        let name = &after[..close];
+        if !KNOWN.contains(&name) {
+            return Err("template format is invalid or missing {title}".into());
+        }
+        title |= name == "title";
+        rest = &after[close + 1..];
+    }
+    if !title || rest.contains('}') {
+        return Err("template format is invalid or missing {title}".into());
+    }
+    Ok(v.to_string())
+}
+
+/// `oom-score-adj-values`: three scores for master, replica, background child.
+fn oom_v(v: &str) -> Result<String, String> {
+    let scores: Vec<&str> = v.split_whitespace().collect();
+    if scores.len() != 3 {
+        return Err("wrong number of arguments".into());
+    }
+    let scores = scores
+        .iter()
+        .map(|s| int_in::<i64>(s, -2000, 2000))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| "Invalid oom-score-adj-values, elements must be between -2000 and 2000.")?;
+    Ok(scores
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
+/// `latency-tracking-info-percentiles`: percentiles from 0 to 100.
+fn percentiles_v(v: &str) -> Result<String, String> {
+    let mut out = Vec::new();
+    for p in v.split_whitespace() {
+        match p.parse::<f64>() {
+            Ok(f) if (0.0..=100.0).contains(&f) => out.push(f.to_string()),
+            _ => return Err("latency-tracking-info-percentiles: invalid percentile".into()),
+        }
+    }
+    Ok(out.join(" "))
+}
+
+/// `replicaof`: `host port`, or `no one` (not a replica, the default).
+fn replicaof_v(v: &str) -> Result<String, String> {
+    match v.split_whitespace().collect::<Vec<_>>()[..] {
+        [] => Ok(String::new()),
+        [no, one] if no.eq_ignore_ascii_case("no") && one.eq_ignore_ascii_case("one") => {
+            Ok(String::new())
+        }
+        [host, port] => {
+            int_in::<u16>(port, 0, 65535).map_err(|_| "Invalid master port".to_string())?;
+            Ok(format!("{host} {port}"))
+        }
+        _ => Err("wrong number of arguments".into()),
+    }
+}
+
+/// `notify-keyspace-events`: Redis's event class letters.
+fn events_v(v: &str) -> Result<String, String> {
+    if v.chars().all(|c| "Ag$lshzxeKEtmdn".contains(c)) {
+        Ok(v.to_string())
+    } else {
+        Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into())
+    }
+}
+
+/// `maxmemory-clients`: bytes, or a percentage of maxmemory.
+fn client_memory_v(v: &str) -> Result<String, String> {
+    match v.trim().strip_suffix('%') {
+        Some(p) => {
+            let p: u64 = num(p)?;
+            Ok(if p == 0 { "0".into() } else { format!("{p}%") })
+        }
+        None => mem(v)
+            .map(|n| n.to_string())
+            .map_err(|_| "argument must be a memory or percent value".into()),
+    }
+}
+
+/// `client-output-buffer-limit`: `class hard soft seconds` groups over
+/// Redis's defaults, printed whole as Redis does.
+fn output_limits_v(v: &str) -> Result<String, String> {
+    let mut limits = [
+        ("normal", 0, 0, 0),
+        ("slave", 256 << 20, 64 << 20, 60),
+        ("pubsub", 32 << 20, 8 << 20, 60),
+    ];
+    let words: Vec<&str> = v.split_whitespace().collect();
+    if words.len() % 4 != 0 {
+        return Err("Wrong number of arguments in buffer limit configuration.".into());
+    }
+    for w in words.chunks(4) {
+        let class = match w[0].to_ascii_lowercase().as_str() {
+            "normal" => 0,
+            "slave" | "replica" => 1,
+            "pubsub" => 2,
+            _ => {
+                return Err("Invalid client class specified in buffer limit configuration.".into())
+            }
+        };
+        let bad = || "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
+        let hard = parse_memory(w[1]).ok_or_else(bad)?;
+        let soft = parse_memory(w[2]).ok_or_else(bad)?;
+        let secs: u64 = w[3].parse().map_err(|_| bad())?;
+        limits[class] = (limits[class].0, hard, soft, secs);
+    }
+    Ok(limits
+        .iter()
+        .map(|(c, h, s, t)| format!("{c} {h} {s} {t}"))
+        .collect::<Vec<_>>()
+        .join(" "))
+}
+
+/// `shutdown-on-sigint`/`-sigterm`: `default`, or save|nosave, now, force.
+fn shutdown_v(v: &str) -> Result<String, String> {
+    let words: Vec<String> = v.split_whitespace().map(str::to_ascii_lowercase).collect();
+    let has = |w: &str| words.iter().any(|x| x == w);
+    let valid = words
+        .iter()
+        .all(|w| ["default", "save", "nosave", "now", "force"].contains(&w.as_str()));
+    if words.is_empty()
+        || !valid
+        || (has("save") && has("nosave"))
+        || (has("default") && words.len() > 1)
+    {
+        return Err(
+            "argument(s) must be one of the following: default, save, nosave, now, force".into(),
+        );
+    }
+    let out: Vec<&str> = ["save", "nosave", "now", "force"]
+        .into_iter()
+        .filter(|w| has(w))
+        .collect();
+    Ok(if out.is_empty() {
+        "default".into()
+    } else {
+        out.join(" ")
+    })
+}
+
+const LIST_MAX_LISTPACK_SIZE: Param = Param {
+    name: "list-max-listpack-size",
+    get: |c| c.thresholds.list_max_listpack_size.to_string(),
+    set: |c, v| {
+        let n: i64 = num(v)?;
+        if !(-5..=i64::from(i32::MAX)).contains(&n) || n == 0 {
+            return Err("argument must be between -5 and 2147483647 inclusive, and not 0".into());
+        }
+        c.thresholds.list_max_listpack_size = n;
+        Ok(())
+    },
+    mutable: true,
+    sensitive: false,
+    aof_open: false,
+    protected: false,
+    db: None,
+    class: Class::Honoured,
+    alias_of: None,
+};
+
 pub static PARAMS: &[Param] = &[
     Param {
         name: "bind",
@@ -325,6 +709,8 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
     Param {
         name: "port",
@@ -338,6 +724,8 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
     Param {
         name: "requirepass",
@@ -355,6 +743,8 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
     Param {
         name: "aclfile",
@@ -375,6 +765,8 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
     Param {
         name: "databases",
@@ -392,6 +784,8 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
     Param {
         name: "timeout",
@@ -405,6 +799,8 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
     Param {
         name: "maxclients",
@@ -422,6 +818,8 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
     Param {
         name: "protected-mode",
@@ -435,6 +833,8 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
     Param {
         name: "loglevel",
@@ -453,6 +853,8 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
     Param {
         name: "dir",
@@ -466,6 +868,8 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: true,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
     Param {
         name: "save",
@@ -480,6 +884,8 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
     Param {
         name: "appendonly",
@@ -493,6 +899,8 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
     Param {
         name: "proto-max-bulk-len",
@@ -512,6 +920,8 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
     Param {
         name: "client-query-buffer-limit",
@@ -531,6 +941,8 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
     Param {
         name: "slowlog-log-slower-than",
@@ -544,6 +956,8 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
     Param {
         name: "slowlog-max-len",
@@ -557,6 +971,8 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
     Param {
         name: "hz",
@@ -572,6 +988,8 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
     Param {
         name: "maxmemory",
@@ -585,6 +1003,8 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: Some(&DB_MAXMEMORY),
+        class: Class::Honoured,
+        alias_of: None,
     },
     Param {
         name: "maxmemory-policy",
@@ -598,6 +1018,8 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: Some(&DB_POLICY),
+        class: Class::Honoured,
+        alias_of: None,
     },
     // Global: every DB's eviction samples alike.
     Param {
@@ -612,6 +1034,8 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
     // What a DB-restricted user's FLUSHALL does: `deny` or `own` (its DBs).
     Param {
@@ -626,6 +1050,8 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
     // Namespaces are fixed for the server's life: switching them would
     // strand existing subscriptions and cached scripts in the old one.
@@ -641,6 +1067,8 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
     Param {
         name: "script-scope",
@@ -654,6 +1082,8 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
     Param {
         name: "tcp-keepalive",
@@ -667,15 +1097,17 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Accepted(
+            "keyward does not probe idle connections yet: a dead peer holds its slot until timeout or a failed write, as with tcp-keepalive 0",
+        ),
+        alias_of: None,
     },
     Param {
         name: "daemonize",
         get: |c| yn(c.daemonize),
         set: |c, v| {
             if yes_no(v)? {
-                return Err(
-                    "daemonize is not supported: run keyward under a process supervisor".into(),
-                );
+                return Err(DAEMONIZE.into());
             }
             c.daemonize = false;
             Ok(())
@@ -685,10 +1117,9 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Refused(DAEMONIZE),
+        alias_of: None,
     },
-    // Read by clients and tools; see `fixed!`.
-    fixed!("maxmemory-clients", "0", true),
-    fixed!("maxmemory-eviction-tenacity", "10", true),
     Param {
         protected: true,
         ..string_param!("dbfilename", dbfilename, true, file_name_ok)
@@ -743,6 +1174,8 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
     Param {
         name: "auto-aof-rewrite-min-size",
@@ -756,6 +1189,8 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
     Param {
         name: "rdb-version",
@@ -773,13 +1208,24 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
-    // Replication's: keyward has no replicas, so no sync files to delete.
-    fixed!("rdb-del-sync-files", "no", true),
-    fixed!("notify-keyspace-events", "", true),
-    fixed!("cluster-enabled", "no", false),
-    fixed!("replica-read-only", "yes", true),
-    fixed!("lazyfree-lazy-user-flush", "no", true),
+    Param {
+        name: "acllog-max-len",
+        get: |c| c.acllog_max_len.to_string(),
+        set: |c, v| {
+            c.acllog_max_len = int_in(v, 0, LLONG_MAX)?;
+            Ok(())
+        },
+        mutable: true,
+        sensitive: false,
+        aof_open: false,
+        protected: false,
+        db: None,
+        class: Class::Honoured,
+        alias_of: None,
+    },
     Param {
         name: "auth-fail-delay",
         get: |c| c.auth_fail_delay.to_string(),
@@ -792,9 +1238,15 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
     busy_threshold!("busy-reply-threshold"),
-    busy_threshold!("lua-time-limit"),
+    alias!(
+        "lua-time-limit",
+        "busy-reply-threshold",
+        busy_threshold!("busy-reply-threshold")
+    ),
     threshold!("hash-max-listpack-entries", hash_max_listpack_entries),
     threshold!("hash-max-listpack-value", hash_max_listpack_value),
     threshold!("set-max-intset-entries", set_max_intset_entries),
@@ -802,25 +1254,32 @@ pub static PARAMS: &[Param] = &[
     threshold!("set-max-listpack-value", set_max_listpack_value),
     threshold!("zset-max-listpack-entries", zset_max_listpack_entries),
     threshold!("zset-max-listpack-value", zset_max_listpack_value),
-    Param {
-        name: "list-max-listpack-size",
-        get: |c| c.thresholds.list_max_listpack_size.to_string(),
-        set: |c, v| {
-            let n: i64 = num(v)?;
-            if !(-5..=i64::from(i32::MAX)).contains(&n) || n == 0 {
-                return Err(
-                    "argument must be between -5 and 2147483647 inclusive, and not 0".into(),
-                );
-            }
-            c.thresholds.list_max_listpack_size = n;
-            Ok(())
-        },
-        mutable: true,
-        sensitive: false,
-        aof_open: false,
-        protected: false,
-        db: None,
-    },
+    LIST_MAX_LISTPACK_SIZE,
+    alias!(
+        "hash-max-ziplist-entries",
+        "hash-max-listpack-entries",
+        threshold!("hash-max-listpack-entries", hash_max_listpack_entries)
+    ),
+    alias!(
+        "hash-max-ziplist-value",
+        "hash-max-listpack-value",
+        threshold!("hash-max-listpack-value", hash_max_listpack_value)
+    ),
+    alias!(
+        "zset-max-ziplist-entries",
+        "zset-max-listpack-entries",
+        threshold!("zset-max-listpack-entries", zset_max_listpack_entries)
+    ),
+    alias!(
+        "zset-max-ziplist-value",
+        "zset-max-listpack-value",
+        threshold!("zset-max-listpack-value", zset_max_listpack_value)
+    ),
+    alias!(
+        "list-max-ziplist-size",
+        "list-max-listpack-size",
+        LIST_MAX_LISTPACK_SIZE
+    ),
     Param {
         name: "io-threads",
         get: |c| c.io_threads.to_string(),
@@ -837,6 +1296,8 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
     // Metrics: where Prometheus scrapes `/metrics`; empty = off. Bound at
     // startup only (a listener appearing at runtime would surprise firewalls).
@@ -862,15 +1323,572 @@ pub static PARAMS: &[Param] = &[
         aof_open: false,
         protected: false,
         db: None,
+        class: Class::Honoured,
+        alias_of: None,
     },
+    // ---- Accepted: kept and reported, no effect on keyward (see `Class`).
+    accepted!("activerehashing", "yes", true, bool_v, TUNING),
+    accepted!(
+        "active-expire-effort",
+        "1",
+        true,
+        |v| int_v(v, 1, 10),
+        TUNING
+    ),
+    accepted!("dynamic-hz", "yes", true, bool_v, TUNING),
+    accepted!("jemalloc-bg-thread", "yes", true, bool_v, TUNING),
+    accepted!("activedefrag", "no", true, bool_v, TUNING),
+    accepted!(
+        "active-defrag-cycle-min",
+        "1",
+        true,
+        |v| int_v(v, 1, 99),
+        TUNING
+    ),
+    accepted!(
+        "active-defrag-cycle-max",
+        "25",
+        true,
+        |v| int_v(v, 1, 99),
+        TUNING
+    ),
+    accepted!(
+        "active-defrag-ignore-bytes",
+        "104857600",
+        true,
+        |v| mem_v(v, 1, LLONG_MAX as u64),
+        TUNING
+    ),
+    accepted!(
+        "active-defrag-max-scan-fields",
+        "1000",
+        true,
+        |v| int_v(v, 1, LLONG_MAX),
+        TUNING
+    ),
+    accepted!(
+        "active-defrag-threshold-lower",
+        "10",
+        true,
+        |v| int_v(v, 0, 1000),
+        TUNING
+    ),
+    accepted!(
+        "active-defrag-threshold-upper",
+        "100",
+        true,
+        |v| int_v(v, 0, 1000),
+        TUNING
+    ),
+    // keyward evicts until the limit holds on every write: there is no
+    // per-command effort to bound.
+    accepted!(
+        "maxmemory-eviction-tenacity",
+        "10",
+        true,
+        |v| int_v(v, 0, 100),
+        TUNING
+    ),
+    accepted!("io-threads-do-reads", "no", false, bool_v, TUNING),
+    accepted!("disable-thp", "yes", false, bool_v, TUNING),
+    accepted!(
+        "tcp-backlog",
+        "511",
+        false,
+        |v| int_v(v, 0, INT_MAX),
+        TUNING
+    ),
+    accepted!("lazyfree-lazy-eviction", "no", true, bool_v, LAZYFREE),
+    accepted!("lazyfree-lazy-expire", "no", true, bool_v, LAZYFREE),
+    accepted!("lazyfree-lazy-server-del", "no", true, bool_v, LAZYFREE),
+    accepted!("lazyfree-lazy-user-del", "no", true, bool_v, LAZYFREE),
+    accepted!("lazyfree-lazy-user-flush", "no", true, bool_v, LAZYFREE),
+    accepted!(
+        "list-compress-depth",
+        "0",
+        true,
+        |v| int_v(v, 0, INT_MAX),
+        ENCODING
+    ),
+    accepted!(
+        "stream-node-max-bytes",
+        "4096",
+        true,
+        |v| mem_v(v, 0, LLONG_MAX as u64),
+        ENCODING
+    ),
+    accepted!(
+        "stream-node-max-entries",
+        "100",
+        true,
+        |v| int_v(v, 0, LLONG_MAX),
+        ENCODING
+    ),
+    accepted!(
+        "hll-sparse-max-bytes",
+        "3000",
+        true,
+        |v| mem_v(v, 0, LLONG_MAX as u64),
+        "keyward has no HyperLogLog commands: nothing reads it"
+    ),
+    accepted!("always-show-logo", "no", false, bool_v, PROCESS),
+    accepted!("set-proc-title", "yes", false, bool_v, PROCESS),
+    accepted!(
+        "proc-title-template",
+        "{title} {listen-addr} {server-mode}",
+        true,
+        title_v,
+        PROCESS
+    ),
+    accepted!("syslog-enabled", "no", false, bool_v, PROCESS),
+    accepted!("syslog-ident", "redis", false, text_v, PROCESS),
+    accepted!(
+        "syslog-facility",
+        "local0",
+        false,
+        |v| one_of(
+            v,
+            &[
+                "user", "local0", "local1", "local2", "local3", "local4", "local5", "local6",
+                "local7"
+            ]
+        ),
+        PROCESS
+    ),
+    accepted!(
+        "supervised",
+        "no",
+        false,
+        |v| one_of(v, &["upstart", "systemd", "auto", "no"]),
+        PROCESS
+    ),
+    accepted!("pidfile", "", false, text_v, PROCESS),
+    accepted!("logfile", "", false, text_v, PROCESS),
+    accepted!("crash-log-enabled", "yes", true, bool_v, PROCESS),
+    accepted!("crash-memcheck-enabled", "yes", true, bool_v, PROCESS),
+    accepted!(
+        "oom-score-adj",
+        "no",
+        true,
+        |v| one_of(v, &["no", "yes", "relative", "absolute"]),
+        PROCESS
+    ),
+    accepted!("oom-score-adj-values", "0 200 800", true, oom_v, PROCESS),
+    accepted!("server_cpulist", "", false, text_v, PROCESS),
+    accepted!("bio_cpulist", "", false, text_v, PROCESS),
+    accepted!("aof_rewrite_cpulist", "", false, text_v, PROCESS),
+    accepted!("bgsave_cpulist", "", false, text_v, PROCESS),
+    accepted!("ignore-warnings", "", true, text_v, PROCESS),
+    accepted!(
+        "socket-mark-id",
+        "0",
+        false,
+        |v| int_v(v, 0, i64::from(u32::MAX)),
+        PROCESS
+    ),
+    accepted!(
+        "unixsocketperm",
+        "0",
+        false,
+        octal_v,
+        "applies to the unix socket, which keyward does not open (see unixsocket)"
+    ),
+    accepted!(
+        "enable-debug-command",
+        "no",
+        false,
+        protected_ok,
+        NO_COMMAND
+    ),
+    accepted!(
+        "enable-module-command",
+        "no",
+        false,
+        protected_ok,
+        NO_COMMAND
+    ),
+    accepted!(
+        "latency-monitor-threshold",
+        "0",
+        true,
+        |v| int_v(v, 0, LLONG_MAX),
+        NO_LATENCY
+    ),
+    accepted!("latency-tracking", "yes", true, bool_v, NO_LATENCY),
+    accepted!(
+        "latency-tracking-info-percentiles",
+        "50 99 99.9",
+        true,
+        percentiles_v,
+        NO_LATENCY
+    ),
+    accepted!(
+        "tracking-table-max-keys",
+        "1000000",
+        true,
+        |v| int_v(v, 0, LLONG_MAX),
+        "keyward has no client-side caching (CLIENT TRACKING): there is no table to bound"
+    ),
+    accepted!(
+        "rdb-save-incremental-fsync",
+        "yes",
+        true,
+        bool_v,
+        INCREMENTAL_FSYNC
+    ),
+    accepted!(
+        "aof-rewrite-incremental-fsync",
+        "yes",
+        true,
+        bool_v,
+        INCREMENTAL_FSYNC
+    ),
+    accepted!(
+        "repl-backlog-size",
+        "1048576",
+        true,
+        |v| mem_v(v, 1, LLONG_MAX as u64),
+        REPLICATION_KNOB
+    ),
+    accepted!(
+        "repl-backlog-ttl",
+        "3600",
+        true,
+        |v| int_v(v, 0, LLONG_MAX),
+        REPLICATION_KNOB
+    ),
+    accepted!(
+        "repl-disable-tcp-nodelay",
+        "no",
+        true,
+        bool_v,
+        REPLICATION_KNOB
+    ),
+    accepted!(
+        "repl-diskless-load",
+        "disabled",
+        true,
+        |v| one_of(v, &["disabled", "on-empty-db", "swapdb"]),
+        REPLICATION_KNOB
+    ),
+    accepted!("repl-diskless-sync", "yes", true, bool_v, REPLICATION_KNOB),
+    accepted!(
+        "repl-diskless-sync-delay",
+        "5",
+        true,
+        |v| int_v(v, 0, INT_MAX),
+        REPLICATION_KNOB
+    ),
+    accepted!(
+        "repl-diskless-sync-max-replicas",
+        "0",
+        true,
+        |v| int_v(v, 0, INT_MAX),
+        REPLICATION_KNOB
+    ),
+    REPL_PING_REPLICA_PERIOD,
+    alias!(
+        "repl-ping-slave-period",
+        "repl-ping-replica-period",
+        REPL_PING_REPLICA_PERIOD
+    ),
+    accepted!(
+        "repl-timeout",
+        "60",
+        true,
+        |v| int_v(v, 1, INT_MAX),
+        REPLICATION_KNOB
+    ),
+    REPLICA_ANNOUNCE_IP,
+    alias!(
+        "slave-announce-ip",
+        "replica-announce-ip",
+        REPLICA_ANNOUNCE_IP
+    ),
+    REPLICA_ANNOUNCE_PORT,
+    alias!(
+        "slave-announce-port",
+        "replica-announce-port",
+        REPLICA_ANNOUNCE_PORT
+    ),
+    accepted!("replica-announced", "yes", true, bool_v, REPLICATION_KNOB),
+    accepted!(
+        "replica-ignore-disk-write-errors",
+        "no",
+        true,
+        bool_v,
+        REPLICATION_KNOB
+    ),
+    REPLICA_IGNORE_MAXMEMORY,
+    alias!(
+        "slave-ignore-maxmemory",
+        "replica-ignore-maxmemory",
+        REPLICA_IGNORE_MAXMEMORY
+    ),
+    REPLICA_LAZY_FLUSH,
+    alias!("slave-lazy-flush", "replica-lazy-flush", REPLICA_LAZY_FLUSH),
+    REPLICA_PRIORITY,
+    alias!("slave-priority", "replica-priority", REPLICA_PRIORITY),
+    REPLICA_READ_ONLY,
+    alias!("slave-read-only", "replica-read-only", REPLICA_READ_ONLY),
+    REPLICA_SERVE_STALE_DATA,
+    alias!(
+        "slave-serve-stale-data",
+        "replica-serve-stale-data",
+        REPLICA_SERVE_STALE_DATA
+    ),
+    accepted!("rdb-del-sync-files", "no", true, bool_v, REPLICATION_KNOB),
+    accepted!(
+        "shutdown-timeout",
+        "10",
+        true,
+        |v| int_v(v, 0, INT_MAX),
+        "how long SHUTDOWN waits for replicas to catch up: keyward has none"
+    ),
+    accepted!(
+        "bind-source-addr",
+        "",
+        true,
+        text_v,
+        "the source address of Redis's replication and cluster links: keyward opens neither"
+    ),
+    // ---- Refused: only Redis's default is taken (see `Class`).
+    REPLICAOF,
+    alias!("slaveof", "replicaof", REPLICAOF),
+    Param {
+        sensitive: true,
+        ..refused!("masterauth", "", true, text_v, NO_REPLICATION)
+    },
+    Param {
+        sensitive: true,
+        ..refused!("masteruser", "", true, text_v, NO_REPLICATION)
+    },
+    MIN_REPLICAS_TO_WRITE,
+    alias!(
+        "min-slaves-to-write",
+        "min-replicas-to-write",
+        MIN_REPLICAS_TO_WRITE
+    ),
+    MIN_REPLICAS_MAX_LAG,
+    alias!(
+        "min-slaves-max-lag",
+        "min-replicas-max-lag",
+        MIN_REPLICAS_MAX_LAG
+    ),
+    refused!("cluster-enabled", "no", false, bool_v, NO_CLUSTER),
+    refused!(
+        "cluster-config-file",
+        "nodes.conf",
+        false,
+        text_v,
+        NO_CLUSTER
+    ),
+    refused!("cluster-port", "0", false, port_v, NO_CLUSTER),
+    refused!(
+        "cluster-node-timeout",
+        "15000",
+        true,
+        |v| int_v(v, 0, LLONG_MAX),
+        NO_CLUSTER
+    ),
+    refused!("cluster-announce-ip", "", true, text_v, NO_CLUSTER),
+    refused!("cluster-announce-hostname", "", true, text_v, NO_CLUSTER),
+    refused!(
+        "cluster-announce-human-nodename",
+        "",
+        true,
+        text_v,
+        NO_CLUSTER
+    ),
+    refused!("cluster-announce-port", "0", true, port_v, NO_CLUSTER),
+    refused!("cluster-announce-bus-port", "0", true, port_v, NO_CLUSTER),
+    refused!("cluster-announce-tls-port", "0", true, port_v, NO_CLUSTER),
+    refused!(
+        "cluster-allow-pubsubshard-when-down",
+        "yes",
+        true,
+        bool_v,
+        NO_CLUSTER
+    ),
+    refused!(
+        "cluster-allow-reads-when-down",
+        "no",
+        true,
+        bool_v,
+        NO_CLUSTER
+    ),
+    refused!(
+        "cluster-allow-replica-migration",
+        "yes",
+        true,
+        bool_v,
+        NO_CLUSTER
+    ),
+    refused!(
+        "cluster-require-full-coverage",
+        "yes",
+        true,
+        bool_v,
+        NO_CLUSTER
+    ),
+    refused!(
+        "cluster-link-sendbuf-limit",
+        "0",
+        true,
+        |v| mem_v(v, 0, u64::MAX),
+        NO_CLUSTER
+    ),
+    refused!(
+        "cluster-migration-barrier",
+        "1",
+        true,
+        |v| int_v(v, 0, INT_MAX),
+        NO_CLUSTER
+    ),
+    refused!(
+        "cluster-preferred-endpoint-type",
+        "ip",
+        true,
+        |v| one_of(v, &["ip", "hostname", "unknown-endpoint"]),
+        NO_CLUSTER
+    ),
+    CLUSTER_REPLICA_NO_FAILOVER,
+    alias!(
+        "cluster-slave-no-failover",
+        "cluster-replica-no-failover",
+        CLUSTER_REPLICA_NO_FAILOVER
+    ),
+    CLUSTER_REPLICA_VALIDITY_FACTOR,
+    alias!(
+        "cluster-slave-validity-factor",
+        "cluster-replica-validity-factor",
+        CLUSTER_REPLICA_VALIDITY_FACTOR
+    ),
+    refused!("tls-port", "0", true, port_v, NO_TLS),
+    refused!("tls-cert-file", "", true, text_v, NO_TLS),
+    refused!("tls-key-file", "", true, text_v, NO_TLS),
+    Param {
+        sensitive: true,
+        ..refused!("tls-key-file-pass", "", true, text_v, NO_TLS)
+    },
+    refused!("tls-client-cert-file", "", true, text_v, NO_TLS),
+    refused!("tls-client-key-file", "", true, text_v, NO_TLS),
+    Param {
+        sensitive: true,
+        ..refused!("tls-client-key-file-pass", "", true, text_v, NO_TLS)
+    },
+    refused!("tls-dh-params-file", "", true, text_v, NO_TLS),
+    refused!("tls-ca-cert-file", "", true, text_v, NO_TLS),
+    refused!("tls-ca-cert-dir", "", true, text_v, NO_TLS),
+    refused!("tls-protocols", "", true, text_v, NO_TLS),
+    refused!("tls-ciphers", "", true, text_v, NO_TLS),
+    refused!("tls-ciphersuites", "", true, text_v, NO_TLS),
+    refused!(
+        "tls-auth-clients",
+        "yes",
+        true,
+        |v| one_of(v, &["no", "yes", "optional"]),
+        NO_TLS
+    ),
+    refused!("tls-cluster", "no", true, bool_v, NO_TLS),
+    refused!("tls-replication", "no", true, bool_v, NO_TLS),
+    refused!("tls-prefer-server-ciphers", "no", true, bool_v, NO_TLS),
+    refused!("tls-session-caching", "yes", true, bool_v, NO_TLS),
+    refused!(
+        "tls-session-cache-size",
+        "20480",
+        true,
+        |v| int_v(v, 0, INT_MAX),
+        NO_TLS
+    ),
+    refused!(
+        "tls-session-cache-timeout",
+        "300",
+        true,
+        |v| int_v(v, 0, INT_MAX),
+        NO_TLS
+    ),
+    refused!(
+        "notify-keyspace-events",
+        "",
+        true,
+        events_v,
+        "keyward does not publish keyspace notifications"
+    ),
+    refused!(
+        "maxmemory-clients",
+        "0",
+        true,
+        client_memory_v,
+        "keyward does not evict clients by memory: it would be a limit nobody enforces"
+    ),
+    refused!(
+        "client-output-buffer-limit",
+        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
+        true,
+        output_limits_v,
+        "keyward enforces Redis's default output buffer limits only"
+    ),
+    refused!(
+        "acl-pubsub-default",
+        "resetchannels",
+        true,
+        |v| one_of(v, &["allchannels", "resetchannels"]),
+        "new keyward users always start with resetchannels (Redis 7's default)"
+    ),
+    refused!(
+        "lfu-log-factor",
+        "10",
+        true,
+        |v| int_v(v, 0, INT_MAX),
+        FIXED_LFU
+    ),
+    refused!(
+        "lfu-decay-time",
+        "1",
+        true,
+        |v| int_v(v, 0, INT_MAX),
+        FIXED_LFU
+    ),
+    refused!("shutdown-on-sigint", "default", true, shutdown_v, SIGNALS),
+    refused!("shutdown-on-sigterm", "default", true, shutdown_v, SIGNALS),
+    refused!(
+        "propagation-error-behavior",
+        "ignore",
+        true,
+        |v| one_of(v, &["ignore", "panic", "panic-on-replicas"]),
+        "keyward's AOF loading has its own rules for a command that fails (aof-load-truncated)"
+    ),
+    refused!(
+        "aof-disable-auto-gc",
+        "no",
+        true,
+        bool_v,
+        "keyward deletes AOF history after a rewrite: keeping it is not implemented"
+    ),
+    refused!(
+        "unixsocket",
+        "",
+        false,
+        text_v,
+        "keyward listens on TCP only"
+    ),
+    refused!(
+        "locale-collate",
+        "",
+        true,
+        text_v,
+        "keyward compares strings bytewise (the C locale)"
+    ),
 ];
-
-/// Rows that are another row's old name, `(alias, name)`: one setting.
-/// CONFIG REWRITE updates whichever the file has and adds only the name.
-pub const ALIASES: &[(&str, &str)] = &[("lua-time-limit", "busy-reply-threshold")];
 
 pub fn find(name: &str) -> Option<&'static Param> {
     PARAMS.iter().find(|p| p.name.eq_ignore_ascii_case(name))
+}
+
+/// The row an alias row is the old name of (itself for a name).
+pub fn canonical(p: &'static Param) -> &'static Param {
+    p.alias_of.and_then(find).unwrap_or(p)
 }
 
 /// Sets `name` from its textual value. `Ok(false)` for unknown names.
@@ -883,5 +1901,93 @@ pub fn set(c: &mut Config, name: &str, value: &str) -> Result<bool, ConfigError>
                 name: name.to_string(),
                 message,
             }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_aliases_share_their_setting() {
+        for (i, p) in PARAMS.iter().enumerate() {
+            assert!(
+                PARAMS[..i]
+                    .iter()
+                    .all(|q| !q.name.eq_ignore_ascii_case(p.name)),
+                "{} twice",
+                p.name
+            );
+            let Some(name) = p.alias_of else { continue };
+            let q = find(name).expect("an alias names a row");
+            assert!(q.alias_of.is_none(), "{}: an alias of an alias", p.name);
+            assert_eq!(p.class, q.class, "{}", p.name);
+            // Set through the old name, read through the name.
+            let mut c = Config::default();
+            let other = if (q.get)(&c) == "1" { "2" } else { "1" };
+            let value = if (p.set)(&mut c, other).is_ok() {
+                other
+            } else {
+                "yes"
+            };
+            if (p.set)(&mut c, value).is_ok() {
+                assert_eq!((q.get)(&c), (p.get)(&c), "{}", p.name);
+            }
+        }
+    }
+
+    /// Every row takes back the value it reports, unchanged: a file or
+    /// test suite that spells out the defaults loads, refused rows too.
+    #[test]
+    fn every_row_takes_its_own_value() {
+        let defaults = Config::default();
+        for p in PARAMS {
+            if p.name == "aclfile" {
+                continue; // names a file it reads
+            }
+            let mut c = Config::default();
+            let v = (p.get)(&defaults);
+            (p.set)(&mut c, &v).unwrap_or_else(|e| panic!("{} {v:?}: {e}", p.name));
+            assert_eq!((p.get)(&c), v, "{}", p.name);
+        }
+    }
+
+    #[test]
+    fn refused_rows_name_why() {
+        let mut c = Config::default();
+        let e = set(&mut c, "replicaof", "127.0.0.1 6380").expect_err("refused");
+        assert_eq!(
+            e.to_string(),
+            "bad value for 'replicaof': keyward has no replication"
+        );
+        assert!(set(&mut c, "slaveof", "no one").expect("valid"));
+        assert!(set(&mut c, "client-output-buffer-limit", "normal 0 0 0").expect("valid"));
+        assert!(set(&mut c, "client-output-buffer-limit", "pubsub 1mb 1mb 1").is_err());
+        assert!(set(&mut c, "tls-port", "6380").is_err());
+    }
+
+    #[test]
+    fn accepted_rows_validate_as_redis() {
+        let mut c = Config::default();
+        assert!(set(&mut c, "hz", "20").expect("valid"));
+        assert!(set(&mut c, "activedefrag", "maybe").is_err());
+        assert!(set(&mut c, "active-defrag-cycle-max", "100").is_err());
+        assert!(set(&mut c, "repl-backlog-size", "2mb").expect("valid"));
+        assert_eq!((find("repl-backlog-size").expect("row").get)(&c), "2097152");
+        assert!(set(&mut c, "slave-priority", "7").expect("valid"));
+        assert_eq!((find("replica-priority").expect("row").get)(&c), "7");
+    }
+
+    /// Redis 7.2's additions over 7.0 (the differential test's oracle).
+    #[test]
+    fn redis_7_2_names_are_known() {
+        for name in [
+            "locale-collate",
+            "set-max-listpack-entries",
+            "set-max-listpack-value",
+            "cluster-announce-human-nodename",
+        ] {
+            assert!(find(name).is_some(), "{name}");
+        }
     }
 }

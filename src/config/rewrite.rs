@@ -148,10 +148,13 @@ fn server(doc: &mut DocumentMut, file: &toml::Table, config: &Config, mark: &mut
                 }
             }
             None => {
-                let alias_in_file = params::ALIASES.iter().any(|&(alias, name)| {
-                    p.name == alias
-                        || (p.name == name && file.keys().any(|k| k.eq_ignore_ascii_case(alias)))
-                });
+                // One setting, two names: only the name is added, and not
+                // when the file has the old one.
+                let alias_in_file = p.alias_of.is_some()
+                    || PARAMS.iter().any(|q| {
+                        q.alias_of == Some(p.name)
+                            && file.keys().any(|k| k.eq_ignore_ascii_case(q.name))
+                    });
                 if alias_in_file || running == (p.get)(&defaults) {
                     continue;
                 }

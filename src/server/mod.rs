@@ -165,6 +165,7 @@ impl Shared {
             .busy_threshold_ms
             .store(c.busy_reply_threshold as i64, Ordering::Relaxed);
         self.acl.set_requirepass(c.requirepass.as_deref());
+        self.acl.log.lock().max_len = c.acllog_max_len;
         self.tenancy.apply_global(&c);
     }
 

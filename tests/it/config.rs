@@ -193,3 +193,131 @@ async fn config_rewrite_with_an_aclfile_leaves_users_to_acl_save() {
     srv.handle.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// What keyward reports differently from redis-server 7.0 on purpose:
+/// where each server listens and keeps its files (set per test run), and
+/// the save schedule the oracle is started without.
+const DELIBERATE: &[&str] = &["bind", "port", "dir", "save"];
+
+async fn config_all(addr: std::net::SocketAddr) -> std::collections::BTreeMap<String, String> {
+    let client = redis::Client::open(format!("redis://{addr}")).expect("url");
+    let mut conn = client
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect");
+    redis::cmd("CONFIG")
+        .arg("GET")
+        .arg("*")
+        .query_async(&mut conn)
+        .await
+        .expect("CONFIG GET *")
+}
+
+/// Every parameter Debian's redis-server 7.0 lists is known to keyward,
+/// with Redis's default (issue 12: an unknown name stopped test suites).
+#[tokio::test]
+async fn config_get_all_matches_redis_server_names_and_defaults() {
+    let Some(oracle) = crate::support::Oracle::start().await else {
+        return;
+    };
+    let srv = crate::support::start().await;
+    let redis = config_all(oracle.addr).await;
+    let ours = config_all(srv.addr).await;
+    let mut wrong = Vec::new();
+    for (name, value) in &redis {
+        match ours.get(name) {
+            None => wrong.push(format!("{name}: unknown (redis: {value:?})")),
+            Some(v) if v != value && !DELIBERATE.contains(&name.as_str()) => {
+                wrong.push(format!("{name}: {v:?}, redis: {value:?}"))
+            }
+            Some(_) => {}
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[tokio::test]
+async fn config_set_old_name_sets_the_new_one() {
+    let srv = crate::support::start().await;
+    let mut r = srv.raw().await;
+    ok(&mut r, "CONFIG SET hash-max-ziplist-value 128").await;
+    assert_eq!(
+        s(&r.call_str("CONFIG GET hash-max-listpack-value").await),
+        "*2\r\n$23\r\nhash-max-listpack-value\r\n$3\r\n128\r\n"
+    );
+    // A pattern matching both names lists both, as Redis 7.2 does.
+    let both = s(&r.call_str("CONFIG GET hash-max-*-value").await);
+    assert!(
+        both.starts_with("*4\r\n")
+            && both.contains("hash-max-ziplist-value\r\n$3\r\n128\r\n")
+            && both.contains("hash-max-listpack-value\r\n$3\r\n128\r\n"),
+        "{both}"
+    );
+    // One setting: naming it twice in one CONFIG SET is a duplicate.
+    assert_eq!(
+        s(&r.call_str("CONFIG SET slave-priority 1 replica-priority 2").await),
+        "-ERR CONFIG SET failed (possibly related to argument 'replica-priority') - duplicate parameter\r\n"
+    );
+    ok(&mut r, "CONFIG SET slave-priority 7 activerehashing no").await;
+    assert!(s(&r.call_str("CONFIG GET replica-priority").await).ends_with("$1\r\n7\r\n"));
+}
+
+#[tokio::test]
+async fn config_set_refused_parameter_names_why() {
+    let srv = crate::support::start().await;
+    let mut r = srv.raw().await;
+    assert_eq!(
+        s(&r.call_str("CONFIG SET min-replicas-to-write 1").await),
+        "-ERR CONFIG SET failed (possibly related to argument 'min-replicas-to-write') - keyward has no replicas to count: accepting it would take the writes it exists to refuse\r\n"
+    );
+    assert_eq!(
+        s(&r.call_str("CONFIG SET tls-port 6380").await),
+        "-ERR CONFIG SET failed (possibly related to argument 'tls-port') - keyward has no TLS (terminate TLS in front of it)\r\n"
+    );
+    // Its default is taken, and still reported.
+    ok(&mut r, "CONFIG SET min-slaves-to-write 0 tls-port 0").await;
+    assert_eq!(
+        s(&r.call_str("CONFIG GET min-replicas-to-write").await),
+        "*2\r\n$21\r\nmin-replicas-to-write\r\n$1\r\n0\r\n"
+    );
+    // At startup: the flag is an error, not a warning.
+    let e = keyward::config::parse_args(["--replicaof", "127.0.0.1", "6380"].map(String::from))
+        .expect_err("refused");
+    assert_eq!(
+        e.to_string(),
+        "bad value for 'replicaof': keyward has no replication"
+    );
+}
+
+/// Accepted parameters go into the file and come back from it; a name's
+/// old spelling in the file is updated rather than the name added.
+#[tokio::test]
+async fn config_rewrite_keeps_accepted_parameters() {
+    let dir = temp_dir("accepted");
+    let file = dir.join("keyward.toml");
+    std::fs::write(
+        &file,
+        "[server]\nbind = [\"127.0.0.1\"]\nport = 0\nslave-priority = 50\n",
+    )
+    .expect("write config");
+    let srv = start_from(&file).await;
+    let mut r = srv.raw().await;
+    ok(
+        &mut r,
+        "CONFIG SET replica-priority 60 activerehashing no repl-backlog-size 2mb",
+    )
+    .await;
+    ok(&mut r, "CONFIG REWRITE").await;
+    let text = std::fs::read_to_string(&file).expect("read back");
+    assert!(text.contains("slave-priority = 60\n"), "{text}");
+    assert!(!text.contains("replica-priority"), "{text}");
+    assert!(text.contains("activerehashing = false\n"), "{text}");
+    assert!(text.contains("repl-backlog-size = \"2mb\"\n"), "{text}");
+    srv.handle.shutdown().await;
+    let srv = start_from(&file).await;
+    let mut r = srv.raw().await;
+    assert!(s(&r.call_str("CONFIG GET activerehashing").await).ends_with("$2\r\nno\r\n"));
+    assert!(s(&r.call_str("CONFIG GET repl-backlog-size").await).ends_with("$7\r\n2097152\r\n"));
+    srv.handle.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

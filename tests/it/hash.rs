@@ -232,16 +232,17 @@ fn encoding(s: &support::TestServer, key: &[u8]) -> &'static str {
 async fn encoding_conversion_and_large_hash() {
     let s = start().await;
     let mut r = s.raw().await;
-    for i in 0..128 {
+    // Redis's hash-max-listpack-entries: 512.
+    for i in 0..512 {
         r.call(&[b"HSET", b"h", format!("f{i}").as_bytes(), b"v"])
             .await;
     }
     assert_eq!(encoding(&s, b"h"), "listpack");
-    r.call(&[b"HSET", b"h", b"f128", b"v"]).await;
+    r.call(&[b"HSET", b"h", b"f512", b"v"]).await;
     assert_eq!(encoding(&s, b"h"), "hashtable");
-    r.call(&[b"HDEL", b"h", b"f128", b"f0"]).await;
+    r.call(&[b"HDEL", b"h", b"f512", b"f0"]).await;
     assert_eq!(encoding(&s, b"h"), "hashtable", "never converts back");
-    assert_eq!(r.call(&[b"HLEN", b"h"]).await, b":127\r\n");
+    assert_eq!(r.call(&[b"HLEN", b"h"]).await, b":511\r\n");
     let long = "x".repeat(65);
     r.call(&[b"HSET", b"small", b"f", long.as_bytes()]).await;
     assert_eq!(encoding(&s, b"small"), "hashtable", "a long value converts");
