@@ -20,6 +20,7 @@ pub mod hash;
 pub mod list;
 pub mod outcome;
 pub mod pubsub;
+pub mod replication;
 pub mod scripting;
 pub mod server;
 pub mod set;
@@ -53,6 +54,7 @@ pub static ALL_GROUPS: &[&[CommandSpec]] = &[
     bitmap::COMMANDS,
     generic::COMMANDS,
     dump::COMMANDS,
+    replication::COMMANDS,
     sort::COMMANDS,
     hash::COMMANDS,
     list::COMMANDS,

@@ -32,6 +32,9 @@ pub enum Outcome {
     /// follows in the pipeline waits too, so a pipeline of guesses gains
     /// nothing. Only dispatch answers this (from `Refused`).
     Delay(Duration),
+    /// WAIT / WAITAOF: the reply comes when what it awaits happens or its
+    /// timeout runs out; the rest of the pipeline waits for it.
+    Await(Box<Awaited>),
     /// Not run: another client's script has the turn. The connection
     /// dispatches the command again once the script lets it (see
     /// `Scripting::wait_turn`). Only dispatch answers this.
@@ -49,6 +52,25 @@ impl Outcome {
             (a, _) => a,
         }
     }
+}
+
+/// What a WAIT or WAITAOF waits for (see `commands::replication`).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Awaited {
+    /// WAIT: replicas keyward never has; `:0` when the timeout runs out
+    /// (`None`: never).
+    Replicas { timeout: Option<Duration> },
+    /// WAITAOF: `[local, 0]`, local = an fdatasync covers `offset` (the
+    /// client's last write; `None`: the AOF is off). Ends when it is
+    /// covered, unless `until_timeout` (replicas were asked for, which
+    /// never acknowledge). `numlocal`: an AOF turned off meanwhile ends it
+    /// with Redis's error.
+    Aof {
+        offset: Option<u64>,
+        numlocal: bool,
+        until_timeout: bool,
+        timeout: Option<Duration>,
+    },
 }
 
 /// A client waiting in a blocking command (its waiter id is the client id).

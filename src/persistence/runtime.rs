@@ -199,6 +199,34 @@ impl Persistence {
         }
     }
 
+    /// The AOF offset WAITAOF waits to see fsynced for a client whose last
+    /// write ended at `woff`; `None` while the AOF is off. An offset from
+    /// an AOF turned off and on again since is past the new one's end:
+    /// everything before the new one is in its base, so its end will do.
+    pub fn fsync_target(&self, woff: u64) -> Option<u64> {
+        let sink = self.aof.lock().clone()?;
+        Some(woff.min(sink.handle.offset()))
+    }
+
+    /// Whether an fdatasync of the AOF covers `offset`.
+    pub fn fsynced(&self, offset: u64) -> bool {
+        self.aof
+            .lock()
+            .as_ref()
+            .is_some_and(|s| s.handle.synced_offset() >= offset)
+    }
+
+    /// Resolves once an fdatasync covers `offset`, without asking for one
+    /// (WAITAOF waits for the policy's own fsyncs, as in Redis: under
+    /// `appendfsync no` that may be never). Pending while the AOF is off.
+    pub async fn until_fsynced(&self, offset: u64) {
+        let handle = self.aof.lock().as_ref().map(|s| s.handle.clone());
+        match handle {
+            Some(h) => h.until_synced(offset).await,
+            None => std::future::pending().await,
+        }
+    }
+
     /// What the reply of a client served from a blocking command in `db`
     /// waits for: the pop that served it is logged by now, so everything
     /// appended so far, synced under `always` or when `db` has its own

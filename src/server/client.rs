@@ -69,6 +69,9 @@ pub struct Client {
     /// what the DBs did on their own (expiry DELs): only then does a
     /// refused append cost the batch its replies.
     pub effects_own: bool,
+    /// The AOF offset just past this client's last logged write (Redis's
+    /// `c->woff`): what WAITAOF waits to see fsynced.
+    pub woff: u64,
     /// The effect sink's ticket (an AOF offset) this batch's replies wait
     /// for: under `appendfsync always`, its fsync.
     pub sync_ticket: u64,
@@ -148,6 +151,7 @@ impl Client {
             replaying: false,
             effects: Vec::new(),
             effects_own: false,
+            woff: 0,
             sync_ticket: 0,
             user,
             info,

@@ -20,7 +20,7 @@ use tracing::{debug, warn};
 use super::client::{Client, ClientInfo, Push, ReplyMode};
 use super::dispatch::dispatch;
 use super::Shared;
-use crate::commands::outcome::Blocked;
+use crate::commands::outcome::{Awaited, Blocked};
 use crate::commands::{Ctx, Outcome};
 use crate::protocol::parse::Span;
 use crate::protocol::{parse_request, Limits, Parsed, Protocol, ReplyBuf};
@@ -163,6 +163,7 @@ async fn run(
     let mut close = false;
     let mut delay = None;
     let mut blocked: Option<Blocked> = None;
+    let mut awaited: Option<Awaited> = None;
     let mut script_wait = false;
     let info = client.info.clone();
     loop {
@@ -300,6 +301,7 @@ async fn run(
                         Outcome::Delay(d) => delay = Some(d),
                         // The rest of the pipeline waits until it unblocks.
                         Outcome::Block(b) => blocked = Some(*b),
+                        Outcome::Await(a) => awaited = Some(*a),
                         Outcome::Wait | Outcome::Refused(..) => {
                             unreachable!("dispatch answers these itself")
                         }
@@ -355,6 +357,11 @@ async fn run(
         }
         if let Some(b) = blocked.take() {
             if !wait_unblocked(srv, client, b, &mut stream, &mut rbuf, push_rx).await? {
+                return Ok(());
+            }
+        }
+        if let Some(a) = awaited.take() {
+            if !wait_awaited(srv, client, a, &mut stream, &mut rbuf, push_rx).await? {
                 return Ok(());
             }
         }
@@ -473,6 +480,83 @@ async fn wait_unblocked(
             other
         }
     }
+}
+
+/// Serves a WAIT or WAITAOF ([`Outcome::Await`]): writes its reply when
+/// what it waits for happens or its timeout runs out. Input that arrives
+/// meanwhile is buffered, not run (as for a blocked client). Returns false
+/// when the connection must close.
+async fn wait_awaited(
+    srv: &Arc<Shared>,
+    client: &mut Client,
+    a: Awaited,
+    stream: &mut TcpStream,
+    rbuf: &mut BytesMut,
+    push_rx: &mut mpsc::UnboundedReceiver<Push>,
+) -> std::io::Result<bool> {
+    use crate::commands::replication::{awaited_reply, no_aof_reply};
+    let (offset, numlocal, until_timeout, timeout) = match a {
+        Awaited::Replicas { timeout } => (None, false, true, timeout),
+        Awaited::Aof {
+            offset,
+            numlocal,
+            until_timeout,
+            timeout,
+        } => (offset, numlocal, until_timeout, timeout),
+    };
+    let covered = |srv: &Shared| offset.is_some_and(|o| srv.persist.fsynced(o));
+    let sleep = tokio::time::sleep(timeout.unwrap_or(Duration::ZERO));
+    tokio::pin!(sleep);
+    // CONFIG SET appendonly no ends a WAITAOF 1 with an error: looked at
+    // every 100 ms (the AOF going away wakes nothing).
+    let mut tick = tokio::time::interval(Duration::from_millis(100));
+    client
+        .info
+        .blocked_db
+        .store(client.db as i64, Ordering::Relaxed);
+    let reply = loop {
+        if rbuf.capacity() - rbuf.len() < 1024 {
+            rbuf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            () = srv.persist.until_fsynced(offset.unwrap_or(0)), if offset.is_some() && !until_timeout => {
+                // The AOF's last fsync as it is turned off is no answer:
+                // Redis ends the wait with its error then.
+                if numlocal && !srv.persist.aof_on() {
+                    break no_aof_reply();
+                }
+                break awaited_reply(&a, true);
+            }
+            _ = &mut sleep, if timeout.is_some() => break awaited_reply(&a, covered(srv)),
+            _ = tick.tick(), if numlocal => {
+                if !srv.persist.aof_on() {
+                    break no_aof_reply();
+                }
+            }
+            push = push_rx.recv() => match push {
+                Some(Push::Data(msg)) => {
+                    if !write_unless_killed(stream, &msg, &client.info).await? {
+                        return Ok(false);
+                    }
+                    client.info.output.queued.fetch_sub(msg.len(), Ordering::Relaxed);
+                }
+                Some(Push::Unblocked(_)) => {}
+                Some(Push::Kill) | None => return Ok(false),
+            },
+            r = stream.read_buf(rbuf) => {
+                if r? == 0 {
+                    return Ok(false);
+                }
+                let limit = srv.hot.query_buffer_limit.load(Ordering::Relaxed) as usize;
+                if rbuf.len() > limit {
+                    return Ok(false);
+                }
+            }
+        }
+    };
+    client.info.blocked_db.store(-1, Ordering::Relaxed);
+    stream.write_all(&reply).await?;
+    Ok(true)
 }
 
 #[cfg(test)]

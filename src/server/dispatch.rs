@@ -134,6 +134,10 @@ impl Executor for Local {
             if own || ticket != super::effects::REFUSED {
                 ctx.client.sync_ticket = ctx.client.sync_ticket.max(ticket);
             }
+            if own && ticket != super::effects::REFUSED {
+                let offset = ticket & !super::effects::SYNC_REQUIRED;
+                ctx.client.woff = ctx.client.woff.max(offset);
+            }
         }
         result
     }

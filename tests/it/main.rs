@@ -22,6 +22,7 @@ mod metrics;
 mod persistence;
 mod pubsub;
 mod rdb;
+mod replication;
 mod scenario;
 mod scopes;
 mod scripting;

@@ -917,3 +917,66 @@ async fn a_failed_background_fsync_refuses_writes_before_the_next_one() {
     assert!(r.starts_with("-MISCONF"), "{r}");
     srv.shutdown().await;
 }
+
+/// WAITAOF 1: answers `[1, 0]` once an fdatasync covers the client's
+/// writes — at once under `always`, within the second under `everysec`,
+/// never under `no` (the timeout answers `[0, 0]`, as Redis does); at
+/// once inside MULTI; with Redis's error when the AOF is turned off while
+/// it waits.
+#[tokio::test]
+async fn waitaof_waits_for_the_fsync_of_the_clients_writes() {
+    let dir = temp_dir("waitaof");
+    let c = Config {
+        appendonly: true,
+        appendfsync: "everysec".into(),
+        ..config(&dir)
+    };
+    let srv = start_with(c).await;
+    let mut r = srv.raw().await;
+    ok(&mut r, &["INCR", "n"]).await;
+    assert_eq!(
+        call(&mut r, &["WAITAOF", "1", "0", "0"]).await,
+        "*2\r\n:1\r\n:0\r\n"
+    );
+    // A client that never wrote is covered at once.
+    let mut idle = srv.raw().await;
+    assert_eq!(
+        call(&mut idle, &["WAITAOF", "1", "0", "0"]).await,
+        "*2\r\n:1\r\n:0\r\n"
+    );
+    // Replicas never acknowledge: the timeout ends it, local already 1.
+    assert_eq!(
+        call(&mut r, &["WAITAOF", "1", "1", "50"]).await,
+        "*2\r\n:1\r\n:0\r\n"
+    );
+
+    ok(&mut r, &["CONFIG", "SET", "appendonly", "no"]).await;
+    ok(&mut r, &["CONFIG", "SET", "appendfsync", "no"]).await;
+    ok(&mut r, &["CONFIG", "SET", "appendonly", "yes"]).await;
+    ok(&mut r, &["INCR", "n"]).await;
+    assert_eq!(
+        call(&mut r, &["WAITAOF", "1", "0", "50"]).await,
+        "*2\r\n:0\r\n:0\r\n"
+    );
+    ok(&mut r, &["MULTI"]).await;
+    ok(&mut r, &["WAITAOF", "1", "0", "0"]).await;
+    assert_eq!(call(&mut r, &["EXEC"]).await, "*1\r\n*2\r\n:0\r\n:0\r\n");
+    // Waiting forever under `no`, until the AOF goes away.
+    r.cmd(&[b"WAITAOF", b"1", b"0", b"0"]).await;
+    let mut admin = srv.raw().await;
+    ok(&mut admin, &["CONFIG", "SET", "appendonly", "no"]).await;
+    assert_eq!(
+        s(&r.reply().await),
+        "-ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.\r\n"
+    );
+
+    ok(&mut r, &["CONFIG", "SET", "appendfsync", "always"]).await;
+    ok(&mut r, &["CONFIG", "SET", "appendonly", "yes"]).await;
+    ok(&mut r, &["INCR", "n"]).await;
+    assert_eq!(
+        call(&mut r, &["WAITAOF", "1", "0", "0"]).await,
+        "*2\r\n:1\r\n:0\r\n"
+    );
+    srv.handle.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

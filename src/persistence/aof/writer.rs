@@ -516,6 +516,16 @@ impl AofHandle {
         }
     }
 
+    /// Resolves once an fdatasync covers `offset`, asking nobody for one.
+    pub async fn until_synced(&self, offset: u64) {
+        let mut rx = self.shared.acked.subscribe();
+        while self.synced_offset() < offset {
+            if rx.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+        }
+    }
+
     /// Waits until an fdatasync covers `offset`, whatever the policy (a
     /// reply for a DB with its own `appendfsync always`): the sync thread
     /// is asked for it. `Err` when it never will be.

@@ -1,0 +1,92 @@
+//! WAIT, WAITAOF and ROLE on a server without replicas, compared with
+//! redis-server where it has the command (7.0 has no WAITAOF).
+
+use std::time::{Duration, Instant};
+
+use crate::support::{start, Oracle, Raw};
+
+async fn replies(r: &mut Raw, cmds: &[&str]) -> Vec<String> {
+    let mut got = Vec::new();
+    for c in cmds {
+        got.push(String::from_utf8_lossy(&r.call_str(c).await).into_owned());
+    }
+    got
+}
+
+#[tokio::test]
+async fn wait_and_role_answer_as_a_master_without_replicas() {
+    let cmds = [
+        "WAIT 0 0",
+        "WAIT -1 10",
+        "WAIT 1 50",
+        "WAIT x 1",
+        "WAIT 1 -1",
+        "WAIT 1 x",
+        "WAIT 1 9223372036854775808",
+        "ROLE",
+        "MULTI",
+        "WAIT 1 0",
+        "EXEC",
+    ];
+    let s = start().await;
+    let mut r = s.raw().await;
+    let ours = replies(&mut r, &cmds).await;
+    assert_eq!(ours[0], ":0\r\n");
+    assert_eq!(
+        ours[2], ":0\r\n",
+        "no replica acknowledges: 0 at the timeout"
+    );
+    assert_eq!(ours[7], "*3\r\n$6\r\nmaster\r\n:0\r\n*0\r\n");
+    assert_eq!(ours[10], "*1\r\n:0\r\n", "inside MULTI WAIT does not block");
+    // Redis 7.2's overflow check (7.0 would block forever here).
+    assert_eq!(
+        r.call_str("WAIT 1 9223372036854775807").await,
+        b"-ERR timeout is out of range\r\n"
+    );
+    // WAIT with no timeout blocks until the timeout ends it.
+    let t = Instant::now();
+    assert_eq!(r.call_str("WAIT 1 200").await, b":0\r\n");
+    assert!(
+        t.elapsed() >= Duration::from_millis(190),
+        "{:?}",
+        t.elapsed()
+    );
+    if let Some(o) = Oracle::start().await {
+        let mut theirs = Raw::connect(o.addr).await;
+        assert_eq!(ours, replies(&mut theirs, &cmds).await);
+    }
+}
+
+#[tokio::test]
+async fn waitaof_without_an_aof() {
+    let s = start().await;
+    let mut r = s.raw().await;
+    r.call_str("SET k v").await;
+    let got = replies(
+        &mut r,
+        &[
+            "WAITAOF 1 0 0",
+            "WAITAOF 0 0 0",
+            "WAITAOF 2 0 0",
+            "WAITAOF -1 0 0",
+            "WAITAOF x 0 0",
+            "WAITAOF 0 -1 0",
+            "WAITAOF 0 0 -1",
+            "WAITAOF 0 1 50",
+        ],
+    )
+    .await;
+    assert_eq!(
+        got,
+        [
+            "-ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.\r\n",
+            "*2\r\n:0\r\n:0\r\n",
+            "-ERR value is out of range, value must between 0 and 1\r\n",
+            "-ERR value is out of range, value must between 0 and 1\r\n",
+            "-ERR value is not an integer or out of range\r\n",
+            "-ERR value is out of range, must be positive\r\n",
+            "-ERR timeout is negative\r\n",
+            "*2\r\n:0\r\n:0\r\n",
+        ]
+    );
+}
