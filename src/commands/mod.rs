@@ -18,6 +18,7 @@ pub mod generic;
 pub mod glob;
 pub mod hash;
 pub mod list;
+pub mod memory;
 pub mod outcome;
 pub mod pubsub;
 pub mod replication;
@@ -50,6 +51,7 @@ use crate::server::Shared;
 pub static ALL_GROUPS: &[&[CommandSpec]] = &[
     connection::COMMANDS,
     server::COMMANDS,
+    memory::COMMANDS,
     string::COMMANDS,
     bitmap::COMMANDS,
     generic::COMMANDS,

@@ -786,3 +786,56 @@ async fn differential_getkeys_movable() {
     ])
     .await;
 }
+
+/// MEMORY USAGE gives the key's cost from the DB's own accounting (it
+/// grows with the value and sums to the DB's used memory), and its
+/// argument errors, MALLOC-STATS for a non-jemalloc allocator and the
+/// unknown-subcommand error match redis-server.
+#[tokio::test]
+async fn memory_usage_and_its_errors() {
+    let cmds = [
+        "MEMORY USAGE nokey",
+        "MEMORY USAGE k SAMPLES -1",
+        "MEMORY USAGE k SAMPLES x",
+        "MEMORY USAGE k FOO",
+        "MEMORY USAGE k SAMPLES",
+        "MEMORY FOO",
+        "MEMORY",
+    ];
+    let s = start().await;
+    let mut r = s.raw().await;
+    r.call_str("SET k v").await;
+    let mut ours = Vec::new();
+    for c in cmds {
+        ours.push(text(&r.call_str(c).await));
+    }
+    let small: i64 = text(&r.call_str("MEMORY USAGE k").await)[1..]
+        .trim()
+        .parse()
+        .expect("integer");
+    assert!(small > 0);
+    assert_eq!(
+        text(&r.call_str("MEMORY USAGE k SAMPLES 0").await),
+        format!(":{small}\r\n")
+    );
+    let big = "x".repeat(10_000);
+    r.call(&[b"SET", b"big", big.as_bytes()]).await;
+    let big_usage: i64 = text(&r.call_str("MEMORY USAGE big").await)[1..]
+        .trim()
+        .parse()
+        .expect("integer");
+    assert!(big_usage >= 10_000 && big_usage < 11_000, "{big_usage}");
+    let accounted = s.handle.shared().keyspace.lock(0).entry_memory() as i64;
+    assert_eq!(accounted, small + big_usage);
+    assert_eq!(
+        text(&r.call_str("MEMORY MALLOC-STATS").await),
+        "$45\r\nStats not supported for the current allocator\r\n"
+    );
+    if let Some(o) = Oracle::start().await {
+        let mut theirs = o.raw().await;
+        theirs.call_str("SET k v").await;
+        for (c, mine) in cmds.iter().zip(&ours) {
+            assert_eq!(&text(&theirs.call_str(c).await), mine, "{c}");
+        }
+    }
+}
