@@ -824,7 +824,7 @@ async fn memory_usage_and_its_errors() {
         .trim()
         .parse()
         .expect("integer");
-    assert!(big_usage >= 10_000 && big_usage < 11_000, "{big_usage}");
+    assert!((10_000..11_000).contains(&big_usage), "{big_usage}");
     let accounted = s.handle.shared().keyspace.lock(0).entry_memory() as i64;
     assert_eq!(accounted, small + big_usage);
     assert_eq!(
