@@ -827,6 +827,9 @@ async fn memory_usage_and_its_errors() {
     assert!((10_000..11_000).contains(&big_usage), "{big_usage}");
     let accounted = s.handle.shared().keyspace.lock(0).entry_memory() as i64;
     assert_eq!(accounted, small + big_usage);
+    let help = text(&r.call_str("MEMORY HELP").await);
+    assert!(help.starts_with("*8\r\n+MEMORY <subcommand>"), "{help}");
+    assert!(help.contains("+USAGE <key> [SAMPLES <count>]"), "{help}");
     assert_eq!(
         text(&r.call_str("MEMORY MALLOC-STATS").await),
         "$45\r\nStats not supported for the current allocator\r\n"
