@@ -2,21 +2,9 @@
 //! written back into the TOML file the server was started with, and a
 //! server started again from that file running the same way.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use crate::support::{start_with, TestServer};
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "keyward-it-config-{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    ));
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
+use crate::support::{start_with, temp_dir, TestServer};
 
 /// Starts a server the way the binary does with `keyward FILE`.
 async fn start_from(file: &Path) -> TestServer {

@@ -2,27 +2,14 @@
 //! the RDB file, the AOF under each fsync policy, BGREWRITEAOF, restarts,
 //! MISCONF, and refusing a file that cannot be loaded.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use keyward::Config;
 
-use crate::support::{start_with, Oracle, Raw, TestServer};
+use crate::support::{start_with, temp_dir, Oracle, Raw, TestServer};
 
 fn s(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
-}
-
-fn temp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "keyward-it-{name}-{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos())
-    ));
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
 }
 
 fn config(dir: &std::path::Path) -> Config {

@@ -311,3 +311,17 @@ pub async fn diff_args(cmds: &[Vec<Vec<u8>>]) {
         );
     }
 }
+
+/// A fresh directory under the system's temp dir, unique per process and
+/// call, for tests that write files.
+pub fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "keyward-it-{name}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    ));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
