@@ -17,6 +17,7 @@ pub mod errors;
 pub mod generic;
 pub mod glob;
 pub mod hash;
+pub mod hll;
 pub mod list;
 pub mod outcome;
 pub mod pubsub;
@@ -51,6 +52,7 @@ pub static ALL_GROUPS: &[&[CommandSpec]] = &[
     server::COMMANDS,
     string::COMMANDS,
     bitmap::COMMANDS,
+    hll::COMMANDS,
     generic::COMMANDS,
     dump::COMMANDS,
     sort::COMMANDS,
