@@ -57,16 +57,19 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("pfdebug", 3, WRITE | DENYOOM | ADMIN, G, pfdebug)
         .keys(2, 2, 1)
         .key_flags(&["RW", "access"])
+        .doc_flags(&["syscmd"])
         .doc(
             "Internal commands for debugging HyperLogLog values.",
             "2.8.9",
             "N/A",
         ),
-    CommandSpec::new("pfselftest", 1, ADMIN, G, pfselftest).doc(
-        "An internal command for testing HyperLogLog values.",
-        "2.8.9",
-        "N/A",
-    ),
+    CommandSpec::new("pfselftest", 1, ADMIN, G, pfselftest)
+        .doc_flags(&["syscmd"])
+        .doc(
+            "An internal command for testing HyperLogLog values.",
+            "2.8.9",
+            "N/A",
+        ),
 ];
 
 const P: u32 = 14;

@@ -311,6 +311,9 @@ pub struct CommandSpec {
     /// The key spec's flags when the ones derived from `flags` (RW/RO …)
     /// are not Redis's (RESTORE's key is OW: overwritten, not read).
     pub key_flags: Option<&'static [&'static str]>,
+    /// COMMAND DOCS `doc_flags` (`syscmd` for Redis's internal commands
+    /// such as PFDEBUG, which clients and docs hide).
+    pub doc_flags: &'static [&'static str],
 }
 
 impl CommandSpec {
@@ -340,6 +343,7 @@ impl CommandSpec {
             since: "1.0.0",
             complexity: "O(1)",
             key_flags: None,
+            doc_flags: &[],
         }
     }
 
@@ -364,6 +368,7 @@ impl CommandSpec {
             since: "1.0.0",
             complexity: "Depends on subcommand.",
             key_flags: None,
+            doc_flags: &[],
         }
     }
 
@@ -437,6 +442,12 @@ impl CommandSpec {
     /// ones differ.
     pub const fn key_flags(mut self, f: &'static [&'static str]) -> Self {
         self.key_flags = Some(f);
+        self
+    }
+
+    /// COMMAND DOCS `doc_flags`.
+    pub const fn doc_flags(mut self, f: &'static [&'static str]) -> Self {
+        self.doc_flags = f;
         self
     }
 

@@ -324,4 +324,14 @@ async fn hll_rows_match_redis_metadata() {
     }
     let docs = String::from_utf8_lossy(&r.call_str("COMMAND DOCS pfcount").await).into_owned();
     assert!(docs.contains("hyperloglog"), "{docs}");
+    assert!(!docs.contains("doc_flags"), "{docs}");
+    // The internal ones carry Redis's `syscmd` doc flag.
+    for internal in ["pfdebug", "pfselftest"] {
+        let docs = String::from_utf8_lossy(&r.call_str(&format!("COMMAND DOCS {internal}")).await)
+            .into_owned();
+        assert!(
+            docs.contains("$9\r\ndoc_flags\r\n*1\r\n+syscmd\r\n"),
+            "{docs}"
+        );
+    }
 }
