@@ -220,6 +220,24 @@ async fn hll_values_move_between_servers() {
             ours.call(&[b"PFCOUNT", moved.as_bytes()]).await,
             theirs.call(&[b"PFCOUNT", key.as_bytes()]).await
         );
+        // DUMP/RESTORE too (Redis 7.0's payload; ours is 7.2's version 11,
+        // which 7.0 refuses, so this direction only).
+        let payload = support::bulk_payload(&theirs.call(&[b"DUMP", key.as_bytes()]).await)
+            .expect("redis dumps the HLL");
+        let restored = format!("{key}-restored");
+        assert_eq!(
+            ours.call(&[b"RESTORE", restored.as_bytes(), b"0", &payload])
+                .await,
+            b"+OK\r\n"
+        );
+        assert_eq!(
+            ours.call(&[b"PFCOUNT", restored.as_bytes()]).await,
+            theirs.call(&[b"PFCOUNT", key.as_bytes()]).await
+        );
+        assert_eq!(
+            ours.call(&[b"GET", restored.as_bytes()]).await,
+            theirs.call(&[b"GET", key.as_bytes()]).await
+        );
         // And back: ours, made here from the same input, counted there.
         ours.call(&add).await;
         let mine = support::bulk_payload(&ours.call(&[b"GET", key.as_bytes()]).await)
@@ -308,6 +326,16 @@ async fn hll_sparse_max_bytes_is_honoured() {
     r.call_str("PFADD h a b c d e").await;
     assert_eq!(r.call_str("PFDEBUG ENCODING h").await, b"+dense\r\n");
     assert_eq!(r.call_str("STRLEN h").await, b":12304\r\n");
+    // Promotion, in-place dense writes and the cache refresh keep the
+    // memory accounting exact.
+    r.call_str("CONFIG SET hll-sparse-max-bytes 3000").await;
+    r.call_str("PFADD s a b c").await;
+    r.call_str("PFCOUNT s").await;
+    r.call_str("PFMERGE s h").await;
+    r.call_str("PFADD h x y").await;
+    r.call_str("PFDEBUG GETREG s").await;
+    let db = server.handle.shared().keyspace.lock(0);
+    assert_eq!(db.entry_memory(), db.recount_memory());
 }
 
 #[tokio::test]
