@@ -63,6 +63,18 @@ pub const EXPIRE_OPTIONS_NX_XX_GT_LT: Error =
 pub const EXPIRE_OPTIONS_GT_LT: Error =
     Error::lit("ERR GT and LT options at the same time are not compatible");
 pub const CURSOR: Error = Error::lit("ERR invalid cursor");
+pub const HLL_WRONGTYPE: Error =
+    Error::lit("WRONGTYPE Key is not a valid HyperLogLog string value.");
+pub const HLL_CORRUPT: Error = Error::lit("INVALIDOBJ Corrupted HLL object detected");
+pub const HLL_NO_KEY: Error = Error::lit("ERR The specified key does not exist");
+pub const HLL_NOT_SPARSE: Error = Error::lit("ERR HLL encoding is not sparse");
+
+pub fn pfdebug_unknown(sub: &[u8]) -> Error {
+    Error::from(format!(
+        "ERR Unknown PFDEBUG subcommand '{}'",
+        String::from_utf8_lossy(sub)
+    ))
+}
 
 /// Redis's rejection of an unknown command, quoting up to 128 bytes of args.
 pub fn unknown_command(argv: &[&[u8]]) -> Error {

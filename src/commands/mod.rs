@@ -17,6 +17,7 @@ pub mod errors;
 pub mod generic;
 pub mod glob;
 pub mod hash;
+pub mod hll;
 pub mod list;
 pub mod memory;
 pub mod outcome;
@@ -54,6 +55,7 @@ pub static ALL_GROUPS: &[&[CommandSpec]] = &[
     memory::COMMANDS,
     string::COMMANDS,
     bitmap::COMMANDS,
+    hll::COMMANDS,
     generic::COMMANDS,
     dump::COMMANDS,
     replication::COMMANDS,

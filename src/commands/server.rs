@@ -425,7 +425,8 @@ fn command_info(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 
 fn write_docs(out: &mut ReplyBuf, fullname: &str, spec: &'static CommandSpec) {
     let subs = spec.subcommands;
-    out.map(if subs.is_empty() { 4 } else { 5 });
+    let fields = 4 + usize::from(!subs.is_empty()) + usize::from(!spec.doc_flags.is_empty());
+    out.map(fields);
     out.bulk(b"summary");
     out.bulk(spec.summary.as_bytes());
     out.bulk(b"since");
@@ -434,6 +435,13 @@ fn write_docs(out: &mut ReplyBuf, fullname: &str, spec: &'static CommandSpec) {
     out.bulk(spec.group.name().as_bytes());
     out.bulk(b"complexity");
     out.bulk(spec.complexity.as_bytes());
+    if !spec.doc_flags.is_empty() {
+        out.bulk(b"doc_flags");
+        out.set(spec.doc_flags.len());
+        for f in spec.doc_flags {
+            out.simple(f.as_bytes());
+        }
+    }
     if !subs.is_empty() {
         out.bulk(b"subcommands");
         out.map(subs.len());

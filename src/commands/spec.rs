@@ -123,6 +123,7 @@ pub enum Group {
     Generic,
     String,
     Bitmap,
+    Hyperloglog,
     List,
     Set,
     SortedSet,
@@ -141,6 +142,7 @@ impl Group {
             Group::Generic => "generic",
             Group::String => "string",
             Group::Bitmap => "bitmap",
+            Group::Hyperloglog => "hyperloglog",
             Group::List => "list",
             Group::Set => "set",
             Group::SortedSet => "sorted-set",
@@ -159,6 +161,7 @@ impl Group {
             Group::Generic => cat::KEYSPACE,
             Group::String => cat::STRING,
             Group::Bitmap => cat::BITMAP,
+            Group::Hyperloglog => cat::HYPERLOGLOG,
             Group::List => cat::LIST,
             Group::Set => cat::SET,
             Group::SortedSet => cat::SORTEDSET,
@@ -308,6 +311,9 @@ pub struct CommandSpec {
     /// The key spec's flags when the ones derived from `flags` (RW/RO …)
     /// are not Redis's (RESTORE's key is OW: overwritten, not read).
     pub key_flags: Option<&'static [&'static str]>,
+    /// COMMAND DOCS `doc_flags` (`syscmd` for Redis's internal commands
+    /// such as PFDEBUG, which clients and docs hide).
+    pub doc_flags: &'static [&'static str],
 }
 
 impl CommandSpec {
@@ -337,6 +343,7 @@ impl CommandSpec {
             since: "1.0.0",
             complexity: "O(1)",
             key_flags: None,
+            doc_flags: &[],
         }
     }
 
@@ -361,6 +368,7 @@ impl CommandSpec {
             since: "1.0.0",
             complexity: "Depends on subcommand.",
             key_flags: None,
+            doc_flags: &[],
         }
     }
 
@@ -434,6 +442,12 @@ impl CommandSpec {
     /// ones differ.
     pub const fn key_flags(mut self, f: &'static [&'static str]) -> Self {
         self.key_flags = Some(f);
+        self
+    }
+
+    /// COMMAND DOCS `doc_flags`.
+    pub const fn doc_flags(mut self, f: &'static [&'static str]) -> Self {
+        self.doc_flags = f;
         self
     }
 

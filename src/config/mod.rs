@@ -93,6 +93,9 @@ pub struct Config {
     pub daemonize: bool,
     /// Small-encoding thresholds of the collection types.
     pub thresholds: crate::keyspace::value::Thresholds,
+    /// hll-sparse-max-bytes: a sparse HyperLogLog (header included) that
+    /// would grow past this is converted to dense.
+    pub hll_sparse_max_bytes: u64,
     /// Runtime worker threads (redis-server's `io-threads`, default 1 as
     /// there); 0 = one per core.
     pub io_threads: usize,
@@ -315,6 +318,7 @@ impl Default for Config {
             rdb_version: 11,
             enable_protected_configs: "no".into(),
             proto_max_bulk_len: 512 * 1024 * 1024,
+            hll_sparse_max_bytes: 3000,
             client_query_buffer_limit: 1024 * 1024 * 1024,
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,

@@ -1424,13 +1424,23 @@ pub static PARAMS: &[Param] = &[
         |v| int_v(v, 0, LLONG_MAX),
         ENCODING
     ),
-    accepted!(
-        "hll-sparse-max-bytes",
-        "3000",
-        true,
-        |v| mem_v(v, 0, LLONG_MAX as u64),
-        "keyward has no HyperLogLog commands: nothing reads it"
-    ),
+    Param {
+        name: "hll-sparse-max-bytes",
+        get: |c| c.hll_sparse_max_bytes.to_string(),
+        set: |c, v| {
+            c.hll_sparse_max_bytes = mem_v(v, 0, LLONG_MAX as u64)?
+                .parse()
+                .map_err(|_| "argument must be a memory value".to_string())?;
+            Ok(())
+        },
+        mutable: true,
+        sensitive: false,
+        aof_open: false,
+        protected: false,
+        db: None,
+        class: Class::Honoured,
+        alias_of: None,
+    },
     accepted!("always-show-logo", "no", false, bool_v, PROCESS),
     accepted!("set-proc-title", "yes", false, bool_v, PROCESS),
     accepted!(

@@ -197,6 +197,8 @@ pub struct HotConfig {
     pub idle_timeout_s: AtomicU64,
     pub proto_max_bulk_len: AtomicU64,
     pub query_buffer_limit: AtomicU64,
+    /// hll-sparse-max-bytes, read by every sparse HyperLogLog write.
+    pub hll_sparse_max_bytes: AtomicU64,
     /// `flushall-scope own`: commands that touch every DB (FLUSHALL) act
     /// on a DB-restricted user's own DBs instead of being refused.
     pub all_dbs_own: AtomicBool,
@@ -214,6 +216,8 @@ impl HotConfig {
             .store(c.proto_max_bulk_len as u64, Ordering::Relaxed);
         self.query_buffer_limit
             .store(c.client_query_buffer_limit as u64, Ordering::Relaxed);
+        self.hll_sparse_max_bytes
+            .store(c.hll_sparse_max_bytes, Ordering::Relaxed);
         let t = &c.thresholds;
         let v = [
             t.hash_max_listpack_entries as i64,

@@ -15,6 +15,7 @@ mod effects;
 mod eviction;
 mod generic;
 mod hash;
+mod hll;
 mod limits;
 mod list;
 mod meta;
