@@ -161,7 +161,7 @@ class FiuWriter(k9.Writer):
             c = k9.Resp(self.port, timeout=10.0)
             c.call("SELECT", self.i)
             self.ready.set()
-            incrs = pushes = 0
+            expected = k9.ExpectedReplies()
             n = 0
             while not self.stop.is_set():
                 op = k9.Op(n, self.rng.choice(self.kinds))
@@ -176,16 +176,7 @@ class FiuWriter(k9.Writer):
                     return
                 op.acked = time.monotonic()
                 op.reply = r
-                if op.kind == "INCR":
-                    incrs += 1
-                    want = incrs
-                elif op.kind == "RPUSH":
-                    pushes += 1
-                    want = pushes
-                elif op.kind == "HSET":
-                    want = 1
-                else:
-                    want = "OK"
+                want = expected.reply(op.kind)
                 if r != want and self.bad_reply is None:
                     self.bad_reply = "op %d %s: reply %r, expected %r" % (n, op.kind, r, want)
                 n += 1

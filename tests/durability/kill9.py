@@ -59,6 +59,25 @@ EVERYSEC_WINDOW = 2.0
 # A tiny RESP client
 
 
+class ExpectedReplies:
+    """The reply each op of one writer must get: its counters count only
+    its own keys, so INCR and RPUSH answer 1, 2, 3 ... in order."""
+
+    def __init__(self):
+        self.incrs = 0
+        self.pushes = 0
+
+    def reply(self, kind):
+        if kind == "INCR":
+            self.incrs += 1
+            return self.incrs
+        if kind == "RPUSH":
+            self.pushes += 1
+            return self.pushes
+        if kind == "HSET":
+            return 1
+        return "OK"
+
 class RespError(Exception):
     """An error reply (-ERR ...)."""
 
@@ -281,7 +300,7 @@ class Writer(threading.Thread):
             c = Resp(self.port, timeout=10.0)
             c.call("SELECT", self.i)
             self.ready.set()
-            incrs = pushes = 0
+            expected = ExpectedReplies()
             n = 0
             while not self.stop.is_set():
                 op = Op(n, self.rng.choice(self.kinds))
@@ -292,16 +311,7 @@ class Writer(threading.Thread):
                 op.acked = time.monotonic()
                 op.reply = r
                 # The reply itself must be consistent with the history.
-                if op.kind == "INCR":
-                    incrs += 1
-                    want = incrs
-                elif op.kind == "RPUSH":
-                    pushes += 1
-                    want = pushes
-                elif op.kind == "HSET":
-                    want = 1
-                else:
-                    want = "OK"
+                want = expected.reply(op.kind)
                 if r != want and self.bad_reply is None:
                     self.bad_reply = "op %d %s: reply %r, expected %r" % (n, op.kind, r, want)
                 n += 1
