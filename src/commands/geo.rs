@@ -8,6 +8,8 @@
 //! order of its checks decides which error a client sees, and the order
 //! it scans cells in is the order of an unsorted reply.
 
+use std::cmp::Ordering;
+
 use super::args::{self, is};
 use super::errors::{self, CmdResult, Error};
 use super::geohash::{self, Extent, Hit, Shape};
@@ -464,10 +466,20 @@ fn search_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], src: usize, kind: Kind) -> 
     } else {
         hits.len().min(count)
     };
-    match sort {
-        Sort::None => {}
-        Sort::Asc => hits.sort_by(|a, b| a.dist.total_cmp(&b.dist)),
-        Sort::Desc => hits.sort_by(|a, b| b.dist.total_cmp(&a.dist)),
+    if sort != Sort::None {
+        let asc = |a: &Hit<'_>, b: &Hit<'_>| a.dist.partial_cmp(&b.dist).unwrap_or(Ordering::Equal);
+        let cmp = |a: &Hit<'_>, b: &Hit<'_>| match sort {
+            Sort::Desc => asc(b, a),
+            _ => asc(a, b),
+        };
+        // Which of several equally distant members come first is visible:
+        // a full sort is glibc's qsort (a stable merge sort), a partial
+        // one Redis's `pqsort`.
+        if returned == hits.len() {
+            hits.sort_by(cmp);
+        } else {
+            partial_sort(&mut hits, &cmp, returned - 1);
+        }
     }
     hits.truncate(returned);
     let conversion = shape.conversion;
@@ -535,5 +547,136 @@ fn reply_hits(
             coord_reply(out, h.lon);
             coord_reply(out, h.lat);
         }
+    }
+}
+
+/// Redis's `pqsort` (NetBSD's Bentley–McIlroy quicksort that only sorts
+/// the parts overlapping `0..=last`): places the smallest `last + 1`
+/// elements first, in order, and leaves ties where that algorithm leaves
+/// them, so COUNT picks the same members among equally distant ones.
+fn partial_sort<T>(v: &mut [T], cmp: &impl Fn(&T, &T) -> Ordering, last: usize) {
+    pqsort_range(v, cmp, 0, v.len(), last);
+}
+
+fn med3<T>(v: &[T], cmp: &impl Fn(&T, &T) -> Ordering, a: usize, b: usize, c: usize) -> usize {
+    if cmp(&v[a], &v[b]) == Ordering::Less {
+        if cmp(&v[b], &v[c]) == Ordering::Less {
+            b
+        } else if cmp(&v[a], &v[c]) == Ordering::Less {
+            c
+        } else {
+            a
+        }
+    } else if cmp(&v[b], &v[c]) == Ordering::Greater {
+        b
+    } else if cmp(&v[a], &v[c]) == Ordering::Less {
+        a
+    } else {
+        c
+    }
+}
+
+fn insertion_sort<T>(v: &mut [T], cmp: &impl Fn(&T, &T) -> Ordering, lo: usize, n: usize) {
+    for m in lo + 1..lo + n {
+        let mut l = m;
+        while l > lo && cmp(&v[l - 1], &v[l]) == Ordering::Greater {
+            v.swap(l, l - 1);
+            l -= 1;
+        }
+    }
+}
+
+/// Sorts `v[lo..lo + n]` as far as it overlaps ranks `0..=last`.
+fn pqsort_range<T>(
+    v: &mut [T],
+    cmp: &impl Fn(&T, &T) -> Ordering,
+    mut lo: usize,
+    mut n: usize,
+    last: usize,
+) {
+    loop {
+        if n < 7 {
+            insertion_sort(v, cmp, lo, n);
+            return;
+        }
+        let mut pm = lo + n / 2;
+        if n > 7 {
+            let mut pl = lo;
+            let mut pn = lo + n - 1;
+            if n > 40 {
+                let d = n / 8;
+                pl = med3(v, cmp, pl, pl + d, pl + 2 * d);
+                pm = med3(v, cmp, pm - d, pm, pm + d);
+                pn = med3(v, cmp, pn - 2 * d, pn - d, pn);
+            }
+            pm = med3(v, cmp, pl, pm, pn);
+        }
+        v.swap(lo, pm);
+        // Signed: `pc` may step just below `pb`.
+        let (mut pa, mut pb) = (lo as isize + 1, lo as isize + 1);
+        let (mut pc, mut pd) = ((lo + n - 1) as isize, (lo + n - 1) as isize);
+        let mut swapped = false;
+        loop {
+            while pb <= pc {
+                let r = cmp(&v[pb as usize], &v[lo]);
+                if r == Ordering::Greater {
+                    break;
+                }
+                if r == Ordering::Equal {
+                    swapped = true;
+                    v.swap(pa as usize, pb as usize);
+                    pa += 1;
+                }
+                pb += 1;
+            }
+            while pb <= pc {
+                let r = cmp(&v[pc as usize], &v[lo]);
+                if r == Ordering::Less {
+                    break;
+                }
+                if r == Ordering::Equal {
+                    swapped = true;
+                    v.swap(pc as usize, pd as usize);
+                    pd -= 1;
+                }
+                pc -= 1;
+            }
+            if pb > pc {
+                break;
+            }
+            v.swap(pb as usize, pc as usize);
+            swapped = true;
+            pb += 1;
+            pc -= 1;
+        }
+        if !swapped {
+            insertion_sort(v, cmp, lo, n);
+            return;
+        }
+        let pn = (lo + n) as isize;
+        let vecswap = |v: &mut [T], a: isize, b: isize, k: isize| {
+            for i in 0..k {
+                v.swap((a + i) as usize, (b + i) as usize);
+            }
+        };
+        let r = (pa - lo as isize).min(pb - pa);
+        vecswap(v, lo as isize, pb - r, r);
+        let r = (pd - pc).min(pn - pd - 1);
+        vecswap(v, pb, pn - r, r);
+        // A part is sorted only when it holds one of the ranks wanted,
+        // that is when it starts at or before `last`.
+        let r = (pb - pa) as usize;
+        if r > 1 && lo <= last {
+            pqsort_range(v, cmp, lo, r, last);
+        }
+        let r = (pd - pc) as usize;
+        if r > 1 {
+            lo = pn as usize - r;
+            n = r;
+            if lo <= last {
+                continue;
+            }
+        }
+        return;
     }
 }
