@@ -680,3 +680,26 @@ fn pqsort_range<T>(
         return;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, SeedableRng};
+
+    #[test]
+    fn geo_partial_sort_orders_the_wanted_prefix() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(7);
+        for _ in 0..500 {
+            let n = rng.gen_range(1..120);
+            let mut v: Vec<u32> = (0..n).map(|_| rng.gen_range(0..20)).collect();
+            let last = rng.gen_range(0..n);
+            let mut sorted = v.clone();
+            sorted.sort();
+            partial_sort(&mut v, &|a: &u32, b: &u32| a.cmp(b), last);
+            assert_eq!(v[..=last], sorted[..=last]);
+            let mut rest = v.clone();
+            rest.sort();
+            assert_eq!(rest, sorted, "a permutation");
+        }
+    }
+}

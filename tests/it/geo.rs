@@ -650,3 +650,30 @@ async fn geo_store_breaks_watch_and_read_only_variants_do_not_write() {
     );
     assert_eq!(b.call_str("EXISTS other").await, b":0\r\n");
 }
+
+/// Equally distant members (shared coordinates, mirror images): which
+/// ones COUNT keeps and in what order is Redis's sort's business, and
+/// clients see it.
+#[tokio::test]
+async fn differential_ties_under_count() {
+    let mut add = String::from("GEOADD ties");
+    for i in 0..12 {
+        add.push_str(&format!(" 1 1 p{i} -1 1 m{i} 2 2 q{i} 0.5 -0.5 r{i}"));
+    }
+    let mut cmds: Vec<Vec<Vec<u8>>> = Vec::new();
+    for count in [1, 2, 5, 7, 8, 12, 13, 24, 30, 41, 47, 48] {
+        for order in ["ASC", "DESC"] {
+            for extra in ["", "WITHDIST", "ANY"] {
+                let line = format!(
+                    "GEOSEARCH ties FROMLONLAT 0 1 BYRADIUS 500 km COUNT {count} {order} {extra}"
+                );
+                cmds.push(words(line.trim_end()));
+            }
+            cmds.push(words(&format!(
+                "GEORADIUS ties 0 1 500 km COUNT {count} {order} STORE st"
+            )));
+            cmds.push(zrange_exact("st"));
+        }
+    }
+    diff_on_both(&[add], &cmds, false).await;
+}
