@@ -146,13 +146,32 @@ fn decode_area(c: Cell) -> Area {
     }
 }
 
+/// C's `(uint64_t)` cast of a double as x86-64 code does it, for scores
+/// no GEOADD wrote (negative, huge, infinite) that members may still have:
+/// below 2^63 a signed truncation, above it one of `v - 2^63` with the top
+/// bit flipped, and the "integer indefinite" 2^63 when out of range. Rust's
+/// `as` saturates instead, which would decode such members elsewhere.
+fn c_double_to_u64(v: f64) -> u64 {
+    const TWO63: f64 = 9_223_372_036_854_775_808.0;
+    fn cvtt(x: f64) -> u64 {
+        if x.is_nan() || !(-TWO63..TWO63).contains(&x) {
+            1 << 63
+        } else {
+            x as i64 as u64
+        }
+    }
+    if v >= TWO63 {
+        cvtt(v - TWO63) ^ (1 << 63)
+    } else {
+        cvtt(v)
+    }
+}
+
 /// The point a score stands for: the centre of its cell, clamped to the
 /// indexable area (what GEOPOS answers).
 pub fn decode_score(score: f64) -> (f64, f64) {
-    // Redis casts the double to uint64_t; scores GEOADD wrote are exact
-    // integers below 2^54. `as` saturates where C's cast is undefined.
     let a = decode_area(Cell {
-        bits: score as u64,
+        bits: c_double_to_u64(score),
         step: STEP_MAX,
     });
     let lon = ((a.lon.min + a.lon.max) / 2.0).clamp(LONG_MIN, LONG_MAX);

@@ -280,6 +280,12 @@ async fn differential_geoadd_geopos_geohash_geodist() {
         "GEOPOS plain zero one top",
         "GEOHASH plain zero one top",
         "GEODIST plain zero top",
+        "ZADD odd -1 neg -1e300 vneg 1e300 huge 2.5 frac 9223372036854775808 two63 1e19 e19 inf pinf -inf ninf 4503599627370496 two52",
+        "GEOPOS odd neg vneg huge frac two63 e19 pinf ninf two52",
+        "GEOHASH odd neg vneg huge frac two63 e19 pinf ninf two52",
+        "GEODIST odd neg huge km",
+        "GEODIST odd two63 e19",
+        "GEORADIUS odd 0 0 20000 km WITHHASH WITHCOORD ASC",
     ] {
         push(l);
     }
