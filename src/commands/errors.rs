@@ -258,3 +258,49 @@ pub const BAD_DATA_FORMAT: Error = Error::lit("ERR Bad data format");
 pub const INVALID_TTL: Error = Error::lit("ERR Invalid TTL value, must be >= 0");
 pub const INVALID_IDLETIME: Error = Error::lit("ERR Invalid IDLETIME value, must be >= 0");
 pub const INVALID_FREQ: Error = Error::lit("ERR Invalid FREQ value, must be >= 0 and <= 255");
+
+// --- geo group ---
+pub const GEO_MEMBER: Error = Error::lit("ERR could not decode requested zset member");
+pub const GEO_UNIT: Error = Error::lit("ERR unsupported unit provided. please use M, KM, FT, MI");
+pub const GEO_RADIUS_NOT_NUMERIC: Error = Error::lit("ERR need numeric radius");
+pub const GEO_RADIUS_NEGATIVE: Error = Error::lit("ERR radius cannot be negative");
+pub const GEO_WIDTH_NOT_NUMERIC: Error = Error::lit("ERR need numeric width");
+pub const GEO_HEIGHT_NOT_NUMERIC: Error = Error::lit("ERR need numeric height");
+pub const GEO_BOX_NEGATIVE: Error = Error::lit("ERR height or width cannot be negative");
+pub const GEO_COUNT: Error = Error::lit("ERR COUNT must be > 0");
+pub const GEO_ANY_WITHOUT_COUNT: Error = Error::lit("ERR the ANY argument requires COUNT argument");
+
+/// A coordinate pair outside the indexable area (C's `%f` for both).
+pub fn geo_invalid_pair(lon: f64, lat: f64) -> Error {
+    Error::from(format!(
+        "ERR invalid longitude,latitude pair {lon:.6},{lat:.6}"
+    ))
+}
+
+/// STORE/STOREDIST or GEOSEARCHSTORE together with WITH* options.
+pub fn geo_store_with_options(searchstore: bool) -> Error {
+    let what = if searchstore {
+        "GEOSEARCHSTORE"
+    } else {
+        "STORE option in GEORADIUS"
+    };
+    Error::from(format!(
+        "ERR {what} is not compatible with WITHDIST, WITHHASH and WITHCOORD options"
+    ))
+}
+
+/// GEOSEARCH without FROMMEMBER/FROMLONLAT (`cmd` as the client typed it).
+pub fn geo_need_from(cmd: &[u8]) -> Error {
+    Error::from(format!(
+        "ERR exactly one of FROMMEMBER or FROMLONLAT can be specified for {}",
+        String::from_utf8_lossy(cmd)
+    ))
+}
+
+/// GEOSEARCH without BYRADIUS/BYBOX (`cmd` as the client typed it).
+pub fn geo_need_by(cmd: &[u8]) -> Error {
+    Error::from(format!(
+        "ERR exactly one of BYRADIUS and BYBOX can be specified for {}",
+        String::from_utf8_lossy(cmd)
+    ))
+}

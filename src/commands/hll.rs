@@ -591,6 +591,7 @@ fn pfcount(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         return Ok(Outcome::Done);
     }
     let key = argv[1];
+    let mut refreshed = false;
     let card = match db.get_read(key, now) {
         None => 0,
         Some(e) => {
@@ -604,12 +605,19 @@ fn pfcount(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                             s[8..16].copy_from_slice(&card.to_le_bytes());
                         }
                     });
+                    refreshed = true;
                     card
                 }
             }
         }
     };
     out.int(card as i64);
+    // A refreshed cache changed the value: Redis propagates the PFCOUNT
+    // (its dirty counter moved), so the log holds the same bytes. The row
+    // is `readonly`, which the after-execution hook does not log itself.
+    if refreshed && ctx.propagating() {
+        ctx.propagate_as(vec![crate::argv!(b"PFCOUNT", key)]);
+    }
     Ok(Outcome::Done)
 }
 

@@ -15,6 +15,8 @@ pub mod connection;
 pub mod dump;
 pub mod errors;
 pub mod generic;
+pub mod geo;
+mod geohash;
 pub mod glob;
 pub mod hash;
 pub mod hll;
@@ -65,6 +67,7 @@ pub static ALL_GROUPS: &[&[CommandSpec]] = &[
     blocking::COMMANDS,
     set::COMMANDS,
     sorted_set::COMMANDS,
+    geo::COMMANDS,
     transactions::COMMANDS,
     pubsub::COMMANDS,
     acl::COMMANDS,

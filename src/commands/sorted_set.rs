@@ -256,7 +256,7 @@ fn strtod(arg: &[u8]) -> Option<f64> {
 
 /// A score the way `getDoubleFromObject` takes it: no spaces, no empty
 /// string, no NaN, and no overflow to ±inf or underflow to 0 (ERANGE).
-fn parse_score(arg: &[u8]) -> Option<f64> {
+pub(crate) fn parse_score(arg: &[u8]) -> Option<f64> {
     let v = strtod(arg)?;
     if v.is_infinite() {
         let lower = arg.to_ascii_lowercase();
@@ -348,7 +348,11 @@ fn as_zset(o: &Object) -> Result<&ZSetValue, Error> {
 }
 
 /// The sorted set at `key` for reading (`None` when missing).
-fn read<'d>(db: &'d mut Db, key: &[u8], now: i64) -> Result<Option<&'d ZSetValue>, Error> {
+pub(crate) fn read<'d>(
+    db: &'d mut Db,
+    key: &[u8],
+    now: i64,
+) -> Result<Option<&'d ZSetValue>, Error> {
     match db.object(key, now)? {
         None => Ok(None),
         Some(o) => as_zset(o).map(Some),
@@ -371,7 +375,7 @@ fn write<R>(
 
 /// Replaces `dst` with `z` (or deletes it when `z` is empty), as `setKey`
 /// does for the *STORE commands: any TTL goes.
-fn store(db: &mut Db, dst: &[u8], z: ZSetValue, now: i64) -> usize {
+pub(crate) fn store(db: &mut Db, dst: &[u8], z: ZSetValue, now: i64) -> usize {
     let n = z.len();
     if n == 0 {
         db.remove(dst);
@@ -463,22 +467,48 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], incr_cmd: bool) -> CmdResult 
     for p in rest.chunks(2) {
         float_arg(p[0])?;
     }
+    let pairs: Vec<(f64, &[u8])> = rest
+        .chunks(2)
+        .map(|p| (parse_score(p[0]).unwrap_or(0.0), p[1]))
+        .collect();
     let t = ctx.srv.hot.thresholds();
     let now = ctx.now;
     let incr = f.incr;
     let (db, out) = ctx.db_out();
+    let (added, updated, last) = add_scored(db, key, now, &t, f, &pairs)?;
+    if incr {
+        match last {
+            Some(s) => out.double(s),
+            None => out.null(),
+        }
+    } else {
+        out.int(if ch { added + updated } else { added });
+    }
+    Ok(Outcome::Done)
+}
+
+/// ZADD's write once its arguments are checked: adds (score, member)
+/// pairs under flags `f`, creating the key unless XX. Returns (added,
+/// updated, the last element's resulting score). GEOADD shares it.
+pub(crate) fn add_scored(
+    db: &mut Db,
+    key: &[u8],
+    now: i64,
+    t: &crate::keyspace::value::Thresholds,
+    f: AddFlags,
+    pairs: &[(f64, &[u8])],
+) -> Result<(i64, i64, Option<f64>), Error> {
     // Created packed and converted per insert, as redis-server 7.0 does
     // (a ZADD of 200 copies of one member stays a listpack).
-    let make = || Object::ZSet(ZSetValue::new(&t));
+    let make = || Object::ZSet(ZSetValue::new(t));
     let create: Option<&dyn Fn() -> Object> = if f.xx { None } else { Some(&make) };
     let r = db.with_object(key, now, create, |o| {
         let Object::ZSet(z) = o else {
             return Err(errors::WRONGTYPE);
         };
         let (mut added, mut updated, mut last) = (0i64, 0i64, None);
-        for p in rest.chunks(2) {
-            let score = parse_score(p[0]).unwrap_or(0.0);
-            match z.add(p[1], score, f, &t) {
+        for &(score, member) in pairs {
+            match z.add(member, score, f, t) {
                 Added::NaN => return Err(errors::SCORE_NAN),
                 Added::Nop => {}
                 Added::Added(s) => {
@@ -494,22 +524,14 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], incr_cmd: bool) -> CmdResult 
         }
         Ok((added, updated, last))
     })?;
-    let (added, updated, last) = match r {
+    let r = match r {
         None => (0, 0, None),
         Some(r) => r?,
     };
-    if added > 0 {
+    if r.0 > 0 {
         db.signal_ready(key);
     }
-    if incr {
-        match last {
-            Some(s) => out.double(s),
-            None => out.null(),
-        }
-    } else {
-        out.int(if ch { added + updated } else { added });
-    }
-    Ok(Outcome::Done)
+    Ok(r)
 }
 
 // ---------------------------------------------------------------- simple reads

@@ -127,6 +127,7 @@ pub enum Group {
     List,
     Set,
     SortedSet,
+    Geo,
     Hash,
     Stream,
     Pubsub,
@@ -146,6 +147,7 @@ impl Group {
             Group::List => "list",
             Group::Set => "set",
             Group::SortedSet => "sorted-set",
+            Group::Geo => "geo",
             Group::Hash => "hash",
             Group::Stream => "stream",
             Group::Pubsub => "pubsub",
@@ -165,6 +167,7 @@ impl Group {
             Group::List => cat::LIST,
             Group::Set => cat::SET,
             Group::SortedSet => cat::SORTEDSET,
+            Group::Geo => cat::GEO,
             Group::Hash => cat::HASH,
             Group::Stream => cat::STREAM,
             // Redis derives @pubsub from the pubsub flag (PUBSUB HELP has neither).

@@ -125,7 +125,7 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
     let n = rng.gen_range(0..20).to_string();
     let f = rng.gen_range(0..4).to_string();
     let v = |x: &str| x.to_string();
-    let cmd: Vec<String> = match rng.gen_range(0..50) {
+    let cmd: Vec<String> = match rng.gen_range(0..53) {
         0 => vec![v("SET"), k, n],
         1 => vec![v("SET"), k, n, v("EX"), v("100")],
         2 => vec![v("SET"), k, n, v("PX"), v("1")],
@@ -186,6 +186,9 @@ fn random_command(rng: &mut StdRng) -> Vec<String> {
         47 => vec![v("PFMERGE"), k, k2],
         // Refreshing a stale cached cardinality is a logged write.
         48 => vec![v("PFCOUNT"), k],
+        49 => vec![v("GEOADD"), k, format!("{n}.5"), format!("-{f}.25"), f],
+        50 => vec![v("GEOSEARCHSTORE"), k2, k, v("FROMLONLAT"), v("10"), v("0"), v("BYRADIUS"), v("900"), v("km"), v("STOREDIST")],
+        51 => vec![v("GEORADIUS"), k, v("10"), v("-1"), v("700"), v("km"), v("COUNT"), v("2"), v("STORE"), k2],
         _ => vec![v("SELECT"), rng.gen_range(0..4).to_string()],
     };
     cmd

@@ -14,6 +14,7 @@ mod dump;
 mod effects;
 mod eviction;
 mod generic;
+mod geo;
 mod hash;
 mod hll;
 mod limits;
