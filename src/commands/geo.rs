@@ -232,7 +232,7 @@ fn geoadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let t = ctx.srv.hot.thresholds();
     let now = ctx.now;
     let (db, out) = ctx.db_out();
-    let (added, updated, _) = add_scored(db, argv[1], now, &t, f, &pairs)?;
+    let (added, updated, _) = add_scored(db, argv[1], now, &t, f, pairs.iter().copied())?;
     out.int(if ch { added + updated } else { added });
     Ok(Outcome::Done)
 }
