@@ -165,6 +165,12 @@ impl Db {
         self.table.len()
     }
 
+    /// Makes room for about `n` keys in an empty DB at once (a load that
+    /// announces its size: RESIZEDB); a DB with keys is left as it is.
+    pub fn presize(&mut self, n: usize) {
+        self.table.presize(n);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.table.is_empty()
     }

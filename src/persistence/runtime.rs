@@ -430,10 +430,11 @@ fn load_rdb(srv: &Shared, c: &Config) -> Result<(), String> {
     if !fs.exists(&path) {
         return Ok(());
     }
-    let bytes = fs
-        .read(&path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    load_rdb_bytes(srv, c, &bytes, false, &path.display().to_string())
+    let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
+    let total = fs.len(&path).map_err(cannot)?;
+    // Streamed: the file is never held whole in memory.
+    let file = fs.open_read(&path).map_err(cannot)?;
+    load_rdb_from(srv, c, file, total, false, &path.display().to_string())
 }
 
 fn load_rdb_bytes(
@@ -443,12 +444,23 @@ fn load_rdb_bytes(
     keep_expired: bool,
     name: &str,
 ) -> Result<(), String> {
-    let total = bytes.len() as u64;
+    load_rdb_from(srv, c, bytes, bytes.len() as u64, keep_expired, name)
+}
+
+fn load_rdb_from(
+    srv: &Shared,
+    c: &Config,
+    input: impl std::io::Read,
+    total: u64,
+    keep_expired: bool,
+    name: &str,
+) -> Result<(), String> {
     srv.persist.total_bytes.store(total, Ordering::Relaxed);
     let started = std::time::Instant::now();
     let mut last_log = std::time::Instant::now();
-    let opts = rdb_options(srv, c, keep_expired);
-    let report = rdb::load_into(bytes, &opts, &srv.keyspace, &mut |done| {
+    let mut opts = rdb_options(srv, c, keep_expired);
+    opts.input_len = Some(total);
+    let report = rdb::load_into(input, &opts, &srv.keyspace, &mut |done| {
         srv.persist.loaded_bytes.store(done, Ordering::Relaxed);
         if last_log.elapsed().as_secs() >= 1 {
             last_log = std::time::Instant::now();
