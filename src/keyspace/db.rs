@@ -289,7 +289,7 @@ impl Db {
         if let Some(o) = &old {
             self.forget(o);
             if let Some(s) = self.snap.as_deref_mut() {
-                s.pre_image(o, self.snap_done);
+                s.pre_image(o, self.snap_done, self.policy);
             }
         }
         old
@@ -320,7 +320,7 @@ impl Db {
         self.touch(key);
         self.forget(&e);
         if let Some(s) = self.snap.as_deref_mut() {
-            s.pre_image(&e, self.snap_done);
+            s.pre_image(&e, self.snap_done, self.policy);
         }
         Some(e)
     }
@@ -357,7 +357,7 @@ impl Db {
             evict::touch(e, self.lfu, now, &mut self.rng);
         }
         if let Some(s) = self.snap.as_deref_mut() {
-            s.pre_image(e, self.snap_done);
+            s.pre_image(e, self.snap_done, self.policy);
         }
         let r = f(e);
         // `f` may have rebuilt the block (`set_expire`, `replace_value`),
@@ -515,7 +515,7 @@ impl Db {
                 self.dirty += 1;
                 self.propagate_del(e.key());
                 if let Some(s) = self.snap.as_deref_mut() {
-                    s.pre_image(e, self.snap_done);
+                    s.pre_image(e, self.snap_done, self.policy);
                 }
             }
             removed_total += removed.len();

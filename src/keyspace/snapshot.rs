@@ -40,7 +40,8 @@
 //! limit: the first write to a huge collection encodes all of it at once
 //! (O(its size), once per snapshot); copying big collections in chunks is
 //! future work. LRU/LFU clocks are read when the entry is encoded, not at
-//! the cut; expired-but-present keys are emitted (the encoder or loader
+//! the cut (the encoder gets the DB's policy, so an RDB keeps IDLE/FREQ as
+//! SAVE writes them); expired-but-present keys are emitted (the encoder or loader
 //! drops them, as Redis's loader does).
 //!
 //! **FLUSHDB / FLUSHALL.** `Db::flush` hands the old table to the
@@ -76,12 +77,15 @@ use std::thread::JoinHandle;
 use parking_lot::MutexGuard;
 
 use super::entry::Entry;
+use super::evict::Policy;
 use super::table::Table;
 use super::{Db, Keyspace};
 
 /// Turns an entry into its serialized record(s), appended to the buffer
-/// (the RDB codec plugs in here). Runs under the entry's DB lock.
-pub type Encoder = Arc<dyn Fn(&Entry, &mut Vec<u8>) + Send + Sync>;
+/// (the RDB codec plugs in here), given the eviction policy of the entry's
+/// DB (which says what its clock bits mean: LRU time or LFU counter).
+/// Runs under the entry's DB lock.
+pub type Encoder = Arc<dyn Fn(&Entry, Policy, &mut Vec<u8>) + Send + Sync>;
 
 /// Entries a walk step emits per lock acquisition: ~20 µs of lock hold
 /// for small values, as the walk costs ~19 ns a key with a trivial encoder
@@ -179,12 +183,12 @@ impl DbSnap {
     /// its bit, so `e` is never emitted twice.
     #[cold]
     #[inline(never)]
-    pub(super) fn pre_image(&mut self, e: &Entry, done: bool) {
+    pub(super) fn pre_image(&mut self, e: &Entry, done: bool, policy: Policy) {
         if e.snap_bit() == done || self.shared.cancelled.load(Ordering::Relaxed) {
             return;
         }
         let before = self.queue.len();
-        (self.shared.encoder)(e, &mut self.queue);
+        (self.shared.encoder)(e, policy, &mut self.queue);
         let n = (self.queue.len() - before) as u64;
         let s = &self.shared;
         s.pre_images.fetch_add(1, Ordering::Relaxed);
@@ -513,9 +517,10 @@ fn walk_chunk(
         table,
         snap,
         snap_done,
+        policy,
         ..
     } = db;
-    let done = *snap_done;
+    let (done, policy) = (*snap_done, *policy);
     let Some(s) = snap.as_deref_mut() else {
         return true;
     };
@@ -544,7 +549,7 @@ fn walk_chunk(
                 // step must get past them.
                 seen += 1;
                 if encode {
-                    (shared.encoder)(e, out);
+                    (shared.encoder)(e, policy, out);
                     emitted += 1;
                 }
                 e.set_snap_bit(done);
@@ -638,7 +643,7 @@ mod tests {
 
     /// Records: length-prefixed key, then length-prefixed canonical value.
     fn encoder() -> Encoder {
-        Arc::new(|e: &Entry, out: &mut Vec<u8>| {
+        Arc::new(|e: &Entry, _: Policy, out: &mut Vec<u8>| {
             put(out, e.key());
             put(out, &canon(e));
         })

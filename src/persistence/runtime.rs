@@ -755,20 +755,18 @@ pub fn appendonly_changed(srv: &Arc<Shared>, on: bool) -> Result<(), String> {
 
 // --------------------------------------------------- background snapshots
 
-fn snapshot_encoder(c: &Config, now_ms: i64) -> crate::keyspace::snapshot::Encoder {
+fn snapshot_encoder(c: &Config, clock: crate::clock::Clock) -> crate::keyspace::snapshot::Encoder {
+    use crate::keyspace::evict::Policy;
     let version = rdb_version(c);
     let compression = c.rdbcompression;
-    // The encoder does not know each entry's DB, so no IDLE/FREQ: a
-    // background save keeps values and expiry times, not LRU/LFU clocks.
-    Arc::new(move |e, out| {
-        rdb::write::encode_key_value(
-            e,
-            crate::keyspace::evict::Policy::NoEviction,
-            now_ms,
-            version,
-            compression,
-            out,
-        )
+    Arc::new(move |e, policy, out| {
+        // IDLE/FREQ as SAVE writes them, per the DB's policy. The time is
+        // read here, under the DB lock, so no access stamped the entry
+        // later than it (an idle time measured from the cut could be
+        // negative); only under LRU/LFU policies, which write them.
+        let clocked = policy.is_lfu() || matches!(policy, Policy::AllKeysLru | Policy::VolatileLru);
+        let now_ms = if clocked { clock.now_ms() } else { 0 };
+        rdb::write::encode_key_value(e, policy, now_ms, version, compression, out)
     })
 }
 
@@ -889,7 +887,7 @@ pub fn bgsave(srv: &Arc<Shared>) -> Result<(), String> {
     let mut dirty = 0u64;
     let snap = crate::keyspace::snapshot::Snapshot::begin_inspect(
         srv.clone(),
-        snapshot_encoder(&c, now_ms),
+        snapshot_encoder(&c, srv.clock.clone()),
         |guards| dirty = guards.iter().map(|g| g.dirty).sum(),
     )
     .map_err(|_| "ERR Background save already in progress".to_string())?;
@@ -949,7 +947,7 @@ pub fn bgrewriteaof(srv: &Arc<Shared>) -> Result<(), String> {
     let mut failed = None;
     let snap = crate::keyspace::snapshot::Snapshot::begin_inspect(
         srv.clone(),
-        snapshot_encoder(&c, now_ms),
+        snapshot_encoder(&c, srv.clock.clone()),
         |_| match sink.aof.lock().begin_rewrite() {
             Ok(f) => base = Some(f),
             Err(e) => failed = Some(e.to_string()),
