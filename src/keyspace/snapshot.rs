@@ -21,7 +21,10 @@
 //! **The walk.** Per DB a cursor — a hash value, as SCAN's — walks the
 //! table segment by segment (`Table::walk_step`), taking the DB lock for
 //! at most [`STEP_ENTRIES`] entries or [`STEP_BYTES`] of output, then
-//! releasing it. Segment splits during the walk are harmless: a boundary
+//! releasing it. Under the lock a string entry is only copied (one block,
+//! `Entry::clone_inline`) and encoded once the lock is released, so the
+//! writers' wait is a memcpy per key, not an encoding (an LZF attempt);
+//! collections are encoded in place. Segment splits during the walk are harmless: a boundary
 //! stays a boundary, and the bits, not positions, say what is left.
 //! DBs are written one after the other in index order, so a consumer gets
 //! each DB's records contiguously after a [`Chunk::BeginDb`] (an RDB's
@@ -84,17 +87,21 @@ use super::{Db, Keyspace};
 /// Turns an entry into its serialized record(s), appended to the buffer
 /// (the RDB codec plugs in here), given the eviction policy of the entry's
 /// DB (which says what its clock bits mean: LRU time or LFU counter).
-/// Runs under the entry's DB lock.
+/// Runs under the entry's DB lock, or on the walk's private copy of it.
 pub type Encoder = Arc<dyn Fn(&Entry, Policy, &mut Vec<u8>) + Send + Sync>;
 
-/// Entries a walk step emits per lock acquisition: ~20 µs of lock hold
-/// for small values, as the walk costs ~19 ns a key with a trivial encoder
-/// (`benches/keyspace.rs`, `snapshot_100k/walk`: 1.9 ms per 100k keys); a
+/// Entries a walk step emits per lock acquisition. The walk costs ~19 ns
+/// a key with a trivial encoder (`benches/keyspace.rs`,
+/// `snapshot_100k/walk`: 1.9 ms per 100k keys); copying a string entry
+/// adds its allocation and copy, so a step holds the lock for some 20-30
+/// µs with small values (encoding happens after the lock is released).
+/// A writer that meets the walk waits at most that long; 1024 entries
+/// added ~100 µs to a writer's p99 during BGSAVE (`benches/bgsave.sh`). A
 /// step also reads past the done entries of at most a few segments.
-pub const STEP_ENTRIES: usize = 1024;
-/// Output a walk step produces before releasing the lock, so a DB of big
-/// values is not encoded in one hold either.
-pub const STEP_BYTES: usize = 256 * 1024;
+pub const STEP_ENTRIES: usize = 256;
+/// Entry bytes a walk step copies or encodes before releasing the lock,
+/// so a DB of big values is not copied in one hold either.
+pub const STEP_BYTES: usize = 64 * 1024;
 /// Segments a step moves through, bounding the hold on sparse tables.
 const STEP_SEGMENTS: usize = 64;
 
@@ -221,6 +228,8 @@ pub struct Snapshot<K: AsRef<Keyspace>> {
     begun: bool,
     finished: bool,
     step_entries: usize,
+    /// Copies of string entries taken under the lock, encoded after it.
+    staged: Vec<Entry>,
 }
 
 impl<K: AsRef<Keyspace>> Snapshot<K> {
@@ -292,6 +301,7 @@ impl<K: AsRef<Keyspace>> Snapshot<K> {
             begun: false,
             finished: false,
             step_entries: STEP_ENTRIES,
+            staged: Vec::new(),
         })
     }
 
@@ -336,7 +346,15 @@ impl<K: AsRef<Keyspace>> Snapshot<K> {
             let ks = self.ks.as_ref();
             let finished = match lock_owner(ks, &self.shared, output, &mut self.slot) {
                 Some(mut db) => {
-                    let done = walk_chunk(&mut db, &self.shared, out, encode, self.step_entries);
+                    let policy = db.policy;
+                    let done = walk_chunk(
+                        &mut db,
+                        &self.shared,
+                        out,
+                        &mut self.staged,
+                        encode,
+                        self.step_entries,
+                    );
                     // Freed after the unlock: an orphaned table may be big.
                     let leftover = if done { db.snap.take() } else { None };
                     // A writer waiting on the DB goes first: the walk
@@ -344,6 +362,7 @@ impl<K: AsRef<Keyspace>> Snapshot<K> {
                     // otherwise win the lock again (parking_lot barges).
                     MutexGuard::unlock_fair(db);
                     drop(leftover);
+                    encode_staged(&self.shared, &mut self.staged, out, policy);
                     done
                 }
                 None => {
@@ -478,6 +497,20 @@ impl Keyspace {
     }
 }
 
+/// Encodes the entries the last step copied, with no lock held.
+fn encode_staged(shared: &Shared, staged: &mut Vec<Entry>, out: &mut Vec<u8>, policy: Policy) {
+    if staged.is_empty() {
+        return;
+    }
+    let start = out.len();
+    for e in staged.drain(..) {
+        (shared.encoder)(&e, policy, out);
+    }
+    shared
+        .bytes
+        .fetch_add((out.len() - start) as u64, Ordering::Relaxed);
+}
+
 /// Locks the DB now holding the contents that were DB `output` at the cut.
 fn lock_owner<'a>(
     ks: &'a Keyspace,
@@ -504,12 +537,15 @@ fn lock_owner<'a>(
 }
 
 /// One bounded chunk of the walk over `db`'s contents: drains queued
-/// pre-images into `out`, then emits owed entries from the cursor on.
-/// True when the contents are finished.
+/// pre-images into `out`, then emits owed entries from the cursor on:
+/// collections encoded into `out`, strings copied into `staged` for the
+/// caller to encode once the lock is released. True when the contents are
+/// finished.
 fn walk_chunk(
     db: &mut Db,
     shared: &Shared,
     out: &mut Vec<u8>,
+    staged: &mut Vec<Entry>,
     encode: bool,
     budget: usize,
 ) -> bool {
@@ -539,6 +575,8 @@ fn walk_chunk(
     };
     let mut seen = 0usize;
     let mut emitted = 0u64;
+    // Output produced or staged in this step.
+    let mut held = 0usize;
     let mut cursor = s.cursor;
     let mut finished = false;
     for _ in 0..STEP_SEGMENTS {
@@ -549,12 +587,22 @@ fn walk_chunk(
                 // step must get past them.
                 seen += 1;
                 if encode {
-                    (shared.encoder)(e, policy, out);
+                    match e.clone_inline() {
+                        Some(copy) => {
+                            held += copy.mem_usage();
+                            staged.push(copy);
+                        }
+                        None => {
+                            let before = out.len();
+                            (shared.encoder)(e, policy, out);
+                            held += out.len() - before;
+                        }
+                    }
                     emitted += 1;
                 }
                 e.set_snap_bit(done);
             }
-            seen < budget && out.len() < STEP_BYTES
+            seen < budget && held < STEP_BYTES
         });
         match next {
             None => {
@@ -563,7 +611,7 @@ fn walk_chunk(
             }
             Some(c) => cursor = c,
         }
-        if seen >= budget || out.len() >= STEP_BYTES {
+        if seen >= budget || held >= STEP_BYTES {
             break;
         }
     }
