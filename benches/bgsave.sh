@@ -36,7 +36,10 @@
 # Knobs: BGSAVE_KEYS [5000000], BGSAVE_VSIZE [100], BGSAVE_RATE [4000],
 # BGSAVE_IDLE [10], BGSAVE_ROUNDS [1] (each round runs every server once;
 # the table shows medians over rounds, then each round's p99 ratios and the
-# machine's CPU load), BGSAVE_DIR [/tmp/keyward-bgsave], BGSAVE_ONLY [redis,keyward],
+# machine's CPU load), BGSAVE_QUIET [] (e.g. 15: before each measurement,
+# wait up to 10 min for the machine to be under 15% busy; other jobs on a
+# shared 2-core machine swamp a p99), BGSAVE_DIR [/tmp/keyward-bgsave],
+# BGSAVE_ONLY [redis,keyward],
 # KEYWARD_BIN [target/release/keyward], REDIS_SERVER, REDIS_CLI.
 # The fill stream (~0.6 GB at the defaults) is kept in BGSAVE_DIR for
 # reuse. The machine is shared: repeat a run before trusting a p99.
@@ -68,6 +71,21 @@ if [ ! -s "$fill" ]; then
 fi
 
 wait_gone() { while kill -0 "$1" 2>/dev/null; do sleep 0.1; done; }
+# wait_quiet PCT: until the whole machine is under PCT% busy over 3 s
+wait_quiet() {
+    local a b busy total p waited=0
+    while [ "$waited" -lt 600 ]; do
+        read -ra a < <(head -n 1 /proc/stat)
+        sleep 3
+        read -ra b < <(head -n 1 /proc/stat)
+        busy=$(((b[1] + b[2] + b[3] + b[6] + b[7]) - (a[1] + a[2] + a[3] + a[6] + a[7])))
+        total=$((busy + (b[4] + b[5]) - (a[4] + a[5])))
+        p=$((100 * busy / (total > 0 ? total : 1)))
+        [ "$p" -lt "$1" ] && return 0
+        waited=$((waited + 3))
+    done
+    echo "(still $p% busy after 10 min: measuring anyway)"
+}
 # The machine is shared: a port someone else listens on would be measured
 # instead of ours.
 for p in "$redis_port" "$kw_port"; do
@@ -101,6 +119,7 @@ bench() {
     keys=$("$rc" -p "$port" DBSIZE)
     [ "$keys" = "$n" ] || { echo "$name: DBSIZE $keys, expected $n" >&2; exit 1; }
     sleep 2
+    [ -n "${BGSAVE_QUIET:-}" ] && wait_quiet "$BGSAVE_QUIET"
     python3 "$tool" sample "$pid" "$wd/mem" 100 &
     sampler=$!
     echo "$name: writes at $rate/s, ${idle}s idle, then BGSAVE ..."

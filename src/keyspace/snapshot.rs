@@ -20,8 +20,8 @@
 //!
 //! **The walk.** Per DB a cursor — a hash value, as SCAN's — walks the
 //! table segment by segment (`Table::walk_step`), taking the DB lock for
-//! at most [`STEP_ENTRIES`] entries or [`STEP_BYTES`] of output, then
-//! releasing it. Under the lock a string entry is only copied (one block,
+//! at most [`STEP_ENTRIES`] entries or [`STEP_BYTES`] of entry bytes,
+//! then releasing it. Under the lock a string entry is only copied (one block,
 //! `Entry::clone_inline`) and encoded once the lock is released, so the
 //! writers' wait is a memcpy per key, not an encoding (an LZF attempt);
 //! collections are encoded in place. Segment splits during the walk are harmless: a boundary
@@ -93,15 +93,17 @@ pub type Encoder = Arc<dyn Fn(&Entry, Policy, &mut Vec<u8>) + Send + Sync>;
 /// Entries a walk step emits per lock acquisition. The walk costs ~19 ns
 /// a key with a trivial encoder (`benches/keyspace.rs`,
 /// `snapshot_100k/walk`: 1.9 ms per 100k keys); copying a string entry
-/// adds its allocation and copy, so a step holds the lock for some 20-30
-/// µs with small values (encoding happens after the lock is released).
-/// A writer that meets the walk waits at most that long; 1024 entries
-/// added ~100 µs to a writer's p99 during BGSAVE (`benches/bgsave.sh`). A
+/// adds its allocation and copy, so a step holds the lock for ~5 µs with
+/// small values (encoding happens after the lock is released). A writer
+/// that meets the walk then mostly gets the lock while still spinning,
+/// before it parks: on a 2-core VM, steps of 256 entries (~20 µs) made
+/// writers park and wake late, and their p99 during BGSAVE went from 60 µs
+/// to 3 ms; with 64 it stayed at the idle p99 (`benches/bgsave.sh`). A
 /// step also reads past the done entries of at most a few segments.
-pub const STEP_ENTRIES: usize = 256;
+pub const STEP_ENTRIES: usize = 64;
 /// Entry bytes a walk step copies or encodes before releasing the lock,
-/// so a DB of big values is not copied in one hold either.
-pub const STEP_BYTES: usize = 64 * 1024;
+/// so bigger values make shorter steps.
+pub const STEP_BYTES: usize = 16 * 1024;
 /// Segments a step moves through, bounding the hold on sparse tables.
 const STEP_SEGMENTS: usize = 64;
 
