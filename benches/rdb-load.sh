@@ -21,7 +21,9 @@
 # 4. Medians and ratios keyward/redis. Target (issue 11): wall ratio <= 1.
 #
 # Knobs: LOAD_SCALE [1], LOAD_REPS [5], LOAD_DIR [/tmp/keyward-rdb-load],
-# LOAD_REGEN [0] (1: rewrite the file), KEYWARD_BIN [target/release/keyward],
+# LOAD_REGEN [0] (1: rewrite the file), LOAD_QUIET [] (e.g. 15: before each
+# run wait up to 10 min for the machine to be under 15% busy),
+# KEYWARD_BIN [target/release/keyward],
 # REDIS_SERVER [redis-server], REDIS_CLI [redis-cli].
 # The machine is shared: wall times move with other load, so rounds
 # alternate and medians are quoted; CPU time is the steadier figure.
@@ -44,6 +46,21 @@ trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; true' EXIT
 common=(--dir "$dir" --dbfilename "$file" --save '' --appendonly no --databases 16)
 
 wait_gone() { while kill -0 "$1" 2>/dev/null; do sleep 0.1; done; }
+# wait_quiet PCT: until the whole machine is under PCT% busy over 3 s
+wait_quiet() {
+    local a b busy total p waited=0
+    while [ "$waited" -lt 600 ]; do
+        read -ra a < <(head -n 1 /proc/stat)
+        sleep 3
+        read -ra b < <(head -n 1 /proc/stat)
+        busy=$(((b[1] + b[2] + b[3] + b[6] + b[7]) - (a[1] + a[2] + a[3] + a[6] + a[7])))
+        total=$((busy + (b[4] + b[5]) - (a[4] + a[5])))
+        p=$((100 * busy / (total > 0 ? total : 1)))
+        [ "$p" -lt "$1" ] && return 0
+        waited=$((waited + 3))
+    done
+    echo "(still $p% busy after 10 min: measuring anyway)"
+}
 # The machine is shared: a port someone else listens on would be measured
 # instead of ours.
 for p in "$redis_port" "$kw_port"; do
@@ -81,6 +98,7 @@ keyspace() { "$rc" -p "$1" INFO keyspace | tr -d '\r' | grep '^db' | sed 's/,avg
 # run NAME -> appends "name wall cpu rss logged" to $dir/runs
 run() {
     local name=$1 port start wall cpu rss logged
+    [ -n "${LOAD_QUIET:-}" ] && wait_quiet "$LOAD_QUIET"
     start=$(date +%s.%N)
     if [ "$name" = redis ]; then
         port=$redis_port

@@ -65,6 +65,9 @@ pub struct Config {
     pub no_appendfsync_on_rewrite: bool,
     pub rdbcompression: bool,
     pub rdbchecksum: bool,
+    /// `disable-thp`: the `keyward` binary turns transparent huge pages off
+    /// for itself at startup (Redis's default too). Fixed at startup.
+    pub disable_thp: bool,
     pub stop_writes_on_bgsave_error: bool,
     /// `sanitize-dump-payload`: keyward always sanitises deeply (the
     /// strictest setting), whatever this says.
@@ -279,6 +282,7 @@ impl Default for Config {
             no_appendfsync_on_rewrite: false,
             rdbcompression: true,
             rdbchecksum: true,
+            disable_thp: true,
             stop_writes_on_bgsave_error: true,
             sanitize_dump_payload: "no".into(),
             rdb_version: 11,
