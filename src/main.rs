@@ -102,12 +102,10 @@ fn main() -> ExitCode {
     })
 }
 
-/// `disable-thp yes` (the default, as redis-server's): no transparent huge
-/// pages for this process. mimalloc asks for them (MADV_HUGEPAGE), and a
-/// 2 MB page is zeroed in the faulting thread, after direct compaction when
-/// memory is fragmented: loading a 1.35 GB RDB took 4.4-5.7 s with them on
-/// a VM whose page cache had filled, 2.1-2.5 s without (redis-server:
-/// 4.3-4.9 s, THP off). `disable-thp no` keeps them.
+/// `disable-thp yes`: no transparent huge pages for this process (Redis's
+/// default, for its fork's sake). keyward's default is no: huge pages are
+/// worth 12-20% on pipelined 1 KiB GET/SET (compare.sh), and the one place
+/// they hurt, faulting in a whole dataset at load, runs without them anyway.
 fn disable_thp() {
     #[cfg(target_os = "linux")]
     {

@@ -373,11 +373,13 @@ pub fn load_and_open(srv: &Arc<Shared>) -> Result<(), String> {
         return Ok(());
     }
     srv.keyspace.set_loading(true);
+    let thp = NoHugePages::new();
     let result = if c.appendonly {
         load_aof(srv, &c)
     } else {
         load_rdb(srv, &c)
     };
+    drop(thp);
     srv.keyspace.set_loading(false);
     result?;
     {
@@ -390,6 +392,46 @@ pub fn load_and_open(srv: &Arc<Shared>) -> Result<(), String> {
         start_aof(srv).map_err(|e| format!("cannot open the append only file: {e}"))?;
     }
     Ok(())
+}
+
+/// Transparent huge pages off while the dataset loads, as they were after.
+/// A load faults in the whole dataset at once; with THP each 2 MB fault
+/// zeroes its page in the loading thread, after direct compaction when
+/// memory is fragmented, which made a 1.35 GB RDB load take 4.4-5.7 s
+/// instead of 2.1-2.5 s (`benches/rdb-load.sh`). Served traffic keeps huge
+/// pages unless `disable-thp yes` (they are worth 12-20% on pipelined 1 KiB
+/// GET/SET). Process-wide, for the load's length only.
+struct NoHugePages {
+    #[cfg(target_os = "linux")]
+    was_disabled: bool,
+}
+
+impl NoHugePages {
+    fn new() -> NoHugePages {
+        #[cfg(target_os = "linux")]
+        {
+            // SAFETY: prctl with integer arguments only; it reads and sets
+            // this process's THP flag and touches no memory of ours.
+            let was_disabled = unsafe { libc::prctl(libc::PR_GET_THP_DISABLE, 0, 0, 0, 0) } == 1;
+            if !was_disabled {
+                // SAFETY: as above.
+                unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0) };
+            }
+            NoHugePages { was_disabled }
+        }
+        #[cfg(not(target_os = "linux"))]
+        NoHugePages {}
+    }
+}
+
+impl Drop for NoHugePages {
+    fn drop(&mut self) {
+        #[cfg(target_os = "linux")]
+        if !self.was_disabled {
+            // SAFETY: as in `new`.
+            unsafe { libc::prctl(libc::PR_SET_THP_DISABLE, 0, 0, 0, 0) };
+        }
+    }
 }
 
 /// A DB that loaded above its own limits loads anyway: said once here
