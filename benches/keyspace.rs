@@ -168,7 +168,7 @@ fn snapshot(c: &mut Criterion) {
         ks.lock(0)
             .insert(Entry::new(k, NewValue::Str(VALUE), None, 0));
     }
-    let enc: Encoder = Arc::new(|e: &Entry, out: &mut Vec<u8>| {
+    let enc: Encoder = Arc::new(|e: &Entry, _, out: &mut Vec<u8>| {
         out.extend_from_slice(e.key());
         if let ValueRef::Str(v) = e.value() {
             out.extend_from_slice(v);

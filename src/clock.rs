@@ -9,6 +9,16 @@ pub struct Clock {
     offset_ms: AtomicI64,
 }
 
+impl Clone for Clock {
+    /// A clock with the same offset as `self` has now (a background job
+    /// reads the server's time without holding the server).
+    fn clone(&self) -> Clock {
+        Clock {
+            offset_ms: AtomicI64::new(self.offset_ms.load(Ordering::Relaxed)),
+        }
+    }
+}
+
 impl Clock {
     /// Unix time in milliseconds.
     #[inline]

@@ -66,6 +66,12 @@ pub struct Config {
     pub no_appendfsync_on_rewrite: bool,
     pub rdbcompression: bool,
     pub rdbchecksum: bool,
+    /// `disable-thp`: the `keyward` binary turns transparent huge pages off
+    /// for itself at startup, as redis-server does by default (for its
+    /// fork). keyward forks nothing, so its default is no; a dataset load
+    /// runs without them either way (see `persistence::runtime`). Fixed at
+    /// startup.
+    pub disable_thp: bool,
     pub stop_writes_on_bgsave_error: bool,
     /// `sanitize-dump-payload`: keyward always sanitises deeply (the
     /// strictest setting), whatever this says.
@@ -313,6 +319,7 @@ impl Default for Config {
             no_appendfsync_on_rewrite: false,
             rdbcompression: true,
             rdbchecksum: true,
+            disable_thp: false,
             stop_writes_on_bgsave_error: true,
             sanitize_dump_payload: "no".into(),
             rdb_version: 11,

@@ -1161,6 +1161,7 @@ pub static PARAMS: &[Param] = &[
     ),
     yes_no_param!("rdbcompression", rdbcompression),
     yes_no_param!("rdbchecksum", rdbchecksum),
+    yes_no_param!("disable-thp", disable_thp, false),
     yes_no_param!("stop-writes-on-bgsave-error", stop_writes_on_bgsave_error),
     Param {
         name: "auto-aof-rewrite-percentage",

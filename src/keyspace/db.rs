@@ -165,6 +165,12 @@ impl Db {
         self.table.len()
     }
 
+    /// Makes room for about `n` keys in an empty DB at once (a load that
+    /// announces its size: RESIZEDB); a DB with keys is left as it is.
+    pub fn presize(&mut self, n: usize) {
+        self.table.presize(n);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.table.is_empty()
     }
@@ -283,7 +289,7 @@ impl Db {
         if let Some(o) = &old {
             self.forget(o);
             if let Some(s) = self.snap.as_deref_mut() {
-                s.pre_image(o, self.snap_done);
+                s.pre_image(o, self.snap_done, self.policy);
             }
         }
         old
@@ -314,7 +320,7 @@ impl Db {
         self.touch(key);
         self.forget(&e);
         if let Some(s) = self.snap.as_deref_mut() {
-            s.pre_image(&e, self.snap_done);
+            s.pre_image(&e, self.snap_done, self.policy);
         }
         Some(e)
     }
@@ -351,7 +357,7 @@ impl Db {
             evict::touch(e, self.lfu, now, &mut self.rng);
         }
         if let Some(s) = self.snap.as_deref_mut() {
-            s.pre_image(e, self.snap_done);
+            s.pre_image(e, self.snap_done, self.policy);
         }
         let r = f(e);
         // `f` may have rebuilt the block (`set_expire`, `replace_value`),
@@ -509,7 +515,7 @@ impl Db {
                 self.dirty += 1;
                 self.propagate_del(e.key());
                 if let Some(s) = self.snap.as_deref_mut() {
-                    s.pre_image(e, self.snap_done);
+                    s.pre_image(e, self.snap_done, self.policy);
                 }
             }
             removed_total += removed.len();

@@ -311,6 +311,27 @@ impl Entry {
         Some(unsafe { Box::from_raw(p) })
     }
 
+    /// A copy of an entry whose value lives in its block (a string or an
+    /// integer): one allocation and a byte copy. `None` for a collection,
+    /// whose block only points to it.
+    pub fn clone_inline(&self) -> Option<Entry> {
+        let h = self.header();
+        if h.kind() == KIND_OBJ {
+            return None;
+        }
+        let total = h.total();
+        let layout = Layout::from_size_align(total, 1).expect("entry size fits a Layout");
+        // SAFETY: `total` is at least 6, so the layout is non-zero-sized.
+        let raw = unsafe { alloc::alloc(layout) };
+        let Some(ptr) = NonNull::new(raw) else {
+            alloc::handle_alloc_error(layout)
+        };
+        // SAFETY: both blocks are `total` bytes long and do not overlap;
+        // the copy owns nothing the original does (no object pointer).
+        unsafe { std::ptr::copy_nonoverlapping(self.ptr.as_ptr(), ptr.as_ptr(), total) };
+        Some(Entry { ptr })
+    }
+
     /// Frees the block without dropping an object it points to.
     fn forget_value(self) {
         let total = self.header().total();
@@ -434,6 +455,33 @@ mod tests {
         assert_eq!(e.string_encoding(), "int");
         let e = Entry::new(b"n", NewValue::Str(b"042"), None, 0);
         assert!(matches!(e.value(), ValueRef::Str(b"042")));
+    }
+
+    #[test]
+    fn inline_values_clone_and_collections_do_not() {
+        let big = vec![b'v'; 70_000];
+        for (v, exp) in [
+            (&b"hello"[..], None),
+            (&b"12"[..], Some(5)),
+            (&big[..], Some(1)),
+        ] {
+            let e = Entry::new(b"k", NewValue::Str(v), exp, 9);
+            let c = e.clone_inline().expect("inline value");
+            drop(e);
+            assert_eq!((c.key(), c.expire(), c.clock()), (&b"k"[..], exp, 9));
+            match c.value() {
+                ValueRef::Str(s) => assert_eq!(s, v),
+                ValueRef::Int(n) => assert_eq!(n.to_string().as_bytes(), v),
+                other => panic!("{other:?}"),
+            }
+        }
+        let t = crate::keyspace::value::Thresholds::default();
+        let obj = Box::new(crate::keyspace::value::Object::Hash(
+            crate::keyspace::types::hash::HashValue::new(&t),
+        ));
+        assert!(Entry::new(b"h", NewValue::Obj(obj), None, 0)
+            .clone_inline()
+            .is_none());
     }
 
     #[test]

@@ -20,8 +20,11 @@
 //!
 //! **The walk.** Per DB a cursor — a hash value, as SCAN's — walks the
 //! table segment by segment (`Table::walk_step`), taking the DB lock for
-//! at most [`STEP_ENTRIES`] entries or [`STEP_BYTES`] of output, then
-//! releasing it. Segment splits during the walk are harmless: a boundary
+//! at most [`STEP_ENTRIES`] entries or [`STEP_BYTES`] of entry bytes,
+//! then releasing it. Under the lock a string entry is only copied (one block,
+//! `Entry::clone_inline`) and encoded once the lock is released, so the
+//! writers' wait is a memcpy per key, not an encoding (an LZF attempt);
+//! collections are encoded in place. Segment splits during the walk are harmless: a boundary
 //! stays a boundary, and the bits, not positions, say what is left.
 //! DBs are written one after the other in index order, so a consumer gets
 //! each DB's records contiguously after a [`Chunk::BeginDb`] (an RDB's
@@ -40,7 +43,8 @@
 //! limit: the first write to a huge collection encodes all of it at once
 //! (O(its size), once per snapshot); copying big collections in chunks is
 //! future work. LRU/LFU clocks are read when the entry is encoded, not at
-//! the cut; expired-but-present keys are emitted (the encoder or loader
+//! the cut (the encoder gets the DB's policy, so an RDB keeps IDLE/FREQ as
+//! SAVE writes them); expired-but-present keys are emitted (the encoder or loader
 //! drops them, as Redis's loader does).
 //!
 //! **FLUSHDB / FLUSHALL.** `Db::flush` hands the old table to the
@@ -76,21 +80,30 @@ use std::thread::JoinHandle;
 use parking_lot::MutexGuard;
 
 use super::entry::Entry;
+use super::evict::Policy;
 use super::table::Table;
 use super::{Db, Keyspace};
 
 /// Turns an entry into its serialized record(s), appended to the buffer
-/// (the RDB codec plugs in here). Runs under the entry's DB lock.
-pub type Encoder = Arc<dyn Fn(&Entry, &mut Vec<u8>) + Send + Sync>;
+/// (the RDB codec plugs in here), given the eviction policy of the entry's
+/// DB (which says what its clock bits mean: LRU time or LFU counter).
+/// Runs under the entry's DB lock, or on the walk's private copy of it.
+pub type Encoder = Arc<dyn Fn(&Entry, Policy, &mut Vec<u8>) + Send + Sync>;
 
-/// Entries a walk step emits per lock acquisition: ~20 µs of lock hold
-/// for small values, as the walk costs ~19 ns a key with a trivial encoder
-/// (`benches/keyspace.rs`, `snapshot_100k/walk`: 1.9 ms per 100k keys); a
+/// Entries a walk step emits per lock acquisition. The walk costs ~19 ns
+/// a key with a trivial encoder (`benches/keyspace.rs`,
+/// `snapshot_100k/walk`: 1.9 ms per 100k keys); copying a string entry
+/// adds its allocation and copy, so a step holds the lock for ~5 µs with
+/// small values (encoding happens after the lock is released). A writer
+/// that meets the walk then mostly gets the lock while still spinning,
+/// before it parks: on a 2-core VM, steps of 256 entries (~20 µs) made
+/// writers park and wake late, and their p99 during BGSAVE went from 60 µs
+/// to 3 ms; with 64 it stayed at the idle p99 (`benches/bgsave.sh`). A
 /// step also reads past the done entries of at most a few segments.
-pub const STEP_ENTRIES: usize = 1024;
-/// Output a walk step produces before releasing the lock, so a DB of big
-/// values is not encoded in one hold either.
-pub const STEP_BYTES: usize = 256 * 1024;
+pub const STEP_ENTRIES: usize = 64;
+/// Entry bytes a walk step copies or encodes before releasing the lock,
+/// so bigger values make shorter steps.
+pub const STEP_BYTES: usize = 16 * 1024;
 /// Segments a step moves through, bounding the hold on sparse tables.
 const STEP_SEGMENTS: usize = 64;
 
@@ -179,12 +192,12 @@ impl DbSnap {
     /// its bit, so `e` is never emitted twice.
     #[cold]
     #[inline(never)]
-    pub(super) fn pre_image(&mut self, e: &Entry, done: bool) {
+    pub(super) fn pre_image(&mut self, e: &Entry, done: bool, policy: Policy) {
         if e.snap_bit() == done || self.shared.cancelled.load(Ordering::Relaxed) {
             return;
         }
         let before = self.queue.len();
-        (self.shared.encoder)(e, &mut self.queue);
+        (self.shared.encoder)(e, policy, &mut self.queue);
         let n = (self.queue.len() - before) as u64;
         let s = &self.shared;
         s.pre_images.fetch_add(1, Ordering::Relaxed);
@@ -217,6 +230,8 @@ pub struct Snapshot<K: AsRef<Keyspace>> {
     begun: bool,
     finished: bool,
     step_entries: usize,
+    /// Copies of string entries taken under the lock, encoded after it.
+    staged: Vec<Entry>,
 }
 
 impl<K: AsRef<Keyspace>> Snapshot<K> {
@@ -288,6 +303,7 @@ impl<K: AsRef<Keyspace>> Snapshot<K> {
             begun: false,
             finished: false,
             step_entries: STEP_ENTRIES,
+            staged: Vec::new(),
         })
     }
 
@@ -332,7 +348,15 @@ impl<K: AsRef<Keyspace>> Snapshot<K> {
             let ks = self.ks.as_ref();
             let finished = match lock_owner(ks, &self.shared, output, &mut self.slot) {
                 Some(mut db) => {
-                    let done = walk_chunk(&mut db, &self.shared, out, encode, self.step_entries);
+                    let policy = db.policy;
+                    let done = walk_chunk(
+                        &mut db,
+                        &self.shared,
+                        out,
+                        &mut self.staged,
+                        encode,
+                        self.step_entries,
+                    );
                     // Freed after the unlock: an orphaned table may be big.
                     let leftover = if done { db.snap.take() } else { None };
                     // A writer waiting on the DB goes first: the walk
@@ -340,6 +364,7 @@ impl<K: AsRef<Keyspace>> Snapshot<K> {
                     // otherwise win the lock again (parking_lot barges).
                     MutexGuard::unlock_fair(db);
                     drop(leftover);
+                    encode_staged(&self.shared, &mut self.staged, out, policy);
                     done
                 }
                 None => {
@@ -474,6 +499,20 @@ impl Keyspace {
     }
 }
 
+/// Encodes the entries the last step copied, with no lock held.
+fn encode_staged(shared: &Shared, staged: &mut Vec<Entry>, out: &mut Vec<u8>, policy: Policy) {
+    if staged.is_empty() {
+        return;
+    }
+    let start = out.len();
+    for e in staged.drain(..) {
+        (shared.encoder)(&e, policy, out);
+    }
+    shared
+        .bytes
+        .fetch_add((out.len() - start) as u64, Ordering::Relaxed);
+}
+
 /// Locks the DB now holding the contents that were DB `output` at the cut.
 fn lock_owner<'a>(
     ks: &'a Keyspace,
@@ -500,12 +539,15 @@ fn lock_owner<'a>(
 }
 
 /// One bounded chunk of the walk over `db`'s contents: drains queued
-/// pre-images into `out`, then emits owed entries from the cursor on.
-/// True when the contents are finished.
+/// pre-images into `out`, then emits owed entries from the cursor on:
+/// collections encoded into `out`, strings copied into `staged` for the
+/// caller to encode once the lock is released. True when the contents are
+/// finished.
 fn walk_chunk(
     db: &mut Db,
     shared: &Shared,
     out: &mut Vec<u8>,
+    staged: &mut Vec<Entry>,
     encode: bool,
     budget: usize,
 ) -> bool {
@@ -513,9 +555,10 @@ fn walk_chunk(
         table,
         snap,
         snap_done,
+        policy,
         ..
     } = db;
-    let done = *snap_done;
+    let (done, policy) = (*snap_done, *policy);
     let Some(s) = snap.as_deref_mut() else {
         return true;
     };
@@ -534,6 +577,8 @@ fn walk_chunk(
     };
     let mut seen = 0usize;
     let mut emitted = 0u64;
+    // Output produced or staged in this step.
+    let mut held = 0usize;
     let mut cursor = s.cursor;
     let mut finished = false;
     for _ in 0..STEP_SEGMENTS {
@@ -544,12 +589,22 @@ fn walk_chunk(
                 // step must get past them.
                 seen += 1;
                 if encode {
-                    (shared.encoder)(e, out);
+                    match e.clone_inline() {
+                        Some(copy) => {
+                            held += copy.mem_usage();
+                            staged.push(copy);
+                        }
+                        None => {
+                            let before = out.len();
+                            (shared.encoder)(e, policy, out);
+                            held += out.len() - before;
+                        }
+                    }
                     emitted += 1;
                 }
                 e.set_snap_bit(done);
             }
-            seen < budget && out.len() < STEP_BYTES
+            seen < budget && held < STEP_BYTES
         });
         match next {
             None => {
@@ -558,7 +613,7 @@ fn walk_chunk(
             }
             Some(c) => cursor = c,
         }
-        if seen >= budget || out.len() >= STEP_BYTES {
+        if seen >= budget || held >= STEP_BYTES {
             break;
         }
     }
@@ -638,7 +693,7 @@ mod tests {
 
     /// Records: length-prefixed key, then length-prefixed canonical value.
     fn encoder() -> Encoder {
-        Arc::new(|e: &Entry, out: &mut Vec<u8>| {
+        Arc::new(|e: &Entry, _: Policy, out: &mut Vec<u8>| {
             put(out, e.key());
             put(out, &canon(e));
         })

@@ -158,6 +158,29 @@ impl Table {
         Some(e)
     }
 
+    /// Lays an empty table out for about `n` entries at once (a load that
+    /// announces its size): `2^d` segments planned for at most 2/3 of
+    /// [`SEGMENT_SPLIT`] entries each, so filling it splits nothing. A
+    /// table that has entries is left as it is.
+    pub fn presize(&mut self, n: usize) {
+        const PER: usize = SEGMENT_SPLIT * 2 / 3;
+        if !self.is_empty() || n <= PER {
+            return;
+        }
+        let depth = n.div_ceil(PER).next_power_of_two().trailing_zeros();
+        let count = 1usize << depth;
+        let each = n / count;
+        let cap = (each + each / 8 + 16).min(SEGMENT_SPLIT);
+        self.dir = (0..count as u32).collect();
+        self.global_depth = depth;
+        self.segs = (0..count)
+            .map(|_| Segment {
+                depth,
+                map: HashTable::with_capacity(cap),
+            })
+            .collect();
+    }
+
     fn split(&mut self, i: usize) {
         let depth = self.segs[i].depth;
         if depth == self.global_depth {
@@ -405,6 +428,39 @@ mod tests {
 
     fn e(k: &str) -> Entry {
         Entry::new(k.as_bytes(), NewValue::Str(b"v"), None, 0)
+    }
+
+    #[test]
+    fn presized_table_fills_without_splits_and_grows_on() {
+        let mut t = Table::new();
+        t.presize(100_000);
+        let segs = t.segment_count();
+        assert_eq!(segs, 256);
+        for i in 0..100_000 {
+            assert!(t.insert(e(&format!("k{i}"))).is_none());
+        }
+        assert_eq!(t.segment_count(), segs, "no split while filling");
+        for i in 100_000..300_000 {
+            assert!(t.insert(e(&format!("k{i}"))).is_none());
+        }
+        assert!(t.segment_count() > segs);
+        assert_eq!(t.len(), 300_000);
+        for i in 0..300_000 {
+            assert!(t.get(format!("k{i}").as_bytes()).is_some(), "k{i}");
+        }
+        // SCAN still sees every key once.
+        let mut seen = HashSet::new();
+        let mut c = 0;
+        loop {
+            c = t.scan(c, 1000, |e| assert!(seen.insert(e.key().to_vec())));
+            if c == 0 {
+                break;
+            }
+        }
+        assert_eq!(seen.len(), 300_000);
+        // A table with entries is not laid out again.
+        t.presize(10_000_000);
+        assert_eq!(t.len(), 300_000);
     }
 
     #[test]

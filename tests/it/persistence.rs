@@ -200,6 +200,88 @@ async fn bgsave_is_a_point_in_time_cut_while_writers_go_on() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+async fn bgsave_and_wait(r: &mut Raw) {
+    assert_eq!(call(r, &["BGSAVE"]).await, "+Background saving started\r\n");
+    for _ in 0..500 {
+        if info_field(r, "persistence", "rdb_bgsave_in_progress").await == "0" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(
+        info_field(r, "persistence", "rdb_last_bgsave_status").await,
+        "ok"
+    );
+}
+
+fn int_reply(reply: &str) -> i64 {
+    reply
+        .trim()
+        .strip_prefix(':')
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("not an integer reply: {reply}"))
+}
+
+/// A background save keeps what SAVE keeps of the eviction clocks: the
+/// idle time under an LRU policy (IDLE), the access counter under LFU
+/// (FREQ), as Redis's forked child writes them.
+#[tokio::test]
+async fn bgsave_keeps_lru_idle_times_and_lfu_counters() {
+    // LRU: a key idle for 1000 s (the test clock) comes back that idle.
+    let dir = temp_dir("bgsave-lru");
+    let c = Config {
+        maxmemory_policy: "allkeys-lru".into(),
+        ..config(&dir)
+    };
+    let srv = start_with(c.clone()).await;
+    let mut r = srv.raw().await;
+    ok(&mut r, &["SET", "old", "v"]).await;
+    ok(&mut r, &["HSET", "oldhash", "f", "v"]).await;
+    srv.handle.advance_clock(Duration::from_secs(1000));
+    ok(&mut r, &["SET", "new", "v"]).await;
+    bgsave_and_wait(&mut r).await;
+    let srv = restart(srv, c).await;
+    let mut r = srv.raw().await;
+    for k in ["old", "oldhash"] {
+        let idle = int_reply(&call(&mut r, &["OBJECT", "IDLETIME", k]).await);
+        assert!((999..=1003).contains(&idle), "{k}: idle {idle}");
+    }
+    let idle = int_reply(&call(&mut r, &["OBJECT", "IDLETIME", "new"]).await);
+    assert!((0..=3).contains(&idle), "new: idle {idle}");
+    srv.handle.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // LFU: counters survive (no time passes, so no decay).
+    let dir = temp_dir("bgsave-lfu");
+    let c = Config {
+        maxmemory_policy: "allkeys-lfu".into(),
+        ..config(&dir)
+    };
+    let srv = start_with(c.clone()).await;
+    let mut r = srv.raw().await;
+    ok(&mut r, &["SET", "hot", "v"]).await;
+    ok(&mut r, &["SET", "cold", "v"]).await;
+    for _ in 0..300 {
+        ok(&mut r, &["GET", "hot"]).await;
+    }
+    let hot = int_reply(&call(&mut r, &["OBJECT", "FREQ", "hot"]).await);
+    let cold = int_reply(&call(&mut r, &["OBJECT", "FREQ", "cold"]).await);
+    assert!(hot > cold, "{hot} vs {cold}");
+    bgsave_and_wait(&mut r).await;
+    let srv = restart(srv, c).await;
+    let mut r = srv.raw().await;
+    assert_eq!(
+        int_reply(&call(&mut r, &["OBJECT", "FREQ", "hot"]).await),
+        hot
+    );
+    assert_eq!(
+        int_reply(&call(&mut r, &["OBJECT", "FREQ", "cold"]).await),
+        cold
+    );
+    srv.handle.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 async fn aof_round_trip(fsync: &str) {
     let dir = temp_dir(&format!("aof-{fsync}"));
     let c = Config {

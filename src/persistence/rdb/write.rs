@@ -11,7 +11,7 @@ use std::io::{self, Write};
 
 use crc::Digest;
 
-use super::crc::CRC64;
+use super::crc::{Crc64Impl, CRC64};
 use super::encodings::{encode_intset, listpack_of, ListpackWriter};
 use super::{lzf, opcodes, types, RdbVersion};
 use crate::keyspace::evict::{self, Policy};
@@ -54,7 +54,7 @@ impl AuxFields {
 /// written in many small pieces).
 pub struct RdbWriter<W: Write> {
     w: W,
-    crc: Digest<'static, u64>,
+    crc: Digest<'static, u64, Crc64Impl>,
     version: RdbVersion,
     compression: bool,
     checksum: bool,
