@@ -1391,7 +1391,6 @@ pub static PARAMS: &[Param] = &[
         TUNING
     ),
     accepted!("io-threads-do-reads", "no", false, bool_v, TUNING),
-    accepted!("disable-thp", "yes", false, bool_v, TUNING),
     accepted!(
         "tcp-backlog",
         "511",
