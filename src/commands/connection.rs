@@ -8,7 +8,7 @@ use super::errors::{self, CmdResult, Error};
 use super::spec::{flags::*, CommandSpec, Group, Redact, Tenant};
 use super::{Ctx, REGISTRY};
 use crate::protocol::Protocol;
-use crate::server::client::{ClientInfo, ReplyMode};
+use crate::server::client::{ClientInfo, Push, ReplyMode};
 
 const G: Group = Group::Connection;
 
@@ -717,7 +717,13 @@ fn client_unblock(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         .as_ref()
         .map_or(-1, |c| c.blocked_db.load(Ordering::Relaxed));
     let mut unblocked = false;
-    if let (Some(c), Ok(db)) = (target, usize::try_from(db)) {
+    if let Some(c) = target
+        .as_ref()
+        .filter(|c| c.awaiting.swap(false, Ordering::AcqRel))
+    {
+        // In WAIT or WAITAOF: its connection writes the reply.
+        unblocked = c.push_tx.send(Push::EndWait { error }).is_ok();
+    } else if let (Some(c), Ok(db)) = (target, usize::try_from(db)) {
         if let Some(w) = ctx.srv.keyspace.lock(db).blocking.remove(c.id) {
             let reply = if error {
                 let mut r = crate::protocol::ReplyBuf::new(w.proto);
@@ -726,7 +732,7 @@ fn client_unblock(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             } else {
                 w.timeout_reply
             };
-            let _ = w.tx.send(crate::server::client::Push::Unblocked(reply));
+            let _ = w.tx.send(Push::Unblocked(reply));
             unblocked = true;
         }
     }

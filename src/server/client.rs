@@ -34,6 +34,9 @@ pub enum Push {
     /// The reply that ends a blocking command (served, timed out by
     /// CLIENT UNBLOCK, …), already encoded in the client's protocol.
     Unblocked(Vec<u8>),
+    /// CLIENT UNBLOCK of a client in WAIT or WAITAOF: end the wait now,
+    /// with its timeout reply or (`error`) the UNBLOCKED error.
+    EndWait { error: bool },
 }
 
 /// Per-connection state, owned by the connection task.
@@ -137,6 +140,7 @@ impl Client {
             killed: AtomicBool::new(false),
             kill_notify: tokio::sync::Notify::new(),
             blocked_db: AtomicI64::new(-1),
+            awaiting: AtomicBool::new(false),
             output: Default::default(),
             sub_counts: Default::default(),
             push_tx: push_tx.clone(),
@@ -214,6 +218,8 @@ pub struct ClientInfo {
     pub sub_counts: [AtomicUsize; 3],
     /// DB the client is blocked in, or -1 (CLIENT UNBLOCK, CLIENT LIST).
     pub blocked_db: std::sync::atomic::AtomicI64,
+    /// In WAIT or WAITAOF (an `Outcome::Await`): CLIENT UNBLOCK ends it.
+    pub awaiting: AtomicBool,
     /// The connection's only wake-up source besides its socket: one
     /// channel for kills and pushes keeps the read loop to two futures.
     pub push_tx: mpsc::UnboundedSender<Push>,

@@ -188,6 +188,8 @@ async fn run(
                         debug!(client = client.id, bytes = msg.len(), "late unblock dropped");
                         continue;
                     }
+                    // CLIENT UNBLOCK as a WAIT ended by itself: answered.
+                    Some(Push::EndWait { .. }) => continue,
                     Some(Push::Kill) | None => return Ok(()),
                 },
                 r = stream.read_buf(&mut rbuf) => {
@@ -444,6 +446,7 @@ async fn wait_unblocked(
                         }
                         client.info.output.queued.fetch_sub(msg.len(), Ordering::Relaxed);
                     }
+                    Some(Push::EndWait { .. }) => {}
                     Some(Push::Kill) | None => return Ok(false),
                 },
                 _ = &mut sleep, if timer => {
@@ -510,10 +513,7 @@ async fn wait_awaited(
     // CONFIG SET appendonly no ends a WAITAOF 1 with an error: looked at
     // every 100 ms (the AOF going away wakes nothing).
     let mut tick = tokio::time::interval(Duration::from_millis(100));
-    client
-        .info
-        .blocked_db
-        .store(client.db as i64, Ordering::Relaxed);
+    client.info.awaiting.store(true, Ordering::Release);
     let reply = loop {
         if rbuf.capacity() - rbuf.len() < 1024 {
             rbuf.reserve(READ_CHUNK);
@@ -541,6 +541,10 @@ async fn wait_awaited(
                     client.info.output.queued.fetch_sub(msg.len(), Ordering::Relaxed);
                 }
                 Some(Push::Unblocked(_)) => {}
+                Some(Push::EndWait { error: true }) => {
+                    break format!("-{}\r\n", crate::commands::errors::UNBLOCKED.text()).into_bytes();
+                }
+                Some(Push::EndWait { error: false }) => break awaited_reply(&a, covered(srv)),
                 Some(Push::Kill) | None => return Ok(false),
             },
             r = stream.read_buf(rbuf) => {
@@ -554,7 +558,7 @@ async fn wait_awaited(
             }
         }
     };
-    client.info.blocked_db.store(-1, Ordering::Relaxed);
+    client.info.awaiting.store(false, Ordering::Release);
     stream.write_all(&reply).await?;
     Ok(true)
 }

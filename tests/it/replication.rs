@@ -90,3 +90,63 @@ async fn waitaof_without_an_aof() {
         ]
     );
 }
+
+/// CLIENT UNBLOCK ends a WAIT with its timeout reply (0) or the UNBLOCKED
+/// error, as redis-server does, and a WAITAOF the same way.
+#[tokio::test]
+async fn client_unblock_ends_wait_and_waitaof() {
+    async fn unblock(waiter: &mut Raw, admin: &mut Raw, cmd: &str, how: &str) -> (String, String) {
+        let id = String::from_utf8_lossy(&waiter.call_str("CLIENT ID").await)[1..]
+            .trim()
+            .to_string();
+        waiter
+            .send(&crate::support::encode(
+                &cmd.split(' ').map(str::as_bytes).collect::<Vec<_>>(),
+            ))
+            .await;
+        // Until the server has it waiting: CLIENT UNBLOCK answers 0 before.
+        let mut n = String::new();
+        for _ in 0..200 {
+            n = String::from_utf8_lossy(
+                &admin.call_str(&format!("CLIENT UNBLOCK {id} {how}")).await,
+            )
+            .into_owned();
+            if n == ":1\r\n" {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        (
+            n,
+            String::from_utf8_lossy(&waiter.reply().await).into_owned(),
+        )
+    }
+    let s = start().await;
+    let (mut w, mut a) = (s.raw().await, s.raw().await);
+    let ours = (
+        unblock(&mut w, &mut a, "WAIT 1 0", "TIMEOUT").await,
+        unblock(&mut w, &mut a, "WAIT 1 0", "ERROR").await,
+    );
+    assert_eq!(ours.0, (":1\r\n".into(), ":0\r\n".into()));
+    assert_eq!(
+        ours.1,
+        (
+            ":1\r\n".into(),
+            "-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n".into()
+        )
+    );
+    assert_eq!(
+        unblock(&mut w, &mut a, "WAITAOF 0 1 0", "TIMEOUT").await,
+        (":1\r\n".into(), "*2\r\n:0\r\n:0\r\n".into())
+    );
+    // The connection goes on afterwards.
+    assert_eq!(w.call_str("PING").await, b"+PONG\r\n");
+    if let Some(o) = Oracle::start().await {
+        let (mut w, mut a) = (Raw::connect(o.addr).await, Raw::connect(o.addr).await);
+        let theirs = (
+            unblock(&mut w, &mut a, "WAIT 1 0", "TIMEOUT").await,
+            unblock(&mut w, &mut a, "WAIT 1 0", "ERROR").await,
+        );
+        assert_eq!(ours, theirs);
+    }
+}
