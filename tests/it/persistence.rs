@@ -840,6 +840,19 @@ async fn a_blocked_pop_in_a_db_with_appendfsync_always_is_synced_before_its_repl
     }
 }
 
+/// BGREWRITEAOF, then a write retried until MISCONF lifts (the rewrite
+/// runs in the background): it must within 5 s.
+async fn rewrite_until_writes_pass(r: &mut Raw) {
+    ok(r, &["BGREWRITEAOF"]).await;
+    for _ in 0..200 {
+        if call(r, &["SET", "k3", "v"]).await == "+OK\r\n" {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("MISCONF not lifted by the rewrite");
+}
+
 /// Under `everysec`, an AOF write that fails (a full disk, simulated): the
 /// write whose bytes did not reach the file gets no reply, every later
 /// write gets MISCONF, the disk coming back changes nothing (the failed
@@ -869,16 +882,7 @@ async fn a_failed_aof_write_is_never_acknowledged_until_a_rewrite() {
     fs.fail_writes(false);
     let r = call(&mut b, &["SET", "k3", "v"]).await;
     assert!(r.starts_with("-MISCONF"), "refused until a rewrite: {r}");
-    ok(&mut b, &["BGREWRITEAOF"]).await;
-    let mut lifted = false;
-    for _ in 0..200 {
-        if call(&mut b, &["SET", "k3", "v"]).await == "+OK\r\n" {
-            lifted = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert!(lifted, "MISCONF lifted by the rewrite");
+    rewrite_until_writes_pass(&mut b).await;
     srv.shutdown().await;
     let srv = start_sim(fs, c).await.expect("restarts");
     let mut r = Raw::connect(srv.addr()).await;
@@ -910,16 +914,7 @@ async fn a_read_during_misconf_keeps_its_reply() {
         b.try_reply(Duration::from_secs(2)).await.map(|r| s(&r)),
         Some("$-1\r\n".to_string())
     );
-    ok(&mut b, &["BGREWRITEAOF"]).await;
-    let mut lifted = false;
-    for _ in 0..200 {
-        if call(&mut b, &["SET", "k3", "v"]).await == "+OK\r\n" {
-            lifted = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    assert!(lifted, "MISCONF lifted by the rewrite");
+    rewrite_until_writes_pass(&mut b).await;
     let before = fs.syncs();
     for i in 0..10 {
         ok(&mut b, &["SET", "c", &i.to_string()]).await;
