@@ -3,26 +3,7 @@
 //! differential run can't see (7.2's argument order where Debian's 7.0
 //! differs, accounting, WATCH, limits, the table's metadata).
 
-use redis::Value;
-
-use crate::support::{self, start, Oracle};
-
-type Conn = redis::aio::MultiplexedConnection;
-
-async fn q<T: redis::FromRedisValue>(c: &mut Conn, args: &[&str]) -> redis::RedisResult<T> {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query_async(c).await
-}
-
-async fn err(c: &mut Conn, args: &[&str]) -> String {
-    match q::<Value>(c, args).await {
-        Ok(v) => panic!("{args:?} should fail, got {v:?}"),
-        Err(e) => e.to_string(),
-    }
-}
+use crate::support::{self, err, q, start, Oracle};
 
 /// An argument with `\xHH` escapes decoded and `''` as the empty string.
 fn arg(a: &str) -> Vec<u8> {

@@ -4,26 +4,7 @@
 //! the antimeridian, a skiplist-encoded grid), plus what a differential
 //! run can't see (key positions, WATCH, the table's metadata).
 
-use redis::Value;
-
-use crate::support::{start, Oracle, Raw};
-
-type Conn = redis::aio::MultiplexedConnection;
-
-async fn q<T: redis::FromRedisValue>(c: &mut Conn, args: &[&str]) -> redis::RedisResult<T> {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query_async(c).await
-}
-
-async fn err(c: &mut Conn, args: &[&str]) -> String {
-    match q::<Value>(c, args).await {
-        Ok(v) => panic!("{args:?} should fail, got {v:?}"),
-        Err(e) => e.to_string(),
-    }
-}
+use crate::support::{compare, err, q, start, Oracle};
 
 fn words(line: &str) -> Vec<Vec<u8>> {
     line.split(' ').map(|w| w.as_bytes().to_vec()).collect()
@@ -187,22 +168,6 @@ async fn diff_on_both(setup: &[String], cmds: &[Vec<Vec<u8>>], resp3: bool) {
         }
     }
     compare(&mut a, &mut b, cmds).await;
-}
-
-async fn compare(a: &mut Raw, b: &mut Raw, cmds: &[Vec<Vec<u8>>]) {
-    for cmd in cmds {
-        let args: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
-        let ours = a.call(&args).await;
-        let theirs = b.call(&args).await;
-        assert_eq!(
-            String::from_utf8_lossy(&ours),
-            String::from_utf8_lossy(&theirs),
-            "reply differs for {:?}",
-            args.iter()
-                .map(|x| String::from_utf8_lossy(x))
-                .collect::<Vec<_>>()
-        );
-    }
 }
 
 #[tokio::test]

@@ -6,24 +6,7 @@ use std::time::Duration;
 
 use redis::Value;
 
-use crate::support::{self, start, Oracle};
-
-type Conn = redis::aio::MultiplexedConnection;
-
-async fn q<T: redis::FromRedisValue>(c: &mut Conn, args: &[&str]) -> redis::RedisResult<T> {
-    let mut cmd = redis::cmd(args[0]);
-    for a in &args[1..] {
-        cmd.arg(*a);
-    }
-    cmd.query_async(c).await
-}
-
-async fn err(c: &mut Conn, args: &[&str]) -> String {
-    match q::<Value>(c, args).await {
-        Ok(v) => panic!("{args:?} should fail, got {v:?}"),
-        Err(e) => e.to_string(),
-    }
-}
+use crate::support::{self, err, q, start, Oracle};
 
 /// `support::diff_args` over space-separated lines, where `''` is an
 /// empty argument and `\s` stands for a space inside one.

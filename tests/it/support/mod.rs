@@ -297,6 +297,12 @@ pub async fn diff_args(cmds: &[Vec<Vec<u8>>]) {
     let mut b = oracle.raw().await;
     a.call(&[b"FLUSHALL"]).await;
     b.call(&[b"FLUSHALL"]).await;
+    compare(&mut a, &mut b, cmds).await;
+}
+
+/// Sends each command to `a` (keyward) and `b` (the oracle) in turn and
+/// requires the same reply bytes.
+pub async fn compare(a: &mut Raw, b: &mut Raw, cmds: &[Vec<Vec<u8>>]) {
     for cmd in cmds {
         let args: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
         let ours = a.call(&args).await;
@@ -309,6 +315,26 @@ pub async fn diff_args(cmds: &[Vec<Vec<u8>>]) {
                 .map(|x| String::from_utf8_lossy(x))
                 .collect::<Vec<_>>()
         );
+    }
+}
+
+/// The `redis` crate's async connection, for tests that use typed replies.
+pub type Conn = redis::aio::MultiplexedConnection;
+
+/// Runs `args` (the command name first) and converts the reply.
+pub async fn q<T: redis::FromRedisValue>(c: &mut Conn, args: &[&str]) -> redis::RedisResult<T> {
+    let mut cmd = redis::cmd(args[0]);
+    for a in &args[1..] {
+        cmd.arg(*a);
+    }
+    cmd.query_async(c).await
+}
+
+/// The error `args` must answer, as the `redis` crate renders it.
+pub async fn err(c: &mut Conn, args: &[&str]) -> String {
+    match q::<redis::Value>(c, args).await {
+        Ok(v) => panic!("{args:?} should fail, got {v:?}"),
+        Err(e) => e.to_string(),
     }
 }
 
