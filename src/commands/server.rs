@@ -806,9 +806,20 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
                 line("maxclients", &cfg.maxclients);
                 line("client_recent_max_input_buffer", &0);
                 line("client_recent_max_output_buffer", &0);
+                // Clients in WAIT/WAITAOF count too, as in Redis (they wait
+                // on no key, so no DB's waiter list has them).
+                let awaiting = srv
+                    .clients
+                    .snapshot()
+                    .iter()
+                    .filter(|c| {
+                        c.awaiting.load(Ordering::Relaxed)
+                            && user.sees_db(c.db.load(Ordering::Relaxed))
+                    })
+                    .count();
                 line(
                     "blocked_clients",
-                    &dbs.iter().filter(sees).map(|d| d.blocked).sum::<usize>(),
+                    &(dbs.iter().filter(sees).map(|d| d.blocked).sum::<usize>() + awaiting),
                 );
                 line("tracking_clients", &0);
                 line("clients_in_timeout_table", &0);

@@ -105,6 +105,17 @@ async fn client_unblock_ends_wait_and_waitaof() {
             ))
             .await;
         // Until the server has it waiting: CLIENT UNBLOCK answers 0 before.
+        // INFO counts it among blocked clients, as Redis does.
+        let mut seen = false;
+        for _ in 0..200 {
+            let info = String::from_utf8_lossy(&admin.call_str("INFO clients").await).into_owned();
+            if info.contains("blocked_clients:1\r\n") {
+                seen = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        assert!(seen, "{cmd}: never counted in blocked_clients");
         let mut n = String::new();
         for _ in 0..200 {
             n = String::from_utf8_lossy(
