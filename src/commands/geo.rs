@@ -13,7 +13,7 @@ use std::cmp::Ordering;
 use super::args::{self, is};
 use super::errors::{self, CmdResult, Error};
 use super::geohash::{self, Extent, Hit, Shape};
-use super::sorted_set::{add_scored, parse_score, read, store};
+use super::sorted_set::{add_scored, parse_score, read, reply_per_member, store};
 use super::spec::{flags::*, CommandSpec, Group};
 use super::{Ctx, Outcome};
 use crate::keyspace::types::zset::{AddFlags, ScoreRange, ZSetValue};
@@ -259,35 +259,26 @@ fn geodist(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn geohash_cmd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let now = ctx.now;
-    let (db, out) = ctx.db_out();
-    let z = read(db, argv[1], now)?;
-    out.array(argv.len() - 2);
-    for m in &argv[2..] {
-        match z.and_then(|z| z.score(m)) {
-            Some(s) => out.bulk(&geohash::hash_string(s)),
-            None => out.null(),
-        }
-    }
-    Ok(Outcome::Done)
+    reply_per_member(
+        ctx,
+        argv,
+        |out, s| out.bulk(&geohash::hash_string(s)),
+        ReplyBuf::null,
+    )
 }
 
 fn geopos(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let now = ctx.now;
-    let (db, out) = ctx.db_out();
-    let z = read(db, argv[1], now)?;
-    out.array(argv.len() - 2);
-    for m in &argv[2..] {
-        match z.and_then(|z| member_pos(z, m)) {
-            Some((lon, lat)) => {
-                out.array(2);
-                coord_reply(out, lon);
-                coord_reply(out, lat);
-            }
-            None => out.null_array(),
-        }
-    }
-    Ok(Outcome::Done)
+    reply_per_member(
+        ctx,
+        argv,
+        |out, s| {
+            let (lon, lat) = geohash::decode_score(s);
+            out.array(2);
+            coord_reply(out, lon);
+            coord_reply(out, lat);
+        },
+        ReplyBuf::null_array,
+    )
 }
 
 // ---------------------------------------------------------------- searches

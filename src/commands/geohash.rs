@@ -281,33 +281,25 @@ fn bounding_box(lon: f64, lat: f64, shape: Shape) -> [f64; 4] {
 }
 
 fn move_x(c: &mut Cell, d: i8) {
-    let (x, y) = (
-        c.bits & 0xaaaa_aaaa_aaaa_aaaa,
-        c.bits & 0x5555_5555_5555_5555,
-    );
-    let shift = 64 - 2 * u32::from(c.step);
-    let zz = 0x5555_5555_5555_5555u64 >> shift;
-    let x = if d > 0 {
-        x.wrapping_add(zz + 1)
-    } else {
-        (x | zz).wrapping_sub(zz + 1)
-    };
-    c.bits = (x & (0xaaaa_aaaa_aaaa_aaaa >> shift)) | y;
+    move_axis(c, d, 0xaaaa_aaaa_aaaa_aaaa);
 }
 
 fn move_y(c: &mut Cell, d: i8) {
-    let (x, y) = (
-        c.bits & 0xaaaa_aaaa_aaaa_aaaa,
-        c.bits & 0x5555_5555_5555_5555,
-    );
+    move_axis(c, d, 0x5555_5555_5555_5555);
+}
+
+/// Redis's `geohash_move_x`/`_y`: steps the interleaved bits of one axis
+/// (`mask`) by `d` cells, the other axis's bits untouched.
+fn move_axis(c: &mut Cell, d: i8, mask: u64) {
+    let (moving, other) = (c.bits & mask, c.bits & !mask);
     let shift = 64 - 2 * u32::from(c.step);
-    let zz = 0xaaaa_aaaa_aaaa_aaaau64 >> shift;
-    let y = if d > 0 {
-        y.wrapping_add(zz + 1)
+    let zz = !mask >> shift;
+    let moved = if d > 0 {
+        moving.wrapping_add(zz + 1)
     } else {
-        (y | zz).wrapping_sub(zz + 1)
+        (moving | zz).wrapping_sub(zz + 1)
     };
-    c.bits = x | (y & (0x5555_5555_5555_5555 >> shift));
+    c.bits = (moved & (mask >> shift)) | other;
 }
 
 fn neighbour(c: Cell, dx: i8, dy: i8) -> Cell {

@@ -568,14 +568,26 @@ fn zscore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn zmscore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    reply_per_member(ctx, argv, ReplyBuf::double, ReplyBuf::null)
+}
+
+/// One reply element per member named from `argv[2]` on, in the sorted set
+/// at `argv[1]`: `found` with its score, `missing` when it is absent.
+/// ZMSCORE, GEOHASH and GEOPOS.
+pub(crate) fn reply_per_member(
+    ctx: &mut Ctx<'_>,
+    argv: &[&[u8]],
+    found: impl Fn(&mut ReplyBuf, f64),
+    missing: fn(&mut ReplyBuf),
+) -> CmdResult {
     let now = ctx.now;
     let (db, out) = ctx.db_out();
     let z = read(db, argv[1], now)?;
     out.array(argv.len() - 2);
     for m in &argv[2..] {
         match z.and_then(|z| z.score(m)) {
-            Some(s) => out.double(s),
-            None => out.null(),
+            Some(s) => found(out, s),
+            None => missing(out),
         }
     }
     Ok(Outcome::Done)

@@ -1177,13 +1177,20 @@ mod tests {
         );
     }
 
-    #[test]
-    fn write_pending_refuses_replies_once_the_aof_failed() {
+    /// An `everysec` AOF on a simulated disk that the test drives by hand:
+    /// no sync thread, appends written only by `write_pending`/`flush`.
+    fn everysec_by_hand() -> (SimFs, Aof) {
         let fs = SimFs::new();
         let mut c = cfg(FsyncPolicy::EverySec);
         c.sync_thread = false;
         c.defer_write = true;
-        let mut aof = Aof::open(Arc::new(fs.clone()), c).expect("open");
+        let aof = Aof::open(Arc::new(fs.clone()), c).expect("open");
+        (fs, aof)
+    }
+
+    #[test]
+    fn write_pending_refuses_replies_once_the_aof_failed() {
+        let (fs, mut aof) = everysec_by_hand();
         let h = aof.handle();
         aof.append(0, &[set("a", "1")]).expect("append");
         h.write_pending().expect("written: the reply may go out");
@@ -1204,11 +1211,7 @@ mod tests {
 
         // The once-a-second fsync fails while "d" waits for its write: no
         // reply for "d" either, though it goes to the file (never synced).
-        let fs = SimFs::new();
-        let mut c = cfg(FsyncPolicy::EverySec);
-        c.sync_thread = false;
-        c.defer_write = true;
-        let mut aof = Aof::open(Arc::new(fs.clone()), c).expect("open");
+        let (fs, mut aof) = everysec_by_hand();
         let h = aof.handle();
         aof.append(0, &[set("c", "3")]).expect("append");
         h.write_pending().expect("written");
@@ -1232,11 +1235,7 @@ mod tests {
 
     #[test]
     fn a_failed_write_is_kept_and_retried_and_a_rewrite_does_not_repeat_it() {
-        let fs = SimFs::new();
-        let mut c = cfg(FsyncPolicy::EverySec);
-        c.sync_thread = false;
-        c.defer_write = true;
-        let mut aof = Aof::open(Arc::new(fs.clone()), c).expect("open");
+        let (fs, mut aof) = everysec_by_hand();
         let h = aof.handle();
         // Buffered, as a write postponed behind an fsync is, whose reply
         // went out already: a failed write must not drop it.
@@ -1263,11 +1262,7 @@ mod tests {
 
     #[test]
     fn an_aborted_rewrite_gives_the_retry_back_what_the_failed_write_kept() {
-        let fs = SimFs::new();
-        let mut c = cfg(FsyncPolicy::EverySec);
-        c.sync_thread = false;
-        c.defer_write = true;
-        let mut aof = Aof::open(Arc::new(fs.clone()), c).expect("open");
+        let (fs, mut aof) = everysec_by_hand();
         // "a" is buffered (as a postponed everysec write, acknowledged
         // already); its write fails on a full disk and is kept for the retry.
         aof.append(0, &[set("a", "1")]).expect("append");
