@@ -50,12 +50,6 @@ const TIMEOUT_OUT_OF_RANGE: Error = Error::lit("ERR timeout is out of range");
 const NO_AOF: Error =
     Error::lit("ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.");
 
-/// The reply of a WAITAOF whose AOF was turned off while it waited for
-/// a local fsync.
-pub fn no_aof_reply() -> Vec<u8> {
-    format!("-{}\r\n", NO_AOF.text()).into_bytes()
-}
-
 /// Redis's `getTimeoutFromObjectOrReply` in milliseconds: `None` = forever.
 fn timeout_ms(arg: &[u8], now_ms: i64) -> Result<Option<Duration>, Error> {
     let ms = crate::protocol::parse::parse_i64(arg).ok_or(TIMEOUT_NOT_INT)?;
@@ -120,14 +114,26 @@ fn write_waitaof(out: &mut crate::protocol::ReplyBuf, local: bool) {
     out.int(0);
 }
 
-/// The reply that ends an [`Awaited`] wait: `covered` says whether an
-/// fdatasync covers the client's writes by then. The same bytes in RESP2
-/// and RESP3.
-pub fn awaited_reply(a: &Awaited, covered: bool) -> Vec<u8> {
+/// How an [`Awaited`] wait ended.
+pub enum End {
+    /// Its timeout ran out (or CLIENT UNBLOCK … TIMEOUT), or the fsync
+    /// came: `covered` says whether an fdatasync covers the client's writes.
+    Answered { covered: bool },
+    /// CLIENT UNBLOCK … ERROR.
+    Unblocked,
+    /// The AOF was turned off while a WAITAOF waited for a local fsync.
+    NoAof,
+}
+
+/// The reply that ends an [`Awaited`] wait; the same bytes in RESP2 and
+/// RESP3.
+pub fn awaited_reply(a: &Awaited, end: End) -> Vec<u8> {
     let mut out = crate::protocol::ReplyBuf::new(crate::protocol::Protocol::Resp2);
-    match a {
-        Awaited::Replicas { .. } => out.int(0),
-        Awaited::Aof { .. } => write_waitaof(&mut out, covered),
+    match (end, a) {
+        (End::Unblocked, _) => out.error(errors::UNBLOCKED.text().as_bytes()),
+        (End::NoAof, _) => out.error(NO_AOF.text().as_bytes()),
+        (End::Answered { .. }, Awaited::Replicas { .. }) => out.int(0),
+        (End::Answered { covered }, Awaited::Aof { .. }) => write_waitaof(&mut out, covered),
     }
     out.buf
 }

@@ -177,10 +177,9 @@ async fn run(
                 biased;
                 push = push_rx.recv() => match push {
                     Some(Push::Data(msg)) => {
-                        if !write_unless_killed(&mut stream, &msg, &info).await? {
+                        if !relay(&mut stream, &msg, &info).await? {
                             return Ok(());
                         }
-                        info.output.queued.fetch_sub(msg.len(), Ordering::Relaxed);
                         continue;
                     }
                     Some(Push::Unblocked(msg)) => {
@@ -407,6 +406,23 @@ async fn write_unless_killed(
     }
 }
 
+/// Writes a pushed message (MONITOR line, Pub/Sub message) and takes it
+/// off the client's output-buffer count. False = killed meanwhile.
+async fn relay(stream: &mut TcpStream, msg: &[u8], info: &ClientInfo) -> std::io::Result<bool> {
+    if !write_unless_killed(stream, msg, info).await? {
+        return Ok(false);
+    }
+    info.output.queued.fetch_sub(msg.len(), Ordering::Relaxed);
+    Ok(true)
+}
+
+/// Input read while the client waits (blocked, WAIT): kept for after it,
+/// not run, as in Redis. False when the peer closed or the buffered input
+/// passed the query buffer limit.
+fn kept_while_waiting(srv: &Shared, read: usize, rbuf: &BytesMut) -> bool {
+    read > 0 && rbuf.len() <= srv.hot.query_buffer_limit.load(Ordering::Relaxed) as usize
+}
+
 /// Waits until the blocking command of `client` is served, times out, or
 /// the client goes away. Returns false when the connection must close.
 /// Input that arrives meanwhile is buffered, not run (as in Redis).
@@ -441,10 +457,9 @@ async fn wait_unblocked(
                         return Ok(true);
                     }
                     Some(Push::Data(msg)) => {
-                        if !write_unless_killed(stream, &msg, &client.info).await? {
+                        if !relay(stream, &msg, &client.info).await? {
                             return Ok(false);
                         }
-                        client.info.output.queued.fetch_sub(msg.len(), Ordering::Relaxed);
                     }
                     Some(Push::EndWait { .. }) => {}
                     Some(Push::Kill) | None => return Ok(false),
@@ -462,11 +477,7 @@ async fn wait_unblocked(
                     timer = false;
                 }
                 r = stream.read_buf(rbuf) => {
-                    if r? == 0 {
-                        return Ok(false);
-                    }
-                    let limit = srv.hot.query_buffer_limit.load(Ordering::Relaxed) as usize;
-                    if rbuf.len() > limit {
+                    if !kept_while_waiting(srv, r?, rbuf) {
                         return Ok(false);
                     }
                 }
@@ -497,7 +508,7 @@ async fn wait_awaited(
     rbuf: &mut BytesMut,
     push_rx: &mut mpsc::UnboundedReceiver<Push>,
 ) -> std::io::Result<bool> {
-    use crate::commands::replication::{awaited_reply, no_aof_reply};
+    use crate::commands::replication::{awaited_reply, End};
     let (offset, numlocal, until_timeout, timeout) = match a {
         Awaited::Replicas { timeout } => (None, false, true, timeout),
         Awaited::Aof {
@@ -523,36 +534,35 @@ async fn wait_awaited(
                 // The AOF's last fsync as it is turned off is no answer:
                 // Redis ends the wait with its error then.
                 if numlocal && !srv.persist.aof_on() {
-                    break no_aof_reply();
+                    break awaited_reply(&a, End::NoAof);
                 }
-                break awaited_reply(&a, true);
+                break awaited_reply(&a, End::Answered { covered: true });
             }
-            _ = &mut sleep, if timeout.is_some() => break awaited_reply(&a, covered(srv)),
+            _ = &mut sleep, if timeout.is_some() => {
+                break awaited_reply(&a, End::Answered { covered: covered(srv) });
+            }
             _ = tick.tick(), if numlocal => {
                 if !srv.persist.aof_on() {
-                    break no_aof_reply();
+                    break awaited_reply(&a, End::NoAof);
                 }
             }
             push = push_rx.recv() => match push {
                 Some(Push::Data(msg)) => {
-                    if !write_unless_killed(stream, &msg, &client.info).await? {
+                    if !relay(stream, &msg, &client.info).await? {
                         return Ok(false);
                     }
-                    client.info.output.queued.fetch_sub(msg.len(), Ordering::Relaxed);
                 }
                 Some(Push::Unblocked(_)) => {}
                 Some(Push::EndWait { error: true }) => {
-                    break format!("-{}\r\n", crate::commands::errors::UNBLOCKED.text()).into_bytes();
+                    break awaited_reply(&a, End::Unblocked);
                 }
-                Some(Push::EndWait { error: false }) => break awaited_reply(&a, covered(srv)),
+                Some(Push::EndWait { error: false }) => {
+                    break awaited_reply(&a, End::Answered { covered: covered(srv) });
+                }
                 Some(Push::Kill) | None => return Ok(false),
             },
             r = stream.read_buf(rbuf) => {
-                if r? == 0 {
-                    return Ok(false);
-                }
-                let limit = srv.hot.query_buffer_limit.load(Ordering::Relaxed) as usize;
-                if rbuf.len() > limit {
+                if !kept_while_waiting(srv, r?, rbuf) {
                     return Ok(false);
                 }
             }

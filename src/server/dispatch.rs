@@ -131,12 +131,14 @@ impl Executor for Local {
             // withholds the replies of a batch whose writes it lost; a read
             // that only expired a key lazily keeps its reply, as in Redis.
             let own = std::mem::take(&mut ctx.client.effects_own);
-            if own || ticket != super::effects::REFUSED {
-                ctx.client.sync_ticket = ctx.client.sync_ticket.max(ticket);
-            }
-            if own && ticket != super::effects::REFUSED {
-                let offset = ticket & !super::effects::SYNC_REQUIRED;
-                ctx.client.woff = ctx.client.woff.max(offset);
+            let c = &mut *ctx.client;
+            if ticket != super::effects::REFUSED {
+                c.sync_ticket = c.sync_ticket.max(ticket);
+                if own {
+                    c.woff = c.woff.max(ticket & !super::effects::SYNC_REQUIRED);
+                }
+            } else if own {
+                c.sync_ticket = ticket;
             }
         }
         result
@@ -318,24 +320,21 @@ fn run<E: Executor>(
     if traffic {
         stat.record(elapsed, ctx.client);
     }
-    let outcome = match result {
+    let (outcome, failed) = match result {
         Ok(Outcome::Refused(refused)) => {
             let (e, delay) = *refused;
-            stat.failed.fetch_add(1, Ordering::Relaxed);
-            ctx.out.truncate(reply_mark);
-            reply_error(ctx, &e);
-            Outcome::Delay(delay)
+            (Outcome::Delay(delay), Some(e))
         }
-        Ok(outcome) => outcome,
-        Err(e) => {
-            if traffic {
-                stat.failed.fetch_add(1, Ordering::Relaxed);
-            }
-            ctx.out.truncate(reply_mark);
-            reply_error(ctx, &e);
-            Outcome::Done
-        }
+        Ok(outcome) => (outcome, None),
+        Err(e) => (Outcome::Done, Some(e)),
     };
+    if let Some(e) = failed {
+        if traffic {
+            stat.failed.fetch_add(1, Ordering::Relaxed);
+        }
+        ctx.out.truncate(reply_mark);
+        reply_error(ctx, &e);
+    }
     if gates & crate::tenancy::gates::MEMORY != 0 && spec.has(flags::WRITE) {
         let global = ctx.srv.tenancy.global_maxmemory.load(Ordering::Relaxed);
         if global > 0 {
