@@ -693,44 +693,17 @@ struct AofSink {
     always: Vec<bool>,
 }
 
-impl AofSink {
-    /// Drops the effects of `persist = false` DBs, then any MULTI/EXEC
-    /// left around fewer than two commands (a transaction across a cache
-    /// DB and a persisted one must still load).
-    fn kept(&self, effects: &[(usize, Argv)]) -> Option<Vec<(usize, Argv)>> {
-        if self.keep.iter().all(|&k| k) {
-            return None;
-        }
-        let is = |a: &Argv, w: &[u8]| a.first().is_some_and(|c| c.eq_ignore_ascii_case(w));
-        let mut out: Vec<(usize, Argv)> = effects
-            .iter()
-            .filter(|(db, a)| {
-                is(a, b"MULTI") || is(a, b"EXEC") || self.keep.get(*db).copied().unwrap_or(true)
-            })
-            .cloned()
-            .collect();
-        if out.len() >= 2
-            && is(&out[0].1, b"MULTI")
-            && is(&out[out.len() - 1].1, b"EXEC")
-            && out.len() < 4
-        {
-            out.remove(0);
-            out.pop();
-        }
-        // MULTI/EXEC go in the DB of their first/last remaining command.
-        if out.len() >= 4 {
-            let n = out.len();
-            out[0].0 = out[1].0;
-            out[n - 1].0 = out[n - 2].0;
-        }
-        Some(out)
-    }
-}
-
 impl EffectSink for AofSink {
-    fn append(&self, effects: &[(usize, Argv)]) -> u64 {
-        let filtered = self.kept(effects);
-        let effects = filtered.as_deref().unwrap_or(effects);
+    fn append(&self, mut effects: Vec<(usize, Argv)>, atomic: bool) -> u64 {
+        // `persist = false` DBs stay out of the file; what is left of a
+        // unit is wrapped (a transaction across a cache DB and a persisted
+        // one loads as the persisted DB's part).
+        if !self.keep.iter().all(|&k| k) {
+            effects.retain(|(db, _)| self.keep.get(*db).copied().unwrap_or(true));
+        }
+        if atomic {
+            effects = crate::server::effects::wrap(effects);
+        }
         let mut aof = self.aof.lock();
         let mut ticket = 0;
         let mut i = 0;
@@ -740,10 +713,6 @@ impl EffectSink for AofSink {
             let mut j = i;
             while j < effects.len() && effects[j].0 == db {
                 j += 1;
-            }
-            if !self.keep.get(db).copied().unwrap_or(true) {
-                i = j;
-                continue;
             }
             match aof.append(db, effects[i..j].iter().map(|(_, a)| a)) {
                 Ok(off) => {

@@ -124,9 +124,8 @@ impl Executor for Local {
         if !ctx.client.in_exec && !ctx.client.in_script && !ctx.client.effects.is_empty() {
             let mut pending = std::mem::take(&mut ctx.client.effects);
             pending.sort_by_key(|e| e.0);
-            let effects =
-                super::effects::wrap(pending.into_iter().map(|(_, d, c)| (d, c)).collect());
-            let ticket = ctx.srv.propagation.emit(&effects);
+            let effects = pending.into_iter().map(|(_, d, c)| (d, c)).collect();
+            let ticket = ctx.srv.propagation.emit(effects, true);
             // A refused append (the AOF failed; the sink raised MISCONF)
             // withholds the replies of a batch whose writes it lost; a read
             // that only expired a key lazily keeps its reply, as in Redis.

@@ -37,8 +37,11 @@ pub const REFUSED: u64 = u64::MAX;
 /// Receives the effects of each top-level command, each with the DB it ran in.
 pub trait EffectSink: Send + Sync {
     /// Logs `effects` in order; returns a ticket the command's reply must
-    /// wait for (an AOF offset to be written or synced), 0 for none.
-    fn append(&self, effects: &[(usize, Argv)]) -> u64;
+    /// wait for (an AOF offset to be written or synced), 0 for none. An
+    /// `atomic` unit is one command's (an EXEC's, a script's) effects:
+    /// replayed as one, so the sink wraps it ([`wrap`]) once it has kept
+    /// what it logs; otherwise they are independent (active expiry).
+    fn append(&self, effects: Vec<(usize, Argv)>, atomic: bool) -> u64;
 }
 
 /// Where effects go, and whether anyone listens (one relaxed load per
@@ -75,13 +78,14 @@ impl Propagation {
         *self.sink.write() = None;
     }
 
-    /// Hands effects to the sink; returns its ticket.
-    pub fn emit(&self, effects: &[(usize, Argv)]) -> u64 {
+    /// Hands effects to the sink (see [`EffectSink::append`]); returns
+    /// its ticket.
+    pub fn emit(&self, effects: Vec<(usize, Argv)>, atomic: bool) -> u64 {
         if !self.is_on() || effects.is_empty() {
             return 0;
         }
         match &*self.sink.read() {
-            Some(s) => s.append(effects),
+            Some(s) => s.append(effects, atomic),
             None => 0,
         }
     }
@@ -99,9 +103,9 @@ pub enum Effect {
     ReplacedIn(Vec<(usize, Argv)>),
 }
 
-/// Wraps a transaction's effects for the log: `MULTI … EXEC` when there is
-/// more than one, in the DB of the first (SELECTs between DBs are the
-/// sink's to write).
+/// Wraps an atomic unit's effects for the log: `MULTI … EXEC` when there
+/// is more than one, MULTI in the DB of the first and EXEC in that of the
+/// last (SELECTs between DBs are the sink's to write).
 pub fn wrap(mut effects: Vec<(usize, Argv)>) -> Vec<(usize, Argv)> {
     if effects.len() > 1 {
         let first = effects[0].0;

@@ -544,7 +544,7 @@ async fn cron(shared: Arc<Shared>) {
             let logged = db.take_effects();
             if !logged.is_empty() {
                 let effects: Vec<_> = logged.into_iter().map(|(_, c)| (i, c)).collect();
-                shared.propagation.emit(&effects);
+                shared.propagation.emit(effects, false);
             }
         }
     }

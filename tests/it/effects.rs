@@ -18,8 +18,13 @@ use crate::support::{start, Raw, TestServer};
 struct Recorder(Mutex<Vec<(usize, Argv)>>);
 
 impl EffectSink for Recorder {
-    fn append(&self, effects: &[(usize, Argv)]) -> u64 {
-        self.0.lock().extend_from_slice(effects);
+    fn append(&self, effects: Vec<(usize, Argv)>, atomic: bool) -> u64 {
+        let effects = if atomic {
+            keyward::server::effects::wrap(effects)
+        } else {
+            effects
+        };
+        self.0.lock().extend(effects);
         0
     }
 }
