@@ -158,7 +158,6 @@ impl Persistence {
     /// served from a blocking command).
     #[inline]
     pub fn reply_ticket(&self, own: u64, observed: bool) -> u64 {
-        use crate::server::effects::{REFUSED, SYNC_REQUIRED};
         let always = self.always.load(Ordering::Relaxed);
         if !always && own == 0 {
             return 0;
@@ -166,6 +165,13 @@ impl Persistence {
         let Some(sink) = self.aof.lock().clone() else {
             return 0;
         };
+        self.ticket_with(&sink, own, observed)
+    }
+
+    /// [`Persistence::reply_ticket`] once the sink is in hand.
+    fn ticket_with(&self, sink: &AofSink, own: u64, observed: bool) -> u64 {
+        use crate::server::effects::{REFUSED, SYNC_REQUIRED};
+        let always = self.always.load(Ordering::Relaxed);
         if own == REFUSED {
             // The batch's writes were refused by a failed AOF: no reply.
             return NEVER;
@@ -241,7 +247,7 @@ impl Persistence {
         } else {
             0
         };
-        self.reply_ticket(own | required, true)
+        self.ticket_with(&sink, own | required, true)
     }
 
     /// Waits until an fdatasync covers `ticket`; false when it never will
