@@ -282,21 +282,11 @@ pub fn to_dense(hll: &mut Vec<u8>) -> Result<(), Corrupt> {
     dense[..HDR].copy_from_slice(&hll[..HDR]);
     dense[4] = DENSE;
     let regs = &mut dense[HDR..];
-    let mut overflow = false;
-    let total = walk(&hll[HDR..], |first, op| {
-        if let Op::Val(v, n) = op {
-            if first + n > REGISTERS {
-                overflow = true;
-                return;
-            }
-            for i in first..first + n {
-                dense_put(regs, i, v);
-            }
+    sparse_values(&hll[HDR..], |first, n, v| {
+        for i in first..first + n {
+            dense_put(regs, i, v);
         }
-    });
-    if overflow || total != REGISTERS {
-        return Err(Corrupt);
-    }
+    })?;
     *hll = dense;
     Ok(())
 }
@@ -423,15 +413,25 @@ fn merge(max: &mut [u8; REGISTERS], hll: &[u8]) -> Result<(), Corrupt> {
         }
         return Ok(());
     }
+    sparse_values(&hll[HDR..], |first, n, v| {
+        for m in &mut max[first..first + n] {
+            *m = (*m).max(v);
+        }
+    })
+}
+
+/// Calls `each(first, n, value)` for every VAL run of sparse `code`, after
+/// checking it stays inside the registers; `Corrupt` when a run overflows
+/// them or the opcodes do not cover exactly all of them (Redis's checks in
+/// `hllSparseToDense` and `hllMerge`).
+fn sparse_values(code: &[u8], mut each: impl FnMut(usize, usize, u8)) -> Result<(), Corrupt> {
     let mut overflow = false;
-    let total = walk(&hll[HDR..], |first, op| {
+    let total = walk(code, |first, op| {
         if let Op::Val(v, n) = op {
             if first + n > REGISTERS {
                 overflow = true;
-                return;
-            }
-            for m in &mut max[first..first + n] {
-                *m = (*m).max(v);
+            } else if !overflow {
+                each(first, n, v);
             }
         }
     });
