@@ -81,14 +81,7 @@ bench() {
     rm -rf "$wd"
     mkdir -p "$wd"
     local args=(--dir "$wd" --dbfilename dump.rdb --save '' --appendonly no)
-    if [ "$name" = redis ]; then
-        port=$redis_port
-        "$rs" --port "$port" "${args[@]}" >"$wd/server.log" 2>&1 &
-    else
-        port=$kw_port
-        "$bin" --port "$port" "${args[@]}" >"$wd/server.log" 2>&1 &
-    fi
-    pid=$!
+    start_server "$name" "$wd/server.log" "${args[@]}"
     python3 "$tool" wait-ready "$port" 30 >/dev/null
     alive "$pid"
     echo "$name: filling $n keys ..."

@@ -1,6 +1,6 @@
 # Shared by benches/bgsave.sh and benches/rdb-load.sh (sourced, not run):
 # process and machine helpers, and the check that both ports are free
-# (expects $redis_port and $kw_port).
+# (expects $redis_port, $kw_port, and $rs / $bin, the two servers' binaries).
 wait_gone() { while kill -0 "$1" 2>/dev/null; do sleep 0.1; done; }
 # wait_quiet PCT: until the whole machine is under PCT% busy over 3 s
 wait_quiet() {
@@ -26,3 +26,17 @@ for p in "$redis_port" "$kw_port"; do
     fi
 done
 alive() { kill -0 "$1" 2>/dev/null || { echo "the server (pid $1) died; see its log" >&2; exit 1; }; }
+# start_server NAME LOG ARGS...: redis-server (NAME redis) or keyward on
+# its port, in the background, output to LOG; sets $port and $pid.
+start_server() {
+    local name=$1 log=$2
+    shift 2
+    if [ "$name" = redis ]; then
+        port=$redis_port
+        "$rs" --port "$port" "$@" >"$log" 2>&1 &
+    else
+        port=$kw_port
+        "$bin" --port "$port" "$@" >"$log" 2>&1 &
+    fi
+    pid=$!
+}

@@ -78,14 +78,7 @@ run() {
     local name=$1 port start wall cpu rss logged
     [ -n "${LOAD_QUIET:-}" ] && wait_quiet "$LOAD_QUIET"
     start=$(date +%s.%N)
-    if [ "$name" = redis ]; then
-        port=$redis_port
-        "$rs" --port "$port" "${common[@]}" >"$dir/$name.log" 2>&1 &
-    else
-        port=$kw_port
-        "$bin" --port "$port" "${common[@]}" >"$dir/$name.log" 2>&1 &
-    fi
-    pid=$!
+    start_server "$name" "$dir/$name.log" "${common[@]}"
     wall=$(python3 "$tool" wait-ready "$port" 600 "$start")
     alive "$pid"
     cpu=$(cpu_s "$pid")
