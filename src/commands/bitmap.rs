@@ -115,12 +115,12 @@ fn write_bytes(db: &mut Db, key: &[u8], now: i64, len: usize, writes: &[(usize, 
             s.resize(len, 0);
         }
         apply(&mut s);
-        e.replace_value(NewValue::Str(&s));
+        e.replace_value(NewValue::Raw(&s));
     });
     if done.is_none() {
         let mut s = vec![0u8; len];
         apply(&mut s);
-        store(db, key, NewValue::Str(&s), None, now);
+        store(db, key, NewValue::Raw(&s), None, now);
     }
 }
 
@@ -150,6 +150,8 @@ fn setbit(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if len.is_none_or(|l| l <= byte) || was != on {
         let new = if on { old | mask } else { old & !mask };
         write_bytes(db, key, now, byte + 1, &[(byte, new)]);
+    } else {
+        db.mark_raw(key);
     }
     out.int(i64::from(was));
     Ok(Outcome::Done)
@@ -433,7 +435,7 @@ fn bitop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             BitOp::Xor => res.iter_mut().zip(s).for_each(|(r, b)| *r ^= b),
         }
     }
-    store(db, dest, NewValue::Str(&res), None, now);
+    store(db, dest, NewValue::Raw(&res), None, now);
     out.int(maxlen as i64);
     Ok(Outcome::Done)
 }

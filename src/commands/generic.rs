@@ -185,11 +185,10 @@ fn type_name(e: &Entry) -> &'static str {
 /// A new entry under `key` holding a copy of `e`'s value and TTL.
 fn copy_entry(e: &Entry, key: &[u8], clock: u32) -> Entry {
     let value = match e.value() {
+        // Redis's dupStringObject keeps the encoding.
+        ValueRef::Str(s) if e.raw_encoded() => NewValue::Raw(s),
         ValueRef::Str(s) => NewValue::Str(s),
         ValueRef::Int(i) => NewValue::Int(i),
-        // `Object` has no variants until the data types land, which makes
-        // this arm unreachable for now.
-        #[allow(unreachable_code)]
         ValueRef::Obj(o) => NewValue::Obj(Box::new(o.clone())),
     };
     Entry::new(key, value, e.expire(), clock)
@@ -199,6 +198,9 @@ fn copy_entry(e: &Entry, key: &[u8], clock: u32) -> Entry {
 fn rekey(e: Entry, key: &[u8]) -> Entry {
     let (expire, clock) = (e.expire(), e.clock());
     let value = match e.value() {
+        ValueRef::Str(s) if e.raw_encoded() => {
+            return Entry::new(key, NewValue::Raw(s), expire, clock)
+        }
         ValueRef::Str(s) => return Entry::new(key, NewValue::Str(s), expire, clock),
         ValueRef::Int(i) => NewValue::Int(i),
         ValueRef::Obj(_) => NewValue::Obj(e.into_object().expect("entry holds an object")),

@@ -522,7 +522,7 @@ fn count_raw(regs: &[u8; REGISTERS]) -> u64 {
 fn write_back(db: &mut Db, key: &[u8], now: i64, hll: &[u8]) {
     db.modify_with(key, now, false, |e| match e.raw_str_mut() {
         Some(s) if s.len() == hll.len() => s.copy_from_slice(hll),
-        _ => e.replace_value(NewValue::Str(hll)),
+        _ => e.replace_value(NewValue::Raw(hll)),
     });
 }
 
@@ -568,7 +568,7 @@ fn pfadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if updated {
         invalidate(&mut hll);
         if created {
-            store(db, key, NewValue::Str(&hll), None, now);
+            store(db, key, NewValue::Raw(&hll), None, now);
         } else {
             write_back(db, key, now, &hll);
         }
@@ -652,7 +652,7 @@ fn pfmerge(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     invalidate(&mut hll);
     if created {
-        store(db, dest, NewValue::Str(&hll), None, now);
+        store(db, dest, NewValue::Raw(&hll), None, now);
     } else {
         write_back(db, dest, now, &hll);
     }

@@ -59,6 +59,8 @@ const MISSING_GROUP: Error = Error::lit("ERR Missing GROUP option for XREADGROUP
 const DOLLAR_IN_GROUP: Error = Error::lit("ERR The $ ID is meaningless in the context of XREADGROUP: you want to read the history of this consumer by specifying a proper ID, or use the > ID to get new messages. The $ ID would just return an empty result set.");
 const GT_OUTSIDE_GROUP: Error = Error::lit("ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> <consumer> option.");
 const TIMEOUT_NOT_INT: Error = Error::lit("ERR timeout is not an integer or out of range");
+const XSETID_BELOW_MAXDEL: Error =
+    Error::lit("ERR The ID specified in XSETID is smaller than current max_deleted_entry_id");
 const AUTOCLAIM_COUNT: Error = Error::lit("ERR COUNT must be > 0");
 
 fn nogroup_read(key: &[u8], group: &[u8]) -> Error {
@@ -895,6 +897,25 @@ fn serve_blocked(
                 buf: Vec::new(),
                 proto,
             };
+            // As Redis 7.2, which runs the command again when a key it
+            // waits on is deleted, changes type or loses the group: the
+            // client gets the error the command would answer now.
+            for key in &k {
+                let gone = match db.object(key, now) {
+                    Err(_) => Some(errors::WRONGTYPE),
+                    Ok(o) => match as_stream(o) {
+                        Err(e) => Some(e),
+                        Ok(s) if s.and_then(|s| s.group(group)).is_none() => {
+                            Some(nogroup_read(key, group))
+                        }
+                        Ok(_) => None,
+                    },
+                };
+                if let Some(e) = gone {
+                    out.error(e.text().as_bytes());
+                    return Some(out.buf);
+                }
+            }
             xreadgroup_for_client(db, &mut out, &k, group, consumer, *count, *noack, now)
                 .then_some(out.buf)
         }
@@ -1541,6 +1562,9 @@ fn xsetid(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                 return Err(XSETID_ENTRIES);
             }
         }
+        if id < s.max_deleted {
+            return Err(XSETID_BELOW_MAXDEL);
+        }
         s.set_last_id(id);
         if let Some(n) = entries_added {
             s.entries_added = n;
@@ -1667,6 +1691,8 @@ fn xgroup(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         out.ok();
     } else if is(sub, "destroy") && argc == 4 {
         let n = with_stream(db, key, now, false, |s| Ok(s.destroy_group(group)))?;
+        // A client blocked in XREADGROUP on this group gets -NOGROUP.
+        db.signal_ready(key);
         out.int(i64::from(n == Some(true)));
     } else if is(sub, "createconsumer") && argc == 5 {
         let n = with_stream(db, key, now, false, |s| {

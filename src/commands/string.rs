@@ -527,7 +527,7 @@ fn append(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let mut joined = Vec::with_capacity(total as usize);
     joined.extend_from_slice(old);
     joined.extend_from_slice(tail);
-    db.modify(key, now, |e| e.replace_value(NewValue::Str(&joined)));
+    db.modify(key, now, |e| e.replace_value(NewValue::Raw(&joined)));
     out.int(total as i64);
     Ok(Outcome::Done)
 }
@@ -597,7 +597,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         let mut s = vec![0u8; (offset + vlen) as usize];
         s[offset as usize..].copy_from_slice(value);
         let (db, out) = ctx.db_out();
-        store(db, key, NewValue::Str(&s), None, now);
+        store(db, key, NewValue::Raw(&s), None, now);
         out.int(s.len() as i64);
         return Ok(Outcome::Done);
     }
@@ -619,7 +619,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     s.resize(new_len, 0);
     s[offset as usize..offset as usize + value.len()].copy_from_slice(value);
-    db.modify(key, now, |e| e.replace_value(NewValue::Str(&s)));
+    db.modify(key, now, |e| e.replace_value(NewValue::Raw(&s)));
     out.int(new_len as i64);
     Ok(Outcome::Done)
 }

@@ -97,10 +97,7 @@ fn watch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         {
             continue;
         }
-        db.watchers
-            .entry(key.to_vec())
-            .or_default()
-            .push(ctx.client.watch_dirty.clone());
+        db.watch(key, ctx.client.watch_dirty.clone(), ctx.now);
         ctx.client.watched.push((db_index, key.to_vec()));
     }
     drop(db);
@@ -119,7 +116,7 @@ pub fn unwatch_all(srv: &Shared, client: &mut Client) {
     for (db_index, key) in client.watched.drain(..) {
         let mut db = srv.keyspace.lock(db_index);
         if let Some(flags) = db.watchers.get_mut(&key) {
-            flags.retain(|f| !std::sync::Arc::ptr_eq(f, &client.watch_dirty));
+            flags.retain(|w| !std::sync::Arc::ptr_eq(&w.dirty, &client.watch_dirty));
             if flags.is_empty() {
                 db.watchers.remove(&key);
             }

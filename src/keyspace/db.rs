@@ -53,6 +53,27 @@ pub struct DbStats {
     pub evicted: u64,
 }
 
+/// One client's WATCH of one key.
+pub struct Watch {
+    /// The client's flag: set when any key it watches changes.
+    pub dirty: Arc<AtomicBool>,
+    /// The key was present but past its TTL when WATCHed: deleting it is
+    /// no change (Redis's `wk->expired`).
+    pub expired: bool,
+}
+
+impl Watch {
+    /// The key was written (`present`: it is in the table now) or deleted.
+    #[inline]
+    fn touched(&mut self, present: bool) {
+        if self.expired && !present {
+            self.expired = false;
+        } else {
+            self.dirty.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
 pub struct Db {
     pub(super) table: Table,
     pub(super) volatile: usize,
@@ -61,9 +82,10 @@ pub struct Db {
     /// Next segment the active expiry cycle visits.
     expire_seg: usize,
     pub rng: SmallRng,
-    /// WATCHed keys: each watcher's "dirty" flag, set by any mutation of
-    /// the key (insert/remove/modify/flush all funnel through here).
-    pub watchers: HashMap<Vec<u8>, Vec<Arc<AtomicBool>>>,
+    /// WATCHed keys and their watchers (see [`Watch`]): any mutation of
+    /// the key (insert/remove/modify/expiry/flush all funnel through here)
+    /// marks them dirty.
+    pub watchers: HashMap<Vec<u8>, Vec<Watch>>,
     /// Clients blocked on this DB's keys (stay with the DB index: SWAPDB
     /// swaps data, not waiters).
     pub blocking: Blocking,
@@ -238,6 +260,14 @@ impl Db {
         Some(e)
     }
 
+    /// OBJECT ENCODING's `raw` for a string a command "modified" without
+    /// changing it (see [`Entry::mark_raw`]); not a write.
+    pub fn mark_raw(&mut self, key: &[u8]) {
+        if let Some(e) = self.table.get_mut(key) {
+            e.mark_raw();
+        }
+    }
+
     /// Whether the key exists (and has not expired), without touching it.
     pub fn exists(&mut self, key: &[u8], now: i64) -> bool {
         self.expire_if_needed(key, now);
@@ -250,30 +280,66 @@ impl Db {
     }
 
     /// Inserts or replaces an entry; returns the entry it replaced.
-    /// Marks WATCHers of `key` dirty. One emptiness check when none.
+    /// Marks WATCHers of `key` dirty (`present`: the key exists after the
+    /// change, false for a deletion). One emptiness check when none.
     #[inline]
-    fn touch(&mut self, key: &[u8]) {
+    fn touch(&mut self, key: &[u8], present: bool) {
         if !self.watchers.is_empty() {
-            if let Some(flags) = self.watchers.get(key) {
-                for f in flags {
-                    f.store(true, Ordering::Relaxed);
+            if let Some(watches) = self.watchers.get_mut(key) {
+                for w in watches {
+                    w.touched(present);
                 }
             }
         }
     }
 
-    /// Marks every WATCHer of this DB dirty (FLUSHDB, SWAPDB).
-    pub fn touch_all_watched(&mut self) {
-        for f in self.watchers.values().flatten() {
-            f.store(true, Ordering::Relaxed);
+    /// FLUSHDB (`replaced_with` None) or SWAPDB: marks dirty the WATCHers
+    /// of keys that existed in the emptied contents (`self`, still holding
+    /// them) or exist in what replaces them, as Redis's
+    /// `touchAllWatchedKeysInDb`. A key expired at WATCH time that is
+    /// merely deleted, or stays expired, is no change.
+    pub fn touch_all_watched(&mut self, replaced_with: Option<&Table>, now: i64) {
+        for (key, watches) in self.watchers.iter_mut() {
+            let emptied = self.table.get(key).is_some();
+            let incoming = replaced_with.and_then(|t| t.get(key));
+            if !emptied && incoming.is_none() {
+                continue;
+            }
+            let incoming_expired = incoming.is_some_and(|e| is_expired(e, now));
+            for w in watches.iter_mut() {
+                if w.expired {
+                    if incoming.is_none() {
+                        w.expired = false;
+                        continue;
+                    }
+                    if incoming_expired {
+                        continue;
+                    }
+                } else if !emptied && incoming_expired {
+                    w.expired = true;
+                    continue;
+                }
+                w.dirty.store(true, Ordering::Relaxed);
+            }
         }
+    }
+
+    /// Registers a WATCH of `key` (once per client and key: the caller
+    /// checks). A key present but past its TTL is noted as expired, so its
+    /// deletion does not count as a change (Redis's `wk->expired`).
+    pub fn watch(&mut self, key: &[u8], dirty: Arc<AtomicBool>, now: i64) {
+        let expired = self.table.get(key).is_some_and(|e| is_expired(e, now));
+        self.watchers
+            .entry(key.to_vec())
+            .or_default()
+            .push(Watch { dirty, expired });
     }
 
     pub fn insert(&mut self, mut entry: Entry) -> Option<Entry> {
         // New at any running snapshot's cut, so owed to none.
         entry.set_snap_bit(self.snap_done);
         self.dirty += 1;
-        self.touch(entry.key());
+        self.touch(entry.key(), true);
         // A key written whole (RENAME, MOVE, COPY, SET…) may be what a
         // blocked client waits for; its serve function checks the type.
         self.blocking.mark_ready(entry.key());
@@ -317,8 +383,11 @@ impl Db {
     pub fn remove(&mut self, key: &[u8]) -> Option<Entry> {
         let e = self.table.remove(key)?;
         self.dirty += 1;
-        self.touch(key);
+        self.touch(key, false);
         self.forget(&e);
+        // Deleted under a client blocked in XREADGROUP: it gets -NOGROUP
+        // (the others' serve functions find nothing and keep waiting).
+        self.blocking.mark_ready(key);
         if let Some(s) = self.snap.as_deref_mut() {
             s.pre_image(&e, self.snap_done, self.policy);
         }
@@ -347,7 +416,7 @@ impl Db {
     ) -> Option<R> {
         self.expire_if_needed(key, now);
         if !self.watchers.is_empty() && self.table.get(key).is_some() {
-            self.touch(key);
+            self.touch(key, true);
         }
         let e = self.table.get_mut(key)?;
         self.dirty += 1;
@@ -440,7 +509,7 @@ impl Db {
     /// off the hot path (FLUSHDB ASYNC).
     pub fn flush(&mut self) -> Table {
         self.dirty += self.table.len() as u64;
-        self.touch_all_watched();
+        self.touch_all_watched(None, self.time_hint);
         self.volatile = 0;
         self.mem = 0;
         self.expire_seg = 0;
@@ -513,6 +582,7 @@ impl Db {
             for e in &removed {
                 self.forget(e);
                 self.dirty += 1;
+                self.touch(e.key(), false);
                 self.propagate_del(e.key());
                 if let Some(s) = self.snap.as_deref_mut() {
                     s.pre_image(e, self.snap_done, self.policy);
@@ -552,6 +622,9 @@ impl Db {
     pub fn swap_contents(&mut self, other: &mut Db) {
         self.dirty += 1;
         other.dirty += 1;
+        // Watchers stay with the DB index; what they look at changes.
+        self.touch_all_watched(Some(&other.table), self.time_hint);
+        other.touch_all_watched(Some(&self.table), other.time_hint);
         std::mem::swap(&mut self.table, &mut other.table);
         std::mem::swap(&mut self.volatile, &mut other.volatile);
         std::mem::swap(&mut self.mem, &mut other.mem);
@@ -565,10 +638,8 @@ impl Db {
         // stays with the index like the other settings.
         self.pool.clear();
         other.pool.clear();
-        // Waiters and watchers stay with the DB index; what they look at
-        // changed, so WATCHes break and blocked clients get a chance.
+        // Waiters stay with the DB index too: they get a chance.
         for db in [&mut *self, &mut *other] {
-            db.touch_all_watched();
             for k in db.blocking.watched_keys() {
                 db.blocking.mark_ready(&k);
             }

@@ -35,6 +35,10 @@ const KIND_OBJ: u8 = 2;
 /// not been handed to it yet. Rebuilding a block (`set_expire`,
 /// `replace_value`) drops it; `Db` re-stamps after every mutation.
 const SNAP: u8 = 1 << 4;
+/// A string modified in place (APPEND, SETRANGE, SETBIT …): OBJECT
+/// ENCODING says `raw` whatever its length or digits, as Redis's
+/// `dbUnshareStringValue` leaves it. Kept by `set_expire`.
+const RAW_ENC: u8 = 1 << 5;
 
 /// A borrowed view of an entry's value.
 #[derive(Debug)]
@@ -49,6 +53,9 @@ pub enum NewValue<'a> {
     /// Bytes; stored as an integer when they are a canonical integer of at
     /// most 20 characters (Redis's `int` encoding).
     Str(&'a [u8]),
+    /// Bytes kept as they are, with the `raw` encoding: a value a command
+    /// modified in place (see `RAW_ENC`).
+    Raw(&'a [u8]),
     Int(i64),
     Obj(Box<Object>),
 }
@@ -101,6 +108,11 @@ impl Entry {
                 Some(i) => Self::build(key, KIND_INT, &i.to_le_bytes(), expire, clock),
                 None => Self::build(key, KIND_RAW, s, expire, clock),
             },
+            NewValue::Raw(s) => {
+                let mut e = Self::build(key, KIND_RAW, s, expire, clock);
+                e.bytes_mut()[0] |= RAW_ENC;
+                e
+            }
             NewValue::Int(i) => Self::build(key, KIND_INT, &i.to_le_bytes(), expire, clock),
             NewValue::Obj(o) => {
                 let raw = Box::into_raw(o) as usize as u64;
@@ -264,7 +276,24 @@ impl Entry {
             return None;
         }
         let v = h.key_at() + h.klen;
-        Some(&mut self.bytes_mut()[v..v + h.vlen])
+        let bytes = self.bytes_mut();
+        // Modified in place: Redis's encoding is `raw` from now on.
+        bytes[0] |= RAW_ENC;
+        Some(&mut bytes[v..v + h.vlen])
+    }
+
+    /// Whether the string was modified in place (see `RAW_ENC`).
+    pub fn raw_encoded(&self) -> bool {
+        self.header().flags & RAW_ENC != 0
+    }
+
+    /// Marks a string as modified in place (see `RAW_ENC`) without
+    /// changing it: Redis's SETBIT unshares the value even when the bit
+    /// was already set.
+    pub fn mark_raw(&mut self) {
+        if self.header().kind() != KIND_OBJ {
+            self.bytes_mut()[0] |= RAW_ENC;
+        }
     }
 
     pub fn expire(&self) -> Option<i64> {
@@ -288,7 +317,8 @@ impl Entry {
             (false, None) => {}
             _ => {
                 let (val, kind) = self.value_bytes();
-                let rebuilt = Self::build(self.key(), kind, val, at, self.clock());
+                let mut rebuilt = Self::build(self.key(), kind, val, at, self.clock());
+                rebuilt.bytes_mut()[0] |= h.flags & RAW_ENC;
                 let old = std::mem::replace(self, rebuilt);
                 // The value (and any Box<Object>) now belongs to the new block.
                 old.forget_value();
@@ -381,6 +411,9 @@ impl Entry {
 
     /// The encoding OBJECT ENCODING reports for a string value.
     pub fn string_encoding(&self) -> &'static str {
+        if self.raw_encoded() {
+            return "raw";
+        }
         match self.value() {
             ValueRef::Int(_) => "int",
             ValueRef::Str(s) if s.len() <= 44 => "embstr",

@@ -1046,3 +1046,53 @@ async fn command_info_rows() {
         assert_eq!(a.call_str(line).await, b.call_str(line).await, "{line}");
     }
 }
+
+/// Redis 7.2 runs a blocked XREADGROUP again when its stream is deleted,
+/// loses the group or changes type: the client gets that command's error.
+/// (7.0 answered `-UNBLOCKED …`; 7.2 wins.)
+#[tokio::test]
+async fn blocked_xreadgroup_gets_nogroup_or_wrongtype() {
+    support::scenario(
+        Oracle::valkey().await,
+        &[
+            "0 XGROUP CREATE s g $ MKSTREAM",
+            "1> XREADGROUP GROUP g c BLOCK 0 STREAMS s >",
+            "0 DEL s",
+            "1<",
+            "0 XGROUP CREATE s g $ MKSTREAM",
+            "1> XREADGROUP GROUP g c BLOCK 0 STREAMS s >",
+            "0 XGROUP DESTROY s g",
+            "1<",
+            "0 XGROUP CREATE s g $ MKSTREAM",
+            "1> XREADGROUP GROUP g c BLOCK 0 STREAMS s >",
+            "0 MULTI",
+            "0 DEL s",
+            "0 SET s str",
+            "0 EXEC",
+            "1<",
+            // Other waiters on a deleted key keep waiting.
+            "0 DEL s",
+            "0 XADD s 1-0 f v",
+            "1> XREAD BLOCK 0 STREAMS s $",
+            "0 DEL s",
+            "0 XADD s 2-0 f v",
+            "1<",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn xsetid_refuses_an_id_below_max_deleted() {
+    support::diff_lines_72(&[
+        "XADD s 1-0 f v",
+        "XADD s 2-0 f v",
+        "XDEL s 2-0",
+        "XSETID s 1-5",
+        "XSETID s 2-0",
+        "XSETID s 3-0 ENTRIESADDED 2 MAXDELETEDID 2-5",
+        "XSETID s 2-9",
+        "XINFO STREAM s",
+    ])
+    .await;
+}

@@ -1143,3 +1143,45 @@ async fn differential_binary_values() {
     ])
     .await;
 }
+
+/// OBJECT ENCODING as Redis 7.2: a string modified in place (APPEND,
+/// SETRANGE, SETBIT, BITOP, PFADD) is `raw` whatever it holds; SET, INCR
+/// and a new key by APPEND choose int/embstr/raw from the value.
+#[tokio::test]
+async fn object_encoding_follows_in_place_modification() {
+    let lines = [
+        "SET k 12",
+        "OBJECT ENCODING k",
+        "APPEND k 3",
+        "OBJECT ENCODING k",
+        "INCR k",
+        "OBJECT ENCODING k",
+        "SET s abc",
+        "SETRANGE s 1 z",
+        "OBJECT ENCODING s",
+        "EXPIRE s 100",
+        "OBJECT ENCODING s",
+        "SET b x",
+        "SETBIT b 3 1",
+        "OBJECT ENCODING b",
+        "SETBIT nb 3 1",
+        "OBJECT ENCODING nb",
+        "BITOP OR d b b",
+        "OBJECT ENCODING d",
+        "SETRANGE nk 0 abc",
+        "OBJECT ENCODING nk",
+        "APPEND na 123",
+        "OBJECT ENCODING na",
+        "PFADD h a",
+        "OBJECT ENCODING h",
+        "SET f 1.5",
+        "INCRBYFLOAT f 1",
+        "OBJECT ENCODING f",
+        "SET l 123456789012345678901234567890123456789012345",
+        "OBJECT ENCODING l",
+        "COPY b b2",
+        "OBJECT ENCODING b2",
+    ];
+    support::diff_lines(&lines).await;
+    support::diff_lines_72(&lines).await;
+}

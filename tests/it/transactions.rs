@@ -138,3 +138,61 @@ async fn differential_transactions() {
     ])
     .await;
 }
+
+/// WATCH as Redis 7.2: a key that expires after WATCH breaks EXEC (by
+/// active or lazy expiry), a key already expired at WATCH does not, and
+/// FLUSHDB/FLUSHALL/SWAPDB break only WATCHes of keys that existed.
+#[tokio::test]
+async fn watch_sees_expiry_and_flushes_only_of_existing_keys() {
+    for oracle in [
+        support::Oracle::start().await,
+        support::Oracle::valkey().await,
+    ] {
+        support::scenario(
+            oracle,
+            &[
+                // Expires between WATCH and EXEC.
+                "0 SET k 1 PX 100",
+                "0 WATCH k",
+                "sleep 300",
+                "0 MULTI",
+                "0 SET x 1",
+                "0 EXEC",
+                // Expired (but maybe still present) at WATCH time.
+                "0 SET k 1 PX 1",
+                "sleep 20",
+                "0 WATCH k",
+                "0 MULTI",
+                "0 SET x 2",
+                "0 EXEC",
+                // FLUSHDB breaks the WATCH of a key that existed...
+                "0 SET w 1",
+                "0 WATCH w",
+                "1 FLUSHDB",
+                "0 MULTI",
+                "0 SET x 3",
+                "0 EXEC",
+                // ...but not of one that did not.
+                "0 WATCH nothere",
+                "1 FLUSHALL",
+                "0 MULTI",
+                "0 SET x 4",
+                "0 EXEC",
+                // SWAPDB: a key that appears in the swapped-in DB counts.
+                "1 SELECT 1",
+                "1 SET s 1",
+                "0 WATCH s",
+                "1 SWAPDB 0 1",
+                "0 MULTI",
+                "0 SET x 5",
+                "0 EXEC",
+                "0 WATCH gone",
+                "1 SWAPDB 0 1",
+                "0 MULTI",
+                "0 SET x 6",
+                "0 EXEC",
+            ],
+        )
+        .await;
+    }
+}
