@@ -355,7 +355,7 @@ impl Db {
         if let Some(o) = &old {
             self.forget(o);
             if let Some(s) = self.snap.as_deref_mut() {
-                s.pre_image(o, self.snap_done, self.policy);
+                s.pre_image(o, self.snap_done);
             }
         }
         old
@@ -389,7 +389,7 @@ impl Db {
         // (the others' serve functions find nothing and keep waiting).
         self.blocking.mark_ready(key);
         if let Some(s) = self.snap.as_deref_mut() {
-            s.pre_image(&e, self.snap_done, self.policy);
+            s.pre_image(&e, self.snap_done);
         }
         Some(e)
     }
@@ -426,7 +426,7 @@ impl Db {
             evict::touch(e, self.lfu, now, &mut self.rng);
         }
         if let Some(s) = self.snap.as_deref_mut() {
-            s.pre_image(e, self.snap_done, self.policy);
+            s.pre_image(e, self.snap_done);
         }
         let r = f(e);
         // `f` may have rebuilt the block (`set_expire`, `replace_value`),
@@ -585,7 +585,7 @@ impl Db {
                 self.touch(e.key(), false);
                 self.propagate_del(e.key());
                 if let Some(s) = self.snap.as_deref_mut() {
-                    s.pre_image(e, self.snap_done, self.policy);
+                    s.pre_image(e, self.snap_done);
                 }
             }
             removed_total += removed.len();

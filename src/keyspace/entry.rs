@@ -341,6 +341,35 @@ impl Entry {
         Some(unsafe { Box::from_raw(p) })
     }
 
+    /// A snapshot's copy of the entry, taken under its DB lock and encoded
+    /// after it: a string is copied (`clone_inline`), a collection shared
+    /// ([`Object::share`]: its chunks are shared, and the live value copies
+    /// a chunk only when it next writes to it). Key, TTL and clock as here.
+    pub fn share(&self) -> Entry {
+        if let Some(copy) = self.clone_inline() {
+            return copy;
+        }
+        let o = match self.value() {
+            ValueRef::Obj(o) => o.share(),
+            _ => unreachable!("clone_inline copies every non-object entry"),
+        };
+        Entry::new(
+            self.key(),
+            NewValue::Obj(Box::new(o)),
+            self.expire(),
+            self.clock(),
+        )
+    }
+
+    /// Bytes [`Entry::share`] copies: the whole block of a string, what
+    /// [`Object::share_cost`] says of a collection.
+    pub fn share_cost(&self) -> usize {
+        match self.value() {
+            ValueRef::Obj(o) => alloc_class(self.header().total()) + o.share_cost(),
+            _ => self.mem_usage(),
+        }
+    }
+
     /// A copy of an entry whose value lives in its block (a string or an
     /// integer): one allocation and a byte copy. `None` for a collection,
     /// whose block only points to it.

@@ -129,11 +129,15 @@ pub enum Chunk {
 pub struct SnapshotStats {
     /// Entries emitted so far, by the walk or as pre-images.
     pub keys_done: u64,
-    /// Entries a writer encoded before changing them.
+    /// Entries a writer handed over before changing them.
     pub pre_images: u64,
+    /// Bytes copied under a DB lock to hand entries over (strings whole,
+    /// collections their chunk lists: [`Entry::share_cost`]).
+    pub copied_bytes: u64,
     /// Encoded bytes produced (walk and pre-images).
     pub bytes: u64,
-    /// Pre-image bytes waiting for the walk now.
+    /// Pre-image bytes waiting for the walk now (the entries' full size,
+    /// shared chunks included).
     pub queued_bytes: u64,
     /// The most pre-image bytes ever waiting at once.
     pub peak_queued_bytes: u64,
@@ -153,6 +157,7 @@ struct Shared {
     cancelled: AtomicBool,
     keys_done: AtomicU64,
     pre_images: AtomicU64,
+    copied: AtomicU64,
     bytes: AtomicU64,
     queued: AtomicU64,
     peak_queued: AtomicU64,
@@ -164,6 +169,7 @@ impl Shared {
         SnapshotStats {
             keys_done: self.keys_done.load(Ordering::Relaxed),
             pre_images: self.pre_images.load(Ordering::Relaxed),
+            copied_bytes: self.copied.load(Ordering::Relaxed),
             bytes: self.bytes.load(Ordering::Relaxed),
             queued_bytes: self.queued.load(Ordering::Relaxed),
             peak_queued_bytes: self.peak_queued.load(Ordering::Relaxed),
@@ -182,8 +188,12 @@ pub(super) struct DbSnap {
     cursor: u64,
     /// The table FLUSHDB replaced while the walk was inside it.
     pub(super) orphan: Option<Table>,
-    /// Encoded pre-images not yet handed to the consumer.
-    queue: Vec<u8>,
+    /// Pre-images not yet handed to the walk: copies of strings, shared
+    /// copies of collections ([`Entry::share`]), encoded by the walk once
+    /// it has released the lock.
+    queue: Vec<Entry>,
+    /// Their `mem_usage`, counted in [`SnapshotStats::queued_bytes`].
+    queue_bytes: u64,
 }
 
 impl DbSnap {
@@ -192,17 +202,19 @@ impl DbSnap {
     /// its bit, so `e` is never emitted twice.
     #[cold]
     #[inline(never)]
-    pub(super) fn pre_image(&mut self, e: &Entry, done: bool, policy: Policy) {
+    pub(super) fn pre_image(&mut self, e: &Entry, done: bool) {
         if e.snap_bit() == done || self.shared.cancelled.load(Ordering::Relaxed) {
             return;
         }
-        let before = self.queue.len();
-        (self.shared.encoder)(e, policy, &mut self.queue);
-        let n = (self.queue.len() - before) as u64;
+        let copy = e.share();
+        let n = copy.mem_usage() as u64;
         let s = &self.shared;
+        s.copied
+            .fetch_add(copy.share_cost() as u64, Ordering::Relaxed);
+        self.queue.push(copy);
+        self.queue_bytes += n;
         s.pre_images.fetch_add(1, Ordering::Relaxed);
         s.keys_done.fetch_add(1, Ordering::Relaxed);
-        s.bytes.fetch_add(n, Ordering::Relaxed);
         let queued = s.queued.fetch_add(n, Ordering::Relaxed) + n;
         s.peak_queued.fetch_max(queued, Ordering::Relaxed);
     }
@@ -262,6 +274,7 @@ impl<K: AsRef<Keyspace>> Snapshot<K> {
             cancelled: AtomicBool::new(false),
             keys_done: AtomicU64::new(0),
             pre_images: AtomicU64::new(0),
+            copied: AtomicU64::new(0),
             bytes: AtomicU64::new(0),
             queued: AtomicU64::new(0),
             peak_queued: AtomicU64::new(0),
@@ -289,6 +302,7 @@ impl<K: AsRef<Keyspace>> Snapshot<K> {
                     cursor: 0,
                     orphan: None,
                     queue: Vec::new(),
+                    queue_bytes: 0,
                 }));
             }
             inspect(&all);
@@ -352,7 +366,6 @@ impl<K: AsRef<Keyspace>> Snapshot<K> {
                     let done = walk_chunk(
                         &mut db,
                         &self.shared,
-                        out,
                         &mut self.staged,
                         encode,
                         self.step_entries,
@@ -538,15 +551,14 @@ fn lock_owner<'a>(
     Some(all.swap_remove(i))
 }
 
-/// One bounded chunk of the walk over `db`'s contents: drains queued
-/// pre-images into `out`, then emits owed entries from the cursor on:
-/// collections encoded into `out`, strings copied into `staged` for the
+/// One bounded chunk of the walk over `db`'s contents: moves queued
+/// pre-images into `staged`, then adds the owed entries from the cursor
+/// on (strings copied, collections shared: [`Entry::share`]), for the
 /// caller to encode once the lock is released. True when the contents are
 /// finished.
 fn walk_chunk(
     db: &mut Db,
     shared: &Shared,
-    out: &mut Vec<u8>,
     staged: &mut Vec<Entry>,
     encode: bool,
     budget: usize,
@@ -555,22 +567,19 @@ fn walk_chunk(
         table,
         snap,
         snap_done,
-        policy,
         ..
     } = db;
-    let (done, policy) = (*snap_done, *policy);
+    let done = *snap_done;
     let Some(s) = snap.as_deref_mut() else {
         return true;
     };
-    shared
-        .queued
-        .fetch_sub(s.queue.len() as u64, Ordering::Relaxed);
+    shared.queued.fetch_sub(s.queue_bytes, Ordering::Relaxed);
+    s.queue_bytes = 0;
     if encode {
-        out.append(&mut s.queue);
+        staged.append(&mut s.queue);
     } else {
         s.queue = Vec::new();
     }
-    let start = out.len();
     let t = match s.orphan.as_mut() {
         Some(t) => t,
         None => table,
@@ -589,17 +598,11 @@ fn walk_chunk(
                 // step must get past them.
                 seen += 1;
                 if encode {
-                    match e.clone_inline() {
-                        Some(copy) => {
-                            held += copy.mem_usage();
-                            staged.push(copy);
-                        }
-                        None => {
-                            let before = out.len();
-                            (shared.encoder)(e, policy, out);
-                            held += out.len() - before;
-                        }
-                    }
+                    // A string is copied, a collection shared: both are
+                    // encoded after the lock is released.
+                    let copy = e.share();
+                    held += copy.share_cost();
+                    staged.push(copy);
                     emitted += 1;
                 }
                 e.set_snap_bit(done);
@@ -618,10 +621,8 @@ fn walk_chunk(
         }
     }
     s.cursor = cursor;
+    shared.copied.fetch_add(held as u64, Ordering::Relaxed);
     shared.keys_done.fetch_add(emitted, Ordering::Relaxed);
-    shared
-        .bytes
-        .fetch_add((out.len() - start) as u64, Ordering::Relaxed);
     finished
 }
 
@@ -957,6 +958,100 @@ mod tests {
         );
         drop(snap);
         assert_clean(&ks);
+    }
+
+    /// Large collections are handed to the snapshot shared, not copied:
+    /// the first write to each (a pre-image) and the walk copy their chunk
+    /// lists under the lock, and the write itself copies one chunk. The
+    /// output is still the cut, read in the RDB encoder's order (a sorted
+    /// set from its highest member down).
+    #[test]
+    fn big_collections_are_shared_with_the_snapshot() {
+        use crate::keyspace::types::{set::SetValue, zset::ZSetValue};
+        let ks = Keyspace::new(1);
+        let t = Thresholds::default();
+        const N: usize = 100_000;
+        {
+            let mut db = ks.lock(0);
+            let mut list = ListValue::new(&t);
+            let mut set = SetValue::empty_hashtable();
+            let mut zset = ZSetValue::new(&t);
+            for i in 0..N {
+                let m = format!("member-{i}");
+                list.prepare_add(&t, m.len(), 1);
+                list.push(m.as_bytes(), false);
+                set.add(m.as_bytes(), &t);
+                zset.put(m.as_bytes(), i as f64, &t);
+            }
+            for (k, o) in [
+                ("list", Object::List(list)),
+                ("set", Object::Set(set)),
+                ("zset", Object::ZSet(zset)),
+            ] {
+                db.insert(Entry::new(
+                    k.as_bytes(),
+                    NewValue::Obj(Box::new(o)),
+                    None,
+                    0,
+                ));
+            }
+        }
+        let size: usize = ks.lock(0).table.iter().map(|e| e.mem_usage()).sum();
+        // The zset's records as the RDB writer reads them.
+        let enc: Encoder = Arc::new(|e: &Entry, _: Policy, out: &mut Vec<u8>| {
+            put(out, e.key());
+            match e.value() {
+                ValueRef::Obj(Object::ZSet(z)) => {
+                    let mut items = Vec::new();
+                    z.for_range(0, usize::MAX, true, |m, sc| {
+                        items.push(pair(m, sc.to_string().as_bytes()))
+                    });
+                    items.reverse();
+                    put(out, &canon_text(None, "zset", items));
+                }
+                _ => put(out, &canon(e)),
+            }
+        });
+        let want = all_contents(&ks);
+        let mut snap = Snapshot::begin(&ks, enc).unwrap();
+        let mut c = Collector::new(1);
+        c.pull(&mut snap); // BeginDb
+        {
+            let mut db = ks.lock(0);
+            let now = 0;
+            rpush(&mut db, b"list", b"after", now, &t);
+            let _ = db.with_object(b"set", now, None, |o| {
+                if let Object::Set(s) = o {
+                    s.add(b"after", &t);
+                    s.remove(b"member-7");
+                }
+            });
+            let _ = db.with_object(b"zset", now, None, |o| {
+                if let Object::ZSet(z) = o {
+                    z.put(b"after", 0.5, &t);
+                    z.remove(b"member-9");
+                }
+            });
+        }
+        assert_eq!(c.rest(&mut snap), want);
+        let st = snap.stats();
+        assert_eq!(st.pre_images, 3, "{st:?}");
+        assert!(
+            st.copied_bytes * 100 < size as u64,
+            "copied {} of {size} bytes: {st:?}",
+            st.copied_bytes
+        );
+        drop(snap);
+        assert_clean(&ks);
+        // The live values kept their writes.
+        let mut db = ks.lock(0);
+        let _ = db.with_object(b"zset", 0, None, |o| {
+            if let Object::ZSet(z) = o {
+                assert_eq!(z.score(b"after"), Some(0.5));
+                assert_eq!(z.score(b"member-9"), None);
+                assert_eq!(z.len(), N);
+            }
+        });
     }
 
     #[test]

@@ -17,6 +17,7 @@
 //! so conversions happen at the same writes as in Redis.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 
 use crate::keyspace::entry::{alloc_class, canonical_int};
 use crate::keyspace::value::Thresholds;
@@ -207,10 +208,22 @@ fn sext(u: u64, bits: u32) -> i64 {
     ((u << shift) as i64) >> shift
 }
 
+/// The reference counts in front of an `Arc`'s data.
+const ARC_HEADER: usize = 16;
+
+/// A zero-filled shared buffer, allocated once.
+fn zeroed(len: usize) -> Arc<[u8]> {
+    std::iter::repeat_n(0u8, len).collect()
+}
+
 /// One packed node: elements live in `buf[start..end]`.
+///
+/// The buffer is reference-counted so that a snapshot can share it
+/// (`ListValue::share`): a write to a node a snapshot still holds copies
+/// that node (`bytes_mut`), never the whole list.
 #[derive(Clone, Default)]
 struct Node {
-    buf: Box<[u8]>,
+    buf: Arc<[u8]>,
     start: usize,
     end: usize,
     /// Elements held (a node is at most a few KiB, or one element past
@@ -237,8 +250,14 @@ impl Node {
         if self.buf.is_empty() {
             0
         } else {
-            alloc_class(self.buf.len())
+            alloc_class(ARC_HEADER + self.buf.len())
         }
+    }
+
+    /// The buffer for writing: copied first if a snapshot shares it.
+    #[inline]
+    fn bytes_mut(&mut self) -> &mut [u8] {
+        Arc::make_mut(&mut self.buf)
     }
 
     /// Element at `pos`, and the position after it.
@@ -312,12 +331,14 @@ impl Node {
             // Enough room overall: slide the side that is cheaper to move.
             if (front <= back && self.start >= need) || self.buf.len() - self.end < need {
                 if self.start >= need {
-                    self.buf.copy_within(self.start..pos, self.start - need);
+                    let start = self.start;
+                    self.bytes_mut().copy_within(start..pos, start - need);
                     self.start -= need;
                     return pos - need;
                 }
             } else {
-                self.buf.copy_within(pos..self.end, pos + need);
+                let end = self.end;
+                self.bytes_mut().copy_within(pos..end, pos + need);
                 self.end += need;
                 return pos;
             }
@@ -339,10 +360,11 @@ impl Node {
             // than a node: grow by a quarter so pushes stay amortized O(1).
             want + want / 4
         };
-        let mut nb = vec![0u8; cap].into_boxed_slice();
+        let mut nb = zeroed(cap);
         let lead = if front <= back { cap - want } else { 0 };
-        nb[lead..lead + front].copy_from_slice(&self.buf[self.start..pos]);
-        nb[lead + front + need..lead + want].copy_from_slice(&self.buf[pos..self.end]);
+        let b = Arc::get_mut(&mut nb).expect("just allocated");
+        b[lead..lead + front].copy_from_slice(&self.buf[self.start..pos]);
+        b[lead + front + need..lead + want].copy_from_slice(&self.buf[pos..self.end]);
         self.buf = nb;
         self.start = lead;
         self.end = lead + want;
@@ -352,14 +374,14 @@ impl Node {
     fn insert(&mut self, pos: usize, v: &[u8], cap_limit: usize) {
         let n = enc_len(v);
         let at = self.open_gap(pos, n, cap_limit);
-        encode_into(&mut self.buf[at..at + n], v);
+        encode_into(&mut self.bytes_mut()[at..at + n], v);
         self.count += 1;
     }
 
     /// Inserts an element already encoded (moved from another node).
     fn insert_raw(&mut self, pos: usize, raw: &[u8], cap_limit: usize) {
         let at = self.open_gap(pos, raw.len(), cap_limit);
-        self.buf[at..at + raw.len()].copy_from_slice(raw);
+        self.bytes_mut()[at..at + raw.len()].copy_from_slice(raw);
         self.count += 1;
     }
 
@@ -369,12 +391,13 @@ impl Node {
         let (_, next) = self.at(pos);
         self.count -= 1;
         let n = next - pos;
-        if pos - self.start <= self.end - next {
-            self.buf.copy_within(self.start..pos, self.start + n);
+        let (start, end) = (self.start, self.end);
+        if pos - start <= end - next {
+            self.bytes_mut().copy_within(start..pos, start + n);
             self.start += n;
             next
         } else {
-            self.buf.copy_within(next..self.end, pos);
+            self.bytes_mut().copy_within(next..end, pos);
             self.end -= n;
             pos
         }
@@ -385,9 +408,10 @@ impl Node {
         let used = self.end - self.start;
         if self.buf.len() > 64 && used * 4 < self.buf.len() {
             let cap = (used * 2).max(8);
-            let mut nb = vec![0u8; cap].into_boxed_slice();
+            let mut nb = zeroed(cap);
             let lead = (cap - used) / 2;
-            nb[lead..lead + used].copy_from_slice(&self.buf[self.start..self.end]);
+            let b = Arc::get_mut(&mut nb).expect("just allocated");
+            b[lead..lead + used].copy_from_slice(&self.buf[self.start..self.end]);
             self.buf = nb;
             self.start = lead;
             self.end = lead + used;
@@ -455,6 +479,12 @@ impl ListValue {
     pub fn mem_usage(&self) -> usize {
         let deque = self.nodes.capacity() * std::mem::size_of::<Node>();
         self.node_mem + if deque == 0 { 0 } else { alloc_class(deque) }
+    }
+
+    /// Bytes a clone copies: the node list, not the nodes' buffers, which
+    /// the clone shares (see [`Node`]).
+    pub fn share_cost(&self) -> usize {
+        alloc_class(self.nodes.len() * std::mem::size_of::<Node>())
     }
 
     /// What OBJECT ENCODING reports.

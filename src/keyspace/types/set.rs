@@ -12,6 +12,7 @@
 //! Redis itself rebuilds a set (SINTERSTORE's result, SPOP's big-count path).
 
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use hashbrown::HashTable;
 use rand::Rng;
@@ -209,6 +210,10 @@ const SEG_MAX: usize = 64;
 /// bytes plus one length byte and an 8-byte slot, instead of a pointer,
 /// a length and a heap block of its own; removed members leave holes that
 /// are compacted once they are half the arena.
+///
+/// Segments are reference-counted so a snapshot can share them
+/// (`HashSetTable::clone`): a write to a segment a snapshot still holds
+/// copies that segment (`Arc::make_mut`), never the whole set.
 #[derive(Clone, Default)]
 struct Seg {
     arena: Vec<u8>,
@@ -245,6 +250,8 @@ fn varint_len(mut n: usize) -> usize {
 
 impl Seg {
     fn mem(&self) -> usize {
+        // The segment's own `Arc` block.
+        let header = alloc_class(16 + std::mem::size_of::<Seg>());
         let arena = if self.arena.capacity() == 0 {
             0
         } else {
@@ -257,7 +264,7 @@ impl Seg {
             let buckets = (cap * 8 / 7).next_power_of_two().max(4);
             alloc_class(buckets * (std::mem::size_of::<u64>() + 1) + 16)
         };
-        arena + index
+        header + arena + index
     }
 
     fn find(&self, h: u64, m: &[u8]) -> Option<&u64> {
@@ -334,7 +341,7 @@ impl Seg {
 /// was returned" stays true across growth: that is the SSCAN cursor.
 #[derive(Clone)]
 pub struct HashSetTable {
-    segs: Vec<Seg>,
+    segs: Vec<Arc<Seg>>,
     depth: u32,
     len: usize,
     /// Running byte count (segment arenas and indexes, segment vector).
@@ -352,7 +359,7 @@ fn inner_hash(h: u64) -> u64 {
 impl HashSetTable {
     pub fn new() -> Self {
         let mut t = HashSetTable {
-            segs: vec![Seg::default()],
+            segs: vec![Arc::default()],
             depth: 0,
             len: 0,
             mem: 0,
@@ -363,7 +370,7 @@ impl HashSetTable {
     }
 
     fn vec_bytes(&self) -> usize {
-        alloc_class(self.segs.capacity() * std::mem::size_of::<Seg>())
+        alloc_class(self.segs.capacity() * std::mem::size_of::<Arc<Seg>>())
     }
 
     pub fn with_capacity(n: usize) -> Self {
@@ -400,9 +407,15 @@ impl HashSetTable {
         self.mem
     }
 
+    /// Bytes a clone copies: the segment list, not the segments, which
+    /// the clone shares (see [`Seg`]).
+    pub fn share_cost(&self) -> usize {
+        self.vec_bytes()
+    }
+
     /// Recomputes `mem` from scratch (tests compare it with the running count).
     pub fn recount_mem(&self) -> usize {
-        self.vec_bytes() + self.segs.iter().map(Seg::mem).sum::<usize>()
+        self.vec_bytes() + self.segs.iter().map(|s| s.mem()).sum::<usize>()
     }
 
     pub fn contains(&self, m: &[u8]) -> bool {
@@ -413,10 +426,10 @@ impl HashSetTable {
     pub fn insert(&mut self, m: &[u8]) -> bool {
         let h = self.hash(m);
         let i = self.seg_of(h);
-        let seg = &mut self.segs[i];
-        if seg.find(h, m).is_some() {
+        if self.segs[i].find(h, m).is_some() {
             return false;
         }
+        let seg = Arc::make_mut(&mut self.segs[i]);
         let before = seg.mem();
         seg.push(h, m, self.hasher);
         self.mem = self.mem + seg.mem() - before;
@@ -430,7 +443,11 @@ impl HashSetTable {
     pub fn remove(&mut self, m: &[u8]) -> bool {
         let h = self.hash(m);
         let i = self.seg_of(h);
-        let seg = &mut self.segs[i];
+        // Do not copy a segment a snapshot shares only to find nothing.
+        if Arc::strong_count(&self.segs[i]) > 1 && self.segs[i].find(h, m).is_none() {
+            return false;
+        }
+        let seg = Arc::make_mut(&mut self.segs[i]);
         let before = seg.mem();
         if !seg.remove(h, m, self.hasher) {
             return false;
@@ -455,8 +472,8 @@ impl HashSetTable {
                 let dst = if h & bit == 0 { &mut lo } else { &mut hi };
                 dst.push(h, m, hasher);
             }
-            segs.push(lo);
-            segs.push(hi);
+            segs.push(Arc::new(lo));
+            segs.push(Arc::new(hi));
         }
         self.segs = segs;
         self.depth += 1;
@@ -464,7 +481,7 @@ impl HashSetTable {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> + '_ {
-        self.segs.iter().flat_map(Seg::iter)
+        self.segs.iter().flat_map(|s| s.iter())
     }
 
     /// One SSCAN step: every member of the segments from `cursor` on until
@@ -592,6 +609,14 @@ impl SetValue {
             SetValue::Int(s) => s.mem_usage(),
             SetValue::Lp(l) => l.mem_usage(),
             SetValue::Ht(h) => h.mem_usage(),
+        }
+    }
+
+    /// Bytes a clone copies (a table shares its segments).
+    pub fn share_cost(&self) -> usize {
+        match self {
+            SetValue::Ht(h) => h.share_cost(),
+            _ => self.mem_usage(),
         }
     }
 

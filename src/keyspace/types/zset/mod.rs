@@ -252,6 +252,27 @@ impl ZSetValue {
         self.len() == 0
     }
 
+    /// A snapshot's copy (see `Object::share`): a skiplist shares its
+    /// node chunks and can only be walked in order.
+    pub fn share(&self) -> ZSetValue {
+        match &self.repr {
+            Repr::Pack(lp) => ZSetValue {
+                repr: Repr::Pack(lp.clone()),
+            },
+            Repr::Skip(s) => ZSetValue {
+                repr: Repr::Skip(Box::new(s.share())),
+            },
+        }
+    }
+
+    /// Bytes [`ZSetValue::share`] copies.
+    pub fn share_cost(&self) -> usize {
+        match &self.repr {
+            Repr::Pack(lp) => lp.mem_usage(),
+            Repr::Skip(s) => s.share_cost(),
+        }
+    }
+
     /// Heap bytes owned, kept up to date incrementally (O(1)).
     pub fn mem_usage(&self) -> usize {
         match &self.repr {

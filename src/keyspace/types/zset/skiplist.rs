@@ -11,6 +11,7 @@
 //! against Redis's ~100-120 B (dictEntry, sds, skiplist node).
 
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use hashbrown::HashTable;
 
@@ -39,9 +40,74 @@ struct Node {
     height: u8,
 }
 
+/// Nodes per chunk of the node arena (40 KiB of nodes).
+const CHUNK_SHIFT: usize = 10;
+const CHUNK: usize = 1 << CHUNK_SHIFT;
+
+/// The node arena, in reference-counted chunks of [`CHUNK`] nodes so that
+/// a snapshot can share it ([`SkipList::share`]): a write to a node in a
+/// chunk the snapshot still holds copies that chunk (`Arc::make_mut`:
+/// at most 1024 nodes), never the whole set. The first chunk grows like a
+/// `Vec`, so a small skiplist does not pay for a whole chunk.
+#[derive(Clone, Default)]
+struct Nodes {
+    chunks: Vec<Arc<Vec<Node>>>,
+    len: usize,
+}
+
+impl Nodes {
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn push(&mut self, node: Node) {
+        if self.len % CHUNK == 0 && self.len / CHUNK == self.chunks.len() {
+            self.chunks.push(Arc::new(Vec::new()));
+        }
+        let last = self.chunks.last_mut().expect("a chunk with room");
+        Arc::make_mut(last).push(node);
+        self.len += 1;
+    }
+
+    /// Heap bytes: the chunks (with their `Arc` counts) and the chunk list.
+    fn mem(&self) -> usize {
+        let chunks: usize = self
+            .chunks
+            .iter()
+            .map(|c| {
+                alloc_class(16 + std::mem::size_of::<Vec<Node>>())
+                    + alloc_class(c.capacity() * std::mem::size_of::<Node>())
+            })
+            .sum();
+        chunks + alloc_class(self.chunks.capacity() * std::mem::size_of::<Arc<Vec<Node>>>())
+    }
+
+    /// Every node, by value (a chunk still shared is copied).
+    fn into_nodes(self) -> impl Iterator<Item = Node> {
+        self.chunks
+            .into_iter()
+            .flat_map(|c| Arc::try_unwrap(c).unwrap_or_else(|c| (*c).clone()))
+    }
+}
+
+impl std::ops::Index<usize> for Nodes {
+    type Output = Node;
+    #[inline]
+    fn index(&self, i: usize) -> &Node {
+        &self.chunks[i >> CHUNK_SHIFT][i & (CHUNK - 1)]
+    }
+}
+
+impl std::ops::IndexMut<usize> for Nodes {
+    #[inline]
+    fn index_mut(&mut self, i: usize) -> &mut Node {
+        &mut Arc::make_mut(&mut self.chunks[i >> CHUNK_SHIFT])[i & (CHUNK - 1)]
+    }
+}
+
 #[derive(Clone)]
 pub struct SkipList {
-    nodes: Vec<Node>,
+    nodes: Nodes,
     free_node: u32,
     levels: Vec<Level>,
     /// Free runs of upper levels, by run length - 1, chained through `fwd`.
@@ -82,7 +148,7 @@ impl SkipList {
         let hasher = foldhash::fast::RandomState::default();
         let rng = hasher.hash_one(0x5eed_u64) | 1;
         SkipList {
-            nodes: Vec::new(),
+            nodes: Nodes::default(),
             free_node: NIL,
             levels: Vec::new(),
             free_runs: [NIL; MAX_LEVEL],
@@ -101,13 +167,42 @@ impl SkipList {
         self.len
     }
 
+    /// A copy for a snapshot to read in order ([`SkipList::for_range`]
+    /// over all ranks, ZSCAN order): the node arena is shared (O(chunks);
+    /// see [`Nodes`]), the upper levels and the member index are left
+    /// out, so it must not be searched by member or rank. The snapshot
+    /// encoder only walks it.
+    pub fn share(&self) -> SkipList {
+        let mut head = [Level { fwd: NIL, span: 0 }; MAX_LEVEL];
+        head[0] = self.head[0];
+        SkipList {
+            nodes: self.nodes.clone(),
+            free_node: self.free_node,
+            levels: Vec::new(),
+            free_runs: [NIL; MAX_LEVEL],
+            head,
+            tail: self.tail,
+            level: 1,
+            len: self.len,
+            index: HashTable::new(),
+            hasher: self.hasher,
+            member_bytes: self.member_bytes,
+            rng: self.rng,
+        }
+    }
+
+    /// Bytes [`SkipList::share`] copies.
+    pub fn share_cost(&self) -> usize {
+        std::mem::size_of::<SkipList>() + self.nodes.chunks.len() * 8
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
 
     /// Heap bytes owned (the arenas' capacities, the index, the members).
     pub fn mem_usage(&self) -> usize {
-        alloc_class(self.nodes.capacity() * std::mem::size_of::<Node>())
+        self.nodes.mem()
             + alloc_class(self.levels.capacity() * std::mem::size_of::<Level>())
             + self.index.allocation_size()
             + self.member_bytes
@@ -414,8 +509,7 @@ impl SkipList {
                 hasher: self.hasher,
                 ..SkipList::new()
             };
-            fresh.nodes.reserve_exact(self.len);
-            for n in std::mem::take(&mut self.nodes) {
+            for n in std::mem::take(&mut self.nodes).into_nodes() {
                 if n.height > 0 {
                     fresh.insert_owned(n.member, n.score);
                 }
