@@ -983,7 +983,12 @@ mod tests {
                 set.add(m.as_bytes(), &t);
                 zset.put(m.as_bytes(), i as f64, &t);
             }
+            let mut hash = HashValue::new(&t);
+            for i in 0..N {
+                hash.set(format!("field-{i}").as_bytes(), b"value", &t);
+            }
             for (k, o) in [
+                ("hash", Object::Hash(hash)),
                 ("list", Object::List(list)),
                 ("set", Object::Set(set)),
                 ("zset", Object::ZSet(zset)),
@@ -1020,6 +1025,7 @@ mod tests {
             let mut db = ks.lock(0);
             let now = 0;
             rpush(&mut db, b"list", b"after", now, &t);
+            hset(&mut db, b"hash", b"field-3", b"changed", now, &t);
             let _ = db.with_object(b"set", now, None, |o| {
                 if let Object::Set(s) = o {
                     s.add(b"after", &t);
@@ -1035,7 +1041,7 @@ mod tests {
         }
         assert_eq!(c.rest(&mut snap), want);
         let st = snap.stats();
-        assert_eq!(st.pre_images, 3, "{st:?}");
+        assert_eq!(st.pre_images, 4, "{st:?}");
         assert!(
             st.copied_bytes * 100 < size as u64,
             "copied {} of {size} bytes: {st:?}",

@@ -63,9 +63,9 @@ impl Object {
         match self {
             Object::ZSet(z) => Object::ZSet(z.share()),
             // Their `Clone` shares the large encodings' chunks.
-            Object::List(_) | Object::Set(_) => self.clone(),
+            Object::List(_) | Object::Set(_) | Object::Hash(_) => self.clone(),
             // Copied whole for now (see the snapshot module's known limits).
-            Object::Hash(_) | Object::Stream(_) => self.clone(),
+            Object::Stream(_) => self.clone(),
         }
     }
 
@@ -75,7 +75,8 @@ impl Object {
             Object::List(v) => v.share_cost(),
             Object::Set(v) => v.share_cost(),
             Object::ZSet(v) => v.share_cost(),
-            Object::Hash(_) | Object::Stream(_) => self.mem_usage(),
+            Object::Hash(v) => v.share_cost(),
+            Object::Stream(_) => self.mem_usage(),
         }
     }
 

@@ -12,6 +12,7 @@
 
 use hashbrown::HashTable;
 use std::hash::BuildHasher;
+use std::sync::Arc;
 
 use crate::keyspace::entry::alloc_class;
 use crate::keyspace::listpack::ListPack;
@@ -25,11 +26,52 @@ enum Repr {
     Table(Box<Table>),
 }
 
+/// The large encoding: pairs in `1 << depth` segments chosen by the top
+/// bits of the field's hash. A segment covers a contiguous range of hash
+/// values and doubling only splits ranges, so HSCAN's cursor ("every field
+/// hashing below it was returned") survives growth, and a scan step reads
+/// only the segments it returns.
+///
+/// Segments are reference-counted so that a snapshot can share them
+/// (`HashValue::clone`): a write to a segment the snapshot still holds
+/// copies that segment (at most about [`SEG_MAX`] pairs), never the whole
+/// hash.
 #[derive(Debug, Clone)]
 struct Table {
-    map: HashTable<Box<[u8]>>,
+    segs: Vec<Arc<Seg>>,
+    depth: u32,
+    len: usize,
     /// Sum of `alloc_class` of every pair's block.
     payload: usize,
+    /// Sum of the segments' own bytes (their `Arc` blocks and tables).
+    seg_bytes: usize,
+}
+
+/// Pairs per segment before the table doubles its segment count.
+const SEG_MAX: usize = 128;
+
+/// One segment of a large hash (see `Table`).
+#[derive(Debug, Clone, Default)]
+pub struct Seg {
+    map: HashTable<Box<[u8]>>,
+}
+
+impl Seg {
+    fn mem(&self) -> usize {
+        alloc_class(16 + std::mem::size_of::<Seg>()) + table_bytes(self.map.capacity())
+    }
+}
+
+#[inline]
+fn inner_hash(h: u64) -> u64 {
+    // hashbrown takes its tag from the top bits, which are the segment
+    // prefix here and so alike within a segment: remix first.
+    h.rotate_left(26).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+#[inline]
+fn field_hash(field: &[u8]) -> u64 {
+    FIELD_HASHER.hash_one(field)
 }
 
 #[derive(Debug, Clone)]
@@ -85,33 +127,50 @@ fn table_bytes(cap: usize) -> usize {
 
 impl Table {
     fn with_capacity(n: usize) -> Table {
-        Table {
-            map: HashTable::with_capacity(n),
+        let mut t = Table {
+            segs: vec![Arc::default()],
+            depth: 0,
+            len: 0,
             payload: 0,
+            seg_bytes: 0,
+        };
+        while t.segs.len() * SEG_MAX < n {
+            t.grow();
         }
+        t.seg_bytes = t.segs.iter().map(|s| s.mem()).sum();
+        t
     }
 
     #[inline]
-    fn hash(&self, field: &[u8]) -> u64 {
-        FIELD_HASHER.hash_one(field)
+    fn seg_of(&self, h: u64) -> usize {
+        if self.depth == 0 {
+            0
+        } else {
+            (h >> (64 - self.depth)) as usize
+        }
     }
 
     fn get(&self, field: &[u8]) -> Option<&[u8]> {
-        self.map
-            .find(self.hash(field), |b| split(b).0 == field)
+        let h = field_hash(field);
+        self.segs[self.seg_of(h)]
+            .map
+            .find(inner_hash(h), |b| split(b).0 == field)
             .map(|b| split(b).1)
     }
 
     /// Inserts or replaces; true when the field is new.
     fn set(&mut self, field: &[u8], value: &[u8]) -> bool {
-        let h = self.hash(field);
+        let h = field_hash(field);
         let block = make_block(field, value);
         self.payload += alloc_class(block.len());
-        let hasher = &*FIELD_HASHER;
-        match self
-            .map
-            .entry(h, |b| split(b).0 == field, |b| hasher.hash_one(split(b).0))
-        {
+        let i = self.seg_of(h);
+        let seg = Arc::make_mut(&mut self.segs[i]);
+        let before = seg.mem();
+        let new = match seg.map.entry(
+            inner_hash(h),
+            |b| split(b).0 == field,
+            |b| inner_hash(field_hash(split(b).0)),
+        ) {
             hashbrown::hash_table::Entry::Occupied(mut o) => {
                 self.payload -= alloc_class(o.get().len());
                 *o.get_mut() = block;
@@ -121,30 +180,89 @@ impl Table {
                 v.insert(block);
                 true
             }
+        };
+        self.seg_bytes = self.seg_bytes + seg.mem() - before;
+        if new {
+            self.len += 1;
+            if self.len > self.segs.len() * SEG_MAX {
+                self.grow();
+            }
         }
+        new
     }
 
     fn remove(&mut self, field: &[u8]) -> bool {
-        let h = self.hash(field);
-        match self.map.find_entry(h, |b| split(b).0 == field) {
+        let h = field_hash(field);
+        let i = self.seg_of(h);
+        // Do not copy a segment a snapshot shares only to find nothing.
+        if Arc::strong_count(&self.segs[i]) > 1 && self.get(field).is_none() {
+            return false;
+        }
+        let seg = Arc::make_mut(&mut self.segs[i]);
+        match seg.map.find_entry(inner_hash(h), |b| split(b).0 == field) {
             Ok(o) => {
                 let (b, _) = o.remove();
                 self.payload -= alloc_class(b.len());
+                self.len -= 1;
                 true
             }
             Err(_) => false,
         }
     }
 
+    /// Doubles the segment count: segment `i` splits into `2i` and `2i+1`
+    /// on the next hash bit.
+    fn grow(&mut self) {
+        let bit = 1u64 << (63 - self.depth);
+        let old = std::mem::take(&mut self.segs);
+        let mut segs = Vec::with_capacity(old.len() * 2);
+        for seg in old {
+            let seg = Arc::try_unwrap(seg).unwrap_or_else(|s| (*s).clone());
+            let half = seg.map.len() / 2 + 1;
+            let (mut lo, mut hi) = (Seg::default(), Seg::default());
+            lo.map.reserve(half, |_| 0);
+            hi.map.reserve(half, |_| 0);
+            for b in seg.map {
+                let h = field_hash(split(&b).0);
+                let dst = if h & bit == 0 { &mut lo } else { &mut hi };
+                dst.map
+                    .insert_unique(inner_hash(h), b, |b| inner_hash(field_hash(split(b).0)));
+            }
+            segs.push(Arc::new(lo));
+            segs.push(Arc::new(hi));
+        }
+        self.segs = segs;
+        self.depth += 1;
+        self.seg_bytes = self.segs.iter().map(|s| s.mem()).sum();
+    }
+
     fn mem_usage(&self) -> usize {
-        std::mem::size_of::<Table>() + table_bytes(self.map.capacity()) + self.payload
+        std::mem::size_of::<Table>()
+            + alloc_class(self.segs.capacity() * std::mem::size_of::<Arc<Seg>>())
+            + self.seg_bytes
+            + self.payload
+    }
+
+    fn iter(&self) -> SegIter<'_> {
+        let pairs: fn(&Arc<Seg>) -> hashbrown::hash_table::Iter<'_, Box<[u8]>> = seg_pairs;
+        self.segs.iter().flat_map(pairs)
     }
 }
 
 /// Iterates (field, value) pairs.
 pub enum Iter<'a> {
     Pack(crate::keyspace::listpack::Iter<'a>),
-    Table(hashbrown::hash_table::Iter<'a, Box<[u8]>>),
+    Table(SegIter<'a>),
+}
+
+type SegIter<'a> = std::iter::FlatMap<
+    std::slice::Iter<'a, Arc<Seg>>,
+    hashbrown::hash_table::Iter<'a, Box<[u8]>>,
+    fn(&'a Arc<Seg>) -> hashbrown::hash_table::Iter<'a, Box<[u8]>>,
+>;
+
+fn seg_pairs(s: &Arc<Seg>) -> hashbrown::hash_table::Iter<'_, Box<[u8]>> {
+    s.map.iter()
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -174,7 +292,7 @@ impl HashValue {
     pub fn len(&self) -> usize {
         match &self.repr {
             Repr::Pack(lp) => lp.len() / 2,
-            Repr::Table(t) => t.map.len(),
+            Repr::Table(t) => t.len,
         }
     }
 
@@ -197,9 +315,19 @@ impl HashValue {
             Repr::Pack(lp) => lp.mem_usage(),
             Repr::Table(t) => {
                 std::mem::size_of::<Table>()
-                    + table_bytes(t.map.capacity())
-                    + t.map.iter().map(|b| alloc_class(b.len())).sum::<usize>()
+                    + alloc_class(t.segs.capacity() * std::mem::size_of::<Arc<Seg>>())
+                    + t.segs.iter().map(|s| s.mem()).sum::<usize>()
+                    + t.iter().map(|b| alloc_class(b.len())).sum::<usize>()
             }
+        }
+    }
+
+    /// Bytes a clone copies: a table's segment list (its segments are
+    /// shared, see `Table`), a listpack whole.
+    pub fn share_cost(&self) -> usize {
+        match &self.repr {
+            Repr::Pack(lp) => lp.mem_usage(),
+            Repr::Table(t) => alloc_class(t.segs.len() * std::mem::size_of::<Arc<Seg>>()),
         }
     }
 
@@ -300,7 +428,7 @@ impl HashValue {
     pub fn iter(&self) -> Iter<'_> {
         match &self.repr {
             Repr::Pack(lp) => Iter::Pack(lp.iter()),
-            Repr::Table(t) => Iter::Table(t.map.iter()),
+            Repr::Table(t) => Iter::Table(t.iter()),
         }
     }
 
@@ -330,30 +458,43 @@ impl HashValue {
             Repr::Table(t) => t,
         };
         let count = count.max(1);
-        let mut hashes: Vec<(u64, &[u8])> = t
-            .map
-            .iter()
-            .filter_map(|b| {
-                let h = t.hash(split(b).0);
-                (h >= cursor).then_some((h, &b[..]))
-            })
-            .collect();
-        let total = hashes.len();
-        if hashes.len() > count {
-            hashes.select_nth_unstable_by_key(count - 1, |e| e.0);
-            let limit = hashes[count - 1].0;
-            hashes.retain(|e| e.0 <= limit);
-        }
-        hashes.sort_unstable_by_key(|e| e.0);
-        let last = hashes.last().map(|e| e.0);
-        let remaining_after = total > hashes.len();
-        for (_, b) in &hashes {
-            let (k, v) = split(b);
-            f(k, v);
-        }
-        match last {
-            Some(l) if remaining_after && l < u64::MAX => l + 1,
-            _ => 0,
+        let mut c = cursor;
+        let mut emitted = 0;
+        loop {
+            let i = t.seg_of(c);
+            let mut hashes: Vec<(u64, &[u8])> = t.segs[i]
+                .map
+                .iter()
+                .filter_map(|b| {
+                    let h = field_hash(split(b).0);
+                    (h >= c).then_some((h, &b[..]))
+                })
+                .collect();
+            let total = hashes.len();
+            let want = count - emitted;
+            if total > want {
+                hashes.select_nth_unstable_by_key(want - 1, |e| e.0);
+                let limit = hashes[want - 1].0;
+                hashes.retain(|e| e.0 <= limit);
+            }
+            hashes.sort_unstable_by_key(|e| e.0);
+            for (_, b) in &hashes {
+                let (k, v) = split(b);
+                f(k, v);
+            }
+            emitted += hashes.len();
+            if total > hashes.len() {
+                // More in this segment, all hashing above the last one.
+                let last = hashes.last().map_or(c, |e| e.0);
+                return last + 1;
+            }
+            if i + 1 >= t.segs.len() {
+                return 0;
+            }
+            c = ((i + 1) as u64) << (64 - t.depth);
+            if emitted >= count {
+                return c;
+            }
         }
     }
 }
@@ -406,6 +547,34 @@ mod tests {
             h.mem_usage(),
             alloc_class(redis)
         );
+    }
+
+    /// Over many segments, a scan step returns at most COUNT fields (a
+    /// page never runs past what was asked), and a full scan of a hash
+    /// that does not change returns each field exactly once.
+    #[test]
+    fn table_scan_pages_are_bounded_and_complete() {
+        let t = Thresholds::default();
+        let mut h = HashValue::new(&t);
+        for i in 0..5000 {
+            h.set(format!("f{i}").as_bytes(), b"v", &t);
+        }
+        for count in [1, 10, 50, 1000] {
+            let mut seen = std::collections::HashSet::new();
+            let mut cursor = 0;
+            loop {
+                let mut page = 0;
+                cursor = h.scan(cursor, count, |k, _| {
+                    assert!(seen.insert(k.to_vec()), "returned twice");
+                    page += 1;
+                });
+                assert!(page <= count, "page of {page} for COUNT {count}");
+                if cursor == 0 {
+                    break;
+                }
+            }
+            assert_eq!(seen.len(), 5000);
+        }
     }
 
     #[test]
