@@ -20,11 +20,15 @@
 //!
 //! **The walk.** Per DB a cursor — a hash value, as SCAN's — walks the
 //! table segment by segment (`Table::walk_step`), taking the DB lock for
-//! at most [`STEP_ENTRIES`] entries or [`STEP_BYTES`] of entry bytes,
-//! then releasing it. Under the lock a string entry is only copied (one block,
-//! `Entry::clone_inline`) and encoded once the lock is released, so the
-//! writers' wait is a memcpy per key, not an encoding (an LZF attempt);
-//! collections are encoded in place. Segment splits during the walk are harmless: a boundary
+//! at most [`STEP_ENTRIES`] entries or [`STEP_BYTES`] of copied bytes,
+//! then releasing it. Under the lock an entry is only handed over
+//! (`Entry::share`): a string is copied (one block), a collection shared —
+//! the large encodings keep their data in reference-counted chunks (list
+//! nodes, set and hash segments, sorted-set node blocks of 1024, stream
+//! nodes), so sharing costs O(chunks) and the live value copies a chunk
+//! only when it next writes to it. Everything is encoded once the lock is
+//! released, so the writers' wait is a memcpy per key, never an encoding.
+//! Segment splits during the walk are harmless: a boundary
 //! stays a boundary, and the bits, not positions, say what is left.
 //! DBs are written one after the other in index order, so a consumer gets
 //! each DB's records contiguously after a [`Chunk::BeginDb`] (an RDB's
@@ -33,19 +37,22 @@
 //! **Pre-images.** A write about to replace, change or remove an owed
 //! entry (`insert` over a key, `remove` — DEL, MOVE's source, lazy expiry,
 //! eviction —, `modify_with` and so `with_object`, active expiry) first
-//! encodes it as it was into the DB's queue, under the DB lock it already
-//! holds; the walk drains that queue when it next takes the lock. An entry
-//! is pre-imaged at most once per snapshot, so a queue never exceeds the
-//! encoded size of its DB; but the queues of DBs the walk has not reached
-//! wait for their turn (each DB's records stay contiguous), so the peak
-//! ([`SnapshotStats::peak_queued_bytes`]) is what writers changed in the
-//! DBs ahead of the walk. Known
-//! limit: the first write to a huge collection encodes all of it at once
-//! (O(its size), once per snapshot); copying big collections in chunks is
-//! future work. LRU/LFU clocks are read when the entry is encoded, not at
-//! the cut (the encoder gets the DB's policy, so an RDB keeps IDLE/FREQ as
-//! SAVE writes them); expired-but-present keys are emitted (the encoder or loader
-//! drops them, as Redis's loader does).
+//! hands it over the same way into the DB's queue, under the DB lock it
+//! already holds; the walk takes that queue when it next takes the lock.
+//! So the first write to a huge collection during a snapshot costs its
+//! chunk list plus the one chunk it changes, not the collection
+//! ([`SnapshotStats::copied_bytes`] counts what lock holders copied). An
+//! entry is pre-imaged at most once per snapshot; the queues of DBs the
+//! walk has not reached wait for their turn (each DB's records stay
+//! contiguous), and the chunks they share stay alive until encoded: the
+//! peak ([`SnapshotStats::peak_queued_bytes`], counted at full size) is
+//! what writers changed in the DBs ahead of the walk. Known limits: a
+//! stream's consumer groups (PELs) are copied whole, and small encodings
+//! are copied (they are bounded by the `*-max-listpack-*` thresholds).
+//! LRU/LFU clocks are read at hand-over, not at the cut (the encoder gets
+//! the DB's policy, so an RDB keeps IDLE/FREQ as SAVE writes them);
+//! expired-but-present keys are emitted (the encoder or loader drops them,
+//! as Redis's loader does).
 //!
 //! **FLUSHDB / FLUSHALL.** `Db::flush` hands the old table to the
 //! snapshot (`DbSnap::orphan`) when the walk has not finished the DB; the
@@ -64,7 +71,9 @@
 //! **Cost when idle.** `Db::snap` is `None`: one predictable branch per
 //! mutation, plus a byte store of the bit in `insert`/`modify_with`. A SET
 //! over an owed key pays its pre-image: 97 ns against 77 ns with no
-//! snapshot (`benches/keyspace.rs`, `snapshot_set`, 40-byte entries).
+//! snapshot (`benches/keyspace.rs`, `snapshot_set`, 40-byte entries). A
+//! write to a chunked collection checks its chunk's reference count
+//! (`Arc::make_mut`).
 //!
 //! **Cancellation.** Dropping an unfinished [`Snapshot`] (or cancelling a
 //! [`SnapshotHandle`]) stops writers encoding and finishes the walk without
@@ -682,7 +691,16 @@ mod tests {
                 canon_text(exp, "zset", items)
             }
             ValueRef::Obj(Object::Stream(x)) => {
-                canon_text(exp, "stream", [x.len().to_string().into_bytes()])
+                use crate::keyspace::types::stream::StreamId;
+                let entries = x.range(StreamId::ZERO, StreamId::MAX).map(|(id, e)| {
+                    let mut b = format!("{}-{}", id.ms, id.seq).into_bytes();
+                    for f in e.iter() {
+                        b.push(b' ');
+                        b.extend_from_slice(f);
+                    }
+                    b
+                });
+                canon_text(exp, "stream", entries)
             }
         }
     }
@@ -967,6 +985,7 @@ mod tests {
     /// set from its highest member down).
     #[test]
     fn big_collections_are_shared_with_the_snapshot() {
+        use crate::keyspace::types::stream::{StreamId, StreamValue};
         use crate::keyspace::types::{set::SetValue, zset::ZSetValue};
         let ks = Keyspace::new(1);
         let t = Thresholds::default();
@@ -987,7 +1006,12 @@ mod tests {
             for i in 0..N {
                 hash.set(format!("field-{i}").as_bytes(), b"value", &t);
             }
+            let mut stream = StreamValue::new(&t);
+            for i in 1..=N as u64 {
+                stream.append(StreamId { ms: i, seq: 0 }, &[b"f", b"v"]);
+            }
             for (k, o) in [
+                ("stream", Object::Stream(Box::new(stream))),
                 ("hash", Object::Hash(hash)),
                 ("list", Object::List(list)),
                 ("set", Object::Set(set)),
@@ -1026,6 +1050,18 @@ mod tests {
             let now = 0;
             rpush(&mut db, b"list", b"after", now, &t);
             hset(&mut db, b"hash", b"field-3", b"changed", now, &t);
+            let _ = db.with_object(b"stream", now, None, |o| {
+                if let Object::Stream(x) = o {
+                    x.delete(StreamId { ms: 5, seq: 0 });
+                    x.append(
+                        StreamId {
+                            ms: N as u64 + 1,
+                            seq: 0,
+                        },
+                        &[b"f", b"after"],
+                    );
+                }
+            });
             let _ = db.with_object(b"set", now, None, |o| {
                 if let Object::Set(s) = o {
                     s.add(b"after", &t);
@@ -1041,7 +1077,7 @@ mod tests {
         }
         assert_eq!(c.rest(&mut snap), want);
         let st = snap.stats();
-        assert_eq!(st.pre_images, 4, "{st:?}");
+        assert_eq!(st.pre_images, 5, "{st:?}");
         assert!(
             st.copied_bytes * 100 < size as u64,
             "copied {} of {size} bytes: {st:?}",

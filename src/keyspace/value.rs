@@ -62,10 +62,9 @@ impl Object {
     pub fn share(&self) -> Object {
         match self {
             Object::ZSet(z) => Object::ZSet(z.share()),
-            // Their `Clone` shares the large encodings' chunks.
-            Object::List(_) | Object::Set(_) | Object::Hash(_) => self.clone(),
-            // Copied whole for now (see the snapshot module's known limits).
-            Object::Stream(_) => self.clone(),
+            // Their `Clone` shares the large encodings' chunks (a
+            // stream's consumer groups are copied).
+            Object::List(_) | Object::Set(_) | Object::Hash(_) | Object::Stream(_) => self.clone(),
         }
     }
 
@@ -76,7 +75,7 @@ impl Object {
             Object::Set(v) => v.share_cost(),
             Object::ZSet(v) => v.share_cost(),
             Object::Hash(v) => v.share_cost(),
-            Object::Stream(_) => self.mem_usage(),
+            Object::Stream(v) => v.share_cost(),
         }
     }
 

@@ -14,6 +14,7 @@
 //! same whole nodes Redis would.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use super::StreamId;
 use crate::keyspace::listpack::{ListPack, Pos};
@@ -40,9 +41,12 @@ struct Node {
     last: StreamId,
 }
 
+/// Nodes are reference-counted so that a snapshot can share them (the
+/// stream's `Clone`): a write to a node the snapshot still holds copies
+/// that node (at most `stream-node-max-bytes`), never the whole stream.
 #[derive(Debug, Clone, Default)]
 pub struct Entries {
-    nodes: BTreeMap<StreamId, Node>,
+    nodes: BTreeMap<StreamId, Arc<Node>>,
     len: usize,
     mem: usize,
 }
@@ -208,6 +212,7 @@ impl Entries {
             // The tail node is full and won't grow again: a clone holds
             // exactly its bytes.
             if let Some(tail) = self.nodes.values_mut().next_back() {
+                let tail = Arc::make_mut(tail);
                 let before = tail.lp.mem_usage();
                 tail.lp = tail.lp.clone();
                 self.mem = self.mem + tail.lp.mem_usage() - before;
@@ -220,13 +225,14 @@ impl Entries {
             node.names = fields.len().div_ceil(2) as u32;
             node.start = node.lp.byte_len();
             self.mem += NODE_OVERHEAD + node.lp.mem_usage();
-            self.nodes.insert(id, node);
+            self.nodes.insert(id, Arc::new(node));
         }
         let (master, node) = self
             .nodes
             .iter_mut()
             .next_back()
             .expect("a tail node exists: found or just inserted");
+        let node = Arc::make_mut(node);
         put_varint(&mut idb, id.ms - master.ms);
         put_varint(&mut idb, id.seq);
         let same = fields.len() % 2 == 0
@@ -261,7 +267,7 @@ impl Entries {
 
     /// The node that would hold `id`.
     fn node_for(&self, id: StreamId) -> Option<(&StreamId, &Node)> {
-        self.nodes.range(..=id).next_back()
+        self.nodes.range(..=id).next_back().map(|(m, n)| (m, &**n))
     }
 
     pub fn get(&self, id: StreamId) -> Option<EntryRef<'_>> {
@@ -307,7 +313,7 @@ impl Entries {
         let Some((&m, _)) = self.node_for(id) else {
             return false;
         };
-        let node = self.nodes.get_mut(&m).expect("found just above");
+        let node = Arc::make_mut(self.nodes.get_mut(&m).expect("found just above"));
         let mut pos = node.start;
         let mut prev = None;
         let found = loop {
@@ -409,7 +415,7 @@ impl Entries {
 }
 
 pub struct Iter<'a> {
-    nodes: std::collections::btree_map::Range<'a, StreamId, Node>,
+    nodes: std::collections::btree_map::Range<'a, StreamId, Arc<Node>>,
     cur: Option<(StreamId, &'a Node, Pos)>,
     start: StreamId,
 }
@@ -436,7 +442,7 @@ impl<'a> Iterator for Iter<'a> {
 }
 
 pub struct RevIter<'a> {
-    nodes: std::collections::btree_map::Range<'a, StreamId, Node>,
+    nodes: std::collections::btree_map::Range<'a, StreamId, Arc<Node>>,
     /// The current node's remaining entries, last one at the end.
     cur: Vec<(StreamId, EntryRef<'a>)>,
     end: StreamId,

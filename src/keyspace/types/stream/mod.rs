@@ -149,6 +149,12 @@ impl StreamValue {
         self.mem + self.entries.mem_usage()
     }
 
+    /// Bytes a clone copies: the consumer groups whole (PELs included),
+    /// the entry nodes' B-tree but not the nodes, which it shares.
+    pub fn share_cost(&self) -> usize {
+        self.mem + self.entries.node_count() * 16
+    }
+
     /// The byte count recomputed from scratch (tests compare it with
     /// [`StreamValue::mem_usage`]).
     pub fn recount(&self) -> usize {
