@@ -95,6 +95,9 @@ pub struct Config {
     pub maxmemory: u64,
     pub maxmemory_policy: String,
     pub maxmemory_samples: u32,
+    /// `lfu-log-factor`, `lfu-decay-time`: the LFU counter's growth and
+    /// decay under the LFU policies (and OBJECT FREQ).
+    pub lfu: crate::keyspace::evict::Lfu,
     pub tcp_keepalive: u64,
     pub daemonize: bool,
     /// Small-encoding thresholds of the collection types.
@@ -333,6 +336,7 @@ impl Default for Config {
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
             maxmemory_samples: 5,
+            lfu: Default::default(),
             tcp_keepalive: 300,
             daemonize: false,
             io_threads: 1,
