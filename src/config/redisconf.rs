@@ -9,7 +9,9 @@
 //! - A parameter takes one argument, or several for Redis's multi-argument
 //!   ones (`save`, `bind` …); `save` lines accumulate (the first one drops
 //!   the defaults, `save ""` empties the list), `client-output-buffer-limit`
-//!   lines set one class each, others: the last line wins.
+//!   lines set one class each, others: the last line wins. (After an
+//!   `include`, `save` lines replace the list, as in redis-server, whose
+//!   include ends its "reading the config file" state.)
 //! - `include PATH` loads a file (or every match of a glob) at that point;
 //!   `user NAME RULES…` declares an ACL user once; `db INDEX FIELD VALUE…`
 //!   is keyward's spelling of a `[[db]]` table.
@@ -283,6 +285,9 @@ struct Loader<'a> {
     dbs: BTreeMap<usize, toml::Table>,
     users: bool,
     depth: usize,
+    /// Redis's `reading_config_file`, which an `include` leaves cleared: from
+    /// then on each `save` line replaces the list instead of adding to it.
+    save_adds: bool,
 }
 
 /// Loads redis.conf `text` (the file at `path`, `options` appended as
@@ -311,6 +316,7 @@ pub fn load(
         dbs: BTreeMap::new(),
         users: false,
         depth: 0,
+        save_adds: true,
     };
     loader.load_string(&all, first_option)?;
     if let Some(p) = loader.pending.values().next() {
@@ -461,6 +467,9 @@ impl Loader<'_> {
             return Err("Invalid save parameters".into());
         }
         let pairs = self.save.get_or_insert_with(Vec::new);
+        if !self.save_adds {
+            pairs.clear();
+        }
         pairs.extend(args.iter().map(|a| a.to_string()));
         Ok(pairs.join(" "))
     }
@@ -490,6 +499,9 @@ impl Loader<'_> {
                 .map_err(Failure::Report)?;
         }
         self.depth -= 1;
+        // As redis-server: the included file's load ends "reading the
+        // config file" for the rest of the outer one.
+        self.save_adds = false;
         Ok(())
     }
 
@@ -893,8 +905,14 @@ mod tests {
         std::fs::write(dir.join("conf.d/x.txt"), "bogus\n").expect("write");
         std::fs::write(dir.join("bad.conf"), "port 1\nbogus 1\n").expect("write");
         let d = dir.display();
-        let (c, _) = load_text(&format!("port 1\ninclude {d}/conf.d/*.conf\n"), "").expect("loads");
+        let (c, _) = load_text(
+            &format!("save 1 1\nport 1\ninclude {d}/conf.d/*.conf\nsave 2 2\nsave 3 3\n"),
+            "",
+        )
+        .expect("loads");
         assert_eq!((c.port, c.timeout), (7002, 9));
+        // Redis's quirk: after an include, each save line replaces.
+        assert_eq!(c.save, "3 3");
         // A pattern matching nothing is fine; a missing file is not.
         assert!(load_text(&format!("include {d}/none/*.conf\n"), "").is_ok());
         let e = load_text(&format!("include {d}/missing.conf\n"), "").expect_err("missing");

@@ -9,6 +9,7 @@ mod bitmap;
 mod blocking;
 mod boundary;
 mod config;
+mod redisconf;
 mod connection;
 mod dump;
 mod effects;

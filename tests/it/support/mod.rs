@@ -222,20 +222,24 @@ impl Oracle {
 
     /// [`Oracle::start`] with more redis-server flags (`--dir`, `--dbfilename` …).
     pub async fn start_with(extra: &[&str]) -> Option<Oracle> {
+        Oracle::start_from(None, extra).await
+    }
+
+    /// [`Oracle::start_with`] reading the redis.conf `file` first, as
+    /// `redis-server FILE --port P EXTRA`: the file then says the rest
+    /// (bind, save, appendonly, dir).
+    pub async fn start_from(file: Option<&std::path::Path>, extra: &[&str]) -> Option<Oracle> {
         let bin = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
         for _ in 0..5 {
             let port = free_port();
             let child = Command::new(&bin)
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
+                .args(file)
+                .args(["--port", &port.to_string()])
+                .args(if file.is_some() {
+                    &[][..]
+                } else {
+                    &["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"][..]
+                })
                 .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
