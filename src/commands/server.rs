@@ -1258,7 +1258,8 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
 }
 
 /// Writes the running configuration (and, without an aclfile, the users)
-/// into the TOML file the server was started with; see `config::rewrite`.
+/// into the file the server was started with, TOML or redis.conf; see
+/// `config::rewrite`.
 fn config_rewrite(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     // One rewrite at a time: two would share a temp file, and the later
     // snapshot of the settings must be the one that lands.
@@ -1268,12 +1269,6 @@ fn config_rewrite(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     let Some(path) = cfg.config_file.clone() else {
         return Err(errors::NO_CONFIG_FILE);
     };
-    if cfg.config_format == crate::config::redisconf::Format::RedisConf {
-        // Never TOML into the user's redis.conf.
-        return Err(Error::from(
-            "ERR Rewriting config file: keyward cannot rewrite a redis.conf file yet (it is left as it is)".to_string(),
-        ));
-    }
     let users = ctx.srv.acl.users();
     crate::config::rewrite::rewrite_file(ctx.srv.persist.fs.as_ref(), &path, &cfg, &users)
         .map_err(|e| {

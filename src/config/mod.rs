@@ -576,8 +576,7 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, Config
                 });
                 if is_redis {
                     let options = redisconf::options_from_args(&args[1..]);
-                    cli.config
-                        .load_file_with(f, &options, &mut cli.ignored)?;
+                    cli.config.load_file_with(f, &options, &mut cli.ignored)?;
                     cli.config.check_dbs()?;
                     return Ok(cli);
                 }
