@@ -155,6 +155,7 @@ fn tenancy(c: &mut Criterion) {
         name: "tenant".into(),
         password_env: None,
         rules: "on >pw db=2 ~key:* +@all".into(),
+        words: None,
         password: Some("pw".into()),
     });
     let keys: Vec<Vec<u8>> = (0..10_000)

@@ -11,17 +11,22 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 const HELP: &str = "keyward — a Redis-compatible server with isolated databases
 
-Usage: keyward [CONFIG.toml] [--option value ...]
+Usage: keyward [CONFIG.toml | redis.conf] [--option value ...]
 
 Options use redis-server's names, e.g.:
   --port 6379 --bind 127.0.0.1 ::1 --requirepass PASS --databases 16
   --timeout 0 --maxclients 10000 --protected-mode yes --loglevel notice
-  --config FILE (TOML; see README)
+  --config FILE (TOML or redis.conf; see README)
 Unsupported redis-server options are logged and ignored.";
 
 fn main() -> ExitCode {
     let cli = match keyward::config::parse_args(std::env::args().skip(1)) {
         Ok(c) => c,
+        // redis.conf errors in Redis's own layout, as redis-server prints them.
+        Err(e @ keyward::config::ConfigError::Fatal(_)) => {
+            eprintln!("{e}");
+            return ExitCode::from(1);
+        }
         Err(e) => {
             eprintln!("keyward: {e}");
             return ExitCode::from(1);

@@ -239,11 +239,14 @@ impl User {
         password: Option<&str>,
         databases: usize,
     ) -> User {
-        let words: Vec<&[u8]> = uc
-            .rules
-            .split_ascii_whitespace()
-            .map(str::as_bytes)
-            .collect();
+        let words: Vec<&[u8]> = match &uc.words {
+            Some(w) => w.iter().map(Vec::as_slice).collect(),
+            None => uc
+                .rules
+                .split_ascii_whitespace()
+                .map(str::as_bytes)
+                .collect(),
+        };
         let mut u = User::new(&uc.name);
         for w in rules::merge_selectors(&words).unwrap_or_default() {
             if let Err(e) = u.apply(&w, databases) {

@@ -736,6 +736,7 @@ fn object_freq(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let lfu = selected_db_is_lfu(ctx);
     let now = ctx.now;
     let (db, out) = ctx.db_out();
+    let decay = db.lfu().decay_time;
     let Some(e) = db.get_read_notouch(argv[2], now) else {
         out.null();
         return Ok(Outcome::Done);
@@ -744,7 +745,7 @@ fn object_freq(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         return Err(errors::LFU_NOT_SELECTED);
     }
     // Redis's LFUDecrAndReturn: decayed for the reply, not stored.
-    out.int(i64::from(evict::lfu_decayed(e.clock(), now)));
+    out.int(i64::from(evict::lfu_decayed(e.clock(), now, decay)));
     Ok(Outcome::Done)
 }
 
@@ -827,8 +828,8 @@ mod tests {
     #[test]
     fn lfu_counter_decays_per_minute() {
         let now = 10 * 60_000;
-        assert_eq!(evict::lfu_decayed((10 << 8) | 5, now), 5);
-        assert_eq!(evict::lfu_decayed((8 << 8) | 5, now), 3);
-        assert_eq!(evict::lfu_decayed((1 << 8) | 5, now), 0);
+        assert_eq!(evict::lfu_decayed((10 << 8) | 5, now, 1), 5);
+        assert_eq!(evict::lfu_decayed((8 << 8) | 5, now, 1), 3);
+        assert_eq!(evict::lfu_decayed((1 << 8) | 5, now, 1), 0);
     }
 }

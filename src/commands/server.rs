@@ -1258,7 +1258,8 @@ fn config_resetstat(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
 }
 
 /// Writes the running configuration (and, without an aclfile, the users)
-/// into the TOML file the server was started with; see `config::rewrite`.
+/// into the file the server was started with, TOML or redis.conf; see
+/// `config::rewrite`.
 fn config_rewrite(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     // One rewrite at a time: two would share a temp file, and the later
     // snapshot of the settings must be the one that lands.

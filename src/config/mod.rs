@@ -7,6 +7,7 @@
 //! which spawn `redis-server --port N --loglevel notice` can spawn keyward.
 
 pub mod params;
+pub mod redisconf;
 pub mod rewrite;
 
 use std::path::PathBuf;
@@ -28,6 +29,10 @@ pub enum ConfigError {
     Parse { path: String, message: String },
     #[error("bad value for '{name}': {message}")]
     Value { name: String, message: String },
+    /// A redis.conf error, already in Redis's words and layout (see
+    /// [`redisconf::fatal`]): printed as it is.
+    #[error("{0}")]
+    Fatal(String),
 }
 
 /// Settings of a running server. CONFIG GET/SET read and write it through
@@ -95,6 +100,9 @@ pub struct Config {
     pub maxmemory: u64,
     pub maxmemory_policy: String,
     pub maxmemory_samples: u32,
+    /// `lfu-log-factor`, `lfu-decay-time`: the LFU counter's growth and
+    /// decay under the LFU policies (and OBJECT FREQ).
+    pub lfu: crate::keyspace::evict::Lfu,
     pub tcp_keepalive: u64,
     pub daemonize: bool,
     /// Small-encoding thresholds of the collection types.
@@ -132,6 +140,8 @@ pub struct Config {
     /// later `chdir` cannot redirect it: what CONFIG REWRITE writes and
     /// INFO's `config_file`. `None`: CONFIG REWRITE has nowhere to write.
     pub config_file: Option<PathBuf>,
+    /// The format of `config_file`: what CONFIG REWRITE writes.
+    pub config_format: redisconf::Format,
 }
 
 /// One `[[db]]` table. 0 means "no limit" for every numeric field.
@@ -285,6 +295,10 @@ pub struct UserConfig {
     pub password_env: Option<String>,
     #[serde(default)]
     pub rules: String,
+    /// The rules as separate words, when they came that way (a redis.conf
+    /// `user` line, whose quoted words may hold spaces); `rules` is unused then.
+    #[serde(skip)]
+    pub words: Option<Vec<Vec<u8>>>,
     /// Resolved from `password-env` when the file is read.
     #[serde(skip)]
     pub password: Option<String>,
@@ -333,6 +347,7 @@ impl Default for Config {
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
             maxmemory_samples: 5,
+            lfu: Default::default(),
             tcp_keepalive: 300,
             daemonize: false,
             io_threads: 1,
@@ -346,6 +361,7 @@ impl Default for Config {
             acllog_max_len: crate::acl::log::MAX_LEN,
             dbs: Vec::new(),
             config_file: None,
+            config_format: Default::default(),
             thresholds: Default::default(),
         }
     }
@@ -381,14 +397,32 @@ impl Config {
         params::set(self, name, value)
     }
 
-    /// Loads a TOML file over the current settings and remembers it as the
-    /// file CONFIG REWRITE writes.
+    /// Loads a configuration file over the current settings and remembers
+    /// it as the file CONFIG REWRITE writes: TOML or redis.conf, as
+    /// [`redisconf::detect`] tells.
     pub fn load_file(&mut self, path: &str, ignored: &mut Vec<String>) -> Result<(), ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        self.load_file_with(path, "", ignored)
+    }
+
+    /// [`Config::load_file`] with redis-server's `options` (flags as
+    /// config lines, [`redisconf::options_from_args`]) appended to a
+    /// redis.conf file; ignored for TOML.
+    fn load_file_with(
+        &mut self,
+        path: &str,
+        options: &str,
+        ignored: &mut Vec<String>,
+    ) -> Result<(), ConfigError> {
+        let bytes = std::fs::read(path).map_err(|source| ConfigError::Read {
             path: path.to_string(),
             source,
         })?;
+        let text = String::from_utf8_lossy(&bytes);
+        if redisconf::detect(path, &text) == redisconf::Format::RedisConf {
+            return redisconf::load(self, path, &bytes, options, ignored);
+        }
         self.load_toml(&text, path, ignored)?;
+        self.config_format = redisconf::Format::Toml;
         let path = std::path::Path::new(path);
         self.config_file = Some(std::path::absolute(path).unwrap_or_else(|_| path.into()));
         Ok(())
@@ -532,6 +566,20 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, Config
             "-h" | "--help" => cli.help = true,
             "-v" | "--version" => cli.version = true,
             f if !f.starts_with("--") => {
+                // A redis.conf file takes the flags after it as its own
+                // last lines, as redis-server does (so `save` adds up and a
+                // refused value can be set back); TOML is read first and
+                // the flags applied below.
+                let is_redis = std::fs::read(f).is_ok_and(|b| {
+                    redisconf::detect(f, &String::from_utf8_lossy(&b))
+                        == redisconf::Format::RedisConf
+                });
+                if is_redis {
+                    let options = redisconf::options_from_args(&args[1..]);
+                    cli.config.load_file_with(f, &options, &mut cli.ignored)?;
+                    cli.config.check_dbs()?;
+                    return Ok(cli);
+                }
                 cli.config.load_file(f, &mut cli.ignored)?;
                 i = 1;
             }

@@ -281,6 +281,27 @@ macro_rules! busy_threshold {
     };
 }
 
+/// `lfu-log-factor`, `lfu-decay-time`: `Config::lfu`, 0..INT_MAX as Redis.
+macro_rules! lfu_param {
+    ($name:literal, $field:ident) => {
+        Param {
+            name: $name,
+            get: |c| c.lfu.$field.to_string(),
+            set: |c, v| {
+                c.lfu.$field = int_in(v, 0, INT_MAX)?;
+                Ok(())
+            },
+            mutable: true,
+            sensitive: false,
+            aof_open: false,
+            protected: false,
+            db: None,
+            class: Class::Honoured,
+            alias_of: None,
+        }
+    };
+}
+
 /// A yes/no setting kept as a bool field.
 macro_rules! yes_no_param {
     ($name:literal, $field:ident) => {
@@ -403,8 +424,6 @@ const NO_REPLICAS: &str =
     "keyward has no replicas to count: accepting it would take the writes it exists to refuse";
 const NO_CLUSTER: &str = "keyward has no cluster mode";
 const NO_TLS: &str = "keyward has no TLS (terminate TLS in front of it)";
-const FIXED_LFU: &str =
-    "keyward's LFU counters use Redis's defaults (lfu-log-factor 10, lfu-decay-time 1)";
 const DAEMONIZE: &str = "daemonize is not supported: run keyward under a process supervisor";
 const SIGNALS: &str = "keyward shuts down on SIGINT and SIGTERM as SHUTDOWN does by default";
 
@@ -1242,6 +1261,8 @@ pub static PARAMS: &[Param] = &[
         class: Class::Honoured,
         alias_of: None,
     },
+    lfu_param!("lfu-log-factor", log_factor),
+    lfu_param!("lfu-decay-time", decay_time),
     busy_threshold!("busy-reply-threshold"),
     alias!(
         "lua-time-limit",
@@ -1845,20 +1866,6 @@ pub static PARAMS: &[Param] = &[
         true,
         |v| one_of(v, &["allchannels", "resetchannels"]),
         "new keyward users always start with resetchannels (Redis 7's default)"
-    ),
-    refused!(
-        "lfu-log-factor",
-        "10",
-        true,
-        |v| int_v(v, 0, INT_MAX),
-        FIXED_LFU
-    ),
-    refused!(
-        "lfu-decay-time",
-        "1",
-        true,
-        |v| int_v(v, 0, INT_MAX),
-        FIXED_LFU
     ),
     refused!("shutdown-on-sigint", "default", true, shutdown_v, SIGNALS),
     refused!("shutdown-on-sigterm", "default", true, shutdown_v, SIGNALS),

@@ -1,5 +1,6 @@
 //! CONFIG REWRITE: the running configuration written back into the TOML
 //! file it was read from, so that a restart with that file gives it again.
+//! (A redis.conf file is rewritten as Redis does it: `redisconf::rewrite`.)
 //!
 //! The file is edited, not re-serialised (`toml_edit`): the operator's
 //! comments, order and spelling stay. Redis's rules carry over: a setting
@@ -55,7 +56,10 @@ pub fn rewrite_file(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e.into()),
     };
-    let new = rewrite(&old, config, users)?;
+    let new = match config.config_format {
+        super::redisconf::Format::Toml => rewrite(&old, config, users)?,
+        super::redisconf::Format::RedisConf => super::redisconf::rewrite(&old, config, users),
+    };
     fs::write_atomic(fs, &target, new.as_bytes())?;
     Ok(())
 }

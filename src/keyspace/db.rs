@@ -93,6 +93,8 @@ pub struct Db {
     pub(super) policy: Policy,
     /// `policy.is_lfu()`, the one flag the access path branches on.
     pub(super) lfu: bool,
+    /// `lfu-log-factor`, `lfu-decay-time` (see [`Keyspace::set_lfu`](super::Keyspace::set_lfu)).
+    pub(super) lfu_params: evict::Lfu,
     /// A recent `now` (ms) for work that gets none: stamping keys created
     /// by `insert` under LFU. Refreshed by every cron tick
     /// (`active_expire`) and every eviction.
@@ -150,6 +152,7 @@ impl Db {
             watchers: HashMap::new(),
             policy: Policy::NoEviction,
             lfu: false,
+            lfu_params: evict::Lfu::default(),
             time_hint: 0,
             pool: EvictionPool::default(),
             evict_key: Vec::new(),
@@ -241,7 +244,7 @@ impl Db {
         match self.table.get_mut(key) {
             Some(e) => {
                 self.stats.hits += 1;
-                evict::touch(e, self.lfu, now, &mut self.rng);
+                evict::touch(e, self.lfu, self.lfu_params, now, &mut self.rng);
                 Some(e)
             }
             None => {
@@ -256,7 +259,7 @@ impl Db {
     pub fn get(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
         self.expire_if_needed(key, now);
         let e = self.table.get_mut(key)?;
-        evict::touch(e, self.lfu, now, &mut self.rng);
+        evict::touch(e, self.lfu, self.lfu_params, now, &mut self.rng);
         Some(e)
     }
 
@@ -423,7 +426,7 @@ impl Db {
         let before = e.mem_usage();
         let had_ttl = e.expire().is_some();
         if access {
-            evict::touch(e, self.lfu, now, &mut self.rng);
+            evict::touch(e, self.lfu, self.lfu_params, now, &mut self.rng);
         }
         if let Some(s) = self.snap.as_deref_mut() {
             s.pre_image(e, self.snap_done);

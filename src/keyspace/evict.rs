@@ -39,10 +39,24 @@ use crate::clock::lru_clock;
 /// Redis's `LFU_INIT_VAL`: a new key's counter, so it is not evicted
 /// before it had a chance to be read.
 pub const LFU_INIT_VAL: u8 = 5;
-/// `lfu-log-factor` (Redis's default): ~1M hits saturate the counter.
-const LFU_LOG_FACTOR: f64 = 10.0;
-/// `lfu-decay-time` in minutes (Redis's default).
-const LFU_DECAY_TIME: u32 = 1;
+
+/// `lfu-log-factor` and `lfu-decay-time`: how slowly the logarithmic
+/// counter grows (10, Redis's default: ~1M hits saturate it; 0: one step
+/// per access) and how many minutes take one step off it (1; 0: never).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lfu {
+    pub log_factor: u32,
+    pub decay_time: u32,
+}
+
+impl Default for Lfu {
+    fn default() -> Self {
+        Lfu {
+            log_factor: 10,
+            decay_time: 1,
+        }
+    }
+}
 /// Redis's `EVPOOL_SIZE`.
 pub const POOL_SIZE: usize = 16;
 /// Draws per wanted candidate before a volatile policy gives up drawing:
@@ -131,30 +145,33 @@ pub fn lfu_minutes(now: i64) -> u32 {
 }
 
 /// Redis's `LFUDecrAndReturn`: the counter after one decrement per
-/// elapsed `lfu-decay-time` period, without storing it.
+/// elapsed `lfu-decay-time` period (none when it is 0), without storing it.
 #[inline]
-pub fn lfu_decayed(clock: u32, now: i64) -> u8 {
+pub fn lfu_decayed(clock: u32, now: i64, decay_time: u32) -> u8 {
     let ldt = (clock >> 8) & 0xFFFF;
     let counter = clock & 0xFF;
     let m = lfu_minutes(now);
     // Redis's LFUTimeElapsed, wrapping at 16 bits (≈ 45 days).
     let elapsed = if m >= ldt { m - ldt } else { 65535 - ldt + m };
-    counter.saturating_sub(elapsed / LFU_DECAY_TIME) as u8
+    match elapsed.checked_div(decay_time) {
+        Some(periods) => counter.saturating_sub(periods) as u8,
+        None => counter as u8,
+    }
 }
 
 /// Redis's `LFULogIncr`: the counter grows with probability
 /// `1 / ((counter - LFU_INIT_VAL) * lfu_log_factor + 1)`.
 #[inline]
-pub fn lfu_log_incr(counter: u8, rng: &mut impl Rng) -> u8 {
+pub fn lfu_log_incr(counter: u8, log_factor: u32, rng: &mut impl Rng) -> u8 {
     if counter == 255 {
         return 255;
     }
     let base = counter.saturating_sub(LFU_INIT_VAL);
-    if base == 0 {
+    if base == 0 || log_factor == 0 {
         // p = 1: no draw needed.
         return counter + 1;
     }
-    let p = 1.0 / (f64::from(base) * LFU_LOG_FACTOR + 1.0);
+    let p = 1.0 / (f64::from(base) * f64::from(log_factor) + 1.0);
     if rng.gen::<f64>() < p {
         counter + 1
     } else {
@@ -185,25 +202,28 @@ pub fn lru_idle(clock: u32, now: i64) -> u64 {
 /// is on a per-DB flag that changes only with the policy, so it is always
 /// predicted; the LFU arm stays out of line to keep the LRU path small.
 #[inline(always)]
-pub fn touch(e: &mut Entry, lfu: bool, now: i64, rng: &mut SmallRng) {
+pub fn touch(e: &mut Entry, lfu: bool, params: Lfu, now: i64, rng: &mut SmallRng) {
     if lfu {
-        lfu_touch(e, now, rng);
+        lfu_touch(e, params, now, rng);
     } else {
         e.set_clock(lru_clock(now));
     }
 }
 
 #[inline(never)]
-fn lfu_touch(e: &mut Entry, now: i64, rng: &mut SmallRng) {
-    let counter = lfu_log_incr(lfu_decayed(e.clock(), now), rng);
+fn lfu_touch(e: &mut Entry, params: Lfu, now: i64, rng: &mut SmallRng) {
+    let decayed = lfu_decayed(e.clock(), now, params.decay_time);
+    let counter = lfu_log_incr(decayed, params.log_factor, rng);
     e.set_clock((lfu_minutes(now) << 8) | u32::from(counter));
 }
 
 /// Rank of a candidate under `policy`: higher is evicted first (Redis's
 /// pool "idle" field).
-fn score(policy: Policy, e: &Entry, now: i64) -> u64 {
+fn score(policy: Policy, lfu: Lfu, e: &Entry, now: i64) -> u64 {
     match policy {
-        Policy::AllKeysLfu | Policy::VolatileLfu => 255 - u64::from(lfu_decayed(e.clock(), now)),
+        Policy::AllKeysLfu | Policy::VolatileLfu => {
+            255 - u64::from(lfu_decayed(e.clock(), now, lfu.decay_time))
+        }
         Policy::VolatileTtl => u64::MAX - e.expire().unwrap_or(i64::MAX).max(0) as u64,
         _ => lru_idle(e.clock(), now),
     }
@@ -352,6 +372,17 @@ impl Db {
         }
     }
 
+    /// Sets `lfu-log-factor` and `lfu-decay-time` for this DB's accesses
+    /// and LFU ranking.
+    pub fn set_lfu(&mut self, params: Lfu) {
+        self.lfu_params = params;
+    }
+
+    /// The LFU parameters last given to [`Db::set_lfu`].
+    pub fn lfu(&self) -> Lfu {
+        self.lfu_params
+    }
+
     /// The policy last given to [`Db::set_policy`].
     pub fn policy(&self) -> Policy {
         self.policy
@@ -426,6 +457,7 @@ impl Db {
             self.pool.policy = policy;
         }
         let volatile = policy.is_volatile();
+        let lfu = self.lfu_params;
         for _ in 0..MAX_ROUNDS {
             let pool = &mut self.pool;
             let drawn = sample(
@@ -434,7 +466,7 @@ impl Db {
                 &mut self.evict_seg,
                 samples,
                 volatile,
-                |e| pool.offer(score(policy, e, now), e),
+                |e| pool.offer(score(policy, lfu, e, now), e),
             );
             while let Some(c) = self.pool.slots.pop() {
                 let valid = self.table.get(&c.key).is_some_and(|e| {
@@ -534,24 +566,59 @@ mod tests {
         let now = 28_333_333 * 60_000;
         let mut rng = SmallRng::seed_from_u64(1);
         // New keys start at 5; the first hit always counts (p = 1).
-        assert_eq!(lfu_decayed(lfu_new(now), now), LFU_INIT_VAL);
-        assert_eq!(lfu_log_incr(LFU_INIT_VAL, &mut rng), 6);
-        assert_eq!(lfu_log_incr(255, &mut rng), 255);
+        assert_eq!(lfu_decayed(lfu_new(now), now, 1), LFU_INIT_VAL);
+        assert_eq!(lfu_log_incr(LFU_INIT_VAL, 10, &mut rng), 6);
+        assert_eq!(lfu_log_incr(255, 10, &mut rng), 255);
         // One decrement per elapsed minute, floored at 0.
         let c = (lfu_minutes(now) << 8) | 10;
-        assert_eq!(lfu_decayed(c, now + 59_999), 10);
-        assert_eq!(lfu_decayed(c, now + 3 * 60_000), 7);
-        assert_eq!(lfu_decayed(c, now + 60 * 60_000), 0);
+        assert_eq!(lfu_decayed(c, now + 59_999, 1), 10);
+        assert_eq!(lfu_decayed(c, now + 3 * 60_000, 1), 7);
+        assert_eq!(lfu_decayed(c, now + 60 * 60_000, 1), 0);
         // The 16-bit minute clock wraps (Redis's LFUTimeElapsed).
         let c = (0xFFFF << 8) | 20;
         let at = (0x1_0000 + 2) * 60_000; // minute 2 after the wrap
-        assert_eq!(lfu_decayed(c, at), 20 - 2);
+        assert_eq!(lfu_decayed(c, at, 1), 20 - 2);
         // Logarithmic growth: 1000 hits stay far from saturation.
         let mut k = LFU_INIT_VAL;
         for _ in 0..1000 {
-            k = lfu_log_incr(k, &mut rng);
+            k = lfu_log_incr(k, 10, &mut rng);
         }
         assert!((10..40).contains(&k), "{k}");
+    }
+
+    #[test]
+    fn lfu_parameters_as_redis() {
+        let now = 28_333_333 * 60_000;
+        let mut rng = SmallRng::seed_from_u64(7);
+        // lfu-log-factor 0: p = 1 at every step, one per access up to 255.
+        let mut k = LFU_INIT_VAL;
+        for i in 1..=300u32 {
+            k = lfu_log_incr(k, 0, &mut rng);
+            assert_eq!(u32::from(k), (u32::from(LFU_INIT_VAL) + i).min(255));
+        }
+        // lfu-decay-time N: one step per N minutes; 0: never.
+        let c = (lfu_minutes(now) << 8) | 100;
+        assert_eq!(lfu_decayed(c, now + 10 * 60_000, 5), 98);
+        assert_eq!(lfu_decayed(c, now + 9 * 60_000, 5), 99);
+        assert_eq!(lfu_decayed(c, now + 60_000 * 60_000, 0), 100);
+        // Through a DB: its parameters drive the access path.
+        let mut db = seeded();
+        db.set_policy(Policy::AllKeysLfu);
+        db.set_lfu(Lfu {
+            log_factor: 0,
+            decay_time: 0,
+        });
+        put(&mut db, "a", None, now);
+        for _ in 0..50 {
+            db.get_read(b"a", now);
+        }
+        let clock = db.peek(b"a").unwrap().clock();
+        assert_eq!(lfu_decayed(clock, now, 0), 55);
+        // A year later, still 55 (and one more access makes 56).
+        let later = now + 365 * 24 * 3_600_000;
+        assert_eq!(lfu_decayed(clock, later, 0), 55);
+        db.get_read(b"a", later);
+        assert_eq!(lfu_decayed(db.peek(b"a").unwrap().clock(), later, 0), 56);
     }
 
     #[test]
@@ -560,12 +627,12 @@ mod tests {
         let mut db = seeded();
         db.set_policy(Policy::AllKeysLfu);
         put(&mut db, "a", None, now);
-        assert_eq!(lfu_decayed(db.peek(b"a").unwrap().clock(), now), 5);
+        assert_eq!(lfu_decayed(db.peek(b"a").unwrap().clock(), now, 1), 5);
         db.get_read(b"a", now);
-        assert_eq!(lfu_decayed(db.peek(b"a").unwrap().clock(), now), 6);
+        assert_eq!(lfu_decayed(db.peek(b"a").unwrap().clock(), now, 1), 6);
         // Overwriting keeps the counter (Redis's dbSetValue).
         put(&mut db, "a", None, now);
-        assert_eq!(lfu_decayed(db.peek(b"a").unwrap().clock(), now), 6);
+        assert_eq!(lfu_decayed(db.peek(b"a").unwrap().clock(), now, 1), 6);
         // Back to LRU: accesses store the LRU time again.
         db.set_policy(Policy::AllKeysLru);
         db.get_read(b"a", now);

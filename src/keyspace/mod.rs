@@ -34,6 +34,9 @@ pub struct Keyspace {
     /// A snapshot runs (or drains after a cancel): one at a time, since
     /// the DBs' snapshot bits have room for one epoch (see `snapshot.rs`).
     pub(crate) snapshot_busy: AtomicBool,
+    /// The LFU parameters every DB was last given (packed: log factor in
+    /// the high half), so an unrelated CONFIG SET locks no DB.
+    lfu: std::sync::atomic::AtomicU64,
 }
 
 impl Keyspace {
@@ -42,6 +45,20 @@ impl Keyspace {
             dbs: (0..count).map(|_| Slot(Mutex::new(Db::new()))).collect(),
             effect_seq: Default::default(),
             snapshot_busy: AtomicBool::new(false),
+            lfu: std::sync::atomic::AtomicU64::new(pack_lfu(evict::Lfu::default())),
+        }
+    }
+
+    /// Gives every DB `lfu-log-factor` and `lfu-decay-time`; locks the
+    /// DBs only when they changed.
+    pub fn set_lfu(&self, params: evict::Lfu) {
+        use std::sync::atomic::Ordering;
+        let packed = pack_lfu(params);
+        if self.lfu.swap(packed, Ordering::Relaxed) == packed {
+            return;
+        }
+        for i in 0..self.dbs.len() {
+            self.lock(i).set_lfu(params);
         }
     }
 
@@ -87,4 +104,8 @@ impl Keyspace {
     pub fn lock_all(&self) -> Vec<MutexGuard<'_, Db>> {
         self.dbs.iter().map(|s| s.0.lock()).collect()
     }
+}
+
+fn pack_lfu(p: evict::Lfu) -> u64 {
+    (u64::from(p.log_factor) << 32) | u64::from(p.decay_time)
 }

@@ -318,6 +318,7 @@ fn write_dbs<W: Write>(
 ) -> std::io::Result<W> {
     let keep = persisted(c);
     let mut writer = RdbWriter::new(w, rdb_version(c), c.rdbcompression, c.rdbchecksum);
+    writer.set_lfu_decay_time(c.lfu.decay_time);
     let used: u64 = dbs.iter().map(|d| d.used_memory() as u64).sum();
     let mut aux = AuxFields::new(now_ms / 1000, used);
     aux.aof_base = aof_base;
@@ -852,6 +853,7 @@ fn snapshot_encoder(c: &Config, clock: crate::clock::Clock) -> crate::keyspace::
     use crate::keyspace::evict::Policy;
     let version = rdb_version(c);
     let compression = c.rdbcompression;
+    let decay = c.lfu.decay_time;
     Arc::new(move |e, policy, out| {
         // IDLE/FREQ as SAVE writes them, per the DB's policy. The time is
         // read here, under the DB lock, so no access stamped the entry
@@ -859,7 +861,7 @@ fn snapshot_encoder(c: &Config, clock: crate::clock::Clock) -> crate::keyspace::
         // negative); only under LRU/LFU policies, which write them.
         let clocked = policy.is_lfu() || matches!(policy, Policy::AllKeysLru | Policy::VolatileLru);
         let now_ms = if clocked { clock.now_ms() } else { 0 };
-        rdb::write::encode_key_value(e, policy, now_ms, version, compression, out)
+        rdb::write::encode_key_value(e, policy, decay, now_ms, version, compression, out)
     })
 }
 

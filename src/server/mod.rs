@@ -167,6 +167,7 @@ impl Shared {
         self.acl.set_requirepass(c.requirepass.as_deref());
         self.acl.log.lock().max_len = c.acllog_max_len;
         self.tenancy.apply_global(&c);
+        self.keyspace.set_lfu(c.lfu);
     }
 
     pub fn shutdown_rx(&self) -> watch::Receiver<bool> {

@@ -57,6 +57,7 @@ fn user(name: &str, rules: &str) -> UserConfig {
         name: name.into(),
         password_env: None,
         rules: rules.into(),
+        words: None,
         password: None,
     }
 }

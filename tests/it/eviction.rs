@@ -81,6 +81,45 @@ async fn object_freq_and_idletime_follow_the_db_policy() {
     assert_eq!(call(&mut raw, "OBJECT IDLETIME f").await, b":7\r\n");
 }
 
+/// `lfu-log-factor` and `lfu-decay-time` through CONFIG SET, as Redis:
+/// factor 0 counts every access; decay-time 0 never decays, N takes one
+/// step per N minutes. The clock is the server's test clock: no sleeps.
+#[tokio::test]
+async fn lfu_parameters_drive_the_counter() {
+    let s = start().await;
+    let mut raw = s.raw().await;
+    assert_eq!(
+        text(&call(&mut raw, "CONFIG GET lfu-*").await),
+        "*4\r\n$14\r\nlfu-log-factor\r\n$2\r\n10\r\n$14\r\nlfu-decay-time\r\n$1\r\n1\r\n"
+    );
+    assert_eq!(
+        call(&mut raw, "CONFIG SET lfu-log-factor 0 lfu-decay-time 0").await,
+        b"+OK\r\n"
+    );
+    set_policy(&s, Policy::AllKeysLfu);
+    call(&mut raw, "SET k v").await;
+    for _ in 0..100 {
+        call(&mut raw, "GET k").await;
+    }
+    // 5 + 100, where the default factor would have stopped near 20.
+    assert_eq!(call(&mut raw, "OBJECT FREQ k").await, b":105\r\n");
+    for _ in 0..200 {
+        call(&mut raw, "GET k").await;
+    }
+    assert_eq!(call(&mut raw, "OBJECT FREQ k").await, b":255\r\n");
+    s.handle.advance_clock(Duration::from_secs(24 * 3600));
+    assert_eq!(call(&mut raw, "OBJECT FREQ k").await, b":255\r\n");
+    // Decay every 10 minutes: the day without decay now counts 144
+    // steps, and 25 more minutes two more.
+    call(&mut raw, "CONFIG SET lfu-decay-time 10").await;
+    assert_eq!(call(&mut raw, "OBJECT FREQ k").await, b":111\r\n");
+    s.handle.advance_clock(Duration::from_secs(25 * 60));
+    assert_eq!(call(&mut raw, "OBJECT FREQ k").await, b":109\r\n");
+    // Redis's bounds.
+    assert!(text(&call(&mut raw, "CONFIG SET lfu-log-factor -1").await).starts_with("-ERR"));
+    assert!(text(&call(&mut raw, "CONFIG SET lfu-decay-time x").await).starts_with("-ERR"));
+}
+
 #[tokio::test]
 async fn the_policy_is_per_db() {
     let s = start().await;

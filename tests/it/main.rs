@@ -24,6 +24,7 @@ mod metrics;
 mod persistence;
 mod pubsub;
 mod rdb;
+mod redisconf;
 mod replication;
 mod scenario;
 mod scopes;

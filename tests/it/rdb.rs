@@ -494,7 +494,7 @@ fn freq_and_idle_become_clock_bits_under_the_dbs_policy() {
     .expect("loads");
     let db = ks.lock(0);
     let freq =
-        |k: &[u8]| keyward::keyspace::evict::lfu_decayed(db.peek(k).expect("key").clock(), now);
+        |k: &[u8]| keyward::keyspace::evict::lfu_decayed(db.peek(k).expect("key").clock(), now, 1);
     assert!(freq(b"hot") > freq(b"cold"), "hot was read 200 times");
     drop(db);
 

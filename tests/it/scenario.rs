@@ -34,6 +34,7 @@ fn platform() -> Config {
         name: name.to_string(),
         password_env: None,
         rules: format!("on db={dbs} ~* &* +@all"),
+        words: None,
         password: Some(format!("{name}-pw")),
     };
     Config {

@@ -479,6 +479,7 @@ async fn max_clients_refuses_auth_pinning_reset_and_connect() {
         name: "pinned".into(),
         password_env: None,
         rules: "on >pw db=4 ~* +@all".into(),
+        words: None,
         password: Some("pw".into()),
     });
     let srv = start_with(config).await;

@@ -58,6 +58,8 @@ pub struct RdbWriter<W: Write> {
     version: RdbVersion,
     compression: bool,
     checksum: bool,
+    /// `lfu-decay-time`, for the FREQ byte (Redis writes it decayed).
+    lfu_decay_time: u32,
     buf: Vec<u8>,
 }
 
@@ -69,8 +71,15 @@ impl<W: Write> RdbWriter<W> {
             version,
             compression,
             checksum,
+            lfu_decay_time: crate::keyspace::evict::Lfu::default().decay_time,
             buf: Vec::new(),
         }
+    }
+
+    /// The `lfu-decay-time` FREQ bytes are decayed with (Redis's default 1
+    /// unless set).
+    pub fn set_lfu_decay_time(&mut self, minutes: u32) {
+        self.lfu_decay_time = minutes;
     }
 
     fn put(&mut self, b: &[u8]) -> io::Result<()> {
@@ -129,6 +138,7 @@ impl<W: Write> RdbWriter<W> {
         encode_key_value(
             e,
             policy,
+            self.lfu_decay_time,
             now_ms,
             self.version,
             self.compression,
@@ -157,6 +167,7 @@ impl<W: Write> RdbWriter<W> {
 pub fn encode_key_value(
     e: &Entry,
     policy: Policy,
+    lfu_decay_time: u32,
     now_ms: i64,
     version: RdbVersion,
     compression: bool,
@@ -168,7 +179,7 @@ pub fn encode_key_value(
     }
     if policy.is_lfu() {
         out.push(opcodes::FREQ);
-        out.push(evict::lfu_decayed(e.clock(), now_ms));
+        out.push(evict::lfu_decayed(e.clock(), now_ms, lfu_decay_time));
     } else if matches!(policy, Policy::AllKeysLru | Policy::VolatileLru) {
         out.push(opcodes::IDLE);
         put_len(out, evict::lru_idle(e.clock(), now_ms));

