@@ -9,6 +9,7 @@ use super::spec::{flags::*, CommandSpec, Group, Redact, Tenant};
 use super::{Ctx, REGISTRY};
 use crate::protocol::Protocol;
 use crate::server::client::{ClientInfo, Push, ReplyMode};
+use crate::server::tracking::bits as track;
 
 const G: Group = Group::Connection;
 
@@ -152,6 +153,26 @@ static CLIENT_SUBS: &[CommandSpec] = &[
             "5.0.0",
             "O(log N) where N is the number of client connections",
         ),
+    CommandSpec::new("caching", 3, CS, G, client_caching).doc(
+        "Instructs the server whether to track the keys in the next request.",
+        "6.0.0",
+        "O(1)",
+    ),
+    CommandSpec::new("getredir", 2, CS, G, client_getredir).doc(
+        "Returns the client ID to which the connection's tracking notifications are redirected.",
+        "6.0.0",
+        "O(1)",
+    ),
+    CommandSpec::new("tracking", -3, CS, G, client_tracking).doc(
+        "Controls server-assisted client-side caching for the connection.",
+        "6.0.0",
+        "O(1). Some options may introduce additional complexity.",
+    ),
+    CommandSpec::new("trackinginfo", 2, CS, G, client_trackinginfo).doc(
+        "Returns information about server-assisted client-side caching for the connection.",
+        "6.2.0",
+        "O(1)",
+    ),
     CommandSpec::new("help", 2, LOADING | STALE | NO_DB_LOCK, G, client_help).doc(
         "Returns helpful text about the different subcommands.",
         "5.0.0",
@@ -197,7 +218,9 @@ fn reset(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     ctx.client.multi = None;
     super::pubsub::unsubscribe_all(ctx.srv, ctx.client);
     super::transactions::unwatch_all(ctx.srv, ctx.client);
+    ctx.srv.tracking.disable(ctx.srv, &ctx.client.info);
     let c = &mut *ctx.client;
+    c.caching = Default::default();
     c.reply_mode = ReplyMode::On;
     c.user = ctx.srv.acl.default_user();
     c.db = db;
@@ -447,25 +470,41 @@ pub fn client_line(ctx: &Ctx<'_>, c: &ClientInfo) -> String {
         u16::MAX => "NULL".to_string(),
         id => REGISTRY.get(id).fullname.clone(),
     };
+    // In Redis's order (getClientInfoString).
     let mut fl = String::new();
     if c.monitor.load(Ordering::Relaxed) {
         fl.push('O');
     }
+    if c.sub_counts.iter().any(|n| n.load(Ordering::Relaxed) > 0) {
+        fl.push('P');
+    }
     if c.blocked_db.load(Ordering::Relaxed) >= 0 {
         fl.push('b');
+    }
+    let tracking = c.tracking.load(Ordering::Relaxed);
+    for (bit, f) in [
+        (track::ON, 't'),
+        (track::BROKEN_REDIR, 'R'),
+        (track::BCAST, 'B'),
+    ] {
+        if tracking & bit != 0 {
+            fl.push(f);
+        }
     }
     if c.no_evict.load(Ordering::Relaxed) {
         fl.push('e');
     }
-    if c.sub_counts.iter().any(|n| n.load(Ordering::Relaxed) > 0) {
-        fl.push('P');
-    }
+    let redir = if tracking & track::ON != 0 {
+        c.redirect.load(Ordering::Relaxed) as i64
+    } else {
+        -1
+    };
     if fl.is_empty() {
         fl.push('N');
     }
     let qbuf = c.qbuf.load(Ordering::Relaxed);
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir=-1 resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem=0 tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -483,6 +522,7 @@ pub fn client_line(ctx: &Ctx<'_>, c: &ClientInfo) -> String {
         16384 + 16384 + qbuf as usize,
         cmd,
         c.user.lock(),
+        redir,
         c.resp.load(Ordering::Relaxed),
         opt(&c.lib_name),
         opt(&c.lib_ver),
@@ -743,6 +783,10 @@ fn client_unblock(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn client_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     let lines: &[&str] = &[
         "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+        "CACHING (YES|NO)",
+        "    Enable/disable tracking of the keys for next command in OPTIN/OPTOUT modes.",
+        "GETREDIR",
+        "    Return the client ID we are redirecting to when tracking is enabled.",
         "GETNAME",
         "    Return the name of the current connection.",
         "ID",
@@ -763,11 +807,197 @@ fn client_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         "    Assign the name <name> to the current connection.",
         "UNBLOCK <clientid> [TIMEOUT|ERROR]",
         "    Unblock the specified blocked client.",
+        "TRACKING (ON|OFF) [REDIRECT <id>] [BCAST] [PREFIX <prefix> [...]]",
+        "         [OPTIN] [OPTOUT] [NOLOOP]",
+        "    Control server assisted client side caching.",
+        "TRACKINGINFO",
+        "    Report tracking status for the current connection.",
         "SETINFO <option> <value>",
         "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
         "HELP",
         "    Print this help.",
     ];
     ctx.out.status_lines(lines);
+    Ok(Outcome::Done)
+}
+
+/// CLIENT TRACKING ON|OFF [REDIRECT id] [BCAST] [PREFIX p …] [OPTIN]
+/// [OPTOUT] [NOLOOP], with Redis's checks in Redis's order (options are
+/// parsed, and REDIRECT checked, for OFF too).
+fn client_tracking(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let mut redirect = 0u64;
+    let mut opts = 0u8;
+    let mut prefixes: Vec<Vec<u8>> = Vec::new();
+    let mut j = 3;
+    while j < argv.len() {
+        let more = j + 1 < argv.len();
+        let a = argv[j];
+        if is(a, "redirect") && more {
+            j += 1;
+            if redirect != 0 {
+                return Err(Error::lit(
+                    "ERR A client can only redirect to a single other client",
+                ));
+            }
+            let id = args::int(argv[j])?;
+            // A DB-restricted user may redirect only to its own clients:
+            // another tenant's connection would hear its key names.
+            let target = u64::try_from(id)
+                .ok()
+                .and_then(|id| ctx.srv.clients.get(id))
+                .filter(|c| own_client(ctx, c));
+            match target {
+                Some(c) => redirect = c.id,
+                None => {
+                    return Err(Error::lit(
+                        "ERR The client ID you want redirect to does not exist",
+                    ))
+                }
+            }
+        } else if is(a, "bcast") {
+            opts |= track::BCAST;
+        } else if is(a, "optin") {
+            opts |= track::OPTIN;
+        } else if is(a, "optout") {
+            opts |= track::OPTOUT;
+        } else if is(a, "noloop") {
+            opts |= track::NOLOOP;
+        } else if is(a, "prefix") && more {
+            j += 1;
+            prefixes.push(argv[j].to_vec());
+        } else {
+            return Err(errors::SYNTAX);
+        }
+        j += 1;
+    }
+    let info = ctx.client.info.clone();
+    if is(argv[2], "on") {
+        let cur = info.tracking.load(Ordering::Relaxed);
+        if opts & track::BCAST == 0 && !prefixes.is_empty() {
+            return Err(Error::lit(
+                "ERR PREFIX option requires BCAST mode to be enabled",
+            ));
+        }
+        if cur & track::ON != 0 && (cur & track::BCAST != 0) != (opts & track::BCAST != 0) {
+            return Err(Error::lit("ERR You can't switch BCAST mode on/off before disabling tracking for this client, and then re-enabling it with a different mode."));
+        }
+        if opts & track::BCAST != 0 && opts & (track::OPTIN | track::OPTOUT) != 0 {
+            return Err(Error::lit(
+                "ERR OPTIN and OPTOUT are not compatible with BCAST",
+            ));
+        }
+        if opts & track::OPTIN != 0 && opts & track::OPTOUT != 0 {
+            return Err(Error::lit(
+                "ERR You can't specify both OPTIN mode and OPTOUT mode",
+            ));
+        }
+        if (opts & track::OPTIN != 0 && cur & track::OPTOUT != 0)
+            || (opts & track::OPTOUT != 0 && cur & track::OPTIN != 0)
+        {
+            return Err(Error::lit("ERR You can't switch OPTIN/OPTOUT mode before disabling tracking for this client, and then re-enabling it with a different mode."));
+        }
+        if opts & track::BCAST != 0 {
+            if let Some(e) = ctx.srv.tracking.prefix_collision(info.id, &prefixes) {
+                return Err(Error::from(e));
+            }
+        }
+        let options = crate::server::tracking::Options {
+            redirect,
+            flags: opts,
+            prefixes,
+        };
+        ctx.srv.tracking.enable(ctx.srv, &info, options);
+    } else if is(argv[2], "off") {
+        ctx.srv.tracking.disable(ctx.srv, &info);
+        ctx.client.caching = Default::default();
+    } else {
+        return Err(errors::SYNTAX);
+    }
+    ctx.out.ok();
+    Ok(Outcome::Done)
+}
+
+fn client_caching(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let f = ctx.client.info.tracking.load(Ordering::Relaxed);
+    if f & track::ON == 0 {
+        return Err(Error::lit("ERR CLIENT CACHING can be called only when the client is in tracking mode with OPTIN or OPTOUT mode enabled"));
+    }
+    if is(argv[2], "yes") {
+        if f & track::OPTIN == 0 {
+            return Err(Error::lit(
+                "ERR CLIENT CACHING YES is only valid when tracking is enabled in OPTIN mode.",
+            ));
+        }
+    } else if is(argv[2], "no") {
+        if f & track::OPTOUT == 0 {
+            return Err(Error::lit(
+                "ERR CLIENT CACHING NO is only valid when tracking is enabled in OPTOUT mode.",
+            ));
+        }
+    } else {
+        return Err(errors::SYNTAX);
+    }
+    ctx.client.caching = crate::server::tracking::Caching::Fresh;
+    ctx.out.ok();
+    Ok(Outcome::Done)
+}
+
+fn client_getredir(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    let info = &ctx.client.info;
+    let r = if info.tracking.load(Ordering::Relaxed) & track::ON != 0 {
+        info.redirect.load(Ordering::Relaxed) as i64
+    } else {
+        -1
+    };
+    ctx.out.int(r);
+    Ok(Outcome::Done)
+}
+
+/// A map of `flags` (a set), `redirect` and `prefixes`, as Redis 7.2.
+fn client_trackinginfo(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    use crate::server::tracking::Caching;
+    let info = ctx.client.info.clone();
+    let f = info.tracking.load(Ordering::Relaxed);
+    let caching = ctx.client.caching != Caching::None;
+    let mut names: Vec<&[u8]> = vec![if f & track::ON != 0 { b"on" } else { b"off" }];
+    if f & track::BCAST != 0 {
+        names.push(b"bcast");
+    }
+    if f & track::OPTIN != 0 {
+        names.push(b"optin");
+        if caching {
+            names.push(b"caching-yes");
+        }
+    }
+    if f & track::OPTOUT != 0 {
+        names.push(b"optout");
+        if caching {
+            names.push(b"caching-no");
+        }
+    }
+    if f & track::NOLOOP != 0 {
+        names.push(b"noloop");
+    }
+    if f & track::BROKEN_REDIR != 0 {
+        names.push(b"broken_redirect");
+    }
+    ctx.out.map(3);
+    ctx.out.bulk(b"flags");
+    ctx.out.set(names.len());
+    for n in names {
+        ctx.out.bulk(n);
+    }
+    ctx.out.bulk(b"redirect");
+    ctx.out.int(if f & track::ON != 0 {
+        info.redirect.load(Ordering::Relaxed) as i64
+    } else {
+        -1
+    });
+    ctx.out.bulk(b"prefixes");
+    let prefixes = ctx.srv.tracking.prefixes_of(info.id);
+    ctx.out.array(prefixes.len());
+    for p in &prefixes {
+        ctx.out.bulk(p);
+    }
     Ok(Outcome::Done)
 }

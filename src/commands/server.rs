@@ -821,7 +821,7 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
                     "blocked_clients",
                     &(dbs.iter().filter(sees).map(|d| d.blocked).sum::<usize>() + awaiting),
                 );
-                line("tracking_clients", &0);
+                line("tracking_clients", &srv.tracking.stats().0);
                 line("clients_in_timeout_table", &0);
                 line(
                     "total_blocking_keys",
@@ -943,6 +943,10 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
                 line("pubsub_patterns", &srv.pubsub.pattern_count());
                 line("latest_fork_usec", &0);
                 line("total_forks", &0);
+                let (_, keys, items, prefixes) = srv.tracking.stats();
+                line("tracking_total_keys", &keys);
+                line("tracking_total_items", &items);
+                line("tracking_total_prefixes", &prefixes);
                 line("unexpected_error_replies", &0);
                 line("total_error_replies", &ld(&st.error_replies));
                 let denied = |r: &str| {
@@ -1406,7 +1410,11 @@ fn dispose<T: Send + 'static>(old: T, async_free: bool) {
 
 fn flushdb(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let async_free = flush_mode(argv)?;
-    let old = ctx.db().flush();
+    let db = ctx.db();
+    let old = db.flush();
+    // Always a change, as Redis counts it (`server.dirty++`): logged and
+    // announced to tracking clients even when the DB was empty.
+    db.dirty += 1;
     // Dropped after the reply is written but, for SYNC, before the next
     // command of this client runs: Redis's SYNC semantics.
     dispose(old, async_free);

@@ -89,6 +89,9 @@ pub struct Config {
     pub client_query_buffer_limit: usize,
     pub slowlog_log_slower_than: i64,
     pub slowlog_max_len: usize,
+    /// `tracking-table-max-keys`: the most keys CLIENT TRACKING remembers
+    /// (0: no limit); past it, keys are dropped with an invalidation.
+    pub tracking_table_max_keys: u64,
     pub hz: u32,
     /// `busy-reply-threshold` (alias `lua-time-limit`), ms: how long a
     /// script runs before other clients get BUSY and SCRIPT KILL works.
@@ -343,6 +346,7 @@ impl Default for Config {
             client_query_buffer_limit: 1024 * 1024 * 1024,
             slowlog_log_slower_than: 10_000,
             slowlog_max_len: 128,
+            tracking_table_max_keys: 1_000_000,
             hz: 10,
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),

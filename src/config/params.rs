@@ -1553,13 +1553,21 @@ pub static PARAMS: &[Param] = &[
         percentiles_v,
         NO_LATENCY
     ),
-    accepted!(
-        "tracking-table-max-keys",
-        "1000000",
-        true,
-        |v| int_v(v, 0, LLONG_MAX),
-        "keyward has no client-side caching (CLIENT TRACKING): there is no table to bound"
-    ),
+    Param {
+        name: "tracking-table-max-keys",
+        get: |c| c.tracking_table_max_keys.to_string(),
+        set: |c, v| {
+            c.tracking_table_max_keys = int_in(v, 0, LLONG_MAX)?;
+            Ok(())
+        },
+        mutable: true,
+        sensitive: false,
+        aof_open: false,
+        protected: false,
+        db: None,
+        class: Class::Honoured,
+        alias_of: None,
+    },
     accepted!(
         "rdb-save-incremental-fsync",
         "yes",

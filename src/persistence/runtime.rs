@@ -811,8 +811,11 @@ pub fn start_aof(srv: &Arc<Shared>) -> Result<(), String> {
 pub fn stop_aof(srv: &Shared) {
     let mut guards = srv.keyspace.lock_all();
     srv.propagation.stop();
-    for db in guards.iter_mut() {
-        db.effects = None;
+    // Client tracking may still need the DBs' own effects.
+    if !srv.propagation.is_on() {
+        for db in guards.iter_mut() {
+            db.effects = None;
+        }
     }
     let sink = srv.persist.aof.lock().take();
     srv.persist.always.store(false, Ordering::Relaxed);

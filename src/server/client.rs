@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{
-    AtomicBool, AtomicI64, AtomicU16, AtomicU32, AtomicU8, AtomicUsize, Ordering,
+    AtomicBool, AtomicI64, AtomicU16, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
 };
 use std::sync::Arc;
 
@@ -83,6 +83,14 @@ pub struct Client {
     /// Ops already charged to a DB's `max-ops-per-sec` bucket and not yet
     /// used: (DB index, count). See `tenancy::gate`.
     pub ops_credit: (usize, u32),
+    /// CLIENT CACHING YES/NO for the next command (see `server::tracking`).
+    pub caching: crate::server::tracking::Caching,
+    /// How many of `effects` tracking has invalidated already (a script's
+    /// or EXEC's commands each invalidate their own as they run).
+    pub track_seen: usize,
+    /// Invalidations of this client's own tracked keys by the running
+    /// command: written after its reply, as in Redis 7.2.
+    pub track_pushes: Vec<u8>,
 }
 
 /// A client's channels, patterns and shard channels.
@@ -143,6 +151,8 @@ impl Client {
             awaiting: AtomicBool::new(false),
             output: Default::default(),
             sub_counts: Default::default(),
+            tracking: AtomicU8::new(0),
+            redirect: AtomicU64::new(0),
             push_tx: push_tx.clone(),
         });
         let user = srv.acl.default_user();
@@ -152,6 +162,9 @@ impl Client {
             authenticated: srv.acl.default_is_open(),
             meter: srv.metrics.as_ref().map(|m| m.users.meter(&user)),
             ops_credit: (0, 0),
+            caching: Default::default(),
+            track_seen: 0,
+            track_pushes: Vec::new(),
             replaying: false,
             effects: Vec::new(),
             effects_own: false,
@@ -220,6 +233,11 @@ pub struct ClientInfo {
     pub blocked_db: std::sync::atomic::AtomicI64,
     /// In WAIT or WAITAOF (an `Outcome::Await`): CLIENT UNBLOCK ends it.
     pub awaiting: AtomicBool,
+    /// CLIENT TRACKING state (`server::tracking::bits`), for CLIENT LIST
+    /// and for the writers that invalidate this client's keys.
+    pub tracking: AtomicU8,
+    /// CLIENT TRACKING … REDIRECT id (0: none).
+    pub redirect: AtomicU64,
     /// The connection's only wake-up source besides its socket: one
     /// channel for kills and pushes keeps the read loop to two futures.
     pub push_tx: mpsc::UnboundedSender<Push>,

@@ -120,6 +120,7 @@ async fn handle(srv: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     }
     crate::commands::transactions::unwatch_all(&srv, &mut client);
     crate::commands::pubsub::unsubscribe_all(&srv, &mut client);
+    srv.tracking.disable(&srv, &client.info);
     if client.authenticated {
         srv.tenancy.move_client(Some(client.db), None);
     }

@@ -110,6 +110,13 @@ impl Executor for Local {
             return result;
         }
         let db = ctx.client.db;
+        // While a client tracks, the hook runs for it (see server::tracking).
+        let tracking = ctx.srv.tracking.is_on();
+        if tracking && !ctx.client.in_exec && !ctx.client.in_script {
+            let mut own = Vec::new();
+            ctx.srv.tracking.limit(ctx.srv, ctx.client.id, &mut own);
+            ctx.out.buf.extend_from_slice(&own);
+        }
         let dirty_before =
             (spec.has(flags::WRITE) && !spec.has(flags::NO_DB_LOCK)).then(|| ctx.db().dirty);
         let outer = std::mem::take(&mut ctx.effect);
@@ -121,6 +128,12 @@ impl Executor for Local {
         // Pops that served blocked clients come after the command.
         ctx.collect_db_effects();
         ctx.effect = outer;
+        if tracking {
+            super::tracking::after_command(ctx, spec, argv, db, result.is_ok());
+        }
+        if !ctx.client.in_exec && !ctx.client.in_script {
+            ctx.client.track_seen = 0;
+        }
         if !ctx.client.in_exec && !ctx.client.in_script && !ctx.client.effects.is_empty() {
             let mut pending = std::mem::take(&mut ctx.client.effects);
             pending.sort_by_key(|e| e.0);

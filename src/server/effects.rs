@@ -17,7 +17,7 @@
 //! in MULTI/EXEC when there is more than one, so a replay applies them
 //! atomically.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -45,17 +45,39 @@ pub trait EffectSink: Send + Sync {
 }
 
 /// Where effects go, and whether anyone listens (one relaxed load per
-/// write command when nobody does).
+/// write command when nobody does). Two listeners: the sink (the AOF) and
+/// client tracking, which needs the effects even with no AOF and for
+/// `persist = false` DBs (the sink drops those itself).
 #[derive(Default)]
 pub struct Propagation {
     sink: RwLock<Option<Arc<dyn EffectSink>>>,
-    on: AtomicBool,
+    /// `SINK | TRACKING` bits.
+    on: AtomicU8,
 }
 
+const SINK: u8 = 1;
+const TRACKING: u8 = 2;
+
 impl Propagation {
+    /// Whether the after-execution hook runs (a sink or tracking listens).
     #[inline]
     pub fn is_on(&self) -> bool {
-        self.on.load(Ordering::Relaxed)
+        self.on.load(Ordering::Relaxed) != 0
+    }
+
+    /// Whether a sink listens (not only tracking).
+    pub fn has_sink(&self) -> bool {
+        self.on.load(Ordering::Relaxed) & SINK != 0
+    }
+
+    /// Client tracking starts or stops listening (see
+    /// `server::tracking::Tracking::sync_hook`).
+    pub fn set_tracking(&self, on: bool) {
+        if on {
+            self.on.fetch_or(TRACKING, Ordering::Relaxed);
+        } else {
+            self.on.fetch_and(!TRACKING, Ordering::Relaxed);
+        }
     }
 
     /// Installs the sink and turns propagation on; false when another
@@ -68,20 +90,20 @@ impl Propagation {
             return false;
         }
         *slot = Some(sink);
-        self.on.store(true, Ordering::Relaxed);
+        self.on.fetch_or(SINK, Ordering::Relaxed);
         true
     }
 
     /// Turns propagation off and drops the sink (CONFIG SET appendonly no).
     pub fn stop(&self) {
-        self.on.store(false, Ordering::Relaxed);
+        self.on.fetch_and(!SINK, Ordering::Relaxed);
         *self.sink.write() = None;
     }
 
     /// Hands effects to the sink (see [`EffectSink::append`]); returns
     /// its ticket.
     pub fn emit(&self, effects: Vec<(usize, Argv)>, atomic: bool) -> u64 {
-        if !self.is_on() || effects.is_empty() {
+        if !self.has_sink() || effects.is_empty() {
             return 0;
         }
         match &*self.sink.read() {

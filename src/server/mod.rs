@@ -12,6 +12,7 @@ pub mod effects;
 pub mod harness;
 pub mod pubsub;
 pub mod stats;
+pub mod tracking;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
@@ -65,6 +66,8 @@ pub struct Shared {
     pub addrs: Mutex<Vec<SocketAddr>>,
     /// Where write effects go (the AOF); see [`effects`].
     pub propagation: effects::Propagation,
+    /// Client-side caching: the tracking table (see [`tracking`]).
+    pub tracking: tracking::Tracking,
     /// Files, the save schedule, the LOADING/MISCONF gates.
     pub persist: crate::persistence::runtime::Persistence,
     /// This state's own `Arc`, for work that outlives a command (a
@@ -108,6 +111,7 @@ impl Shared {
             shutting_down: AtomicBool::new(false),
             addrs: Mutex::new(Vec::new()),
             propagation: Default::default(),
+            tracking: Default::default(),
             persist: fs
                 .map(crate::persistence::runtime::Persistence::new)
                 .unwrap_or_default(),
@@ -118,6 +122,7 @@ impl Shared {
             let c = shared.config.read();
             shared.pubsub.set_per_db(c.pubsub_per_db);
             shared.scripting.set_per_db(c.script_per_db);
+            shared.tracking.set_max_keys(c.tracking_table_max_keys);
         }
         // `[[db]]` limits and the global maxmemory into the per-DB atomics.
         shared
@@ -168,6 +173,7 @@ impl Shared {
         self.acl.log.lock().max_len = c.acllog_max_len;
         self.tenancy.apply_global(&c);
         self.keyspace.set_lfu(c.lfu);
+        self.tracking.set_max_keys(c.tracking_table_max_keys);
     }
 
     pub fn shutdown_rx(&self) -> watch::Receiver<bool> {
@@ -545,6 +551,9 @@ async fn cron(shared: Arc<Shared>) {
             let logged = db.take_effects();
             if !logged.is_empty() {
                 let effects: Vec<_> = logged.into_iter().map(|(_, c)| (i, c)).collect();
+                if shared.tracking.is_on() {
+                    tracking::after_cron(&shared, i, &effects);
+                }
                 shared.propagation.emit(effects, false);
             }
         }

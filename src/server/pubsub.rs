@@ -264,7 +264,13 @@ impl Encoded {
 
 /// Queues `msg` for `s`, enforcing the pubsub output-buffer limit.
 fn deliver(s: &Subscriber, msg: Vec<u8>, now_ms: i64) {
-    let ob = &s.info.output;
+    deliver_to(&s.info, msg, now_ms);
+}
+
+/// Queues `msg` down the client's own push channel, enforcing the pubsub
+/// output-buffer limit (also used for tracking invalidations).
+pub fn deliver_to(info: &ClientInfo, msg: Vec<u8>, now_ms: i64) {
+    let ob = &info.output;
     let queued = ob.queued.fetch_add(msg.len(), Ordering::Relaxed) + msg.len();
     if queued > SOFT_LIMIT {
         let since = ob.soft_since_ms.load(Ordering::Relaxed);
@@ -272,12 +278,12 @@ fn deliver(s: &Subscriber, msg: Vec<u8>, now_ms: i64) {
             ob.soft_since_ms.store(now_ms, Ordering::Relaxed);
         }
         if queued > HARD_LIMIT || (since != 0 && now_ms - since >= SOFT_SECONDS * 1000) {
-            tracing::warn!(client = s.info.id, addr = %s.info.addr, queued, "closing subscriber over the pubsub output buffer limit");
-            s.info.kill();
+            tracing::warn!(client = info.id, addr = %info.addr, queued, "closing subscriber over the pubsub output buffer limit");
+            info.kill();
             return;
         }
     } else {
         ob.soft_since_ms.store(0, Ordering::Relaxed);
     }
-    let _ = s.tx.send(Push::Data(msg));
+    let _ = info.push_tx.send(Push::Data(msg));
 }

@@ -36,4 +36,5 @@ mod sorted_set;
 mod stream;
 mod string;
 mod tenancy;
+mod tracking;
 mod transactions;
