@@ -83,11 +83,7 @@ static FUNCTION_SUBS: &[CommandSpec] = &[
     ),
     CommandSpec::new("kill", 2, FN | ALLOW_BUSY, G, function_kill)
         .tenant(Tenant::Check(own_running_script))
-        .doc(
-            "Kill the function currently in execution.",
-            "7.0.0",
-            "O(1)",
-        ),
+        .doc("Kill the function currently in execution.", "7.0.0", "O(1)"),
     CommandSpec::new("list", -2, FN, G, function_list).doc(
         "List information about all the functions",
         "7.0.0",
@@ -323,17 +319,16 @@ fn function_restore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if argv.len() > 4 {
         return Err(super::errors::subcommand_syntax(argv[0], argv[1]));
     }
-    let policy = match argv.get(3) {
-        None => RestorePolicy::Append,
-        Some(p) if is(p, "append") => RestorePolicy::Append,
-        Some(p) if is(p, "replace") => RestorePolicy::Replace,
-        Some(p) if is(p, "flush") => RestorePolicy::Flush,
-        Some(_) => {
-            return Err(Error::lit(
+    let policy =
+        match argv.get(3) {
+            None => RestorePolicy::Append,
+            Some(p) if is(p, "append") => RestorePolicy::Append,
+            Some(p) if is(p, "replace") => RestorePolicy::Replace,
+            Some(p) if is(p, "flush") => RestorePolicy::Flush,
+            Some(_) => return Err(Error::lit(
                 "ERR Wrong restore policy given, value should be either FLUSH, APPEND or REPLACE.",
-            ))
-        }
-    };
+            )),
+        };
     let err = |e: String| Error::from(format!("ERR {e}"));
     let codes = parse_payload(argv[2]).map_err(err)?;
     let sc = &ctx.srv.scripting;

@@ -389,7 +389,7 @@ pub fn save(srv: &Shared) -> Result<(), String> {
         &c,
         now_ms,
     )
-        .map_err(|e| e.to_string());
+    .map_err(|e| e.to_string());
     drop(dbs);
     drop(guards);
     save_finished(srv, result.clone(), dirty, started);
@@ -1094,22 +1094,30 @@ pub fn bgrewriteaof(srv: &Arc<Shared>) -> Result<(), String> {
     };
     let started = std::time::Instant::now();
     let s2 = sink.clone();
-    let writer = rdb_sink(base, &c, &libs, true, now_ms, used_memory(srv), move |r| match r {
-        Ok(f) => match s2.aof.lock().finish_rewrite(f) {
-            Ok(()) => {
-                tracing::info!("background AOF rewrite finished successfully");
-                // A fresh base and incr: writes may go on if the writer agrees.
-                if let (Some(srv), Ok(())) = (s2.srv.upgrade(), s2.handle.check_writable()) {
-                    srv.persist.set_gate(gate::MISCONF_AOF, false);
+    let writer = rdb_sink(
+        base,
+        &c,
+        &libs,
+        true,
+        now_ms,
+        used_memory(srv),
+        move |r| match r {
+            Ok(f) => match s2.aof.lock().finish_rewrite(f) {
+                Ok(()) => {
+                    tracing::info!("background AOF rewrite finished successfully");
+                    // A fresh base and incr: writes may go on if the writer agrees.
+                    if let (Some(srv), Ok(())) = (s2.srv.upgrade(), s2.handle.check_writable()) {
+                        srv.persist.set_gate(gate::MISCONF_AOF, false);
+                    }
                 }
+                Err(e) => tracing::warn!(error = %e, "background AOF rewrite failed"),
+            },
+            Err(e) => {
+                s2.aof.lock().abort_rewrite(None);
+                tracing::warn!(error = %e, "background AOF rewrite failed");
             }
-            Err(e) => tracing::warn!(error = %e, "background AOF rewrite failed"),
         },
-        Err(e) => {
-            s2.aof.lock().abort_rewrite(None);
-            tracing::warn!(error = %e, "background AOF rewrite failed");
-        }
-    })
+    )
     .map_err(|e| {
         sink.aof.lock().abort_rewrite(None);
         format!("ERR {e}")

@@ -248,7 +248,8 @@ fn read_register_args(args: &[Value]) -> Result<Reg, &'static str> {
             };
             let (mut name, mut description, mut flags, mut callback) = (None, None, 0u8, None);
             for pair in t.clone().pairs::<Value, Value>() {
-                let (k, v) = pair.map_err(|_| "unknown argument given to redis.register_function")?;
+                let (k, v) =
+                    pair.map_err(|_| "unknown argument given to redis.register_function")?;
                 let k = lua_string(&k)
                     .ok_or("named argument key given to redis.register_function is not a string")?;
                 if k.eq_ignore_ascii_case(b"function_name") {
@@ -322,7 +323,9 @@ fn parse_meta(code: &[u8]) -> Result<(String, String, usize), String> {
         return Err("Invalid library metadata".into());
     };
     let line = String::from_utf8_lossy(&code[..end]);
-    let mut parts = line.split(|c: char| c.is_ascii_whitespace()).filter(|p| !p.is_empty());
+    let mut parts = line
+        .split(|c: char| c.is_ascii_whitespace())
+        .filter(|p| !p.is_empty());
     let Some(first) = parts.next() else {
         return Err("Invalid library metadata".into());
     };
@@ -331,7 +334,9 @@ fn parse_meta(code: &[u8]) -> Result<(String, String, usize), String> {
     for part in parts {
         if part.len() >= 5 && part[..5].eq_ignore_ascii_case("name=") {
             if name.is_some() {
-                return Err("Invalid metadata value, name argument was given multiple times".into());
+                return Err(
+                    "Invalid metadata value, name argument was given multiple times".into(),
+                );
             }
             name = Some(part[5..].to_string());
             continue;
@@ -425,7 +430,10 @@ impl Scripting {
     /// returns the functions it registered.
     fn run_library(&self, g: &mut Engines, body: &[u8], timeout: bool) -> Result<Vec<Reg>, String> {
         let engine = engine(&mut g.func, self, true).map_err(|e| e.text().to_string())?;
-        let parts = engine.func.as_ref().expect("the functions' engine has its parts");
+        let parts = engine
+            .func
+            .as_ref()
+            .expect("the functions' engine has its parts");
         let chunk = engine
             .lua
             .load(body)

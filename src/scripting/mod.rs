@@ -536,10 +536,10 @@ impl Engine {
             Function,
             Function,
         ) = lua.load(PRELUDE).set_name("=keyward").call((
-                k.clone(),
-                globals.clone(),
-                redis.clone(),
-            ))?;
+            k.clone(),
+            globals.clone(),
+            redis.clone(),
+        ))?;
         let func = if functions {
             Some(functions::FuncParts::new(
                 &lua, &k, &env, &redis, &protect, &conv, &rawpcall,

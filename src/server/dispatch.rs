@@ -448,7 +448,13 @@ pub fn write_refusal(ctx: &Ctx<'_>) -> Option<Error> {
 }
 
 /// A row that is only `write`, for [`write_refusal`].
-static WRITE_ROW: CommandSpec = CommandSpec::new("write", 1, flags::WRITE, crate::commands::spec::Group::Generic, |_, _| Ok(Outcome::Done));
+static WRITE_ROW: CommandSpec = CommandSpec::new(
+    "write",
+    1,
+    flags::WRITE,
+    crate::commands::spec::Group::Generic,
+    |_, _| Ok(Outcome::Done),
+);
 
 /// LOADING refuses what is not flagged `loading`; MISCONF refuses writes
 /// and the rows flagged `MISCONF` (PING, as Redis does).

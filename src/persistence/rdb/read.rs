@@ -237,7 +237,9 @@ pub(crate) fn load_events<R: Read>(
             }
             opcodes::MODULE_AUX => return Err(RdbError::Module(ty)),
             opcodes::FUNCTION_PRE_GA => return Err(RdbError::FunctionPreGa),
-            opcodes::FUNCTION2 => report.functions.push((selected.then_some(db), rd.string()?)),
+            opcodes::FUNCTION2 => report
+                .functions
+                .push((selected.then_some(db), rd.string()?)),
             _ => {
                 if !is_value_type(ty) {
                     return Err(RdbError::UnknownType(ty));
