@@ -149,8 +149,7 @@ async fn differential_load_list_call_delete() {
     b.call(&[b"FLUSHALL"]).await;
     compare(&mut a, &mut b, &cmds).await;
     // RESP3: maps and sets in LIST and STATS.
-    let resp3 = vec![
-        args(&["HELLO", "3"]),
+    let rest = [
         args(&["FUNCTION", "FLUSH"]),
         args(&["FUNCTION", "LOAD", LIB1]),
         args(&["FUNCTION", "LIST", "WITHCODE"]),
@@ -159,11 +158,10 @@ async fn differential_load_list_call_delete() {
     ];
     let mut a = srv.raw().await;
     let mut b = oracle.raw().await;
-    // HELLO's own reply names the servers' versions: compared apart.
-    let rest = &resp3[1..];
+    // HELLO's own reply names the servers' versions: not compared.
     a.call(&[b"HELLO", b"3"]).await;
     b.call(&[b"HELLO", b"3"]).await;
-    compare(&mut a, &mut b, rest).await;
+    compare(&mut a, &mut b, &rest).await;
 }
 
 /// Redis 7.2's text for a bad function name (7.0, the oracle, wrongly
