@@ -252,9 +252,20 @@ fn own_libraries(ctx: &Ctx<'_>, _argv: &[&[u8]]) -> bool {
 }
 
 /// A library change counts for the save schedule, as Redis's `dirty++`.
-fn libraries_changed(ctx: &mut Ctx<'_>) {
+/// Global libraries are not the selected DB's: a change made from a
+/// `persist = false` DB is logged in a persisted one, so the AOF keeps it.
+fn libraries_changed(ctx: &mut Ctx<'_>, argv: &[&[u8]]) {
     ctx.db().dirty += 1;
     ctx.release_db();
+    if ctx.propagating() && !ctx.srv.scripting.is_per_db() {
+        let keep = crate::persistence::runtime::persisted(&ctx.srv.config.read());
+        if !keep.get(ctx.client.db).copied().unwrap_or(true) {
+            if let Some(db) = keep.iter().position(|k| *k) {
+                let cmd = argv.iter().map(|a| a.to_vec()).collect();
+                ctx.effect = crate::server::effects::Effect::ReplacedIn(vec![(db, cmd)]);
+            }
+        }
+    }
 }
 
 fn function_load(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -280,7 +291,7 @@ fn function_load(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let name = sc
         .function_load(scope, argv[at], replace, timeout)
         .map_err(|e| Error::from(format!("ERR {e}")))?;
-    libraries_changed(ctx);
+    libraries_changed(ctx, argv);
     ctx.out.bulk(name.as_bytes());
     Ok(Outcome::Done)
 }
@@ -288,7 +299,7 @@ fn function_load(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn function_delete(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let sc = &ctx.srv.scripting;
     sc.function_delete(sc.function_scope(ctx.client.db), argv[2])?;
-    libraries_changed(ctx);
+    libraries_changed(ctx, argv);
     ctx.out.ok();
     Ok(Outcome::Done)
 }
@@ -309,7 +320,7 @@ fn function_flush(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     } else {
         sc.function_flush(None);
     }
-    libraries_changed(ctx);
+    libraries_changed(ctx, argv);
     ctx.out.ok();
     Ok(Outcome::Done)
 }
@@ -334,7 +345,7 @@ fn function_restore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let sc = &ctx.srv.scripting;
     sc.function_restore(sc.function_scope(ctx.client.db), codes, policy)
         .map_err(err)?;
-    libraries_changed(ctx);
+    libraries_changed(ctx, argv);
     ctx.out.ok();
     Ok(Outcome::Done)
 }
