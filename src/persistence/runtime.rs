@@ -300,6 +300,19 @@ pub fn dirty_total(srv: &Shared) -> u64 {
         .sum()
 }
 
+/// The function libraries a file gets: Redis's global ones (`None`: before
+/// the DBs), or under `script-scope db` each persisted DB's own.
+fn persisted_libraries(srv: &Shared, c: &Config) -> Vec<(Option<usize>, Vec<u8>)> {
+    let per_db = srv.scripting.is_per_db();
+    let keep = persisted(c);
+    srv.scripting
+        .library_codes()
+        .into_iter()
+        .filter(|(scope, _)| !per_db || keep.get(*scope).copied().unwrap_or(true))
+        .map(|(scope, code)| (per_db.then_some(scope), code))
+        .collect()
+}
+
 /// Which DBs go to files: all but those with `persist = false`.
 pub fn persisted(c: &Config) -> Vec<bool> {
     (0..c.databases)
@@ -312,6 +325,7 @@ pub fn persisted(c: &Config) -> Vec<bool> {
 fn write_dbs<W: Write>(
     w: W,
     dbs: &[&Db],
+    libs: &[(Option<usize>, Vec<u8>)],
     c: &Config,
     aof_base: bool,
     now_ms: i64,
@@ -323,6 +337,7 @@ fn write_dbs<W: Write>(
     let mut aux = AuxFields::new(now_ms / 1000, used);
     aux.aof_base = aof_base;
     writer.header(&aux)?;
+    writer.functions(libs)?;
     for (i, db) in dbs.iter().enumerate() {
         if db.is_empty() || !keep.get(i).copied().unwrap_or(true) {
             continue;
@@ -340,12 +355,13 @@ fn write_rdb_file(
     fs: &dyn Fs,
     path: &Path,
     dbs: &[&Db],
+    libs: &[(Option<usize>, Vec<u8>)],
     c: &Config,
     now_ms: i64,
 ) -> std::io::Result<()> {
     let tmp = fs::temp_path(path);
     let file = fs.create(&tmp)?;
-    let out = write_dbs(BufWriter::new(file), dbs, c, false, now_ms)?;
+    let out = write_dbs(BufWriter::new(file), dbs, libs, c, false, now_ms)?;
     let mut file = out.into_inner().map_err(|e| e.into_error())?;
     file.sync_data()?;
     drop(file);
@@ -365,8 +381,16 @@ pub fn save(srv: &Shared) -> Result<(), String> {
     let guards = srv.keyspace.lock_all();
     let dirty: u64 = guards.iter().map(|d| d.dirty).sum();
     let dbs: Vec<&Db> = guards.iter().map(|g| &**g).collect();
-    let result = write_rdb_file(srv.persist.fs.as_ref(), &rdb_path(&c), &dbs, &c, now_ms)
-        .map_err(|e| e.to_string());
+    let libs = persisted_libraries(srv, &c);
+    let result = write_rdb_file(
+        srv.persist.fs.as_ref(),
+        &rdb_path(&c),
+        &dbs,
+        &libs,
+        &c,
+        now_ms,
+    )
+    .map_err(|e| e.to_string());
     drop(dbs);
     drop(guards);
     save_finished(srv, result.clone(), dirty, started);
@@ -606,10 +630,13 @@ fn load_rdb_from(
         seconds = format!("{:.3}", started.elapsed().as_secs_f64()),
         "DB loaded from disk"
     );
+    crate::scripting::functions::load_from_file(&srv.scripting, &report.functions)
+        .map_err(|e| format!("cannot load {name}: {e}"))?;
     if !report.functions.is_empty() {
-        tracing::warn!(
+        tracing::info!(
+            file = name,
             libraries = report.functions.len(),
-            "the file holds Lua function libraries; keyward has no FUNCTION yet, so they were not loaded"
+            "function libraries loaded"
         );
     }
     Ok(())
@@ -776,7 +803,8 @@ pub fn start_aof(srv: &Arc<Shared>) -> Result<(), String> {
         let now_ms = srv.clock.now_ms();
         let base = aof.begin_rewrite().map_err(|e| e.to_string())?;
         let dbs: Vec<&Db> = guards.iter().map(|g| &**g).collect();
-        let written = write_dbs(BufWriter::new(base), &dbs, &c, true, now_ms)
+        let libs = persisted_libraries(srv, &c);
+        let written = write_dbs(BufWriter::new(base), &dbs, &libs, &c, true, now_ms)
             .and_then(|w| w.into_inner().map_err(|e| e.into_error()));
         drop(dbs);
         match written {
@@ -873,6 +901,7 @@ fn snapshot_encoder(c: &Config, clock: crate::clock::Clock) -> crate::keyspace::
 fn rdb_sink(
     file: Box<dyn fs::FsFile>,
     c: &Config,
+    libs: &[(Option<usize>, Vec<u8>)],
     aof_base: bool,
     now_ms: i64,
     used: u64,
@@ -890,6 +919,7 @@ fn rdb_sink(
     let mut aux = AuxFields::new(now_ms / 1000, used);
     aux.aof_base = aof_base;
     w.header(&aux)?;
+    w.functions(libs)?;
     let mut w = Some(w);
     let keep = persisted(c);
     Ok(move |chunk: Chunk, bytes: &[u8]| {
@@ -983,15 +1013,19 @@ pub fn bgsave(srv: &Arc<Shared>) -> Result<(), String> {
         .map_err(|e| format!("ERR {e}"))?;
     let started = std::time::Instant::now();
     let mut dirty = 0u64;
+    let mut libs = Vec::new();
     let snap = crate::keyspace::snapshot::Snapshot::begin_inspect(
         srv.clone(),
         snapshot_encoder(&c, srv.clock.clone()),
-        |guards| dirty = guards.iter().map(|g| g.dirty).sum(),
+        |guards| {
+            dirty = guards.iter().map(|g| g.dirty).sum();
+            libs = persisted_libraries(srv, &c);
+        },
     )
     .map_err(|_| "ERR Background save already in progress".to_string())?;
     let weak = Arc::downgrade(srv);
     let fsys = srv.persist.fs.clone();
-    let sink = rdb_sink(file, &c, false, now_ms, used_memory(srv), move |r| {
+    let sink = rdb_sink(file, &c, &libs, false, now_ms, used_memory(srv), move |r| {
         let Some(srv) = weak.upgrade() else { return };
         let r = r.and_then(|mut f| {
             f.sync_data()?;
@@ -1043,12 +1077,19 @@ pub fn bgrewriteaof(srv: &Arc<Shared>) -> Result<(), String> {
     let now_ms = srv.clock.now_ms();
     let mut base = None;
     let mut failed = None;
+    let mut libs = Vec::new();
     let snap = crate::keyspace::snapshot::Snapshot::begin_inspect(
         srv.clone(),
         snapshot_encoder(&c, srv.clock.clone()),
-        |_| match sink.aof.lock().begin_rewrite() {
-            Ok(f) => base = Some(f),
-            Err(e) => failed = Some(e.to_string()),
+        |_| {
+            // Under the AOF's lock: a library change is in the base or
+            // logged after it in the new incr file, not both.
+            let mut aof = sink.aof.lock();
+            libs = persisted_libraries(srv, &c);
+            match aof.begin_rewrite() {
+                Ok(f) => base = Some(f),
+                Err(e) => failed = Some(e.to_string()),
+            }
         },
     )
     .map_err(|_| "ERR Background append only file rewriting already in progress".to_string())?;
@@ -1058,22 +1099,30 @@ pub fn bgrewriteaof(srv: &Arc<Shared>) -> Result<(), String> {
     };
     let started = std::time::Instant::now();
     let s2 = sink.clone();
-    let writer = rdb_sink(base, &c, true, now_ms, used_memory(srv), move |r| match r {
-        Ok(f) => match s2.aof.lock().finish_rewrite(f) {
-            Ok(()) => {
-                tracing::info!("background AOF rewrite finished successfully");
-                // A fresh base and incr: writes may go on if the writer agrees.
-                if let (Some(srv), Ok(())) = (s2.srv.upgrade(), s2.handle.check_writable()) {
-                    srv.persist.set_gate(gate::MISCONF_AOF, false);
+    let writer = rdb_sink(
+        base,
+        &c,
+        &libs,
+        true,
+        now_ms,
+        used_memory(srv),
+        move |r| match r {
+            Ok(f) => match s2.aof.lock().finish_rewrite(f) {
+                Ok(()) => {
+                    tracing::info!("background AOF rewrite finished successfully");
+                    // A fresh base and incr: writes may go on if the writer agrees.
+                    if let (Some(srv), Ok(())) = (s2.srv.upgrade(), s2.handle.check_writable()) {
+                        srv.persist.set_gate(gate::MISCONF_AOF, false);
+                    }
                 }
+                Err(e) => tracing::warn!(error = %e, "background AOF rewrite failed"),
+            },
+            Err(e) => {
+                s2.aof.lock().abort_rewrite(None);
+                tracing::warn!(error = %e, "background AOF rewrite failed");
             }
-            Err(e) => tracing::warn!(error = %e, "background AOF rewrite failed"),
         },
-        Err(e) => {
-            s2.aof.lock().abort_rewrite(None);
-            tracing::warn!(error = %e, "background AOF rewrite failed");
-        }
-    })
+    )
     .map_err(|e| {
         sink.aof.lock().abort_rewrite(None);
         format!("ERR {e}")

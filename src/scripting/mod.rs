@@ -8,6 +8,7 @@
 
 mod call;
 pub mod convert;
+pub mod functions;
 mod json;
 pub mod libs;
 pub mod msgpack;
@@ -27,6 +28,10 @@ use crate::commands::Ctx;
 pub const BUSY: Error = Error::lit(
     "BUSY Redis is busy running a script. You can only call SCRIPT KILL or SHUTDOWN NOSAVE.",
 );
+/// BUSY while a function (FCALL) runs: Redis names FUNCTION KILL instead.
+pub const BUSY_FUNCTION: Error = Error::lit(
+    "BUSY Redis is busy running a script. You can only call FUNCTION KILL or SHUTDOWN NOSAVE.",
+);
 pub const NOSCRIPT: Error = Error::lit("NOSCRIPT No matching script. Please use EVAL.");
 pub const NOTBUSY: Error = Error::lit("NOTBUSY No scripts in execution right now.");
 pub const UNKILLABLE: Error = Error::lit("UNKILLABLE Sorry the script already executed write commands against the dataset. You can either wait the script termination or kill the server in a hard way using the SHUTDOWN NOSAVE command.");
@@ -43,7 +48,19 @@ const NO_HANDOFF: u32 = 1 << 30;
 
 /// Server-wide scripting state, owned by [`crate::server::Shared`].
 pub struct Scripting {
-    engine: Mutex<Option<Engine>>,
+    engine: Mutex<Engines>,
+    /// The function libraries' metadata and code (FUNCTION LIST, DUMP,
+    /// STATS and the RDB writer read it without the Lua state's lock,
+    /// which a running function holds).
+    pub(crate) libraries: parking_lot::RwLock<functions::Libraries>,
+    /// The running function's name and command (FUNCTION STATS); `None`
+    /// while an EVAL runs or nothing does.
+    running_function: Mutex<Option<(String, Vec<Vec<u8>>)>>,
+    /// Deadline of the FUNCTION LOAD running now, in ms of
+    /// [`functions::load_clock_ms`]; 0 when none (or no timeout).
+    load_deadline: Arc<AtomicI64>,
+    /// The load hook raised the timeout.
+    load_timed_out: Arc<AtomicBool>,
     /// Start (ms) of the running script; 0 when none runs.
     started: AtomicI64,
     /// Client running the script (it is never BUSY for itself).
@@ -53,6 +70,11 @@ pub struct Scripting {
     runner_db: std::sync::atomic::AtomicUsize,
     /// The running script executed a write: SCRIPT KILL refuses.
     wrote: AtomicBool,
+    /// The running script is a function (FCALL), not an EVAL.
+    function_mode: AtomicBool,
+    /// The running function has the `allow-oom` flag: the quota gate lets
+    /// its writes through.
+    allow_oom: AtomicBool,
     /// SCRIPT KILL asked the running script to stop.
     kill: Arc<AtomicBool>,
     /// Kill-flag checks since the running script started (drives the
@@ -82,11 +104,17 @@ pub enum Turn {
 impl Default for Scripting {
     fn default() -> Self {
         Scripting {
-            engine: Mutex::new(None),
+            engine: Mutex::new(Engines::default()),
+            libraries: parking_lot::RwLock::new(functions::Libraries::default()),
+            running_function: Mutex::new(None),
+            load_deadline: Arc::new(AtomicI64::new(0)),
+            load_timed_out: Arc::new(AtomicBool::new(false)),
             started: AtomicI64::new(0),
             runner: AtomicU64::new(0),
             runner_db: std::sync::atomic::AtomicUsize::new(0),
             wrote: AtomicBool::new(false),
+            function_mode: AtomicBool::new(false),
+            allow_oom: AtomicBool::new(false),
             kill: Arc::new(AtomicBool::new(false)),
             hook_ticks: Arc::new(AtomicU32::new(NO_HANDOFF)),
             busy_threshold_ms: AtomicI64::new(5000),
@@ -94,6 +122,16 @@ impl Default for Scripting {
             ended: tokio::sync::Notify::new(),
         }
     }
+}
+
+/// The Lua states: EVAL's (dropped by SCRIPT FLUSH) and the functions'
+/// (FUNCTION FLUSH), with the callbacks of the loaded functions.
+#[derive(Default)]
+pub(crate) struct Engines {
+    eval: Option<Engine>,
+    func: Option<Engine>,
+    /// (library scope, function name) → callback and flags.
+    fns: HashMap<(usize, String), (Function, u8)>,
 }
 
 /// The sandboxed Lua state and its cache.
@@ -104,6 +142,10 @@ struct Engine {
     env: Table,
     /// `function(f) return xpcall(f, handler) end`.
     run: Function,
+    /// `function(f, keys, args)`: as `run`, calling `f(keys, args)`.
+    frun: Function,
+    /// The functions' state only: their global table and loader.
+    func: Option<functions::FuncParts>,
     /// The protocol redis.call replies are parsed in (redis.setresp).
     resp: Arc<AtomicU8>,
     /// What redis.call reads of the running EVAL (its address is an
@@ -139,9 +181,21 @@ impl Scripting {
 
     /// Marks the running script ended and wakes the clients waiting for it.
     fn end_script(&self) {
+        if self.function_mode.load(Ordering::Relaxed) {
+            *self.running_function.lock() = None;
+        }
         self.started.store(0, Ordering::Release);
         self.runner.store(0, Ordering::Relaxed);
         self.ended.notify_waiters();
+    }
+
+    /// The BUSY reply for the script running now.
+    pub fn busy_error(&self) -> Error {
+        if self.function_mode.load(Ordering::Relaxed) {
+            BUSY_FUNCTION
+        } else {
+            BUSY
+        }
     }
 
     /// Whether a script runs.
@@ -198,14 +252,21 @@ impl Scripting {
         self.wrote.load(Ordering::Acquire)
     }
 
-    /// SCRIPT KILL.
-    pub fn kill(&self) -> Result<(), Error> {
-        self.kill_if(|_| true)
+    /// Whether the running function may write past the memory limits
+    /// (`allow-oom`).
+    pub fn allows_oom(&self) -> bool {
+        self.allow_oom.load(Ordering::Relaxed)
     }
 
-    /// SCRIPT KILL of a script running in a DB `allowed` accepts (a
-    /// DB-restricted user's), checked against the script running now.
-    pub fn kill_if(&self, allowed: impl Fn(usize) -> bool) -> Result<(), Error> {
+    /// SCRIPT KILL.
+    pub fn kill(&self) -> Result<(), Error> {
+        self.kill_if(|_| true, false)
+    }
+
+    /// SCRIPT KILL (`function` false) or FUNCTION KILL of a script running
+    /// in a DB `allowed` accepts (a DB-restricted user's), checked against
+    /// the script running now. Each kills only its own kind, as in Redis.
+    pub fn kill_if(&self, allowed: impl Fn(usize) -> bool, function: bool) -> Result<(), Error> {
         if self.started.load(Ordering::Acquire) == 0 {
             return Err(NOTBUSY);
         }
@@ -214,6 +275,11 @@ impl Scripting {
         }
         if self.wrote.load(Ordering::Acquire) {
             return Err(UNKILLABLE);
+        }
+        match (self.function_mode.load(Ordering::Relaxed), function) {
+            (true, false) => return Err(BUSY_FUNCTION),
+            (false, true) => return Err(BUSY),
+            _ => {}
         }
         self.kill.store(true, Ordering::Release);
         Ok(())
@@ -240,7 +306,7 @@ impl Scripting {
     /// the SHA1.
     pub fn load(&self, db: usize, body: &[u8]) -> Result<String, Error> {
         let mut g = self.engine.lock();
-        let engine = engine(&mut g, self)?;
+        let engine = engine(&mut g.eval, self, false)?;
         let sha = sha1_hex(body);
         let key = self.cache_key(db, &sha);
         if !engine.scripts.contains_key(key.as_ref()) {
@@ -252,7 +318,7 @@ impl Scripting {
     /// SCRIPT EXISTS for one SHA1, from a client in `db`.
     pub fn exists(&self, db: usize, sha: &[u8]) -> bool {
         let g = self.engine.lock();
-        let Some(e) = &*g else { return false };
+        let Some(e) = &g.eval else { return false };
         let Ok(s) = std::str::from_utf8(sha) else {
             return false;
         };
@@ -262,7 +328,7 @@ impl Scripting {
 
     /// SCRIPT FLUSH: a fresh Lua state, as Redis does.
     pub fn flush(&self) {
-        let old = self.engine.lock().take();
+        let old = self.engine.lock().eval.take();
         drop(old);
     }
 
@@ -281,7 +347,7 @@ impl Scripting {
     /// tenants, stays.
     pub fn flush_dbs(&self, dbs: &[usize]) {
         let mut g = self.engine.lock();
-        if let Some(e) = &mut *g {
+        if let Some(e) = &mut g.eval {
             e.scripts.retain(|key, _| {
                 let db = key
                     .split_once(':')
@@ -292,10 +358,14 @@ impl Scripting {
     }
 }
 
-fn engine<'a>(g: &'a mut Option<Engine>, sc: &Scripting) -> Result<&'a mut Engine, Error> {
+fn engine<'a>(
+    g: &'a mut Option<Engine>,
+    sc: &Scripting,
+    functions: bool,
+) -> Result<&'a mut Engine, Error> {
     if g.is_none() {
         *g = Some(
-            Engine::new(sc.kill.clone(), sc.hook_ticks.clone())
+            Engine::new(sc, functions)
                 .map_err(|e| Error::from(format!("ERR Lua initialization failed: {e}")))?,
         );
     }
@@ -425,11 +495,19 @@ local function handler(err)
   return err
 end
 local run = function(f) return rawxpcall(f, handler) end
-return env, run
+local frun = function(f, keys, args)
+  return rawxpcall(function() return f(keys, args) end, handler)
+end
+local function protect(t) protected[t] = true end
+return env, run, frun, protect, conv, rawpcall
 "#;
 
 impl Engine {
-    fn new(kill: Arc<AtomicBool>, ticks: Arc<AtomicU32>) -> mlua::Result<Engine> {
+    fn new(sc: &Scripting, functions: bool) -> mlua::Result<Engine> {
+        let kill = sc.kill.clone();
+        let ticks = sc.hook_ticks.clone();
+        let deadline = sc.load_deadline.clone();
+        let timed_out = sc.load_timed_out.clone();
         // SAFETY: the debug library is only reachable by the prelude's
         // error handler (it captures `debug.getinfo`, then the sandbox
         // removes `debug` from the globals), as in Redis.
@@ -449,16 +527,36 @@ impl Engine {
         )));
         call::install(&lua, &redis, slot.get())?;
         json::install(&lua, &globals.raw_get::<Table>("cjson")?, slot.get())?;
-        let (env, run): (Table, Function) = lua.load(PRELUDE).set_name("=keyward").call((
+        #[allow(clippy::type_complexity)]
+        let (env, run, frun, protect, conv, rawpcall): (
+            Table,
+            Function,
+            Function,
+            Function,
+            Function,
+            Function,
+        ) = lua.load(PRELUDE).set_name("=keyward").call((
             k.clone(),
             globals.clone(),
             redis.clone(),
         ))?;
+        let func = if functions {
+            Some(functions::FuncParts::new(
+                &lua, &k, &env, &redis, &protect, &conv, &rawpcall,
+            )?)
+        } else {
+            None
+        };
         lua.set_hook(
             HookTriggers::new().every_nth_instruction(HOOK_EVERY),
             move |_, _| {
                 if kill.load(Ordering::Acquire) {
                     return Err(mlua::Error::RuntimeError(KILLED.into()));
+                }
+                let until = deadline.load(Ordering::Relaxed);
+                if until != 0 && functions::load_clock_ms() > until {
+                    timed_out.store(true, Ordering::Relaxed);
+                    return Err(mlua::Error::RuntimeError("FUNCTION LOAD timeout".into()));
                 }
                 let n = ticks.fetch_add(1, Ordering::Relaxed);
                 // A long script run inline gives its worker's core (with
@@ -481,6 +579,8 @@ impl Engine {
             scripts: HashMap::new(),
             env,
             run,
+            frun,
+            func,
             resp,
             slot,
         })
@@ -525,20 +625,31 @@ pub fn eval(
     by_sha: bool,
     readonly: bool,
 ) -> crate::commands::CmdResult {
-    // Most scripts take microseconds: run them inline, as handing the
-    // worker to another thread for each one (block_in_place) costs more
-    // than the script. The hook hands the worker off once a script turns
-    // out long. If another script holds the Lua state, wait for it off the
-    // worker once it proves long, so this thread does not stall its queued
-    // clients.
+    with_engines(ctx, |ctx, g, ticks| {
+        eval_inner(ctx, g, argv, by_sha, readonly, ticks)
+    })
+}
+
+/// Runs `body` with the Lua states' lock, the way scripts take it.
+///
+/// Most scripts take microseconds: run them inline, as handing the
+/// worker to another thread for each one (block_in_place) costs more
+/// than the script. The hook hands the worker off once a script turns
+/// out long. If another script holds the Lua state, wait for it off the
+/// worker once it proves long, so this thread does not stall its queued
+/// clients.
+pub(crate) fn with_engines<R>(
+    ctx: &mut Ctx<'_>,
+    body: impl FnOnce(&mut Ctx<'_>, &mut Engines, u32) -> R,
+) -> R {
     let sc = &ctx.srv.scripting;
     let multi = matches!(
         tokio::runtime::Handle::try_current().map(|h| h.runtime_flavor()),
         Ok(tokio::runtime::RuntimeFlavor::MultiThread)
     );
     if !multi {
-        let g = sc.engine.lock();
-        return eval_inner(ctx, g, argv, by_sha, readonly, NO_HANDOFF);
+        let mut g = sc.engine.lock();
+        return body(ctx, &mut g, NO_HANDOFF);
     }
     // Scripts from other workers usually finish within microseconds: wait
     // a little on the lock before paying for a worker handoff.
@@ -547,17 +658,17 @@ pub fn eval(
         .try_lock()
         .or_else(|| sc.engine.try_lock_for(std::time::Duration::from_millis(2)));
     match quick {
-        Some(g) => eval_inner(ctx, g, argv, by_sha, readonly, 0),
+        Some(mut g) => body(ctx, &mut g, 0),
         None => tokio::task::block_in_place(|| {
-            let g = sc.engine.lock();
-            eval_inner(ctx, g, argv, by_sha, readonly, NO_HANDOFF)
+            let mut g = sc.engine.lock();
+            body(ctx, &mut g, NO_HANDOFF)
         }),
     }
 }
 
 fn eval_inner(
     ctx: &mut Ctx<'_>,
-    mut g: parking_lot::MutexGuard<'_, Option<Engine>>,
+    g: &mut Engines,
     argv: &[&[u8]],
     by_sha: bool,
     readonly: bool,
@@ -566,7 +677,7 @@ fn eval_inner(
     let nk = numkeys(argv)?;
     let srv = ctx.srv;
     let sc = &srv.scripting;
-    let engine = engine(&mut g, sc)?;
+    let engine = engine(&mut g.eval, sc, false)?;
     let db = ctx.client.db;
     // The SHA1 in lowercase, on the stack: 40 hex digits.
     let mut low = [0u8; 40];
@@ -592,12 +703,35 @@ fn eval_inner(
     // and dropped per call.
     let engine = &*engine;
     let f = &engine.scripts[key.as_ref()];
-    let lua_err = |e: mlua::Error| Error::from(format!("ERR Error running script {sha}: {e}"));
+    let (keys, args) = argv[3..].split_at(nk);
+    run_script(ctx, engine, f, keys, args, sha, readonly, ticks, false)
+}
+
+/// Runs a script's function `f` (an EVAL body, or a library function
+/// called as `f(keys, args)` when `function`) with the running-script
+/// state BUSY and KILL read; `label` names it in error replies (the SHA1
+/// or the function name).
+#[allow(clippy::too_many_arguments)]
+fn run_script(
+    ctx: &mut Ctx<'_>,
+    engine: &Engine,
+    f: &Function,
+    keys: &[&[u8]],
+    args: &[&[u8]],
+    label: &str,
+    readonly: bool,
+    ticks: u32,
+    function: bool,
+) -> crate::commands::CmdResult {
+    let srv = ctx.srv;
+    let sc = &srv.scripting;
+    let lua_err = |e: mlua::Error| Error::from(format!("ERR Error running script {label}: {e}"));
     engine.resp.store(2, Ordering::Relaxed);
 
     sc.kill.store(false, Ordering::Release);
     sc.hook_ticks.store(ticks, Ordering::Relaxed);
     sc.wrote.store(false, Ordering::Release);
+    sc.function_mode.store(function, Ordering::Relaxed);
     sc.runner.store(ctx.client.id, Ordering::Relaxed);
     sc.runner_db.store(ctx.client.db, Ordering::Relaxed);
     sc.started
@@ -620,18 +754,25 @@ fn eval_inner(
         (*slot).in_json = false;
         (*slot).readonly = readonly;
     }
-    let (keys, args) = argv[3..].split_at(nk);
     let resp = &engine.resp;
     let mut result = Ok(crate::commands::Outcome::Done);
-    // SAFETY: the closure works on the stack mlua prepared (run at 1, f at
-    // 2) within a protected call, and leaves its results there.
+    let runner = if function { &engine.frun } else { &engine.run };
+    // SAFETY: the closure works on the stack mlua prepared (the runner at
+    // 1, f at 2) within a protected call, and leaves its results there.
     let ran = unsafe {
-        engine.lua.exec_raw::<()>((&engine.run, f), |l| {
-            set_global_strings(l, c"KEYS", keys);
-            set_global_strings(l, c"ARGV", args);
-            // run(f): xpcall catches every error of the script, so this
-            // returns normally with (ok, value) at 1 and 2.
-            ffi::lua_call(l, 1, 2);
+        engine.lua.exec_raw::<()>((runner, f), |l| {
+            if function {
+                push_strings(l, keys);
+                push_strings(l, args);
+                // frun(f, keys, args): xpcall catches every error.
+                ffi::lua_call(l, 3, 2);
+            } else {
+                set_global_strings(l, c"KEYS", keys);
+                set_global_strings(l, c"ARGV", args);
+                // run(f): xpcall catches every error of the script, so this
+                // returns normally with (ok, value) at 1 and 2.
+                ffi::lua_call(l, 1, 2);
+            }
             (*slot).ctx = std::ptr::null_mut();
             let ctx = &mut *ctx_ptr;
             ctx.mark = eval_mark;
@@ -642,7 +783,7 @@ fn eval_inner(
                 let resp3 = resp.load(Ordering::Relaxed) == 3;
                 convert::lua_to_reply(l, 2, ctx.out, resp3, 0);
             } else {
-                result = Err(script_error(l, 2, sha, killed));
+                result = Err(script_error(l, 2, label, killed));
             }
             // Ended once its reply is built: woken clients would otherwise
             // wait for this batch's DB lock meanwhile.
@@ -668,6 +809,21 @@ fn eval_inner(
         return Err(lua_err(e));
     }
     result
+}
+
+/// Pushes a fresh array of `items`.
+///
+/// # Safety
+/// `l` must be a valid state with room for two slots.
+unsafe fn push_strings(l: *mut ffi::lua_State, items: &[&[u8]]) {
+    // SAFETY: the caller upholds this function's contract.
+    unsafe {
+        ffi::lua_createtable(l, items.len().min(1 << 20) as std::os::raw::c_int, 0);
+        for (i, s) in items.iter().enumerate() {
+            convert::push_bytes(l, s);
+            ffi::lua_rawseti(l, -2, i as ffi::lua_Integer + 1);
+        }
+    }
 }
 
 /// Sets the global `name` (raw) to a fresh array of `items`.

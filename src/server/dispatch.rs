@@ -257,7 +257,8 @@ pub fn admit<'s>(ctx: &mut Ctx<'s>, argv: &[&[u8]]) -> Admission<'s> {
     }
     if turn == Turn::Busy && !spec.has(flags::ALLOW_BUSY) {
         stat.rejected.fetch_add(1, Ordering::Relaxed);
-        return refuse(ctx, &crate::scripting::BUSY);
+        let busy = ctx.srv.scripting.busy_error();
+        return refuse(ctx, &busy);
     }
     // The next two refusals do not fail a transaction, as in Redis.
     if ctx.client.in_script && spec.has(flags::NOSCRIPT) {
@@ -448,6 +449,25 @@ fn record_effects(
         }
     }
 }
+
+/// The MISCONF refusal a write command would get now (FCALL of a function
+/// that may write, which the row's flags cannot say).
+pub fn write_refusal(ctx: &Ctx<'_>) -> Option<Error> {
+    let pgate = ctx.srv.persist.gate.load(Ordering::Relaxed);
+    if pgate == 0 {
+        return None;
+    }
+    persistence_refusal(ctx, &WRITE_ROW, pgate)
+}
+
+/// A row that is only `write`, for [`write_refusal`].
+static WRITE_ROW: CommandSpec = CommandSpec::new(
+    "write",
+    1,
+    flags::WRITE,
+    crate::commands::spec::Group::Generic,
+    |_, _| Ok(Outcome::Done),
+);
 
 /// LOADING refuses what is not flagged `loading`; MISCONF refuses writes
 /// and the rows flagged `MISCONF` (PING, as Redis does).

@@ -47,7 +47,8 @@ pub fn check(
     }
     // A script that already wrote runs to its end (Redis checks OOM for a
     // script's writes only until its first one).
-    let script_wrote = ctx.client.in_script && srv.scripting.has_written();
+    let script_wrote =
+        ctx.client.in_script && (srv.scripting.has_written() || srv.scripting.allows_oom());
     if g & gates::MEMORY != 0 && !script_wrote {
         memory(ctx, t, index)?;
     }
@@ -55,6 +56,18 @@ pub fn check(
         max_keys(ctx, t, spec, argv)?;
     }
     Ok(())
+}
+
+/// The memory check of a function about to run that may write without
+/// `allow-oom` (Redis's processCommand treats FCALL of such a function as a
+/// denyoom command).
+pub fn script_memory(ctx: &mut Ctx<'_>) -> Result<(), Error> {
+    let index = ctx.client.db;
+    let t = ctx.srv.tenancy.db(index);
+    if t.gates.load(Ordering::Relaxed) & gates::MEMORY == 0 {
+        return Ok(());
+    }
+    memory(ctx, t, index)
 }
 
 /// Takes one op from the client's credit for this DB, charging the DB's

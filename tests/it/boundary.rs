@@ -180,6 +180,7 @@ async fn digest(srv: &TestServer) -> String {
     }
     ok(&mut r, &["SELECT", "0"]).await;
     for probe in [
+        &["FUNCTION", "LIST", "WITHCODE"][..],
         &["ACL", "LIST"][..],
         &["CONFIG", "GET", "*"],
         &[
@@ -260,6 +261,15 @@ fn attacks() -> Vec<Vec<&'static str>> {
         vec!["SLOWLOG", "RESET"],
         vec!["FLUSHALL"],
         vec!["FLUSHALL", "ASYNC"],
+        vec!["FUNCTION", "FLUSH"],
+        vec!["FUNCTION", "DELETE", "lib0"],
+        vec!["FCALL", "fn0", "0"],
+        vec![
+            "FUNCTION",
+            "LOAD",
+            "REPLACE",
+            "#!lua name=lib0\nredis.register_function('fn0', function() return 1 end)",
+        ],
         vec!["SWAPDB", "0", "2"],
         vec!["SWAPDB", "2", "0"],
         vec!["SELECT", "0"],
@@ -342,6 +352,15 @@ async fn a_pinned_worker_cannot_reach_outside_its_database() {
     seed_other(&mut adm, "5").await;
     ok(&mut adm, &["SELECT", "0"]).await;
     ok(&mut adm, &["SCRIPT", "LOAD", "return 'VALUE0-script'"]).await;
+    ok(
+        &mut adm,
+        &[
+            "FUNCTION",
+            "LOAD",
+            "#!lua name=lib0\nredis.register_function('fn0', function() return 'VALUE0-function' end)",
+        ],
+    )
+    .await;
     let mut sub0 = admin(&srv).await;
     ok(&mut sub0, &["SUBSCRIBE", "chan0"]).await;
 

@@ -13,6 +13,7 @@ mod connection;
 mod dump;
 mod effects;
 mod eviction;
+mod functions;
 mod generic;
 mod geo;
 mod hash;

@@ -464,7 +464,8 @@ fn functions_are_kept_in_the_report() {
     for f in ["redis-7.0.15-function.rdb", "redis-7.2.6-function.rdb"] {
         let (_, rep) = load_file(&read(f)).expect("loads");
         assert_eq!(rep.functions.len(), 1, "{f}");
-        let code = String::from_utf8_lossy(&rep.functions[0]).into_owned();
+        assert_eq!(rep.functions[0].0, None, "{f}: before the DBs");
+        let code = String::from_utf8_lossy(&rep.functions[0].1).into_owned();
         assert!(
             code.contains("mylib") && code.contains("echo1"),
             "{f}: {code}"

@@ -85,9 +85,11 @@ pub struct LoadReport {
     pub empty_skipped: u64,
     /// AUX fields in file order (`redis-ver`, `ctime`, `lua` …).
     pub aux: Vec<(Vec<u8>, Vec<u8>)>,
-    /// Function library code (FUNCTION2 opcodes), kept for a later FUNCTION
-    /// implementation to load; keyward runs none yet.
-    pub functions: Vec<Vec<u8>>,
+    /// Function library code (FUNCTION2 opcodes) in file order, each with
+    /// the DB selected before it (`None` before any SELECTDB: where Redis
+    /// writes them, before the DBs). keyward writes a DB's own libraries
+    /// after its SELECTDB under `script-scope db`.
+    pub functions: Vec<(Option<usize>, Vec<u8>)>,
     /// Whether the file carried a checksum that was verified.
     pub checksum_verified: bool,
     /// Total bytes read.
@@ -200,6 +202,7 @@ pub(crate) fn load_events<R: Read>(
     // the entry's own block.
     let (mut key, mut scratch) = (Vec::new(), Vec::new());
     let (mut db, mut expire, mut idle, mut freq) = (0usize, None, None, None);
+    let mut selected = false;
     loop {
         let ty = rd.byte()?;
         match ty {
@@ -220,6 +223,7 @@ pub(crate) fn load_events<R: Read>(
                     });
                 }
                 db = index as usize;
+                selected = true;
             }
             opcodes::RESIZEDB => {
                 let keys = rd.len()?;
@@ -233,7 +237,9 @@ pub(crate) fn load_events<R: Read>(
             }
             opcodes::MODULE_AUX => return Err(RdbError::Module(ty)),
             opcodes::FUNCTION_PRE_GA => return Err(RdbError::FunctionPreGa),
-            opcodes::FUNCTION2 => report.functions.push(rd.string()?),
+            opcodes::FUNCTION2 => report
+                .functions
+                .push((selected.then_some(db), rd.string()?)),
             _ => {
                 if !is_value_type(ty) {
                     return Err(RdbError::UnknownType(ty));
@@ -288,12 +294,6 @@ pub(crate) fn load_events<R: Read>(
         }
     }
     report.bytes = rd.pos();
-    if !report.functions.is_empty() {
-        tracing::warn!(
-            libraries = report.functions.len(),
-            "the RDB file holds function libraries; keyward has no FUNCTION support yet, so they are not loaded"
-        );
-    }
     Ok(report)
 }
 
@@ -522,6 +522,14 @@ pub fn decode_value(ty: u8, bytes: &[u8], t: &Thresholds) -> Result<Decoded, Rdb
     Rd::new(bytes, bytes.len().min(FILE_BUFFER))
         .object(ty, t)?
         .ok_or(RdbError::Corrupt("empty key"))
+}
+
+/// One RDB string (any encoding) at the start of `bytes`, and the bytes
+/// it took (a FUNCTION DUMP payload's library code).
+pub fn read_string(bytes: &[u8]) -> Result<(Vec<u8>, usize), RdbError> {
+    let mut rd = Rd::new(bytes, bytes.len().min(FILE_BUFFER));
+    let s = rd.string()?;
+    Ok((s, rd.pos() as usize))
 }
 
 fn is_value_type(ty: u8) -> bool {

@@ -116,6 +116,32 @@ impl<W: Write> RdbWriter<W> {
         self.flush_buf()
     }
 
+    /// One function library (a FUNCTION2 record: its code).
+    pub fn function(&mut self, code: &[u8]) -> io::Result<()> {
+        self.buf.push(opcodes::FUNCTION2);
+        put_string(&mut self.buf, code, self.compression);
+        self.flush_buf()
+    }
+
+    /// The function libraries: global ones (`None`) right after the
+    /// header, as Redis writes them; a DB's own (`script-scope db`) after
+    /// a SELECTDB of that DB, which Redis also reads.
+    pub fn functions(&mut self, libs: &[(Option<usize>, Vec<u8>)]) -> io::Result<()> {
+        let mut current = None;
+        for (db, code) in libs {
+            if let Some(d) = db {
+                if current != Some(*d) {
+                    self.buf.push(opcodes::SELECTDB);
+                    put_len(&mut self.buf, *d as u64);
+                    self.flush_buf()?;
+                    current = Some(*d);
+                }
+            }
+            self.function(code)?;
+        }
+        Ok(())
+    }
+
     /// Starts DB `index`, with the sizes Redis announces in RESIZEDB.
     pub fn select_db(&mut self, index: usize, keys: u64, expires: u64) -> io::Result<()> {
         self.buf.push(opcodes::SELECTDB);
