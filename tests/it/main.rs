@@ -8,6 +8,7 @@ mod acl;
 mod bitmap;
 mod blocking;
 mod boundary;
+mod command_set;
 mod config;
 mod connection;
 mod dump;

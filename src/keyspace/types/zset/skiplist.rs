@@ -69,17 +69,19 @@ impl Nodes {
         self.len += 1;
     }
 
-    /// Heap bytes: the chunks (with their `Arc` counts) and the chunk list.
+    /// Heap bytes: the chunks (with their `Arc` blocks) and the chunk
+    /// list. O(1): every chunk but the last is full (`CHUNK` nodes, which
+    /// is also its capacity).
     fn mem(&self) -> usize {
-        let chunks: usize = self
-            .chunks
-            .iter()
-            .map(|c| {
-                alloc_class(16 + std::mem::size_of::<Vec<Node>>())
-                    + alloc_class(c.capacity() * std::mem::size_of::<Node>())
-            })
-            .sum();
-        chunks + alloc_class(self.chunks.capacity() * std::mem::size_of::<Arc<Vec<Node>>>())
+        let Some(last) = self.chunks.last() else {
+            return 0;
+        };
+        let node = std::mem::size_of::<Node>();
+        let full = self.chunks.len() - 1;
+        full * alloc_class(CHUNK * node)
+            + alloc_class(last.capacity() * node)
+            + self.chunks.len() * alloc_class(16 + std::mem::size_of::<Vec<Node>>())
+            + alloc_class(self.chunks.capacity() * std::mem::size_of::<Arc<Vec<Node>>>())
     }
 
     /// Every node, by value (a chunk still shared is copied).
