@@ -107,6 +107,10 @@ impl Executor for Local {
                 // Inside EXEC, blocked clients are served once the queue ran.
                 ctx.serve_blocked();
             }
+            // One relaxed load while notifications are off.
+            if ctx.srv.keyspace.notifying() {
+                ctx.publish_notes(spec.has(flags::NO_DB_LOCK) && spec.has(flags::WRITE));
+            }
             return result;
         }
         let db = ctx.client.db;
@@ -121,6 +125,9 @@ impl Executor for Local {
         // Pops that served blocked clients come after the command.
         ctx.collect_db_effects();
         ctx.effect = outer;
+        if ctx.srv.keyspace.notifying() {
+            ctx.publish_notes(spec.has(flags::NO_DB_LOCK) && spec.has(flags::WRITE));
+        }
         if !ctx.client.in_exec && !ctx.client.in_script && !ctx.client.effects.is_empty() {
             let mut pending = std::mem::take(&mut ctx.client.effects);
             pending.sort_by_key(|e| e.0);

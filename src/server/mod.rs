@@ -10,6 +10,7 @@ pub mod dispatch;
 pub mod effects;
 #[doc(hidden)]
 pub mod harness;
+pub mod notify;
 pub mod pubsub;
 pub mod stats;
 
@@ -167,6 +168,10 @@ impl Shared {
         self.acl.set_requirepass(c.requirepass.as_deref());
         self.acl.log.lock().max_len = c.acllog_max_len;
         self.tenancy.apply_global(&c);
+        self.keyspace.notify_flags.store(
+            crate::keyspace::notify::effective(c.notify_keyspace_events),
+            Ordering::Relaxed,
+        );
     }
 
     pub fn shutdown_rx(&self) -> watch::Receiver<bool> {
@@ -545,6 +550,11 @@ async fn cron(shared: Arc<Shared>) {
             if !logged.is_empty() {
                 let effects: Vec<_> = logged.into_iter().map(|(_, c)| (i, c)).collect();
                 shared.propagation.emit(effects, false);
+            }
+            // Active expiry's events, and what no command published.
+            if !db.notes.pending.is_empty() {
+                let notes = db.notes.take();
+                notify::publish(&shared, i, &notes);
             }
         }
     }
