@@ -564,7 +564,10 @@ fn sinterstore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let keys = &argv[2..];
     let db = ctx.db();
-    check_sets(db, keys, now, true)?;
+    // Redis's sinterGenericCommand reads its sources with lookupKeyRead
+    // even when it stores (key misses count and are announced), unlike
+    // SUNIONSTORE and SDIFFSTORE.
+    check_sets(db, keys, now, false)?;
     let result = sets::intersect_store(&peek_sets(db, keys), &t);
     store(ctx, argv[1], result, "sinterstore");
     Ok(Outcome::Done)

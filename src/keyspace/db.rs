@@ -426,6 +426,18 @@ impl Db {
         }
     }
 
+    /// The collection at `key` as a write looks it up (Redis's
+    /// `lookupKeyWrite`: no hit/miss count, no `keymiss` event).
+    pub fn object_for_write(&mut self, key: &[u8], now: i64) -> Result<Option<&Object>, WrongType> {
+        match self.get(key, now) {
+            None => Ok(None),
+            Some(e) => match e.value() {
+                ValueRef::Obj(o) => Ok(Some(o)),
+                _ => Err(WrongType),
+            },
+        }
+    }
+
     /// Runs `f` on the collection at `key`, creating it with `create` when
     /// missing (or returning `Ok(None)` when `create` is `None`), keeping
     /// the accounting exact and deleting the key if `f` leaves it empty.

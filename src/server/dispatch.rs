@@ -76,7 +76,14 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Outcome {
 pub fn dispatch_with<E: Executor>(ctx: &mut Ctx<'_>, argv: &[&[u8]], exec: &E) -> Outcome {
     match admit(ctx, argv) {
         Admission::Run(admitted) => run(ctx, admitted, argv, exec),
-        Admission::Answered(outcome) => outcome,
+        Admission::Answered(outcome) => {
+            // A refusal may follow evictions (the quota gate): their
+            // events go out now, not at the next cron tick.
+            if ctx.srv.keyspace.notifying() {
+                ctx.publish_notes(false);
+            }
+            outcome
+        }
     }
 }
 
