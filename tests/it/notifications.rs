@@ -17,19 +17,24 @@ const SENTINEL: &str = "__keyspace@0__:__end__";
 
 /// The bulk strings of a flat RESP array reply.
 fn bulks(reply: &[u8]) -> Vec<String> {
+    let line_end = |i: usize| {
+        i + reply[i..]
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("a complete reply")
+    };
     let mut out = Vec::new();
     let mut i = 0;
     while i < reply.len() {
+        let nl = line_end(i);
         if reply[i] == b'$' {
-            let nl = i + reply[i..].windows(2).position(|w| w == b"\r\n").unwrap();
             let n: usize = std::str::from_utf8(&reply[i + 1..nl])
-                .unwrap()
-                .parse()
-                .unwrap();
+                .ok()
+                .and_then(|t| t.parse().ok())
+                .expect("a bulk length");
             out.push(String::from_utf8_lossy(&reply[nl + 2..nl + 2 + n]).into_owned());
             i = nl + 2 + n + 2;
         } else {
-            let nl = i + reply[i..].windows(2).position(|w| w == b"\r\n").unwrap();
             i = nl + 2;
         }
     }
