@@ -18,6 +18,7 @@ use super::errors::{self, CmdResult, Error};
 use super::spec::{flags::*, CommandSpec, Group};
 use super::string::{store, string_bytes};
 use super::{Ctx, Outcome};
+use crate::keyspace::notify::class;
 use crate::keyspace::{Db, NewValue, ValueRef};
 use crate::protocol::parse::parse_i64;
 
@@ -150,6 +151,7 @@ fn setbit(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if len.is_none_or(|l| l <= byte) || was != on {
         let new = if on { old | mask } else { old & !mask };
         write_bytes(db, key, now, byte + 1, &[(byte, new)]);
+        db.notify(class::STRING, "setbit", key);
     } else {
         db.mark_raw(key);
     }
@@ -413,7 +415,10 @@ fn bitop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         maxlen = maxlen.max(len);
     }
     if maxlen == 0 {
-        db.remove(dest);
+        if db.exists(dest, now) {
+            db.remove(dest);
+            db.notify(class::GENERIC, "del", dest);
+        }
         out.int(0);
         return Ok(Outcome::Done);
     }
@@ -436,6 +441,7 @@ fn bitop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
     }
     store(db, dest, NewValue::Raw(&res), None, now);
+    db.notify(class::STRING, "set", dest);
     out.int(maxlen as i64);
     Ok(Outcome::Done)
 }
@@ -737,6 +743,7 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], read_only: bool) -> CmdRe
     let writes: Vec<(usize, u8)> = view.writes.into_iter().collect();
     if grows || changed {
         write_bytes(db, key, now, len, &writes);
+        db.notify(class::STRING, "setbit", key);
     }
     out.array(replies.len());
     for r in replies {

@@ -11,6 +11,7 @@ use super::errors::{self, CmdResult};
 use super::spec::{cat, flags::*, CommandSpec, Group, Redact, Tenant};
 use super::Ctx;
 use crate::commands::Outcome;
+use crate::keyspace::notify::class;
 use crate::persistence::rdb::{self, DumpError};
 
 const G: Group = Group::Generic;
@@ -231,6 +232,7 @@ fn migrate(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         let db = ctx.db();
         for k in &moved {
             db.remove(k);
+            db.notify(class::GENERIC, "del", k);
         }
     }
     // Logged as what happened here: the keys that left.
@@ -304,6 +306,9 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     // A log replay keeps a time already past (Redis's checkAlreadyExpired).
     if ttl != 0 && ttl <= now && !db.loading {
         // Already expired: the key is (or stays) gone, as in Redis.
+        if replaced {
+            db.notify(class::GENERIC, "del", key);
+        }
         ctx.out.ok();
         if ctx.propagating() {
             let del = replaced.then(|| crate::argv!(b"DEL", key));
@@ -317,6 +322,7 @@ fn restore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         value.into_entry(key, (ttl != 0).then_some(ttl), clock),
         clock,
     );
+    db.notify(class::GENERIC, "restore", key);
     ctx.out.ok();
     // A relative TTL is logged as the absolute time it gave.
     if ttl != 0 && !absttl && ctx.propagating() {

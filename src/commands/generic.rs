@@ -17,6 +17,7 @@ use super::Ctx;
 use crate::clock::lru_clock;
 use crate::commands::Outcome;
 use crate::keyspace::evict::{self, Policy};
+use crate::keyspace::notify::class;
 use crate::keyspace::{Db, Entry, NewValue, ValueRef};
 use crate::protocol::ReplyBuf;
 
@@ -242,6 +243,7 @@ fn del(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     for k in &argv[1..] {
         // `exists` drops an expired key first, so it is not counted.
         if db.exists(k, now) && db.remove(k).is_some() {
+            db.notify(class::GENERIC, "del", k);
             n += 1;
         }
     }
@@ -291,13 +293,22 @@ fn rename_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], nx: bool) -> CmdResult {
         }
         return Ok(Outcome::Done);
     }
-    if nx && db.exists(dst, now) {
-        out.int(0);
-        return Ok(Outcome::Done);
+    // Expires an old `dst` lazily, as Redis's lookup does.
+    if db.exists(dst, now) {
+        if nx {
+            out.int(0);
+            return Ok(Outcome::Done);
+        }
+        if db.notes.wants(class::NEW) {
+            // Redis deletes the old `dst` and adds the key anew: `new`.
+            db.remove(dst);
+        }
     }
     let e = db.remove(src).expect("source was found above");
     // The TTL travels with the value; insert replaces any old `dst`.
     db.insert(rekey(e, dst));
+    db.notify(class::GENERIC, "rename_from", src);
+    db.notify(class::GENERIC, "rename_to", dst);
     if nx {
         out.int(1);
     } else {
@@ -383,8 +394,10 @@ fn expire_generic(
     let past = when <= now && !db.loading;
     if past {
         db.remove(key);
+        db.notify(class::GENERIC, "del", key);
     } else {
         db.modify(key, now, |e| e.set_expire(Some(when)));
+        db.notify(class::GENERIC, "expire", key);
     }
     out.int(1);
     // Replayed later, a relative time would land elsewhere: log the
@@ -447,6 +460,9 @@ fn persist(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
         had
     });
+    if removed == Some(true) {
+        db.notify(class::GENERIC, "persist", argv[1]);
+    }
     out.int(i64::from(removed == Some(true)));
     Ok(Outcome::Done)
 }
@@ -582,6 +598,8 @@ fn move_(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if moved {
         let e = src.remove(key).expect("key was found above");
         dst.insert(e);
+        src.notify(class::GENERIC, "move_from", key);
+        dst.notify(class::GENERIC, "move_to", key);
         // Logged here, in order with the pops the move may let happen.
         src.propagate(|| crate::argv!(b"MOVE", key, to));
         dst.serve_ready(now);
@@ -694,10 +712,16 @@ fn copy_in(
         dst,
         lru_clock(now),
     );
-    match b {
-        Some(b) => b.insert(e),
-        None => a.insert(e),
+    let into = match b {
+        Some(b) => b,
+        None => a,
     };
+    if taken && into.notes.wants(class::NEW) {
+        // Redis deletes the old `dst` and adds the copy anew: `new`.
+        into.remove(dst);
+    }
+    into.insert(e);
+    into.notify(class::GENERIC, "copy_to", dst);
     true
 }
 
@@ -706,7 +730,7 @@ fn copy_in(
 fn object_encoding(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let (db, out) = ctx.db_out();
-    match db.get_read_notouch(argv[2], now) {
+    match db.get_read_quiet(argv[2], now) {
         None => out.null(),
         Some(e) => {
             let enc = match e.value() {
@@ -737,7 +761,7 @@ fn object_freq(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let (db, out) = ctx.db_out();
     let decay = db.lfu().decay_time;
-    let Some(e) = db.get_read_notouch(argv[2], now) else {
+    let Some(e) = db.get_read_quiet(argv[2], now) else {
         out.null();
         return Ok(Outcome::Done);
     };
@@ -753,7 +777,7 @@ fn object_idletime(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let lfu = selected_db_is_lfu(ctx);
     let now = ctx.now;
     let (db, out) = ctx.db_out();
-    let Some(e) = db.get_read_notouch(argv[2], now) else {
+    let Some(e) = db.get_read_quiet(argv[2], now) else {
         out.null();
         return Ok(Outcome::Done);
     };
@@ -774,7 +798,7 @@ fn object_refcount(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     };
     let now = ctx.now;
     let (db, out) = ctx.db_out();
-    match db.get_read_notouch(argv[2], now).map(Entry::value) {
+    match db.get_read_quiet(argv[2], now).map(Entry::value) {
         None => out.null(),
         Some(ValueRef::Int(i)) if shared_ints && (0..10_000).contains(&i) => {
             out.int(i64::from(i32::MAX))

@@ -16,6 +16,7 @@ use super::geohash::{self, Extent, Hit, Shape};
 use super::sorted_set::{add_scored, parse_score, read, reply_per_member, store};
 use super::spec::{flags::*, CommandSpec, Group};
 use super::{Ctx, Outcome};
+use crate::keyspace::notify::class;
 use crate::keyspace::types::zset::{AddFlags, ScoreRange, ZSetValue};
 use crate::protocol::ReplyBuf;
 
@@ -233,6 +234,10 @@ fn geoadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let (db, out) = ctx.db_out();
     let (added, updated, _) = add_scored(db, argv[1], now, &t, f, pairs.iter().copied())?;
+    // Redis runs GEOADD as a ZADD: its event.
+    if added + updated > 0 {
+        db.notify(class::ZSET, "zadd", argv[1]);
+    }
     out.int(if ch { added + updated } else { added });
     Ok(Outcome::Done)
 }
@@ -437,7 +442,7 @@ fn search_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], src: usize, kind: Kind) -> 
         // No source key: an empty reply, or the destination deleted.
         match storekey {
             Some(dst) => {
-                db.remove(dst);
+                store(db, dst, ZSetValue::new(&t), now, "");
                 out.int(0);
             }
             None => out.array(0),
@@ -488,7 +493,12 @@ fn search_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], src: usize, kind: Kind) -> 
                 result.put(h.member, score, &t);
             }
             drop(hits);
-            store(db, dst, result, now);
+            let event = if search {
+                "geosearchstore"
+            } else {
+                "georadiusstore"
+            };
+            store(db, dst, result, now, event);
             out.int(returned as i64);
         }
     }

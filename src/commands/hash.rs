@@ -8,6 +8,7 @@ use super::errors::{self, CmdResult, Error};
 use super::glob::glob_match;
 use super::spec::{flags::*, CommandSpec, Group};
 use super::Ctx;
+use crate::keyspace::notify::class;
 use crate::keyspace::types::hash::HashValue;
 use crate::keyspace::value::{Object, Thresholds};
 use crate::protocol::parse::parse_i64;
@@ -96,6 +97,7 @@ fn hset(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         Ok(added)
     })?
     .unwrap_or(0);
+    ctx.db().notify(class::HASH, "hset", argv[1]);
     // HMSET is the deprecated spelling that answers OK.
     if argv[0].len() == 5 {
         ctx.out.ok();
@@ -110,6 +112,9 @@ fn hsetnx(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         Ok(!h.contains(argv[2]) && h.set(argv[2], argv[3], t))
     })?
     .unwrap_or(false);
+    if set {
+        ctx.db().notify(class::HASH, "hset", argv[1]);
+    }
     ctx.out.int(set as i64);
     Ok(Outcome::Done)
 }
@@ -140,6 +145,11 @@ fn hdel(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         Ok(argv[2..].iter().filter(|f| h.remove(f)).count() as i64)
     })?
     .unwrap_or(0);
+    if n > 0 {
+        let db = ctx.db();
+        db.notify(class::HASH, "hdel", argv[1]);
+        db.notify_del_if_gone(argv[1]);
+    }
     ctx.out.int(n);
     Ok(Outcome::Done)
 }
@@ -203,6 +213,7 @@ fn hincrby(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         Ok(n)
     })?
     .unwrap_or(0);
+    ctx.db().notify(class::HASH, "hincrby", argv[1]);
     ctx.out.int(n);
     Ok(Outcome::Done)
 }
@@ -225,6 +236,7 @@ fn hincrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         Ok(s)
     })?
     .unwrap_or_default();
+    ctx.db().notify(class::HASH, "hincrbyfloat", argv[1]);
     ctx.out.bulk(s.as_bytes());
     // As INCRBYFLOAT: log the formatted result, not the arithmetic.
     if ctx.propagating() {

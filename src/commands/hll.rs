@@ -24,6 +24,7 @@ use super::errors::{self, CmdResult, Error};
 use super::spec::{flags::*, CommandSpec, Group};
 use super::string::store;
 use super::{Ctx, Outcome};
+use crate::keyspace::notify::class;
 use crate::keyspace::{Db, NewValue, ValueRef};
 
 const G: Group = Group::Hyperloglog;
@@ -555,6 +556,7 @@ fn pfadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
                         invalidate(s);
                     }
                 });
+                db.notify(class::STRING, "pfadd", key);
                 out.int(1);
                 return Ok(Outcome::Done);
             }
@@ -572,6 +574,7 @@ fn pfadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         } else {
             write_back(db, key, now, &hll);
         }
+        db.notify(class::STRING, "pfadd", key);
     }
     out.int(i64::from(updated));
     Ok(Outcome::Done)
@@ -656,6 +659,8 @@ fn pfmerge(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     } else {
         write_back(db, dest, now, &hll);
     }
+    // Redis announces a merge as a PFADD (a mass add of elements).
+    db.notify(class::STRING, "pfadd", dest);
     out.ok();
     Ok(Outcome::Done)
 }

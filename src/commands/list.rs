@@ -9,6 +9,7 @@ use super::Ctx;
 use crate::commands::Outcome;
 use crate::keyspace::db::WrongType;
 use crate::keyspace::entry::canonical_int;
+use crate::keyspace::notify::class;
 use crate::keyspace::types::list::{Elem, ListValue};
 use crate::keyspace::value::{Object, Thresholds};
 use crate::keyspace::{Db, ValueRef};
@@ -185,12 +186,31 @@ pub fn pop_for_client(
     left: bool,
     count: Option<usize>,
 ) -> Result<Option<Vec<Vec<u8>>>, WrongType> {
-    with_list(db, key, now, None, |l| {
+    let r = with_list(db, key, now, None, |l| {
         let n = count.unwrap_or(1).min(l.len());
         let v: Vec<Vec<u8>> = (0..n).filter_map(|_| l.pop(left)).collect();
         l.after_remove();
         v
-    })
+    })?;
+    if r.as_ref().is_some_and(|v| !v.is_empty()) {
+        notify_popped(db, key, left);
+    }
+    Ok(r)
+}
+
+/// Redis's events after a pop: `lpop`/`rpop`, then `del` if it emptied
+/// the list.
+fn notify_popped(db: &mut Db, key: &[u8], left: bool) {
+    db.notify(class::LIST, if left { "lpop" } else { "rpop" }, key);
+    db.notify_del_if_gone(key);
+}
+
+fn push_event(left: bool) -> &'static str {
+    if left {
+        "lpush"
+    } else {
+        "rpush"
+    }
 }
 
 /// Pops from `src` (head when `from_left`) and pushes to `dst` (head when
@@ -225,6 +245,8 @@ pub fn move_for_client(
         .flatten();
         if v.is_some() {
             db.signal_ready(dst);
+            db.notify(class::LIST, push_event(to_left), dst);
+            notify_popped(db, src, from_left);
         }
         return Ok(v);
     }
@@ -244,6 +266,9 @@ pub fn move_for_client(
         l.push(&v, to_left);
     })?;
     db.signal_ready(dst);
+    // Redis pushes, then announces the pop and the emptied source.
+    db.notify(class::LIST, push_event(to_left), dst);
+    notify_popped(db, src, from_left);
     Ok(Some(v))
 }
 
@@ -267,6 +292,7 @@ fn push_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], left: bool, only_existing: bo
     match n {
         Some(n) => {
             db.signal_ready(key);
+            db.notify(class::LIST, push_event(left), key);
             out.int(n as i64);
         }
         None => out.int(0),
@@ -301,11 +327,12 @@ fn pop_into(
     count: Option<usize>,
 ) -> Result<bool, WrongType> {
     let r = with_list(db, key, now, None, |l| {
-        match count {
+        let n = match count {
             // The queue hot path: the element goes straight from the node
             // into the reply.
             None => {
                 l.pop_with(left, |v| bulk_elem(out, v));
+                1
             }
             Some(c) => {
                 let n = c.min(l.len());
@@ -313,10 +340,15 @@ fn pop_into(
                 for _ in 0..n {
                     l.pop_with(left, |v| bulk_elem(out, v));
                 }
+                n
             }
-        }
+        };
         l.after_remove();
+        n
     })?;
+    if r.is_some_and(|n| n > 0) {
+        notify_popped(db, key, left);
+    }
     Ok(r.is_some())
 }
 
@@ -414,6 +446,7 @@ fn lset(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         Ok(())
     })?;
     r.ok_or(errors::NO_SUCH_KEY)??;
+    db.notify(class::LIST, "lset", argv[1]);
     out.ok();
     Ok(Outcome::Done)
 }
@@ -439,6 +472,7 @@ fn linsert(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         Some(None) => out.int(-1),
         Some(Some(n)) => {
             db.signal_ready(key);
+            db.notify(class::LIST, "linsert", key);
             out.int(n as i64);
         }
     }
@@ -454,6 +488,10 @@ fn lrem(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         l.after_remove();
         n
     })?;
+    if n.is_some_and(|n| n > 0) {
+        db.notify(class::LIST, "lrem", argv[1]);
+        db.notify_del_if_gone(argv[1]);
+    }
     out.int(n.unwrap_or(0) as i64);
     Ok(Outcome::Done)
 }
@@ -463,7 +501,7 @@ fn ltrim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let end = args::int(argv[3])?;
     let now = ctx.now;
     let (db, out) = ctx.db_out();
-    with_list(db, argv[1], now, None, |l| {
+    let found = with_list(db, argv[1], now, None, |l| {
         let len = l.len() as i64;
         let start = if start < 0 {
             (len + start).max(0)
@@ -480,6 +518,10 @@ fn ltrim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         l.remove_ends(rtrim as usize, false);
         l.after_remove();
     })?;
+    if found.is_some() {
+        db.notify(class::LIST, "ltrim", argv[1]);
+        db.notify_del_if_gone(argv[1]);
+    }
     out.ok();
     Ok(Outcome::Done)
 }
@@ -645,6 +687,7 @@ fn lmpop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             l.after_remove();
         })?;
         if r.is_some() {
+            notify_popped(db, key, a.left);
             return Ok(Outcome::Done);
         }
     }

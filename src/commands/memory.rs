@@ -59,7 +59,7 @@ fn usage(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     let now = ctx.now;
     let (db, out) = ctx.db_out();
-    match db.get_read_notouch(argv[2], now) {
+    match db.get_read_quiet(argv[2], now) {
         Some(e) => out.int(e.mem_usage() as i64),
         None => out.null(),
     }

@@ -129,6 +129,38 @@ impl<'a> Ctx<'a> {
         }
     }
 
+    /// Publishes the keyspace events fired since the last call: the locked
+    /// DB's, and with `cross_db` (a write that locked DBs itself: MOVE,
+    /// COPY … DB) every DB's, in the order they were fired. Call only when
+    /// [`Keyspace::notifying`](crate::keyspace::Keyspace::notifying).
+    pub fn publish_notes(&mut self, cross_db: bool) {
+        let mut notes: Vec<(usize, crate::keyspace::notify::Note)> = Vec::new();
+        if let Some((i, db)) = &mut self.guard {
+            if !db.notes.pending.is_empty() {
+                let i = *i;
+                notes.extend(db.notes.take().into_iter().map(|n| (i, n)));
+            }
+        }
+        if cross_db {
+            // One lock at a time, holding none: no order to keep.
+            self.release_db();
+            for i in 0..self.srv.keyspace.len() {
+                let mut db = self.srv.keyspace.lock(i);
+                if !db.notes.pending.is_empty() {
+                    notes.extend(db.notes.take().into_iter().map(|n| (i, n)));
+                }
+            }
+            notes.sort_by_key(|(_, n)| n.seq);
+        }
+        let mut rest = &notes[..];
+        while let Some(&(db, _)) = rest.first() {
+            let run = rest.iter().take_while(|(d, _)| *d == db).count();
+            let batch: Vec<_> = rest[..run].iter().map(|(_, n)| n.clone()).collect();
+            crate::server::notify::publish(self.srv, db, &batch);
+            rest = &rest[run..];
+        }
+    }
+
     /// The selected DB, locked until [`Ctx::release_db`] or the end of the batch.
     #[inline]
     pub fn db(&mut self) -> &mut Db {

@@ -12,6 +12,7 @@ use super::spec::numkeys_at_1;
 use super::spec::{flags::*, CommandSpec, Group};
 use super::Ctx;
 use crate::commands::Outcome;
+use crate::keyspace::notify::class;
 use crate::keyspace::types::set::{self as sets, MemberRef, SetValue};
 use crate::keyspace::value::{Object, Thresholds};
 use crate::keyspace::{Db, Entry, NewValue, ValueRef};
@@ -167,13 +168,16 @@ fn with_set<R>(
 
 /// Replaces `dst` with `value` (dropping any TTL), or deletes it when the
 /// result is empty; replies with the cardinality.
-fn store(ctx: &mut Ctx<'_>, dst: &[u8], value: SetValue) {
+fn store(ctx: &mut Ctx<'_>, dst: &[u8], value: SetValue, event: &'static str) {
     let now = ctx.now;
     let n = value.len();
     let (db, out) = ctx.db_out();
+    // Expires an old `dst` lazily first, as Redis's lookup does.
+    let existed = db.exists(dst, now);
     if n == 0 {
-        if db.exists(dst, now) {
+        if existed {
             db.remove(dst);
+            db.notify(class::GENERIC, "del", dst);
         }
     } else {
         db.insert(Entry::new(
@@ -182,6 +186,7 @@ fn store(ctx: &mut Ctx<'_>, dst: &[u8], value: SetValue) {
             None,
             crate::clock::lru_clock(now),
         ));
+        db.notify(class::SET, event, dst);
     }
     out.int(n as i64);
 }
@@ -194,6 +199,9 @@ fn sadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let added = with_set(db, argv[1], now, Some(&create), |s| {
         argv[2..].iter().filter(|m| s.add(m, &t)).count()
     })?;
+    if added.unwrap_or(0) > 0 {
+        db.notify(class::SET, "sadd", argv[1]);
+    }
     out.int(added.unwrap_or(0) as i64);
     Ok(Outcome::Done)
 }
@@ -213,6 +221,10 @@ fn srem(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
         n
     })?;
+    if removed.unwrap_or(0) > 0 {
+        db.notify(class::SET, "srem", argv[1]);
+        db.notify_del_if_gone(argv[1]);
+    }
     out.int(removed.unwrap_or(0));
     Ok(Outcome::Done)
 }
@@ -281,6 +293,9 @@ fn spop(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     })?;
     if popped != Some(true) {
         out.null();
+    } else {
+        db.notify(class::SET, "spop", argv[1]);
+        db.notify_del_if_gone(argv[1]);
     }
     // A random pick is not replayable: log which member went.
     if let (Some(m), true) = (popped_member, ctx.propagating()) {
@@ -303,6 +318,9 @@ fn spop_count(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     })?;
     if done.is_none() {
         out.set(0);
+    } else if count > 0 {
+        db.notify(class::SET, "spop", argv[1]);
+        db.notify_del_if_gone(argv[1]);
     }
     // Log which members went (a random pick is not replayable).
     if let Some(members) = popped {
@@ -465,8 +483,12 @@ fn smove(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         out.int(0);
         return Ok(Outcome::Done);
     }
+    db.notify(class::SET, "srem", src);
+    db.notify_del_if_gone(src);
     let create = || Object::Set(SetValue::create(m, 1, &t));
-    with_set(db, dst, now, Some(&create), |s| s.add(m, &t))?;
+    if with_set(db, dst, now, Some(&create), |s| s.add(m, &t))? == Some(true) {
+        db.notify(class::SET, "sadd", dst);
+    }
     out.int(1);
     Ok(Outcome::Done)
 }
@@ -542,9 +564,12 @@ fn sinterstore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let keys = &argv[2..];
     let db = ctx.db();
-    check_sets(db, keys, now, true)?;
+    // Redis's sinterGenericCommand reads its sources with lookupKeyRead
+    // even when it stores (key misses count and are announced), unlike
+    // SUNIONSTORE and SDIFFSTORE.
+    check_sets(db, keys, now, false)?;
     let result = sets::intersect_store(&peek_sets(db, keys), &t);
-    store(ctx, argv[1], result);
+    store(ctx, argv[1], result, "sinterstore");
     Ok(Outcome::Done)
 }
 
@@ -563,7 +588,8 @@ fn union_diff_store(ctx: &mut Ctx<'_>, argv: &[&[u8]], diff: bool) -> CmdResult 
     let db = ctx.db();
     check_sets(db, keys, now, true)?;
     let result = sets::union_diff(&peek_sets(db, keys), diff, true, &t);
-    store(ctx, argv[1], result);
+    let event = if diff { "sdiffstore" } else { "sunionstore" };
+    store(ctx, argv[1], result, event);
     Ok(Outcome::Done)
 }
 

@@ -8,6 +8,7 @@ use super::spec::{cat, flags::*, CommandSpec, Group};
 use super::Ctx;
 use crate::clock::lru_clock;
 use crate::commands::Outcome;
+use crate::keyspace::notify::class;
 use crate::keyspace::types::list::ListValue;
 use crate::keyspace::value::Object;
 use crate::keyspace::{Db, Entry, NewValue, ValueRef};
@@ -279,8 +280,13 @@ fn store_list(ctx: &mut Ctx<'_>, dst: &[u8], vals: Vec<Vec<u8>>) -> Result<(), E
     let t = ctx.srv.hot.thresholds();
     let now = ctx.now;
     let db = ctx.db();
+    // Expires an old `dst` lazily first, as Redis's lookup does.
+    let existed = db.exists(dst, now);
     if vals.is_empty() {
-        db.remove(dst);
+        if existed {
+            db.remove(dst);
+            db.notify(class::GENERIC, "del", dst);
+        }
         return Ok(());
     }
     let mut l = ListValue::new(&t);
@@ -291,5 +297,6 @@ fn store_list(ctx: &mut Ctx<'_>, dst: &[u8], vals: Vec<Vec<u8>>) -> Result<(), E
     let obj = Box::new(Object::List(l));
     db.insert(Entry::new(dst, NewValue::Obj(obj), None, lru_clock(now)));
     db.signal_ready(dst);
+    db.notify(class::LIST, "sortstore", dst);
     Ok(())
 }

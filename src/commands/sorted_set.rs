@@ -15,6 +15,7 @@ use super::spec::{flags::*, CommandSpec, Group};
 use super::spec::{numkeys_at_1, numkeys_at_2};
 use super::Ctx;
 use crate::keyspace::db::WrongType;
+use crate::keyspace::notify::class;
 use crate::keyspace::types::zset::{AddFlags, Added, LexBound, LexRange, ScoreRange, ZSetValue};
 use crate::keyspace::value::Object;
 use crate::keyspace::{Db, Entry, NewValue, ValueRef};
@@ -375,10 +376,16 @@ fn write<R>(
 
 /// Replaces `dst` with `z` (or deletes it when `z` is empty), as `setKey`
 /// does for the *STORE commands: any TTL goes.
-pub(crate) fn store(db: &mut Db, dst: &[u8], z: ZSetValue, now: i64) -> usize {
+/// Fires `event` on `dst` when stored, `del` when an empty result deleted it.
+pub(crate) fn store(db: &mut Db, dst: &[u8], z: ZSetValue, now: i64, event: &'static str) -> usize {
     let n = z.len();
+    // Expires an old `dst` lazily first, as Redis's lookup does.
+    let existed = db.exists(dst, now);
     if n == 0 {
-        db.remove(dst);
+        if existed {
+            db.remove(dst);
+            db.notify(class::GENERIC, "del", dst);
+        }
     } else {
         db.insert(Entry::new(
             dst,
@@ -387,6 +394,7 @@ pub(crate) fn store(db: &mut Db, dst: &[u8], z: ZSetValue, now: i64) -> usize {
             crate::clock::lru_clock(now),
         ));
         db.signal_ready(dst);
+        db.notify(class::ZSET, event, dst);
     }
     n
 }
@@ -479,6 +487,9 @@ fn zadd_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], incr_cmd: bool) -> CmdResult 
     let incr = f.incr;
     let (db, out) = ctx.db_out();
     let (added, updated, last) = add_scored(db, key, now, &t, f, pairs)?;
+    if added + updated > 0 {
+        db.notify(class::ZSET, if incr { "zincr" } else { "zadd" }, key);
+    }
     if incr {
         match last {
             Some(s) => out.double(s),
@@ -545,6 +556,10 @@ fn zrem(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let n = write(db, argv[1], now, |z| {
         argv[2..].iter().filter(|m| z.remove(m)).count()
     })?;
+    if n.unwrap_or(0) > 0 {
+        db.notify(class::ZSET, "zrem", argv[1]);
+        db.notify_del_if_gone(argv[1]);
+    }
     out.int(n.unwrap_or(0) as i64);
     Ok(Outcome::Done)
 }
@@ -730,7 +745,7 @@ fn zrange_generic(
     let Some(z) = read(db, key, now)? else {
         match dst {
             Some(d) => {
-                store(db, d, ZSetValue::new(&t), now);
+                store(db, d, ZSetValue::new(&t), now, "zrangestore");
                 out.int(0);
             }
             None => out.array(0),
@@ -766,7 +781,7 @@ fn zrange_generic(
         Some(d) => {
             let mut nz = ZSetValue::with_hint(&t, e - s, 0);
             z.for_range(s, e, rev, |m, sc| nz.put(m, sc, &t));
-            let n = store(db, d, nz, now);
+            let n = store(db, d, nz, now, "zrangestore");
             out.int(n as i64);
         }
         None => {
@@ -831,6 +846,7 @@ fn zrevrangebylex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn zremrange(
     ctx: &mut Ctx<'_>,
     key: &[u8],
+    event: &'static str,
     window: impl FnOnce(&ZSetValue) -> (usize, usize),
 ) -> CmdResult {
     let now = ctx.now;
@@ -839,23 +855,27 @@ fn zremrange(
         let (a, b) = window(z);
         z.remove_range(a, b)
     })?;
+    if n.unwrap_or(0) > 0 {
+        db.notify(class::ZSET, event, key);
+        db.notify_del_if_gone(key);
+    }
     out.int(n.unwrap_or(0) as i64);
     Ok(Outcome::Done)
 }
 
 fn zremrangebyscore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let r = score_range(argv[2], argv[3])?;
-    zremrange(ctx, argv[1], |z| z.score_range(&r))
+    zremrange(ctx, argv[1], "zremrangebyscore", |z| z.score_range(&r))
 }
 
 fn zremrangebylex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let r = lex_range(argv[2], argv[3])?;
-    zremrange(ctx, argv[1], |z| z.lex_range(&r))
+    zremrange(ctx, argv[1], "zremrangebylex", |z| z.lex_range(&r))
 }
 
 fn zremrangebyrank(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (start, end) = (args::int(argv[2])?, args::int(argv[3])?);
-    zremrange(ctx, argv[1], |z| {
+    zremrange(ctx, argv[1], "zremrangebyrank", |z| {
         let len = z.len() as i64;
         let mut start = if start < 0 { start + len } else { start };
         let end = if end < 0 { end + len } else { end };
@@ -883,11 +903,17 @@ pub fn pop_for_client(
     max: bool,
     count: usize,
 ) -> Result<Option<Popped>, WrongType> {
-    db.with_object(key, now, None, |o| match o {
-        Object::ZSet(z) => Ok(z.pop(max, count)),
-        _ => Err(WrongType),
-    })?
-    .transpose()
+    let r = db
+        .with_object(key, now, None, |o| match o {
+            Object::ZSet(z) => Ok(z.pop(max, count)),
+            _ => Err(WrongType),
+        })?
+        .transpose()?;
+    if r.as_ref().is_some_and(|p| !p.is_empty()) {
+        db.notify(class::ZSET, if max { "zpopmax" } else { "zpopmin" }, key);
+        db.notify_del_if_gone(key);
+    }
+    Ok(r)
 }
 
 fn zpopmin(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
@@ -1183,7 +1209,12 @@ fn set_op(
                 z.put(m, *s, &t);
             }
             drop(srcs);
-            let n = store(db, d, z, now);
+            let event = match op {
+                SetOp::Union => "zunionstore",
+                SetOp::Inter => "zinterstore",
+                SetOp::Diff => "zdiffstore",
+            };
+            let n = store(db, d, z, now, event);
             out.int(n as i64);
         }
         None => {

@@ -15,6 +15,7 @@ use super::spec::{flags::*, CommandSpec, Group};
 use super::Ctx;
 use crate::commands::Outcome;
 use crate::keyspace::blocking::BlockedOp;
+use crate::keyspace::notify::class;
 use crate::keyspace::types::stream::{EntryRef, StreamId, StreamValue, ENTRIES_READ_INVALID};
 use crate::keyspace::value::Object;
 use crate::keyspace::Db;
@@ -342,6 +343,9 @@ struct GroupLog<'a> {
     key: &'a [u8],
     group: &'a [u8],
     cmds: Vec<crate::server::effects::Argv>,
+    /// A consumer was created (its keyspace event fires after the write,
+    /// logged or not).
+    created: bool,
 }
 
 impl<'a> GroupLog<'a> {
@@ -351,10 +355,20 @@ impl<'a> GroupLog<'a> {
             key,
             group,
             cmds: Vec::new(),
+            created: false,
+        }
+    }
+
+    /// Redis's `streamCreateConsumer` event, once the closure that created
+    /// the consumer has released the DB.
+    fn notify(&self, db: &mut Db) {
+        if self.created {
+            db.notify(class::STREAM, "xgroup-createconsumer", self.key);
         }
     }
 
     fn consumer_created(&mut self, consumer: &[u8]) {
+        self.created = true;
         if self.on {
             self.cmds.push(crate::argv!(
                 b"XGROUP",
@@ -469,7 +483,7 @@ fn with_existing_stream<R>(
     f: impl FnOnce(&mut StreamValue) -> Result<R, Error>,
 ) -> Result<Option<R>, Error> {
     // Check the type first without touching the key's LRU/watchers twice.
-    as_stream(db.object(key, now)?)?;
+    as_stream(db.object_for_write(key, now)?)?;
     with_stream(db, key, now, false, f)
 }
 
@@ -605,9 +619,13 @@ fn xadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     })?;
     match r {
         None => out.null(),
-        Some((new_id, _, _)) => {
+        Some((new_id, trimmed, _)) => {
             reply_id(out, new_id);
             db.signal_ready(key);
+            db.notify(class::STREAM, "xadd", key);
+            if trimmed > 0 {
+                db.notify(class::STREAM, "xtrim", key);
+            }
         }
     }
     // `*` and approximate trimming depend on the clock and the node
@@ -630,6 +648,9 @@ fn xtrim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let (db, out) = ctx.db_out();
     let n = with_existing_stream(db, argv[1], now, |s| Ok((apply_trim(s, &trim), s.len())))?;
+    if n.is_some_and(|(n, _)| n > 0) {
+        db.notify(class::STREAM, "xtrim", argv[1]);
+    }
     out.int(n.map_or(0, |(n, _)| n) as i64);
     // An approximate trim is logged as the exact one it amounted to.
     if ctx.propagating() {
@@ -652,7 +673,7 @@ fn xlen(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn xdel(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let (db, out) = ctx.db_out();
-    if as_stream(db.object(argv[1], now)?)?.is_none() {
+    if as_stream(db.object_for_write(argv[1], now)?)?.is_none() {
         out.int(0);
         return Ok(Outcome::Done);
     }
@@ -663,6 +684,9 @@ fn xdel(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let n = with_stream(db, argv[1], now, false, |s| {
         Ok(ids.iter().filter(|&&id| s.delete(id)).count())
     })?;
+    if n.unwrap_or(0) > 0 {
+        db.notify(class::STREAM, "xdel", argv[1]);
+    }
     out.int(n.unwrap_or(0) as i64);
     Ok(Outcome::Done)
 }
@@ -1154,6 +1178,7 @@ fn xreadgroup_serve(
         if let Ok(Some(true)) = r {
             served += 1;
         }
+        log.notify(db);
         for cmd in log.cmds {
             db.propagate(|| cmd);
         }
@@ -1175,7 +1200,7 @@ fn xreadgroup_serve(
 fn xack(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let (db, out) = ctx.db_out();
-    let has_group = as_stream(db.object(argv[1], now)?)?
+    let has_group = as_stream(db.object_for_write(argv[1], now)?)?
         .and_then(|s| s.group(argv[2]))
         .is_some();
     if !has_group {
@@ -1289,7 +1314,7 @@ fn xclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let (key, group, consumer) = (argv[1], argv[2], argv[3]);
     let (db, out) = ctx.db_out();
-    let s = as_stream(db.object(key, now)?)?;
+    let s = as_stream(db.object_for_write(key, now)?)?;
     if s.and_then(|s| s.group(group)).is_none() {
         return Err(nogroup_key(key, group));
     }
@@ -1406,6 +1431,7 @@ fn xclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     })?;
     out.array(n);
     out.raw(&body.buf);
+    log.notify(db);
     if ctx.propagating() {
         ctx.propagate_as(log.cmds);
     }
@@ -1439,7 +1465,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     // Redis parses everything before looking the key up.
     let (db, out) = ctx.db_out();
-    let s = as_stream(db.object(key, now)?)?;
+    let s = as_stream(db.object_for_write(key, now)?)?;
     if s.and_then(|s| s.group(group)).is_none() {
         return Err(nogroup_key(key, group));
     }
@@ -1517,6 +1543,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     for id in deleted {
         reply_id(out, id);
     }
+    log.notify(db);
     if ctx.propagating() {
         ctx.propagate_as(log.cmds);
     }
@@ -1550,7 +1577,7 @@ fn xsetid(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     let now = ctx.now;
     let (db, out) = ctx.db_out();
-    if as_stream(db.object(argv[1], now)?)?.is_none() {
+    if as_stream(db.object_for_write(argv[1], now)?)?.is_none() {
         return Err(errors::NO_SUCH_KEY);
     }
     with_stream(db, argv[1], now, false, |s| {
@@ -1574,6 +1601,7 @@ fn xsetid(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
         Ok(())
     })?;
+    db.notify(class::STREAM, "xsetid", argv[1]);
     out.ok();
     Ok(Outcome::Done)
 }
@@ -1653,7 +1681,7 @@ fn xgroup(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (key, group) = (argv[2], argv[3]);
     let now = ctx.now;
     let (db, out) = ctx.db_out();
-    let s = as_stream(db.object(key, now)?)?;
+    let s = as_stream(db.object_for_write(key, now)?)?;
     let exists = s.is_some();
     let has_group = s.and_then(|s| s.group(group)).is_some();
     let last_id = s.map_or(StreamId::ZERO, |s| s.last_id);
@@ -1678,6 +1706,7 @@ fn xgroup(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         if ok != Some(true) {
             return Err(BUSYGROUP);
         }
+        db.notify(class::STREAM, "xgroup-create", key);
         out.ok();
     } else if setid && (argc == 5 || argc == 7) {
         let id = if argv[4] == b"$" {
@@ -1688,9 +1717,13 @@ fn xgroup(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         with_stream(db, key, now, false, |s| {
             Ok(s.with_group(group, |g| g.set_last_id(id, Some(entries_read))))
         })?;
+        db.notify(class::STREAM, "xgroup-setid", key);
         out.ok();
     } else if is(sub, "destroy") && argc == 4 {
         let n = with_stream(db, key, now, false, |s| Ok(s.destroy_group(group)))?;
+        if n == Some(true) {
+            db.notify(class::STREAM, "xgroup-destroy", key);
+        }
         // A client blocked in XREADGROUP on this group gets -NOGROUP.
         db.signal_ready(key);
         out.int(i64::from(n == Some(true)));
@@ -1699,6 +1732,9 @@ fn xgroup(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             Ok(s.with_group(group, |g| g.ensure_consumer(argv[4], now)))
         })?
         .flatten();
+        if n == Some(true) {
+            db.notify(class::STREAM, "xgroup-createconsumer", key);
+        }
         out.int(i64::from(n == Some(true)));
     } else if is(sub, "delconsumer") && argc == 5 {
         let n = with_stream(db, key, now, false, |s| {
@@ -1706,6 +1742,9 @@ fn xgroup(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         })?
         .flatten()
         .flatten();
+        if n.is_some() {
+            db.notify(class::STREAM, "xgroup-delconsumer", key);
+        }
         out.int(n.unwrap_or(0) as i64);
     } else {
         return Err(syntax());

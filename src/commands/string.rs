@@ -13,6 +13,7 @@ use super::errors::{self, CmdResult, Error};
 use super::spec::{flags::*, CommandSpec, Group};
 use super::Ctx;
 use crate::clock::lru_clock;
+use crate::keyspace::notify::class;
 use crate::keyspace::{Db, Entry, NewValue, ValueRef};
 use crate::protocol::parse::parse_i64;
 
@@ -207,6 +208,11 @@ fn string_len(v: ValueRef<'_>) -> Result<usize, Error> {
 /// unless `ttl` carries it over): Redis's `setKey`.
 #[inline]
 pub(super) fn store(db: &mut Db, key: &[u8], value: NewValue<'_>, ttl: Option<i64>, now: i64) {
+    if db.notes.wants(class::EXPIRED | class::NEW) {
+        // Redis's setKey looks the key up first: an expired one fires
+        // `expired`, then the write `new`. Only paid while someone listens.
+        db.exists(key, now);
+    }
     db.insert(Entry::new(key, value, ttl, lru_clock(now)));
 }
 
@@ -353,6 +359,10 @@ fn set_generic(
         expire
     };
     store(db, key, NewValue::Str(value), ttl, now);
+    db.notify(class::STRING, "set", key);
+    if expire.is_some() {
+        db.notify(class::GENERIC, "expire", key);
+    }
     if f & OPT_GET == 0 {
         if int_replies {
             out.int(1);
@@ -373,6 +383,7 @@ fn set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         let now = ctx.now;
         let (db, out) = ctx.db_out();
         store(db, argv[1], NewValue::Str(argv[2]), None, now);
+        db.notify(class::STRING, "set", argv[1]);
         out.ok();
         return Ok(Outcome::Done);
     }
@@ -426,6 +437,7 @@ fn mset_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], nx: bool) -> CmdResult {
     }
     for kv in argv[1..].chunks(2) {
         store(db, kv[0], NewValue::Str(kv[1]), None, now);
+        db.notify(class::STRING, "set", kv[0]);
     }
     if nx {
         out.int(1);
@@ -460,6 +472,7 @@ fn getdel(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         Some(ValueRef::Int(n)) => out.bulk_int(n),
     }
     db.remove(argv[1]);
+    db.notify(class::GENERIC, "del", argv[1]);
     Ok(Outcome::Done)
 }
 
@@ -489,14 +502,23 @@ fn getex(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let effect = match at {
         Some(t) if f & (OPT_EXAT | OPT_PXAT) != 0 && t <= now => {
             db.remove(key);
+            db.notify(class::GENERIC, "del", key);
             Some(crate::argv!(b"DEL", key))
         }
         Some(t) => {
             db.modify(key, now, |e| e.set_expire(Some(t)));
+            db.notify(class::GENERIC, "expire", key);
             Some(crate::argv!(b"PEXPIREAT", key, t))
         }
         None if f & OPT_PERSIST != 0 => {
-            db.modify(key, now, |e| e.set_expire(None));
+            let had_ttl = db.modify(key, now, |e| {
+                let had = e.expire().is_some();
+                e.set_expire(None);
+                had
+            });
+            if had_ttl == Some(true) {
+                db.notify(class::GENERIC, "persist", key);
+            }
             Some(crate::argv!(b"PERSIST", key))
         }
         None => None,
@@ -514,6 +536,7 @@ fn append(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (db, out) = ctx.db_out();
     let Some(e) = db.get(key, now) else {
         store(db, key, NewValue::Str(tail), None, now);
+        db.notify(class::STRING, "append", key);
         out.int(tail.len() as i64);
         return Ok(Outcome::Done);
     };
@@ -528,6 +551,7 @@ fn append(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     joined.extend_from_slice(old);
     joined.extend_from_slice(tail);
     db.modify(key, now, |e| e.replace_value(NewValue::Raw(&joined)));
+    db.notify(class::STRING, "append", key);
     out.int(total as i64);
     Ok(Outcome::Done)
 }
@@ -598,6 +622,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         s[offset as usize..].copy_from_slice(value);
         let (db, out) = ctx.db_out();
         store(db, key, NewValue::Raw(&s), None, now);
+        db.notify(class::STRING, "setrange", key);
         out.int(s.len() as i64);
         return Ok(Outcome::Done);
     }
@@ -620,6 +645,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     s.resize(new_len, 0);
     s[offset as usize..offset as usize + value.len()].copy_from_slice(value);
     db.modify(key, now, |e| e.replace_value(NewValue::Raw(&s)));
+    db.notify(class::STRING, "setrange", key);
     out.int(new_len as i64);
     Ok(Outcome::Done)
 }
@@ -649,6 +675,7 @@ fn incr_by(ctx: &mut Ctx<'_>, key: &[u8], by: i64) -> CmdResult {
             by
         }
     };
+    db.notify(class::STRING, "incrby", key);
     out.int(n);
     Ok(Outcome::Done)
 }
@@ -698,6 +725,7 @@ fn incrbyfloat(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     {
         store(db, key, NewValue::Str(text.as_bytes()), None, now);
     }
+    db.notify(class::STRING, "incrbyfloat", key);
     out.bulk(text.as_bytes());
     // The sum is formatted once here; a replay must not redo the float
     // arithmetic (Redis logs the same SET … KEEPTTL).

@@ -127,6 +127,9 @@ pub struct Config {
     pub pubsub_per_db: bool,
     /// `script-scope db`: a script cache per DB; `global` (false) is Redis's.
     pub script_per_db: bool,
+    /// `notify-keyspace-events` as Redis's `NOTIFY_*` bits
+    /// (`keyspace::notify::class`); 0, Redis's default, publishes nothing.
+    pub notify_keyspace_events: u32,
     /// Prometheus exposition address (`--metrics-addr`); None = off.
     pub metrics_addr: Option<String>,
     /// Values of the parameters keyward takes but does not act on
@@ -360,6 +363,7 @@ impl Default for Config {
             flushall_own: false,
             pubsub_per_db: false,
             script_per_db: false,
+            notify_keyspace_events: 0,
             metrics_addr: None,
             accepted: Default::default(),
             acllog_max_len: crate::acl::log::MAX_LEN,

@@ -609,14 +609,24 @@ fn replicaof_v(v: &str) -> Result<String, String> {
     }
 }
 
-/// `notify-keyspace-events`: Redis's event class letters.
-fn events_v(v: &str) -> Result<String, String> {
-    if v.chars().all(|c| "Ag$lshzxeKEtmdn".contains(c)) {
-        Ok(v.to_string())
-    } else {
-        Err("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.".into())
-    }
-}
+/// `notify-keyspace-events`: Redis's event class letters, printed back as
+/// Redis prints them (`KEA` → `AKE`).
+const NOTIFY_KEYSPACE_EVENTS: Param = Param {
+    name: "notify-keyspace-events",
+    get: |c| crate::keyspace::notify::format_classes(c.notify_keyspace_events),
+    set: |c, v| {
+        c.notify_keyspace_events = crate::keyspace::notify::parse_classes(v)
+            .ok_or("Invalid event class character. Use 'Ag$lshzxeKEtmdn'.")?;
+        Ok(())
+    },
+    mutable: true,
+    sensitive: false,
+    aof_open: false,
+    protected: false,
+    db: None,
+    class: Class::Honoured,
+    alias_of: None,
+};
 
 /// `maxmemory-clients`: bytes, or a percentage of maxmemory.
 fn client_memory_v(v: &str) -> Result<String, String> {
@@ -1074,6 +1084,7 @@ pub static PARAMS: &[Param] = &[
     },
     // Namespaces are fixed for the server's life: switching them would
     // strand existing subscriptions and cached scripts in the old one.
+    NOTIFY_KEYSPACE_EVENTS,
     Param {
         name: "pubsub-scope",
         get: |c| word(c.pubsub_per_db, SCOPES),
@@ -1846,13 +1857,6 @@ pub static PARAMS: &[Param] = &[
         true,
         |v| int_v(v, 0, INT_MAX),
         NO_TLS
-    ),
-    refused!(
-        "notify-keyspace-events",
-        "",
-        true,
-        events_v,
-        "keyward does not publish keyspace notifications"
     ),
     refused!(
         "maxmemory-clients",

@@ -14,6 +14,7 @@ use rand::SeedableRng;
 use super::blocking::Blocking;
 use super::entry::{Entry, NewValue, ValueRef};
 use super::evict::{self, EvictionPool, Policy};
+use super::notify::{class, Notes};
 use super::snapshot::DbSnap;
 use super::value::Object;
 
@@ -113,6 +114,9 @@ pub struct Db {
     /// served blocked clients — for dispatch's after-execution hook (or
     /// cron) to pass on in order. `None` costs one branch per such event.
     pub effects: Option<EffectLog>,
+    /// Keyspace events fired under this DB's lock, for the server to
+    /// publish after the command (see `notify.rs`).
+    pub notes: Notes,
     /// Replaying a log (AOF load): nothing expires, as in Redis, where
     /// `server.loading` keeps `expireIfNeeded` away — a key that expired
     /// after it was logged must still be there for the commands that
@@ -159,6 +163,7 @@ impl Db {
             evict_seg: 0,
             dirty: 0,
             effects: None,
+            notes: Notes::default(),
             loading: false,
             snap: None,
             snap_done: false,
@@ -170,6 +175,23 @@ impl Db {
     pub fn propagate(&mut self, argv: impl FnOnce() -> Vec<Vec<u8>>) {
         if let Some(log) = &mut self.effects {
             log.push(argv());
+        }
+    }
+
+    /// Fires keyspace event `event` of `class` on `key` (Redis's
+    /// `notifyKeyspaceEvent`): one load and a branch while nobody wants it.
+    #[inline]
+    pub fn notify(&mut self, class: u32, event: &'static str, key: &[u8]) {
+        self.notes.fire(class, event, key);
+    }
+
+    /// Fires `del` when `key` is gone: a command that emptied a collection
+    /// (the DB deletes it in [`Db::with_object`]) announces that after its
+    /// own event, as Redis does.
+    #[inline]
+    pub fn notify_del_if_gone(&mut self, key: &[u8]) {
+        if self.notes.wants(class::GENERIC) && self.table.get(key).is_none() {
+            self.notes.fire(class::GENERIC, "del", key);
         }
     }
 
@@ -230,6 +252,7 @@ impl Db {
             Some(e) if is_expired(e, now) => {
                 self.remove(key);
                 self.stats.expired += 1;
+                self.notify(class::EXPIRED, "expired", key);
                 self.propagate_del(key);
                 true
             }
@@ -249,6 +272,7 @@ impl Db {
             }
             None => {
                 self.stats.misses += 1;
+                self.notes.fire(class::KEY_MISS, "keymiss", key);
                 None
             }
         }
@@ -338,7 +362,15 @@ impl Db {
             .push(Watch { dirty, expired });
     }
 
-    pub fn insert(&mut self, mut entry: Entry) -> Option<Entry> {
+    pub fn insert(&mut self, entry: Entry) -> Option<Entry> {
+        if self.notes.wants(class::NEW) && self.table.get(entry.key()).is_none() {
+            self.notes.fire(class::NEW, "new", entry.key());
+        }
+        self.insert_quiet(entry)
+    }
+
+    /// [`Db::insert`] without the `new` event (the caller fires it).
+    fn insert_quiet(&mut self, mut entry: Entry) -> Option<Entry> {
         // New at any running snapshot's cut, so owed to none.
         entry.set_snap_bit(self.snap_done);
         self.dirty += 1;
@@ -466,6 +498,18 @@ impl Db {
         }
     }
 
+    /// The collection at `key` as a write looks it up (Redis's
+    /// `lookupKeyWrite`: no hit/miss count, no `keymiss` event).
+    pub fn object_for_write(&mut self, key: &[u8], now: i64) -> Result<Option<&Object>, WrongType> {
+        match self.get(key, now) {
+            None => Ok(None),
+            Some(e) => match e.value() {
+                ValueRef::Obj(o) => Ok(Some(o)),
+                _ => Err(WrongType),
+            },
+        }
+    }
+
     /// Runs `f` on the collection at `key`, creating it with `create` when
     /// missing (or returning `Ok(None)` when `create` is `None`), keeping
     /// the accounting exact and deleting the key if `f` leaves it empty.
@@ -478,6 +522,7 @@ impl Db {
         create: Option<&dyn Fn() -> Object>,
         f: impl FnOnce(&mut Object) -> R,
     ) -> Result<Option<R>, WrongType> {
+        let mut created = false;
         match self
             .get(key, now)
             .map(|e| matches!(e.value(), ValueRef::Obj(_)))
@@ -488,7 +533,8 @@ impl Db {
                 None => return Ok(None),
                 Some(make) => {
                     let obj = Box::new(make());
-                    self.insert(Entry::new(key, NewValue::Obj(obj), None, lru_clock(now)));
+                    self.insert_quiet(Entry::new(key, NewValue::Obj(obj), None, lru_clock(now)));
+                    created = true;
                 }
             },
         }
@@ -504,6 +550,10 @@ impl Db {
             .expect("the key exists: found or just inserted");
         if empty {
             self.remove(key);
+        } else if created {
+            // Only a key that stays is new (ZADD XX on a missing key
+            // creates nothing in Redis); before the command's own event.
+            self.notes.fire(class::NEW, "new", key);
         }
         Ok(Some(r))
     }
@@ -543,6 +593,7 @@ impl Db {
             let k = e.key().to_vec();
             self.remove(&k);
             self.stats.expired += 1;
+            self.notify(class::EXPIRED, "expired", &k);
         }
         // Mostly expired keys: return one anyway, as Redis does after trying.
         self.table.random(&mut self.rng).map(|e| e.key().to_vec())
@@ -586,6 +637,7 @@ impl Db {
                 self.forget(e);
                 self.dirty += 1;
                 self.touch(e.key(), false);
+                self.notes.fire(class::EXPIRED, "expired", e.key());
                 self.propagate_del(e.key());
                 if let Some(s) = self.snap.as_deref_mut() {
                     s.pre_image(e, self.snap_done);
@@ -606,6 +658,16 @@ impl Db {
     /// A read lookup that counts a hit or miss but leaves the LRU clock
     /// alone, as Redis's `LOOKUP_NOTOUCH` does for EXISTS, TYPE, TTL and OBJECT.
     pub fn get_read_notouch(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
+        self.lookup_notouch(key, now, true)
+    }
+
+    /// [`Db::get_read_notouch`] without the `keymiss` event: Redis's
+    /// `LOOKUP_NONOTIFY`, as OBJECT and MEMORY USAGE look keys up.
+    pub fn get_read_quiet(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
+        self.lookup_notouch(key, now, false)
+    }
+
+    fn lookup_notouch(&mut self, key: &[u8], now: i64, notify: bool) -> Option<&Entry> {
         self.expire_if_needed(key, now);
         match self.table.get(key) {
             Some(e) => {
@@ -614,6 +676,9 @@ impl Db {
             }
             None => {
                 self.stats.misses += 1;
+                if notify {
+                    self.notes.fire(class::KEY_MISS, "keymiss", key);
+                }
                 None
             }
         }

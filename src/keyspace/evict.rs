@@ -433,6 +433,7 @@ impl Db {
                 e.mem_usage()
             });
             if freed.is_some() {
+                self.notify(super::notify::class::EVICTED, "evicted", &key);
                 self.propagate(|| vec![b"DEL".to_vec(), key.clone()]);
             }
             freed

@@ -11,6 +11,7 @@ pub mod db;
 pub mod entry;
 pub mod evict;
 pub mod listpack;
+pub mod notify;
 pub mod snapshot;
 pub mod table;
 pub mod types;
@@ -31,6 +32,8 @@ pub struct Keyspace {
     dbs: Box<[Slot]>,
     /// Numbers effects across DBs (see [`db::EffectLog`]).
     pub effect_seq: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// `notify-keyspace-events` as every DB tests it ([`notify::effective`]).
+    pub notify_flags: std::sync::Arc<std::sync::atomic::AtomicU32>,
     /// A snapshot runs (or drains after a cancel): one at a time, since
     /// the DBs' snapshot bits have room for one epoch (see `snapshot.rs`).
     pub(crate) snapshot_busy: AtomicBool,
@@ -41,9 +44,19 @@ pub struct Keyspace {
 
 impl Keyspace {
     pub fn new(count: usize) -> Keyspace {
+        let effect_seq: std::sync::Arc<std::sync::atomic::AtomicU64> = Default::default();
+        let notify_flags: std::sync::Arc<std::sync::atomic::AtomicU32> = Default::default();
+        let dbs = (0..count)
+            .map(|_| {
+                let mut db = Db::new();
+                db.notes = notify::Notes::shared(notify_flags.clone(), effect_seq.clone());
+                Slot(Mutex::new(db))
+            })
+            .collect();
         Keyspace {
-            dbs: (0..count).map(|_| Slot(Mutex::new(Db::new()))).collect(),
-            effect_seq: Default::default(),
+            dbs,
+            effect_seq,
+            notify_flags,
             snapshot_busy: AtomicBool::new(false),
             lfu: std::sync::atomic::AtomicU64::new(pack_lfu(evict::Lfu::default())),
         }
@@ -64,6 +77,12 @@ impl Keyspace {
 
     pub fn len(&self) -> usize {
         self.dbs.len()
+    }
+
+    /// Whether any keyspace event may be published (one relaxed load).
+    #[inline]
+    pub fn notifying(&self) -> bool {
+        self.notify_flags.load(std::sync::atomic::Ordering::Relaxed) != 0
     }
 
     pub fn is_empty(&self) -> bool {

@@ -76,7 +76,14 @@ pub fn dispatch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> Outcome {
 pub fn dispatch_with<E: Executor>(ctx: &mut Ctx<'_>, argv: &[&[u8]], exec: &E) -> Outcome {
     match admit(ctx, argv) {
         Admission::Run(admitted) => run(ctx, admitted, argv, exec),
-        Admission::Answered(outcome) => outcome,
+        Admission::Answered(outcome) => {
+            // A refusal may follow evictions (the quota gate): their
+            // events go out now, not at the next cron tick.
+            if ctx.srv.keyspace.notifying() {
+                ctx.publish_notes(false);
+            }
+            outcome
+        }
     }
 }
 
@@ -107,6 +114,10 @@ impl Executor for Local {
                 // Inside EXEC, blocked clients are served once the queue ran.
                 ctx.serve_blocked();
             }
+            // One relaxed load while notifications are off.
+            if ctx.srv.keyspace.notifying() {
+                ctx.publish_notes(spec.has(flags::NO_DB_LOCK) && spec.has(flags::WRITE));
+            }
             return result;
         }
         let db = ctx.client.db;
@@ -133,6 +144,9 @@ impl Executor for Local {
         }
         if !ctx.client.in_exec && !ctx.client.in_script {
             ctx.client.track_seen = 0;
+        }
+        if ctx.srv.keyspace.notifying() {
+            ctx.publish_notes(spec.has(flags::NO_DB_LOCK) && spec.has(flags::WRITE));
         }
         if !ctx.client.in_exec && !ctx.client.in_script && !ctx.client.effects.is_empty() {
             let mut pending = std::mem::take(&mut ctx.client.effects);

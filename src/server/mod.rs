@@ -10,6 +10,7 @@ pub mod dispatch;
 pub mod effects;
 #[doc(hidden)]
 pub mod harness;
+pub mod notify;
 pub mod pubsub;
 pub mod stats;
 pub mod tracking;
@@ -174,6 +175,10 @@ impl Shared {
         self.tenancy.apply_global(&c);
         self.keyspace.set_lfu(c.lfu);
         self.tracking.set_max_keys(c.tracking_table_max_keys);
+        self.keyspace.notify_flags.store(
+            crate::keyspace::notify::effective(c.notify_keyspace_events),
+            Ordering::Relaxed,
+        );
     }
 
     pub fn shutdown_rx(&self) -> watch::Receiver<bool> {
@@ -555,6 +560,11 @@ async fn cron(shared: Arc<Shared>) {
                     tracking::after_cron(&shared, i, &effects);
                 }
                 shared.propagation.emit(effects, false);
+            }
+            // Active expiry's events, and what no command published.
+            if !db.notes.pending.is_empty() {
+                let notes = db.notes.take();
+                notify::publish(&shared, i, &notes);
             }
         }
     }

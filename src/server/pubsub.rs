@@ -134,6 +134,20 @@ impl PubSub {
         message: &[u8],
         now_ms: i64,
     ) -> usize {
+        self.publish_to(shard, db, channel, message, now_ms, &mut |_| true)
+    }
+
+    /// [`PubSub::publish`] to the subscribers `admit` lets through (a
+    /// keyspace event reaches only users who may see its DB).
+    pub fn publish_to(
+        &self,
+        shard: bool,
+        db: usize,
+        channel: &[u8],
+        message: &[u8],
+        now_ms: i64,
+        admit: &mut dyn FnMut(&Subscriber) -> bool,
+    ) -> usize {
         let key = self.key(db, channel);
         let prefix = self.prefix(db);
         let mut enc = Encoded::default();
@@ -145,6 +159,9 @@ impl PubSub {
         };
         if let Some(subs) = self.map(kind).read().get(key.as_ref()) {
             for s in subs.values() {
+                if !admit(s) {
+                    continue;
+                }
                 let msg = enc.get(proto_of(&s.info), |r| {
                     r.push(3);
                     r.bulk(name);
@@ -170,6 +187,9 @@ impl PubSub {
                 continue;
             }
             for s in subs.values() {
+                if !admit(s) {
+                    continue;
+                }
                 let mut r = ReplyBuf::new(proto_of(&s.info));
                 r.push(4);
                 r.bulk(b"pmessage");

@@ -30,7 +30,7 @@ if [ ! -d node_modules ]; then
     exit 1
 fi
 
-scripts=(ioredis5.js ioredis6.js redis5.js redis6.js client-side-cache.js bullmq.js tenancy-bullmq.js connect-redis.js rate-limiter.js py/test_redis_py.py)
+scripts=(ioredis5.js ioredis6.js redis5.js redis6.js client-side-cache.js bullmq.js tenancy-bullmq.js connect-redis.js rate-limiter.js keyspace-notifications.js py/test_redis_py.py)
 if [ "$#" -gt 0 ]; then
     chosen=()
     for s in "${scripts[@]}"; do

@@ -23,6 +23,7 @@ mod limits;
 mod list;
 mod meta;
 mod metrics;
+mod notifications;
 mod persistence;
 mod pubsub;
 mod rdb;
