@@ -133,6 +133,9 @@ impl<'a> Ctx<'a> {
     /// DB's, and with `cross_db` (a write that locked DBs itself: MOVE,
     /// COPY … DB) every DB's, in the order they were fired. Call only when
     /// [`Keyspace::notifying`](crate::keyspace::Keyspace::notifying).
+    /// Cold: notifications are off unless configured.
+    #[cold]
+    #[inline(never)]
     pub fn publish_notes(&mut self, cross_db: bool) {
         let mut notes: Vec<(usize, crate::keyspace::notify::Note)> = Vec::new();
         if let Some((i, db)) = &mut self.guard {

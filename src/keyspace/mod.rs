@@ -33,7 +33,7 @@ pub struct Keyspace {
     /// Numbers effects across DBs (see [`db::EffectLog`]).
     pub effect_seq: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// `notify-keyspace-events` as every DB tests it ([`notify::effective`]).
-    pub notify_flags: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    pub notify_flags: std::sync::atomic::AtomicU32,
     /// A snapshot runs (or drains after a cancel): one at a time, since
     /// the DBs' snapshot bits have room for one epoch (see `snapshot.rs`).
     pub(crate) snapshot_busy: AtomicBool,
@@ -45,18 +45,17 @@ pub struct Keyspace {
 impl Keyspace {
     pub fn new(count: usize) -> Keyspace {
         let effect_seq: std::sync::Arc<std::sync::atomic::AtomicU64> = Default::default();
-        let notify_flags: std::sync::Arc<std::sync::atomic::AtomicU32> = Default::default();
         let dbs = (0..count)
             .map(|_| {
                 let mut db = Db::new();
-                db.notes = notify::Notes::shared(notify_flags.clone(), effect_seq.clone());
+                db.notes = notify::Notes::shared(effect_seq.clone());
                 Slot(Mutex::new(db))
             })
             .collect();
         Keyspace {
             dbs,
             effect_seq,
-            notify_flags,
+            notify_flags: std::sync::atomic::AtomicU32::new(0),
             snapshot_busy: AtomicBool::new(false),
             lfu: std::sync::atomic::AtomicU64::new(pack_lfu(evict::Lfu::default())),
         }
@@ -72,6 +71,18 @@ impl Keyspace {
         }
         for i in 0..self.dbs.len() {
             self.lock(i).set_lfu(params);
+        }
+    }
+
+    /// Gives every DB the keyspace-event classes (`notify::effective`);
+    /// locks the DBs only when they changed.
+    pub fn set_notify(&self, flags: u32) {
+        use std::sync::atomic::Ordering;
+        if self.notify_flags.swap(flags, Ordering::Relaxed) == flags {
+            return;
+        }
+        for i in 0..self.dbs.len() {
+            self.lock(i).notes.set_flags(flags);
         }
     }
 

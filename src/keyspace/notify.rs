@@ -6,9 +6,9 @@
 //! command, so events fired inside the DB (lazy expiry, `new` keys, key
 //! misses, eviction) and those handlers fire keep the order Redis fires
 //! them in. With notifications off (Redis's default) firing an event is
-//! one relaxed load of the server's flags and a branch.
+//! a test of the DB's copy of the flags and a branch.
 
-use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// Redis's `NOTIFY_*` bits (server.h).
@@ -129,30 +129,36 @@ pub struct Note {
     pub key: Vec<u8>,
 }
 
-/// A DB's side of notifications: the server's flags (shared by every DB,
-/// set by CONFIG SET without taking DB locks) and what was fired since the
-/// last publish.
+/// A DB's side of notifications: its copy of the server's flags (given
+/// under the DB lock by `Keyspace::set_notify`, so testing them reads the
+/// DB the caller already holds, with no pointer to follow) and what was
+/// fired since the last publish.
 #[derive(Default)]
 pub struct Notes {
-    flags: Arc<AtomicU32>,
+    flags: u32,
     seq: Arc<AtomicU64>,
     pub pending: Vec<Note>,
 }
 
 impl Notes {
-    /// Notes reading `flags` and numbering from `seq` (the keyspace's).
-    pub fn shared(flags: Arc<AtomicU32>, seq: Arc<AtomicU64>) -> Notes {
+    /// Notes numbering from `seq` (the keyspace's).
+    pub fn shared(seq: Arc<AtomicU64>) -> Notes {
         Notes {
-            flags,
+            flags: 0,
             seq,
             pending: Vec::new(),
         }
     }
 
+    /// The classes wanted from now on (see [`effective`]).
+    pub fn set_flags(&mut self, flags: u32) {
+        self.flags = flags;
+    }
+
     /// Whether events of `class` are wanted.
     #[inline]
     pub fn wants(&self, class: u32) -> bool {
-        self.flags.load(Ordering::Relaxed) & class != 0
+        self.flags & class != 0
     }
 
     /// Fires `event` (of `class`) on `key`; one load and a branch when
@@ -210,11 +216,10 @@ mod tests {
 
     #[test]
     fn fire_respects_the_flags() {
-        let flags = Arc::new(AtomicU32::new(0));
-        let mut n = Notes::shared(flags.clone(), Default::default());
+        let mut n = Notes::shared(Default::default());
         n.fire(class::STRING, "set", b"k");
         assert!(n.take().is_empty());
-        flags.store(class::STRING | class::KEYEVENT, Ordering::Relaxed);
+        n.set_flags(class::STRING | class::KEYEVENT);
         n.fire(class::STRING, "set", b"k");
         n.fire(class::LIST, "lpush", b"k");
         let got = n.take();

@@ -175,10 +175,8 @@ impl Shared {
         self.tenancy.apply_global(&c);
         self.keyspace.set_lfu(c.lfu);
         self.tracking.set_max_keys(c.tracking_table_max_keys);
-        self.keyspace.notify_flags.store(
-            crate::keyspace::notify::effective(c.notify_keyspace_events),
-            Ordering::Relaxed,
-        );
+        self.keyspace
+            .set_notify(crate::keyspace::notify::effective(c.notify_keyspace_events));
     }
 
     pub fn shutdown_rx(&self) -> watch::Receiver<bool> {

@@ -523,6 +523,7 @@ fn user(name: &str, rules: &str) -> UserConfig {
         password_env: None,
         rules: rules.into(),
         password: None,
+        words: None,
     }
 }
 

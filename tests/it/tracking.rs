@@ -235,6 +235,7 @@ async fn pinned_users_hear_only_their_databases() {
         password_env: None,
         rules: "on >pw db=1 ~* &* +@all".into(),
         password: Some("pw".into()),
+        words: None,
     });
     let srv = start_with(config).await;
     let mut c = srv.raw().await;
