@@ -509,6 +509,7 @@ impl TrimArgs {
 fn parse_add_or_trim(
     argv: &[&[u8]],
     xadd: bool,
+    node_max_entries: u64,
 ) -> Result<(TrimArgs, Option<ParsedId>, bool, usize), Error> {
     let mut t = TrimArgs::default();
     let mut id = None;
@@ -573,8 +574,12 @@ fn parse_add_or_trim(
             return Err(LIMIT_NEEDS_APPROX);
         }
     } else if t.approx {
-        // 100 * stream-node-max-entries (default 100).
-        t.limit = 10_000;
+        // Redis bounds the work of `~` to about 100 nodes.
+        // (100 * stream-node-max-entries, 10000 when that is 0, at most 1e6).
+        t.limit = match node_max_entries {
+            0 => 10_000,
+            n => n.saturating_mul(100).min(1_000_000) as usize,
+        };
     } else {
         t.limit = 0;
     }
@@ -589,7 +594,9 @@ fn apply_trim(s: &mut StreamValue, t: &TrimArgs) -> usize {
 }
 
 fn xadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let (trim, id, nomkstream, field_pos) = parse_add_or_trim(argv, true)?;
+    let t = ctx.srv.hot.thresholds();
+    let (trim, id, nomkstream, field_pos) =
+        parse_add_or_trim(argv, true, t.stream_node.max_entries)?;
     // `*` leaves field_pos on itself; an explicit id too.
     let fields = &argv[(field_pos + 1).min(argv.len())..];
     if fields.len() < 2 || fields.len() % 2 == 1 {
@@ -613,7 +620,7 @@ fn xadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             Some(p) => (p.id > s.last_id).then_some(p.id),
         }
         .ok_or(XADD_ID_SMALLER)?;
-        s.append(new_id, fields);
+        s.append(new_id, fields, t.stream_node);
         let trimmed = if trim.any() { apply_trim(s, &trim) } else { 0 };
         Ok((new_id, trimmed, s.len()))
     })?;
@@ -644,7 +651,8 @@ fn xadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn xtrim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let (trim, _, _, _) = parse_add_or_trim(argv, false)?;
+    let node_max_entries = ctx.srv.hot.thresholds().stream_node.max_entries;
+    let (trim, _, _, _) = parse_add_or_trim(argv, false, node_max_entries)?;
     let now = ctx.now;
     let (db, out) = ctx.db_out();
     let n = with_existing_stream(db, argv[1], now, |s| Ok((apply_trim(s, &trim), s.len())))?;
@@ -1852,12 +1860,11 @@ fn xinfo_stream(
     out.bulk(b"length");
     out.int(s.len() as i64);
     // Redis reports its radix tree's shape: the keys are its macro nodes
-    // (as ours); the inner node count is approximated.
-    let keys = s.entries().node_count();
+    // (as ours); the node count is what Redis's rax of those keys has.
     out.bulk(b"radix-tree-keys");
-    out.int(keys as i64);
+    out.int(s.entries().node_count() as i64);
     out.bulk(b"radix-tree-nodes");
-    out.int((keys + 1) as i64);
+    out.int(s.entries().radix_tree_nodes() as i64);
     out.bulk(b"last-generated-id");
     reply_id(out, s.last_id);
     out.bulk(b"max-deleted-entry-id");
@@ -1958,7 +1965,7 @@ mod tests {
             None
         );
         with_stream(&mut db, key, 0, true, |s| {
-            s.append(StreamId::new(5, 0), &[b"f", b"v"]);
+            s.append(StreamId::new(5, 0), &[b"f", b"v"], Default::default());
             Ok(())
         })
         .expect("a new stream");

@@ -1280,6 +1280,38 @@ pub static PARAMS: &[Param] = &[
         "busy-reply-threshold",
         busy_threshold!("busy-reply-threshold")
     ),
+    Param {
+        name: "stream-node-max-bytes",
+        get: |c| c.thresholds.stream_node.max_bytes.to_string(),
+        set: |c, v| {
+            c.thresholds.stream_node.max_bytes = mem_v(v, 0, LLONG_MAX as u64)?
+                .parse()
+                .map_err(|_| "argument must be a memory value".to_string())?;
+            Ok(())
+        },
+        mutable: true,
+        sensitive: false,
+        aof_open: false,
+        protected: false,
+        db: None,
+        class: Class::Honoured,
+        alias_of: None,
+    },
+    Param {
+        name: "stream-node-max-entries",
+        get: |c| c.thresholds.stream_node.max_entries.to_string(),
+        set: |c, v| {
+            c.thresholds.stream_node.max_entries = int_in(v, 0, LLONG_MAX)?;
+            Ok(())
+        },
+        mutable: true,
+        sensitive: false,
+        aof_open: false,
+        protected: false,
+        db: None,
+        class: Class::Honoured,
+        alias_of: None,
+    },
     threshold!("hash-max-listpack-entries", hash_max_listpack_entries),
     threshold!("hash-max-listpack-value", hash_max_listpack_value),
     threshold!("set-max-intset-entries", set_max_intset_entries),
@@ -1440,20 +1472,6 @@ pub static PARAMS: &[Param] = &[
         "0",
         true,
         |v| int_v(v, 0, INT_MAX),
-        ENCODING
-    ),
-    accepted!(
-        "stream-node-max-bytes",
-        "4096",
-        true,
-        |v| mem_v(v, 0, LLONG_MAX as u64),
-        ENCODING
-    ),
-    accepted!(
-        "stream-node-max-entries",
-        "100",
-        true,
-        |v| int_v(v, 0, LLONG_MAX),
         ENCODING
     ),
     Param {

@@ -1008,7 +1008,11 @@ mod tests {
             }
             let mut stream = StreamValue::new(&t);
             for i in 1..=N as u64 {
-                stream.append(StreamId { ms: i, seq: 0 }, &[b"f", b"v"]);
+                stream.append(
+                    StreamId { ms: i, seq: 0 },
+                    &[b"f", b"v"],
+                    Default::default(),
+                );
             }
             for (k, o) in [
                 ("stream", Object::Stream(Box::new(stream))),
@@ -1059,6 +1063,7 @@ mod tests {
                             seq: 0,
                         },
                         &[b"f", b"after"],
+                        Default::default(),
                     );
                 }
             });

@@ -109,6 +109,8 @@ pub struct Thresholds {
     pub zset_max_listpack_value: usize,
     /// list-max-listpack-size (negative: -1..-5 = 4..64 KiB per node; positive: entries per node)
     pub list_max_listpack_size: i64,
+    /// stream-node-max-entries, stream-node-max-bytes
+    pub stream_node: crate::keyspace::types::stream::NodeLimits,
 }
 
 impl Default for Thresholds {
@@ -122,6 +124,7 @@ impl Default for Thresholds {
             zset_max_listpack_entries: 128,
             zset_max_listpack_value: 64,
             list_max_listpack_size: -2,
+            stream_node: Default::default(),
         }
     }
 }

@@ -213,7 +213,7 @@ pub struct HotConfig {
     /// on a DB-restricted user's own DBs instead of being refused.
     pub all_dbs_own: AtomicBool,
     /// Encoding thresholds, read by every collection write.
-    thresholds: [AtomicI64; 8],
+    thresholds: [AtomicI64; 10],
 }
 
 impl HotConfig {
@@ -238,13 +238,15 @@ impl HotConfig {
             t.zset_max_listpack_entries as i64,
             t.zset_max_listpack_value as i64,
             t.list_max_listpack_size,
+            t.stream_node.max_entries as i64,
+            t.stream_node.max_bytes as i64,
         ];
         for (a, v) in self.thresholds.iter().zip(v) {
             a.store(v, Ordering::Relaxed);
         }
     }
 
-    /// The current encoding thresholds (eight relaxed loads, no lock).
+    /// The current encoding thresholds (ten relaxed loads, no lock).
     pub fn thresholds(&self) -> Thresholds {
         let v = |i: usize| self.thresholds[i].load(Ordering::Relaxed);
         Thresholds {
@@ -256,6 +258,10 @@ impl HotConfig {
             zset_max_listpack_entries: v(5) as usize,
             zset_max_listpack_value: v(6) as usize,
             list_max_listpack_size: v(7),
+            stream_node: crate::keyspace::types::stream::NodeLimits {
+                max_entries: v(8) as u64,
+                max_bytes: v(9) as u64,
+            },
         }
     }
 }

@@ -1096,3 +1096,69 @@ async fn xsetid_refuses_an_id_below_max_deleted() {
     ])
     .await;
 }
+
+/// `stream-node-max-entries`/`-bytes` split nodes where Redis's do: XINFO
+/// STREAM's radix-tree-keys/-nodes and FULL's entries, and what `MAXLEN ~`
+/// trims, match after appends (integers, strings of several sizes, shapes
+/// unlike the node's master), deletions and trims under small limits,
+/// including 0 (no limit on that dimension) and changes mid-stream.
+#[tokio::test]
+async fn diff_stream_node_limits() {
+    let mut rng = SmallRng::seed_from_u64(7);
+    let mut cmds: Vec<Vec<String>> = Vec::new();
+    let line = |s: &str| s.split(' ').map(str::to_string).collect::<Vec<_>>();
+    for (entries, bytes) in [(5, 0), (0, 200), (3, 120), (7, 1000), (0, 0), (100, 4096)] {
+        cmds.push(line(&format!(
+            "CONFIG SET stream-node-max-entries {entries}"
+        )));
+        cmds.push(line(&format!("CONFIG SET stream-node-max-bytes {bytes}")));
+        cmds.push(line("DEL s"));
+        let mut ms = 1u64;
+        for i in 0..60 {
+            ms += rng.gen_range(0..3u64);
+            let seq = i;
+            let value = match rng.gen_range(0..6) {
+                5 => "w".repeat(rng.gen_range(4090..4200)),
+                0 => rng.gen_range(-100_000i64..100_000).to_string(),
+                1 => "x".repeat(rng.gen_range(1..80)),
+                2 => "007".to_string(),
+                3 => i64::MAX.to_string(),
+                _ => "v".repeat(rng.gen_range(60..70)),
+            };
+            let shape = if rng.gen_range(0..6) == 0 { "g" } else { "f" };
+            cmds.push(line(&format!("XADD s {ms}-{seq} {shape} {value} n {i}")));
+            if rng.gen_range(0..8) == 0 {
+                cmds.push(line(&format!("XDEL s {ms}-{seq}")));
+            }
+            if i % 10 == 9 {
+                cmds.push(line("XINFO STREAM s"));
+            }
+        }
+        cmds.push(line("XINFO STREAM s FULL COUNT 0"));
+        cmds.push(line("XTRIM s MAXLEN ~ 30"));
+        cmds.push(line("XINFO STREAM s"));
+        cmds.push(line("XADD s MAXLEN ~ 10 100000-0 f v"));
+        cmds.push(line("XLEN s"));
+        cmds.push(line("XTRIM s MAXLEN 7"));
+        cmds.push(line("XINFO STREAM s"));
+    }
+    diff_both_at_limits(&cmds).await;
+}
+
+/// [`diff_both`]'s comparison without the FLUSHALL between protocol
+/// versions mattering to settings: CONFIG SET stays set on both servers.
+async fn diff_both_at_limits(cmds: &[Vec<String>]) {
+    let Some(oracle) = Oracle::start().await else {
+        return;
+    };
+    let server = start().await;
+    let mut a = server.raw().await;
+    let mut b = oracle.raw().await;
+    for (i, cmd) in cmds.iter().enumerate() {
+        if let Err(e) = compare(&mut a, &mut b, cmd, false).await {
+            let from = i.saturating_sub(20);
+            panic!("{e}\nafter: {:#?}", &cmds[from..i]);
+        }
+    }
+    check_stream_memory(&server, &["s"]);
+}

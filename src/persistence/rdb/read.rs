@@ -987,7 +987,7 @@ impl<R: Read> Rd<R> {
                 }
                 prev = Some(id);
                 let refs: Vec<&[u8]> = fields.iter().map(Vec::as_slice).collect();
-                s.append(id, &refs);
+                s.append(id, &refs, t.stream_node);
                 count += 1;
                 Ok(())
             })?;

@@ -1,6 +1,6 @@
 //! Stream entries packed into macro nodes, as Redis does: a B-tree keyed by
 //! each node's master id (the first id appended to it) whose values are
-//! [`ListPack`]s holding up to [`NODE_MAX_ENTRIES`] entries back to back.
+//! [`ListPack`]s holding up to `stream-node-max-entries` entries back to back.
 //!
 //! A node starts with its master entry's field names (the first entry's);
 //! an entry is `id-delta, n|same, values…` when its field names are the
@@ -9,9 +9,12 @@
 //! relative to the master id (a few bytes instead of 16). Per entry that is ~4 bytes of overhead where
 //! a B-tree slot per entry would cost ~60. Deleting removes the entry's
 //! bytes (Redis only flags it); a node whose last entry goes is dropped.
-//! Nodes split where Redis's do (`stream-node-max-entries` 100 counting
-//! deleted entries, `stream-node-max-bytes` 4096), so `MAXLEN ~` trims the
-//! same whole nodes Redis would.
+//! Nodes split where Redis's do, by the settings current at each append
+//! (`stream-node-max-entries` counting deleted entries, and
+//! `stream-node-max-bytes` measured as the size Redis's listpack of the same
+//! entries would have, kept per node as [`redis_lp_bytes`] would count it),
+//! so `MAXLEN ~` trims the same whole nodes Redis would and XINFO's
+//! radix-tree counts match.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -19,10 +22,28 @@ use std::sync::Arc;
 use super::StreamId;
 use crate::keyspace::listpack::{ListPack, Pos};
 
-/// stream-node-max-entries (Redis default).
-pub const NODE_MAX_ENTRIES: u32 = 100;
-/// stream-node-max-bytes (Redis default).
-pub const NODE_MAX_BYTES: usize = 4096;
+/// When a stream's tail node is full: `stream-node-max-entries` and
+/// `stream-node-max-bytes` (0 = no limit on that dimension), read at each
+/// append as Redis reads them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NodeLimits {
+    pub max_entries: u64,
+    pub max_bytes: u64,
+}
+
+impl Default for NodeLimits {
+    /// Redis's defaults.
+    fn default() -> Self {
+        NodeLimits {
+            max_entries: 100,
+            max_bytes: 4096,
+        }
+    }
+}
+
+/// Redis's `STREAM_LISTPACK_MAX_SIZE`: the byte cap when the setting is 0
+/// or above it.
+const LISTPACK_MAX_SIZE: u64 = 1 << 30;
 /// B-tree slot plus node header, per macro node.
 const NODE_OVERHEAD: usize = 64;
 
@@ -39,6 +60,65 @@ struct Node {
     /// Entries ever appended (Redis counts deleted ones towards the split).
     appended: u32,
     last: StreamId,
+    /// Redis's `lpBytes` of this node without its master `count` and
+    /// `deleted` integers (whose encoded size changes as they do): Redis
+    /// keeps a deleted entry's bytes, so this only grows.
+    rbytes: u64,
+}
+
+impl Node {
+    /// The size Redis's listpack of this node has (`lpBytes`).
+    fn redis_bytes(&self) -> u64 {
+        let deleted = self.appended - self.live;
+        self.rbytes + lp_int_size(i64::from(self.live)) + lp_int_size(i64::from(deleted))
+    }
+}
+
+/// Listpack header (total bytes, element count) and end byte.
+const LP_HEADER_AND_END: u64 = 6 + 1;
+
+/// Bytes of an integer element in Redis's listpack (encoding + backlen).
+fn lp_int_size(v: i64) -> u64 {
+    let enc = match v {
+        0..=127 => 1,
+        -4096..=4095 => 2,
+        -32768..=32767 => 3,
+        -8_388_608..=8_388_607 => 4,
+        -2_147_483_648..=2_147_483_647 => 5,
+        _ => 9,
+    };
+    enc + 1
+}
+
+/// Bytes of a string element in Redis's listpack: stored as an integer
+/// when it is one's canonical spelling (`lpStringToInt64`).
+fn lp_str_size(s: &[u8]) -> u64 {
+    if s.len() <= 20 {
+        if let Some(v) = std::str::from_utf8(s)
+            .ok()
+            .and_then(|t| t.parse::<i64>().ok())
+        {
+            if itoa::Buffer::new().format(v).as_bytes() == s {
+                return lp_int_size(v);
+            }
+        }
+    }
+    let len = s.len() as u64;
+    let enc = if len < 64 {
+        1 + len
+    } else if len < 4096 {
+        2 + len
+    } else {
+        5 + len
+    };
+    let backlen = match enc {
+        0..=127 => 1,
+        128..=16382 => 2,
+        16383..=2_097_150 => 3,
+        2_097_151..=268_435_454 => 4,
+        _ => 5,
+    };
+    enc + backlen
 }
 
 /// Nodes are reference-counted so that a snapshot can share them (the
@@ -203,10 +283,19 @@ impl Entries {
     }
 
     /// Appends an entry; `id` must be greater than every id present.
-    pub fn push(&mut self, id: StreamId, fields: &[&[u8]]) {
+    /// Starts a new node where Redis's `streamAppendItem` would under
+    /// `limits`.
+    pub fn push(&mut self, id: StreamId, fields: &[&[u8]], limits: NodeLimits) {
         let mut idb = Vec::with_capacity(12);
+        let max_bytes = match limits.max_bytes {
+            0 => LISTPACK_MAX_SIZE,
+            b => b.min(LISTPACK_MAX_SIZE),
+        };
+        let values_len: u64 = fields.iter().map(|f| f.len() as u64).sum();
         let fits = self.nodes.iter().next_back().is_some_and(|(m, n)| {
-            n.appended < NODE_MAX_ENTRIES && n.lp.byte_len() < NODE_MAX_BYTES && id.ms >= m.ms
+            n.redis_bytes() + values_len < max_bytes
+                && (limits.max_entries == 0 || u64::from(n.appended) < limits.max_entries)
+                && id.ms >= m.ms
         });
         if !fits {
             // The tail node is full and won't grow again: a clone holds
@@ -224,6 +313,16 @@ impl Entries {
             }
             node.names = fields.len().div_ceil(2) as u32;
             node.start = node.lp.byte_len();
+            // Master entry: count and deleted (counted by `redis_bytes`),
+            // the number of fields, the names, a zero terminator.
+            node.rbytes = LP_HEADER_AND_END
+                + lp_int_size(i64::from(node.names))
+                + fields
+                    .iter()
+                    .step_by(2)
+                    .map(|f| lp_str_size(f))
+                    .sum::<u64>()
+                + lp_int_size(0);
             self.mem += NODE_OVERHEAD + node.lp.mem_usage();
             self.nodes.insert(id, Arc::new(node));
         }
@@ -259,10 +358,51 @@ impl Entries {
             }
         }
         self.mem = self.mem + node.lp.mem_usage() - before;
+        // Redis's entry: flags, ms-diff, seq-diff, [numfields, names],
+        // values, lp-count.
+        let numfields = (fields.len() / 2) as i64;
+        let mut rb = lp_int_size(0)
+            + lp_int_size(id.ms.wrapping_sub(master.ms) as i64)
+            + lp_int_size(id.seq.wrapping_sub(master.seq) as i64);
+        if same {
+            rb += fields
+                .iter()
+                .skip(1)
+                .step_by(2)
+                .map(|f| lp_str_size(f))
+                .sum::<u64>();
+            rb += lp_int_size(numfields + 3);
+        } else {
+            rb += lp_int_size(numfields);
+            rb += fields.iter().map(|f| lp_str_size(f)).sum::<u64>();
+            rb += lp_int_size(numfields * 2 + 4);
+        }
+        node.rbytes += rb;
         node.live += 1;
         node.appended += 1;
         node.last = id;
         self.len += 1;
+    }
+
+    /// Redis's radix tree node count (XINFO's `radix-tree-nodes`) for the
+    /// node keys (16-byte big-endian master ids): a rax holds each run of
+    /// bytes without a branch in one node, each branch's characters in one
+    /// node, and one node per key, which the sorted keys determine.
+    pub fn radix_tree_nodes(&self) -> usize {
+        let keys: Vec<[u8; 16]> = self
+            .nodes
+            .keys()
+            .map(|m| {
+                let mut k = [0u8; 16];
+                k[..8].copy_from_slice(&m.ms.to_be_bytes());
+                k[8..].copy_from_slice(&m.seq.to_be_bytes());
+                k
+            })
+            .collect();
+        if keys.is_empty() {
+            return 1;
+        }
+        rax_nodes(&keys, 0)
     }
 
     /// The node that would hold `id`.
@@ -414,6 +554,31 @@ impl Entries {
     }
 }
 
+/// Rax nodes below depth `d` for sorted, distinct, equal-length `keys`
+/// that share their first `d` bytes.
+fn rax_nodes(keys: &[[u8; 16]], d: usize) -> usize {
+    let (first, last) = (&keys[0], &keys[keys.len() - 1]);
+    if keys.len() == 1 {
+        // The rest of the key in one node (if any), then the key's node.
+        return 1 + usize::from(d < 16);
+    }
+    let lcp = d + first[d..]
+        .iter()
+        .zip(&last[d..])
+        .take_while(|(a, b)| a == b)
+        .count();
+    // A run of common bytes is one node before the branch.
+    let mut n = usize::from(lcp > d) + 1;
+    let mut i = 0;
+    while i < keys.len() {
+        let c = keys[i][lcp];
+        let j = i + keys[i..].iter().take_while(|k| k[lcp] == c).count();
+        n += rax_nodes(&keys[i..j], lcp + 1);
+        i = j;
+    }
+    n
+}
+
 pub struct Iter<'a> {
     nodes: std::collections::btree_map::Range<'a, StreamId, Arc<Node>>,
     cur: Option<(StreamId, &'a Node, Pos)>,
@@ -479,7 +644,11 @@ mod tests {
         let mut e = Entries::default();
         for i in 1..=250u64 {
             let v = i.to_string();
-            e.push(StreamId::new(i, i % 3), &[b"f", v.as_bytes()]);
+            e.push(
+                StreamId::new(i, i % 3),
+                &[b"f", v.as_bytes()],
+                NodeLimits::default(),
+            );
         }
         assert_eq!(e.len(), 250);
         assert_eq!(e.node_count(), 3);
@@ -489,7 +658,11 @@ mod tests {
         assert_eq!(got.iter().collect::<Vec<_>>(), vec![&b"f"[..], b"120"]);
         assert!(e.get(StreamId::new(120, 1)).is_none());
         // An entry shaped unlike its node's master keeps its own names.
-        e.push(StreamId::new(251, 0), &[b"x", b"1", b"y", b"2"]);
+        e.push(
+            StreamId::new(251, 0),
+            &[b"x", b"1", b"y", b"2"],
+            NodeLimits::default(),
+        );
         let got = e.get(StreamId::new(251, 0)).expect("present");
         assert_eq!(
             got.iter().collect::<Vec<_>>(),

@@ -10,7 +10,7 @@ pub mod entries;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-pub use entries::{Entries, EntryRef};
+pub use entries::{Entries, EntryRef, NodeLimits};
 
 use crate::keyspace::value::Thresholds;
 
@@ -213,9 +213,10 @@ impl StreamValue {
         }
     }
 
-    /// Appends an entry; the caller checked `id > last_id`.
-    pub fn append(&mut self, id: StreamId, fields: &[&[u8]]) {
-        self.entries.push(id, fields);
+    /// Appends an entry; the caller checked `id > last_id`. `limits` are
+    /// the current `stream-node-max-*` settings.
+    pub fn append(&mut self, id: StreamId, fields: &[&[u8]], limits: NodeLimits) {
+        self.entries.push(id, fields, limits);
         self.last_id = id;
         self.entries_added += 1;
     }
@@ -543,7 +544,11 @@ mod tests {
     fn accounting_matches_recount() {
         let mut s = StreamValue::default();
         for i in 1..50u64 {
-            s.append(StreamId::new(i, 0), &[b"f", b"value"]);
+            s.append(
+                StreamId::new(i, 0),
+                &[b"f", b"value"],
+                NodeLimits::default(),
+            );
         }
         s.delete(StreamId::new(3, 0));
         s.trim(Some(40), None, false, 0);
