@@ -28,7 +28,7 @@ pub fn rules_round_trip(data: &[u8]) {
         }
     }
     let line = user.finish().describe();
-    let back = match parse_aclfile(&line, DATABASES) {
+    let back = match parse_aclfile(&line, DATABASES, false) {
         Ok(users) => users,
         Err(e) => panic!("the line of {text:?} does not parse back: {line:?}: {e}"),
     };

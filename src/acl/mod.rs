@@ -41,6 +41,10 @@ pub struct User {
     /// computed by [`User::finish`]. `Some` makes the user DB-restricted:
     /// the tenant boundary applies to it (see `Tenant` in the command table).
     visible: Option<Vec<usize>>,
+    /// `acl-pubsub-default allchannels` when this user was made or last
+    /// edited: the channels a new selector (`reset`, `(…)`) starts with,
+    /// as Redis reads the setting at each of those.
+    new_selector_allchannels: bool,
 }
 
 impl std::fmt::Debug for User {
@@ -50,19 +54,37 @@ impl std::fmt::Debug for User {
 }
 
 impl User {
-    /// A new user as `ACL SETUSER name` creates it: `off resetchannels -@all`.
+    /// A new user as `ACL SETUSER name` creates it with Redis's default
+    /// `acl-pubsub-default`: `off resetchannels -@all`.
     pub fn new(name: &str) -> User {
+        User::new_with(name, false)
+    }
+
+    /// A new user whose selectors start with every channel (`&*`) when
+    /// `allchannels` (`acl-pubsub-default allchannels`), else none.
+    pub fn new_with(name: &str, allchannels: bool) -> User {
+        let mut root = Selector::empty();
+        root.allchannels = allchannels;
         User {
             name: name.to_string(),
             enabled: false,
             nopass: false,
             passwords: Vec::new(),
-            root: Selector::empty(),
+            root,
             selectors: Vec::new(),
             fast: AtomicBool::new(false),
             stale: AtomicBool::new(false),
             visible: None,
+            new_selector_allchannels: allchannels,
         }
+    }
+
+    /// A new selector: no commands, keys or channels, or every channel
+    /// under `acl-pubsub-default allchannels` (Redis's `ACLCreateSelector`).
+    fn new_selector(&self) -> Selector {
+        let mut s = Selector::empty();
+        s.allchannels = self.new_selector_allchannels;
+        s
     }
 
     /// The user an internal client runs as (replaying the AOF): every
@@ -103,6 +125,7 @@ impl User {
             fast: AtomicBool::new(false),
             stale: AtomicBool::new(false),
             visible: None,
+            new_selector_allchannels: self.new_selector_allchannels,
         }
     }
 
@@ -132,10 +155,13 @@ impl User {
             b"clearselectors" => self.selectors.clear(),
             b"reset" => {
                 let name = std::mem::take(&mut self.name);
-                *self = User::new(&name);
+                *self = User::new_with(&name, self.new_selector_allchannels);
                 for w in ["resetkeys", "resetchannels", "alldbs", "-@all"] {
                     self.root.apply(w.as_bytes(), databases)?;
                 }
+                // Redis's reset: resetchannels, then allchannels under
+                // `acl-pubsub-default allchannels`.
+                self.root.allchannels = self.new_selector_allchannels;
             }
             _ => match word.first() {
                 Some(b'>') => {
@@ -169,7 +195,7 @@ impl User {
                     }
                 }
                 Some(b'(') if word.last() == Some(&b')') => {
-                    let mut s = Selector::empty();
+                    let mut s = self.new_selector();
                     for w in word[1..word.len() - 1].split(|&b| b == b' ') {
                         if !w.is_empty() {
                             s.apply(w, databases)?;
@@ -238,6 +264,7 @@ impl User {
         uc: &crate::config::UserConfig,
         password: Option<&str>,
         databases: usize,
+        allchannels: bool,
     ) -> User {
         let words: Vec<&[u8]> = match &uc.words {
             Some(w) => w.iter().map(Vec::as_slice).collect(),
@@ -247,7 +274,7 @@ impl User {
                 .map(str::as_bytes)
                 .collect(),
         };
-        let mut u = User::new(&uc.name);
+        let mut u = User::new_with(&uc.name, allchannels);
         for w in rules::merge_selectors(&words).unwrap_or_default() {
             if let Err(e) = u.apply(&w, databases) {
                 tracing::error!("user {}: {}", uc.name, e.text());
@@ -542,6 +569,9 @@ pub struct Acl {
     /// Refusals by ACL LOG reason, in [`DENIAL_REASONS`] order (INFO's
     /// `acl_access_denied_*`).
     pub denials: [std::sync::atomic::AtomicU64; 5],
+    /// `acl-pubsub-default allchannels`: what ACL SETUSER's new users and
+    /// selectors start with.
+    pubsub_allchannels: AtomicBool,
 }
 
 /// ACL LOG reasons, in the order of [`Acl::denials`].
@@ -560,25 +590,39 @@ impl Acl {
             log: Mutex::new(log::AclLog::default()),
             failures: Mutex::new(failures::AuthFailures::default()),
             denials: Default::default(),
+            pubsub_allchannels: AtomicBool::new(false),
         }
+    }
+
+    /// CONFIG SET acl-pubsub-default: later new users and selectors start
+    /// with it; existing users keep their channels, as in Redis.
+    pub fn set_pubsub_default(&self, allchannels: bool) {
+        self.pubsub_allchannels
+            .store(allchannels, Ordering::Relaxed);
+    }
+
+    pub fn pubsub_default_all(&self) -> bool {
+        self.pubsub_allchannels.load(Ordering::Relaxed)
     }
 
     /// The users of `requirepass`, the aclfile and the `[[user]]` tables
     /// (all validated when the configuration was read).
     pub fn from_config(config: &crate::config::Config) -> Acl {
         let acl = Acl::new(config.requirepass.as_deref());
+        let all = config.acl_pubsub_allchannels;
+        acl.set_pubsub_default(all);
         let mut list = Vec::new();
         if let Some(path) = &config.aclfile {
             match std::fs::read_to_string(path)
                 .map_err(|e| e.to_string())
-                .and_then(|t| parse_aclfile(&t, config.databases))
+                .and_then(|t| parse_aclfile(&t, config.databases, all))
             {
                 Ok(users) => list = users,
                 Err(e) => tracing::error!("aclfile {path}: {e}"),
             }
         }
         for uc in &config.users {
-            let u = User::from_config(uc, uc.password.as_deref(), config.databases);
+            let u = User::from_config(uc, uc.password.as_deref(), config.databases, all);
             list.retain(|x: &User| x.name != u.name);
             list.push(u);
         }
@@ -637,7 +681,11 @@ impl Acl {
     ) -> Result<(), (usize, RuleError)> {
         let mut users = self.users.write();
         let old = users.get(name).cloned();
-        let mut u = old.as_ref().map_or_else(|| User::new(name), |o| o.edit());
+        let all = self.pubsub_default_all();
+        let mut u = old
+            .as_ref()
+            .map_or_else(|| User::new_with(name, all), |o| o.edit());
+        u.new_selector_allchannels = all;
         for (i, w) in words.iter().enumerate() {
             u.apply(w, databases).map_err(|e| (i, e))?;
         }
@@ -701,7 +749,8 @@ impl Acl {
 }
 
 /// Parses aclfile text (`user <name> <rules…>` lines) into users.
-pub fn parse_aclfile(text: &str, databases: usize) -> Result<Vec<User>, String> {
+/// Users of an aclfile; `allchannels` is `acl-pubsub-default allchannels`.
+pub fn parse_aclfile(text: &str, databases: usize, allchannels: bool) -> Result<Vec<User>, String> {
     let mut out: Vec<User> = Vec::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -717,7 +766,7 @@ pub fn parse_aclfile(text: &str, databases: usize) -> Result<Vec<User>, String> 
             return Err(format!("{}: Duplicate user '{name}' found", n + 1));
         }
         let words = rules::merge_selectors(&parts[2..])?;
-        let mut u = User::new(&name);
+        let mut u = User::new_with(&name, allchannels);
         for w in &words {
             u.apply(w, databases).map_err(|e| {
                 format!(

@@ -414,7 +414,7 @@ fn load(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
             "ERR Error loading ACLs, opening file '{path}': {e}"
         ))
     })?;
-    let users = acl::parse_aclfile(&text, ctx.srv.databases())
+    let users = acl::parse_aclfile(&text, ctx.srv.databases(), ctx.srv.acl.pubsub_default_all())
         .map_err(|e| Error::from(format!("ERR /{path}:{e}")))?;
     ctx.srv.acl.replace_all(users);
     ctx.out.ok();

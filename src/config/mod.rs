@@ -137,6 +137,8 @@ pub struct Config {
     pub accepted: std::collections::BTreeMap<&'static str, String>,
     /// `acllog-max-len`: entries ACL LOG keeps.
     pub acllog_max_len: usize,
+    /// `acl-pubsub-default allchannels` (Redis's default: resetchannels).
+    pub acl_pubsub_allchannels: bool,
     /// `[[db]]` tables: per-DB limits, at most one per index (DESIGN.md,
     /// "Tenancy model"). DBs without one have no limits of their own and
     /// run under `maxmemory-policy`.
@@ -367,6 +369,7 @@ impl Default for Config {
             metrics_addr: None,
             accepted: Default::default(),
             acllog_max_len: crate::acl::log::MAX_LEN,
+            acl_pubsub_allchannels: false,
             dbs: Vec::new(),
             config_file: None,
             config_format: Default::default(),

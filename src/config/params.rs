@@ -785,7 +785,7 @@ pub static PARAMS: &[Param] = &[
             }
             // A bad file stops startup (Redis refuses to start too).
             let text = std::fs::read_to_string(v).map_err(|e| format!("cannot read {v}: {e}"))?;
-            crate::acl::parse_aclfile(&text, c.databases).map_err(|e| format!("{v}:{e}"))?;
+            crate::acl::parse_aclfile(&text, c.databases, c.acl_pubsub_allchannels).map_err(|e| format!("{v}:{e}"))?;
             c.aclfile = Some(v.to_string());
             Ok(())
         },
@@ -1890,13 +1890,28 @@ pub static PARAMS: &[Param] = &[
         output_limits_v,
         "keyward enforces Redis's default output buffer limits only"
     ),
-    refused!(
-        "acl-pubsub-default",
-        "resetchannels",
-        true,
-        |v| one_of(v, &["allchannels", "resetchannels"]),
-        "new keyward users always start with resetchannels (Redis 7's default)"
-    ),
+    Param {
+        name: "acl-pubsub-default",
+        get: |c| {
+            if c.acl_pubsub_allchannels {
+                "allchannels"
+            } else {
+                "resetchannels"
+            }
+            .to_string()
+        },
+        set: |c, v| {
+            c.acl_pubsub_allchannels = one_of(v, &["allchannels", "resetchannels"])? == "allchannels";
+            Ok(())
+        },
+        mutable: true,
+        sensitive: false,
+        aof_open: false,
+        protected: false,
+        db: None,
+        class: Class::Honoured,
+        alias_of: None,
+    },
     refused!("shutdown-on-sigint", "default", true, shutdown_v, SIGNALS),
     refused!("shutdown-on-sigterm", "default", true, shutdown_v, SIGNALS),
     refused!(

@@ -456,7 +456,12 @@ fn users(
             .password_env
             .as_ref()
             .and_then(|var| std::env::var(var).ok());
-        let as_file_says = User::from_config(uc, env_password.as_deref(), config.databases);
+        let as_file_says = User::from_config(
+            uc,
+            env_password.as_deref(),
+            config.databases,
+            config.acl_pubsub_allchannels,
+        );
         if as_file_says.describe() == u.describe() {
             continue;
         }

@@ -172,6 +172,7 @@ impl Shared {
             .store(c.busy_reply_threshold as i64, Ordering::Relaxed);
         self.acl.set_requirepass(c.requirepass.as_deref());
         self.acl.log.lock().max_len = c.acllog_max_len;
+        self.acl.set_pubsub_default(c.acl_pubsub_allchannels);
         self.tenancy.apply_global(&c);
         self.keyspace.set_lfu(c.lfu);
         self.tracking.set_max_keys(c.tracking_table_max_keys);
