@@ -93,6 +93,8 @@ pub struct Config {
     /// (0: no limit); past it, keys are dropped with an invalidation.
     pub tracking_table_max_keys: u64,
     pub hz: u32,
+    /// `active-expire-effort` (1..10): how hard the active expiry cycle works.
+    pub active_expire_effort: u32,
     /// `busy-reply-threshold` (alias `lua-time-limit`), ms: how long a
     /// script runs before other clients get BUSY and SCRIPT KILL works.
     pub busy_reply_threshold: u64,
@@ -353,6 +355,7 @@ impl Default for Config {
             slowlog_max_len: 128,
             tracking_table_max_keys: 1_000_000,
             hz: 10,
+            active_expire_effort: 1,
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
             maxmemory_samples: 5,

@@ -1281,6 +1281,21 @@ pub static PARAMS: &[Param] = &[
         busy_threshold!("busy-reply-threshold")
     ),
     Param {
+        name: "active-expire-effort",
+        get: |c| c.active_expire_effort.to_string(),
+        set: |c, v| {
+            c.active_expire_effort = int_in(v, 1, 10)?;
+            Ok(())
+        },
+        mutable: true,
+        sensitive: false,
+        aof_open: false,
+        protected: false,
+        db: None,
+        class: Class::Honoured,
+        alias_of: None,
+    },
+    Param {
         name: "stream-node-max-bytes",
         get: |c| c.thresholds.stream_node.max_bytes.to_string(),
         set: |c, v| {
@@ -1393,13 +1408,6 @@ pub static PARAMS: &[Param] = &[
     },
     // ---- Accepted: kept and reported, no effect on keyward (see `Class`).
     accepted!("activerehashing", "yes", true, bool_v, TUNING),
-    accepted!(
-        "active-expire-effort",
-        "1",
-        true,
-        |v| int_v(v, 1, 10),
-        TUNING
-    ),
     accepted!("dynamic-hz", "yes", true, bool_v, TUNING),
     accepted!("jemalloc-bg-thread", "yes", true, bool_v, TUNING),
     accepted!("activedefrag", "no", true, bool_v, TUNING),

@@ -14,6 +14,9 @@ use rand::SeedableRng;
 use super::blocking::Blocking;
 use super::entry::{Entry, NewValue, ValueRef};
 use super::evict::{self, EvictionPool, Policy};
+use super::expire::ExpireCycle;
+#[cfg(test)]
+use super::expire::ExpireEffort;
 use super::notify::{class, Notes};
 use super::snapshot::DbSnap;
 use super::value::Object;
@@ -80,8 +83,10 @@ pub struct Db {
     pub(super) volatile: usize,
     mem: usize,
     pub stats: DbStats,
-    /// Next segment the active expiry cycle visits.
+    /// Where the active expiry cycle goes on: a segment, and how many of
+    /// its entries it already looked at.
     expire_seg: usize,
+    expire_pos: usize,
     pub rng: SmallRng,
     /// WATCHed keys and their watchers (see [`Watch`]): any mutation of
     /// the key (insert/remove/modify/expiry/flush all funnel through here)
@@ -151,6 +156,7 @@ impl Db {
             mem: 0,
             stats: DbStats::default(),
             expire_seg: 0,
+            expire_pos: 0,
             rng: SmallRng::from_entropy(),
             blocking: Blocking::default(),
             watchers: HashMap::new(),
@@ -566,6 +572,7 @@ impl Db {
         self.volatile = 0;
         self.mem = 0;
         self.expire_seg = 0;
+        self.expire_pos = 0;
         self.evict_seg = 0;
         self.pool.clear();
         let mut t = Table::new();
@@ -613,26 +620,90 @@ impl Db {
         self.table.iter().filter(move |e| !is_expired(e, now))
     }
 
-    /// The active expiry cycle's step: visits segments in turn until about
-    /// `budget` entries were examined; returns how many keys it expired.
-    pub fn active_expire(&mut self, now: i64, budget: usize) -> usize {
+    /// This DB's part of an active expiry tick (Redis's per-DB loop in
+    /// `activeExpireCycle`): loops of up to `keys_per_loop` keys with a TTL,
+    /// repeated while more than `acceptable_stale` percent of them had
+    /// expired, the time checked every 16 loops. Returns the keys expired.
+    pub fn active_expire(&mut self, now: i64, cycle: &mut ExpireCycle<'_>) -> usize {
         // Every DB gets this call each cron tick: the clock hint's refresh.
         self.time_hint = now;
-        if self.volatile == 0 || self.loading {
+        if self.volatile == 0 || self.loading || cycle.timed_out {
             return 0;
         }
+        let per_loop = cycle.effort.keys_per_loop;
+        let mut total = 0;
+        let mut iteration = 0usize;
+        loop {
+            iteration += 1;
+            cycle.loops += 1;
+            let (sampled, expired) = self.expire_loop(now, per_loop, per_loop * 20, cycle);
+            total += expired;
+            if iteration & 0xf == 0 && cycle.over_time() {
+                break;
+            }
+            if self.volatile == 0 {
+                break;
+            }
+            if sampled != 0 && expired * 100 / sampled <= cycle.effort.acceptable_stale {
+                break;
+            }
+        }
+        self.stats.expired += total as u64;
+        total
+    }
+
+    /// One loop: walks entries from the cycle's cursor (a segment, and a
+    /// position among its entries) until `want` keys with a TTL or `cap`
+    /// entries were looked at, removing the expired ones. Returns (keys
+    /// with a TTL looked at, keys expired).
+    fn expire_loop(
+        &mut self,
+        now: i64,
+        want: usize,
+        cap: usize,
+        cycle: &mut ExpireCycle<'_>,
+    ) -> (usize, usize) {
         let segs = self.table.segment_count();
-        let mut examined = 0;
-        let mut removed_total = 0;
-        for _ in 0..segs {
+        let (mut sampled, mut examined, mut expired) = (0, 0, 0);
+        let mut visited = 0;
+        while sampled < want && examined < cap && visited <= segs {
             let seg = self.expire_seg % segs;
-            self.expire_seg = (seg + 1) % segs;
-            let mut seen = 0;
+            // Entries kept so far in this segment: the ones before the
+            // position were looked at by an earlier loop.
+            let skip = self.expire_pos;
+            let mut kept = 0;
+            let mut stop = false;
             let removed = self.table.retain_segment(seg, |e| {
-                seen += 1;
-                !is_expired(e, now)
+                if stop {
+                    return true;
+                }
+                if kept < skip {
+                    kept += 1;
+                    return true;
+                }
+                examined += 1;
+                let keep = match e.expire() {
+                    Some(t) => {
+                        sampled += 1;
+                        t > now
+                    }
+                    None => true,
+                };
+                if keep {
+                    kept += 1;
+                }
+                stop = sampled >= want || examined >= cap;
+                keep
             });
-            examined += seen;
+            if stop {
+                self.expire_seg = seg;
+                self.expire_pos = kept;
+            } else {
+                self.expire_seg = (seg + 1) % segs;
+                self.expire_pos = 0;
+                visited += 1;
+            }
+            expired += removed.len();
             for e in &removed {
                 self.forget(e);
                 self.dirty += 1;
@@ -643,13 +714,9 @@ impl Db {
                     s.pre_image(e, self.snap_done);
                 }
             }
-            removed_total += removed.len();
-            if examined >= budget || self.volatile == 0 {
-                break;
-            }
         }
-        self.stats.expired += removed_total as u64;
-        removed_total
+        cycle.examined += examined;
+        (sampled, expired)
     }
 }
 
@@ -697,6 +764,7 @@ impl Db {
         std::mem::swap(&mut self.volatile, &mut other.volatile);
         std::mem::swap(&mut self.mem, &mut other.mem);
         std::mem::swap(&mut self.expire_seg, &mut other.expire_seg);
+        std::mem::swap(&mut self.expire_pos, &mut other.expire_pos);
         // A running snapshot's state (cursor, pre-images, output DB index)
         // belongs to the contents, not the index: the snapshot still writes
         // each DB as it was at the cut (see `snapshot.rs`).
@@ -729,6 +797,83 @@ mod tests {
         ));
     }
 
+    /// A clock that reports the tick over its limit from the `n`-th check on.
+    fn over_after(n: usize) -> Box<dyn FnMut() -> u64 + Send> {
+        let mut checks = 0;
+        Box::new(move || {
+            checks += 1;
+            if checks >= n {
+                u64::MAX
+            } else {
+                0
+            }
+        })
+    }
+
+    #[test]
+    fn active_expire_effort_scales_keys_per_loop_and_stops_at_the_time_limit() {
+        for (effort, per_loop) in [(1, 20), (4, 35), (10, 65)] {
+            let e = ExpireEffort::new(effort);
+            // Every key expired: each loop finds 100% stale and repeats, so
+            // only the time check (every 16 loops) ends the DB's turn.
+            let mut db = Db::new();
+            for i in 0..5_000 {
+                put(&mut db, &format!("k{i}"), "v", Some(100));
+            }
+            let mut cycle = ExpireCycle::with_clock(e, 1000, over_after(1));
+            assert_eq!(db.active_expire(200, &mut cycle), 16 * per_loop);
+            assert!(cycle.timed_out);
+            assert_eq!(cycle.loops, 16);
+            assert_eq!(db.volatile(), 5_000 - 16 * per_loop);
+            // A timed-out tick leaves the other DBs alone.
+            let mut other = Db::new();
+            put(&mut other, "x", "v", Some(100));
+            assert_eq!(other.active_expire(200, &mut cycle), 0);
+            // Two checks pass before the limit: 48 loops.
+            let mut cycle = ExpireCycle::with_clock(e, 1000, over_after(3));
+            let before = db.volatile();
+            assert_eq!(db.active_expire(200, &mut cycle), 48 * per_loop);
+            assert_eq!(db.volatile(), before - 48 * per_loop);
+
+            // Nothing expired: one loop of `keys_per_loop` keys with a TTL.
+            let mut db = Db::new();
+            for i in 0..5_000 {
+                put(&mut db, &format!("k{i}"), "v", Some(1_000_000));
+            }
+            let mut cycle = ExpireCycle::with_clock(e, u64::MAX, over_after(usize::MAX));
+            assert_eq!(db.active_expire(200, &mut cycle), 0);
+            assert_eq!((cycle.loops, cycle.examined), (1, per_loop));
+            assert!(!cycle.timed_out);
+        }
+    }
+
+    #[test]
+    fn active_expire_repeats_while_above_the_acceptable_stale_percent() {
+        // Every 20th key in the table's walk order expired (5%): above
+        // effort 10's 1% (each loop of 65 finds 3 or 4, so loops repeat
+        // until the time check), at effort 1's 10% (a loop of 20 finds one:
+        // one loop per tick). TTLs change in place: the walk order stays.
+        let fill = || {
+            let mut db = Db::new();
+            for i in 0..20_000 {
+                put(&mut db, &format!("k{i}"), "v", Some(1_000_000));
+            }
+            let order: Vec<Vec<u8>> = db.table.iter().map(|e| e.key().to_vec()).collect();
+            for k in order.iter().skip(19).step_by(20) {
+                db.modify(k, 0, |e| e.set_expire(Some(100)));
+            }
+            db
+        };
+        let mut low = fill();
+        let mut cycle = ExpireCycle::with_clock(ExpireEffort::new(1), 0, over_after(1));
+        assert_eq!(low.active_expire(200, &mut cycle), 1);
+        assert_eq!((cycle.loops, cycle.examined), (1, 20));
+        let mut high = fill();
+        let mut cycle = ExpireCycle::with_clock(ExpireEffort::new(10), 0, over_after(1));
+        assert_eq!(high.active_expire(200, &mut cycle), 16 * 65 / 20);
+        assert_eq!((cycle.loops, cycle.examined), (16, 16 * 65));
+    }
+
     #[test]
     fn lazy_and_active_expiry_keep_counts() {
         let mut db = Db::new();
@@ -746,7 +891,7 @@ mod tests {
         assert_eq!(db.volatile(), 4_999);
         let mut n = 0;
         while db.volatile() > 0 {
-            n += db.active_expire(200, 1000);
+            n += db.active_expire(200, &mut ExpireCycle::one_check(ExpireEffort::default()));
         }
         assert_eq!(n, 4_999);
         assert_eq!(db.len(), 5_000);

@@ -10,6 +10,7 @@ pub mod blocking;
 pub mod db;
 pub mod entry;
 pub mod evict;
+pub mod expire;
 pub mod listpack;
 pub mod notify;
 pub mod snapshot;

@@ -1410,7 +1410,10 @@ mod tests {
             }
             800..850 => {
                 let mut db = ks.lock(d);
-                db.active_expire(now, 100);
+                db.active_expire(
+                    now,
+                    &mut crate::keyspace::expire::ExpireCycle::one_check(Default::default()),
+                );
                 resync(&db, &mut m[d], now, true, usize::MAX);
             }
             850..870 => {
@@ -1587,7 +1590,10 @@ mod tests {
                 ks.lock(d).get_read(&k, now);
             }
             800..840 => {
-                ks.lock(d).active_expire(now, 100);
+                ks.lock(d).active_expire(
+                    now,
+                    &mut crate::keyspace::expire::ExpireCycle::one_check(Default::default()),
+                );
             }
             840..870 => {
                 let k = format!("new{w}-{i}");

@@ -29,6 +29,7 @@ use tracing::{info, warn};
 use crate::acl::Acl;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::keyspace::expire::{ExpireCycle, ExpireEffort};
 use crate::keyspace::value::Thresholds;
 use crate::keyspace::Keyspace;
 use client::ClientRegistry;
@@ -524,8 +525,14 @@ impl ServerHandle {
 async fn cron(shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown_rx();
     let mut last_save_check = Instant::now();
+    // The DB the next tick's expiry starts with: one the last tick's time
+    // limit stopped before, as Redis's `current_db`.
+    let mut expire_next_db = 0usize;
     loop {
-        let hz = shared.config.read().hz.max(1);
+        let (hz, effort) = {
+            let c = shared.config.read();
+            (c.hz.max(1), c.active_expire_effort)
+        };
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(1000 / u64::from(hz))) => {}
             _ = Shared::shutdown_requested(&mut shutdown) => return,
@@ -546,12 +553,19 @@ async fn cron(shared: Arc<Shared>) {
             .await;
         }
         let now = shared.clock.now_ms();
-        for i in 0..shared.keyspace.len() {
-            // Short lock per DB: ~2000 entries examined per tick at most.
+        let dbs = shared.keyspace.len();
+        let mut cycle = ExpireCycle::timed(ExpireEffort::new(effort), hz);
+        let start = expire_next_db % dbs;
+        for k in 0..dbs {
+            let i = (start + k) % dbs;
+            // Short lock per DB: the tick's time limit bounds the expiry.
             let Some(mut db) = shared.keyspace.try_lock(i) else {
                 continue;
             };
-            db.active_expire(now, 2000);
+            if !cycle.timed_out {
+                expire_next_db = i + 1;
+            }
+            db.active_expire(now, &mut cycle);
             // Expiry and other DBs' cross-DB writes change usage too: the
             // global limit's sum is never more than one tick stale.
             shared.tenancy.recount(i, &db);

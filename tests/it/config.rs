@@ -311,3 +311,44 @@ async fn config_rewrite_keeps_accepted_parameters() {
     srv.handle.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The settings this branch made act read, set and refuse as redis-server's.
+#[tokio::test]
+async fn diff_honoured_tuning_settings() {
+    crate::support::diff_lines(&[
+        "CONFIG SET active-expire-effort 10",
+        "CONFIG GET active-expire-effort",
+        "CONFIG SET active-expire-effort 0",
+        "CONFIG SET active-expire-effort 11",
+        "CONFIG SET active-expire-effort 1",
+        "CONFIG SET stream-node-max-entries -1",
+        "CONFIG SET stream-node-max-bytes 1kb",
+        "CONFIG GET stream-node-max-bytes",
+        "CONFIG SET stream-node-max-bytes 4096",
+        "CONFIG SET acl-pubsub-default resetchannels",
+    ])
+    .await;
+}
+
+/// Active expiry at every effort still reclaims every expired key (the
+/// loop's accounting is checked in `keyspace::db`'s unit tests).
+#[tokio::test]
+async fn active_expiry_reclaims_at_high_effort() {
+    let server = crate::support::start().await;
+    let mut c = server.raw().await;
+    c.call_str("CONFIG SET active-expire-effort 10").await;
+    for i in 0..500 {
+        c.call_str(&format!("SET k{i} v PX 1")).await;
+    }
+    c.call_str("SET keep v").await;
+    let mut left = Vec::new();
+    for _ in 0..500 {
+        // DBSIZE counts keys not yet reclaimed (expired ones included).
+        left = c.call_str("DBSIZE").await;
+        if left == b":1\r\n" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(String::from_utf8_lossy(&left), ":1\r\n");
+}
