@@ -101,11 +101,42 @@ fn main() -> ExitCode {
             }
         };
         let shared = server.shared().clone();
-        tokio::select! {
-            _ = server.stopped() => info!("SHUTDOWN received; bye"),
-            _ = signal() => {
-                info!("signal received; shutting down");
-                server.shutdown().await;
+        let mut signals = Signals::new();
+        loop {
+            tokio::select! {
+                _ = server.stopped() => {
+                    info!("SHUTDOWN received; bye");
+                    break;
+                }
+                sig = signals.next() => {
+                    // Redis's serverCron on shutdown_asap: SHUTDOWN with the
+                    // flags `shutdown-on-<signal>` gives.
+                    let flags = {
+                        let c = shared.config.read();
+                        keyward::server::ShutdownFlags::parse(match sig {
+                            Sig::Int => &c.shutdown_on_sigint,
+                            Sig::Term => &c.shutdown_on_sigterm,
+                        })
+                    };
+                    warn!("Received {} scheduling shutdown...", sig.name());
+                    let done = tokio::select! {
+                        r = server.try_shutdown(flags) => r.is_ok(),
+                        again = signals.next() => {
+                            if again == Sig::Int {
+                                // A second Ctrl+C: quit without persisting.
+                                // exit(1) as Redis: not a clean shutdown,
+                                // and no waiting for the save under way.
+                                warn!("You insist... exiting now.");
+                                std::process::exit(1);
+                            }
+                            // Redis ignores a repeated SIGTERM; finish.
+                            server.try_shutdown(flags).await.is_ok()
+                        }
+                    };
+                    if done {
+                        break;
+                    }
+                }
             }
         }
         if shared
@@ -136,24 +167,64 @@ fn disable_thp() {
     }
 }
 
-async fn signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sig {
+    Int,
+    Term,
+}
+
+impl Sig {
+    fn name(self) -> &'static str {
+        match self {
+            Sig::Int => "SIGINT",
+            Sig::Term => "SIGTERM",
         }
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+}
+
+/// SIGINT and SIGTERM, registered once so a second one is seen while the
+/// first one's shutdown runs.
+struct Signals {
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Signals {
+                term: signal(SignalKind::terminate()).ok(),
+                int: signal(SignalKind::interrupt()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    async fn next(&mut self) -> Sig {
+        #[cfg(unix)]
+        {
+            async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                _ = recv(&mut self.term) => Sig::Term,
+                _ = recv(&mut self.int) => Sig::Int,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            Sig::Int
+        }
     }
 }

@@ -95,6 +95,11 @@ pub struct Config {
     pub hz: u32,
     /// `active-expire-effort` (1..10): how hard the active expiry cycle works.
     pub active_expire_effort: u32,
+    /// `shutdown-on-sigterm`/`-sigint`: SHUTDOWN's flags for that signal
+    /// (`default`, or `save`|`nosave`, `now`, `force` as
+    /// [`crate::server::ShutdownFlags::parse`] reads them).
+    pub shutdown_on_sigterm: String,
+    pub shutdown_on_sigint: String,
     /// `busy-reply-threshold` (alias `lua-time-limit`), ms: how long a
     /// script runs before other clients get BUSY and SCRIPT KILL works.
     pub busy_reply_threshold: u64,
@@ -356,6 +361,8 @@ impl Default for Config {
             tracking_table_max_keys: 1_000_000,
             hz: 10,
             active_expire_effort: 1,
+            shutdown_on_sigterm: "default".into(),
+            shutdown_on_sigint: "default".into(),
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
             maxmemory_samples: 5,

@@ -425,8 +425,6 @@ const NO_REPLICAS: &str =
 const NO_CLUSTER: &str = "keyward has no cluster mode";
 const NO_TLS: &str = "keyward has no TLS (terminate TLS in front of it)";
 const DAEMONIZE: &str = "daemonize is not supported: run keyward under a process supervisor";
-const SIGNALS: &str = "keyward shuts down on SIGINT and SIGTERM as SHUTDOWN does by default";
-
 const LLONG_MAX: i64 = i64::MAX;
 
 // Rows with an old name: one const, listed under both names.
@@ -682,14 +680,14 @@ fn shutdown_v(v: &str) -> Result<String, String> {
     let valid = words
         .iter()
         .all(|w| ["default", "save", "nosave", "now", "force"].contains(&w.as_str()));
-    if words.is_empty()
-        || !valid
-        || (has("save") && has("nosave"))
-        || (has("default") && words.len() > 1)
-    {
+    // Redis's multi-word enum: each word ORs its flag in (`default` is 0).
+    if words.is_empty() || !valid {
         return Err(
             "argument(s) must be one of the following: default, save, nosave, now, force".into(),
         );
+    }
+    if has("save") && has("nosave") {
+        return Err("shutdown options SAVE and NOSAVE can't be used simultaneously".into());
     }
     let out: Vec<&str> = ["save", "nosave", "now", "force"]
         .into_iter()
@@ -1920,8 +1918,8 @@ pub static PARAMS: &[Param] = &[
         class: Class::Honoured,
         alias_of: None,
     },
-    refused!("shutdown-on-sigint", "default", true, shutdown_v, SIGNALS),
-    refused!("shutdown-on-sigterm", "default", true, shutdown_v, SIGNALS),
+    string_param!("shutdown-on-sigint", shutdown_on_sigint, true, shutdown_v),
+    string_param!("shutdown-on-sigterm", shutdown_on_sigterm, true, shutdown_v),
     refused!(
         "propagation-error-behavior",
         "ignore",

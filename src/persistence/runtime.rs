@@ -293,6 +293,12 @@ fn rdb_version(c: &Config) -> RdbVersion {
     }
 }
 
+/// Changes since the last successful save (Redis's `server.dirty`).
+pub fn changes_since_save(srv: &Shared) -> u64 {
+    let total = dirty_total(srv);
+    total.saturating_sub(srv.persist.state.lock().dirty_at_save)
+}
+
 /// The sum of every DB's dirty counter (changes since the start).
 pub fn dirty_total(srv: &Shared) -> u64 {
     (0..srv.keyspace.len())

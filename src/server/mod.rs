@@ -202,6 +202,35 @@ impl AsRef<Keyspace> for Arc<Shared> {
     }
 }
 
+/// SHUTDOWN's flags as `shutdown-on-sigterm`/`-sigint` give them: `save`
+/// (`Some(true)`), `nosave` (`Some(false)`) or neither (by the save
+/// points); `now` (do not wait for lagging replicas: keyward has none, so it
+/// changes nothing); `force` (errors saving or syncing the AOF do not stop
+/// the shutdown).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShutdownFlags {
+    pub save: Option<bool>,
+    pub now: bool,
+    pub force: bool,
+}
+
+impl ShutdownFlags {
+    /// Reads a (validated) `shutdown-on-sig*` value.
+    pub fn parse(v: &str) -> ShutdownFlags {
+        let mut f = ShutdownFlags::default();
+        for w in v.split_whitespace() {
+            match w.to_ascii_lowercase().as_str() {
+                "save" => f.save = Some(true),
+                "nosave" => f.save = Some(false),
+                "now" => f.now = true,
+                "force" => f.force = true,
+                _ => {}
+            }
+        }
+        f
+    }
+}
+
 /// Copies of hot settings; see [`Shared::hot`].
 #[derive(Default)]
 pub struct HotConfig {
@@ -491,6 +520,40 @@ impl ServerHandle {
         let mut rx = self.shared.shutdown_rx();
         Shared::shutdown_requested(&mut rx).await;
         self.drain().await;
+    }
+
+    /// Shuts down as redis-server does on SIGTERM/SIGINT with `flags`
+    /// (`shutdown-on-sigterm`/`-sigint`): syncs the AOF and saves (by the
+    /// save points, or as `save`/`nosave` say) while still running, so that
+    /// a failure without `force` leaves the server running, as Redis's
+    /// cancelled shutdown does (`Err`, logged); then closes every connection
+    /// and, if a write landed after that save, saves once more.
+    pub async fn try_shutdown(&mut self, flags: ShutdownFlags) -> Result<(), String> {
+        let s = self.shared.clone();
+        let first = tokio::task::spawn_blocking(move || {
+            crate::persistence::runtime::before_shutdown(&s, flags.save, flags.force)
+        })
+        .await
+        .map_err(|e| e.to_string())
+        .and_then(|r| r);
+        if let Err(e) = first {
+            warn!("Errors trying to shut down the server. Check the logs for more information.");
+            return Err(e);
+        }
+        self.shared.request_shutdown();
+        self.drain().await;
+        let s = self.shared.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            // Only what changed since the save above is at stake.
+            let again = flags.save != Some(false)
+                && crate::persistence::runtime::changes_since_save(&s) > 0;
+            let mode = if again { flags.save } else { Some(false) };
+            if let Err(e) = crate::persistence::runtime::before_shutdown(&s, mode, true) {
+                tracing::error!("{e}");
+            }
+        })
+        .await;
+        Ok(())
     }
 
     /// Stops accepting, closes every connection, waits for the tasks; with

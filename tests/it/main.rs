@@ -34,6 +34,7 @@ mod scopes;
 mod scripting;
 mod server;
 mod set;
+mod signals;
 mod sort;
 mod sorted_set;
 mod stream;
