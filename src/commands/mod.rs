@@ -89,6 +89,10 @@ pub struct Ctx<'a> {
     /// What the running command logs instead of itself (set by handlers
     /// through [`Ctx::propagate_as`]; dispatch resets it per command).
     pub effect: crate::server::effects::Effect,
+    /// Replies at or above this many bytes make dispatch check the
+    /// client's output buffer limit (`server::obuf`); `usize::MAX` (no
+    /// check) unless the connection sets it.
+    pub obuf_check_at: usize,
     guard: Option<(usize, MutexGuard<'a, Db>)>,
 }
 
@@ -102,6 +106,7 @@ impl<'a> Ctx<'a> {
             now,
             mark: Instant::now(),
             effect: Default::default(),
+            obuf_check_at: usize::MAX,
             guard: None,
         }
     }

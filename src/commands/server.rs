@@ -949,6 +949,14 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
                 line("tracking_total_prefixes", &prefixes);
                 line("unexpected_error_replies", &0);
                 line("total_error_replies", &ld(&st.error_replies));
+                line(
+                    "client_query_buffer_limit_disconnections",
+                    &ld(&st.query_buffer_limit_disconnections),
+                );
+                line(
+                    "client_output_buffer_limit_disconnections",
+                    &ld(&srv.obuf.disconnections),
+                );
                 let denied = |r: &str| {
                     crate::acl::DENIAL_REASONS
                         .iter()

@@ -100,6 +100,8 @@ pub struct Config {
     /// [`crate::server::ShutdownFlags::parse`] reads them).
     pub shutdown_on_sigterm: String,
     pub shutdown_on_sigint: String,
+    /// `client-output-buffer-limit` by class (normal, replica, pubsub).
+    pub client_output_buffer_limit: [crate::server::obuf::Limit; 3],
     /// `busy-reply-threshold` (alias `lua-time-limit`), ms: how long a
     /// script runs before other clients get BUSY and SCRIPT KILL works.
     pub busy_reply_threshold: u64,
@@ -363,6 +365,7 @@ impl Default for Config {
             active_expire_effort: 1,
             shutdown_on_sigterm: "default".into(),
             shutdown_on_sigint: "default".into(),
+            client_output_buffer_limit: crate::server::obuf::DEFAULTS,
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
             maxmemory_samples: 5,

@@ -639,14 +639,15 @@ fn client_memory_v(v: &str) -> Result<String, String> {
     }
 }
 
-/// `client-output-buffer-limit`: `class hard soft seconds` groups over
-/// Redis's defaults, printed whole as Redis does.
-fn output_limits_v(v: &str) -> Result<String, String> {
-    let mut limits = [
-        ("normal", 0, 0, 0),
-        ("slave", 256 << 20, 64 << 20, 60),
-        ("pubsub", 32 << 20, 8 << 20, 60),
-    ];
+/// `client-output-buffer-limit`: `class hard soft seconds` groups, each
+/// setting its class (the others keep theirs), printed whole as Redis does.
+/// The replica class keeps Redis's default: keyward has no replicas.
+fn output_limits(
+    current: [crate::server::obuf::Limit; 3],
+    v: &str,
+) -> Result<[crate::server::obuf::Limit; 3], String> {
+    use crate::server::obuf::{Limit, DEFAULTS, REPLICA};
+    let mut limits = current;
     let words: Vec<&str> = v.split_whitespace().collect();
     if words.len() % 4 != 0 {
         return Err("Wrong number of arguments in buffer limit configuration.".into());
@@ -663,14 +664,29 @@ fn output_limits_v(v: &str) -> Result<String, String> {
         let bad = || "Error in hard, soft or soft_seconds setting in buffer limit configuration.";
         let hard = parse_memory(w[1]).ok_or_else(bad)?;
         let soft = parse_memory(w[2]).ok_or_else(bad)?;
-        let secs: u64 = w[3].parse().map_err(|_| bad())?;
-        limits[class] = (limits[class].0, hard, soft, secs);
+        let soft_seconds: u64 = w[3].parse().map_err(|_| bad())?;
+        limits[class] = Limit {
+            hard,
+            soft,
+            soft_seconds,
+        };
     }
-    Ok(limits
+    if limits[REPLICA] != DEFAULTS[REPLICA] {
+        return Err(
+            "keyward has no replicas: the replica class keeps Redis's default (256mb 64mb 60)"
+                .into(),
+        );
+    }
+    Ok(limits)
+}
+
+fn format_output_limits(limits: &[crate::server::obuf::Limit; 3]) -> String {
+    ["normal", "slave", "pubsub"]
         .iter()
-        .map(|(c, h, s, t)| format!("{c} {h} {s} {t}"))
+        .zip(limits)
+        .map(|(c, l)| format!("{c} {} {} {}", l.hard, l.soft, l.soft_seconds))
         .collect::<Vec<_>>()
-        .join(" "))
+        .join(" ")
 }
 
 /// `shutdown-on-sigint`/`-sigterm`: `default`, or save|nosave, now, force.
@@ -1889,13 +1905,21 @@ pub static PARAMS: &[Param] = &[
         client_memory_v,
         "keyward does not evict clients by memory: it would be a limit nobody enforces"
     ),
-    refused!(
-        "client-output-buffer-limit",
-        "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60",
-        true,
-        output_limits_v,
-        "keyward enforces Redis's default output buffer limits only"
-    ),
+    Param {
+        name: "client-output-buffer-limit",
+        get: |c| format_output_limits(&c.client_output_buffer_limit),
+        set: |c, v| {
+            c.client_output_buffer_limit = output_limits(c.client_output_buffer_limit, v)?;
+            Ok(())
+        },
+        mutable: true,
+        sensitive: false,
+        aof_open: false,
+        protected: false,
+        db: None,
+        class: Class::Honoured,
+        alias_of: None,
+    },
     Param {
         name: "acl-pubsub-default",
         get: |c| {
@@ -2030,7 +2054,8 @@ mod tests {
         );
         assert!(set(&mut c, "slaveof", "no one").expect("valid"));
         assert!(set(&mut c, "client-output-buffer-limit", "normal 0 0 0").expect("valid"));
-        assert!(set(&mut c, "client-output-buffer-limit", "pubsub 1mb 1mb 1").is_err());
+        assert!(set(&mut c, "client-output-buffer-limit", "pubsub 1mb 1mb 1").expect("valid"));
+        assert!(set(&mut c, "client-output-buffer-limit", "replica 1mb 1mb 1").is_err());
         assert!(set(&mut c, "tls-port", "6380").is_err());
     }
 

@@ -1044,7 +1044,7 @@ mod tests {
         let (c, _) = load_text("port 1\n", "").expect("loads");
         assert_eq!(c.save, Config::default().save);
         // client-output-buffer-limit: one class per line (Debian's three
-        // lines, at Redis's defaults, which is all keyward takes).
+        // lines, at Redis's defaults).
         let (c, _) = load_text(
             "client-output-buffer-limit normal 0 0 0\nclient-output-buffer-limit replica 256mb 64mb 60\nclient-output-buffer-limit pubsub 32mb 8mb 60\n",
             "",
@@ -1054,9 +1054,19 @@ mod tests {
             (params::find("client-output-buffer-limit").expect("row").get)(&c),
             "normal 0 0 0 slave 268435456 67108864 60 pubsub 33554432 8388608 60"
         );
-        // A refused class is not cleared by a later line about another.
+        // Lines add up by class.
+        let (c, _) = load_text(
+            "client-output-buffer-limit pubsub 1mb 1mb 1\nclient-output-buffer-limit normal 2mb 0 0\n",
+            "",
+        )
+        .expect("loads");
+        assert_eq!(
+            (params::find("client-output-buffer-limit").expect("row").get)(&c),
+            "normal 2097152 0 0 slave 268435456 67108864 60 pubsub 1048576 1048576 1"
+        );
+        // The replica class keeps its default (no replicas to limit).
         let e = load_text(
-            "client-output-buffer-limit pubsub 1mb 1mb 1\nclient-output-buffer-limit normal 0 0 0\n",
+            "client-output-buffer-limit replica 1mb 1mb 1\nclient-output-buffer-limit normal 0 0 0\n",
             "",
         )
         .expect_err("refused");

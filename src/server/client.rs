@@ -125,36 +125,15 @@ impl Client {
         laddr: SocketAddr,
         fd: i32,
     ) -> (Client, mpsc::UnboundedReceiver<Push>) {
-        use std::sync::atomic::AtomicI64;
         let (push_tx, push_rx) = mpsc::unbounded_channel();
         let now = srv.clock.now_ms();
-        let info = Arc::new(ClientInfo {
+        let info = Arc::new(ClientInfo::new(
             id,
-            addr,
-            laddr,
-            fd,
-            created_ms: now,
-            last_interaction_ms: AtomicI64::new(now),
-            db: AtomicUsize::new(0),
-            last_cmd: AtomicU16::new(u16::MAX),
-            resp: AtomicU8::new(2),
-            monitor: AtomicBool::new(false),
-            no_evict: AtomicBool::new(false),
-            qbuf: AtomicU32::new(0),
-            name: Mutex::new(None),
-            lib_name: Mutex::new(None),
-            lib_ver: Mutex::new(None),
-            user: Mutex::new("default".into()),
-            killed: AtomicBool::new(false),
-            kill_notify: tokio::sync::Notify::new(),
-            blocked_db: AtomicI64::new(-1),
-            awaiting: AtomicBool::new(false),
-            output: Default::default(),
-            sub_counts: Default::default(),
-            tracking: AtomicU8::new(0),
-            redirect: AtomicU64::new(0),
-            push_tx: push_tx.clone(),
-        });
+            (addr, laddr, fd),
+            now,
+            push_tx.clone(),
+            srv.obuf.clone(),
+        ));
         let user = srv.acl.default_user();
         let client = Client {
             id,
@@ -225,8 +204,10 @@ pub struct ClientInfo {
     pub user: Mutex<String>,
     pub killed: AtomicBool,
     pub kill_notify: tokio::sync::Notify,
-    /// Bytes pushed to this client and not yet written (pubsub limit).
-    pub output: crate::server::pubsub::OutputBuffer,
+    /// Output queued outside the running batch (see `server::obuf`).
+    pub output: crate::server::obuf::OutputBuffer,
+    /// The server's `client-output-buffer-limit`s, for pushes to check.
+    pub obuf_limits: Arc<crate::server::obuf::OutputLimits>,
     /// Subscription counts (CLIENT LIST sub/psub/ssub).
     pub sub_counts: [AtomicUsize; 3],
     /// DB the client is blocked in, or -1 (CLIENT UNBLOCK, CLIENT LIST).
@@ -244,6 +225,66 @@ pub struct ClientInfo {
 }
 
 impl ClientInfo {
+    pub fn new(
+        id: u64,
+        (addr, laddr, fd): (SocketAddr, SocketAddr, i32),
+        now: i64,
+        push_tx: mpsc::UnboundedSender<Push>,
+        obuf_limits: Arc<crate::server::obuf::OutputLimits>,
+    ) -> ClientInfo {
+        ClientInfo {
+            id,
+            addr,
+            laddr,
+            fd,
+            created_ms: now,
+            last_interaction_ms: AtomicI64::new(now),
+            db: AtomicUsize::new(0),
+            last_cmd: AtomicU16::new(u16::MAX),
+            resp: AtomicU8::new(2),
+            monitor: AtomicBool::new(false),
+            no_evict: AtomicBool::new(false),
+            qbuf: AtomicU32::new(0),
+            name: Mutex::new(None),
+            lib_name: Mutex::new(None),
+            lib_ver: Mutex::new(None),
+            user: Mutex::new("default".into()),
+            killed: AtomicBool::new(false),
+            kill_notify: tokio::sync::Notify::new(),
+            blocked_db: AtomicI64::new(-1),
+            awaiting: AtomicBool::new(false),
+            output: Default::default(),
+            obuf_limits,
+            sub_counts: Default::default(),
+            tracking: AtomicU8::new(0),
+            redirect: AtomicU64::new(0),
+            push_tx,
+        }
+    }
+
+    /// A client with no connection and default limits (unit tests).
+    #[cfg(test)]
+    pub fn detached(id: u64) -> ClientInfo {
+        let any: SocketAddr = ([127, 0, 0, 1], 0).into();
+        let limits = crate::server::obuf::OutputLimits::default();
+        limits.load(&crate::config::Config::default());
+        ClientInfo::new(
+            id,
+            (any, any, -1),
+            0,
+            mpsc::unbounded_channel().0,
+            Arc::new(limits),
+        )
+    }
+
+    /// Subscribed to a channel, pattern or shard channel: the pubsub
+    /// class of the output buffer limits.
+    pub fn is_pubsub(&self) -> bool {
+        self.sub_counts
+            .iter()
+            .any(|c| c.load(Ordering::Relaxed) > 0)
+    }
+
     pub fn kill(&self) {
         self.killed.store(true, Ordering::Release);
         // Interrupts a write stuck on a peer that stopped reading…
@@ -256,6 +297,8 @@ impl ClientInfo {
 /// Where a MONITOR line comes from.
 pub struct MonitorSource<'a> {
     pub db: usize,
+    /// The command's time: the output buffer limits' soft-limit clock.
+    pub now_ms: i64,
     pub user: &'a str,
     /// A no-auth command (AUTH, HELLO): it may name and log in users.
     pub login: bool,
@@ -337,7 +380,7 @@ impl ClientRegistry {
             {
                 continue;
             }
-            let _ = c.push_tx.send(Push::Data(line.to_vec()));
+            crate::server::obuf::push(&c.obuf_limits, c, line.to_vec(), src.now_ms);
         }
     }
 }

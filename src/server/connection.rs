@@ -208,6 +208,9 @@ async fn run(
         pending = false;
         let limit = srv.hot.query_buffer_limit.load(Ordering::Relaxed) as usize;
         if rbuf.len() > limit {
+            srv.stats
+                .query_buffer_limit_disconnections
+                .fetch_add(1, Ordering::Relaxed);
             warn!(client = client.id, addr = %client.info.addr, "closing client that reached max query buffer length");
             return Ok(());
         }
@@ -267,6 +270,7 @@ async fn run(
             let batch_now;
             {
                 let mut ctx = Ctx::new(srv, client, &mut out);
+                ctx.obuf_check_at = srv.obuf.check_at();
                 batch_now = ctx.now;
                 let mut start = 0;
                 for &(a, b, end) in cmds.iter() {
@@ -346,7 +350,7 @@ async fn run(
             }
         }
         if !out.is_empty() {
-            if !write_unless_killed(&mut stream, &out.buf, &info).await? {
+            if !write_batch(&mut stream, &out.buf, &info).await? {
                 return Ok(());
             }
             srv.stats
@@ -407,13 +411,39 @@ async fn write_unless_killed(
     }
 }
 
+/// Writes a batch's replies; while the peer is not reading, what is left
+/// counts as the client's queued output (`client-output-buffer-limit`,
+/// CLIENT LIST's omem), so pushes meanwhile see it.
+async fn write_batch(
+    stream: &mut TcpStream,
+    buf: &[u8],
+    info: &ClientInfo,
+) -> std::io::Result<bool> {
+    if info.killed.load(Ordering::Acquire) {
+        return Ok(false);
+    }
+    let mut buf = buf;
+    match stream.try_write(buf) {
+        Ok(n) if n == buf.len() => return Ok(true),
+        Ok(n) => buf = &buf[n..],
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        Err(e) => return Err(e),
+    }
+    info.output
+        .pending_write
+        .store(buf.len(), Ordering::Relaxed);
+    let r = write_unless_killed(stream, buf, info).await;
+    info.output.pending_write.store(0, Ordering::Relaxed);
+    r
+}
+
 /// Writes a pushed message (MONITOR line, Pub/Sub message) and takes it
 /// off the client's output-buffer count. False = killed meanwhile.
 async fn relay(stream: &mut TcpStream, msg: &[u8], info: &ClientInfo) -> std::io::Result<bool> {
     if !write_unless_killed(stream, msg, info).await? {
         return Ok(false);
     }
-    info.output.queued.fetch_sub(msg.len(), Ordering::Relaxed);
+    info.output.pushed.fetch_sub(msg.len(), Ordering::Relaxed);
     Ok(true)
 }
 

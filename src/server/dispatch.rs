@@ -362,6 +362,18 @@ fn run<E: Executor>(
         ctx.out.truncate(reply_mark);
         reply_error(ctx, &e);
     }
+    // client-output-buffer-limit: one comparison per command; a script's
+    // calls fill the script's buffer, not the client's (Redis's Lua client
+    // has no limit).
+    if ctx.out.len() >= ctx.obuf_check_at
+        && !ctx.client.in_script
+        && ctx
+            .srv
+            .obuf
+            .check_batch(&ctx.client.info, ctx.out.len(), ctx.now)
+    {
+        return Outcome::Close;
+    }
     if gates & crate::tenancy::gates::MEMORY != 0 && spec.has(flags::WRITE) {
         let global = ctx.srv.tenancy.global_maxmemory.load(Ordering::Relaxed);
         if global > 0 {
@@ -559,6 +571,7 @@ fn feed_monitors(ctx: &mut Ctx<'_>, spec: &CommandSpec, argv: &[&[u8]]) {
     line.extend_from_slice(b"\r\n");
     let source = crate::server::client::MonitorSource {
         db: ctx.client.db,
+        now_ms: ctx.now,
         user: &ctx.client.user.name,
         // A login names users and carries secrets: a restricted monitor
         // sees only its own user's.

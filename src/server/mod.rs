@@ -11,6 +11,7 @@ pub mod effects;
 #[doc(hidden)]
 pub mod harness;
 pub mod notify;
+pub mod obuf;
 pub mod pubsub;
 pub mod stats;
 pub mod tracking;
@@ -61,6 +62,9 @@ pub struct Shared {
     /// Settings read on every command or batch, kept outside the config
     /// lock so the hot path takes no shared lock (see [`Shared::config_changed`]).
     pub hot: HotConfig,
+    /// `client-output-buffer-limit` and its disconnection count; each
+    /// client holds a reference for the pushes it receives.
+    pub obuf: Arc<obuf::OutputLimits>,
     /// Set by SHUTDOWN or the handle; every task watches it.
     shutdown_tx: watch::Sender<bool>,
     pub shutting_down: AtomicBool,
@@ -109,6 +113,11 @@ impl Shared {
             run_id,
             next_client_id: AtomicU64::new(1),
             hot: HotConfig::default(),
+            obuf: Arc::new({
+                let l = obuf::OutputLimits::default();
+                l.load(&config);
+                l
+            }),
             shutdown_tx,
             shutting_down: AtomicBool::new(false),
             addrs: Mutex::new(Vec::new()),
@@ -168,6 +177,7 @@ impl Shared {
     pub fn config_changed(&self) {
         let c = self.config.read();
         self.hot.load(&c);
+        self.obuf.load(&c);
         self.scripting
             .busy_threshold_ms
             .store(c.busy_reply_threshold as i64, Ordering::Relaxed);

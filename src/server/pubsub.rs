@@ -3,15 +3,16 @@
 //! PUBLISH encodes the message once per protocol (RESP2 array / RESP3 push)
 //! and sends it down each subscriber's push channel. Queued bytes are
 //! counted per client; a subscriber that stops reading is disconnected by
-//! Redis's pubsub output-buffer limit (`32mb 8mb 60`: over 32 MiB at once,
-//! or over 8 MiB for 60 seconds) instead of growing memory without bound.
+//! the pubsub class of `client-output-buffer-limit` (Redis's default
+//! `32mb 8mb 60`: 32 MiB at once, or 8 MiB for over 60 seconds; see
+//! `server::obuf`) instead of growing memory without bound.
 //!
 //! With `pubsub-scope db` every DB has its own namespace: the registry keys
 //! a name by [`PubSub::key`] (the DB index in front), and replies and
 //! messages show the name without it.
 
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicBool, AtomicI64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use hashbrown::HashMap;
@@ -22,23 +23,11 @@ use super::client::{ClientInfo, Push};
 use crate::commands::glob::glob_match;
 use crate::protocol::{Protocol, ReplyBuf};
 
-pub const HARD_LIMIT: usize = 32 * 1024 * 1024;
-pub const SOFT_LIMIT: usize = 8 * 1024 * 1024;
-pub const SOFT_SECONDS: i64 = 60;
-
 /// A subscriber's delivery handle.
 #[derive(Clone)]
 pub struct Subscriber {
     pub info: Arc<ClientInfo>,
     pub tx: UnboundedSender<Push>,
-}
-
-/// Output-buffer accounting of one client's pushes.
-#[derive(Default, Debug)]
-pub struct OutputBuffer {
-    pub queued: AtomicUsize,
-    /// When the soft limit was first exceeded (ms), or 0.
-    pub soft_since_ms: AtomicI64,
 }
 
 #[derive(Default)]
@@ -282,28 +271,13 @@ impl Encoded {
     }
 }
 
-/// Queues `msg` for `s`, enforcing the pubsub output-buffer limit.
+/// Queues `msg` for `s` under its output buffer limit.
 fn deliver(s: &Subscriber, msg: Vec<u8>, now_ms: i64) {
     deliver_to(&s.info, msg, now_ms);
 }
 
-/// Queues `msg` down the client's own push channel, enforcing the pubsub
-/// output-buffer limit (also used for tracking invalidations).
+/// Queues `msg` down the client's own push channel under its class's
+/// `client-output-buffer-limit` (also used for tracking invalidations).
 pub fn deliver_to(info: &ClientInfo, msg: Vec<u8>, now_ms: i64) {
-    let ob = &info.output;
-    let queued = ob.queued.fetch_add(msg.len(), Ordering::Relaxed) + msg.len();
-    if queued > SOFT_LIMIT {
-        let since = ob.soft_since_ms.load(Ordering::Relaxed);
-        if since == 0 {
-            ob.soft_since_ms.store(now_ms, Ordering::Relaxed);
-        }
-        if queued > HARD_LIMIT || (since != 0 && now_ms - since >= SOFT_SECONDS * 1000) {
-            tracing::warn!(client = info.id, addr = %info.addr, queued, "closing subscriber over the pubsub output buffer limit");
-            info.kill();
-            return;
-        }
-    } else {
-        ob.soft_since_ms.store(0, Ordering::Relaxed);
-    }
-    let _ = info.push_tx.send(Push::Data(msg));
+    super::obuf::push(&info.obuf_limits, info, msg, now_ms);
 }

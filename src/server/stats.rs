@@ -113,6 +113,8 @@ pub struct Stats {
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
     pub error_replies: AtomicU64,
+    /// INFO's `client_query_buffer_limit_disconnections`.
+    pub query_buffer_limit_disconnections: AtomicU64,
 }
 
 impl Stats {
@@ -128,6 +130,7 @@ impl Stats {
             net_input_bytes: AtomicU64::new(0),
             net_output_bytes: AtomicU64::new(0),
             error_replies: AtomicU64::new(0),
+            query_buffer_limit_disconnections: AtomicU64::new(0),
         }
     }
 
@@ -187,6 +190,7 @@ impl Stats {
             &self.net_input_bytes,
             &self.net_output_bytes,
             &self.error_replies,
+            &self.query_buffer_limit_disconnections,
         ] {
             a.store(0, Ordering::Relaxed);
         }
