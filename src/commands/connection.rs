@@ -522,7 +522,7 @@ pub fn client_line(ctx: &Ctx<'_>, c: &ClientInfo) -> String {
         qbuf,
         16384u32.saturating_sub(qbuf),
         omem,
-        16384 + 16384 + qbuf as usize + omem,
+        c.memory(),
         cmd,
         c.user.lock(),
         redir,

@@ -936,7 +936,7 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
                 line("sync_partial_err", &0);
                 line("expired_keys", &sum(|d| d.expired));
                 line("evicted_keys", &sum(|d| d.evicted));
-                line("evicted_clients", &0);
+                line("evicted_clients", &ld(&st.evicted_clients));
                 line("keyspace_hits", &sum(|d| d.hits));
                 line("keyspace_misses", &sum(|d| d.misses));
                 line("pubsub_channels", &srv.pubsub.channel_count());

@@ -102,6 +102,8 @@ pub struct Config {
     pub shutdown_on_sigint: String,
     /// `client-output-buffer-limit` by class (normal, replica, pubsub).
     pub client_output_buffer_limit: [crate::server::obuf::Limit; 3],
+    /// `maxmemory-clients`: bytes, or (negative) a percentage of maxmemory.
+    pub maxmemory_clients: i64,
     /// `busy-reply-threshold` (alias `lua-time-limit`), ms: how long a
     /// script runs before other clients get BUSY and SCRIPT KILL works.
     pub busy_reply_threshold: u64,
@@ -366,6 +368,7 @@ impl Default for Config {
             shutdown_on_sigterm: "default".into(),
             shutdown_on_sigint: "default".into(),
             client_output_buffer_limit: crate::server::obuf::DEFAULTS,
+            maxmemory_clients: 0,
             maxmemory: 0,
             maxmemory_policy: "noeviction".into(),
             maxmemory_samples: 5,

@@ -626,16 +626,25 @@ const NOTIFY_KEYSPACE_EVENTS: Param = Param {
     alias_of: None,
 };
 
-/// `maxmemory-clients`: bytes, or a percentage of maxmemory.
-fn client_memory_v(v: &str) -> Result<String, String> {
+/// `maxmemory-clients`: bytes, or a percentage of maxmemory kept negative
+/// as Redis keeps it (`50%` is -50).
+fn client_memory(v: &str) -> Result<i64, String> {
+    let bad = || "argument must be a memory or percent value".to_string();
     match v.trim().strip_suffix('%') {
         Some(p) => {
-            let p: u64 = num(p)?;
-            Ok(if p == 0 { "0".into() } else { format!("{p}%") })
+            let p: i64 = p.parse().map_err(|_| bad())?;
+            if p < 0 {
+                return Err(bad());
+            }
+            if p > 100 {
+                return Err("percentage argument must be less or equal to 100".into());
+            }
+            Ok(-p)
         }
         None => mem(v)
-            .map(|n| n.to_string())
-            .map_err(|_| "argument must be a memory or percent value".into()),
+            .ok()
+            .and_then(|n| i64::try_from(n).ok())
+            .ok_or_else(bad),
     }
 }
 
@@ -1898,13 +1907,24 @@ pub static PARAMS: &[Param] = &[
         |v| int_v(v, 0, INT_MAX),
         NO_TLS
     ),
-    refused!(
-        "maxmemory-clients",
-        "0",
-        true,
-        client_memory_v,
-        "keyward does not evict clients by memory: it would be a limit nobody enforces"
-    ),
+    Param {
+        name: "maxmemory-clients",
+        get: |c| match c.maxmemory_clients {
+            p if p < 0 => format!("{}%", -p),
+            n => n.to_string(),
+        },
+        set: |c, v| {
+            c.maxmemory_clients = client_memory(v)?;
+            Ok(())
+        },
+        mutable: true,
+        sensitive: false,
+        aof_open: false,
+        protected: false,
+        db: None,
+        class: Class::Honoured,
+        alias_of: None,
+    },
     Param {
         name: "client-output-buffer-limit",
         get: |c| format_output_limits(&c.client_output_buffer_limit),

@@ -277,6 +277,14 @@ impl ClientInfo {
         )
     }
 
+    /// Memory this client holds as CLIENT LIST's `tot-mem` counts it: its
+    /// read and reply buffers (16 KiB each, as `rbs` shows), unparsed
+    /// input, and output waiting for the peer. What `maxmemory-clients`
+    /// adds up.
+    pub fn memory(&self) -> usize {
+        16384 + 16384 + self.qbuf.load(Ordering::Relaxed) as usize + self.output.queued()
+    }
+
     /// Subscribed to a channel, pattern or shard channel: the pubsub
     /// class of the output buffer limits.
     pub fn is_pubsub(&self) -> bool {

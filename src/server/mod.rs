@@ -625,6 +625,9 @@ async fn cron(shared: Arc<Shared>) {
             })
             .await;
         }
+        // maxmemory-clients: the biggest clients go first (CLIENT NO-EVICT
+        // exempts a client).
+        obuf::evict_clients(&shared);
         let now = shared.clock.now_ms();
         let dbs = shared.keyspace.len();
         let mut cycle = ExpireCycle::timed(ExpireEffort::new(effort), hz);

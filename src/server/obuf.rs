@@ -12,6 +12,9 @@
 //! [`OutputLimits::check_at`] in dispatch; the real check only above it)
 //! and at each push. The class is pubsub while the client has a
 //! subscription, else normal (MONITOR clients included, as in Redis).
+//!
+//! `maxmemory-clients` (client eviction) is here too: it adds up what the
+//! clients hold, output included, and closes the biggest.
 
 use std::sync::atomic::{AtomicI64, AtomicU64, AtomicUsize, Ordering};
 
@@ -190,9 +193,73 @@ pub fn push(limits: &OutputLimits, info: &ClientInfo, msg: Vec<u8>, now_ms: i64)
     let _ = info.push_tx.send(super::client::Push::Data(msg));
 }
 
+/// Redis's floor for `maxmemory-clients`, so a small setting cannot cut
+/// every client off.
+const CLIENT_EVICTION_MIN: u64 = 128 * 1024;
+
+/// `maxmemory-clients` in bytes (a percentage of `maxmemory`), 0 = off:
+/// Redis's `getClientEvictionLimit`.
+pub fn eviction_limit(maxmemory_clients: i64, maxmemory: u64) -> u64 {
+    let limit = match maxmemory_clients {
+        p if p < 0 && maxmemory > 0 => (maxmemory as f64 * (-p) as f64 / 100.0) as u64,
+        n if n > 0 => n as u64,
+        _ => return 0,
+    };
+    limit.max(CLIENT_EVICTION_MIN)
+}
+
+/// Client eviction (`maxmemory-clients`, Redis's `evictClients`): while
+/// the clients' memory ([`ClientInfo::memory`]) adds up to the limit or
+/// more, closes the client holding the most, skipping CLIENT NO-EVICT
+/// ones. Runs each cron tick. Returns how many it closed.
+pub fn evict_clients(srv: &super::Shared) -> usize {
+    let limit = {
+        let c = srv.config.read();
+        eviction_limit(c.maxmemory_clients, c.maxmemory)
+    };
+    if limit == 0 {
+        return 0;
+    }
+    let clients = srv.clients.snapshot();
+    let mut total: u64 = clients.iter().map(|c| c.memory() as u64).sum();
+    if total < limit {
+        return 0;
+    }
+    let mut victims: Vec<(usize, &std::sync::Arc<ClientInfo>)> = clients
+        .iter()
+        .filter(|c| !c.no_evict.load(Ordering::Relaxed) && !c.killed.load(Ordering::Acquire))
+        .map(|c| (c.memory(), c))
+        .collect();
+    victims.sort_by_key(|v| std::cmp::Reverse(v.0));
+    let mut n = 0;
+    for (mem, c) in victims {
+        if total < limit {
+            break;
+        }
+        tracing::info!(client = c.id, addr = %c.addr, mem, "Evicting client");
+        c.kill();
+        srv.stats.evicted_clients.fetch_add(1, Ordering::Relaxed);
+        total = total.saturating_sub(mem as u64);
+        n += 1;
+    }
+    if total >= limit {
+        tracing::warn!("Over client maxmemory after evicting all evictable clients");
+    }
+    n
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn eviction_limit_as_redis() {
+        assert_eq!(eviction_limit(0, 1 << 30), 0);
+        assert_eq!(eviction_limit(1 << 20, 0), 1 << 20);
+        assert_eq!(eviction_limit(1000, 0), 128 * 1024, "Redis's floor");
+        assert_eq!(eviction_limit(-50, 1 << 30), 1 << 29);
+        assert_eq!(eviction_limit(-50, 0), 0, "a percentage of no maxmemory");
+    }
 
     #[test]
     fn soft_limit_needs_more_than_its_seconds_and_resets_below() {

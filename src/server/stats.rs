@@ -113,6 +113,8 @@ pub struct Stats {
     pub net_input_bytes: AtomicU64,
     pub net_output_bytes: AtomicU64,
     pub error_replies: AtomicU64,
+    /// INFO's `evicted_clients` (`maxmemory-clients`).
+    pub evicted_clients: AtomicU64,
     /// INFO's `client_query_buffer_limit_disconnections`.
     pub query_buffer_limit_disconnections: AtomicU64,
 }
@@ -131,6 +133,7 @@ impl Stats {
             net_output_bytes: AtomicU64::new(0),
             error_replies: AtomicU64::new(0),
             query_buffer_limit_disconnections: AtomicU64::new(0),
+            evicted_clients: AtomicU64::new(0),
         }
     }
 
@@ -191,6 +194,7 @@ impl Stats {
             &self.net_output_bytes,
             &self.error_replies,
             &self.query_buffer_limit_disconnections,
+            &self.evicted_clients,
         ] {
             a.store(0, Ordering::Relaxed);
         }

@@ -212,3 +212,75 @@ async fn diff_client_output_buffer_limit_values() {
     );
     assert!(r.starts_with("-ERR CONFIG SET failed"), "{r}");
 }
+
+/// INFO stats' `evicted_clients`.
+async fn evicted(c: &mut Raw) -> u64 {
+    let info = text(&c.call(&[b"INFO", b"stats"]).await);
+    info.lines()
+        .find_map(|l| l.strip_prefix("evicted_clients:"))
+        .expect("field present")
+        .trim()
+        .parse()
+        .expect("a number")
+}
+
+/// `maxmemory-clients`: once the clients' memory (output waiting for slow
+/// subscribers) reaches it, the biggest evictable client is closed; CLIENT
+/// NO-EVICT clients stay.
+#[tokio::test]
+async fn maxmemory_clients_evicts_the_biggest_evictable_client() {
+    let s = start().await;
+    let mut admin = s.raw().await;
+    let mut p = s.raw().await;
+    let mut keep = s.raw().await;
+    let mut evictable = s.raw().await;
+    for c in [&mut admin, &mut p, &mut keep] {
+        assert_eq!(c.call(&[b"CLIENT", b"NO-EVICT", b"on"]).await, b"+OK\r\n");
+    }
+    keep.call(&[b"SUBSCRIBE", b"ch"]).await;
+    evictable.call(&[b"SUBSCRIBE", b"ch"]).await;
+    let r = admin
+        .call(&[b"CONFIG", b"SET", b"maxmemory-clients", b"2mb"])
+        .await;
+    assert_eq!(text(&r), "+OK\r\n");
+    // Neither subscriber reads: their queued output grows until the total
+    // passes 2mb, and the next cron tick evicts the one that may go.
+    let payload = vec![b'z'; 128 * 1024];
+    let mut gone = false;
+    for _ in 0..1000 {
+        if p.call(&[b"PUBLISH", b"ch", &payload]).await == b":1\r\n" {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(gone, "the evictable subscriber was closed");
+    assert_eq!(evicted(&mut admin).await, 1);
+    assert!(evictable.closed().await);
+    let list = text(&admin.call(&[b"CLIENT", b"LIST"]).await);
+    assert_eq!(list.matches("id=").count(), 3, "{list}");
+    assert_eq!(p.call(&[b"PING"]).await, b"+PONG\r\n");
+    // Settings read back as Redis's.
+    for (set, get) in [("50%", "50%"), ("0%", "0"), ("1mb", "1048576"), ("0", "0")] {
+        let r = admin
+            .call(&[b"CONFIG", b"SET", b"maxmemory-clients", set.as_bytes()])
+            .await;
+        assert_eq!(text(&r), "+OK\r\n");
+        let r = text(&admin.call(&[b"CONFIG", b"GET", b"maxmemory-clients"]).await);
+        assert!(r.ends_with(&format!("{get}\r\n")), "{set}: {r}");
+    }
+}
+
+#[tokio::test]
+async fn diff_maxmemory_clients_values() {
+    support::diff_lines(&[
+        "CONFIG SET maxmemory-clients 50%",
+        "CONFIG GET maxmemory-clients",
+        "CONFIG SET maxmemory-clients 200%",
+        "CONFIG SET maxmemory-clients -1",
+        "CONFIG SET maxmemory-clients 10",
+        "CONFIG GET maxmemory-clients",
+        "CONFIG SET maxmemory-clients 0",
+    ])
+    .await;
+}

@@ -251,10 +251,13 @@ async fn config_reported_but_fixed_settings() {
         r.call_str("CONFIG SET appendfsync everysec").await,
         b"+OK\r\n"
     );
-    let e = text(&r.call_str("CONFIG SET maxmemory-clients 1mb").await);
+    let e = text(
+        &r.call_str("CONFIG SET propagation-error-behavior panic")
+            .await,
+    );
     assert!(
         e.starts_with(
-            "-ERR CONFIG SET failed (possibly related to argument 'maxmemory-clients') - "
+            "-ERR CONFIG SET failed (possibly related to argument 'propagation-error-behavior') - "
         ),
         "{e}"
     );
