@@ -356,6 +356,9 @@ async fn run(
             srv.stats
                 .net_output_bytes
                 .fetch_add(out.len() as u64, Ordering::Relaxed);
+            if info.output.soft_since_s.load(Ordering::Relaxed) != 0 {
+                srv.obuf.written(&info);
+            }
             out.buf.clear();
             if out.buf.capacity() > SHRINK_ABOVE {
                 out.buf.shrink_to(READ_CHUNK);

@@ -157,6 +157,20 @@ impl OutputLimits {
     }
 }
 
+impl OutputLimits {
+    /// After a batch's replies went out: a soft-limit clock started by an
+    /// earlier batch stops once the client is back under its soft limit
+    /// (Redis resets it at the next check below the limit; here no check
+    /// runs below `check_at`).
+    #[cold]
+    pub fn written(&self, info: &ClientInfo) {
+        let soft = self.limit(info.is_pubsub()).soft;
+        if soft == 0 || (info.output.queued() as u64) < soft {
+            info.output.soft_since_s.store(0, Ordering::Relaxed);
+        }
+    }
+}
+
 /// One client's output beyond its running batch: pushes queued and not
 /// yet written, and a stuck write's remaining bytes.
 #[derive(Default, Debug)]
@@ -280,6 +294,11 @@ mod tests {
         assert!(!l.over(&info, 50, 13_000), "below: the clock resets");
         assert!(!l.over(&info, 500, 20_000));
         assert!(l.over(&info, 1000, 20_000), "hard: at once");
+        // A batch written out (nothing else queued) stops the soft clock.
+        l.written(&info);
+        assert!(!l.over(&info, 500, 30_000), "a new clock");
+        l.written(&info);
+        assert!(!l.over(&info, 500, 40_000), "and again, not 10 s old");
         // The pubsub class is a subscribed client's.
         info.sub_counts[0].store(1, Ordering::Relaxed);
         assert!(!l.over(&info, 1 << 20, 20_000));
