@@ -6,11 +6,11 @@
 //! needs quoting is written as `sdscatrepr` does and read back with
 //! `sdssplitargs` rules (the inline-command splitter we already have).
 
+use crate::protocol::parse::{sds_trim, split_args};
 use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::persistence::fs::{write_atomic, Fs};
-use crate::protocol::parse::{parse_request, Limits, Parsed};
 
 /// Redis's `MANIFEST_MAX_LINE`.
 const MAX_LINE: usize = 1024;
@@ -102,7 +102,7 @@ impl Manifest {
             if line[0] == b'#' {
                 continue;
             }
-            let trimmed = trim(line);
+            let trimmed = sds_trim(line);
             let bad = |problem| Err(invalid(problem, linenum, trimmed));
             if trimmed.is_empty() || trimmed[0] == b'*' {
                 // '*' would make the splitter read a RESP array.
@@ -243,30 +243,6 @@ fn invalid(problem: &'static str, line: usize, text: &[u8]) -> ManifestError {
         problem,
         line,
         text: String::from_utf8_lossy(text).into_owned(),
-    }
-}
-
-fn trim(mut s: &[u8]) -> &[u8] {
-    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
-    while s.first().is_some_and(ws) {
-        s = &s[1..];
-    }
-    while s.last().is_some_and(ws) {
-        s = &s[..s.len() - 1];
-    }
-    s
-}
-
-/// `sdssplitargs` through the inline-command parser, which implements it.
-fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let mut buf = line.to_vec();
-    buf.push(b'\n');
-    let mut spans = Vec::new();
-    match parse_request(&mut buf, &Limits::default(), &mut spans) {
-        Ok(Parsed::Command { .. }) => {
-            Some(spans.iter().map(|&(s, e)| buf[s..e].to_vec()).collect())
-        }
-        _ => None,
     }
 }
 
