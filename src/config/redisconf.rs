@@ -21,7 +21,7 @@
 //! - Any error stops the start with Redis's report:
 //!   `*** FATAL CONFIG FILE ERROR (Redis 7.2.4) ***`, the line, the reason.
 
-use crate::protocol::parse::sds_trim;
+use crate::protocol::parse::{sds_repr as repr, sds_trim};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -62,28 +62,6 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
         None => line,
     };
     crate::protocol::parse::split_args(line)
-}
-
-/// `s` quoted as Redis's `sdscatrepr` writes it: what [`split_args`]
-/// reads back as `s`.
-pub fn repr(s: &[u8]) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for &b in s {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            7 => out.push_str("\\a"),
-            8 => out.push_str("\\b"),
-            b if b.is_ascii_graphic() || b == b' ' => out.push(b as char),
-            b => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push('"');
-    out
 }
 
 /// Which format a configuration file is in.

@@ -257,6 +257,28 @@ pub fn sds_trim(mut l: &[u8]) -> &[u8] {
     l
 }
 
+/// `s` quoted as Redis's `sdscatrepr` writes it: what [`split_args`]
+/// reads back as `s` (CONFIG REWRITE, the AOF manifest).
+pub fn sds_repr(s: &[u8]) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for &b in s {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            7 => out.push_str("\\a"),
+            8 => out.push_str("\\b"),
+            b if b.is_ascii_graphic() || b == b' ' => out.push(b as char),
+            b => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+    out
+}
+
 /// Redis's `sdssplitargs` on one line (an inline command, a redis.conf
 /// or AOF manifest line): the words, or `None` for unbalanced quotes.
 pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {

@@ -6,7 +6,7 @@
 //! needs quoting is written as `sdscatrepr` does and read back with
 //! `sdssplitargs` rules (the inline-command splitter we already have).
 
-use crate::protocol::parse::{sds_trim, split_args};
+use crate::protocol::parse::{sds_repr, sds_trim, split_args};
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -185,7 +185,7 @@ impl Manifest {
         let lines = self.base.iter().chain(&self.history).chain(&self.incrs);
         for ai in lines {
             let name = if needs_repr(&ai.name) {
-                repr(&ai.name)
+                sds_repr(ai.name.as_bytes())
             } else {
                 ai.name.clone()
             };
@@ -259,28 +259,6 @@ fn needs_repr(s: &str) -> bool {
             || b.is_ascii_whitespace()
             || b == 0x0b
     })
-}
-
-/// `sdscatrepr`: a double-quoted string with C escapes.
-fn repr(s: &str) -> String {
-    let mut out = String::from("\"");
-    for b in s.bytes() {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x07 => out.push_str("\\a"),
-            0x08 => out.push_str("\\b"),
-            b if is_print(b) => out.push(char::from(b)),
-            b => {
-                let _ = write!(out, "\\x{b:02x}");
-            }
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]
