@@ -816,6 +816,12 @@ pub fn start_aof(srv: &Arc<Shared>) -> Result<(), String> {
         }
     }
     let handle = aof.handle();
+    if c.appendfsync == "always" {
+        // fsyncs on a worker, Redis's beforeSleep (see `run_inline_syncer`).
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(handle.clone().run_inline_syncer());
+        }
+    }
     let sink = Arc::new(AofSink {
         aof: Mutex::new(aof),
         handle,
