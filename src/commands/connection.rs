@@ -454,6 +454,9 @@ pub fn client_line(ctx: &Ctx<'_>, c: &ClientInfo) -> String {
     if c.blocked_db.load(Ordering::Relaxed) >= 0 {
         fl.push('b');
     }
+    if c.addr.is_unix() {
+        fl.push('U');
+    }
     if c.no_evict.load(Ordering::Relaxed) {
         fl.push('e');
     }

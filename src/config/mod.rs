@@ -105,6 +105,21 @@ pub struct Config {
     pub lfu: crate::keyspace::evict::Lfu,
     pub tcp_keepalive: u64,
     pub daemonize: bool,
+    /// `unixsocket`: a path to serve clients on as well ("" = none); with
+    /// `port 0` only there, as redis-server.
+    pub unixsocket: String,
+    /// `unixsocketperm`: the socket file's mode (0 = as the umask leaves it).
+    pub unixsocketperm: u32,
+    /// `pidfile` ("" = none): written by the binary at start, removed at exit.
+    pub pidfile: String,
+    /// `logfile` ("" = standard output), opened by the binary at start.
+    pub logfile: String,
+    /// `log-format` (ours): `text` (default) or `json`, one object a line.
+    pub log_format: String,
+    /// `supervised`: no, systemd, upstart or auto (systemd when
+    /// `NOTIFY_SOCKET` is set): the binary tells systemd when it is ready
+    /// and when it stops.
+    pub supervised: String,
     /// Small-encoding thresholds of the collection types.
     pub thresholds: crate::keyspace::value::Thresholds,
     /// hll-sparse-max-bytes: a sparse HyperLogLog (header included) that
@@ -350,6 +365,12 @@ impl Default for Config {
             lfu: Default::default(),
             tcp_keepalive: 300,
             daemonize: false,
+            unixsocket: String::new(),
+            unixsocketperm: 0,
+            pidfile: String::new(),
+            logfile: String::new(),
+            log_format: "text".into(),
+            supervised: "no".into(),
             io_threads: 1,
             aclfile: None,
             users: Vec::new(),
