@@ -42,6 +42,10 @@ pub struct Config {
     pub bind: Vec<String>,
     pub port: u16,
     pub requirepass: Option<String>,
+    /// `requirepass-env` (ours): the environment variable `requirepass`
+    /// was read from, so the secret never sits on a command line or in a
+    /// file ("" = none). CONFIG REWRITE leaves `requirepass` out then.
+    pub requirepass_env: String,
     pub databases: usize,
     /// Idle client timeout in seconds (0 = never).
     pub timeout: u64,
@@ -325,6 +329,7 @@ impl Default for Config {
             bind: vec!["127.0.0.1".into(), "::1".into()],
             port: 6379,
             requirepass: None,
+            requirepass_env: String::new(),
             databases: 16,
             timeout: 0,
             busy_reply_threshold: 5000,

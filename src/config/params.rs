@@ -748,6 +748,27 @@ pub static PARAMS: &[Param] = &[
         alias_of: None,
     },
     Param {
+        name: "requirepass-env",
+        get: |c| c.requirepass_env.clone(),
+        set: |c, v| {
+            let v = v.trim();
+            if !v.is_empty() {
+                let pass = std::env::var(v)
+                    .map_err(|_| format!("environment variable {v} is not set"))?;
+                c.requirepass = (!pass.is_empty()).then_some(pass);
+            }
+            c.requirepass_env = v.to_string();
+            Ok(())
+        },
+        mutable: false,
+        sensitive: false,
+        aof_open: false,
+        protected: false,
+        db: None,
+        class: Class::Honoured,
+        alias_of: None,
+    },
+    Param {
         name: "requirepass",
         get: |c| c.requirepass.clone().unwrap_or_default(),
         set: |c, v| {

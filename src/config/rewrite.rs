@@ -127,6 +127,9 @@ impl Mark {
 fn server(doc: &mut DocumentMut, file: &toml::Table, config: &Config, mark: &mut Mark) {
     let defaults = Config::default();
     for p in PARAMS {
+        if p.name == "requirepass" && from_env(config) {
+            continue;
+        }
         let running = (p.get)(config);
         let in_file = file
             .iter()
@@ -177,6 +180,17 @@ fn server(doc: &mut DocumentMut, file: &toml::Table, config: &Config, mark: &mut
             }
         }
     }
+}
+
+/// Whether `requirepass` came from `requirepass-env` (and was not changed
+/// since): CONFIG REWRITE then leaves it out of the file, which keeps only
+/// the variable's name.
+pub(crate) fn from_env(config: &Config) -> bool {
+    !config.requirepass_env.is_empty()
+        && std::env::var(&config.requirepass_env)
+            .ok()
+            .filter(|p| !p.is_empty())
+            == config.requirepass
 }
 
 /// The `[server]` table, created at the end of the file if it has none.
