@@ -9,6 +9,8 @@
 //!   client registry, stats, shutdown.
 //! - [`keyspace`]: the databases, entries, tables, expiry, memory accounting.
 //! - [`acl`]: users and authentication. [`config`]: settings. [`clock`]: time.
+//! - [`ops`]: the binary as a process (pid file, systemd, logs, `--ping`,
+//!   `--check-config`).
 //!
 //! Embedding:
 //! ```no_run
@@ -25,6 +27,7 @@ pub mod commands;
 pub mod config;
 pub mod keyspace;
 pub mod metrics;
+pub mod ops;
 pub mod persistence;
 pub mod protocol;
 pub mod scripting;

@@ -17,10 +17,23 @@ Options use redis-server's names, e.g.:
   --port 6379 --bind 127.0.0.1 ::1 --requirepass PASS --databases 16
   --timeout 0 --maxclients 10000 --protected-mode yes --loglevel notice
   --config FILE (TOML or redis.conf; see README)
-Unsupported redis-server options are logged and ignored.";
+Unsupported redis-server options are logged and ignored.
+
+  keyward --ping [--host H] [--port N | --unixsocket PATH] [--user U] [--pass P]
+      health check: exit 0 on PONG, 1 otherwise ($PORT, $REDIS_PASSWORD)
+  keyward --check-config FILE [--option value ...]
+      validate a configuration and print its databases and users";
 
 fn main() -> ExitCode {
-    let cli = match keyward::config::parse_args(std::env::args().skip(1)) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // One-shot modes, before redis-server's flag grammar (which would take
+    // them for unknown flags and start a server).
+    match args.first().map(String::as_str) {
+        Some("--ping") => return ExitCode::from(keyward::ops::ping::main(&args[1..])),
+        Some("--check-config") => return ExitCode::from(keyward::ops::check::main(&args[1..])),
+        _ => {}
+    }
+    let cli = match keyward::config::parse_args(args) {
         Ok(c) => c,
         // redis.conf errors in Redis's own layout, as redis-server prints them.
         Err(e @ keyward::config::ConfigError::Fatal(_)) => {
@@ -51,16 +64,11 @@ fn main() -> ExitCode {
         "nothing" => "off",
         _ => "info",
     };
-    // A log line that cannot be written (stdout on a full disk, a closed
-    // pipe) is lost, as in Redis; the default would panic the thread that
-    // logged, which may be the one reporting an AOF write error.
-    tracing_subscriber::fmt()
-        .log_internal_errors(false)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KEYWARD_LOG")
-                .unwrap_or_else(|_| level.into()),
-        )
-        .init();
+    if let Err(e) = keyward::ops::log::init(level, &cli.config.logfile, &cli.config.log_format) {
+        // Redis refuses the configuration the same way.
+        eprintln!("keyward: {e}");
+        return ExitCode::from(1);
+    }
     for flag in &cli.ignored {
         warn!(flag = %flag, "option not supported by keyward; ignored");
     }
@@ -75,6 +83,10 @@ fn main() -> ExitCode {
     if cli.config.disable_thp {
         disable_thp();
     }
+    // As redis-server: systemd hears "loading" now and READY=1 once the
+    // dataset is loaded; the pid file exists from before loading until exit.
+    let supervisor = keyward::ops::notify::Supervisor::start(&cli.config.supervised);
+    let _pidfile = keyward::ops::PidFile::create(&cli.config.pidfile);
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all();
     // `io-threads`: 1 by default, as redis-server. One worker measured best
@@ -93,6 +105,7 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        let mut signals = Signals::install();
         let mut server = match keyward::Server::builder().config(cli.config).start().await {
             Ok(s) => s,
             Err(e) => {
@@ -100,11 +113,18 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             }
         };
+        supervisor.ready();
         let shared = server.shared().clone();
+        let mut requested = shared.shutdown_rx();
         tokio::select! {
-            _ = server.stopped() => info!("SHUTDOWN received; bye"),
-            _ = signal() => {
+            _ = keyward::server::Shared::shutdown_requested(&mut requested) => {
+                supervisor.stopping();
+                server.stopped().await;
+                info!("SHUTDOWN received; bye");
+            }
+            _ = signals.recv() => {
                 info!("signal received; shutting down");
+                supervisor.stopping();
                 server.shutdown().await;
             }
         }
@@ -136,24 +156,49 @@ fn disable_thp() {
     }
 }
 
-async fn signal() {
+/// SIGTERM and SIGINT, caught from before the server starts: one that
+/// arrives while the dataset loads, or just after READY=1, must shut down
+/// gracefully rather than kill the process.
+struct Signals {
     #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
+    term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Signals {
+                term: signal(SignalKind::terminate()).ok(),
+                int: signal(SignalKind::interrupt()).ok(),
             }
         }
+        #[cfg(not(unix))]
+        Signals {}
     }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn one(s: &mut Option<tokio::signal::unix::Signal>) {
+                match s {
+                    Some(s) => {
+                        s.recv().await;
+                    }
+                    None => std::future::pending().await,
+                }
+            }
+            tokio::select! {
+                _ = one(&mut self.term) => {}
+                _ = one(&mut self.int) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

@@ -491,6 +491,9 @@ pub fn client_line(ctx: &Ctx<'_>, c: &ClientInfo) -> String {
             fl.push(f);
         }
     }
+    if c.addr.is_unix() {
+        fl.push('U');
+    }
     if c.no_evict.load(Ordering::Relaxed) {
         fl.push('e');
     }

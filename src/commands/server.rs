@@ -1147,7 +1147,7 @@ fn config_get(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn protected_allowed(ctx: &Ctx<'_>) -> bool {
     match ctx.srv.config.read().enable_protected_configs.as_str() {
         "yes" => true,
-        "local" => ctx.client.info.addr.ip().is_loopback(),
+        "local" => ctx.client.info.addr.is_local(),
         _ => false,
     }
 }

@@ -42,6 +42,10 @@ pub struct Config {
     pub bind: Vec<String>,
     pub port: u16,
     pub requirepass: Option<String>,
+    /// `requirepass-env` (ours): the environment variable `requirepass`
+    /// was read from, so the secret never sits on a command line or in a
+    /// file ("" = none). CONFIG REWRITE leaves `requirepass` out then.
+    pub requirepass_env: String,
     pub databases: usize,
     /// Idle client timeout in seconds (0 = never).
     pub timeout: u64,
@@ -108,6 +112,21 @@ pub struct Config {
     pub lfu: crate::keyspace::evict::Lfu,
     pub tcp_keepalive: u64,
     pub daemonize: bool,
+    /// `unixsocket`: a path to serve clients on as well ("" = none); with
+    /// `port 0` only there, as redis-server.
+    pub unixsocket: String,
+    /// `unixsocketperm`: the socket file's mode (0 = as the umask leaves it).
+    pub unixsocketperm: u32,
+    /// `pidfile` ("" = none): written by the binary at start, removed at exit.
+    pub pidfile: String,
+    /// `logfile` ("" = standard output), opened by the binary at start.
+    pub logfile: String,
+    /// `log-format` (ours): `text` (default) or `json`, one object a line.
+    pub log_format: String,
+    /// `supervised`: no, systemd, upstart or auto (systemd when
+    /// `NOTIFY_SOCKET` is set): the binary tells systemd when it is ready
+    /// and when it stops.
+    pub supervised: String,
     /// Small-encoding thresholds of the collection types.
     pub thresholds: crate::keyspace::value::Thresholds,
     /// hll-sparse-max-bytes: a sparse HyperLogLog (header included) that
@@ -316,6 +335,7 @@ impl Default for Config {
             bind: vec!["127.0.0.1".into(), "::1".into()],
             port: 6379,
             requirepass: None,
+            requirepass_env: String::new(),
             databases: 16,
             timeout: 0,
             busy_reply_threshold: 5000,
@@ -357,6 +377,12 @@ impl Default for Config {
             lfu: Default::default(),
             tcp_keepalive: 300,
             daemonize: false,
+            unixsocket: String::new(),
+            unixsocketperm: 0,
+            pidfile: String::new(),
+            logfile: String::new(),
+            log_format: "text".into(),
+            supervised: "no".into(),
             io_threads: 1,
             aclfile: None,
             users: Vec::new(),

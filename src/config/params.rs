@@ -525,9 +525,10 @@ fn text_v(v: &str) -> Result<String, String> {
     Ok(v.to_string())
 }
 
-fn octal_v(v: &str) -> Result<String, String> {
+/// An octal mode (`unixsocketperm`), 0..=0777 as Redis.
+fn octal(v: &str) -> Result<u32, String> {
     match u32::from_str_radix(v.trim(), 8) {
-        Ok(n) if n <= 0o777 => Ok(format!("{n:o}")),
+        Ok(n) if n <= 0o777 => Ok(n),
         Ok(_) => Err("argument must be between 0 and 511 inclusive".into()),
         Err(_) => Err("argument couldn't be parsed into an integer".into()),
     }
@@ -746,6 +747,27 @@ pub static PARAMS: &[Param] = &[
         get: |c| c.port.to_string(),
         set: |c, v| {
             c.port = num(v)?;
+            Ok(())
+        },
+        mutable: false,
+        sensitive: false,
+        aof_open: false,
+        protected: false,
+        db: None,
+        class: Class::Honoured,
+        alias_of: None,
+    },
+    Param {
+        name: "requirepass-env",
+        get: |c| c.requirepass_env.clone(),
+        set: |c, v| {
+            let v = v.trim();
+            if !v.is_empty() {
+                let pass = std::env::var(v)
+                    .map_err(|_| format!("environment variable {v} is not set"))?;
+                c.requirepass = (!pass.is_empty()).then_some(pass);
+            }
+            c.requirepass_env = v.to_string();
             Ok(())
         },
         mutable: false,
@@ -1359,6 +1381,32 @@ pub static PARAMS: &[Param] = &[
         class: Class::Honoured,
         alias_of: None,
     },
+    string_param!("unixsocket", unixsocket, false, text_v),
+    Param {
+        name: "unixsocketperm",
+        get: |c| format!("{:o}", c.unixsocketperm),
+        set: |c, v| {
+            c.unixsocketperm = octal(v)?;
+            Ok(())
+        },
+        mutable: false,
+        sensitive: false,
+        aof_open: false,
+        protected: false,
+        db: None,
+        class: Class::Honoured,
+        alias_of: None,
+    },
+    string_param!("pidfile", pidfile, false, text_v),
+    string_param!("logfile", logfile, false, text_v),
+    string_param!("supervised", supervised, false, |v| one_of(
+        v,
+        &["upstart", "systemd", "auto", "no"]
+    )),
+    string_param!("log-format", log_format, false, |v| one_of(
+        v,
+        &["text", "json"]
+    )),
     // ---- Accepted: kept and reported, no effect on keyward (see `Class`).
     accepted!("activerehashing", "yes", true, bool_v, TUNING),
     accepted!(
@@ -1497,15 +1545,6 @@ pub static PARAMS: &[Param] = &[
         ),
         PROCESS
     ),
-    accepted!(
-        "supervised",
-        "no",
-        false,
-        |v| one_of(v, &["upstart", "systemd", "auto", "no"]),
-        PROCESS
-    ),
-    accepted!("pidfile", "", false, text_v, PROCESS),
-    accepted!("logfile", "", false, text_v, PROCESS),
     accepted!("crash-log-enabled", "yes", true, bool_v, PROCESS),
     accepted!("crash-memcheck-enabled", "yes", true, bool_v, PROCESS),
     accepted!(
@@ -1527,13 +1566,6 @@ pub static PARAMS: &[Param] = &[
         false,
         |v| int_v(v, 0, i64::from(u32::MAX)),
         PROCESS
-    ),
-    accepted!(
-        "unixsocketperm",
-        "0",
-        false,
-        octal_v,
-        "applies to the unix socket, which keyward does not open (see unixsocket)"
     ),
     accepted!(
         "enable-debug-command",
@@ -1894,13 +1926,6 @@ pub static PARAMS: &[Param] = &[
         true,
         bool_v,
         "keyward deletes AOF history after a rewrite: keeping it is not implemented"
-    ),
-    refused!(
-        "unixsocket",
-        "",
-        false,
-        text_v,
-        "keyward listens on TCP only"
     ),
     refused!(
         "locale-collate",

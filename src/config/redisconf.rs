@@ -599,7 +599,7 @@ pub fn rewrite(old: &str, config: &Config, users: &[std::sync::Arc<crate::acl::U
     let mut st = RewriteState::read(old);
     let defaults = Config::default();
     for p in params::PARAMS {
-        if p.alias_of.is_some() {
+        if p.alias_of.is_some() || (p.name == "requirepass" && super::rewrite::from_env(config)) {
             continue;
         }
         let value = (p.get)(config);

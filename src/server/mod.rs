@@ -348,7 +348,15 @@ impl ServerBuilder {
         }
         let mut listeners = Vec::new();
         let mut port = config.port;
-        for (i, host) in config.bind.iter().enumerate() {
+        // With a unix socket, `port 0` means no TCP at all, as in Redis;
+        // without one it picks a free port (embedding, tests).
+        let unixsocket = (!config.unixsocket.is_empty()).then(|| config.unixsocket.clone());
+        let tcp_hosts: &[String] = if unixsocket.is_some() && port == 0 {
+            &[]
+        } else {
+            &config.bind
+        };
+        for (i, host) in tcp_hosts.iter().enumerate() {
             let ip: std::net::IpAddr = host
                 .parse()
                 .map_err(|_| StartError::BadAddress(host.clone()))?;
@@ -374,6 +382,10 @@ impl ServerBuilder {
                 }
             }
         }
+        let unix_listener = match &unixsocket {
+            Some(path) => Some(bind_unix(path, config.unixsocketperm)?),
+            None => None,
+        };
         let exposed = listeners
             .iter()
             .filter_map(|l| l.local_addr().ok())
@@ -410,6 +422,12 @@ impl ServerBuilder {
         *shared.addrs.lock() = addrs.clone();
         let mut tasks = JoinSet::new();
         for l in listeners {
+            tasks.spawn(connection::accept_loop(
+                shared.clone(),
+                connection::Listener::Tcp(l),
+            ));
+        }
+        if let Some(l) = unix_listener {
             tasks.spawn(connection::accept_loop(shared.clone(), l));
         }
         tasks.spawn(cron(shared.clone()));
@@ -418,6 +436,7 @@ impl ServerBuilder {
             info!(addr = ?metrics_addr, "serving Prometheus metrics on /metrics");
         }
         let mut handle = ServerHandle {
+            unixsocket: unixsocket.map(std::path::PathBuf::from),
             addrs: addrs.clone(),
             metrics_addr,
             shared: shared.clone(),
@@ -440,13 +459,54 @@ impl ServerBuilder {
                 Ordering::Relaxed,
             );
         }
-        info!(addrs = ?addrs, "keyward ready to accept connections");
+        match &handle.unixsocket {
+            Some(p) => {
+                info!(addrs = ?addrs, unixsocket = %p.display(), "keyward ready to accept connections")
+            }
+            None => info!(addrs = ?addrs, "keyward ready to accept connections"),
+        }
         Ok(handle)
     }
 }
 
+/// Listens on `path` (`unixsocket`): a file already there is removed first
+/// and `perm` (when not 0) applied, as redis-server does.
+#[cfg(unix)]
+fn bind_unix(path: &str, perm: u32) -> Result<connection::Listener, StartError> {
+    use std::os::unix::fs::PermissionsExt;
+    // Redis unlinks whatever is there ("don't care if this fails"): a
+    // socket left by a server that was killed would refuse the bind.
+    let _ = std::fs::remove_file(path);
+    let listener = tokio::net::UnixListener::bind(path).map_err(|source| StartError::Bind {
+        addr: path.to_string(),
+        source,
+    })?;
+    if perm != 0 {
+        if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(perm)) {
+            warn!(path, error = %e, "unixsocketperm: chmod failed");
+        }
+    }
+    Ok(connection::Listener::Unix {
+        listener,
+        path: path.into(),
+    })
+}
+
+#[cfg(not(unix))]
+fn bind_unix(path: &str, _perm: u32) -> Result<connection::Listener, StartError> {
+    Err(StartError::Bind {
+        addr: path.to_string(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "unix sockets need a unix system",
+        ),
+    })
+}
+
 /// A running server.
 pub struct ServerHandle {
+    /// The unix socket's path, removed when the server stops.
+    unixsocket: Option<std::path::PathBuf>,
     addrs: Vec<SocketAddr>,
     metrics_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
@@ -454,9 +514,18 @@ pub struct ServerHandle {
 }
 
 impl ServerHandle {
-    /// The first bound address.
+    /// The first bound TCP address. Panics for a server that listens only
+    /// on a unix socket (`port 0` with `unixsocket`); see [`Self::addrs`].
     pub fn addr(&self) -> SocketAddr {
-        self.addrs[0]
+        *self
+            .addrs
+            .first()
+            .expect("addr() of a server without TCP listeners (unixsocket with port 0)")
+    }
+
+    /// The unix socket's path (`unixsocket`), if it serves one.
+    pub fn unixsocket(&self) -> Option<&std::path::Path> {
+        self.unixsocket.as_deref()
     }
 
     pub fn addrs(&self) -> &[SocketAddr] {
@@ -502,6 +571,17 @@ impl ServerHandle {
 
     async fn drain(&mut self) {
         while self.tasks.join_next().await.is_some() {}
+        // The accept loops have ended: nothing listens on the socket now.
+        if let Some(path) = self.unixsocket.take() {
+            info!("Removing the unix socket file.");
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    warn!(path = %path.display(), error = %e, "Error removing the unix socket file")
+                }
+            }
+        }
         // Connection tasks end on the shutdown signal; give them a moment.
         for _ in 0..200 {
             if self.shared.clients.is_empty() {

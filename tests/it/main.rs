@@ -24,6 +24,7 @@ mod list;
 mod meta;
 mod metrics;
 mod notifications;
+mod ops;
 mod persistence;
 mod pubsub;
 mod rdb;
