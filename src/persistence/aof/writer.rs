@@ -494,19 +494,38 @@ impl AofHandle {
         }
         let notify = Arc::new(tokio::sync::Notify::new());
         *self.shared.inline.lock() = Some(notify.clone());
+        let mut group = Group::default();
         loop {
             notify.notified().await;
             if self.shared.stop.load(Ordering::Acquire) {
                 break;
             }
             // Let every runnable client (and the sockets ready now) append
-            // first: the fdatasync below then covers all of them.
+            // first: the fdatasync below then covers all of them. Then, as
+            // the sync thread's group commit does, keep yielding until as
+            // many waiters as the last round released have arrived (their
+            // replies went out one task at a time, so their next requests
+            // trickle in), for at most half the last fdatasync.
             tokio::task::yield_now().await;
+            if group.released > 1 {
+                let deadline = Instant::now() + (group.last_sync / 2).min(Group::MAX_WAIT);
+                while self.shared.arrivals.load(Ordering::Acquire) - group.start < group.released
+                    && Instant::now() < deadline
+                    && !self.shared.stop.load(Ordering::Acquire)
+                {
+                    tokio::task::yield_now().await;
+                }
+            }
+            let now = self.shared.arrivals.load(Ordering::Acquire);
+            group.released = now - group.start;
+            group.start = now;
             let end = self.offset();
             if end > *self.shared.acked.borrow() && !self.shared.fatal.load(Ordering::Acquire) {
+                let t = Instant::now();
                 // A failure is recorded in the shared state, where the
                 // waiters find it.
                 let _ = self.shared.flush_and_sync_up_to(end);
+                group.last_sync = t.elapsed();
             }
         }
         *self.shared.inline.lock() = None;
