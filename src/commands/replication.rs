@@ -45,8 +45,9 @@ pub static COMMANDS: &[CommandSpec] = &[
         ),
 ];
 
-const TIMEOUT_NOT_INT: Error = Error::lit("ERR timeout is not an integer or out of range");
-const TIMEOUT_OUT_OF_RANGE: Error = Error::lit("ERR timeout is out of range");
+pub(crate) const TIMEOUT_NOT_INT: Error =
+    Error::lit("ERR timeout is not an integer or out of range");
+pub(crate) const TIMEOUT_OUT_OF_RANGE: Error = Error::lit("ERR timeout is out of range");
 const NO_AOF: Error =
     Error::lit("ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.");
 

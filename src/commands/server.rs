@@ -813,7 +813,7 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
                     .snapshot()
                     .iter()
                     .filter(|c| {
-                        c.awaiting.load(Ordering::Relaxed)
+                        (c.awaiting.load(Ordering::Relaxed) || c.postponed.load(Ordering::Relaxed))
                             && user.sees_db(c.db.load(Ordering::Relaxed))
                     })
                     .count();

@@ -364,10 +364,11 @@ impl Db {
 
     /// Evicts one key chosen by `policy` among `samples` sampled candidates
     /// (keyed as Redis's eviction pool ranks them); returns the bytes freed,
-    /// or `None` when the policy is `noeviction` or no key qualifies.
+    /// or `None` when the policy is `noeviction`, no key qualifies, or a
+    /// CLIENT PAUSE holds eviction (Redis's `EVICT_FAIL` while paused).
     pub fn evict_one(&mut self, policy: Policy, samples: usize, now: i64) -> Option<usize> {
         self.time_hint = now;
-        if policy == Policy::NoEviction || self.table.is_empty() {
+        if policy == Policy::NoEviction || self.table.is_empty() || self.held(now) {
             return None;
         }
         let volatile = policy.is_volatile();

@@ -34,14 +34,25 @@ pub struct Keyspace {
     /// A snapshot runs (or drains after a cancel): one at a time, since
     /// the DBs' snapshot bits have room for one epoch (see `snapshot.rs`).
     pub(crate) snapshot_busy: AtomicBool,
+    /// Until this time (ms; 0 = never) keys neither expire nor get evicted:
+    /// CLIENT PAUSE's end, shared with every [`Db`] (see `server::pause`).
+    pub expiry_hold: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Keyspace {
     pub fn new(count: usize) -> Keyspace {
+        let hold: std::sync::Arc<std::sync::atomic::AtomicI64> = Default::default();
         Keyspace {
-            dbs: (0..count).map(|_| Slot(Mutex::new(Db::new()))).collect(),
+            dbs: (0..count)
+                .map(|_| {
+                    let mut db = Db::new();
+                    db.hold = hold.clone();
+                    Slot(Mutex::new(db))
+                })
+                .collect(),
             effect_seq: Default::default(),
             snapshot_busy: AtomicBool::new(false),
+            expiry_hold: hold,
         }
     }
 

@@ -83,6 +83,9 @@ pub struct Client {
     /// Ops already charged to a DB's `max-ops-per-sec` bucket and not yet
     /// used: (DB index, count). See `tenancy::gate`.
     pub ops_credit: (usize, u32),
+    /// CLIENT NO-TOUCH ON (mirrored in [`ClientInfo::no_touch`] for CLIENT
+    /// LIST): dispatch marks the DB so lookups leave LRU/LFU alone.
+    pub no_touch: bool,
 }
 
 /// A client's channels, patterns and shard channels.
@@ -141,6 +144,8 @@ impl Client {
             kill_notify: tokio::sync::Notify::new(),
             blocked_db: AtomicI64::new(-1),
             awaiting: AtomicBool::new(false),
+            postponed: AtomicBool::new(false),
+            no_touch: AtomicBool::new(false),
             output: Default::default(),
             sub_counts: Default::default(),
             push_tx: push_tx.clone(),
@@ -152,6 +157,7 @@ impl Client {
             authenticated: srv.acl.default_is_open(),
             meter: srv.metrics.as_ref().map(|m| m.users.meter(&user)),
             ops_credit: (0, 0),
+            no_touch: false,
             replaying: false,
             effects: Vec::new(),
             effects_own: false,
@@ -220,6 +226,10 @@ pub struct ClientInfo {
     pub blocked_db: std::sync::atomic::AtomicI64,
     /// In WAIT or WAITAOF (an `Outcome::Await`): CLIENT UNBLOCK ends it.
     pub awaiting: AtomicBool,
+    /// Held by CLIENT PAUSE (counted as blocked, as Redis's postponed clients).
+    pub postponed: AtomicBool,
+    /// CLIENT NO-TOUCH ON: its commands leave LRU/LFU alone (flag `T`).
+    pub no_touch: AtomicBool,
     /// The connection's only wake-up source besides its socket: one
     /// channel for kills and pushes keeps the read loop to two futures.
     pub push_tx: mpsc::UnboundedSender<Push>,

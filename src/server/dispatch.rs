@@ -266,6 +266,11 @@ pub fn admit<'s>(ctx: &mut Ctx<'s>, argv: &[&[u8]]) -> Admission<'s> {
             return refuse(ctx, &e);
         }
     }
+    // CLIENT PAUSE: one relaxed load, zero unless a pause runs. Before the
+    // quota gate, so a held command is charged once, when it runs.
+    if ctx.srv.pause.mode() != 0 && paused(ctx, spec, argv) {
+        return Admission::Answered(Outcome::Paused);
+    }
     // Quota gate: one relaxed load and a branch for a DB without limits.
     let gates = ctx
         .srv
@@ -308,7 +313,11 @@ fn run<E: Executor>(
     }
     ctx.client.info.last_cmd.store(cmd.id, Ordering::Relaxed);
     let reply_mark = ctx.out.len();
-    let result = exec.execute(ctx, cmd, argv);
+    let result = if ctx.client.no_touch {
+        execute_no_touch(ctx, cmd, argv, exec)
+    } else {
+        exec.execute(ctx, cmd, argv)
+    };
     let ended = Instant::now();
     let elapsed = ended.duration_since(ctx.mark).as_micros() as u64;
     ctx.mark = ended;
@@ -357,6 +366,29 @@ fn run<E: Executor>(
         }
     }
     outcome
+}
+
+/// Runs a command of a CLIENT NO-TOUCH client with its DB marked so that
+/// lookups leave LRU/LFU alone (TOUCH excepted). Commands that lock DBs
+/// themselves (scripts, cross-DB ones) are not marked; a script's own
+/// commands come back through here.
+#[cold]
+#[inline(never)]
+fn execute_no_touch<E: Executor>(
+    ctx: &mut Ctx<'_>,
+    cmd: &'static Command,
+    argv: &[&[u8]],
+    exec: &E,
+) -> CmdResult {
+    let mark = !cmd.spec.has(flags::NO_DB_LOCK | flags::TOUCHES);
+    if mark {
+        ctx.db().no_touch = true;
+    }
+    let result = exec.execute(ctx, cmd, argv);
+    if mark {
+        ctx.db().no_touch = false;
+    }
+    result
 }
 
 /// The arguments as MONITOR and SLOWLOG keep them: secrets (the row's
@@ -434,6 +466,49 @@ fn record_effects(
             }
         }
     }
+}
+
+/// Whether a running CLIENT PAUSE holds this command: every command under
+/// `ALL`; under `WRITE` those Redis 7.2 counts as may-replicate (the
+/// `write` and `may_replicate` flags, a script whose shebang declares
+/// writes, EXEC of a queue holding one). Commands inside EXEC or a script
+/// and a replayed log never wait (the pause starts after the transaction).
+#[cold]
+#[inline(never)]
+fn paused(ctx: &Ctx<'_>, spec: &CommandSpec, argv: &[&[u8]]) -> bool {
+    use crate::server::pause::mode;
+    let c = &*ctx.client;
+    if c.in_exec || c.in_script || c.replaying {
+        return false;
+    }
+    match ctx.srv.pause.active(ctx.now) {
+        mode::NONE => false,
+        mode::ALL => true,
+        _ if spec.has(flags::RUNS_QUEUE) => c.multi.as_ref().is_some_and(|m| {
+            m.queue.iter().any(|q| {
+                let argv: Vec<&[u8]> = q.iter().map(Vec::as_slice).collect();
+                resolve(&argv).is_ok_and(|cmd| may_replicate(cmd.spec, &argv))
+            })
+        }),
+        _ => may_replicate(spec, argv),
+    }
+}
+
+/// Redis's `is_may_replicate_command` for one command: its flags, except
+/// that a script with a shebang says itself whether it writes
+/// (`flags=no-writes`), as `scriptFlagsToCmdFlags` does.
+fn may_replicate(spec: &CommandSpec, argv: &[&[u8]]) -> bool {
+    if spec.group == crate::commands::spec::Group::Scripting {
+        if let Some(body) = argv.get(1).filter(|b| b.starts_with(b"#!")) {
+            let line = body.split(|&b| b == b'\n').next().unwrap_or_default();
+            let no_writes = line.split(|&b| b == b' ').any(|w| {
+                w.strip_prefix(b"flags=")
+                    .is_some_and(|f| f.split(|&b| b == b',').any(|x| x == b"no-writes"))
+            });
+            return !no_writes;
+        }
+    }
+    spec.has(flags::WRITE | flags::MAY_REPLICATE)
 }
 
 /// LOADING refuses what is not flagged `loading`; MISCONF refuses writes

@@ -10,6 +10,7 @@ pub mod dispatch;
 pub mod effects;
 #[doc(hidden)]
 pub mod harness;
+pub mod pause;
 pub mod pubsub;
 pub mod stats;
 
@@ -70,6 +71,10 @@ pub struct Shared {
     /// This state's own `Arc`, for work that outlives a command (a
     /// background save, the AOF sink).
     pub me: std::sync::Weak<Shared>,
+    /// CLIENT PAUSE (see [`pause`]).
+    pub pause: pause::Pause,
+    /// DEBUG SET-ACTIVE-EXPIRE: whether cron runs the active expiry cycle.
+    pub active_expire: AtomicBool,
 }
 
 impl Shared {
@@ -82,9 +87,13 @@ impl Shared {
                 .map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)]))
                 .collect()
         };
+        let keyspace = Keyspace::new(config.databases);
+        let pause = pause::Pause::new(keyspace.expiry_hold.clone());
         let shared = Arc::new_cyclic(|me| Shared {
             me: me.clone(),
-            keyspace: Keyspace::new(config.databases),
+            pause,
+            active_expire: AtomicBool::new(true),
+            keyspace,
             acl: Acl::from_config(&config),
             clock: Clock::default(),
             clients: ClientRegistry::default(),
@@ -529,12 +538,16 @@ async fn cron(shared: Arc<Shared>) {
             .await;
         }
         let now = shared.clock.now_ms();
+        // A pause that ran out ends here even when no command notices.
+        shared.pause.end_if_due(now);
+        let expire = shared.active_expire.load(Ordering::Relaxed);
         for i in 0..shared.keyspace.len() {
             // Short lock per DB: ~2000 entries examined per tick at most.
             let Some(mut db) = shared.keyspace.try_lock(i) else {
                 continue;
             };
-            db.active_expire(now, 2000);
+            // Budget 0 (DEBUG SET-ACTIVE-EXPIRE 0) refreshes the DB's clock only.
+            db.active_expire(now, if expire { 2000 } else { 0 });
             // Expiry and other DBs' cross-DB writes change usage too: the
             // global limit's sum is never more than one tick stale.
             shared.tenancy.recount(i, &db);

@@ -21,6 +21,7 @@ mod limits;
 mod list;
 mod meta;
 mod metrics;
+mod pause;
 mod persistence;
 mod pubsub;
 mod rdb;
