@@ -213,10 +213,16 @@ impl Db {
     /// Drops `key` if it has expired; true when it did, or when it has
     /// expired but a pause keeps it (Redis's `KEY_EXPIRED` without the
     /// delete): callers then treat it as missing.
+    #[inline]
     fn expire_if_needed(&mut self, key: &[u8], now: i64) -> bool {
         if self.volatile == 0 || self.loading {
             return false;
         }
+        self.expire_volatile(key, now)
+    }
+
+    /// [`Db::expire_if_needed`] once some key has a TTL.
+    fn expire_volatile(&mut self, key: &[u8], now: i64) -> bool {
         match self.table.get(key) {
             Some(e) if is_expired(e, now) => {
                 if self.held(now) {

@@ -313,11 +313,11 @@ fn run<E: Executor>(
     }
     ctx.client.info.last_cmd.store(cmd.id, Ordering::Relaxed);
     let reply_mark = ctx.out.len();
-    let result = if ctx.client.no_touch {
-        execute_no_touch(ctx, cmd, argv, exec)
-    } else {
-        exec.execute(ctx, cmd, argv)
-    };
+    let no_touch = ctx.client.no_touch && set_no_touch(ctx, spec, true);
+    let result = exec.execute(ctx, cmd, argv);
+    if no_touch {
+        set_no_touch(ctx, spec, false);
+    }
     let ended = Instant::now();
     let elapsed = ended.duration_since(ctx.mark).as_micros() as u64;
     ctx.mark = ended;
@@ -368,27 +368,18 @@ fn run<E: Executor>(
     outcome
 }
 
-/// Runs a command of a CLIENT NO-TOUCH client with its DB marked so that
-/// lookups leave LRU/LFU alone (TOUCH excepted). Commands that lock DBs
-/// themselves (scripts, cross-DB ones) are not marked; a script's own
-/// commands come back through here.
+/// Marks (or unmarks) the DB of a CLIENT NO-TOUCH client's command so
+/// that lookups leave LRU/LFU alone; TOUCH is exempt. Commands that lock
+/// DBs themselves (scripts, cross-DB ones) are not marked; a script's own
+/// commands come back through dispatch and are. True when it marked.
 #[cold]
 #[inline(never)]
-fn execute_no_touch<E: Executor>(
-    ctx: &mut Ctx<'_>,
-    cmd: &'static Command,
-    argv: &[&[u8]],
-    exec: &E,
-) -> CmdResult {
-    let mark = !cmd.spec.has(flags::NO_DB_LOCK | flags::TOUCHES);
-    if mark {
-        ctx.db().no_touch = true;
+fn set_no_touch(ctx: &mut Ctx<'_>, spec: &CommandSpec, on: bool) -> bool {
+    if spec.has(flags::NO_DB_LOCK | flags::TOUCHES) {
+        return false;
     }
-    let result = exec.execute(ctx, cmd, argv);
-    if mark {
-        ctx.db().no_touch = false;
-    }
-    result
+    ctx.db().no_touch = on;
+    true
 }
 
 /// The arguments as MONITOR and SLOWLOG keep them: secrets (the row's
