@@ -11,6 +11,7 @@ pub mod acl;
 pub mod args;
 pub mod bitmap;
 pub mod blocking;
+pub mod cluster;
 pub mod connection;
 pub mod dump;
 pub mod errors;
@@ -22,6 +23,7 @@ pub mod hash;
 pub mod hll;
 pub mod list;
 pub mod memory;
+pub mod module;
 pub mod outcome;
 pub mod pubsub;
 pub mod replication;
@@ -73,6 +75,8 @@ pub static ALL_GROUPS: &[&[CommandSpec]] = &[
     acl::COMMANDS,
     scripting::COMMANDS,
     stream::COMMANDS,
+    cluster::COMMANDS,
+    module::COMMANDS,
 ];
 
 /// What a handler runs with.

@@ -142,6 +142,7 @@ pub enum Group {
     Scripting,
     Connection,
     Server,
+    Cluster,
 }
 
 impl Group {
@@ -162,6 +163,7 @@ impl Group {
             Group::Scripting => "scripting",
             Group::Connection => "connection",
             Group::Server => "server",
+            Group::Cluster => "cluster",
         }
     }
 
@@ -183,6 +185,7 @@ impl Group {
             Group::Scripting => cat::SCRIPTING,
             Group::Connection => cat::CONNECTION,
             Group::Server => 0,
+            Group::Cluster => 0,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod absent;
 mod acl;
 mod bitmap;
 mod blocking;
