@@ -13,6 +13,7 @@ pub mod bitmap;
 pub mod blocking;
 pub mod cluster;
 pub mod connection;
+pub mod debug;
 pub mod dump;
 pub mod errors;
 pub mod generic;
@@ -76,6 +77,7 @@ pub static ALL_GROUPS: &[&[CommandSpec]] = &[
     scripting::COMMANDS,
     stream::COMMANDS,
     cluster::COMMANDS,
+    debug::COMMANDS,
     module::COMMANDS,
 ];
 

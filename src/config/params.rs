@@ -223,6 +223,17 @@ macro_rules! accepted {
     };
 }
 
+/// A [`Class::Honoured`] row kept like an [`accepted!`] one (in
+/// `Config::accepted`), for settings only a command reads (DEBUG, LATENCY).
+macro_rules! kept {
+    ($name:literal, $default:literal, $mutable:literal, $check:expr) => {
+        Param {
+            class: Class::Honoured,
+            ..accepted!($name, $default, $mutable, $check, "")
+        }
+    };
+}
+
 /// A [`Class::Refused`] row: reads give Redis's default; a value that
 /// `$check` finds valid and equal to it is taken (so a file or test suite
 /// that spells out the default works), anything else fails with `$why`.
@@ -390,7 +401,7 @@ const ENCODING: &str =
     "how Redis packs this type in memory: keyward's layout is its own and replies are the same";
 const PROCESS: &str = "process housekeeping (logs, titles, CPU affinity, OOM score) that keyward leaves to its supervisor: no data or limit depends on it";
 const NO_COMMAND: &str =
-    "enables a command keyward does not have (DEBUG, MODULE): there is nothing to enable";
+    "enables a command keyward does not have (MODULE LOAD): there is nothing to enable";
 const NO_LATENCY: &str = "keyward has no LATENCY command or INFO latencystats: nothing reads it";
 const INCREMENTAL_FSYNC: &str =
     "paces fsyncs while Redis writes a file: keyward fsyncs every file before it uses it either way";
@@ -1503,13 +1514,7 @@ pub static PARAMS: &[Param] = &[
         octal_v,
         "applies to the unix socket, which keyward does not open (see unixsocket)"
     ),
-    accepted!(
-        "enable-debug-command",
-        "no",
-        false,
-        protected_ok,
-        NO_COMMAND
-    ),
+    kept!("enable-debug-command", "no", false, protected_ok),
     accepted!(
         "enable-module-command",
         "no",

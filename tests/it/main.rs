@@ -11,6 +11,7 @@ mod blocking;
 mod boundary;
 mod config;
 mod connection;
+mod debug;
 mod dump;
 mod effects;
 mod eviction;
