@@ -75,6 +75,9 @@ pub struct Shared {
     pub pause: pause::Pause,
     /// DEBUG SET-ACTIVE-EXPIRE: whether cron runs the active expiry cycle.
     pub active_expire: AtomicBool,
+    /// The highest memory use seen (the DBs' accounted bytes, sampled by
+    /// cron and MEMORY STATS): MEMORY STATS `peak.allocated`.
+    pub memory_peak: AtomicU64,
 }
 
 impl Shared {
@@ -93,6 +96,7 @@ impl Shared {
             me: me.clone(),
             pause,
             active_expire: AtomicBool::new(true),
+            memory_peak: AtomicU64::new(0),
             keyspace,
             acl: Acl::from_config(&config),
             clock: Clock::default(),
@@ -541,6 +545,9 @@ async fn cron(shared: Arc<Shared>) {
         // A pause that ran out ends here even when no command notices.
         shared.pause.end_if_due(now);
         let expire = shared.active_expire.load(Ordering::Relaxed);
+        shared
+            .memory_peak
+            .fetch_max(shared.tenancy.total_used(), Ordering::Relaxed);
         for i in 0..shared.keyspace.len() {
             // Short lock per DB: ~2000 entries examined per tick at most.
             let Some(mut db) = shared.keyspace.try_lock(i) else {
