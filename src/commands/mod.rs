@@ -22,6 +22,7 @@ mod geohash;
 pub mod glob;
 pub mod hash;
 pub mod hll;
+pub mod latency;
 pub mod list;
 pub mod memory;
 pub mod module;
@@ -78,6 +79,7 @@ pub static ALL_GROUPS: &[&[CommandSpec]] = &[
     stream::COMMANDS,
     cluster::COMMANDS,
     debug::COMMANDS,
+    latency::COMMANDS,
     module::COMMANDS,
 ];
 

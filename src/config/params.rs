@@ -402,7 +402,6 @@ const ENCODING: &str =
 const PROCESS: &str = "process housekeeping (logs, titles, CPU affinity, OOM score) that keyward leaves to its supervisor: no data or limit depends on it";
 const NO_COMMAND: &str =
     "enables a command keyward does not have (MODULE LOAD): there is nothing to enable";
-const NO_LATENCY: &str = "keyward has no LATENCY command or INFO latencystats: nothing reads it";
 const INCREMENTAL_FSYNC: &str =
     "paces fsyncs while Redis writes a file: keyward fsyncs every file before it uses it either way";
 const REPLICATION_KNOB: &str =
@@ -580,7 +579,13 @@ fn percentiles_v(v: &str) -> Result<String, String> {
     for p in v.split_whitespace() {
         match p.parse::<f64>() {
             Ok(f) if (0.0..=100.0).contains(&f) => out.push(f.to_string()),
-            _ => return Err("latency-tracking-info-percentiles: invalid percentile".into()),
+            Ok(_) => {
+                return Err(
+                    "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                        .into(),
+                )
+            }
+            Err(_) => return Err("Invalid latency-tracking-info-percentiles parameters".into()),
         }
     }
     Ok(out.join(" "))
@@ -1522,20 +1527,15 @@ pub static PARAMS: &[Param] = &[
         protected_ok,
         NO_COMMAND
     ),
-    accepted!(
-        "latency-monitor-threshold",
-        "0",
-        true,
-        |v| int_v(v, 0, LLONG_MAX),
-        NO_LATENCY
-    ),
-    accepted!("latency-tracking", "yes", true, bool_v, NO_LATENCY),
-    accepted!(
+    kept!("latency-monitor-threshold", "0", true, |v| int_v(
+        v, 0, LLONG_MAX
+    )),
+    kept!("latency-tracking", "yes", true, bool_v),
+    kept!(
         "latency-tracking-info-percentiles",
         "50 99 99.9",
         true,
-        percentiles_v,
-        NO_LATENCY
+        percentiles_v
     ),
     accepted!(
         "tracking-table-max-keys",

@@ -327,6 +327,11 @@ fn run<E: Executor>(
     let traffic = !ctx.client.replaying;
     if traffic {
         stat.record(elapsed, ctx.client);
+        // latency-tracking and the latency monitor: one load when both off.
+        let lat = ctx.srv.hot.latency.load();
+        if lat != 0 {
+            latency_sample(ctx, spec, stat, elapsed, lat);
+        }
     }
     let (outcome, failed) = match result {
         Ok(Outcome::Refused(refused)) => {
@@ -380,6 +385,26 @@ fn set_no_touch(ctx: &mut Ctx<'_>, spec: &CommandSpec, on: bool) -> bool {
     }
     ctx.db().no_touch = on;
     true
+}
+
+/// The command's latency into its histogram (`latency-tracking`) and, at
+/// or past `latency-monitor-threshold`, into the monitor's `command` or
+/// `fast-command` event, as Redis's `call()` does.
+#[inline]
+fn latency_sample(ctx: &Ctx<'_>, spec: &CommandSpec, stat: &CmdStat, elapsed: u64, lat: u64) {
+    use crate::server::latency::TRACKING;
+    if lat & TRACKING != 0 {
+        stat.hist.record(elapsed);
+    }
+    let threshold = lat & !TRACKING;
+    if threshold != 0 && elapsed >= threshold {
+        let event = if spec.has(flags::FAST) {
+            "fast-command"
+        } else {
+            "command"
+        };
+        ctx.srv.latency.add(event, elapsed / 1000, ctx.now / 1000);
+    }
 }
 
 /// The arguments as MONITOR and SLOWLOG keep them: secrets (the row's

@@ -10,6 +10,7 @@ pub mod dispatch;
 pub mod effects;
 #[doc(hidden)]
 pub mod harness;
+pub mod latency;
 pub mod pause;
 pub mod pubsub;
 pub mod stats;
@@ -78,6 +79,8 @@ pub struct Shared {
     /// The highest memory use seen (the DBs' accounted bytes, sampled by
     /// cron and MEMORY STATS): MEMORY STATS `peak.allocated`.
     pub memory_peak: AtomicU64,
+    /// The latency monitor's events (LATENCY LATEST, HISTORY …).
+    pub latency: latency::Monitor,
 }
 
 impl Shared {
@@ -97,6 +100,7 @@ impl Shared {
             pause,
             active_expire: AtomicBool::new(true),
             memory_peak: AtomicU64::new(0),
+            latency: Default::default(),
             keyspace,
             acl: Acl::from_config(&config),
             clock: Clock::default(),
@@ -191,6 +195,17 @@ impl Shared {
         let _ = rx.wait_for(|&s| s).await.map(|_| ());
     }
 
+    /// Records `event` in the latency monitor when it took at least
+    /// `latency-monitor-threshold` (Redis's `latencyAddSampleIfNeeded`).
+    pub fn latency_event(&self, event: &'static str, took: Duration) {
+        let threshold = self.hot.latency.load() & !latency::TRACKING;
+        let us = took.as_micros() as u64;
+        if threshold != 0 && us >= threshold {
+            self.latency
+                .add(event, us / 1000, self.clock.now_ms() / 1000);
+        }
+    }
+
     pub fn databases(&self) -> usize {
         self.keyspace.len()
     }
@@ -217,6 +232,8 @@ pub struct HotConfig {
     pub all_dbs_own: AtomicBool,
     /// Encoding thresholds, read by every collection write.
     thresholds: [AtomicI64; 8],
+    /// `latency-tracking` and `latency-monitor-threshold`, one word.
+    pub latency: latency::HotLatency,
 }
 
 impl HotConfig {
@@ -224,6 +241,16 @@ impl HotConfig {
         self.slowlog_threshold
             .store(c.slowlog_log_slower_than, Ordering::Relaxed);
         self.idle_timeout_s.store(c.timeout, Ordering::Relaxed);
+        let kept = |name: &str, default: &str| {
+            c.accepted
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| default.to_string())
+        };
+        self.latency.set(
+            kept("latency-tracking", "yes") == "yes",
+            kept("latency-monitor-threshold", "0").parse().unwrap_or(0),
+        );
         self.all_dbs_own.store(c.flushall_own, Ordering::Relaxed);
         self.proto_max_bulk_len
             .store(c.proto_max_bulk_len as u64, Ordering::Relaxed);
@@ -554,7 +581,9 @@ async fn cron(shared: Arc<Shared>) {
                 continue;
             };
             // Budget 0 (DEBUG SET-ACTIVE-EXPIRE 0) refreshes the DB's clock only.
+            let started = Instant::now();
             db.active_expire(now, if expire { 2000 } else { 0 });
+            shared.latency_event("expire-cycle", started.elapsed());
             // Expiry and other DBs' cross-DB writes change usage too: the
             // global limit's sum is never more than one tick stale.
             shared.tenancy.recount(i, &db);

@@ -19,6 +19,7 @@ mod generic;
 mod geo;
 mod hash;
 mod hll;
+mod latency;
 mod limits;
 mod list;
 mod meta;
