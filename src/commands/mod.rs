@@ -24,6 +24,7 @@ pub mod hash;
 pub mod hll;
 pub mod latency;
 pub mod list;
+pub mod lolwut;
 pub mod memory;
 pub mod module;
 pub mod outcome;
@@ -80,6 +81,7 @@ pub static ALL_GROUPS: &[&[CommandSpec]] = &[
     cluster::COMMANDS,
     debug::COMMANDS,
     latency::COMMANDS,
+    lolwut::COMMANDS,
     module::COMMANDS,
 ];
 

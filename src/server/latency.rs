@@ -137,10 +137,18 @@ fn slot_high(i: usize) -> u64 {
 impl Histogram {
     #[inline]
     pub fn record(&self, us: u64) {
+        match self.0.get() {
+            Some(h) => h[slot(us)].fetch_add(1, Ordering::Relaxed),
+            None => self.first(us),
+        };
+    }
+
+    #[cold]
+    fn first(&self, us: u64) -> u64 {
         let h = self
             .0
             .get_or_init(|| (0..HIST_SLOTS).map(|_| AtomicU64::new(0)).collect());
-        h[slot(us)].fetch_add(1, Ordering::Relaxed);
+        h[slot(us)].fetch_add(1, Ordering::Relaxed)
     }
 
     /// Adds this histogram's counts into `into` (shards summed).

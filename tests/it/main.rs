@@ -22,6 +22,7 @@ mod hll;
 mod latency;
 mod limits;
 mod list;
+mod lolwut;
 mod meta;
 mod metrics;
 mod pause;
