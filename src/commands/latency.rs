@@ -153,7 +153,7 @@ fn histogram(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 /// Redis's latency doctor, from the monitor's events.
 fn doctor(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     let events = ctx.srv.latency.events();
-    let threshold_ms = (ctx.srv.hot.latency.load() & !latency::TRACKING) / 1000;
+    let threshold_ms = ctx.srv.hot.latency.threshold_us() / 1000;
     let text = if events.is_empty() && threshold_ms == 0 {
         "I'm sorry, Dave, I can't do that. Latency monitoring is disabled in this Redis instance. You may use \"CONFIG SET latency-monitor-threshold <milliseconds>.\" in order to enable it. If we weren't in a deep space mission I'd suggest to take a look at https://redis.io/topics/latency-monitor.\n".to_string()
     } else if events.is_empty() {

@@ -83,15 +83,26 @@ impl Monitor {
 }
 
 /// The two settings the hot path reads, in one word: bit 63 = tracking on,
-/// the rest the monitor's threshold in µs (0 = off).
-#[derive(Default)]
+/// the rest the monitor's threshold in µs, [`OFF`] when the monitor is off
+/// (so one comparison decides: no duration reaches it).
 pub struct HotLatency(AtomicU64);
 
 pub const TRACKING: u64 = 1 << 63;
+/// The threshold bits of a monitor that is off.
+pub const OFF: u64 = TRACKING - 1;
+
+impl Default for HotLatency {
+    fn default() -> Self {
+        HotLatency(AtomicU64::new(TRACKING | OFF))
+    }
+}
 
 impl HotLatency {
     pub fn set(&self, tracking: bool, threshold_ms: u64) {
-        let t = threshold_ms.saturating_mul(1000).min(TRACKING - 1);
+        let t = match threshold_ms {
+            0 => OFF,
+            ms => ms.saturating_mul(1000).min(OFF),
+        };
         self.0
             .store(t | if tracking { TRACKING } else { 0 }, Ordering::Relaxed);
     }
@@ -99,6 +110,14 @@ impl HotLatency {
     #[inline(always)]
     pub fn load(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
+    }
+
+    /// The monitor's threshold in µs; 0 when it is off.
+    pub fn threshold_us(&self) -> u64 {
+        match self.load() & !TRACKING {
+            OFF => 0,
+            t => t,
+        }
     }
 }
 

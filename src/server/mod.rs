@@ -200,7 +200,7 @@ impl Shared {
     pub fn latency_event(&self, event: &'static str, took: Duration) {
         let threshold = self.hot.latency.load() & !latency::TRACKING;
         let us = took.as_micros() as u64;
-        if threshold != 0 && us >= threshold {
+        if us >= threshold {
             self.latency
                 .add(event, us / 1000, self.clock.now_ms() / 1000);
         }
