@@ -651,7 +651,13 @@ fn aof_config(srv: &Shared, c: &Config) -> AofConfig {
     a.use_rdb_preamble = c.aof_use_rdb_preamble;
     // The connection writes the buffer once per batch (`reply_ticket`).
     a.defer_write = true;
-    let _ = srv;
+    // aof-write and aof-fsync-always in the latency monitor.
+    let me = srv.me.clone();
+    a.latency = Some(Arc::new(move |event, took| {
+        if let Some(srv) = me.upgrade() {
+            srv.latency_event(event, took);
+        }
+    }));
     a
 }
 
