@@ -470,9 +470,13 @@ pub fn client_line(ctx: &Ctx<'_>, c: &ClientInfo) -> String {
         u16::MAX => "NULL".to_string(),
         id => REGISTRY.get(id).fullname.clone(),
     };
+    // Redis's order: O, P, b, e, T (N when none).
     let mut fl = String::new();
     if c.monitor.load(Ordering::Relaxed) {
         fl.push('O');
+    }
+    if c.sub_counts.iter().any(|n| n.load(Ordering::Relaxed) > 0) {
+        fl.push('P');
     }
     if c.blocked_db.load(Ordering::Relaxed) >= 0
         || c.awaiting.load(Ordering::Relaxed)
@@ -485,9 +489,6 @@ pub fn client_line(ctx: &Ctx<'_>, c: &ClientInfo) -> String {
     }
     if c.no_touch.load(Ordering::Relaxed) {
         fl.push('T');
-    }
-    if c.sub_counts.iter().any(|n| n.load(Ordering::Relaxed) > 0) {
-        fl.push('P');
     }
     if fl.is_empty() {
         fl.push('N');

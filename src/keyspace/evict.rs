@@ -660,6 +660,26 @@ mod tests {
     }
 
     #[test]
+    fn a_pause_holds_eviction_and_active_expiry() {
+        let mut db = Db::new();
+        for i in 0..10 {
+            let k = format!("k{i}");
+            db.insert(Entry::new(k.as_bytes(), NewValue::Str(b"v"), Some(100), 0));
+        }
+        db.hold.store(10_000, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(db.evict_one(Policy::AllKeysRandom, 5, 1000), None);
+        assert_eq!(db.active_expire(1000, 100), 0);
+        assert_eq!(db.len(), 10);
+        // Expired keys read as missing but stay.
+        assert!(!db.exists(b"k1", 1000));
+        assert!(db.get_read(b"k2", 1000).is_none());
+        assert_eq!(db.len(), 10);
+        // The pause over: both resume.
+        assert!(db.evict_one(Policy::AllKeysRandom, 5, 20_000).is_some());
+        assert!(db.active_expire(20_000, 100) > 0);
+    }
+
+    #[test]
     fn evicting_an_expired_key_counts_as_eviction() {
         let now = 1_700_000_000_000;
         let mut db = seeded();
