@@ -21,6 +21,11 @@
 //! # Ok(()) }
 //! ```
 
+// Links mimalloc's C library into every build of the crate (MEMORY PURGE
+// calls `mi_collect`), not only into the binary that makes it the global
+// allocator.
+extern crate mimalloc as _;
+
 pub mod acl;
 pub mod clock;
 pub mod commands;

@@ -605,6 +605,7 @@ const SECTIONS: &[&str] = &[
     "modules",
     "commandstats",
     "errorstats",
+    "latencystats",
     "cluster",
     "keyspace",
     "tenancy",
@@ -623,7 +624,7 @@ fn bit(name: &str) -> u32 {
 
 /// Sections of plain `INFO` / `INFO default`: all but commandstats.
 fn default_mask() -> u32 {
-    ALL_MASK & !bit("commandstats")
+    ALL_MASK & !bit("commandstats") & !bit("latencystats")
 }
 
 /// Redis's `bytesToHuman`.
@@ -645,7 +646,7 @@ fn human(n: u64) -> String {
     }
 }
 
-fn rss_bytes() -> u64 {
+pub(crate) fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
         .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
@@ -813,7 +814,7 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
                     .snapshot()
                     .iter()
                     .filter(|c| {
-                        c.awaiting.load(Ordering::Relaxed)
+                        (c.awaiting.load(Ordering::Relaxed) || c.postponed.load(Ordering::Relaxed))
                             && user.sees_db(c.db.load(Ordering::Relaxed))
                     })
                     .count();
@@ -1004,6 +1005,37 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
                             "calls={},usec={},usec_per_call={per:.2},rejected_calls={},failed_calls={}",
                             t.calls, t.usec, t.rejected, t.failed
                         ),
+                    );
+                }
+            }
+            // Like commandstats: what the others run is not a tenant's.
+            "latencystats" if user.is_restricted() => {}
+            "latencystats" => {
+                let ps: Vec<f64> = cfg
+                    .accepted
+                    .get("latency-tracking-info-percentiles")
+                    .map_or("50 99 99.9", String::as_str)
+                    .split_whitespace()
+                    .filter_map(|p| p.parse().ok())
+                    .collect();
+                for c in &REGISTRY.commands {
+                    let counts = srv.stats.histogram(c.id);
+                    if counts.iter().all(|&n| n == 0) {
+                        continue;
+                    }
+                    let values: Vec<String> = ps
+                        .iter()
+                        .map(|&p| {
+                            format!(
+                                "p{}={:.3}",
+                                crate::server::latency::percentile_name(p),
+                                crate::server::latency::percentile(&counts, p) as f64
+                            )
+                        })
+                        .collect();
+                    line(
+                        &format!("latency_percentiles_usec_{}", c.fullname),
+                        &values.join(","),
                     );
                 }
             }

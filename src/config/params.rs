@@ -223,6 +223,17 @@ macro_rules! accepted {
     };
 }
 
+/// A [`Class::Honoured`] row kept like an [`accepted!`] one (in
+/// `Config::accepted`), for settings only a command reads (DEBUG, LATENCY).
+macro_rules! kept {
+    ($name:literal, $default:literal, $mutable:literal, $check:expr) => {
+        Param {
+            class: Class::Honoured,
+            ..accepted!($name, $default, $mutable, $check, "")
+        }
+    };
+}
+
 /// A [`Class::Refused`] row: reads give Redis's default; a value that
 /// `$check` finds valid and equal to it is taken (so a file or test suite
 /// that spells out the default works), anything else fails with `$why`.
@@ -411,8 +422,7 @@ const ENCODING: &str =
     "how Redis packs this type in memory: keyward's layout is its own and replies are the same";
 const PROCESS: &str = "process housekeeping (logs, titles, CPU affinity, OOM score) that keyward leaves to its supervisor: no data or limit depends on it";
 const NO_COMMAND: &str =
-    "enables a command keyward does not have (DEBUG, MODULE): there is nothing to enable";
-const NO_LATENCY: &str = "keyward has no LATENCY command or INFO latencystats: nothing reads it";
+    "enables a command keyward does not have (MODULE LOAD): there is nothing to enable";
 const INCREMENTAL_FSYNC: &str =
     "paces fsyncs while Redis writes a file: keyward fsyncs every file before it uses it either way";
 const REPLICATION_KNOB: &str =
@@ -589,7 +599,13 @@ fn percentiles_v(v: &str) -> Result<String, String> {
     for p in v.split_whitespace() {
         match p.parse::<f64>() {
             Ok(f) if (0.0..=100.0).contains(&f) => out.push(f.to_string()),
-            _ => return Err("latency-tracking-info-percentiles: invalid percentile".into()),
+            Ok(_) => {
+                return Err(
+                    "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                        .into(),
+                )
+            }
+            Err(_) => return Err("Invalid latency-tracking-info-percentiles parameters".into()),
         }
     }
     Ok(out.join(" "))
@@ -1567,13 +1583,7 @@ pub static PARAMS: &[Param] = &[
         |v| int_v(v, 0, i64::from(u32::MAX)),
         PROCESS
     ),
-    accepted!(
-        "enable-debug-command",
-        "no",
-        false,
-        protected_ok,
-        NO_COMMAND
-    ),
+    kept!("enable-debug-command", "no", false, protected_ok),
     accepted!(
         "enable-module-command",
         "no",
@@ -1581,20 +1591,15 @@ pub static PARAMS: &[Param] = &[
         protected_ok,
         NO_COMMAND
     ),
-    accepted!(
-        "latency-monitor-threshold",
-        "0",
-        true,
-        |v| int_v(v, 0, LLONG_MAX),
-        NO_LATENCY
-    ),
-    accepted!("latency-tracking", "yes", true, bool_v, NO_LATENCY),
-    accepted!(
+    kept!("latency-monitor-threshold", "0", true, |v| int_v(
+        v, 0, LLONG_MAX
+    )),
+    kept!("latency-tracking", "yes", true, bool_v),
+    kept!(
         "latency-tracking-info-percentiles",
         "50 99 99.9",
         true,
-        percentiles_v,
-        NO_LATENCY
+        percentiles_v
     ),
     Param {
         name: "tracking-table-max-keys",

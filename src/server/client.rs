@@ -145,6 +145,9 @@ pub struct Client {
     /// Invalidations of this client's own tracked keys by the running
     /// command: written after its reply, as in Redis 7.2.
     pub track_pushes: Vec<u8>,
+    /// CLIENT NO-TOUCH ON (mirrored in [`ClientInfo::no_touch`] for CLIENT
+    /// LIST): dispatch marks the DB so lookups leave LRU/LFU alone.
+    pub no_touch: bool,
 }
 
 /// A client's channels, patterns and shard channels.
@@ -203,6 +206,8 @@ impl Client {
             kill_notify: tokio::sync::Notify::new(),
             blocked_db: AtomicI64::new(-1),
             awaiting: AtomicBool::new(false),
+            postponed: AtomicBool::new(false),
+            no_touch: AtomicBool::new(false),
             output: Default::default(),
             sub_counts: Default::default(),
             tracking: AtomicU8::new(0),
@@ -219,6 +224,7 @@ impl Client {
             caching: Default::default(),
             track_seen: 0,
             track_pushes: Vec::new(),
+            no_touch: false,
             replaying: false,
             effects: Vec::new(),
             effects_own: false,
@@ -292,6 +298,10 @@ pub struct ClientInfo {
     pub tracking: AtomicU8,
     /// CLIENT TRACKING … REDIRECT id (0: none).
     pub redirect: AtomicU64,
+    /// Held by CLIENT PAUSE (counted as blocked, as Redis's postponed clients).
+    pub postponed: AtomicBool,
+    /// CLIENT NO-TOUCH ON: its commands leave LRU/LFU alone (flag `T`).
+    pub no_touch: AtomicBool,
     /// The connection's only wake-up source besides its socket: one
     /// channel for kills and pushes keeps the read loop to two futures.
     pub push_tx: mpsc::UnboundedSender<Push>,

@@ -235,6 +235,7 @@ async fn run<S: Stream>(
     let mut blocked: Option<Blocked> = None;
     let mut awaited: Option<Awaited> = None;
     let mut script_wait = false;
+    let mut pause_wait = false;
     let info = client.info.clone();
     loop {
         if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
@@ -343,9 +344,11 @@ async fn run<S: Stream>(
                     argv.extend(spans[a..b].iter().map(|&(s, e)| &buf[s..e]));
                     let mark = ctx.out.len();
                     let outcome = dispatch(&mut ctx, &argv);
-                    if outcome == Outcome::Wait {
-                        // Not run: it runs again once the script lets it.
-                        script_wait = true;
+                    if outcome == Outcome::Wait || outcome == Outcome::Paused {
+                        // Not run: it runs again once the script (or the
+                        // pause) lets it.
+                        script_wait = outcome == Outcome::Wait;
+                        pause_wait = outcome == Outcome::Paused;
                         pos = start;
                         pending = true;
                         need = 1;
@@ -373,7 +376,7 @@ async fn run<S: Stream>(
                         // The rest of the pipeline waits until it unblocks.
                         Outcome::Block(b) => blocked = Some(*b),
                         Outcome::Await(a) => awaited = Some(*a),
-                        Outcome::Wait | Outcome::Refused(..) => {
+                        Outcome::Wait | Outcome::Paused | Outcome::Refused(..) => {
                             unreachable!("dispatch answers these itself")
                         }
                     }
@@ -391,7 +394,7 @@ async fn run<S: Stream>(
         }
         rbuf.advance(pos);
         need = need.saturating_sub(pos).max(1);
-        if script_wait {
+        if script_wait || pause_wait {
             // The batch was cut before the bad input: the re-parse after
             // the wait finds it again, after the commands before it ran.
             proto_err = None;
@@ -443,6 +446,17 @@ async fn run<S: Stream>(
         if script_wait {
             script_wait = false;
             srv.scripting.wait_turn(client.id, &srv.clock).await;
+        }
+        if pause_wait {
+            pause_wait = false;
+            // Counted as blocked (INFO blocked_clients, flag `b`), as
+            // Redis's postponed clients are; CLIENT UNBLOCK cannot end it.
+            info.postponed.store(true, Ordering::Relaxed);
+            srv.pause.wait(&srv.clock, &info.kill_notify).await;
+            info.postponed.store(false, Ordering::Relaxed);
+            if info.killed.load(Ordering::Acquire) {
+                return Ok(());
+            }
         }
         if rbuf.is_empty() && rbuf.capacity() > SHRINK_ABOVE {
             rbuf = BytesMut::with_capacity(READ_CHUNK);

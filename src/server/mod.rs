@@ -10,7 +10,9 @@ pub mod dispatch;
 pub mod effects;
 #[doc(hidden)]
 pub mod harness;
+pub mod latency;
 pub mod notify;
+pub mod pause;
 pub mod pubsub;
 pub mod stats;
 pub mod tracking;
@@ -74,6 +76,15 @@ pub struct Shared {
     /// This state's own `Arc`, for work that outlives a command (a
     /// background save, the AOF sink).
     pub me: std::sync::Weak<Shared>,
+    /// CLIENT PAUSE (see [`pause`]).
+    pub pause: pause::Pause,
+    /// DEBUG SET-ACTIVE-EXPIRE: whether cron runs the active expiry cycle.
+    pub active_expire: AtomicBool,
+    /// The highest memory use seen (the DBs' accounted bytes, sampled by
+    /// cron and MEMORY STATS): MEMORY STATS `peak.allocated`.
+    pub memory_peak: AtomicU64,
+    /// The latency monitor's events (LATENCY LATEST, HISTORY …).
+    pub latency: latency::Monitor,
 }
 
 impl Shared {
@@ -86,9 +97,15 @@ impl Shared {
                 .map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)]))
                 .collect()
         };
+        let keyspace = Keyspace::new(config.databases);
+        let pause = pause::Pause::new(keyspace.expiry_hold.clone());
         let shared = Arc::new_cyclic(|me| Shared {
             me: me.clone(),
-            keyspace: Keyspace::new(config.databases),
+            pause,
+            active_expire: AtomicBool::new(true),
+            memory_peak: AtomicU64::new(0),
+            latency: Default::default(),
+            keyspace,
             acl: Acl::from_config(&config),
             clock: Clock::default(),
             clients: ClientRegistry::default(),
@@ -188,6 +205,17 @@ impl Shared {
         let _ = rx.wait_for(|&s| s).await.map(|_| ());
     }
 
+    /// Records `event` in the latency monitor when it took at least
+    /// `latency-monitor-threshold` (Redis's `latencyAddSampleIfNeeded`).
+    pub fn latency_event(&self, event: &'static str, took: Duration) {
+        let threshold = self.hot.latency.load() & !latency::TRACKING;
+        let us = took.as_micros() as u64;
+        if us >= threshold {
+            self.latency
+                .add(event, us / 1000, self.clock.now_ms() / 1000);
+        }
+    }
+
     pub fn databases(&self) -> usize {
         self.keyspace.len()
     }
@@ -214,6 +242,8 @@ pub struct HotConfig {
     pub all_dbs_own: AtomicBool,
     /// Encoding thresholds, read by every collection write.
     thresholds: [AtomicI64; 8],
+    /// `latency-tracking` and `latency-monitor-threshold`, one word.
+    pub latency: latency::HotLatency,
 }
 
 impl HotConfig {
@@ -221,6 +251,16 @@ impl HotConfig {
         self.slowlog_threshold
             .store(c.slowlog_log_slower_than, Ordering::Relaxed);
         self.idle_timeout_s.store(c.timeout, Ordering::Relaxed);
+        let kept = |name: &str, default: &str| {
+            c.accepted
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| default.to_string())
+        };
+        self.latency.set(
+            kept("latency-tracking", "yes") == "yes",
+            kept("latency-monitor-threshold", "0").parse().unwrap_or(0),
+        );
         self.all_dbs_own.store(c.flushall_own, Ordering::Relaxed);
         self.proto_max_bulk_len
             .store(c.proto_max_bulk_len as u64, Ordering::Relaxed);
@@ -619,12 +659,21 @@ async fn cron(shared: Arc<Shared>) {
             .await;
         }
         let now = shared.clock.now_ms();
+        // A pause that ran out ends here even when no command notices.
+        shared.pause.end_if_due(now);
+        let expire = shared.active_expire.load(Ordering::Relaxed);
+        shared
+            .memory_peak
+            .fetch_max(shared.tenancy.total_used(), Ordering::Relaxed);
         for i in 0..shared.keyspace.len() {
             // Short lock per DB: ~2000 entries examined per tick at most.
             let Some(mut db) = shared.keyspace.try_lock(i) else {
                 continue;
             };
-            db.active_expire(now, 2000);
+            // Budget 0 (DEBUG SET-ACTIVE-EXPIRE 0) refreshes the DB's clock only.
+            let started = Instant::now();
+            db.active_expire(now, if expire { 2000 } else { 0 });
+            shared.latency_event("expire-cycle", started.elapsed());
             // Expiry and other DBs' cross-DB writes change usage too: the
             // global limit's sum is never more than one tick stale.
             shared.tenancy.recount(i, &db);

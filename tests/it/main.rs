@@ -4,6 +4,7 @@
 
 mod support;
 
+mod absent;
 mod acl;
 mod bitmap;
 mod blocking;
@@ -11,6 +12,7 @@ mod boundary;
 mod command_set;
 mod config;
 mod connection;
+mod debug;
 mod dump;
 mod effects;
 mod eviction;
@@ -19,12 +21,15 @@ mod generic;
 mod geo;
 mod hash;
 mod hll;
+mod latency;
 mod limits;
 mod list;
+mod lolwut;
 mod meta;
 mod metrics;
 mod notifications;
 mod ops;
+mod pause;
 mod persistence;
 mod pubsub;
 mod rdb;

@@ -60,7 +60,13 @@ pub struct AofConfig {
     /// a pipelined batch (or several clients' commands) costs one write(2)
     /// instead of one per command, as Redis's beforeSleep does.
     pub defer_write: bool,
+    /// Told how long each write(2) (`aof-write`) and, under `always`, each
+    /// fdatasync (`aof-fsync-always`) took: the latency monitor's events.
+    pub latency: Option<LatencyHook>,
 }
+
+/// See [`AofConfig::latency`].
+pub type LatencyHook = Arc<dyn Fn(&'static str, std::time::Duration) + Send + Sync>;
 
 impl AofConfig {
     /// Redis's defaults for `dir`.
@@ -76,6 +82,7 @@ impl AofConfig {
             clock: Arc::new(Clock::default()),
             sync_thread: true,
             defer_write: false,
+            latency: None,
         }
     }
 }
@@ -141,6 +148,7 @@ struct Current {
 struct Shared {
     fs: Arc<dyn Fs>,
     policy: FsyncPolicy,
+    latency: Option<LatencyHook>,
     no_fsync_on_rewrite: bool,
     buf: Mutex<Buffered>,
     cur: Mutex<Current>,
@@ -231,6 +239,7 @@ impl Shared {
         }
         let start = end - bytes.len() as u64;
         let mut done = 0;
+        let began = Instant::now();
         let result = loop {
             if done == bytes.len() {
                 break Ok(());
@@ -242,6 +251,9 @@ impl Shared {
                 Err(e) => break Err(e),
             }
         };
+        if let Some(hook) = &self.latency {
+            hook("aof-write", began.elapsed());
+        }
         cur.written = start + done as u64;
         cur.file_bytes += done as u64;
         self.current_size.fetch_add(done as u64, Ordering::Relaxed);
@@ -269,7 +281,12 @@ impl Shared {
         if self.synced.load(Ordering::Acquire) >= cur.written {
             return true;
         }
-        match cur.file.sync_data() {
+        let began = Instant::now();
+        let synced = cur.file.sync_data();
+        if let (Some(hook), FsyncPolicy::Always) = (&self.latency, self.policy) {
+            hook("aof-fsync-always", began.elapsed());
+        }
+        match synced {
             Ok(()) => {
                 self.synced.store(cur.written, Ordering::Release);
                 self.acked.send_modify(|a| *a = (*a).max(cur.written));
@@ -728,6 +745,7 @@ impl Aof {
         let total = base_size + manifest.incrs.iter().map(|i| size(&i.name)).sum::<u64>();
         let shared = Arc::new(Shared {
             policy: cfg.fsync,
+            latency: cfg.latency.clone(),
             no_fsync_on_rewrite: cfg.no_fsync_on_rewrite,
             buf: Mutex::new(Buffered::default()),
             cur: Mutex::new(Current {
@@ -1150,6 +1168,28 @@ mod tests {
         drop(aof);
         let all = loaded(&fs);
         assert_eq!(&all[7..], ["SELECT 3", "SET d 4"]);
+    }
+
+    #[test]
+    fn latency_hook_sees_writes_and_always_fsyncs() {
+        let seen: Arc<parking_lot::Mutex<Vec<&'static str>>> = Default::default();
+        for policy in [FsyncPolicy::No, FsyncPolicy::Always] {
+            seen.lock().clear();
+            let fs = SimFs::new();
+            let mut c = cfg(policy);
+            let s = seen.clone();
+            c.latency = Some(Arc::new(move |event, _| s.lock().push(event)));
+            let mut aof = Aof::open(Arc::new(fs.clone()), c).expect("open");
+            aof.append(0, &[set("a", "1")]).expect("append");
+            drop(aof);
+            let events = seen.lock().clone();
+            assert!(events.contains(&"aof-write"), "{policy:?}: {events:?}");
+            assert_eq!(
+                events.contains(&"aof-fsync-always"),
+                policy == FsyncPolicy::Always,
+                "{policy:?}: {events:?}"
+            );
+        }
     }
 
     #[test]
