@@ -37,7 +37,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "7.0.0",
             DEPENDS,
         ),
-    CommandSpec::new("fcall", -3, EV, G, fcall)
+    CommandSpec::new("fcall", -3, EV | MAY_REPLICATE, G, fcall)
         .find_keys(numkeys_at_2)
         .doc("Invoke a function", "7.0.0", DEPENDS),
     CommandSpec::new("fcall_ro", -3, READONLY | EV, G, fcall_ro)
