@@ -40,5 +40,6 @@ mod sorted_set;
 mod stream;
 mod string;
 mod tenancy;
+mod tls;
 mod tracking;
 mod transactions;
