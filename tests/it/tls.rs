@@ -112,9 +112,11 @@ async fn start(
     let mut last = None;
     // A free port can be taken between the probe and the bind: retry.
     for _ in 0..5 {
-        let mut c = keyward::Config::default();
-        c.bind = vec!["127.0.0.1".into()];
-        c.port = if plain { free_port() } else { 0 };
+        let mut c = keyward::Config {
+            bind: vec!["127.0.0.1".into()],
+            port: if plain { free_port() } else { 0 },
+            ..Default::default()
+        };
         c.tls.port = free_port();
         c.tls.cert_file = path(&server.cert);
         c.tls.key_file = path(&server.key);
@@ -480,9 +482,11 @@ async fn plain_and_tls_ports_at_once_with_auth() {
 async fn bad_files_stop_startup_and_encrypted_keys_need_their_pass() {
     let pki = Pki::new("startup");
     let server = pki.issue("server", "server", 1, true);
-    let mut c = keyward::Config::default();
-    c.bind = vec!["127.0.0.1".into()];
-    c.port = 0;
+    let mut c = keyward::Config {
+        bind: vec!["127.0.0.1".into()],
+        port: 0,
+        ..Default::default()
+    };
     c.tls.port = free_port();
     c.tls.cert_file = path(&server.cert);
     c.tls.key_file = "/nonexistent/keyward.key".into();
@@ -599,5 +603,53 @@ async fn redis_cli_tls() {
     assert_eq!(String::from_utf8_lossy(&out.stdout), "OK\n");
     let out = run(&["GET", "cli"]).await.expect("runs");
     assert_eq!(String::from_utf8_lossy(&out.stdout), "tls\n");
+    h.shutdown().await;
+}
+
+#[tokio::test]
+async fn ca_cert_dir_and_session_caching() {
+    let pki = Pki::new("cadir");
+    let server = pki.issue("server", "server", 1, true);
+    let client = pki.issue("client", "client", 2, false);
+    // The CA only in a directory (with a file that holds no certificate).
+    let dir = pki.dir.join("cas");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::copy(pki.ca_file(), dir.join("0a1b2c3d.0")).expect("copy");
+    std::fs::write(dir.join("README"), "not a certificate").expect("write");
+    let h = start(&pki, &server, true, |c| {
+        c.tls.ca_cert_file.clear();
+        c.tls.ca_cert_dir = path(&dir);
+    })
+    .await;
+    let tls = h.tls_addrs()[0];
+    let cfg = client_config(&pki, Some(&client));
+    let mut first = connect(tls, cfg.clone()).await.expect("handshake");
+    // The reply also brings the session tickets the client keeps.
+    assert_eq!(call(&mut first, "PING").await.as_deref(), Some("+PONG\r\n"));
+    let mut second = connect(tls, cfg.clone()).await.expect("handshake");
+    assert_eq!(
+        second.get_ref().1.handshake_kind(),
+        Some(rustls::HandshakeKind::Resumed),
+        "tls-session-caching yes: a known client resumes"
+    );
+    assert_eq!(
+        call(&mut second, "PING").await.as_deref(),
+        Some("+PONG\r\n")
+    );
+
+    let mut r = Raw::connect(h.addrs()[0]).await;
+    assert_eq!(
+        r.call_str("CONFIG SET tls-session-caching no").await,
+        b"+OK\r\n"
+    );
+    let fresh = client_config(&pki, Some(&client));
+    let mut a = connect(tls, fresh.clone()).await.expect("handshake");
+    assert_eq!(call(&mut a, "PING").await.as_deref(), Some("+PONG\r\n"));
+    let b = connect(tls, fresh).await.expect("handshake");
+    assert_eq!(
+        b.get_ref().1.handshake_kind(),
+        Some(rustls::HandshakeKind::Full),
+        "tls-session-caching no: every handshake is a full one"
+    );
     h.shutdown().await;
 }
