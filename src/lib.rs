@@ -11,6 +11,7 @@
 //! - [`acl`]: users and authentication. [`config`]: settings. [`clock`]: time.
 //! - [`ops`]: the binary as a process (pid file, systemd, logs, `--ping`,
 //!   `--check-config`).
+//! - [`tls`]: the `tls-*` settings as a rustls configuration.
 //!
 //! Embedding:
 //! ```no_run
@@ -38,6 +39,7 @@ pub mod protocol;
 pub mod scripting;
 pub mod server;
 pub mod tenancy;
+pub mod tls;
 
 pub use config::Config;
 pub use server::{Server, ServerBuilder, ServerHandle, StartError};

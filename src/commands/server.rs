@@ -1261,7 +1261,26 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             "persistence is off for this server (embedded without Config::persistence)",
         ));
     }
+    // TLS: every file is read again now (a renewed certificate at the same
+    // path included); a bad one fails the whole CONFIG SET, as in Redis.
+    let tls = match found
+        .iter()
+        .zip(&pairs)
+        .find(|(p, _)| params::reconfigures_tls(p))
+    {
+        Some((_, &(name, _))) => Some(crate::server::tls::Tls::prepare(&next).map_err(|why| {
+            tracing::warn!("Failed to configure TLS: {why}");
+            errors::config_set_failed(
+                name,
+                "Unable to update TLS configuration. Check server logs.",
+            )
+        })?),
+        None => None,
+    };
     *ctx.srv.config.write() = next;
+    if let Some(tls) = tls {
+        ctx.srv.tls.install(tls);
+    }
     ctx.srv.config_changed();
     if let Some(d) = db_settings {
         let srv = ctx.srv;

@@ -167,6 +167,101 @@ pub struct Config {
     pub config_file: Option<PathBuf>,
     /// The format of `config_file`: what CONFIG REWRITE writes.
     pub config_format: redisconf::Format,
+    /// The `tls-*` settings (`server::tls` builds rustls's from them).
+    pub tls: TlsConfig,
+}
+
+/// `tls-auth-clients`: whether a client must present a certificate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TlsAuthClients {
+    No,
+    /// Redis's default: a client without a certificate is refused.
+    #[default]
+    Yes,
+    /// A certificate is verified if given, but not required.
+    Optional,
+}
+
+impl TlsAuthClients {
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsAuthClients::No => "no",
+            TlsAuthClients::Yes => "yes",
+            TlsAuthClients::Optional => "optional",
+        }
+    }
+}
+
+/// Redis's `tls-*` settings for client connections, as written (empty =
+/// unset). What they mean is in `server::tls`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// `tls-port`: 0 = no TLS listener.
+    pub port: u16,
+    pub cert_file: String,
+    pub key_file: String,
+    /// `tls-key-file-pass`: a secret, never printed (see the `Debug` impl).
+    pub key_file_pass: String,
+    pub ca_cert_file: String,
+    pub ca_cert_dir: String,
+    pub auth_clients: TlsAuthClients,
+    pub protocols: String,
+    pub ciphers: String,
+    pub ciphersuites: String,
+    pub prefer_server_ciphers: bool,
+    pub session_caching: bool,
+    pub session_cache_size: u64,
+    pub session_cache_timeout: u64,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            port: 0,
+            cert_file: String::new(),
+            key_file: String::new(),
+            key_file_pass: String::new(),
+            ca_cert_file: String::new(),
+            ca_cert_dir: String::new(),
+            auth_clients: TlsAuthClients::Yes,
+            protocols: String::new(),
+            ciphers: String::new(),
+            ciphersuites: String::new(),
+            prefer_server_ciphers: false,
+            session_caching: true,
+            session_cache_size: 20480,
+            session_cache_timeout: 300,
+        }
+    }
+}
+
+/// The key's passphrase stays out of every log line that prints a config.
+impl std::fmt::Debug for TlsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsConfig")
+            .field("port", &self.port)
+            .field("cert_file", &self.cert_file)
+            .field("key_file", &self.key_file)
+            .field(
+                "key_file_pass",
+                &if self.key_file_pass.is_empty() {
+                    ""
+                } else {
+                    "(redacted)"
+                },
+            )
+            .field("ca_cert_file", &self.ca_cert_file)
+            .field("ca_cert_dir", &self.ca_cert_dir)
+            .field("auth_clients", &self.auth_clients)
+            .field("protocols", &self.protocols)
+            .field("ciphers", &self.ciphers)
+            .field("ciphersuites", &self.ciphersuites)
+            .field("prefer_server_ciphers", &self.prefer_server_ciphers)
+            .field("session_caching", &self.session_caching)
+            .field("session_cache_size", &self.session_cache_size)
+            .field("session_cache_timeout", &self.session_cache_timeout)
+            .finish()
+    }
 }
 
 /// One `[[db]]` table. 0 means "no limit" for every numeric field.
@@ -397,6 +492,7 @@ impl Default for Config {
             config_file: None,
             config_format: Default::default(),
             thresholds: Default::default(),
+            tls: TlsConfig::default(),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! file know, with its parser and printer. One row per name: every Redis 7.2
 //! parameter (and its old names) plus keyward's own, each in one [`Class`].
 
-use super::{parse_memory, Config, ConfigError, DbConfig};
+use super::{parse_memory, Config, ConfigError, DbConfig, TlsAuthClients};
 use crate::keyspace::evict::Policy;
 use crate::tenancy::DbTenant;
 
@@ -337,6 +337,35 @@ macro_rules! yes_no_param {
     };
 }
 
+/// A `tls-*` setting in `Config::tls`: `$get` prints the field, `$parse`
+/// checks and converts the value.
+macro_rules! tls_param {
+    ($name:literal, $field:ident, $get:expr, $parse:expr) => {
+        Param {
+            name: $name,
+            get: |c| ($get)(&c.tls.$field),
+            set: |c, v| {
+                c.tls.$field = ($parse)(v)?;
+                Ok(())
+            },
+            mutable: true,
+            sensitive: false,
+            aof_open: false,
+            protected: false,
+            db: None,
+            class: Class::Honoured,
+            alias_of: None,
+        }
+    };
+}
+
+/// Whether CONFIG SET of `p` rebuilds the TLS configuration (reloading
+/// its files even when the value is unchanged, as Redis's
+/// `VOLATILE_CONFIG` rows do: the way to pick up a renewed certificate).
+pub fn reconfigures_tls(p: &Param) -> bool {
+    p.name.starts_with("tls-") && p.class == Class::Honoured && p.name != "tls-port"
+}
+
 fn protected_ok(v: &str) -> Result<String, String> {
     one_of(v, &["no", "yes", "local"])
 }
@@ -433,7 +462,10 @@ const NO_REPLICATION: &str = "keyward has no replication";
 const NO_REPLICAS: &str =
     "keyward has no replicas to count: accepting it would take the writes it exists to refuse";
 const NO_CLUSTER: &str = "keyward has no cluster mode";
-const NO_TLS: &str = "keyward has no TLS (terminate TLS in front of it)";
+const NO_TLS_CLIENT: &str =
+    "keyward opens no TLS connections of its own (no replication, no cluster): only those read it";
+const NO_DH: &str =
+    "keyward's TLS (rustls) does no finite-field Diffie-Hellman: key exchange is ECDHE only";
 const DAEMONIZE: &str = "daemonize is not supported: run keyward under a process supervisor";
 const SIGNALS: &str = "keyward shuts down on SIGINT and SIGTERM as SHUTDOWN does by default";
 
@@ -1739,6 +1771,59 @@ pub static PARAMS: &[Param] = &[
         text_v,
         "the source address of Redis's replication and cluster links: keyward opens neither"
     ),
+    // ---- TLS for clients (`crate::tls`): CONFIG SET of any row but
+    // tls-port rebuilds the TLS configuration (`reconfigures_tls`).
+    Param {
+        mutable: false,
+        ..tls_param!("tls-port", port, |v: &u16| v.to_string(), |v| int_in::<u16>(v, 0, 65535))
+    },
+    tls_param!("tls-cert-file", cert_file, String::clone, text_v),
+    tls_param!("tls-key-file", key_file, String::clone, text_v),
+    Param {
+        sensitive: true,
+        ..tls_param!("tls-key-file-pass", key_file_pass, String::clone, text_v)
+    },
+    tls_param!("tls-ca-cert-file", ca_cert_file, String::clone, text_v),
+    tls_param!("tls-ca-cert-dir", ca_cert_dir, String::clone, text_v),
+    tls_param!(
+        "tls-auth-clients",
+        auth_clients,
+        |v: &TlsAuthClients| v.name().to_string(),
+        |v: &str| match v.to_ascii_lowercase().as_str() {
+            "no" => Ok(TlsAuthClients::No),
+            "yes" => Ok(TlsAuthClients::Yes),
+            "optional" => Ok(TlsAuthClients::Optional),
+            _ => Err("argument(s) must be one of the following: no, yes, optional".to_string()),
+        }
+    ),
+    tls_param!("tls-protocols", protocols, String::clone, |v: &str| {
+        crate::tls::protocols(v).map(|_| v.to_string())
+    }),
+    tls_param!("tls-ciphers", ciphers, String::clone, |v: &str| {
+        crate::tls::ciphers(v).map(|_| v.to_string())
+    }),
+    tls_param!("tls-ciphersuites", ciphersuites, String::clone, |v: &str| {
+        crate::tls::ciphersuites(v).map(|_| v.to_string())
+    }),
+    tls_param!(
+        "tls-prefer-server-ciphers",
+        prefer_server_ciphers,
+        |v: &bool| yn(*v),
+        yes_no
+    ),
+    tls_param!("tls-session-caching", session_caching, |v: &bool| yn(*v), yes_no),
+    tls_param!(
+        "tls-session-cache-size",
+        session_cache_size,
+        u64::to_string,
+        |v| int_in::<u64>(v, 0, INT_MAX)
+    ),
+    tls_param!(
+        "tls-session-cache-timeout",
+        session_cache_timeout,
+        u64::to_string,
+        |v| int_in::<u64>(v, 0, INT_MAX)
+    ),
     // ---- Refused: only Redis's default is taken (see `Class`).
     REPLICAOF,
     alias!("slaveof", "replicaof", REPLICAOF),
@@ -1851,50 +1936,15 @@ pub static PARAMS: &[Param] = &[
         "cluster-replica-validity-factor",
         CLUSTER_REPLICA_VALIDITY_FACTOR
     ),
-    refused!("tls-port", "0", true, port_v, NO_TLS),
-    refused!("tls-cert-file", "", true, text_v, NO_TLS),
-    refused!("tls-key-file", "", true, text_v, NO_TLS),
+    refused!("tls-client-cert-file", "", true, text_v, NO_TLS_CLIENT),
+    refused!("tls-client-key-file", "", true, text_v, NO_TLS_CLIENT),
     Param {
         sensitive: true,
-        ..refused!("tls-key-file-pass", "", true, text_v, NO_TLS)
+        ..refused!("tls-client-key-file-pass", "", true, text_v, NO_TLS_CLIENT)
     },
-    refused!("tls-client-cert-file", "", true, text_v, NO_TLS),
-    refused!("tls-client-key-file", "", true, text_v, NO_TLS),
-    Param {
-        sensitive: true,
-        ..refused!("tls-client-key-file-pass", "", true, text_v, NO_TLS)
-    },
-    refused!("tls-dh-params-file", "", true, text_v, NO_TLS),
-    refused!("tls-ca-cert-file", "", true, text_v, NO_TLS),
-    refused!("tls-ca-cert-dir", "", true, text_v, NO_TLS),
-    refused!("tls-protocols", "", true, text_v, NO_TLS),
-    refused!("tls-ciphers", "", true, text_v, NO_TLS),
-    refused!("tls-ciphersuites", "", true, text_v, NO_TLS),
-    refused!(
-        "tls-auth-clients",
-        "yes",
-        true,
-        |v| one_of(v, &["no", "yes", "optional"]),
-        NO_TLS
-    ),
-    refused!("tls-cluster", "no", true, bool_v, NO_TLS),
-    refused!("tls-replication", "no", true, bool_v, NO_TLS),
-    refused!("tls-prefer-server-ciphers", "no", true, bool_v, NO_TLS),
-    refused!("tls-session-caching", "yes", true, bool_v, NO_TLS),
-    refused!(
-        "tls-session-cache-size",
-        "20480",
-        true,
-        |v| int_v(v, 0, INT_MAX),
-        NO_TLS
-    ),
-    refused!(
-        "tls-session-cache-timeout",
-        "300",
-        true,
-        |v| int_v(v, 0, INT_MAX),
-        NO_TLS
-    ),
+    refused!("tls-dh-params-file", "", true, text_v, NO_DH),
+    refused!("tls-cluster", "no", true, bool_v, NO_CLUSTER),
+    refused!("tls-replication", "no", true, bool_v, NO_REPLICATION),
     refused!(
         "maxmemory-clients",
         "0",
@@ -2022,7 +2072,14 @@ mod tests {
         assert!(set(&mut c, "slaveof", "no one").expect("valid"));
         assert!(set(&mut c, "client-output-buffer-limit", "normal 0 0 0").expect("valid"));
         assert!(set(&mut c, "client-output-buffer-limit", "pubsub 1mb 1mb 1").is_err());
-        assert!(set(&mut c, "tls-port", "6380").is_err());
+        assert!(set(&mut c, "tls-replication", "yes").is_err());
+        assert!(set(&mut c, "tls-port", "6380").expect("honoured"));
+        assert!(
+            set(&mut c, "tls-protocols", "TLSv1.1").is_err(),
+            "rustls lacks it"
+        );
+        assert!(set(&mut c, "tls-ciphers", "DEFAULT:!MEDIUM").expect("valid"));
+        assert!(set(&mut c, "tls-auth-clients", "optional").expect("valid"));
     }
 
     #[test]

@@ -46,7 +46,7 @@ pub enum Listener {
 
 /// A connection's byte stream. The connection code is generic over it, so
 /// the TCP path is compiled on its own (no dynamic dispatch per read or
-/// write) and a unix socket client runs exactly the same loop.
+/// write) and a unix socket or TLS client runs exactly the same loop.
 pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// A write that never waits (the common case of a batch's replies).
     fn try_write(&self, buf: &[u8]) -> std::io::Result<usize>;
@@ -135,7 +135,7 @@ async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
 }
 
 /// Protected mode and `maxclients` for a new connection, then its task.
-fn admit<S: Stream>(srv: &Arc<Shared>, stream: S, addr: ClientAddr, laddr: ClientAddr) {
+pub(super) fn admit<S: Stream>(srv: &Arc<Shared>, stream: S, addr: ClientAddr, laddr: ClientAddr) {
     srv.stats
         .connections_received
         .fetch_add(1, Ordering::Relaxed);
@@ -485,7 +485,8 @@ async fn write_unless_killed<S: Stream>(
         Err(e) => return Err(e),
     }
     tokio::select! {
-        r = stream.write_all(buf) => r.map(|()| true),
+        // The flush is TLS's: a write may leave records in its buffer.
+        r = async { stream.write_all(buf).await?; stream.flush().await } => r.map(|()| true),
         _ = info.kill_notify.notified() => Ok(false),
     }
 }
@@ -538,6 +539,7 @@ async fn wait_unblocked<S: Stream>(
                             return Ok(false);
                         }
                         stream.write_all(&reply).await?;
+                        stream.flush().await?;
                         return Ok(true);
                     }
                     Some(Push::Data(msg)) => {
@@ -555,6 +557,7 @@ async fn wait_unblocked<S: Stream>(
                     srv.scripting.wait_idle().await;
                     if forget(srv) {
                         stream.write_all(&b.timeout_reply).await?;
+                        stream.flush().await?;
                         return Ok(true);
                     }
                     // Served concurrently: the reply is already queued.
@@ -654,6 +657,7 @@ async fn wait_awaited<S: Stream>(
     };
     client.info.awaiting.store(false, Ordering::Release);
     stream.write_all(&reply).await?;
+    stream.flush().await?;
     Ok(true)
 }
 

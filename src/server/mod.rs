@@ -15,6 +15,7 @@ pub mod notify;
 pub mod pause;
 pub mod pubsub;
 pub mod stats;
+pub mod tls;
 pub mod tracking;
 
 use std::net::SocketAddr;
@@ -71,6 +72,8 @@ pub struct Shared {
     pub propagation: effects::Propagation,
     /// Client-side caching: the tracking table (see [`tracking`]).
     pub tracking: tracking::Tracking,
+    /// The TLS configuration new handshakes use (see [`tls`]).
+    pub tls: tls::Tls,
     /// Files, the save schedule, the LOADING/MISCONF gates.
     pub persist: crate::persistence::runtime::Persistence,
     /// This state's own `Arc`, for work that outlives a command (a
@@ -130,6 +133,7 @@ impl Shared {
             addrs: Mutex::new(Vec::new()),
             propagation: Default::default(),
             tracking: Default::default(),
+            tls: Default::default(),
             persist: fs
                 .map(crate::persistence::runtime::Persistence::new)
                 .unwrap_or_default(),
@@ -329,6 +333,9 @@ pub enum StartError {
     BadAddress(String),
     #[error("{0}")]
     Config(#[from] crate::config::ConfigError),
+    /// The `tls-*` settings could not be applied (Redis's log line).
+    #[error("Failed to configure TLS: {0}")]
+    Tls(String),
     /// The data in `dir` could not be loaded (the server did not start).
     #[error("{0}")]
     Load(String),
@@ -386,12 +393,16 @@ impl ServerBuilder {
                     .into(),
             ));
         }
+        // TLS files are read before anything binds: a bad certificate
+        // stops startup, as in Redis.
+        let tls_config = tls::Tls::prepare(&config).map_err(StartError::Tls)?;
         let mut listeners = Vec::new();
         let mut port = config.port;
-        // With a unix socket, `port 0` means no TCP at all, as in Redis;
-        // without one it picks a free port (embedding, tests).
+        // With a unix socket or a TLS port, `port 0` means no plain TCP at
+        // all, as in Redis; without them it picks a free port (embedding,
+        // tests).
         let unixsocket = (!config.unixsocket.is_empty()).then(|| config.unixsocket.clone());
-        let tcp_hosts: &[String] = if unixsocket.is_some() && port == 0 {
+        let tcp_hosts: &[String] = if (unixsocket.is_some() || tls_config.is_some()) && port == 0 {
             &[]
         } else {
             &config.bind
@@ -426,8 +437,13 @@ impl ServerBuilder {
             Some(path) => Some(bind_unix(path, config.unixsocketperm)?),
             None => None,
         };
+        let tls_listeners = match tls_config {
+            Some(_) => bind_all(&config.bind, config.tls.port).await?,
+            None => Vec::new(),
+        };
         let exposed = listeners
             .iter()
+            .chain(&tls_listeners)
             .filter_map(|l| l.local_addr().ok())
             .any(|a| !a.ip().is_loopback());
         if exposed && config.requirepass.is_none() && config.protected_mode {
@@ -446,6 +462,7 @@ impl ServerBuilder {
         };
         let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
         let shared = Shared::new(config, self.fs);
+        shared.tls.install(tls_config);
         shared.config_changed();
         // Clients that connect while the dataset loads get -LOADING.
         let persistent = shared.config.read().persistence;
@@ -470,6 +487,13 @@ impl ServerBuilder {
         if let Some(l) = unix_listener {
             tasks.spawn(connection::accept_loop(shared.clone(), l));
         }
+        let tls_addrs: Vec<SocketAddr> = tls_listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect();
+        for l in tls_listeners {
+            tasks.spawn(tls::accept_loop(shared.clone(), l));
+        }
         tasks.spawn(cron(shared.clone()));
         if let Some(l) = metrics_listener {
             tasks.spawn(crate::metrics::http::serve(shared.clone(), l));
@@ -477,6 +501,7 @@ impl ServerBuilder {
         }
         let mut handle = ServerHandle {
             unixsocket: unixsocket.map(std::path::PathBuf::from),
+            tls_addrs: tls_addrs.clone(),
             addrs: addrs.clone(),
             metrics_addr,
             shared: shared.clone(),
@@ -504,6 +529,9 @@ impl ServerBuilder {
                 info!(addrs = ?addrs, unixsocket = %p.display(), "keyward ready to accept connections")
             }
             None => info!(addrs = ?addrs, "keyward ready to accept connections"),
+        }
+        if !tls_addrs.is_empty() {
+            info!(addrs = ?tls_addrs, "accepting TLS connections");
         }
         Ok(handle)
     }
@@ -543,10 +571,35 @@ fn bind_unix(path: &str, _perm: u32) -> Result<connection::Listener, StartError>
     })
 }
 
+/// Binds `port` on every address of `bind` (the TLS port); an address
+/// after the first that the host lacks is skipped, as for the plain port.
+async fn bind_all(bind: &[String], port: u16) -> Result<Vec<TcpListener>, StartError> {
+    let mut out = Vec::new();
+    for (i, host) in bind.iter().enumerate() {
+        let ip: std::net::IpAddr = host
+            .parse()
+            .map_err(|_| StartError::BadAddress(host.clone()))?;
+        let addr = SocketAddr::new(ip, port);
+        match TcpListener::bind(addr).await {
+            Ok(l) => out.push(l),
+            Err(e) if i > 0 => warn!(%addr, error = %e, "could not bind; skipping this address"),
+            Err(source) => {
+                return Err(StartError::Bind {
+                    addr: addr.to_string(),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// A running server.
 pub struct ServerHandle {
     /// The unix socket's path, removed when the server stops.
     unixsocket: Option<std::path::PathBuf>,
+    /// Where TLS clients connect (`tls-port`), if anywhere.
+    tls_addrs: Vec<SocketAddr>,
     addrs: Vec<SocketAddr>,
     metrics_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
@@ -554,13 +607,20 @@ pub struct ServerHandle {
 }
 
 impl ServerHandle {
-    /// The first bound TCP address. Panics for a server that listens only
-    /// on a unix socket (`port 0` with `unixsocket`); see [`Self::addrs`].
+    /// The first bound TCP address, the first TLS one when `port 0` leaves
+    /// no plain one. Panics for a server that listens only on a unix socket
+    /// (`port 0` with `unixsocket`); see [`Self::addrs`].
     pub fn addr(&self) -> SocketAddr {
         *self
             .addrs
             .first()
+            .or(self.tls_addrs.first())
             .expect("addr() of a server without TCP listeners (unixsocket with port 0)")
+    }
+
+    /// The TLS addresses (`tls-port`); empty when TLS is off.
+    pub fn tls_addrs(&self) -> &[SocketAddr] {
+        &self.tls_addrs
     }
 
     /// The unix socket's path (`unixsocket`), if it serves one.

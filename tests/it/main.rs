@@ -45,5 +45,6 @@ mod sorted_set;
 mod stream;
 mod string;
 mod tenancy;
+mod tls;
 mod tracking;
 mod transactions;
