@@ -35,6 +35,7 @@ pub mod metrics;
 pub mod ops;
 pub mod persistence;
 pub mod protocol;
+pub mod proxy;
 pub mod scripting;
 pub mod server;
 pub mod tenancy;

@@ -129,6 +129,8 @@ pub struct Config {
     pub supervised: String,
     /// Small-encoding thresholds of the collection types.
     pub thresholds: crate::keyspace::value::Thresholds,
+    /// `[proxy]`: the upstream of `keyward proxy` (see [`crate::proxy`]).
+    pub proxy: crate::proxy::ProxyConfig,
     /// hll-sparse-max-bytes: a sparse HyperLogLog (header included) that
     /// would grow past this is converted to dense.
     pub hll_sparse_max_bytes: u64,
@@ -397,6 +399,7 @@ impl Default for Config {
             config_file: None,
             config_format: Default::default(),
             thresholds: Default::default(),
+            proxy: Default::default(),
         }
     }
 }
@@ -412,6 +415,8 @@ struct FileConfig {
     /// Read by hand (not derived) so every error names the table and field.
     #[serde(default)]
     db: Vec<toml::Table>,
+    /// Proxy mode's settings (read only by `keyward proxy`).
+    proxy: Option<crate::proxy::ProxyConfig>,
 }
 
 /// What the command line asked for.
@@ -541,6 +546,9 @@ impl Config {
                 });
             }
             self.dbs.push(db);
+        }
+        if let Some(p) = file.proxy {
+            self.proxy = p;
         }
         let _ = ignored;
         Ok(())
