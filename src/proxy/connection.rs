@@ -158,6 +158,8 @@ struct Slot {
     /// Frames to drop before the one relayed (MULTI's +OK and the
     /// +QUEUED of a transaction block).
     skip: usize,
+    /// INFO for a DB-restricted user: keyspace lines of other DBs removed.
+    filter_info: bool,
 }
 
 #[derive(Default)]
@@ -169,6 +171,8 @@ struct Batch {
     dedicated: bool,
     /// A command asked for a dedicated connection.
     dedicate: bool,
+    /// RESET: the dedicated connection is closed after this batch.
+    undedicate: bool,
 }
 
 /// The proxy's executor: admission already passed.
@@ -183,7 +187,11 @@ impl Upstream<'_> {
         st.key.get_or_insert((ctx.client.db, ctx.out.is_resp3()));
         encode(&mut st.fwd, argv);
         let pos = ctx.out.len();
-        st.slots.push(Slot { pos, skip });
+        st.slots.push(Slot {
+            pos,
+            skip,
+            filter_info: false,
+        });
     }
 
     fn exec(&self, ctx: &mut Ctx<'_>) -> CmdResult {
@@ -228,6 +236,7 @@ impl Upstream<'_> {
         st.slots.push(Slot {
             pos,
             skip: multi.queue.len() + 1,
+            filter_info: false,
         });
         Ok(Outcome::Done)
     }
@@ -254,6 +263,9 @@ impl Executor for Upstream<'_> {
                             ctx.out.truncate(mark);
                             self.forward(ctx, &[b"UNWATCH"], 0);
                         }
+                        // RESET leaves subscriptions, WATCH and the DB
+                        // behind: closing the connection drops them all.
+                        "reset" => self.st.borrow_mut().undedicate = true,
                         _ => {}
                     }
                 }
@@ -261,6 +273,11 @@ impl Executor for Upstream<'_> {
             }
             Route::Forward => {
                 self.forward(ctx, argv, 0);
+                if ctx.client.user.is_restricted() && cmd.fullname == "info" {
+                    if let Some(s) = self.st.borrow_mut().slots.last_mut() {
+                        s.filter_info = true;
+                    }
+                }
                 Ok(Outcome::Done)
             }
             Route::Dedicate => {
@@ -421,6 +438,7 @@ impl<S: Stream> Conn<S> {
                     key: None,
                     dedicated: self.dedicated.is_some(),
                     dedicate: false,
+                    undedicate: false,
                 }),
             };
             if !cmds.is_empty() {
@@ -468,7 +486,9 @@ impl<S: Stream> Conn<S> {
                             _ => {}
                         }
                         let changed = before != (ctx.client.db, ctx.out.is_resp3());
-                        if changed || exec.st.borrow().dedicate {
+                        let st = exec.st.borrow();
+                        if changed || st.dedicate || st.undedicate {
+                            drop(st);
                             // The rest waits for this batch's replies.
                             pos = end;
                             pending = pos < buf.len();
@@ -499,6 +519,9 @@ impl<S: Stream> Conn<S> {
             let go_on = self
                 .flush(srv, proxy, client, &mut st, &out.buf, push_rx)
                 .await?;
+            if st.undedicate {
+                self.dedicated = None;
+            }
             out.buf.clear();
             st.fwd.clear();
             st.slots.clear();
@@ -576,7 +599,11 @@ impl<S: Stream> Conn<S> {
                     failed = Some(Bytes::from_static(LOST));
                 }
                 if i == slot.skip {
-                    self.wbuf.extend_from_slice(&frame);
+                    if slot.filter_info {
+                        filter_info(&frame, &client.user, &mut self.wbuf);
+                    } else {
+                        self.wbuf.extend_from_slice(&frame);
+                    }
                 }
             }
             if self.wbuf.len() >= 64 * 1024 {
@@ -640,4 +667,53 @@ impl<S: Stream> Conn<S> {
             }
         }
     }
+}
+
+/// Appends an INFO reply without the keyspace lines (`db<N>:…`) of DBs
+/// `user` does not see; anything but a bulk or verbatim string as it is.
+fn filter_info(frame: &[u8], user: &crate::acl::User, out: &mut Vec<u8>) {
+    let parsed = (|| {
+        let kind = *frame.first()?;
+        if kind != b'$' && kind != b'=' {
+            return None;
+        }
+        let nl = frame.windows(2).position(|w| w == b"\r\n")?;
+        let body = frame.get(nl + 2..frame.len().checked_sub(2)?)?;
+        let (prefix, text) = if kind == b'=' {
+            (body.get(..4)?, body.get(4..)?)
+        } else {
+            (&b""[..], body)
+        };
+        Some((kind, prefix, text))
+    })();
+    let Some((kind, prefix, text)) = parsed else {
+        out.extend_from_slice(frame);
+        return;
+    };
+    let mut kept: Vec<u8> = Vec::with_capacity(text.len());
+    for line in text.split_inclusive(|&c| c == b'\n') {
+        let hidden = line
+            .strip_prefix(b"db")
+            .and_then(|r| {
+                let digits = r.iter().take_while(|c| c.is_ascii_digit()).count();
+                (digits > 0 && r.get(digits) == Some(&b':'))
+                    .then(|| {
+                        std::str::from_utf8(&r[..digits])
+                            .ok()?
+                            .parse::<usize>()
+                            .ok()
+                    })
+                    .flatten()
+            })
+            .is_some_and(|db| !user.sees_db(db));
+        if !hidden {
+            kept.extend_from_slice(line);
+        }
+    }
+    out.push(kind);
+    out.extend_from_slice((prefix.len() + kept.len()).to_string().as_bytes());
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(prefix);
+    out.extend_from_slice(&kept);
+    out.extend_from_slice(b"\r\n");
 }

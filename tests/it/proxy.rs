@@ -461,3 +461,125 @@ async fn tls_upstream_is_refused_at_startup() {
         .expect("refused");
     assert!(e.to_string().contains("TLS upstream"), "{e}");
 }
+
+#[tokio::test]
+async fn resp3_clients_get_resp3_replies_and_pushes() {
+    let (Some(up), Some(reference)) = (Oracle::start().await, Oracle::start().await) else {
+        return;
+    };
+    let p = proxy_to(&up, Config::default()).await;
+    let mut a = p.raw().await;
+    let mut b = reference.raw().await;
+    // HELLO is answered by the proxy (as keyward), the rest by the upstream
+    // over a RESP3 connection.
+    assert!(s(&a.call_str("HELLO 3").await).starts_with('%'));
+    assert!(s(&b.call_str("HELLO 3").await).starts_with('%'));
+    compare(
+        &mut a,
+        &mut b,
+        &cmds(&[
+            "HSET h a 1 b 2",
+            "HGETALL h",
+            "ZADD z 1.5 m",
+            "ZSCORE z m",
+            "GET nope",
+            "SADD s x",
+            "SMEMBERS s",
+            "EXISTS h",
+        ]),
+    )
+    .await;
+    assert_eq!(
+        s(&a.call_str("SUBSCRIBE ch").await),
+        ">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"
+    );
+    let mut publ = p.raw().await;
+    assert_eq!(s(&publ.call_str("PUBLISH ch hi").await), ":1\r\n");
+    assert_eq!(
+        s(&a.reply().await),
+        ">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"
+    );
+    // RESP3 allows any command while subscribed.
+    assert_eq!(s(&a.call_str("HGET h a").await), "$1\r\n1\r\n");
+}
+
+#[tokio::test]
+async fn a_client_leaving_mid_blpop_does_not_swallow_a_later_push() {
+    let Some(up) = Oracle::start().await else {
+        return;
+    };
+    let p = proxy_to(&up, tenants()).await;
+    let mut d5 = direct(&up, 5).await;
+    {
+        let mut waiter = login(&p, "bob").await;
+        waiter.cmd(&[b"BLPOP", b"q", b"0"]).await;
+        // Blocked upstream on its dedicated connection …
+        loop {
+            let info = s(&d5.call_str("INFO clients").await);
+            if info.contains("blocked_clients:1") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+    // … which is closed when its client leaves.
+    loop {
+        let info = s(&d5.call_str("INFO clients").await);
+        if info.contains("blocked_clients:0") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let mut pusher = login(&p, "bob").await;
+    assert_eq!(s(&pusher.call_str("RPUSH q v").await), ":1\r\n");
+    assert_eq!(s(&d5.call_str("LLEN q").await), ":1\r\n");
+}
+
+#[tokio::test]
+async fn info_keyspace_shows_a_pinned_user_only_its_db() {
+    let Some(up) = Oracle::start().await else {
+        return;
+    };
+    let p = proxy_to(&up, tenants()).await;
+    let mut d0 = direct(&up, 0).await;
+    assert_eq!(s(&d0.call_str("SET other 1").await), "+OK\r\n");
+    let mut a = login(&p, "alice").await;
+    assert_eq!(s(&a.call_str("SET mine 1").await), "+OK\r\n");
+    let info = a.call_str("INFO keyspace").await;
+    let body = crate::support::bulk_payload(&info).expect("bulk");
+    let body = s(&body);
+    assert!(body.contains("db2:keys=1"), "{body}");
+    assert!(!body.contains("db0:"), "{body}");
+    // The default user sees every DB.
+    let mut d = p.raw().await;
+    let body = s(&crate::support::bulk_payload(&d.call_str("INFO keyspace").await).unwrap());
+    assert!(
+        body.contains("db0:keys=1") && body.contains("db2:keys=1"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn reset_leaves_the_dedicated_connection() {
+    let Some(up) = Oracle::start().await else {
+        return;
+    };
+    let p = proxy_to(&up, Config::default()).await;
+    let mut a = p.raw().await;
+    let mut publ = p.raw().await;
+    assert_eq!(s(&a.call_str("SELECT 4").await), "+OK\r\n");
+    assert!(s(&a.call_str("SUBSCRIBE ch").await).contains("subscribe"));
+    assert_eq!(s(&publ.call_str("PUBLISH ch x").await), ":1\r\n");
+    assert!(s(&a.reply().await).contains("message"));
+    assert_eq!(s(&a.call_str("RESET").await), "+RESET\r\n");
+    // Unsubscribed upstream (the connection is gone), back in DB 0.
+    loop {
+        if s(&publ.call_str("PUBLISH ch x").await) == ":0\r\n" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(s(&a.call_str("SET k v").await), "+OK\r\n");
+    let mut d0 = direct(&up, 0).await;
+    assert_eq!(s(&d0.call_str("GET k").await), "$1\r\nv\r\n");
+}
