@@ -376,10 +376,11 @@ impl<S: Stream> Conn<S> {
                         }
                     },
                     r = self.stream.read_buf(&mut self.rbuf) => {
-                        if r? == 0 {
+                        let n = r?;
+                        if n == 0 {
                             return Ok(());
                         }
-                        srv.stats.net_input_bytes.fetch_add(self.rbuf.len() as u64, Ordering::Relaxed);
+                        srv.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
                     }
                     _ = tokio::time::sleep(Duration::from_secs(idle)), if idle > 0 => {
                         return Ok(());

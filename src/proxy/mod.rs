@@ -163,8 +163,11 @@ fn percent_decode(s: &str) -> String {
 /// The proxy's shared state: upstream settings and the shared pools.
 pub struct Proxy {
     pub upstream: Arc<Settings>,
-    pools: Mutex<HashMap<(usize, bool), Arc<[upstream::PoolConn]>>>,
+    pools: Mutex<HashMap<PoolKey, Arc<[upstream::PoolConn]>>>,
 }
+
+/// A shared pool's key: (DB, RESP3?).
+type PoolKey = (usize, bool);
 
 /// What every upstream connection needs to (re)connect.
 pub struct Settings {

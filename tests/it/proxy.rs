@@ -583,3 +583,31 @@ async fn reset_leaves_the_dedicated_connection() {
     let mut d0 = direct(&up, 0).await;
     assert_eq!(s(&d0.call_str("GET k").await), "$1\r\nv\r\n");
 }
+
+#[tokio::test]
+async fn the_proxy_table_configures_upstream_credentials_from_the_environment() {
+    let Some(up) = Oracle::start_with(&["--requirepass", "from-env"]).await else {
+        return;
+    };
+    std::env::set_var("KEYWARD_PROXY_TEST_UPSTREAM_AUTH", "default:from-env");
+    let mut config = Config::default();
+    let text = format!(
+        "[proxy]\nupstream = \"redis://{}\"\nauth-env = \"KEYWARD_PROXY_TEST_UPSTREAM_AUTH\"\npool-size = 1\nconnect-timeout-ms = 500\nop-timeout-ms = 0\n",
+        up.addr
+    );
+    config
+        .load_toml(&text, "proxy.toml", &mut Vec::new())
+        .expect("loads");
+    assert_eq!(config.proxy.pool_size, Some(1));
+    // The credentials come from the environment and never show.
+    let shown = format!("{:?}", config.proxy);
+    assert!(!shown.contains("from-env"), "{shown}");
+    let p = start_with(config).await;
+    let mut a = p.raw().await;
+    assert_eq!(s(&a.call_str("SET k v").await), "+OK\r\n");
+    let e = Config::default()
+        .load_toml("[proxy]\nupstream-url = \"x\"\n", "bad.toml", &mut Vec::new())
+        .err()
+        .expect("unknown field refused");
+    assert!(e.to_string().contains("upstream-url"), "{e}");
+}
