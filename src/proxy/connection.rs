@@ -352,7 +352,11 @@ impl<S: Stream> Conn<S> {
                 self.rbuf
                     .reserve(READ_CHUNK.max(need.saturating_sub(self.rbuf.len())));
             }
-            let idle = srv.hot.idle_timeout_s.load(Ordering::Relaxed);
+            // Like Redis, `timeout` spares Pub/Sub (and blocked) clients.
+            let idle = match self.dedicated {
+                None => srv.hot.idle_timeout_s.load(Ordering::Relaxed),
+                Some(_) => 0,
+            };
             if !pending {
                 tokio::select! {
                     biased;

@@ -606,8 +606,11 @@ async fn the_proxy_table_configures_upstream_credentials_from_the_environment() 
     let mut a = p.raw().await;
     assert_eq!(s(&a.call_str("SET k v").await), "+OK\r\n");
     let e = Config::default()
-        .load_toml("[proxy]\nupstream-url = \"x\"\n", "bad.toml", &mut Vec::new())
-        .err()
-        .expect("unknown field refused");
+        .load_toml(
+            "[proxy]\nupstream-url = \"x\"\n",
+            "bad.toml",
+            &mut Vec::new(),
+        )
+        .expect_err("unknown field refused");
     assert!(e.to_string().contains("upstream-url"), "{e}");
 }
