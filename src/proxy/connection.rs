@@ -488,6 +488,13 @@ impl<S: Stream> Conn<S> {
                                 break;
                             }
                             Outcome::Delay(d) => delay = Some(d),
+                            // Not run: another client's script has the
+                            // turn, or CLIENT PAUSE. Neither happens here
+                            // (scripts and CLIENT PAUSE go upstream or are
+                            // refused); answered rather than left hanging.
+                            Outcome::Wait | Outcome::Paused => ctx
+                                .out
+                                .error(b"ERR keyward proxy: the command could not run, retry"),
                             _ => {}
                         }
                         let changed = before != (ctx.client.db, ctx.out.is_resp3());
