@@ -36,6 +36,7 @@ pub mod metrics;
 pub mod ops;
 pub mod persistence;
 pub mod protocol;
+pub mod proxy;
 pub mod scripting;
 pub mod server;
 pub mod tenancy;

@@ -12,6 +12,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const HELP: &str = "keyward — a Redis-compatible server with isolated databases
 
 Usage: keyward [CONFIG.toml | redis.conf] [--option value ...]
+       keyward proxy --upstream redis://[user:pass@]host:port [CONFIG.toml] [--option value ...]
 
 Options use redis-server's names, e.g.:
   --port 6379 --bind 127.0.0.1 ::1 --requirepass PASS --databases 16
@@ -33,7 +34,23 @@ fn main() -> ExitCode {
         Some("--check-config") => return ExitCode::from(keyward::ops::check::main(&args[1..])),
         _ => {}
     }
-    let cli = match keyward::config::parse_args(args) {
+    let mut args = args;
+    // `keyward proxy --upstream URL …`: the same flags and file as the
+    // server, in front of an upstream Redis.
+    let proxy_mode = args.first().is_some_and(|a| a == "proxy");
+    let mut upstream = None;
+    if proxy_mode {
+        args.remove(0);
+        if let Some(i) = args.iter().position(|a| a == "--upstream") {
+            args.remove(i);
+            if i >= args.len() || args[i].starts_with("--") {
+                eprintln!("keyward proxy: --upstream needs a redis://host:port URL");
+                return ExitCode::from(1);
+            }
+            upstream = Some(args.remove(i));
+        }
+    }
+    let mut cli = match keyward::config::parse_args(args) {
         Ok(c) => c,
         // redis.conf errors in Redis's own layout, as redis-server prints them.
         Err(e @ keyward::config::ConfigError::Fatal(_)) => {
@@ -45,6 +62,32 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if proxy_mode {
+        // The keyspace is upstream: nothing to load or save here.
+        cli.config.persistence = false;
+        cli.config.appendonly = false;
+        if upstream.is_some() {
+            cli.config.proxy.upstream = upstream;
+        }
+        match cli.config.proxy.upstream.as_deref() {
+            None if !cli.help && !cli.version => {
+                eprintln!(
+                    "keyward proxy: needs --upstream redis://host:port (or [proxy] upstream)"
+                );
+                return ExitCode::from(1);
+            }
+            Some(u) => {
+                if let Err(e) = keyward::proxy::Upstream::parse(u) {
+                    eprintln!("keyward proxy: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+            None => {}
+        }
+    } else {
+        // A `[proxy]` table only matters to `keyward proxy`.
+        cli.config.proxy.upstream = None;
+    }
     if cli.help {
         println!("{HELP}");
         return ExitCode::SUCCESS;

@@ -129,6 +129,8 @@ pub struct Config {
     pub supervised: String,
     /// Small-encoding thresholds of the collection types.
     pub thresholds: crate::keyspace::value::Thresholds,
+    /// `[proxy]`: the upstream of `keyward proxy` (see [`crate::proxy`]).
+    pub proxy: crate::proxy::ProxyConfig,
     /// hll-sparse-max-bytes: a sparse HyperLogLog (header included) that
     /// would grow past this is converted to dense.
     pub hll_sparse_max_bytes: u64,
@@ -493,6 +495,7 @@ impl Default for Config {
             config_format: Default::default(),
             thresholds: Default::default(),
             tls: TlsConfig::default(),
+            proxy: Default::default(),
         }
     }
 }
@@ -508,6 +511,8 @@ struct FileConfig {
     /// Read by hand (not derived) so every error names the table and field.
     #[serde(default)]
     db: Vec<toml::Table>,
+    /// Proxy mode's settings (read only by `keyward proxy`).
+    proxy: Option<crate::proxy::ProxyConfig>,
 }
 
 /// What the command line asked for.
@@ -637,6 +642,9 @@ impl Config {
                 });
             }
             self.dbs.push(db);
+        }
+        if let Some(p) = file.proxy {
+            self.proxy = p;
         }
         let _ = ignored;
         Ok(())

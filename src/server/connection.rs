@@ -86,7 +86,13 @@ impl Stream for tokio::net::UnixStream {
     }
 }
 
-pub async fn accept_loop(srv: Arc<Shared>, listener: Listener) {
+/// Accepts clients; with `proxy`, they are served by the proxy's
+/// connection loop (same protected mode and maxclients checks).
+pub async fn accept_loop(
+    srv: Arc<Shared>,
+    listener: Listener,
+    proxy: Option<Arc<crate::proxy::Proxy>>,
+) {
     let mut shutdown = srv.shutdown_rx();
     loop {
         let accepted = tokio::select! {
@@ -105,13 +111,13 @@ pub async fn accept_loop(srv: Arc<Shared>, listener: Listener) {
             Accepted::Tcp(stream, peer) => {
                 let _ = stream.set_nodelay(true);
                 let laddr = stream.local_addr().unwrap_or(peer);
-                admit(&srv, stream, peer.into(), laddr.into());
+                admit(&srv, stream, peer.into(), laddr.into(), &proxy);
             }
             #[cfg(unix)]
             Accepted::Unix(stream, path) => {
                 // Redis shows the socket's path for both ends.
                 let addr = ClientAddr::Unix(path);
-                admit(&srv, stream, addr.clone(), addr);
+                admit(&srv, stream, addr.clone(), addr, &proxy);
             }
         }
     }
@@ -135,7 +141,13 @@ async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
 }
 
 /// Protected mode and `maxclients` for a new connection, then its task.
-pub(super) fn admit<S: Stream>(srv: &Arc<Shared>, stream: S, addr: ClientAddr, laddr: ClientAddr) {
+pub(super) fn admit<S: Stream>(
+    srv: &Arc<Shared>,
+    stream: S,
+    addr: ClientAddr,
+    laddr: ClientAddr,
+    proxy: &Option<Arc<crate::proxy::Proxy>>,
+) {
     srv.stats
         .connections_received
         .fetch_add(1, Ordering::Relaxed);
@@ -156,7 +168,16 @@ pub(super) fn admit<S: Stream>(srv: &Arc<Shared>, stream: S, addr: ClientAddr, l
         tokio::spawn(refuse(stream, r.buf));
         return;
     }
-    tokio::spawn(handle(srv.clone(), stream, addr, laddr));
+    match proxy {
+        Some(p) => tokio::spawn(crate::proxy::connection::handle(
+            srv.clone(),
+            p.clone(),
+            stream,
+            addr,
+            laddr,
+        )),
+        None => tokio::spawn(handle(srv.clone(), stream, addr, laddr)),
+    };
 }
 
 /// Redis's protected mode: without a password, only local clients

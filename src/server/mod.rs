@@ -339,6 +339,9 @@ pub enum StartError {
     /// The data in `dir` could not be loaded (the server did not start).
     #[error("{0}")]
     Load(String),
+    /// Proxy mode's settings are unusable (`[proxy]`, `--upstream`).
+    #[error("proxy: {0}")]
+    Proxy(String),
 }
 
 impl ServerBuilder {
@@ -383,6 +386,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Proxy mode: admission here, the keyspace at `url`
+    /// (`redis://[user:pass@]host:port`; see [`crate::proxy`]).
+    pub fn upstream(mut self, url: &str) -> Self {
+        self.config.proxy.upstream = Some(url.to_string());
+        self
+    }
+
     /// Binds and starts serving on the current tokio runtime.
     pub async fn start(self) -> Result<ServerHandle, StartError> {
         let config = self.config;
@@ -396,6 +406,20 @@ impl ServerBuilder {
         // TLS files are read before anything binds: a bad certificate
         // stops startup, as in Redis.
         let tls_config = tls::Tls::prepare(&config).map_err(StartError::Tls)?;
+        let proxy = match &config.proxy.upstream {
+            Some(_) if config.persistence => {
+                return Err(StartError::Proxy(
+                    "proxy mode keeps no data: persistence must be off".into(),
+                ))
+            }
+            Some(_) => Some(Arc::new(
+                crate::proxy::Proxy::new(&config.proxy).map_err(StartError::Proxy)?,
+            )),
+            None => None,
+        };
+        if let Some(p) = &proxy {
+            info!(upstream = %p.upstream.target.shown(), "proxy mode");
+        }
         let mut listeners = Vec::new();
         let mut port = config.port;
         // With a unix socket or a TLS port, `port 0` means no plain TCP at
@@ -482,17 +506,18 @@ impl ServerBuilder {
             tasks.spawn(connection::accept_loop(
                 shared.clone(),
                 connection::Listener::Tcp(l),
+                proxy.clone(),
             ));
         }
         if let Some(l) = unix_listener {
-            tasks.spawn(connection::accept_loop(shared.clone(), l));
+            tasks.spawn(connection::accept_loop(shared.clone(), l, proxy.clone()));
         }
         let tls_addrs: Vec<SocketAddr> = tls_listeners
             .iter()
             .filter_map(|l| l.local_addr().ok())
             .collect();
         for l in tls_listeners {
-            tasks.spawn(tls::accept_loop(shared.clone(), l));
+            tasks.spawn(tls::accept_loop(shared.clone(), l, proxy.clone()));
         }
         tasks.spawn(cron(shared.clone()));
         if let Some(l) = metrics_listener {

@@ -60,7 +60,11 @@ impl Stream for TlsStream<TcpStream> {
     }
 }
 
-pub async fn accept_loop(srv: Arc<Shared>, listener: TcpListener) {
+pub async fn accept_loop(
+    srv: Arc<Shared>,
+    listener: TcpListener,
+    proxy: Option<Arc<crate::proxy::Proxy>>,
+) {
     let mut shutdown = srv.shutdown_rx();
     loop {
         let (stream, peer) = tokio::select! {
@@ -76,7 +80,7 @@ pub async fn accept_loop(srv: Arc<Shared>, listener: TcpListener) {
             _ = Shared::shutdown_requested(&mut shutdown) => return,
         };
         let _ = stream.set_nodelay(true);
-        tokio::spawn(handshake(srv.clone(), stream, peer));
+        tokio::spawn(handshake(srv.clone(), stream, peer, proxy.clone()));
     }
 }
 
@@ -85,7 +89,12 @@ pub async fn accept_loop(srv: Arc<Shared>, listener: TcpListener) {
 /// A peer that speaks no TLS (a plaintext client on this port) fails the
 /// handshake at its first bytes and is disconnected. A handshake that
 /// never finishes is bounded by `timeout`, as an idle Redis client is.
-async fn handshake(srv: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
+async fn handshake(
+    srv: Arc<Shared>,
+    stream: TcpStream,
+    peer: SocketAddr,
+    proxy: Option<Arc<crate::proxy::Proxy>>,
+) {
     let Some(acceptor) = srv.tls.acceptor() else {
         return;
     };
@@ -112,5 +121,5 @@ async fn handshake(srv: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
         },
         _ = Shared::shutdown_requested(&mut shutdown) => return,
     };
-    admit(&srv, tls, peer.into(), laddr.into());
+    admit(&srv, tls, peer.into(), laddr.into(), &proxy);
 }

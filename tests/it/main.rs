@@ -31,6 +31,7 @@ mod notifications;
 mod ops;
 mod pause;
 mod persistence;
+mod proxy;
 mod pubsub;
 mod rdb;
 mod redisconf;
