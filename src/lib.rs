@@ -9,6 +9,9 @@
 //!   client registry, stats, shutdown.
 //! - [`keyspace`]: the databases, entries, tables, expiry, memory accounting.
 //! - [`acl`]: users and authentication. [`config`]: settings. [`clock`]: time.
+//! - [`ops`]: the binary as a process (pid file, systemd, logs, `--ping`,
+//!   `--check-config`).
+//! - [`tls`]: the `tls-*` settings as a rustls configuration.
 //!
 //! Embedding:
 //! ```no_run
@@ -19,17 +22,25 @@
 //! # Ok(()) }
 //! ```
 
+// Links mimalloc's C library into every build of the crate (MEMORY PURGE
+// calls `mi_collect`), not only into the binary that makes it the global
+// allocator.
+extern crate mimalloc as _;
+
 pub mod acl;
 pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod keyspace;
 pub mod metrics;
+pub mod ops;
 pub mod persistence;
 pub mod protocol;
+pub mod proxy;
 pub mod scripting;
 pub mod server;
 pub mod tenancy;
+pub mod tls;
 
 pub use config::Config;
 pub use server::{Server, ServerBuilder, ServerHandle, StartError};

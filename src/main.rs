@@ -12,15 +12,45 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const HELP: &str = "keyward — a Redis-compatible server with isolated databases
 
 Usage: keyward [CONFIG.toml | redis.conf] [--option value ...]
+       keyward proxy --upstream redis://[user:pass@]host:port [CONFIG.toml] [--option value ...]
 
 Options use redis-server's names, e.g.:
   --port 6379 --bind 127.0.0.1 ::1 --requirepass PASS --databases 16
   --timeout 0 --maxclients 10000 --protected-mode yes --loglevel notice
   --config FILE (TOML or redis.conf; see README)
-Unsupported redis-server options are logged and ignored.";
+Unsupported redis-server options are logged and ignored.
+
+  keyward --ping [--host H] [--port N | --unixsocket PATH] [--user U] [--pass P]
+      health check: exit 0 on PONG, 1 otherwise ($PORT, $REDIS_PASSWORD)
+  keyward --check-config FILE [--option value ...]
+      validate a configuration and print its databases and users";
 
 fn main() -> ExitCode {
-    let cli = match keyward::config::parse_args(std::env::args().skip(1)) {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    // One-shot modes, before redis-server's flag grammar (which would take
+    // them for unknown flags and start a server).
+    match args.first().map(String::as_str) {
+        Some("--ping") => return ExitCode::from(keyward::ops::ping::main(&args[1..])),
+        Some("--check-config") => return ExitCode::from(keyward::ops::check::main(&args[1..])),
+        _ => {}
+    }
+    let mut args = args;
+    // `keyward proxy --upstream URL …`: the same flags and file as the
+    // server, in front of an upstream Redis.
+    let proxy_mode = args.first().is_some_and(|a| a == "proxy");
+    let mut upstream = None;
+    if proxy_mode {
+        args.remove(0);
+        if let Some(i) = args.iter().position(|a| a == "--upstream") {
+            args.remove(i);
+            if i >= args.len() || args[i].starts_with("--") {
+                eprintln!("keyward proxy: --upstream needs a redis://host:port URL");
+                return ExitCode::from(1);
+            }
+            upstream = Some(args.remove(i));
+        }
+    }
+    let mut cli = match keyward::config::parse_args(args) {
         Ok(c) => c,
         // redis.conf errors in Redis's own layout, as redis-server prints them.
         Err(e @ keyward::config::ConfigError::Fatal(_)) => {
@@ -32,6 +62,32 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    if proxy_mode {
+        // The keyspace is upstream: nothing to load or save here.
+        cli.config.persistence = false;
+        cli.config.appendonly = false;
+        if upstream.is_some() {
+            cli.config.proxy.upstream = upstream;
+        }
+        match cli.config.proxy.upstream.as_deref() {
+            None if !cli.help && !cli.version => {
+                eprintln!(
+                    "keyward proxy: needs --upstream redis://host:port (or [proxy] upstream)"
+                );
+                return ExitCode::from(1);
+            }
+            Some(u) => {
+                if let Err(e) = keyward::proxy::Upstream::parse(u) {
+                    eprintln!("keyward proxy: {e}");
+                    return ExitCode::from(1);
+                }
+            }
+            None => {}
+        }
+    } else {
+        // A `[proxy]` table only matters to `keyward proxy`.
+        cli.config.proxy.upstream = None;
+    }
     if cli.help {
         println!("{HELP}");
         return ExitCode::SUCCESS;
@@ -51,16 +107,11 @@ fn main() -> ExitCode {
         "nothing" => "off",
         _ => "info",
     };
-    // A log line that cannot be written (stdout on a full disk, a closed
-    // pipe) is lost, as in Redis; the default would panic the thread that
-    // logged, which may be the one reporting an AOF write error.
-    tracing_subscriber::fmt()
-        .log_internal_errors(false)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("KEYWARD_LOG")
-                .unwrap_or_else(|_| level.into()),
-        )
-        .init();
+    if let Err(e) = keyward::ops::log::init(level, &cli.config.logfile, &cli.config.log_format) {
+        // Redis refuses the configuration the same way.
+        eprintln!("keyward: {e}");
+        return ExitCode::from(1);
+    }
     for flag in &cli.ignored {
         warn!(flag = %flag, "option not supported by keyward; ignored");
     }
@@ -75,6 +126,10 @@ fn main() -> ExitCode {
     if cli.config.disable_thp {
         disable_thp();
     }
+    // As redis-server: systemd hears "loading" now and READY=1 once the
+    // dataset is loaded; the pid file exists from before loading until exit.
+    let supervisor = keyward::ops::notify::Supervisor::start(&cli.config.supervised);
+    let _pidfile = keyward::ops::PidFile::create(&cli.config.pidfile);
     let mut builder = tokio::runtime::Builder::new_multi_thread();
     builder.enable_all();
     // `io-threads`: 1 by default, as redis-server. One worker measured best
@@ -93,6 +148,7 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
+        let mut signals = Signals::install();
         let mut server = match keyward::Server::builder().config(cli.config).start().await {
             Ok(s) => s,
             Err(e) => {
@@ -100,15 +156,18 @@ fn main() -> ExitCode {
                 return ExitCode::from(1);
             }
         };
+        supervisor.ready();
         let shared = server.shared().clone();
-        let mut signals = Signals::new();
+        let mut requested = shared.shutdown_rx();
         loop {
             tokio::select! {
-                _ = server.stopped() => {
+                _ = keyward::server::Shared::shutdown_requested(&mut requested) => {
+                    supervisor.stopping();
+                    server.stopped().await;
                     info!("SHUTDOWN received; bye");
                     break;
                 }
-                sig = signals.next() => {
+                sig = signals.recv() => {
                     // Redis's serverCron on shutdown_asap: SHUTDOWN with the
                     // flags `shutdown-on-<signal>` gives.
                     let flags = {
@@ -119,9 +178,10 @@ fn main() -> ExitCode {
                         })
                     };
                     warn!("Received {} scheduling shutdown...", sig.name());
+                    supervisor.stopping();
                     let done = tokio::select! {
                         r = server.try_shutdown(flags) => r.is_ok(),
-                        again = signals.next() => {
+                        again = signals.recv() => {
                             if again == Sig::Int {
                                 // A second Ctrl+C: quit without persisting.
                                 // exit(1) as Redis: not a clean shutdown,
@@ -167,23 +227,9 @@ fn disable_thp() {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Sig {
-    Int,
-    Term,
-}
-
-impl Sig {
-    fn name(self) -> &'static str {
-        match self {
-            Sig::Int => "SIGINT",
-            Sig::Term => "SIGTERM",
-        }
-    }
-}
-
-/// SIGINT and SIGTERM, registered once so a second one is seen while the
-/// first one's shutdown runs.
+/// SIGTERM and SIGINT, caught from before the server starts: one that
+/// arrives while the dataset loads, or just after READY=1, must shut down
+/// gracefully rather than kill the process.
 struct Signals {
     #[cfg(unix)]
     term: Option<tokio::signal::unix::Signal>,
@@ -192,7 +238,7 @@ struct Signals {
 }
 
 impl Signals {
-    fn new() -> Signals {
+    fn install() -> Signals {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
@@ -205,10 +251,11 @@ impl Signals {
         Signals {}
     }
 
-    async fn next(&mut self) -> Sig {
+    /// The next SIGTERM or SIGINT.
+    async fn recv(&mut self) -> Sig {
         #[cfg(unix)]
         {
-            async fn recv(s: &mut Option<tokio::signal::unix::Signal>) {
+            async fn one(s: &mut Option<tokio::signal::unix::Signal>) {
                 match s {
                     Some(s) => {
                         s.recv().await;
@@ -217,14 +264,29 @@ impl Signals {
                 }
             }
             tokio::select! {
-                _ = recv(&mut self.term) => Sig::Term,
-                _ = recv(&mut self.int) => Sig::Int,
+                _ = one(&mut self.term) => Sig::Term,
+                _ = one(&mut self.int) => Sig::Int,
             }
         }
         #[cfg(not(unix))]
         {
             let _ = tokio::signal::ctrl_c().await;
             Sig::Int
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sig {
+    Int,
+    Term,
+}
+
+impl Sig {
+    fn name(self) -> &'static str {
+        match self {
+            Sig::Int => "SIGINT",
+            Sig::Term => "SIGTERM",
         }
     }
 }

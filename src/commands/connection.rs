@@ -141,6 +141,29 @@ static CLIENT_SUBS: &[CommandSpec] = &[
             "7.0.0",
             "O(1)",
         ),
+    // Tenant::Server (admin's default): a pause stops every tenant.
+    CommandSpec::new("pause", -3, ADMIN | CS, G, client_pause).doc(
+        "Suspends commands processing.",
+        "3.0.0",
+        "O(1)",
+    ),
+    CommandSpec::new("unpause", 2, ADMIN | CS, G, client_unpause).doc(
+        "Resumes processing commands from paused clients.",
+        "6.2.0",
+        "O(N) Where N is the number of paused clients",
+    ),
+    CommandSpec::new(
+        "no-touch",
+        3,
+        NOSCRIPT | LOADING | STALE | NO_DB_LOCK,
+        G,
+        client_no_touch,
+    )
+    .doc(
+        "Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
+        "7.2.0",
+        "O(1)",
+    ),
     CommandSpec::new("reply", 3, CS, G, client_reply).doc(
         "Instructs the server whether to reply to commands.",
         "3.2.0",
@@ -478,7 +501,10 @@ pub fn client_line(ctx: &Ctx<'_>, c: &ClientInfo) -> String {
     if c.sub_counts.iter().any(|n| n.load(Ordering::Relaxed) > 0) {
         fl.push('P');
     }
-    if c.blocked_db.load(Ordering::Relaxed) >= 0 {
+    if c.blocked_db.load(Ordering::Relaxed) >= 0
+        || c.awaiting.load(Ordering::Relaxed)
+        || c.postponed.load(Ordering::Relaxed)
+    {
         fl.push('b');
     }
     let tracking = c.tracking.load(Ordering::Relaxed);
@@ -491,8 +517,14 @@ pub fn client_line(ctx: &Ctx<'_>, c: &ClientInfo) -> String {
             fl.push(f);
         }
     }
+    if c.addr.is_unix() {
+        fl.push('U');
+    }
     if c.no_evict.load(Ordering::Relaxed) {
         fl.push('e');
+    }
+    if c.no_touch.load(Ordering::Relaxed) {
+        fl.push('T');
     }
     let redir = if tracking & track::ON != 0 {
         c.redirect.load(Ordering::Relaxed) as i64
@@ -721,6 +753,54 @@ fn client_no_evict(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     Ok(Outcome::Done)
 }
 
+/// CLIENT PAUSE timeout [WRITE|ALL]: Redis checks the mode, then the
+/// timeout (milliseconds, `getTimeoutFromObjectOrReply`'s errors).
+fn client_pause(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    use crate::server::pause::mode;
+    if argv.len() > 4 {
+        return Err(errors::subcommand_syntax(argv[0], argv[1]));
+    }
+    let m = match argv.get(3) {
+        None => mode::ALL,
+        Some(a) if is(a, "write") => mode::WRITE,
+        Some(a) if is(a, "all") => mode::ALL,
+        Some(_) => return Err(Error::lit("ERR CLIENT PAUSE mode must be WRITE or ALL")),
+    };
+    let ms =
+        crate::protocol::parse::parse_i64(argv[2]).ok_or(super::replication::TIMEOUT_NOT_INT)?;
+    if ms < 0 {
+        return Err(errors::TIMEOUT_NEGATIVE);
+    }
+    if ms > i64::MAX - ctx.now {
+        return Err(super::replication::TIMEOUT_OUT_OF_RANGE);
+    }
+    ctx.srv.pause.pause(m, ctx.now + ms, ctx.now);
+    ctx.out.ok();
+    Ok(Outcome::Done)
+}
+
+fn client_unpause(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
+    ctx.srv.pause.unpause();
+    ctx.out.ok();
+    Ok(Outcome::Done)
+}
+
+/// CLIENT NO-TOUCH ON|OFF: while on, the client's commands (TOUCH aside)
+/// leave keys' LRU/LFU alone.
+fn client_no_touch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let on = if is(argv[2], "on") {
+        true
+    } else if is(argv[2], "off") {
+        false
+    } else {
+        return Err(errors::SYNTAX);
+    };
+    ctx.client.no_touch = on;
+    ctx.client.info.no_touch.store(on, Ordering::Relaxed);
+    ctx.out.ok();
+    Ok(Outcome::Done)
+}
+
 fn client_reply(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if is(argv[2], "on") {
         ctx.client.reply_mode = ReplyMode::On;
@@ -804,6 +884,10 @@ fn client_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         "    Return information about client connections. Options: TYPE, ID.",
         "NO-EVICT (ON|OFF)",
         "    Protect current client connection from eviction.",
+        "NO-TOUCH (ON|OFF)",
+        "    Will not touch LRU/LFU stats when this mode is on.",
+        "PAUSE <timeout> [WRITE|ALL]",
+        "    Suspend all, or just write, clients for <timeout> milliseconds.",
         "REPLY (ON|OFF|SKIP)",
         "    Control the replies sent to the current connection.",
         "SETNAME <name>",
@@ -815,6 +899,8 @@ fn client_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         "    Control server assisted client side caching.",
         "TRACKINGINFO",
         "    Report tracking status for the current connection.",
+        "UNPAUSE",
+        "    Stop the current client pause, resuming traffic.",
         "SETINFO <option> <value>",
         "    Set client meta attr. Options are: LIB-NAME, LIB-VER.",
         "HELP",

@@ -92,7 +92,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .doc("Iterates over the key names in the database.", "2.8.0", "O(1) for every call. O(N) for a complete iteration, including enough command calls for the cursor to return back to 0. N is the number of elements inside the collection."),
     CommandSpec::new("randomkey", 1, READONLY, G, randomkey)
         .doc("Returns a random key name from the database.", "1.0.0", "O(1)"),
-    CommandSpec::new("touch", -2, READONLY | FAST, G, touch)
+    CommandSpec::new("touch", -2, READONLY | FAST | TOUCHES, G, touch)
         .keys(1, -1, 1)
         .doc(
             "Returns the number of existing keys out of those specified after updating the time they were last accessed.",

@@ -40,7 +40,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         ),
     // READONLY although a stale cache is rewritten (and propagated), as
     // in Redis: the key spec says RW.
-    CommandSpec::new("pfcount", -2, READONLY, G, pfcount)
+    CommandSpec::new("pfcount", -2, READONLY | MAY_REPLICATE, G, pfcount)
         .keys(1, -1, 1)
         .key_flags(&["RW", "access"])
         .doc(

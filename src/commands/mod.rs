@@ -11,7 +11,9 @@ pub mod acl;
 pub mod args;
 pub mod bitmap;
 pub mod blocking;
+pub mod cluster;
 pub mod connection;
+pub mod debug;
 pub mod dump;
 pub mod errors;
 pub mod generic;
@@ -20,8 +22,11 @@ mod geohash;
 pub mod glob;
 pub mod hash;
 pub mod hll;
+pub mod latency;
 pub mod list;
+pub mod lolwut;
 pub mod memory;
+pub mod module;
 pub mod outcome;
 pub mod pubsub;
 pub mod replication;
@@ -73,6 +78,11 @@ pub static ALL_GROUPS: &[&[CommandSpec]] = &[
     acl::COMMANDS,
     scripting::COMMANDS,
     stream::COMMANDS,
+    cluster::COMMANDS,
+    debug::COMMANDS,
+    latency::COMMANDS,
+    lolwut::COMMANDS,
+    module::COMMANDS,
 ];
 
 /// What a handler runs with.

@@ -39,6 +39,10 @@ pub enum Outcome {
     /// dispatches the command again once the script lets it (see
     /// `Scripting::wait_turn`). Only dispatch answers this.
     Wait,
+    /// Not run: CLIENT PAUSE holds it. The connection waits for the pause
+    /// to change or end (see `server::pause`), then dispatches it again.
+    /// Only dispatch answers this.
+    Paused,
 }
 
 impl Outcome {

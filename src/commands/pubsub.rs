@@ -49,12 +49,12 @@ pub static COMMANDS: &[CommandSpec] = &[
         "7.0.0",
         "O(N) where N is the number of shard channels to unsubscribe.",
     ),
-    CommandSpec::new("publish", 3, PS | FAST, G, publish).channels(Channels::First).doc(
+    CommandSpec::new("publish", 3, PS | FAST | MAY_REPLICATE, G, publish).channels(Channels::First).doc(
         "Posts a message to a channel.",
         "2.0.0",
         "O(N+M) where N is the number of clients subscribed to the receiving channel and M is the total number of subscribed patterns (by any client).",
     ),
-    CommandSpec::new("spublish", 3, PS | FAST, G, spublish).keys(1, 1, 1).channels(Channels::First).doc(
+    CommandSpec::new("spublish", 3, PS | FAST | MAY_REPLICATE, G, spublish).keys(1, 1, 1).channels(Channels::First).doc(
         "Post a message to a shard channel",
         "7.0.0",
         "O(N) where N is the number of clients subscribed to the receiving shard channel.",

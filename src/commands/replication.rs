@@ -43,10 +43,84 @@ pub static COMMANDS: &[CommandSpec] = &[
             "2.8.12",
             "O(1)",
         ),
+    // What keyward is not: a replica or a master with replicas. These
+    // answer an error naming the missing feature, never a fake +OK.
+    CommandSpec::new(
+        "replicaof",
+        3,
+        ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING | NO_DB_LOCK,
+        Group::Server,
+        replicaof,
+    )
+    .doc(
+        "Configures a server as replica of another, or promotes it to a master.",
+        "5.0.0",
+        "O(1)",
+    ),
+    CommandSpec::new(
+        "slaveof",
+        3,
+        ADMIN | NOSCRIPT | STALE | NO_ASYNC_LOADING | NO_DB_LOCK,
+        Group::Server,
+        replicaof,
+    )
+    .doc_flags(&["deprecated"])
+    .doc(
+        "Sets a Redis server as a replica of another, or promotes it to being a master.",
+        "1.0.0",
+        "O(1)",
+    ),
+    CommandSpec::new(
+        "sync",
+        1,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI | NO_DB_LOCK,
+        Group::Server,
+        no_replication,
+    )
+    .doc("An internal command used in replication.", "1.0.0", ""),
+    CommandSpec::new(
+        "psync",
+        -3,
+        ADMIN | NOSCRIPT | NO_ASYNC_LOADING | NO_MULTI | NO_DB_LOCK,
+        Group::Server,
+        no_replication,
+    )
+    .doc("An internal command used in replication.", "2.8.0", ""),
+    CommandSpec::new(
+        "failover",
+        -1,
+        ADMIN | NOSCRIPT | STALE | NO_DB_LOCK,
+        Group::Server,
+        no_replication,
+    )
+    .doc(
+        "Starts a coordinated failover from a server to one of its replicas.",
+        "6.2.0",
+        "O(1)",
+    ),
 ];
 
-const TIMEOUT_NOT_INT: Error = Error::lit("ERR timeout is not an integer or out of range");
-const TIMEOUT_OUT_OF_RANGE: Error = Error::lit("ERR timeout is out of range");
+/// SYNC, PSYNC, FAILOVER and REPLICAOF host port.
+fn no_replication(_ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    let cmd = String::from_utf8_lossy(argv[0]).to_uppercase();
+    Err(Error::from(format!(
+        "ERR {cmd} is not supported: keyward has no replication"
+    )))
+}
+
+/// REPLICAOF NO ONE is true of a server that is always a master, and
+/// answers +OK as Redis does on a master; anything else needs replication.
+fn replicaof(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if args::is(argv[1], "no") && args::is(argv[2], "one") {
+        ctx.out.ok();
+        return Ok(Outcome::Done);
+    }
+    no_replication(ctx, argv)
+}
+
+pub(crate) const TIMEOUT_NOT_INT: Error =
+    Error::lit("ERR timeout is not an integer or out of range");
+pub(crate) const TIMEOUT_OUT_OF_RANGE: Error = Error::lit("ERR timeout is out of range");
 const NO_AOF: Error =
     Error::lit("ERR WAITAOF cannot be used when numlocal is set but appendonly is disabled.");
 

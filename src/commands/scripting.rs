@@ -17,10 +17,10 @@ const EV: u32 = NOSCRIPT | STALE | SKIP_MONITOR | NO_MANDATORY_KEYS | NO_DB_LOCK
 const DEPENDS: &str = "Depends on the script that is executed.";
 
 pub static COMMANDS: &[CommandSpec] = &[
-    CommandSpec::new("eval", -3, EV, G, eval)
+    CommandSpec::new("eval", -3, EV | MAY_REPLICATE, G, eval)
         .find_keys(numkeys_at_2)
         .doc("Execute a Lua script server side", "2.6.0", DEPENDS),
-    CommandSpec::new("evalsha", -3, EV, G, evalsha)
+    CommandSpec::new("evalsha", -3, EV | MAY_REPLICATE, G, evalsha)
         .find_keys(numkeys_at_2)
         .doc("Execute a Lua script server side", "2.6.0", DEPENDS),
     CommandSpec::new("eval_ro", -3, READONLY | EV, G, eval_ro)
@@ -37,7 +37,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "7.0.0",
             DEPENDS,
         ),
-    CommandSpec::new("fcall", -3, EV, G, fcall)
+    CommandSpec::new("fcall", -3, EV | MAY_REPLICATE, G, fcall)
         .find_keys(numkeys_at_2)
         .doc("Invoke a function", "7.0.0", DEPENDS),
     CommandSpec::new("fcall_ro", -3, READONLY | EV, G, fcall_ro)
@@ -116,7 +116,7 @@ static SCRIPT_SUBS: &[CommandSpec] = &[
         "2.6.0",
         "O(N) with N being the number of scripts to check (so checking a single script is an O(1) operation).",
     ),
-    CommandSpec::new("flush", -2, NOSCRIPT | NO_DB_LOCK, G, script_flush)
+    CommandSpec::new("flush", -2, NOSCRIPT | MAY_REPLICATE | NO_DB_LOCK, G, script_flush)
         .tenant(Tenant::Check(own_script_cache))
         .doc(
         "Remove all the scripts from the script cache.",
@@ -135,7 +135,7 @@ static SCRIPT_SUBS: &[CommandSpec] = &[
         "2.6.0",
         "O(1)",
     ),
-    CommandSpec::new("load", 3, NOSCRIPT | STALE | NO_DB_LOCK, G, script_load).doc(
+    CommandSpec::new("load", 3, NOSCRIPT | STALE | MAY_REPLICATE | NO_DB_LOCK, G, script_load).doc(
         "Load the specified Lua script into the script cache.",
         "2.6.0",
         "O(N) with N being the length in bytes of the script body.",

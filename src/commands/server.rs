@@ -605,6 +605,7 @@ const SECTIONS: &[&str] = &[
     "modules",
     "commandstats",
     "errorstats",
+    "latencystats",
     "cluster",
     "keyspace",
     "tenancy",
@@ -623,7 +624,7 @@ fn bit(name: &str) -> u32 {
 
 /// Sections of plain `INFO` / `INFO default`: all but commandstats.
 fn default_mask() -> u32 {
-    ALL_MASK & !bit("commandstats")
+    ALL_MASK & !bit("commandstats") & !bit("latencystats")
 }
 
 /// Redis's `bytesToHuman`.
@@ -645,7 +646,7 @@ fn human(n: u64) -> String {
     }
 }
 
-fn rss_bytes() -> u64 {
+pub(crate) fn rss_bytes() -> u64 {
     std::fs::read_to_string("/proc/self/statm")
         .ok()
         .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
@@ -813,7 +814,7 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
                     .snapshot()
                     .iter()
                     .filter(|c| {
-                        c.awaiting.load(Ordering::Relaxed)
+                        (c.awaiting.load(Ordering::Relaxed) || c.postponed.load(Ordering::Relaxed))
                             && user.sees_db(c.db.load(Ordering::Relaxed))
                     })
                     .count();
@@ -1015,6 +1016,37 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
                     );
                 }
             }
+            // Like commandstats: what the others run is not a tenant's.
+            "latencystats" if user.is_restricted() => {}
+            "latencystats" => {
+                let ps: Vec<f64> = cfg
+                    .accepted
+                    .get("latency-tracking-info-percentiles")
+                    .map_or("50 99 99.9", String::as_str)
+                    .split_whitespace()
+                    .filter_map(|p| p.parse().ok())
+                    .collect();
+                for c in &REGISTRY.commands {
+                    let counts = srv.stats.histogram(c.id);
+                    if counts.iter().all(|&n| n == 0) {
+                        continue;
+                    }
+                    let values: Vec<String> = ps
+                        .iter()
+                        .map(|&p| {
+                            format!(
+                                "p{}={:.3}",
+                                crate::server::latency::percentile_name(p),
+                                crate::server::latency::percentile(&counts, p) as f64
+                            )
+                        })
+                        .collect();
+                    line(
+                        &format!("latency_percentiles_usec_{}", c.fullname),
+                        &values.join(","),
+                    );
+                }
+            }
             "cluster" => line("cluster_enabled", &0),
             "keyspace" => {
                 for d in dbs.iter().filter(sees) {
@@ -1155,7 +1187,7 @@ fn config_get(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn protected_allowed(ctx: &Ctx<'_>) -> bool {
     match ctx.srv.config.read().enable_protected_configs.as_str() {
         "yes" => true,
-        "local" => ctx.client.info.addr.ip().is_loopback(),
+        "local" => ctx.client.info.addr.is_local(),
         _ => false,
     }
 }
@@ -1237,7 +1269,26 @@ fn config_set(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             "persistence is off for this server (embedded without Config::persistence)",
         ));
     }
+    // TLS: every file is read again now (a renewed certificate at the same
+    // path included); a bad one fails the whole CONFIG SET, as in Redis.
+    let tls = match found
+        .iter()
+        .zip(&pairs)
+        .find(|(p, _)| params::reconfigures_tls(p))
+    {
+        Some((_, &(name, _))) => Some(crate::server::tls::Tls::prepare(&next).map_err(|why| {
+            tracing::warn!("Failed to configure TLS: {why}");
+            errors::config_set_failed(
+                name,
+                "Unable to update TLS configuration. Check server logs.",
+            )
+        })?),
+        None => None,
+    };
     *ctx.srv.config.write() = next;
+    if let Some(tls) = tls {
+        ctx.srv.tls.install(tls);
+    }
     ctx.srv.config_changed();
     if let Some(d) = db_settings {
         let srv = ctx.srv;

@@ -42,6 +42,13 @@ pub mod flags {
     /// keyward: refused with MISCONF after a failed save or AOF write like
     /// a write, so health checks notice (PING, as in Redis's processCommand).
     pub const MISCONF: u32 = 1 << 27;
+    /// keyward: runs the client's MULTI queue (EXEC), so CLIENT PAUSE WRITE
+    /// holds it when a queued command writes or may replicate, as Redis
+    /// does with the queue's accumulated flags.
+    pub const RUNS_QUEUE: u32 = 1 << 28;
+    /// keyward: updates keys' access time even for a CLIENT NO-TOUCH
+    /// client (TOUCH, as Redis's `lookupKey` exempts it).
+    pub const TOUCHES: u32 = 1 << 29;
 
     /// Names COMMAND INFO prints, in Redis's order.
     pub const NAMES: &[(u32, &str)] = &[
@@ -58,7 +65,7 @@ pub mod flags {
         (SKIP_SLOWLOG, "skip_slowlog"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
-        (MAY_REPLICATE, "may_replicate"),
+        // MAY_REPLICATE is hidden on purpose, as in Redis's COMMAND INFO.
         (NO_ASYNC_LOADING, "no_async_loading"),
         (NO_MULTI, "no_multi"),
         (MOVABLE_KEYS, "movablekeys"),
@@ -135,6 +142,7 @@ pub enum Group {
     Scripting,
     Connection,
     Server,
+    Cluster,
 }
 
 impl Group {
@@ -155,6 +163,7 @@ impl Group {
             Group::Scripting => "scripting",
             Group::Connection => "connection",
             Group::Server => "server",
+            Group::Cluster => "cluster",
         }
     }
 
@@ -176,6 +185,7 @@ impl Group {
             Group::Scripting => cat::SCRIPTING,
             Group::Connection => cat::CONNECTION,
             Group::Server => 0,
+            Group::Cluster => 0,
         }
     }
 }

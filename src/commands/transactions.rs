@@ -29,7 +29,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new(
         "exec",
         1,
-        NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | TX_CONTROL,
+        NOSCRIPT | LOADING | STALE | SKIP_SLOWLOG | TX_CONTROL | RUNS_QUEUE,
         G,
         exec,
     )

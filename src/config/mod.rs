@@ -42,6 +42,10 @@ pub struct Config {
     pub bind: Vec<String>,
     pub port: u16,
     pub requirepass: Option<String>,
+    /// `requirepass-env` (ours): the environment variable `requirepass`
+    /// was read from, so the secret never sits on a command line or in a
+    /// file ("" = none). CONFIG REWRITE leaves `requirepass` out then.
+    pub requirepass_env: String,
     pub databases: usize,
     /// Idle client timeout in seconds (0 = never).
     pub timeout: u64,
@@ -119,8 +123,25 @@ pub struct Config {
     pub lfu: crate::keyspace::evict::Lfu,
     pub tcp_keepalive: u64,
     pub daemonize: bool,
+    /// `unixsocket`: a path to serve clients on as well ("" = none); with
+    /// `port 0` only there, as redis-server.
+    pub unixsocket: String,
+    /// `unixsocketperm`: the socket file's mode (0 = as the umask leaves it).
+    pub unixsocketperm: u32,
+    /// `pidfile` ("" = none): written by the binary at start, removed at exit.
+    pub pidfile: String,
+    /// `logfile` ("" = standard output), opened by the binary at start.
+    pub logfile: String,
+    /// `log-format` (ours): `text` (default) or `json`, one object a line.
+    pub log_format: String,
+    /// `supervised`: no, systemd, upstart or auto (systemd when
+    /// `NOTIFY_SOCKET` is set): the binary tells systemd when it is ready
+    /// and when it stops.
+    pub supervised: String,
     /// Small-encoding thresholds of the collection types.
     pub thresholds: crate::keyspace::value::Thresholds,
+    /// `[proxy]`: the upstream of `keyward proxy` (see [`crate::proxy`]).
+    pub proxy: crate::proxy::ProxyConfig,
     /// hll-sparse-max-bytes: a sparse HyperLogLog (header included) that
     /// would grow past this is converted to dense.
     pub hll_sparse_max_bytes: u64,
@@ -161,6 +182,101 @@ pub struct Config {
     pub config_file: Option<PathBuf>,
     /// The format of `config_file`: what CONFIG REWRITE writes.
     pub config_format: redisconf::Format,
+    /// The `tls-*` settings (`server::tls` builds rustls's from them).
+    pub tls: TlsConfig,
+}
+
+/// `tls-auth-clients`: whether a client must present a certificate.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum TlsAuthClients {
+    No,
+    /// Redis's default: a client without a certificate is refused.
+    #[default]
+    Yes,
+    /// A certificate is verified if given, but not required.
+    Optional,
+}
+
+impl TlsAuthClients {
+    pub fn name(self) -> &'static str {
+        match self {
+            TlsAuthClients::No => "no",
+            TlsAuthClients::Yes => "yes",
+            TlsAuthClients::Optional => "optional",
+        }
+    }
+}
+
+/// Redis's `tls-*` settings for client connections, as written (empty =
+/// unset). What they mean is in `server::tls`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// `tls-port`: 0 = no TLS listener.
+    pub port: u16,
+    pub cert_file: String,
+    pub key_file: String,
+    /// `tls-key-file-pass`: a secret, never printed (see the `Debug` impl).
+    pub key_file_pass: String,
+    pub ca_cert_file: String,
+    pub ca_cert_dir: String,
+    pub auth_clients: TlsAuthClients,
+    pub protocols: String,
+    pub ciphers: String,
+    pub ciphersuites: String,
+    pub prefer_server_ciphers: bool,
+    pub session_caching: bool,
+    pub session_cache_size: u64,
+    pub session_cache_timeout: u64,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        TlsConfig {
+            port: 0,
+            cert_file: String::new(),
+            key_file: String::new(),
+            key_file_pass: String::new(),
+            ca_cert_file: String::new(),
+            ca_cert_dir: String::new(),
+            auth_clients: TlsAuthClients::Yes,
+            protocols: String::new(),
+            ciphers: String::new(),
+            ciphersuites: String::new(),
+            prefer_server_ciphers: false,
+            session_caching: true,
+            session_cache_size: 20480,
+            session_cache_timeout: 300,
+        }
+    }
+}
+
+/// The key's passphrase stays out of every log line that prints a config.
+impl std::fmt::Debug for TlsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TlsConfig")
+            .field("port", &self.port)
+            .field("cert_file", &self.cert_file)
+            .field("key_file", &self.key_file)
+            .field(
+                "key_file_pass",
+                &if self.key_file_pass.is_empty() {
+                    ""
+                } else {
+                    "(redacted)"
+                },
+            )
+            .field("ca_cert_file", &self.ca_cert_file)
+            .field("ca_cert_dir", &self.ca_cert_dir)
+            .field("auth_clients", &self.auth_clients)
+            .field("protocols", &self.protocols)
+            .field("ciphers", &self.ciphers)
+            .field("ciphersuites", &self.ciphersuites)
+            .field("prefer_server_ciphers", &self.prefer_server_ciphers)
+            .field("session_caching", &self.session_caching)
+            .field("session_cache_size", &self.session_cache_size)
+            .field("session_cache_timeout", &self.session_cache_timeout)
+            .finish()
+    }
 }
 
 /// One `[[db]]` table. 0 means "no limit" for every numeric field.
@@ -329,6 +445,7 @@ impl Default for Config {
             bind: vec!["127.0.0.1".into(), "::1".into()],
             port: 6379,
             requirepass: None,
+            requirepass_env: String::new(),
             databases: 16,
             timeout: 0,
             busy_reply_threshold: 5000,
@@ -375,6 +492,12 @@ impl Default for Config {
             lfu: Default::default(),
             tcp_keepalive: 300,
             daemonize: false,
+            unixsocket: String::new(),
+            unixsocketperm: 0,
+            pidfile: String::new(),
+            logfile: String::new(),
+            log_format: "text".into(),
+            supervised: "no".into(),
             io_threads: 1,
             aclfile: None,
             users: Vec::new(),
@@ -390,6 +513,8 @@ impl Default for Config {
             config_file: None,
             config_format: Default::default(),
             thresholds: Default::default(),
+            tls: TlsConfig::default(),
+            proxy: Default::default(),
         }
     }
 }
@@ -405,6 +530,8 @@ struct FileConfig {
     /// Read by hand (not derived) so every error names the table and field.
     #[serde(default)]
     db: Vec<toml::Table>,
+    /// Proxy mode's settings (read only by `keyward proxy`).
+    proxy: Option<crate::proxy::ProxyConfig>,
 }
 
 /// What the command line asked for.
@@ -534,6 +661,9 @@ impl Config {
                 });
             }
             self.dbs.push(db);
+        }
+        if let Some(p) = file.proxy {
+            self.proxy = p;
         }
         let _ = ignored;
         Ok(())

@@ -2,7 +2,7 @@
 //! file know, with its parser and printer. One row per name: every Redis 7.2
 //! parameter (and its old names) plus keyward's own, each in one [`Class`].
 
-use super::{parse_memory, Config, ConfigError, DbConfig};
+use super::{parse_memory, Config, ConfigError, DbConfig, TlsAuthClients};
 use crate::keyspace::evict::Policy;
 use crate::tenancy::DbTenant;
 
@@ -223,6 +223,17 @@ macro_rules! accepted {
     };
 }
 
+/// A [`Class::Honoured`] row kept like an [`accepted!`] one (in
+/// `Config::accepted`), for settings only a command reads (DEBUG, LATENCY).
+macro_rules! kept {
+    ($name:literal, $default:literal, $mutable:literal, $check:expr) => {
+        Param {
+            class: Class::Honoured,
+            ..accepted!($name, $default, $mutable, $check, "")
+        }
+    };
+}
+
 /// A [`Class::Refused`] row: reads give Redis's default; a value that
 /// `$check` finds valid and equal to it is taken (so a file or test suite
 /// that spells out the default works), anything else fails with `$why`.
@@ -326,6 +337,35 @@ macro_rules! yes_no_param {
     };
 }
 
+/// A `tls-*` setting in `Config::tls`: `$get` prints the field, `$parse`
+/// checks and converts the value.
+macro_rules! tls_param {
+    ($name:literal, $field:ident, $get:expr, $parse:expr) => {
+        Param {
+            name: $name,
+            get: |c| ($get)(&c.tls.$field),
+            set: |c, v| {
+                c.tls.$field = ($parse)(v)?;
+                Ok(())
+            },
+            mutable: true,
+            sensitive: false,
+            aof_open: false,
+            protected: false,
+            db: None,
+            class: Class::Honoured,
+            alias_of: None,
+        }
+    };
+}
+
+/// Whether CONFIG SET of `p` rebuilds the TLS configuration (reloading
+/// its files even when the value is unchanged, as Redis's
+/// `VOLATILE_CONFIG` rows do: the way to pick up a renewed certificate).
+pub fn reconfigures_tls(p: &Param) -> bool {
+    p.name.starts_with("tls-") && p.class == Class::Honoured && p.name != "tls-port"
+}
+
 fn protected_ok(v: &str) -> Result<String, String> {
     one_of(v, &["no", "yes", "local"])
 }
@@ -411,8 +451,7 @@ const ENCODING: &str =
     "how Redis packs this type in memory: keyward's layout is its own and replies are the same";
 const PROCESS: &str = "process housekeeping (logs, titles, CPU affinity, OOM score) that keyward leaves to its supervisor: no data or limit depends on it";
 const NO_COMMAND: &str =
-    "enables a command keyward does not have (DEBUG, MODULE): there is nothing to enable";
-const NO_LATENCY: &str = "keyward has no LATENCY command or INFO latencystats: nothing reads it";
+    "enables a command keyward does not have (MODULE LOAD): there is nothing to enable";
 const INCREMENTAL_FSYNC: &str =
     "paces fsyncs while Redis writes a file: keyward fsyncs every file before it uses it either way";
 const REPLICATION_KNOB: &str =
@@ -423,7 +462,10 @@ const NO_REPLICATION: &str = "keyward has no replication";
 const NO_REPLICAS: &str =
     "keyward has no replicas to count: accepting it would take the writes it exists to refuse";
 const NO_CLUSTER: &str = "keyward has no cluster mode";
-const NO_TLS: &str = "keyward has no TLS (terminate TLS in front of it)";
+const NO_TLS_CLIENT: &str =
+    "keyward opens no TLS connections of its own (no replication, no cluster): only those read it";
+const NO_DH: &str =
+    "keyward's TLS (rustls) does no finite-field Diffie-Hellman: key exchange is ECDHE only";
 const DAEMONIZE: &str = "daemonize is not supported: run keyward under a process supervisor";
 const LLONG_MAX: i64 = i64::MAX;
 
@@ -523,9 +565,10 @@ fn text_v(v: &str) -> Result<String, String> {
     Ok(v.to_string())
 }
 
-fn octal_v(v: &str) -> Result<String, String> {
+/// An octal mode (`unixsocketperm`), 0..=0777 as Redis.
+fn octal(v: &str) -> Result<u32, String> {
     match u32::from_str_radix(v.trim(), 8) {
-        Ok(n) if n <= 0o777 => Ok(format!("{n:o}")),
+        Ok(n) if n <= 0o777 => Ok(n),
         Ok(_) => Err("argument must be between 0 and 511 inclusive".into()),
         Err(_) => Err("argument couldn't be parsed into an integer".into()),
     }
@@ -586,7 +629,13 @@ fn percentiles_v(v: &str) -> Result<String, String> {
     for p in v.split_whitespace() {
         match p.parse::<f64>() {
             Ok(f) if (0.0..=100.0).contains(&f) => out.push(f.to_string()),
-            _ => return Err("latency-tracking-info-percentiles: invalid percentile".into()),
+            Ok(_) => {
+                return Err(
+                    "latency-tracking-info-percentiles parameters should sit between [0.0,100.0]"
+                        .into(),
+                )
+            }
+            Err(_) => return Err("Invalid latency-tracking-info-percentiles parameters".into()),
         }
     }
     Ok(out.join(" "))
@@ -769,6 +818,27 @@ pub static PARAMS: &[Param] = &[
         get: |c| c.port.to_string(),
         set: |c, v| {
             c.port = num(v)?;
+            Ok(())
+        },
+        mutable: false,
+        sensitive: false,
+        aof_open: false,
+        protected: false,
+        db: None,
+        class: Class::Honoured,
+        alias_of: None,
+    },
+    Param {
+        name: "requirepass-env",
+        get: |c| c.requirepass_env.clone(),
+        set: |c, v| {
+            let v = v.trim();
+            if !v.is_empty() {
+                let pass = std::env::var(v)
+                    .map_err(|_| format!("environment variable {v} is not set"))?;
+                c.requirepass = (!pass.is_empty()).then_some(pass);
+            }
+            c.requirepass_env = v.to_string();
             Ok(())
         },
         mutable: false,
@@ -1429,6 +1499,32 @@ pub static PARAMS: &[Param] = &[
         class: Class::Honoured,
         alias_of: None,
     },
+    string_param!("unixsocket", unixsocket, false, text_v),
+    Param {
+        name: "unixsocketperm",
+        get: |c| format!("{:o}", c.unixsocketperm),
+        set: |c, v| {
+            c.unixsocketperm = octal(v)?;
+            Ok(())
+        },
+        mutable: false,
+        sensitive: false,
+        aof_open: false,
+        protected: false,
+        db: None,
+        class: Class::Honoured,
+        alias_of: None,
+    },
+    string_param!("pidfile", pidfile, false, text_v),
+    string_param!("logfile", logfile, false, text_v),
+    string_param!("supervised", supervised, false, |v| one_of(
+        v,
+        &["upstart", "systemd", "auto", "no"]
+    )),
+    string_param!("log-format", log_format, false, |v| one_of(
+        v,
+        &["text", "json"]
+    )),
     // ---- Accepted: kept and reported, no effect on keyward (see `Class`).
     accepted!("activerehashing", "yes", true, bool_v, TUNING),
     accepted!("dynamic-hz", "yes", true, bool_v, TUNING),
@@ -1546,15 +1642,6 @@ pub static PARAMS: &[Param] = &[
         ),
         PROCESS
     ),
-    accepted!(
-        "supervised",
-        "no",
-        false,
-        |v| one_of(v, &["upstart", "systemd", "auto", "no"]),
-        PROCESS
-    ),
-    accepted!("pidfile", "", false, text_v, PROCESS),
-    accepted!("logfile", "", false, text_v, PROCESS),
     accepted!("crash-log-enabled", "yes", true, bool_v, PROCESS),
     accepted!("crash-memcheck-enabled", "yes", true, bool_v, PROCESS),
     accepted!(
@@ -1577,20 +1664,7 @@ pub static PARAMS: &[Param] = &[
         |v| int_v(v, 0, i64::from(u32::MAX)),
         PROCESS
     ),
-    accepted!(
-        "unixsocketperm",
-        "0",
-        false,
-        octal_v,
-        "applies to the unix socket, which keyward does not open (see unixsocket)"
-    ),
-    accepted!(
-        "enable-debug-command",
-        "no",
-        false,
-        protected_ok,
-        NO_COMMAND
-    ),
+    kept!("enable-debug-command", "no", false, protected_ok),
     accepted!(
         "enable-module-command",
         "no",
@@ -1598,20 +1672,15 @@ pub static PARAMS: &[Param] = &[
         protected_ok,
         NO_COMMAND
     ),
-    accepted!(
-        "latency-monitor-threshold",
-        "0",
-        true,
-        |v| int_v(v, 0, LLONG_MAX),
-        NO_LATENCY
-    ),
-    accepted!("latency-tracking", "yes", true, bool_v, NO_LATENCY),
-    accepted!(
+    kept!("latency-monitor-threshold", "0", true, |v| int_v(
+        v, 0, LLONG_MAX
+    )),
+    kept!("latency-tracking", "yes", true, bool_v),
+    kept!(
         "latency-tracking-info-percentiles",
         "50 99 99.9",
         true,
-        percentiles_v,
-        NO_LATENCY
+        percentiles_v
     ),
     Param {
         name: "tracking-table-max-keys",
@@ -1751,6 +1820,59 @@ pub static PARAMS: &[Param] = &[
         text_v,
         "the source address of Redis's replication and cluster links: keyward opens neither"
     ),
+    // ---- TLS for clients (`crate::tls`): CONFIG SET of any row but
+    // tls-port rebuilds the TLS configuration (`reconfigures_tls`).
+    Param {
+        mutable: false,
+        ..tls_param!("tls-port", port, |v: &u16| v.to_string(), |v| int_in::<u16>(v, 0, 65535))
+    },
+    tls_param!("tls-cert-file", cert_file, String::clone, text_v),
+    tls_param!("tls-key-file", key_file, String::clone, text_v),
+    Param {
+        sensitive: true,
+        ..tls_param!("tls-key-file-pass", key_file_pass, String::clone, text_v)
+    },
+    tls_param!("tls-ca-cert-file", ca_cert_file, String::clone, text_v),
+    tls_param!("tls-ca-cert-dir", ca_cert_dir, String::clone, text_v),
+    tls_param!(
+        "tls-auth-clients",
+        auth_clients,
+        |v: &TlsAuthClients| v.name().to_string(),
+        |v: &str| match v.to_ascii_lowercase().as_str() {
+            "no" => Ok(TlsAuthClients::No),
+            "yes" => Ok(TlsAuthClients::Yes),
+            "optional" => Ok(TlsAuthClients::Optional),
+            _ => Err("argument(s) must be one of the following: no, yes, optional".to_string()),
+        }
+    ),
+    tls_param!("tls-protocols", protocols, String::clone, |v: &str| {
+        crate::tls::protocols(v).map(|_| v.to_string())
+    }),
+    tls_param!("tls-ciphers", ciphers, String::clone, |v: &str| {
+        crate::tls::ciphers(v).map(|_| v.to_string())
+    }),
+    tls_param!("tls-ciphersuites", ciphersuites, String::clone, |v: &str| {
+        crate::tls::ciphersuites(v).map(|_| v.to_string())
+    }),
+    tls_param!(
+        "tls-prefer-server-ciphers",
+        prefer_server_ciphers,
+        |v: &bool| yn(*v),
+        yes_no
+    ),
+    tls_param!("tls-session-caching", session_caching, |v: &bool| yn(*v), yes_no),
+    tls_param!(
+        "tls-session-cache-size",
+        session_cache_size,
+        u64::to_string,
+        |v| int_in::<u64>(v, 0, INT_MAX)
+    ),
+    tls_param!(
+        "tls-session-cache-timeout",
+        session_cache_timeout,
+        u64::to_string,
+        |v| int_in::<u64>(v, 0, INT_MAX)
+    ),
     // ---- Refused: only Redis's default is taken (see `Class`).
     REPLICAOF,
     alias!("slaveof", "replicaof", REPLICAOF),
@@ -1863,50 +1985,15 @@ pub static PARAMS: &[Param] = &[
         "cluster-replica-validity-factor",
         CLUSTER_REPLICA_VALIDITY_FACTOR
     ),
-    refused!("tls-port", "0", true, port_v, NO_TLS),
-    refused!("tls-cert-file", "", true, text_v, NO_TLS),
-    refused!("tls-key-file", "", true, text_v, NO_TLS),
+    refused!("tls-client-cert-file", "", true, text_v, NO_TLS_CLIENT),
+    refused!("tls-client-key-file", "", true, text_v, NO_TLS_CLIENT),
     Param {
         sensitive: true,
-        ..refused!("tls-key-file-pass", "", true, text_v, NO_TLS)
+        ..refused!("tls-client-key-file-pass", "", true, text_v, NO_TLS_CLIENT)
     },
-    refused!("tls-client-cert-file", "", true, text_v, NO_TLS),
-    refused!("tls-client-key-file", "", true, text_v, NO_TLS),
-    Param {
-        sensitive: true,
-        ..refused!("tls-client-key-file-pass", "", true, text_v, NO_TLS)
-    },
-    refused!("tls-dh-params-file", "", true, text_v, NO_TLS),
-    refused!("tls-ca-cert-file", "", true, text_v, NO_TLS),
-    refused!("tls-ca-cert-dir", "", true, text_v, NO_TLS),
-    refused!("tls-protocols", "", true, text_v, NO_TLS),
-    refused!("tls-ciphers", "", true, text_v, NO_TLS),
-    refused!("tls-ciphersuites", "", true, text_v, NO_TLS),
-    refused!(
-        "tls-auth-clients",
-        "yes",
-        true,
-        |v| one_of(v, &["no", "yes", "optional"]),
-        NO_TLS
-    ),
-    refused!("tls-cluster", "no", true, bool_v, NO_TLS),
-    refused!("tls-replication", "no", true, bool_v, NO_TLS),
-    refused!("tls-prefer-server-ciphers", "no", true, bool_v, NO_TLS),
-    refused!("tls-session-caching", "yes", true, bool_v, NO_TLS),
-    refused!(
-        "tls-session-cache-size",
-        "20480",
-        true,
-        |v| int_v(v, 0, INT_MAX),
-        NO_TLS
-    ),
-    refused!(
-        "tls-session-cache-timeout",
-        "300",
-        true,
-        |v| int_v(v, 0, INT_MAX),
-        NO_TLS
-    ),
+    refused!("tls-dh-params-file", "", true, text_v, NO_DH),
+    refused!("tls-cluster", "no", true, bool_v, NO_CLUSTER),
+    refused!("tls-replication", "no", true, bool_v, NO_REPLICATION),
     Param {
         name: "maxmemory-clients",
         get: |c| match c.maxmemory_clients {
@@ -1977,13 +2064,6 @@ pub static PARAMS: &[Param] = &[
         true,
         bool_v,
         "keyward deletes AOF history after a rewrite: keeping it is not implemented"
-    ),
-    refused!(
-        "unixsocket",
-        "",
-        false,
-        text_v,
-        "keyward listens on TCP only"
     ),
     refused!(
         "locale-collate",
@@ -2076,7 +2156,14 @@ mod tests {
         assert!(set(&mut c, "client-output-buffer-limit", "normal 0 0 0").expect("valid"));
         assert!(set(&mut c, "client-output-buffer-limit", "pubsub 1mb 1mb 1").expect("valid"));
         assert!(set(&mut c, "client-output-buffer-limit", "replica 1mb 1mb 1").is_err());
-        assert!(set(&mut c, "tls-port", "6380").is_err());
+        assert!(set(&mut c, "tls-replication", "yes").is_err());
+        assert!(set(&mut c, "tls-port", "6380").expect("honoured"));
+        assert!(
+            set(&mut c, "tls-protocols", "TLSv1.1").is_err(),
+            "rustls lacks it"
+        );
+        assert!(set(&mut c, "tls-ciphers", "DEFAULT:!MEDIUM").expect("valid"));
+        assert!(set(&mut c, "tls-auth-clients", "optional").expect("valid"));
     }
 
     #[test]

@@ -21,6 +21,7 @@
 //! - Any error stops the start with Redis's report:
 //!   `*** FATAL CONFIG FILE ERROR (Redis 7.2.4) ***`, the line, the reason.
 
+use crate::protocol::parse::{sds_repr as repr, sds_trim};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -60,105 +61,7 @@ pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
         Some(n) => &line[..n],
         None => line,
     };
-    let at = |i: usize| line.get(i).copied().unwrap_or(0);
-    let mut words = Vec::new();
-    let mut i = 0;
-    loop {
-        // isspace: also \v and \f between words.
-        while i < line.len() && (line[i] == b' ' || (b'\t'..=b'\r').contains(&line[i])) {
-            i += 1;
-        }
-        if i >= line.len() {
-            return Some(words);
-        }
-        let (mut inq, mut insq) = (false, false);
-        let mut word = Vec::new();
-        loop {
-            let c = at(i);
-            if inq {
-                if c == b'\\'
-                    && at(i + 1) == b'x'
-                    && at(i + 2).is_ascii_hexdigit()
-                    && at(i + 3).is_ascii_hexdigit()
-                {
-                    let hex = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
-                    word.push(hex(at(i + 2)) * 16 + hex(at(i + 3)));
-                    i += 3;
-                } else if c == b'\\' && at(i + 1) != 0 {
-                    i += 1;
-                    word.push(match at(i) {
-                        b'n' => b'\n',
-                        b'r' => b'\r',
-                        b't' => b'\t',
-                        b'b' => 8,
-                        b'a' => 7,
-                        other => other,
-                    });
-                } else if c == b'"' {
-                    if at(i + 1) != 0 && !at(i + 1).is_ascii_whitespace() && at(i + 1) != 11 {
-                        return None;
-                    }
-                    i += 1;
-                    break;
-                } else if c == 0 {
-                    return None;
-                } else {
-                    word.push(c);
-                }
-            } else if insq {
-                if c == b'\\' && at(i + 1) == b'\'' {
-                    i += 1;
-                    word.push(b'\'');
-                } else if c == b'\'' {
-                    if at(i + 1) != 0 && !at(i + 1).is_ascii_whitespace() && at(i + 1) != 11 {
-                        return None;
-                    }
-                    i += 1;
-                    break;
-                } else if c == 0 {
-                    return None;
-                } else {
-                    word.push(c);
-                }
-            } else {
-                match c {
-                    b' ' | b'\n' | b'\r' | b'\t' | 0 => {
-                        if c != 0 {
-                            i += 1;
-                        }
-                        break;
-                    }
-                    b'"' => inq = true,
-                    b'\'' => insq = true,
-                    _ => word.push(c),
-                }
-            }
-            i += 1;
-        }
-        words.push(word);
-    }
-}
-
-/// `s` quoted as Redis's `sdscatrepr` writes it: what [`split_args`]
-/// reads back as `s`.
-pub fn repr(s: &[u8]) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for &b in s {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            7 => out.push_str("\\a"),
-            8 => out.push_str("\\b"),
-            b if b.is_ascii_graphic() || b == b' ' => out.push(b as char),
-            b => out.push_str(&format!("\\x{b:02x}")),
-        }
-    }
-    out.push('"');
-    out
+    crate::protocol::parse::split_args(line)
 }
 
 /// Which format a configuration file is in.
@@ -349,7 +252,7 @@ impl Loader<'_> {
     fn load_string(&mut self, text: &[u8], first_option: usize) -> Result<(), ConfigError> {
         for (i, raw) in text.split(|&b| b == b'\n').enumerate() {
             let line_no = i + 1;
-            let line = trim(raw);
+            let line = sds_trim(raw);
             if line.is_empty() || line[0] == b'#' {
                 continue;
             }
@@ -585,18 +488,6 @@ fn utf8(b: &[u8]) -> Result<&str, String> {
     std::str::from_utf8(b).map_err(|_| "keyward takes UTF-8 values only".to_string())
 }
 
-/// Redis's `sdstrim(line, " \t\r\n")`.
-fn trim(mut l: &[u8]) -> &[u8] {
-    let blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
-    while l.first().is_some_and(blank) {
-        l = &l[1..];
-    }
-    while l.last().is_some_and(blank) {
-        l = &l[..l.len() - 1];
-    }
-    l
-}
-
 /// A word as a flag would be written: bare when that reads back the same.
 fn repr_if_needed(w: &[u8]) -> String {
     match std::str::from_utf8(w) {
@@ -708,7 +599,7 @@ pub fn rewrite(old: &str, config: &Config, users: &[std::sync::Arc<crate::acl::U
     let mut st = RewriteState::read(old);
     let defaults = Config::default();
     for p in params::PARAMS {
-        if p.alias_of.is_some() {
+        if p.alias_of.is_some() || (p.name == "requirepass" && super::rewrite::from_env(config)) {
             continue;
         }
         let value = (p.get)(config);
@@ -806,7 +697,7 @@ impl RewriteState {
         };
         let text = old.strip_suffix('\n').unwrap_or(old);
         for raw in text.split('\n') {
-            let line = std::str::from_utf8(trim(raw.as_bytes())).unwrap_or(raw);
+            let line = std::str::from_utf8(sds_trim(raw.as_bytes())).unwrap_or(raw);
             if line.is_empty() || line.starts_with('#') {
                 if line == SIGNATURE {
                     st.needs_signature = false;

@@ -127,6 +127,13 @@ pub struct Db {
     /// after it was logged must still be there for the commands that
     /// followed it then. Expiry resumes when loading ends.
     pub loading: bool,
+    /// CLIENT PAUSE's end (ms, shared by every DB of a keyspace): until
+    /// then nothing expires or is evicted. Read only when a key is found
+    /// expired or eviction is due, so it costs the hot path nothing.
+    pub hold: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    /// The running command comes from a CLIENT NO-TOUCH client: lookups
+    /// leave the LRU/LFU clock alone (Redis's `LOOKUP_NOTOUCH`).
+    pub no_touch: bool,
     /// The running snapshot's state for these contents, `None` when no
     /// snapshot runs or it has finished with them: the one branch a write
     /// pays for snapshots (see `snapshot.rs`).
@@ -171,6 +178,8 @@ impl Db {
             effects: None,
             notes: Notes::default(),
             loading: false,
+            hold: Default::default(),
+            no_touch: false,
             snap: None,
             snap_done: false,
         }
@@ -249,13 +258,29 @@ impl Db {
         self.table.iter().map(Entry::mem_usage).sum()
     }
 
-    /// Drops `key` if it has expired; true when it did.
+    /// Whether expiry and eviction are held (a CLIENT PAUSE runs).
+    pub fn held(&self, now: i64) -> bool {
+        self.hold.load(Ordering::Relaxed) > now
+    }
+
+    /// Drops `key` if it has expired; true when it did, or when it has
+    /// expired but a pause keeps it (Redis's `KEY_EXPIRED` without the
+    /// delete): callers then treat it as missing.
+    #[inline]
     fn expire_if_needed(&mut self, key: &[u8], now: i64) -> bool {
         if self.volatile == 0 || self.loading {
             return false;
         }
+        self.expire_volatile(key, now)
+    }
+
+    /// [`Db::expire_if_needed`] once some key has a TTL.
+    fn expire_volatile(&mut self, key: &[u8], now: i64) -> bool {
         match self.table.get(key) {
             Some(e) if is_expired(e, now) => {
+                if self.held(now) {
+                    return true;
+                }
                 self.remove(key);
                 self.stats.expired += 1;
                 self.notify(class::EXPIRED, "expired", key);
@@ -269,11 +294,13 @@ impl Db {
     /// Looks a key up for reading: expires it lazily, counts a hit or miss,
     /// records the access (LRU time or LFU counter).
     pub fn get_read(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
-        self.expire_if_needed(key, now);
-        match self.table.get_mut(key) {
+        let gone = self.expire_if_needed(key, now);
+        match self.table.get_mut(key).filter(|_| !gone) {
             Some(e) => {
                 self.stats.hits += 1;
-                evict::touch(e, self.lfu, self.lfu_params, now, &mut self.rng);
+                if !self.no_touch {
+                    evict::touch(e, self.lfu, self.lfu_params, now, &mut self.rng);
+                }
                 Some(e)
             }
             None => {
@@ -287,9 +314,13 @@ impl Db {
     /// Looks a key up for a command that will modify it (no hit/miss count).
     /// Callers that change the entry's size or TTL must use [`Db::modify`].
     pub fn get(&mut self, key: &[u8], now: i64) -> Option<&Entry> {
-        self.expire_if_needed(key, now);
+        if self.expire_if_needed(key, now) {
+            return None;
+        }
         let e = self.table.get_mut(key)?;
-        evict::touch(e, self.lfu, self.lfu_params, now, &mut self.rng);
+        if !self.no_touch {
+            evict::touch(e, self.lfu, self.lfu_params, now, &mut self.rng);
+        }
         Some(e)
     }
 
@@ -303,8 +334,7 @@ impl Db {
 
     /// Whether the key exists (and has not expired), without touching it.
     pub fn exists(&mut self, key: &[u8], now: i64) -> bool {
-        self.expire_if_needed(key, now);
-        self.table.get(key).is_some()
+        !self.expire_if_needed(key, now) && self.table.get(key).is_some()
     }
 
     /// Looks a key up without side effects (no expiry, no LRU touch).
@@ -455,7 +485,9 @@ impl Db {
         access: bool,
         f: impl FnOnce(&mut Entry) -> R,
     ) -> Option<R> {
-        self.expire_if_needed(key, now);
+        if self.expire_if_needed(key, now) {
+            return None;
+        }
         if !self.watchers.is_empty() && self.table.get(key).is_some() {
             self.touch(key, true);
         }
@@ -463,7 +495,7 @@ impl Db {
         self.dirty += 1;
         let before = e.mem_usage();
         let had_ttl = e.expire().is_some();
-        if access {
+        if access && !self.no_touch {
             evict::touch(e, self.lfu, self.lfu_params, now, &mut self.rng);
         }
         if let Some(s) = self.snap.as_deref_mut() {
@@ -627,7 +659,9 @@ impl Db {
     pub fn active_expire(&mut self, now: i64, cycle: &mut ExpireCycle<'_>) -> usize {
         // Every DB gets this call each cron tick: the clock hint's refresh.
         self.time_hint = now;
-        if self.volatile == 0 || self.loading || cycle.timed_out {
+        // Off (DEBUG SET-ACTIVE-EXPIRE 0: a cycle that starts timed out),
+        // or held by CLIENT PAUSE: the clock refresh only.
+        if self.volatile == 0 || self.loading || cycle.timed_out || self.held(now) {
             return 0;
         }
         let per_loop = cycle.effort.keys_per_loop;
@@ -735,8 +769,8 @@ impl Db {
     }
 
     fn lookup_notouch(&mut self, key: &[u8], now: i64, notify: bool) -> Option<&Entry> {
-        self.expire_if_needed(key, now);
-        match self.table.get(key) {
+        let gone = self.expire_if_needed(key, now);
+        match self.table.get(key).filter(|_| !gone) {
             Some(e) => {
                 self.stats.hits += 1;
                 Some(e)

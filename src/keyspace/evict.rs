@@ -395,10 +395,11 @@ impl Db {
 
     /// Evicts one key chosen by `policy` among `samples` sampled candidates
     /// (keyed as Redis's eviction pool ranks them); returns the bytes freed,
-    /// or `None` when the policy is `noeviction` or no key qualifies.
+    /// or `None` when the policy is `noeviction`, no key qualifies, or a
+    /// CLIENT PAUSE holds eviction (Redis's `EVICT_FAIL` while paused).
     pub fn evict_one(&mut self, policy: Policy, samples: usize, now: i64) -> Option<usize> {
         self.time_hint = now;
-        if policy == Policy::NoEviction || self.table.is_empty() {
+        if policy == Policy::NoEviction || self.table.is_empty() || self.held(now) {
             return None;
         }
         let volatile = policy.is_volatile();
@@ -724,6 +725,37 @@ mod tests {
             .filter(|k| k[1..].parse::<i64>().unwrap() < 300)
             .count();
         assert!(early >= 90, "{early} of 100 among the 300 nearest");
+    }
+
+    #[test]
+    fn a_pause_holds_eviction_and_active_expiry() {
+        let mut db = Db::new();
+        for i in 0..10 {
+            let k = format!("k{i}");
+            db.insert(Entry::new(k.as_bytes(), NewValue::Str(b"v"), Some(100), 0));
+        }
+        db.hold.store(10_000, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(db.evict_one(Policy::AllKeysRandom, 5, 1000), None);
+        assert_eq!(
+            db.active_expire(
+                1000,
+                &mut crate::keyspace::expire::ExpireCycle::one_check(Default::default()),
+            ),
+            0
+        );
+        assert_eq!(db.len(), 10);
+        // Expired keys read as missing but stay.
+        assert!(!db.exists(b"k1", 1000));
+        assert!(db.get_read(b"k2", 1000).is_none());
+        assert_eq!(db.len(), 10);
+        // The pause over: both resume.
+        assert!(db.evict_one(Policy::AllKeysRandom, 5, 20_000).is_some());
+        assert!(
+            db.active_expire(
+                20_000,
+                &mut crate::keyspace::expire::ExpireCycle::one_check(Default::default()),
+            ) > 0
+        );
     }
 
     #[test]

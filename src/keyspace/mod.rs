@@ -41,15 +41,20 @@ pub struct Keyspace {
     /// The LFU parameters every DB was last given (packed: log factor in
     /// the high half), so an unrelated CONFIG SET locks no DB.
     lfu: std::sync::atomic::AtomicU64,
+    /// Until this time (ms; 0 = never) keys neither expire nor get evicted:
+    /// CLIENT PAUSE's end, shared with every [`Db`] (see `server::pause`).
+    pub expiry_hold: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl Keyspace {
     pub fn new(count: usize) -> Keyspace {
         let effect_seq: std::sync::Arc<std::sync::atomic::AtomicU64> = Default::default();
+        let hold: std::sync::Arc<std::sync::atomic::AtomicI64> = Default::default();
         let dbs = (0..count)
             .map(|_| {
                 let mut db = Db::new();
                 db.notes = notify::Notes::shared(effect_seq.clone());
+                db.hold = hold.clone();
                 Slot(Mutex::new(db))
             })
             .collect();
@@ -59,6 +64,7 @@ impl Keyspace {
             notify_flags: std::sync::atomic::AtomicU32::new(0),
             snapshot_busy: AtomicBool::new(false),
             lfu: std::sync::atomic::AtomicU64::new(pack_lfu(evict::Lfu::default())),
+            expiry_hold: hold,
         }
     }
 

@@ -403,6 +403,29 @@ pub fn save(srv: &Shared) -> Result<(), String> {
     result.map_err(|e| format!("ERR {e}"))
 }
 
+/// DEBUG RELOAD: SAVE (unless `save_first` is false: NOSAVE), empty every
+/// DB, load the file back. Like Redis's, it is not propagated.
+pub fn reload(srv: &Shared, save_first: bool) -> Result<(), String> {
+    let c = srv.config.read().clone();
+    if !c.persistence {
+        return Err(PERSISTENCE_OFF.into());
+    }
+    if save_first {
+        save(srv)?;
+    }
+    for i in 0..srv.keyspace.len() {
+        let old = srv.keyspace.lock(i).flush();
+        drop(old);
+    }
+    srv.keyspace.set_loading(true);
+    let result = load_rdb(srv, &c);
+    srv.keyspace.set_loading(false);
+    result.map_err(|e| {
+        tracing::warn!("DEBUG RELOAD: {e}");
+        "ERR Error trying to load the RDB dump, check server logs.".to_string()
+    })
+}
+
 const PERSISTENCE_OFF: &str = "ERR persistence is off for this server (an embedded server keeps nothing unless Config::persistence is set)";
 
 /// `save` points: (seconds, changes) pairs.
@@ -662,7 +685,13 @@ fn aof_config(srv: &Shared, c: &Config) -> AofConfig {
     a.use_rdb_preamble = c.aof_use_rdb_preamble;
     // The connection writes the buffer once per batch (`reply_ticket`).
     a.defer_write = true;
-    let _ = srv;
+    // aof-write and aof-fsync-always in the latency monitor.
+    let me = srv.me.clone();
+    a.latency = Some(Arc::new(move |event, took| {
+        if let Some(srv) = me.upgrade() {
+            srv.latency_event(event, took);
+        }
+    }));
     a
 }
 
@@ -822,6 +851,12 @@ pub fn start_aof(srv: &Arc<Shared>) -> Result<(), String> {
         }
     }
     let handle = aof.handle();
+    if c.appendfsync == "always" {
+        // fsyncs on a worker, Redis's beforeSleep (see `run_inline_syncer`).
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(handle.clone().run_inline_syncer());
+        }
+    }
     let sink = Arc::new(AofSink {
         aof: Mutex::new(aof),
         handle,

@@ -243,6 +243,51 @@ fn parse_inline(buf: &mut [u8], spans: &mut Vec<Span>) -> Result<Parsed, Protoco
     }
 }
 
+/// Redis's `sdstrim(line, " \t\r\n")`, as its config and AOF manifest
+/// loaders trim a line (no form feed or vertical tab, unlike
+/// `trim_ascii`).
+pub fn sds_trim(mut l: &[u8]) -> &[u8] {
+    let blank = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
+    while l.first().is_some_and(blank) {
+        l = &l[1..];
+    }
+    while l.last().is_some_and(blank) {
+        l = &l[..l.len() - 1];
+    }
+    l
+}
+
+/// `s` quoted as Redis's `sdscatrepr` writes it: what [`split_args`]
+/// reads back as `s` (CONFIG REWRITE, the AOF manifest).
+pub fn sds_repr(s: &[u8]) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for &b in s {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            b'"' => out.push_str("\\\""),
+            b'\n' => out.push_str("\\n"),
+            b'\r' => out.push_str("\\r"),
+            b'\t' => out.push_str("\\t"),
+            7 => out.push_str("\\a"),
+            8 => out.push_str("\\b"),
+            b if b.is_ascii_graphic() || b == b' ' => out.push(b as char),
+            b => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Redis's `sdssplitargs` on one line (an inline command, a redis.conf
+/// or AOF manifest line): the words, or `None` for unbalanced quotes.
+pub fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
+    let mut buf = line.to_vec();
+    let mut spans = Vec::new();
+    split_args_in_place(&mut buf, &mut spans).ok()?;
+    Some(spans.iter().map(|&(s, e)| buf[s..e].to_vec()).collect())
+}
+
 /// `sdssplitargs` semantics, writing the unescaped bytes back into `line`.
 fn split_args_in_place(line: &mut [u8], spans: &mut Vec<Span>) -> Result<(), ProtocolError> {
     let unbalanced = || perr("unbalanced quotes in request");

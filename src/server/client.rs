@@ -1,7 +1,7 @@
 //! Client state: [`Client`] is owned by its connection task; [`ClientInfo`]
 //! is the part other clients may read or act on (CLIENT LIST/KILL, INFO).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::atomic::{
     AtomicBool, AtomicI64, AtomicU16, AtomicU32, AtomicU64, AtomicU8, AtomicUsize, Ordering,
 };
@@ -12,6 +12,60 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
 use crate::acl::User;
+
+/// Where a client is, as CLIENT LIST, MONITOR and SLOWLOG show it: a TCP
+/// peer (`127.0.0.1:5000`, `[::1]:5000`) or the server's unix socket,
+/// which Redis shows as `<unixsocket path>:0` for both ends.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClientAddr {
+    Tcp(SocketAddr),
+    Unix(Arc<str>),
+}
+
+impl ClientAddr {
+    /// Loopback or the unix socket: what protected mode and
+    /// `enable-protected-configs local` admit (Redis's `connIsLocal`).
+    pub fn is_local(&self) -> bool {
+        match self {
+            ClientAddr::Tcp(a) => match a.ip() {
+                IpAddr::V6(v6) => v6
+                    .to_ipv4_mapped()
+                    .map_or(v6.is_loopback(), |v4| v4.is_loopback()),
+                v4 => v4.is_loopback(),
+            },
+            ClientAddr::Unix(_) => true,
+        }
+    }
+
+    /// The peer's IP, by which failed AUTHs are counted; a unix socket
+    /// client counts as 127.0.0.1 (it is local).
+    pub fn ip(&self) -> IpAddr {
+        match self {
+            ClientAddr::Tcp(a) => a.ip(),
+            ClientAddr::Unix(_) => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        }
+    }
+
+    pub fn is_unix(&self) -> bool {
+        matches!(self, ClientAddr::Unix(_))
+    }
+}
+
+impl From<SocketAddr> for ClientAddr {
+    fn from(a: SocketAddr) -> Self {
+        ClientAddr::Tcp(a)
+    }
+}
+
+impl std::fmt::Display for ClientAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            // SocketAddr prints IPv6 in brackets, as Redis's anetFormatAddr.
+            ClientAddr::Tcp(a) => a.fmt(f),
+            ClientAddr::Unix(path) => write!(f, "{path}:0"),
+        }
+    }
+}
 
 /// CLIENT REPLY mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -91,6 +145,9 @@ pub struct Client {
     /// Invalidations of this client's own tracked keys by the running
     /// command: written after its reply, as in Redis 7.2.
     pub track_pushes: Vec<u8>,
+    /// CLIENT NO-TOUCH ON (mirrored in [`ClientInfo::no_touch`] for CLIENT
+    /// LIST): dispatch marks the DB so lookups leave LRU/LFU alone.
+    pub no_touch: bool,
 }
 
 /// A client's channels, patterns and shard channels.
@@ -121,8 +178,8 @@ impl Client {
     pub fn new(
         srv: &crate::server::Shared,
         id: u64,
-        addr: SocketAddr,
-        laddr: SocketAddr,
+        addr: ClientAddr,
+        laddr: ClientAddr,
         fd: i32,
     ) -> (Client, mpsc::UnboundedReceiver<Push>) {
         let (push_tx, push_rx) = mpsc::unbounded_channel();
@@ -144,6 +201,7 @@ impl Client {
             caching: Default::default(),
             track_seen: 0,
             track_pushes: Vec::new(),
+            no_touch: false,
             replaying: false,
             effects: Vec::new(),
             effects_own: false,
@@ -168,7 +226,7 @@ impl Client {
     /// is replayed whatever today's limits say).
     pub fn internal(srv: &crate::server::Shared) -> Client {
         let any: SocketAddr = ([127, 0, 0, 1], 0).into();
-        let (mut c, _rx) = Client::new(srv, 0, any, any, -1);
+        let (mut c, _rx) = Client::new(srv, 0, any.into(), any.into(), -1);
         c.user = Arc::new(User::internal());
         c.authenticated = true;
         c.replaying = true;
@@ -186,8 +244,8 @@ impl Client {
 /// The shared face of a client.
 pub struct ClientInfo {
     pub id: u64,
-    pub addr: SocketAddr,
-    pub laddr: SocketAddr,
+    pub addr: ClientAddr,
+    pub laddr: ClientAddr,
     pub fd: i32,
     pub created_ms: i64,
     pub last_interaction_ms: AtomicI64,
@@ -219,6 +277,10 @@ pub struct ClientInfo {
     pub tracking: AtomicU8,
     /// CLIENT TRACKING … REDIRECT id (0: none).
     pub redirect: AtomicU64,
+    /// Held by CLIENT PAUSE (counted as blocked, as Redis's postponed clients).
+    pub postponed: AtomicBool,
+    /// CLIENT NO-TOUCH ON: its commands leave LRU/LFU alone (flag `T`).
+    pub no_touch: AtomicBool,
     /// The connection's only wake-up source besides its socket: one
     /// channel for kills and pushes keeps the read loop to two futures.
     pub push_tx: mpsc::UnboundedSender<Push>,
@@ -227,7 +289,7 @@ pub struct ClientInfo {
 impl ClientInfo {
     pub fn new(
         id: u64,
-        (addr, laddr, fd): (SocketAddr, SocketAddr, i32),
+        (addr, laddr, fd): (ClientAddr, ClientAddr, i32),
         now: i64,
         push_tx: mpsc::UnboundedSender<Push>,
         obuf_limits: Arc<crate::server::obuf::OutputLimits>,
@@ -253,6 +315,8 @@ impl ClientInfo {
             kill_notify: tokio::sync::Notify::new(),
             blocked_db: AtomicI64::new(-1),
             awaiting: AtomicBool::new(false),
+            postponed: AtomicBool::new(false),
+            no_touch: AtomicBool::new(false),
             output: Default::default(),
             obuf_limits,
             sub_counts: Default::default(),
@@ -265,12 +329,12 @@ impl ClientInfo {
     /// A client with no connection and default limits (unit tests).
     #[cfg(test)]
     pub fn detached(id: u64) -> ClientInfo {
-        let any: SocketAddr = ([127, 0, 0, 1], 0).into();
+        let any = ClientAddr::Tcp(([127, 0, 0, 1], 0).into());
         let limits = crate::server::obuf::OutputLimits::default();
         limits.load(&crate::config::Config::default());
         ClientInfo::new(
             id,
-            (any, any, -1),
+            (any.clone(), any, -1),
             0,
             mpsc::unbounded_channel().0,
             Arc::new(limits),

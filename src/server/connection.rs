@@ -12,12 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use super::client::{Client, ClientInfo, Push, ReplyMode};
+use super::client::{Client, ClientAddr, ClientInfo, Push, ReplyMode};
 use super::dispatch::dispatch;
 use super::Shared;
 use crate::commands::outcome::{Awaited, Blocked};
@@ -33,11 +33,70 @@ const SHRINK_ABOVE: usize = 1024 * 1024;
 /// match on it; the "Setup a an" typo is Redis's own).
 const DENIED: &[u8] = b"-DENIED Redis is running in protected mode because protected mode is enabled and no password is set for the default user. In this mode connections are only accepted from the loopback interface. If you want to connect from external computers to Redis you may adopt one of the following solutions: 1) Just disable protected mode sending the command 'CONFIG SET protected-mode no' from the loopback interface by connecting to Redis from the same host the server is running, however MAKE SURE Redis is not publicly accessible from internet if you do so. Use CONFIG REWRITE to make this change permanent. 2) Alternatively you can just disable the protected mode by editing the Redis configuration file, and setting the protected mode option to 'no', and then restarting the server. 3) If you started the server manually just for testing, restart it with the '--protected-mode no' option. 4) Setup a an authentication password for the default user. NOTE: You only need to do one of the above things in order for the server to start accepting connections from the outside.\r\n";
 
-pub async fn accept_loop(srv: Arc<Shared>, listener: TcpListener) {
+/// A listening socket: TCP, or the unix socket (`unixsocket`).
+pub enum Listener {
+    Tcp(TcpListener),
+    #[cfg(unix)]
+    Unix {
+        listener: tokio::net::UnixListener,
+        /// The socket's path as configured: both ends of its clients.
+        path: Arc<str>,
+    },
+}
+
+/// A connection's byte stream. The connection code is generic over it, so
+/// the TCP path is compiled on its own (no dynamic dispatch per read or
+/// write) and a unix socket or TLS client runs exactly the same loop.
+pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// A write that never waits (the common case of a batch's replies).
+    fn try_write(&self, buf: &[u8]) -> std::io::Result<usize>;
+    /// The descriptor CLIENT LIST shows (-1 where there is none).
+    fn fd(&self) -> i32;
+}
+
+impl Stream for TcpStream {
+    #[inline]
+    fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
+        TcpStream::try_write(self, buf)
+    }
+
+    fn fd(&self) -> i32 {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            self.as_raw_fd()
+        }
+        #[cfg(not(unix))]
+        {
+            -1
+        }
+    }
+}
+
+#[cfg(unix)]
+impl Stream for tokio::net::UnixStream {
+    #[inline]
+    fn try_write(&self, buf: &[u8]) -> std::io::Result<usize> {
+        tokio::net::UnixStream::try_write(self, buf)
+    }
+
+    fn fd(&self) -> i32 {
+        use std::os::fd::AsRawFd;
+        self.as_raw_fd()
+    }
+}
+
+/// Accepts clients; with `proxy`, they are served by the proxy's
+/// connection loop (same protected mode and maxclients checks).
+pub async fn accept_loop(
+    srv: Arc<Shared>,
+    listener: Listener,
+    proxy: Option<Arc<crate::proxy::Proxy>>,
+) {
     let mut shutdown = srv.shutdown_rx();
     loop {
-        let (stream, peer) = tokio::select! {
-            r = listener.accept() => match r {
+        let accepted = tokio::select! {
+            r = accept(&listener) => match r {
                 Ok(x) => x,
                 Err(e) => {
                     // EMFILE and friends: back off instead of spinning.
@@ -48,51 +107,93 @@ pub async fn accept_loop(srv: Arc<Shared>, listener: TcpListener) {
             },
             _ = Shared::shutdown_requested(&mut shutdown) => return,
         };
-        srv.stats
-            .connections_received
-            .fetch_add(1, Ordering::Relaxed);
-        let (maxclients, protected, has_pass) = {
-            let c = srv.config.read();
-            (c.maxclients, c.protected_mode, c.requirepass.is_some())
-        };
-        if refused_by_protected_mode(peer.ip(), protected, has_pass) {
-            tokio::spawn(refuse(stream, DENIED));
-            continue;
+        match accepted {
+            Accepted::Tcp(stream, peer) => {
+                let _ = stream.set_nodelay(true);
+                let laddr = stream.local_addr().unwrap_or(peer);
+                admit(&srv, stream, peer.into(), laddr.into(), &proxy);
+            }
+            #[cfg(unix)]
+            Accepted::Unix(stream, path) => {
+                // Redis shows the socket's path for both ends.
+                let addr = ClientAddr::Unix(path);
+                admit(&srv, stream, addr.clone(), addr, &proxy);
+            }
         }
-        if srv.clients.len() >= maxclients {
-            srv.stats
-                .rejected_connections
-                .fetch_add(1, Ordering::Relaxed);
-            let mut r = ReplyBuf::new(Protocol::Resp2);
-            r.error(crate::commands::errors::MAX_CLIENTS.text().as_bytes());
-            tokio::spawn(refuse(stream, r.buf));
-            continue;
-        }
-        tokio::spawn(handle(srv.clone(), stream, peer));
     }
 }
 
-/// Redis's protected mode: without a password, only loopback clients.
-fn refused_by_protected_mode(peer: std::net::IpAddr, protected: bool, has_pass: bool) -> bool {
-    let loopback = match peer {
-        std::net::IpAddr::V6(v6) => v6
-            .to_ipv4_mapped()
-            .map_or(v6.is_loopback(), |v4| v4.is_loopback()),
-        v4 => v4.is_loopback(),
-    };
-    protected && !has_pass && !loopback
+enum Accepted {
+    Tcp(TcpStream, SocketAddr),
+    #[cfg(unix)]
+    Unix(tokio::net::UnixStream, Arc<str>),
 }
 
-async fn refuse(mut stream: TcpStream, msg: impl AsRef<[u8]>) {
+async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
+    match listener {
+        Listener::Tcp(l) => l.accept().await.map(|(s, a)| Accepted::Tcp(s, a)),
+        #[cfg(unix)]
+        Listener::Unix { listener, path } => listener
+            .accept()
+            .await
+            .map(|(s, _)| Accepted::Unix(s, path.clone())),
+    }
+}
+
+/// Protected mode and `maxclients` for a new connection, then its task.
+pub(super) fn admit<S: Stream>(
+    srv: &Arc<Shared>,
+    stream: S,
+    addr: ClientAddr,
+    laddr: ClientAddr,
+    proxy: &Option<Arc<crate::proxy::Proxy>>,
+) {
+    srv.stats
+        .connections_received
+        .fetch_add(1, Ordering::Relaxed);
+    let (maxclients, protected, has_pass) = {
+        let c = srv.config.read();
+        (c.maxclients, c.protected_mode, c.requirepass.is_some())
+    };
+    if refused_by_protected_mode(&addr, protected, has_pass) {
+        tokio::spawn(refuse(stream, DENIED));
+        return;
+    }
+    if srv.clients.len() >= maxclients {
+        srv.stats
+            .rejected_connections
+            .fetch_add(1, Ordering::Relaxed);
+        let mut r = ReplyBuf::new(Protocol::Resp2);
+        r.error(crate::commands::errors::MAX_CLIENTS.text().as_bytes());
+        tokio::spawn(refuse(stream, r.buf));
+        return;
+    }
+    match proxy {
+        Some(p) => tokio::spawn(crate::proxy::connection::handle(
+            srv.clone(),
+            p.clone(),
+            stream,
+            addr,
+            laddr,
+        )),
+        None => tokio::spawn(handle(srv.clone(), stream, addr, laddr)),
+    };
+}
+
+/// Redis's protected mode: without a password, only local clients
+/// (loopback, or the unix socket).
+fn refused_by_protected_mode(peer: &ClientAddr, protected: bool, has_pass: bool) -> bool {
+    protected && !has_pass && !peer.is_local()
+}
+
+async fn refuse<S: Stream>(mut stream: S, msg: impl AsRef<[u8]>) {
     let _ = stream.write_all(msg.as_ref()).await;
     let _ = stream.shutdown().await;
 }
 
-async fn handle(srv: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
-    let _ = stream.set_nodelay(true);
+async fn handle<S: Stream>(srv: Arc<Shared>, stream: S, peer: ClientAddr, laddr: ClientAddr) {
     let id = srv.next_client_id.fetch_add(1, Ordering::Relaxed);
-    let laddr = stream.local_addr().unwrap_or(peer);
-    let (mut client, mut push_rx) = Client::new(&srv, id, peer, laddr, raw_fd(&stream));
+    let (mut client, mut push_rx) = Client::new(&srv, id, peer, laddr, stream.fd());
     srv.clients.add(client.info.clone());
     if srv.shutting_down.load(Ordering::Acquire) {
         // Registered after the shutdown sweep: close right away.
@@ -127,17 +228,6 @@ async fn handle(srv: Arc<Shared>, stream: TcpStream, peer: SocketAddr) {
     srv.clients.remove(id);
 }
 
-#[cfg(unix)]
-fn raw_fd(s: &TcpStream) -> i32 {
-    use std::os::fd::AsRawFd;
-    s.as_raw_fd()
-}
-
-#[cfg(not(unix))]
-fn raw_fd(_: &TcpStream) -> i32 {
-    -1
-}
-
 /// Reuses a vector's allocation for borrows of another lifetime.
 fn recycle<'b>(mut v: Vec<&'_ [u8]>) -> Vec<&'b [u8]> {
     v.clear();
@@ -145,10 +235,10 @@ fn recycle<'b>(mut v: Vec<&'_ [u8]>) -> Vec<&'b [u8]> {
     v.into_iter().map(|_| -> &'b [u8] { &[] }).collect()
 }
 
-async fn run(
+async fn run<S: Stream>(
     srv: &Arc<Shared>,
     client: &mut Client,
-    mut stream: TcpStream,
+    mut stream: S,
     push_rx: &mut mpsc::UnboundedReceiver<Push>,
 ) -> std::io::Result<()> {
     let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
@@ -166,6 +256,7 @@ async fn run(
     let mut blocked: Option<Blocked> = None;
     let mut awaited: Option<Awaited> = None;
     let mut script_wait = false;
+    let mut pause_wait = false;
     let info = client.info.clone();
     loop {
         if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
@@ -278,9 +369,11 @@ async fn run(
                     argv.extend(spans[a..b].iter().map(|&(s, e)| &buf[s..e]));
                     let mark = ctx.out.len();
                     let outcome = dispatch(&mut ctx, &argv);
-                    if outcome == Outcome::Wait {
-                        // Not run: it runs again once the script lets it.
-                        script_wait = true;
+                    if outcome == Outcome::Wait || outcome == Outcome::Paused {
+                        // Not run: it runs again once the script (or the
+                        // pause) lets it.
+                        script_wait = outcome == Outcome::Wait;
+                        pause_wait = outcome == Outcome::Paused;
                         pos = start;
                         pending = true;
                         need = 1;
@@ -308,7 +401,7 @@ async fn run(
                         // The rest of the pipeline waits until it unblocks.
                         Outcome::Block(b) => blocked = Some(*b),
                         Outcome::Await(a) => awaited = Some(*a),
-                        Outcome::Wait | Outcome::Refused(..) => {
+                        Outcome::Wait | Outcome::Paused | Outcome::Refused(..) => {
                             unreachable!("dispatch answers these itself")
                         }
                     }
@@ -326,7 +419,7 @@ async fn run(
         }
         rbuf.advance(pos);
         need = need.saturating_sub(pos).max(1);
-        if script_wait {
+        if script_wait || pause_wait {
             // The batch was cut before the bad input: the re-parse after
             // the wait finds it again, after the commands before it ran.
             proto_err = None;
@@ -382,6 +475,17 @@ async fn run(
             script_wait = false;
             srv.scripting.wait_turn(client.id, &srv.clock).await;
         }
+        if pause_wait {
+            pause_wait = false;
+            // Counted as blocked (INFO blocked_clients, flag `b`), as
+            // Redis's postponed clients are; CLIENT UNBLOCK cannot end it.
+            info.postponed.store(true, Ordering::Relaxed);
+            srv.pause.wait(&srv.clock, &info.kill_notify).await;
+            info.postponed.store(false, Ordering::Relaxed);
+            if info.killed.load(Ordering::Acquire) {
+                return Ok(());
+            }
+        }
         if rbuf.is_empty() && rbuf.capacity() > SHRINK_ABOVE {
             rbuf = BytesMut::with_capacity(READ_CHUNK);
         }
@@ -392,8 +496,8 @@ async fn run(
 
 /// Writes `buf`, giving up if the client is killed meanwhile (a peer that
 /// stopped reading would otherwise hold the task forever). False = killed.
-async fn write_unless_killed(
-    stream: &mut TcpStream,
+async fn write_unless_killed<S: Stream>(
+    stream: &mut S,
     buf: &[u8],
     info: &ClientInfo,
 ) -> std::io::Result<bool> {
@@ -409,7 +513,8 @@ async fn write_unless_killed(
         Err(e) => return Err(e),
     }
     tokio::select! {
-        r = stream.write_all(buf) => r.map(|()| true),
+        // The flush is TLS's: a write may leave records in its buffer.
+        r = async { stream.write_all(buf).await?; stream.flush().await } => r.map(|()| true),
         _ = info.kill_notify.notified() => Ok(false),
     }
 }
@@ -417,8 +522,8 @@ async fn write_unless_killed(
 /// Writes a batch's replies; while the peer is not reading, what is left
 /// counts as the client's queued output (`client-output-buffer-limit`,
 /// CLIENT LIST's omem), so pushes meanwhile see it.
-async fn write_batch(
-    stream: &mut TcpStream,
+async fn write_batch<S: Stream>(
+    stream: &mut S,
     buf: &[u8],
     info: &ClientInfo,
 ) -> std::io::Result<bool> {
@@ -442,7 +547,7 @@ async fn write_batch(
 
 /// Writes a pushed message (MONITOR line, Pub/Sub message) and takes it
 /// off the client's output-buffer count. False = killed meanwhile.
-async fn relay(stream: &mut TcpStream, msg: &[u8], info: &ClientInfo) -> std::io::Result<bool> {
+async fn relay<S: Stream>(stream: &mut S, msg: &[u8], info: &ClientInfo) -> std::io::Result<bool> {
     if !write_unless_killed(stream, msg, info).await? {
         return Ok(false);
     }
@@ -460,11 +565,11 @@ fn kept_while_waiting(srv: &Shared, read: usize, rbuf: &BytesMut) -> bool {
 /// Waits until the blocking command of `client` is served, times out, or
 /// the client goes away. Returns false when the connection must close.
 /// Input that arrives meanwhile is buffered, not run (as in Redis).
-async fn wait_unblocked(
+async fn wait_unblocked<S: Stream>(
     srv: &Arc<Shared>,
     client: &mut Client,
     b: Blocked,
-    stream: &mut TcpStream,
+    stream: &mut S,
     rbuf: &mut BytesMut,
     push_rx: &mut mpsc::UnboundedReceiver<Push>,
 ) -> std::io::Result<bool> {
@@ -488,6 +593,7 @@ async fn wait_unblocked(
                             return Ok(false);
                         }
                         stream.write_all(&reply).await?;
+                        stream.flush().await?;
                         return Ok(true);
                     }
                     Some(Push::Data(msg)) => {
@@ -505,6 +611,7 @@ async fn wait_unblocked(
                     srv.scripting.wait_idle().await;
                     if forget(srv) {
                         stream.write_all(&b.timeout_reply).await?;
+                        stream.flush().await?;
                         return Ok(true);
                     }
                     // Served concurrently: the reply is already queued.
@@ -534,11 +641,11 @@ async fn wait_unblocked(
 /// what it waits for happens or its timeout runs out. Input that arrives
 /// meanwhile is buffered, not run (as for a blocked client). Returns false
 /// when the connection must close.
-async fn wait_awaited(
+async fn wait_awaited<S: Stream>(
     srv: &Arc<Shared>,
     client: &mut Client,
     a: Awaited,
-    stream: &mut TcpStream,
+    stream: &mut S,
     rbuf: &mut BytesMut,
     push_rx: &mut mpsc::UnboundedReceiver<Push>,
 ) -> std::io::Result<bool> {
@@ -604,12 +711,18 @@ async fn wait_awaited(
     };
     client.info.awaiting.store(false, Ordering::Release);
     stream.write_all(&reply).await?;
+    stream.flush().await?;
     Ok(true)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::refused_by_protected_mode as refused;
+    use super::ClientAddr;
+
+    fn refused(ip: std::net::IpAddr, protected: bool, has_pass: bool) -> bool {
+        let addr = ClientAddr::Tcp(std::net::SocketAddr::new(ip, 1234));
+        super::refused_by_protected_mode(&addr, protected, has_pass)
+    }
 
     #[test]
     fn protected_mode_admits_only_loopback_without_a_password() {
@@ -622,5 +735,10 @@ mod tests {
         assert!(!refused("::ffff:127.0.0.1".parse().unwrap(), true, false));
         assert!(!refused(lan, true, true), "a password lifts it");
         assert!(!refused(lan, false, false), "protected-mode no lifts it");
+        let unix = ClientAddr::Unix("/tmp/k.sock".into());
+        assert!(
+            !super::refused_by_protected_mode(&unix, true, false),
+            "a unix socket client is local"
+        );
     }
 }

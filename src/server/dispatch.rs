@@ -101,7 +101,9 @@ pub trait Executor {
 pub struct Local;
 
 impl Executor for Local {
-    #[inline]
+    // Always: past a size LLVM stops inlining it, and the call costs SET
+    // ~30 instructions (callgrind on benches/dispatch.rs).
+    #[inline(always)]
     fn execute(&self, ctx: &mut Ctx<'_>, cmd: &'static Command, argv: &[&[u8]]) -> CmdResult {
         let spec = cmd.spec;
         let handler = spec
@@ -195,7 +197,9 @@ pub struct Admitted<'s> {
 /// Inlined into dispatch: as a call of its own, with a second commandstats
 /// lookup and a 40-byte Outcome, the split cost 5 % of a SET
 /// (callgrind on `benches/dispatch.rs`: 1482 Ir per dispatch before the
-/// split, 1562 then, 1498 now; GET 1092 → 1099).
+/// split, 1562 then, 1498 now; GET 1092 → 1099). The CLIENT PAUSE gate is
+/// one more relaxed load (measured inside the bench loop only, setup
+/// excluded: GET 944 → 945 Ir with it and CLIENT NO-TOUCH's check).
 #[inline(always)]
 pub fn admit<'s>(ctx: &mut Ctx<'s>, argv: &[&[u8]]) -> Admission<'s> {
     // Another client's script runs: nothing else does until it ends or
@@ -294,6 +298,11 @@ pub fn admit<'s>(ctx: &mut Ctx<'s>, argv: &[&[u8]]) -> Admission<'s> {
             return refuse(ctx, &e);
         }
     }
+    // CLIENT PAUSE: one relaxed load, zero unless a pause runs. Before the
+    // quota gate, so a held command is charged once, when it runs.
+    if ctx.srv.pause.mode() != 0 && paused(ctx, spec, argv) {
+        return Admission::Answered(Outcome::Paused);
+    }
     // Quota gate: one relaxed load and a branch for a DB without limits.
     let gates = ctx
         .srv
@@ -336,7 +345,11 @@ fn run<E: Executor>(
     }
     ctx.client.info.last_cmd.store(cmd.id, Ordering::Relaxed);
     let reply_mark = ctx.out.len();
+    let no_touch = ctx.client.no_touch && set_no_touch(ctx, spec, true);
     let result = exec.execute(ctx, cmd, argv);
+    if no_touch {
+        set_no_touch(ctx, spec, false);
+    }
     let ended = Instant::now();
     let elapsed = ended.duration_since(ctx.mark).as_micros() as u64;
     ctx.mark = ended;
@@ -346,6 +359,8 @@ fn run<E: Executor>(
     let traffic = !ctx.client.replaying;
     if traffic {
         stat.record(elapsed, ctx.client);
+        // latency-tracking and the latency monitor: one load, two tests.
+        latency_sample(ctx, spec, stat, elapsed, ctx.srv.hot.latency.load());
     }
     let (outcome, failed) = match result {
         Ok(Outcome::Refused(refused)) => {
@@ -397,6 +412,40 @@ fn run<E: Executor>(
         }
     }
     outcome
+}
+
+/// Marks (or unmarks) the DB of a CLIENT NO-TOUCH client's command so
+/// that lookups leave LRU/LFU alone; TOUCH is exempt. Commands that lock
+/// DBs themselves (scripts, cross-DB ones) are not marked; a script's own
+/// commands come back through dispatch and are. True when it marked.
+#[cold]
+#[inline(never)]
+fn set_no_touch(ctx: &mut Ctx<'_>, spec: &CommandSpec, on: bool) -> bool {
+    if spec.has(flags::NO_DB_LOCK | flags::TOUCHES) {
+        return false;
+    }
+    ctx.db().no_touch = on;
+    true
+}
+
+/// The command's latency into its histogram (`latency-tracking`) and, at
+/// or past `latency-monitor-threshold`, into the monitor's `command` or
+/// `fast-command` event, as Redis's `call()` does.
+#[inline]
+fn latency_sample(ctx: &Ctx<'_>, spec: &CommandSpec, stat: &CmdStat, elapsed: u64, lat: u64) {
+    use crate::server::latency::TRACKING;
+    if lat & TRACKING != 0 {
+        stat.hist.record(elapsed);
+    }
+    // An idle monitor's threshold is beyond any duration.
+    if elapsed >= lat & !TRACKING {
+        let event = if spec.has(flags::FAST) {
+            "fast-command"
+        } else {
+            "command"
+        };
+        ctx.srv.latency.add(event, elapsed / 1000, ctx.now / 1000);
+    }
 }
 
 /// The arguments as MONITOR and SLOWLOG keep them: secrets (the row's
@@ -494,6 +543,49 @@ static WRITE_ROW: CommandSpec = CommandSpec::new(
     crate::commands::spec::Group::Generic,
     |_, _| Ok(Outcome::Done),
 );
+
+/// Whether a running CLIENT PAUSE holds this command: every command under
+/// `ALL`; under `WRITE` those Redis 7.2 counts as may-replicate (the
+/// `write` and `may_replicate` flags, a script whose shebang declares
+/// writes, EXEC of a queue holding one). Commands inside EXEC or a script
+/// and a replayed log never wait (the pause starts after the transaction).
+#[cold]
+#[inline(never)]
+fn paused(ctx: &Ctx<'_>, spec: &CommandSpec, argv: &[&[u8]]) -> bool {
+    use crate::server::pause::mode;
+    let c = &*ctx.client;
+    if c.in_exec || c.in_script || c.replaying {
+        return false;
+    }
+    match ctx.srv.pause.active(ctx.now) {
+        mode::NONE => false,
+        mode::ALL => true,
+        _ if spec.has(flags::RUNS_QUEUE) => c.multi.as_ref().is_some_and(|m| {
+            m.queue.iter().any(|q| {
+                let argv: Vec<&[u8]> = q.iter().map(Vec::as_slice).collect();
+                resolve(&argv).is_ok_and(|cmd| may_replicate(cmd.spec, &argv))
+            })
+        }),
+        _ => may_replicate(spec, argv),
+    }
+}
+
+/// Redis's `is_may_replicate_command` for one command: its flags, except
+/// that a script with a shebang says itself whether it writes
+/// (`flags=no-writes`), as `scriptFlagsToCmdFlags` does.
+fn may_replicate(spec: &CommandSpec, argv: &[&[u8]]) -> bool {
+    if spec.group == crate::commands::spec::Group::Scripting {
+        if let Some(body) = argv.get(1).filter(|b| b.starts_with(b"#!")) {
+            let line = body.split(|&b| b == b'\n').next().unwrap_or_default();
+            let no_writes = line.split(|&b| b == b' ').any(|w| {
+                w.strip_prefix(b"flags=")
+                    .is_some_and(|f| f.split(|&b| b == b',').any(|x| x == b"no-writes"))
+            });
+            return !no_writes;
+        }
+    }
+    spec.has(flags::WRITE | flags::MAY_REPLICATE)
+}
 
 /// LOADING refuses what is not flagged `loading`; MISCONF refuses writes
 /// and the rows flagged `MISCONF` (PING, as Redis does).

@@ -27,7 +27,7 @@ impl Harness {
         let shared = Shared::new(config, None);
         shared.config_changed();
         let addr = SocketAddr::from(([127, 0, 0, 1], 0));
-        let (client, push_rx) = Client::new(&shared, 1, addr, addr, -1);
+        let (client, push_rx) = Client::new(&shared, 1, addr.into(), addr.into(), -1);
         Harness {
             shared,
             client,

@@ -10,10 +10,13 @@ pub mod dispatch;
 pub mod effects;
 #[doc(hidden)]
 pub mod harness;
+pub mod latency;
 pub mod notify;
 pub mod obuf;
+pub mod pause;
 pub mod pubsub;
 pub mod stats;
+pub mod tls;
 pub mod tracking;
 
 use std::net::SocketAddr;
@@ -74,11 +77,22 @@ pub struct Shared {
     pub propagation: effects::Propagation,
     /// Client-side caching: the tracking table (see [`tracking`]).
     pub tracking: tracking::Tracking,
+    /// The TLS configuration new handshakes use (see [`tls`]).
+    pub tls: tls::Tls,
     /// Files, the save schedule, the LOADING/MISCONF gates.
     pub persist: crate::persistence::runtime::Persistence,
     /// This state's own `Arc`, for work that outlives a command (a
     /// background save, the AOF sink).
     pub me: std::sync::Weak<Shared>,
+    /// CLIENT PAUSE (see [`pause`]).
+    pub pause: pause::Pause,
+    /// DEBUG SET-ACTIVE-EXPIRE: whether cron runs the active expiry cycle.
+    pub active_expire: AtomicBool,
+    /// The highest memory use seen (the DBs' accounted bytes, sampled by
+    /// cron and MEMORY STATS): MEMORY STATS `peak.allocated`.
+    pub memory_peak: AtomicU64,
+    /// The latency monitor's events (LATENCY LATEST, HISTORY …).
+    pub latency: latency::Monitor,
 }
 
 impl Shared {
@@ -91,9 +105,15 @@ impl Shared {
                 .map(|_| char::from(b"0123456789abcdef"[rng.gen_range(0..16)]))
                 .collect()
         };
+        let keyspace = Keyspace::new(config.databases);
+        let pause = pause::Pause::new(keyspace.expiry_hold.clone());
         let shared = Arc::new_cyclic(|me| Shared {
             me: me.clone(),
-            keyspace: Keyspace::new(config.databases),
+            pause,
+            active_expire: AtomicBool::new(true),
+            memory_peak: AtomicU64::new(0),
+            latency: Default::default(),
+            keyspace,
             acl: Acl::from_config(&config),
             clock: Clock::default(),
             clients: ClientRegistry::default(),
@@ -123,6 +143,7 @@ impl Shared {
             addrs: Mutex::new(Vec::new()),
             propagation: Default::default(),
             tracking: Default::default(),
+            tls: Default::default(),
             persist: fs
                 .map(crate::persistence::runtime::Persistence::new)
                 .unwrap_or_default(),
@@ -200,6 +221,17 @@ impl Shared {
         let _ = rx.wait_for(|&s| s).await.map(|_| ());
     }
 
+    /// Records `event` in the latency monitor when it took at least
+    /// `latency-monitor-threshold` (Redis's `latencyAddSampleIfNeeded`).
+    pub fn latency_event(&self, event: &'static str, took: Duration) {
+        let threshold = self.hot.latency.load() & !latency::TRACKING;
+        let us = took.as_micros() as u64;
+        if us >= threshold {
+            self.latency
+                .add(event, us / 1000, self.clock.now_ms() / 1000);
+        }
+    }
+
     pub fn databases(&self) -> usize {
         self.keyspace.len()
     }
@@ -255,6 +287,8 @@ pub struct HotConfig {
     pub all_dbs_own: AtomicBool,
     /// Encoding thresholds, read by every collection write.
     thresholds: [AtomicI64; 10],
+    /// `latency-tracking` and `latency-monitor-threshold`, one word.
+    pub latency: latency::HotLatency,
 }
 
 impl HotConfig {
@@ -262,6 +296,16 @@ impl HotConfig {
         self.slowlog_threshold
             .store(c.slowlog_log_slower_than, Ordering::Relaxed);
         self.idle_timeout_s.store(c.timeout, Ordering::Relaxed);
+        let kept = |name: &str, default: &str| {
+            c.accepted
+                .get(name)
+                .cloned()
+                .unwrap_or_else(|| default.to_string())
+        };
+        self.latency.set(
+            kept("latency-tracking", "yes") == "yes",
+            kept("latency-monitor-threshold", "0").parse().unwrap_or(0),
+        );
         self.all_dbs_own.store(c.flushall_own, Ordering::Relaxed);
         self.proto_max_bulk_len
             .store(c.proto_max_bulk_len as u64, Ordering::Relaxed);
@@ -336,9 +380,15 @@ pub enum StartError {
     BadAddress(String),
     #[error("{0}")]
     Config(#[from] crate::config::ConfigError),
+    /// The `tls-*` settings could not be applied (Redis's log line).
+    #[error("Failed to configure TLS: {0}")]
+    Tls(String),
     /// The data in `dir` could not be loaded (the server did not start).
     #[error("{0}")]
     Load(String),
+    /// Proxy mode's settings are unusable (`[proxy]`, `--upstream`).
+    #[error("proxy: {0}")]
+    Proxy(String),
 }
 
 impl ServerBuilder {
@@ -383,6 +433,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Proxy mode: admission here, the keyspace at `url`
+    /// (`redis://[user:pass@]host:port`; see [`crate::proxy`]).
+    pub fn upstream(mut self, url: &str) -> Self {
+        self.config.proxy.upstream = Some(url.to_string());
+        self
+    }
+
     /// Binds and starts serving on the current tokio runtime.
     pub async fn start(self) -> Result<ServerHandle, StartError> {
         let config = self.config;
@@ -393,9 +450,35 @@ impl ServerBuilder {
                     .into(),
             ));
         }
+        // TLS files are read before anything binds: a bad certificate
+        // stops startup, as in Redis.
+        let tls_config = tls::Tls::prepare(&config).map_err(StartError::Tls)?;
+        let proxy = match &config.proxy.upstream {
+            Some(_) if config.persistence => {
+                return Err(StartError::Proxy(
+                    "proxy mode keeps no data: persistence must be off".into(),
+                ))
+            }
+            Some(_) => Some(Arc::new(
+                crate::proxy::Proxy::new(&config.proxy).map_err(StartError::Proxy)?,
+            )),
+            None => None,
+        };
+        if let Some(p) = &proxy {
+            info!(upstream = %p.upstream.target.shown(), "proxy mode");
+        }
         let mut listeners = Vec::new();
         let mut port = config.port;
-        for (i, host) in config.bind.iter().enumerate() {
+        // With a unix socket or a TLS port, `port 0` means no plain TCP at
+        // all, as in Redis; without them it picks a free port (embedding,
+        // tests).
+        let unixsocket = (!config.unixsocket.is_empty()).then(|| config.unixsocket.clone());
+        let tcp_hosts: &[String] = if (unixsocket.is_some() || tls_config.is_some()) && port == 0 {
+            &[]
+        } else {
+            &config.bind
+        };
+        for (i, host) in tcp_hosts.iter().enumerate() {
             let ip: std::net::IpAddr = host
                 .parse()
                 .map_err(|_| StartError::BadAddress(host.clone()))?;
@@ -421,8 +504,17 @@ impl ServerBuilder {
                 }
             }
         }
+        let unix_listener = match &unixsocket {
+            Some(path) => Some(bind_unix(path, config.unixsocketperm)?),
+            None => None,
+        };
+        let tls_listeners = match tls_config {
+            Some(_) => bind_all(&config.bind, config.tls.port).await?,
+            None => Vec::new(),
+        };
         let exposed = listeners
             .iter()
+            .chain(&tls_listeners)
             .filter_map(|l| l.local_addr().ok())
             .any(|a| !a.ip().is_loopback());
         if exposed && config.requirepass.is_none() && config.protected_mode {
@@ -441,6 +533,7 @@ impl ServerBuilder {
         };
         let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
         let shared = Shared::new(config, self.fs);
+        shared.tls.install(tls_config);
         shared.config_changed();
         // Clients that connect while the dataset loads get -LOADING.
         let persistent = shared.config.read().persistence;
@@ -457,7 +550,21 @@ impl ServerBuilder {
         *shared.addrs.lock() = addrs.clone();
         let mut tasks = JoinSet::new();
         for l in listeners {
-            tasks.spawn(connection::accept_loop(shared.clone(), l));
+            tasks.spawn(connection::accept_loop(
+                shared.clone(),
+                connection::Listener::Tcp(l),
+                proxy.clone(),
+            ));
+        }
+        if let Some(l) = unix_listener {
+            tasks.spawn(connection::accept_loop(shared.clone(), l, proxy.clone()));
+        }
+        let tls_addrs: Vec<SocketAddr> = tls_listeners
+            .iter()
+            .filter_map(|l| l.local_addr().ok())
+            .collect();
+        for l in tls_listeners {
+            tasks.spawn(tls::accept_loop(shared.clone(), l, proxy.clone()));
         }
         tasks.spawn(cron(shared.clone()));
         if let Some(l) = metrics_listener {
@@ -465,6 +572,8 @@ impl ServerBuilder {
             info!(addr = ?metrics_addr, "serving Prometheus metrics on /metrics");
         }
         let mut handle = ServerHandle {
+            unixsocket: unixsocket.map(std::path::PathBuf::from),
+            tls_addrs: tls_addrs.clone(),
             addrs: addrs.clone(),
             metrics_addr,
             shared: shared.clone(),
@@ -487,13 +596,82 @@ impl ServerBuilder {
                 Ordering::Relaxed,
             );
         }
-        info!(addrs = ?addrs, "keyward ready to accept connections");
+        match &handle.unixsocket {
+            Some(p) => {
+                info!(addrs = ?addrs, unixsocket = %p.display(), "keyward ready to accept connections")
+            }
+            None => info!(addrs = ?addrs, "keyward ready to accept connections"),
+        }
+        if !tls_addrs.is_empty() {
+            info!(addrs = ?tls_addrs, "accepting TLS connections");
+        }
         Ok(handle)
     }
 }
 
+/// Listens on `path` (`unixsocket`): a file already there is removed first
+/// and `perm` (when not 0) applied, as redis-server does.
+#[cfg(unix)]
+fn bind_unix(path: &str, perm: u32) -> Result<connection::Listener, StartError> {
+    use std::os::unix::fs::PermissionsExt;
+    // Redis unlinks whatever is there ("don't care if this fails"): a
+    // socket left by a server that was killed would refuse the bind.
+    let _ = std::fs::remove_file(path);
+    let listener = tokio::net::UnixListener::bind(path).map_err(|source| StartError::Bind {
+        addr: path.to_string(),
+        source,
+    })?;
+    if perm != 0 {
+        if let Err(e) = std::fs::set_permissions(path, std::fs::Permissions::from_mode(perm)) {
+            warn!(path, error = %e, "unixsocketperm: chmod failed");
+        }
+    }
+    Ok(connection::Listener::Unix {
+        listener,
+        path: path.into(),
+    })
+}
+
+#[cfg(not(unix))]
+fn bind_unix(path: &str, _perm: u32) -> Result<connection::Listener, StartError> {
+    Err(StartError::Bind {
+        addr: path.to_string(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "unix sockets need a unix system",
+        ),
+    })
+}
+
+/// Binds `port` on every address of `bind` (the TLS port); an address
+/// after the first that the host lacks is skipped, as for the plain port.
+async fn bind_all(bind: &[String], port: u16) -> Result<Vec<TcpListener>, StartError> {
+    let mut out = Vec::new();
+    for (i, host) in bind.iter().enumerate() {
+        let ip: std::net::IpAddr = host
+            .parse()
+            .map_err(|_| StartError::BadAddress(host.clone()))?;
+        let addr = SocketAddr::new(ip, port);
+        match TcpListener::bind(addr).await {
+            Ok(l) => out.push(l),
+            Err(e) if i > 0 => warn!(%addr, error = %e, "could not bind; skipping this address"),
+            Err(source) => {
+                return Err(StartError::Bind {
+                    addr: addr.to_string(),
+                    source,
+                })
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// A running server.
 pub struct ServerHandle {
+    /// The unix socket's path, removed when the server stops.
+    unixsocket: Option<std::path::PathBuf>,
+    /// Where TLS clients connect (`tls-port`), if anywhere.
+    tls_addrs: Vec<SocketAddr>,
     addrs: Vec<SocketAddr>,
     metrics_addr: Option<SocketAddr>,
     shared: Arc<Shared>,
@@ -501,9 +679,25 @@ pub struct ServerHandle {
 }
 
 impl ServerHandle {
-    /// The first bound address.
+    /// The first bound TCP address, the first TLS one when `port 0` leaves
+    /// no plain one. Panics for a server that listens only on a unix socket
+    /// (`port 0` with `unixsocket`); see [`Self::addrs`].
     pub fn addr(&self) -> SocketAddr {
-        self.addrs[0]
+        *self
+            .addrs
+            .first()
+            .or(self.tls_addrs.first())
+            .expect("addr() of a server without TCP listeners (unixsocket with port 0)")
+    }
+
+    /// The TLS addresses (`tls-port`); empty when TLS is off.
+    pub fn tls_addrs(&self) -> &[SocketAddr] {
+        &self.tls_addrs
+    }
+
+    /// The unix socket's path (`unixsocket`), if it serves one.
+    pub fn unixsocket(&self) -> Option<&std::path::Path> {
+        self.unixsocket.as_deref()
     }
 
     pub fn addrs(&self) -> &[SocketAddr] {
@@ -583,6 +777,17 @@ impl ServerHandle {
 
     async fn drain(&mut self) {
         while self.tasks.join_next().await.is_some() {}
+        // The accept loops have ended: nothing listens on the socket now.
+        if let Some(path) = self.unixsocket.take() {
+            info!("Removing the unix socket file.");
+            match std::fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    warn!(path = %path.display(), error = %e, "Error removing the unix socket file")
+                }
+            }
+        }
         // Connection tasks end on the shutdown signal; give them a moment.
         for _ in 0..200 {
             if self.shared.clients.is_empty() {
@@ -629,8 +834,16 @@ async fn cron(shared: Arc<Shared>) {
         // exempts a client).
         obuf::evict_clients(&shared);
         let now = shared.clock.now_ms();
+        // A pause that ran out ends here even when no command notices.
+        shared.pause.end_if_due(now);
+        let expire = shared.active_expire.load(Ordering::Relaxed);
+        shared
+            .memory_peak
+            .fetch_max(shared.tenancy.total_used(), Ordering::Relaxed);
         let dbs = shared.keyspace.len();
         let mut cycle = ExpireCycle::timed(ExpireEffort::new(effort), hz);
+        // DEBUG SET-ACTIVE-EXPIRE 0: each DB's clock is refreshed only.
+        cycle.timed_out = !expire;
         let start = expire_next_db % dbs;
         for k in 0..dbs {
             let i = (start + k) % dbs;
@@ -641,7 +854,9 @@ async fn cron(shared: Arc<Shared>) {
             if !cycle.timed_out {
                 expire_next_db = i + 1;
             }
+            let started = Instant::now();
             db.active_expire(now, &mut cycle);
+            shared.latency_event("expire-cycle", started.elapsed());
             // Expiry and other DBs' cross-DB writes change usage too: the
             // global limit's sum is never more than one tick stale.
             shared.tenancy.recount(i, &db);

@@ -15,6 +15,8 @@ pub struct CmdStat {
     /// `calls`/`usec` because CONFIG RESETSTAT must not make a Prometheus
     /// counter go backwards.
     latency: Box<[AtomicU64]>,
+    /// `latency-tracking`: LATENCY HISTOGRAM and INFO latencystats.
+    pub hist: crate::server::latency::Histogram,
 }
 
 /// Finite latency buckets: slot `k` counts commands that took less than
@@ -173,6 +175,16 @@ impl Stats {
         Some(t)
     }
 
+    /// Command `id`'s tracked latencies (µs histogram slots, see
+    /// `server::latency`) summed over shards; empty when never recorded.
+    pub fn histogram(&self, id: u16) -> Vec<u64> {
+        let mut counts = Vec::new();
+        for s in self.shards.iter() {
+            s[id as usize].hist.add_to(&mut counts);
+        }
+        counts
+    }
+
     /// Number of command ids.
     pub fn commands(&self) -> usize {
         self.shards.first().map_or(0, |s| s.len())
@@ -185,6 +197,7 @@ impl Stats {
             c.usec.store(0, Ordering::Relaxed);
             c.rejected.store(0, Ordering::Relaxed);
             c.failed.store(0, Ordering::Relaxed);
+            c.hist.clear();
         }
         for a in [
             &self.total_commands,

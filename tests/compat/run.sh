@@ -30,7 +30,7 @@ if [ ! -d node_modules ]; then
     exit 1
 fi
 
-scripts=(ioredis5.js ioredis6.js redis5.js redis6.js client-side-cache.js bullmq.js tenancy-bullmq.js connect-redis.js rate-limiter.js keyspace-notifications.js py/test_redis_py.py)
+scripts=(ioredis5.js ioredis6.js redis5.js redis6.js client-side-cache.js bullmq.js tenancy-bullmq.js connect-redis.js rate-limiter.js keyspace-notifications.js tls.js py/test_redis_py.py)
 if [ "$#" -gt 0 ]; then
     chosen=()
     for s in "${scripts[@]}"; do
@@ -80,8 +80,34 @@ port="$(free_port)"
 start plain "$port"
 auth_port="$(free_port)"
 start auth "$auth_port" --requirepass "$password"
+# TLS only (port 0), client certificates required (Redis's default): a CA,
+# a server certificate for 127.0.0.1, a client certificate, made by openssl.
+tls_dir="$work/tls"
+mkdir -p "$tls_dir"
+make_certs() {
+    local d="$tls_dir" ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
+    openssl req -x509 "${ec[@]}" -keyout "$d/ca.key" -out "$d/ca.crt" -days 2 \
+        -subj "/CN=keyward compat CA" &&
+    openssl req "${ec[@]}" -keyout "$d/server.key" -out "$d/server.csr" -subj "/CN=127.0.0.1" &&
+    openssl x509 -req -in "$d/server.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+        -out "$d/server.crt" -days 2 \
+        -extfile <(printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n') &&
+    openssl req "${ec[@]}" -keyout "$d/client.key" -out "$d/client.csr" -subj "/CN=compat client" &&
+    openssl x509 -req -in "$d/client.csr" -CA "$d/ca.crt" -CAkey "$d/ca.key" -CAcreateserial \
+        -out "$d/client.crt" -days 2 -extfile <(printf 'extendedKeyUsage=clientAuth\n')
+}
+if ! make_certs >"$work/openssl.log" 2>&1; then
+    echo "could not make TLS certificates with openssl:"
+    cat "$work/openssl.log"
+    echo "0 passed, 1 failed"
+    exit 1
+fi
+tls_port="$(free_port)"
+start tls "$tls_port" --port 0 --tls-port "$tls_port" --tls-cert-file "$tls_dir/server.crt" \
+    --tls-key-file "$tls_dir/server.key" --tls-ca-cert-file "$tls_dir/ca.crt"
 export KW_PORT="$port" KW_AUTH_PORT="$auth_port" KW_PASSWORD="$password"
-echo "keyward $("$bin" --version 2>/dev/null | head -1) on $port, with a password on $auth_port"
+export KW_TLS_PORT="$tls_port" KW_TLS_DIR="$tls_dir"
+echo "keyward $("$bin" --version 2>/dev/null | head -1) on $port, with a password on $auth_port, TLS on $tls_port"
 
 python_ready() {
     if [ ! -x .venv/bin/python ]; then

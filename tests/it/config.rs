@@ -261,11 +261,15 @@ async fn config_set_refused_parameter_names_why() {
         "-ERR CONFIG SET failed (possibly related to argument 'min-replicas-to-write') - keyward has no replicas to count: accepting it would take the writes it exists to refuse\r\n"
     );
     assert_eq!(
-        s(&r.call_str("CONFIG SET tls-port 6380").await),
-        "-ERR CONFIG SET failed (possibly related to argument 'tls-port') - keyward has no TLS (terminate TLS in front of it)\r\n"
+        s(&r.call_str("CONFIG SET tls-replication yes").await),
+        "-ERR CONFIG SET failed (possibly related to argument 'tls-replication') - keyward has no replication\r\n"
     );
     // Its default is taken, and still reported.
-    ok(&mut r, "CONFIG SET min-slaves-to-write 0 tls-port 0").await;
+    ok(
+        &mut r,
+        "CONFIG SET min-slaves-to-write 0 tls-replication no",
+    )
+    .await;
     assert_eq!(
         s(&r.call_str("CONFIG GET min-replicas-to-write").await),
         "*2\r\n$21\r\nmin-replicas-to-write\r\n$1\r\n0\r\n"

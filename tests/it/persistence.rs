@@ -665,14 +665,21 @@ async fn simulated_crashes_under_always_lose_no_acknowledged_write() {
     let srv = start_sim(fs.clone(), c.clone()).await.expect("starts");
     let addr = srv.addr();
     let acked = Arc::new(AtomicU64::new(0));
+    let cuts = Arc::new(AtomicU64::new(0));
     let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    // The writer: SET k<i> and INCR counter, one at a time.
+    // The writer: SET k<i> and INCR counter, one at a time. It keeps pace
+    // with the cutter (one cut per three pairs), so the cuts spread over
+    // the whole run however the machine schedules the two.
     let writer = {
         let acked = acked.clone();
+        let cuts = cuts.clone();
         let done = done.clone();
         tokio::spawn(async move {
             let mut r = Raw::connect(addr).await;
             for i in 0..3000u64 {
+                while cuts.load(Ordering::SeqCst) < i / 3 {
+                    tokio::time::sleep(Duration::from_micros(100)).await;
+                }
                 let key = format!("k{i}");
                 assert_eq!(r.call(&[b"SET", key.as_bytes(), b"v"]).await, b"+OK\r\n");
                 r.call(&[b"INCR", b"counter"]).await;
@@ -689,11 +696,12 @@ async fn simulated_crashes_under_always_lose_no_acknowledged_write() {
         let seed: u64 = rng.gen();
         let mut tear_rng = rand::rngs::StdRng::seed_from_u64(seed);
         images.push((fs.crash(|n| tear_rng.gen_range(0..=n)), a));
+        cuts.fetch_add(1, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_micros(300)).await;
     }
     writer.await.expect("writer");
     srv.shutdown().await;
-    assert!(images.len() >= 300, "only {} cut points", images.len());
+    assert!(images.len() >= 990, "only {} cut points", images.len());
     let mut checked = 0;
     for (img, a) in images {
         let srv = start_sim(img, c.clone())

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::support::{self, reply_len, start, Oracle};
+use crate::support::{self, compare, reply_len, start, Oracle};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -80,6 +80,7 @@ async fn info_reports_version_sections_and_commandstats() {
             "# Modules",
             "# Commandstats",
             "# Errorstats",
+            "# Latencystats",
             "# Cluster",
             "# Keyspace",
             "# Tenancy",
@@ -88,6 +89,7 @@ async fn info_reports_version_sections_and_commandstats() {
     );
     let default: String = redis::cmd("INFO").query_async(&mut c).await.unwrap();
     assert!(!default.contains("# Commandstats"));
+    assert!(!default.contains("# Latencystats"));
     assert!(default.contains("# Keyspace"));
     // Requested order does not matter; Redis's section order does.
     let two: String = redis::cmd("INFO")
@@ -831,7 +833,7 @@ async fn memory_usage_and_its_errors() {
     let accounted = s.handle.shared().keyspace.lock(0).entry_memory() as i64;
     assert_eq!(accounted, small + big_usage);
     let help = text(&r.call_str("MEMORY HELP").await);
-    assert!(help.starts_with("*8\r\n+MEMORY <subcommand>"), "{help}");
+    assert!(help.starts_with("*14\r\n+MEMORY <subcommand>"), "{help}");
     assert!(help.contains("+USAGE <key> [SAMPLES <count>]"), "{help}");
     assert_eq!(
         text(&r.call_str("MEMORY MALLOC-STATS").await),
@@ -844,4 +846,101 @@ async fn memory_usage_and_its_errors() {
             assert_eq!(&text(&theirs.call_str(c).await), mine, "{c}");
         }
     }
+}
+
+/// MEMORY STATS has Redis's fields in Redis's order and types (map in
+/// RESP3, integers and doubles), one `db.N` per DB with keys; DOCTOR on a
+/// small instance and PURGE answer Redis's bytes.
+#[tokio::test]
+async fn differential_memory_stats_doctor_purge() {
+    let Some(oracle) = Oracle::start().await else {
+        return;
+    };
+    let s = start().await;
+    let mut a = s.raw().await;
+    let mut b = oracle.raw().await;
+    for r in [&mut a, &mut b] {
+        r.call_str("SET k v").await;
+        r.call_str("SELECT 3").await;
+        r.call_str("SET k2 v").await;
+    }
+    // The shape: names and reply types, values aside.
+    let shape = |reply: &[u8]| -> Vec<String> {
+        let t = text(reply);
+        t.split("\r\n")
+            .map(|l| match l.as_bytes().first() {
+                Some(b':') => ":int".to_string(),
+                Some(b',') => ",double".to_string(),
+                _ => l.to_string(),
+            })
+            .collect()
+    };
+    for proto in ["2", "3"] {
+        a.call_str(&format!("HELLO {proto}")).await;
+        b.call_str(&format!("HELLO {proto}")).await;
+        let ours = a.call_str("MEMORY STATS").await;
+        let theirs = b.call_str("MEMORY STATS").await;
+        if proto == "2" {
+            // RESP2 doubles are bulk strings: compare names only.
+            let names = |r: &[u8]| -> Vec<String> {
+                elements(r).iter().step_by(2).map(|e| text(e)).collect()
+            };
+            assert_eq!(names(&ours), names(&theirs));
+        } else {
+            assert_eq!(shape(&ours), shape(&theirs));
+        }
+    }
+    a.call_str("HELLO 2").await;
+    b.call_str("HELLO 2").await;
+    compare(
+        &mut a,
+        &mut b,
+        &[
+            vec![b"MEMORY".to_vec(), b"DOCTOR".to_vec()],
+            vec![b"MEMORY".to_vec(), b"PURGE".to_vec()],
+            vec![b"MEMORY".to_vec(), b"HELP".to_vec()],
+            vec![b"MEMORY".to_vec(), b"STATS".to_vec(), b"x".to_vec()],
+            vec![b"MEMORY".to_vec(), b"PURGE".to_vec(), b"x".to_vec()],
+        ],
+    )
+    .await;
+}
+
+/// A pinned tenant's MEMORY STATS lists only its own DBs and counts only
+/// their keys.
+#[tokio::test]
+async fn memory_stats_of_a_pinned_tenant_shows_only_its_dbs() {
+    let config = keyward::Config {
+        users: vec![keyward::config::UserConfig {
+            name: "worker".into(),
+            password_env: None,
+            rules: "on >pw db=2 ~* &* +@all".into(),
+            words: None,
+            password: None,
+        }],
+        ..keyward::Config::default()
+    };
+    let s = crate::support::start_with(config).await;
+    let mut admin = s.raw().await;
+    for db in ["0", "1", "2"] {
+        admin.call_str(&format!("SELECT {db}")).await;
+        admin.call_str("SET secret-key 1").await;
+        admin.call_str("SET other 1").await;
+    }
+    let mut w = s.raw().await;
+    w.call_str("AUTH worker pw").await;
+    let ours = text(&w.call_str("MEMORY STATS").await);
+    assert!(
+        ours.contains("db.2") && !ours.contains("db.0") && !ours.contains("db.1"),
+        "{ours}"
+    );
+    assert!(ours.contains("keys.count\r\n:2\r\n"), "{ours}");
+    let all = text(&admin.call_str("MEMORY STATS").await);
+    assert!(
+        all.contains("db.0") && all.contains("db.1") && all.contains("keys.count\r\n:6\r\n"),
+        "{all}"
+    );
+    assert!(w.call_str("MEMORY DOCTOR").await.starts_with(b"$"));
+    // Returning free pages to the OS changes no tenant's data.
+    assert_eq!(w.call_str("MEMORY PURGE").await, b"+OK\r\n");
 }

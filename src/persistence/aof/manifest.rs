@@ -6,11 +6,11 @@
 //! needs quoting is written as `sdscatrepr` does and read back with
 //! `sdssplitargs` rules (the inline-command splitter we already have).
 
+use crate::protocol::parse::{sds_repr, sds_trim, split_args};
 use std::fmt::Write as _;
 use std::path::Path;
 
 use crate::persistence::fs::{write_atomic, Fs};
-use crate::protocol::parse::{parse_request, Limits, Parsed};
 
 /// Redis's `MANIFEST_MAX_LINE`.
 const MAX_LINE: usize = 1024;
@@ -102,7 +102,7 @@ impl Manifest {
             if line[0] == b'#' {
                 continue;
             }
-            let trimmed = trim(line);
+            let trimmed = sds_trim(line);
             let bad = |problem| Err(invalid(problem, linenum, trimmed));
             if trimmed.is_empty() || trimmed[0] == b'*' {
                 // '*' would make the splitter read a RESP array.
@@ -185,7 +185,7 @@ impl Manifest {
         let lines = self.base.iter().chain(&self.history).chain(&self.incrs);
         for ai in lines {
             let name = if needs_repr(&ai.name) {
-                repr(&ai.name)
+                sds_repr(ai.name.as_bytes())
             } else {
                 ai.name.clone()
             };
@@ -246,30 +246,6 @@ fn invalid(problem: &'static str, line: usize, text: &[u8]) -> ManifestError {
     }
 }
 
-fn trim(mut s: &[u8]) -> &[u8] {
-    let ws = |b: &u8| matches!(b, b' ' | b'\t' | b'\r' | b'\n');
-    while s.first().is_some_and(ws) {
-        s = &s[1..];
-    }
-    while s.last().is_some_and(ws) {
-        s = &s[..s.len() - 1];
-    }
-    s
-}
-
-/// `sdssplitargs` through the inline-command parser, which implements it.
-fn split_args(line: &[u8]) -> Option<Vec<Vec<u8>>> {
-    let mut buf = line.to_vec();
-    buf.push(b'\n');
-    let mut spans = Vec::new();
-    match parse_request(&mut buf, &Limits::default(), &mut spans) {
-        Ok(Parsed::Command { .. }) => {
-            Some(spans.iter().map(|&(s, e)| buf[s..e].to_vec()).collect())
-        }
-        _ => None,
-    }
-}
-
 /// C's `isprint` in the C locale.
 fn is_print(b: u8) -> bool {
     (0x20..0x7f).contains(&b)
@@ -283,28 +259,6 @@ fn needs_repr(s: &str) -> bool {
             || b.is_ascii_whitespace()
             || b == 0x0b
     })
-}
-
-/// `sdscatrepr`: a double-quoted string with C escapes.
-fn repr(s: &str) -> String {
-    let mut out = String::from("\"");
-    for b in s.bytes() {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x07 => out.push_str("\\a"),
-            0x08 => out.push_str("\\b"),
-            b if is_print(b) => out.push(char::from(b)),
-            b => {
-                let _ = write!(out, "\\x{b:02x}");
-            }
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]

@@ -60,7 +60,13 @@ pub struct AofConfig {
     /// a pipelined batch (or several clients' commands) costs one write(2)
     /// instead of one per command, as Redis's beforeSleep does.
     pub defer_write: bool,
+    /// Told how long each write(2) (`aof-write`) and, under `always`, each
+    /// fdatasync (`aof-fsync-always`) took: the latency monitor's events.
+    pub latency: Option<LatencyHook>,
 }
+
+/// See [`AofConfig::latency`].
+pub type LatencyHook = Arc<dyn Fn(&'static str, std::time::Duration) + Send + Sync>;
 
 impl AofConfig {
     /// Redis's defaults for `dir`.
@@ -76,6 +82,7 @@ impl AofConfig {
             clock: Arc::new(Clock::default()),
             sync_thread: true,
             defer_write: false,
+            latency: None,
         }
     }
 }
@@ -141,6 +148,7 @@ struct Current {
 struct Shared {
     fs: Arc<dyn Fs>,
     policy: FsyncPolicy,
+    latency: Option<LatencyHook>,
     no_fsync_on_rewrite: bool,
     buf: Mutex<Buffered>,
     cur: Mutex<Current>,
@@ -166,6 +174,9 @@ struct Shared {
     wake: Mutex<bool>,
     wake_cv: Condvar,
     stop: AtomicBool,
+    /// Under `always`, the runtime task that fsyncs on a worker thread
+    /// instead of the sync thread (see [`AofHandle::run_inline_syncer`]).
+    inline: Mutex<Option<Arc<tokio::sync::Notify>>>,
 }
 
 impl Shared {
@@ -228,6 +239,7 @@ impl Shared {
         }
         let start = end - bytes.len() as u64;
         let mut done = 0;
+        let began = Instant::now();
         let result = loop {
             if done == bytes.len() {
                 break Ok(());
@@ -239,6 +251,9 @@ impl Shared {
                 Err(e) => break Err(e),
             }
         };
+        if let Some(hook) = &self.latency {
+            hook("aof-write", began.elapsed());
+        }
         cur.written = start + done as u64;
         cur.file_bytes += done as u64;
         self.current_size.fetch_add(done as u64, Ordering::Relaxed);
@@ -266,7 +281,12 @@ impl Shared {
         if self.synced.load(Ordering::Acquire) >= cur.written {
             return true;
         }
-        match cur.file.sync_data() {
+        let began = Instant::now();
+        let synced = cur.file.sync_data();
+        if let (Some(hook), FsyncPolicy::Always) = (&self.latency, self.policy) {
+            hook("aof-fsync-always", began.elapsed());
+        }
+        match synced {
             Ok(()) => {
                 self.synced.store(cur.written, Ordering::Release);
                 self.acked.send_modify(|a| *a = (*a).max(cur.written));
@@ -345,6 +365,12 @@ impl Shared {
     }
 
     fn kick(&self) {
+        if self.policy == FsyncPolicy::Always {
+            if let Some(n) = &*self.inline.lock() {
+                n.notify_one();
+                return;
+            }
+        }
         *self.wake.lock() = true;
         self.wake_cv.notify_one();
     }
@@ -471,6 +497,57 @@ pub struct AofHandle {
 }
 
 impl AofHandle {
+    /// `always`: fsyncs on the calling runtime instead of the sync thread,
+    /// as Redis does in `beforeSleep`. Waiters wake this task (a local
+    /// wake, no thread hand-off); it first yields, so every client that
+    /// is ready runs and appends, then writes and fdatasyncs what all of
+    /// them appended, blocking its worker for the fdatasync (as Redis's
+    /// event loop blocks), and the waiters it releases are woken on the
+    /// same worker. Handing each group to the sync thread and back cost two
+    /// cross-thread wake-ups per fdatasync. Returns when the AOF closes.
+    pub async fn run_inline_syncer(self) {
+        if self.shared.policy != FsyncPolicy::Always {
+            return;
+        }
+        let notify = Arc::new(tokio::sync::Notify::new());
+        *self.shared.inline.lock() = Some(notify.clone());
+        let mut group = Group::default();
+        loop {
+            notify.notified().await;
+            if self.shared.stop.load(Ordering::Acquire) {
+                break;
+            }
+            // Let every runnable client (and the sockets ready now) append
+            // first: the fdatasync below then covers all of them. Then, as
+            // the sync thread's group commit does, keep yielding until as
+            // many waiters as the last round released have arrived (their
+            // replies went out one task at a time, so their next requests
+            // trickle in), for at most half the last fdatasync.
+            tokio::task::yield_now().await;
+            if group.released > 1 {
+                let deadline = Instant::now() + (group.last_sync / 2).min(Group::MAX_WAIT);
+                while self.shared.arrivals.load(Ordering::Acquire) - group.start < group.released
+                    && Instant::now() < deadline
+                    && !self.shared.stop.load(Ordering::Acquire)
+                {
+                    tokio::task::yield_now().await;
+                }
+            }
+            let now = self.shared.arrivals.load(Ordering::Acquire);
+            group.released = now - group.start;
+            group.start = now;
+            let end = self.offset();
+            if end > *self.shared.acked.borrow() && !self.shared.fatal.load(Ordering::Acquire) {
+                let t = Instant::now();
+                // A failure is recorded in the shared state, where the
+                // waiters find it.
+                let _ = self.shared.flush_and_sync_up_to(end);
+                group.last_sync = t.elapsed();
+            }
+        }
+        *self.shared.inline.lock() = None;
+    }
+
     /// The offset just past everything appended so far. Under `always` a
     /// read waits for this before replying, so it never observes a write
     /// that a crash could still take back.
@@ -668,6 +745,7 @@ impl Aof {
         let total = base_size + manifest.incrs.iter().map(|i| size(&i.name)).sum::<u64>();
         let shared = Arc::new(Shared {
             policy: cfg.fsync,
+            latency: cfg.latency.clone(),
             no_fsync_on_rewrite: cfg.no_fsync_on_rewrite,
             buf: Mutex::new(Buffered::default()),
             cur: Mutex::new(Current {
@@ -690,6 +768,7 @@ impl Aof {
             arrivals: AtomicU64::new(0),
             wake: Mutex::new(false),
             wake_cv: Condvar::new(),
+            inline: Mutex::new(None),
             stop: AtomicBool::new(false),
             fs,
         });
@@ -1009,6 +1088,9 @@ impl Drop for Aof {
         }
         self.shared.stop.store(true, Ordering::Release);
         self.shared.kick();
+        // Both: the inline syncer, if any, and the sync thread.
+        *self.shared.wake.lock() = true;
+        self.shared.wake_cv.notify_one();
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -1086,6 +1168,28 @@ mod tests {
         drop(aof);
         let all = loaded(&fs);
         assert_eq!(&all[7..], ["SELECT 3", "SET d 4"]);
+    }
+
+    #[test]
+    fn latency_hook_sees_writes_and_always_fsyncs() {
+        let seen: Arc<parking_lot::Mutex<Vec<&'static str>>> = Default::default();
+        for policy in [FsyncPolicy::No, FsyncPolicy::Always] {
+            seen.lock().clear();
+            let fs = SimFs::new();
+            let mut c = cfg(policy);
+            let s = seen.clone();
+            c.latency = Some(Arc::new(move |event, _| s.lock().push(event)));
+            let mut aof = Aof::open(Arc::new(fs.clone()), c).expect("open");
+            aof.append(0, &[set("a", "1")]).expect("append");
+            drop(aof);
+            let events = seen.lock().clone();
+            assert!(events.contains(&"aof-write"), "{policy:?}: {events:?}");
+            assert_eq!(
+                events.contains(&"aof-fsync-always"),
+                policy == FsyncPolicy::Always,
+                "{policy:?}: {events:?}"
+            );
+        }
     }
 
     #[test]

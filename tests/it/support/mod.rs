@@ -289,6 +289,42 @@ impl Oracle {
     pub async fn raw(&self) -> Raw {
         Raw::connect(self.addr).await
     }
+
+    /// Kills the server (SIGKILL) and waits for it to exit.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts Debian's redis-server again on the same port (after
+    /// [`Oracle::kill`]), with `extra` flags.
+    pub async fn restart(&mut self, extra: &[&str]) {
+        let bin = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let port = self.addr.port().to_string();
+        self.child = Command::new(bin)
+            .args([
+                "--port",
+                &port,
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("redis-server restarts");
+        for _ in 0..250 {
+            if TcpStream::connect(self.addr).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("redis-server did not restart on {}", self.addr);
+    }
 }
 
 impl Drop for Oracle {
@@ -298,7 +334,7 @@ impl Drop for Oracle {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     l.local_addr().expect("addr").port()
 }

@@ -1,0 +1,254 @@
+//! Proxy mode (`keyward proxy --upstream redis://…`): the same admission
+//! (auth, ACL with `db=`, arity, quotas) in front of an unmodified Redis or
+//! Valkey, with the keyspace remote.
+//!
+//! - [`upstream`]: upstream connections. Shared ones are pipelined and
+//!   pooled by (DB, RESP version); every (re)connect replays the handshake
+//!   (HELLO 3, AUTH, SELECT), so no client ever runs in another's DB.
+//!   Dedicated ones serve one stateful client (WATCH, blocking commands,
+//!   Pub/Sub) and are closed, never pooled, when it leaves.
+//! - [`connection`]: a client of the proxy, the executor that decides per
+//!   admitted command whether it is answered here, forwarded, or moves the
+//!   client to a dedicated connection.
+//! - [`resp`]: the length of one RESP2/RESP3 reply frame, to match replies.
+
+pub mod connection;
+pub mod resp;
+pub mod upstream;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde::Deserialize;
+
+/// The `[proxy]` table (also `--upstream` on the command line).
+#[derive(Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ProxyConfig {
+    /// `redis://[user:pass@]host:port`; `None` = not a proxy.
+    pub upstream: Option<String>,
+    /// An environment variable holding the upstream credentials, as
+    /// `password` or `user:password` (so they are never written in a file);
+    /// it overrides credentials in the URL.
+    pub auth_env: Option<String>,
+    /// Shared connections per (DB, RESP version); default 2.
+    pub pool_size: Option<usize>,
+    /// Connect (and handshake) timeout in milliseconds; default 2000.
+    pub connect_timeout_ms: Option<u64>,
+    /// How long a shared connection may owe replies without sending a byte
+    /// before it is declared broken, in milliseconds; default 10000, 0 = no
+    /// limit. Dedicated connections (blocking commands) have none.
+    pub op_timeout_ms: Option<u64>,
+    /// Lets DB-restricted users run EVAL/EVALSHA/FCALL although a script
+    /// can `redis.call('select', …)` past the proxy's checks.
+    #[serde(default)]
+    pub allow_pinned_scripts: bool,
+}
+
+/// The URL may carry a password: never printed.
+impl std::fmt::Debug for ProxyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let upstream = self
+            .upstream
+            .as_deref()
+            .map(|u| Upstream::parse(u).map_or_else(|_| "(invalid)".to_string(), |u| u.shown()));
+        f.debug_struct("ProxyConfig")
+            .field("upstream", &upstream)
+            .field("auth_env", &self.auth_env)
+            .field("pool_size", &self.pool_size)
+            .field("connect_timeout_ms", &self.connect_timeout_ms)
+            .field("op_timeout_ms", &self.op_timeout_ms)
+            .field("allow_pinned_scripts", &self.allow_pinned_scripts)
+            .finish()
+    }
+}
+
+/// Where and as whom the proxy connects.
+#[derive(Clone)]
+pub struct Upstream {
+    /// `host:port`, as `TcpStream::connect` takes it.
+    pub addr: String,
+    pub user: Option<String>,
+    pub password: Option<String>,
+}
+
+impl Upstream {
+    /// Parses `redis://[user:pass@]host[:port][/]`. `rediss://` is refused:
+    /// falling back to plaintext would send credentials in the clear.
+    pub fn parse(url: &str) -> Result<Upstream, String> {
+        if url.starts_with("rediss://") {
+            return Err(
+                "TLS upstream (rediss://) is not supported yet; use redis:// on a trusted network"
+                    .into(),
+            );
+        }
+        let rest = url
+            .strip_prefix("redis://")
+            .ok_or_else(|| "upstream must be a redis://host:port URL".to_string())?;
+        let rest = rest.strip_suffix('/').unwrap_or(rest);
+        if rest.contains('/') {
+            return Err(
+                "upstream URL takes no DB path: each client's DB is selected per pool".into(),
+            );
+        }
+        let (userinfo, host) = match rest.rsplit_once('@') {
+            Some((u, h)) => (Some(u), h),
+            None => (None, rest),
+        };
+        if host.is_empty() {
+            return Err("upstream URL has no host".into());
+        }
+        let addr = if host.starts_with('[') {
+            if host.contains("]:") {
+                host.to_string()
+            } else {
+                format!("{host}:6379")
+            }
+        } else if host.contains(':') {
+            host.to_string()
+        } else {
+            format!("{host}:6379")
+        };
+        let (user, password) = match userinfo {
+            None => (None, None),
+            Some(u) => match u.split_once(':') {
+                Some((user, pass)) => (
+                    (!user.is_empty()).then(|| percent_decode(user)),
+                    Some(percent_decode(pass)),
+                ),
+                None => (Some(percent_decode(u)), None),
+            },
+        };
+        Ok(Upstream {
+            addr,
+            user,
+            password,
+        })
+    }
+
+    /// The URL without its password, for logs.
+    pub fn shown(&self) -> String {
+        match (&self.user, &self.password) {
+            (_, Some(_)) => format!(
+                "redis://{}:***@{}",
+                self.user.as_deref().unwrap_or(""),
+                self.addr
+            ),
+            (Some(u), None) => format!("redis://{u}@{}", self.addr),
+            _ => format!("redis://{}", self.addr),
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let Ok(v) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The proxy's shared state: upstream settings and the shared pools.
+pub struct Proxy {
+    pub upstream: Arc<Settings>,
+    pools: Mutex<HashMap<PoolKey, Arc<[upstream::PoolConn]>>>,
+}
+
+/// A shared pool's key: (DB, RESP3?).
+type PoolKey = (usize, bool);
+
+/// What every upstream connection needs to (re)connect.
+pub struct Settings {
+    pub target: Upstream,
+    pub pool_size: usize,
+    pub connect_timeout: Duration,
+    /// `None` = no limit.
+    pub op_timeout: Option<Duration>,
+    pub allow_pinned_scripts: bool,
+}
+
+impl Proxy {
+    /// Checks the `[proxy]` settings; the upstream need not be up yet.
+    pub fn new(cfg: &ProxyConfig) -> Result<Proxy, String> {
+        let url = cfg
+            .upstream
+            .as_deref()
+            .ok_or_else(|| "proxy mode needs an upstream URL".to_string())?;
+        let mut target = Upstream::parse(url)?;
+        if let Some(var) = &cfg.auth_env {
+            let v = std::env::var(var)
+                .map_err(|_| format!("[proxy] auth-env: environment variable {var} is not set"))?;
+            match v.split_once(':') {
+                Some((u, p)) => {
+                    target.user = Some(u.to_string());
+                    target.password = Some(p.to_string());
+                }
+                None => target.password = Some(v),
+            }
+        }
+        let pool_size = cfg.pool_size.unwrap_or(2);
+        if pool_size == 0 {
+            return Err("[proxy] pool-size must be at least 1".into());
+        }
+        let op = cfg.op_timeout_ms.unwrap_or(10_000);
+        Ok(Proxy {
+            upstream: Arc::new(Settings {
+                target,
+                pool_size,
+                connect_timeout: Duration::from_millis(cfg.connect_timeout_ms.unwrap_or(2000)),
+                op_timeout: (op > 0).then(|| Duration::from_millis(op)),
+                allow_pinned_scripts: cfg.allow_pinned_scripts,
+            }),
+            pools: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The shared connection a client uses for (`db`, RESP3?): one of the
+    /// pool's, the same for every request of that client, so its replies
+    /// come back in order. Connections start on first use.
+    pub fn shared_conn(&self, db: usize, resp3: bool, client: u64) -> upstream::PoolConn {
+        let mut pools = self.pools.lock();
+        let pool = pools.entry((db, resp3)).or_insert_with(|| {
+            (0..self.upstream.pool_size)
+                .map(|_| upstream::spawn_shared(self.upstream.clone(), db, resp3))
+                .collect()
+        });
+        pool[(client % pool.len() as u64) as usize].clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Upstream;
+
+    #[test]
+    fn upstream_urls() {
+        let u = Upstream::parse("redis://127.0.0.1:7000").unwrap();
+        assert_eq!(u.addr, "127.0.0.1:7000");
+        assert!(u.user.is_none() && u.password.is_none());
+        let u = Upstream::parse("redis://admin:s%40cret@db.internal/").unwrap();
+        assert_eq!(u.addr, "db.internal:6379");
+        assert_eq!(u.user.as_deref(), Some("admin"));
+        assert_eq!(u.password.as_deref(), Some("s@cret"));
+        assert_eq!(u.shown(), "redis://admin:***@db.internal:6379");
+        let u = Upstream::parse("redis://:pw@h:1").unwrap();
+        assert!(u.user.is_none());
+        assert_eq!(u.password.as_deref(), Some("pw"));
+        let e = Upstream::parse("rediss://h:1").err().unwrap();
+        assert!(e.contains("TLS upstream"), "{e}");
+        assert!(Upstream::parse("http://h").is_err());
+        assert!(Upstream::parse("redis://h:1/2").is_err());
+    }
+}

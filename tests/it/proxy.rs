@@ -1,0 +1,616 @@
+//! Proxy mode: keyward's admission in front of Debian's redis-server.
+//! Each test starts its own upstream (the `Oracle`) and an embedded proxy
+//! on 127.0.0.1:0, and checks what reaches the upstream directly.
+
+use keyward::config::{DbConfig, UserConfig};
+use keyward::tenancy::OpsMode;
+use keyward::Config;
+
+use crate::support::{compare, encode, start_with, Oracle, Raw, TestServer};
+
+fn s(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn user(name: &str, rules: &str) -> UserConfig {
+    UserConfig {
+        name: name.into(),
+        password_env: None,
+        rules: rules.into(),
+        words: None,
+        password: Some(format!("{name}-pw")),
+    }
+}
+
+/// Users `alice` (db=2) and `bob` (db=5), passwords `<name>-pw`.
+fn tenants() -> Config {
+    Config {
+        users: vec![
+            user("alice", "on db=2 ~* &* +@all"),
+            user("bob", "on db=5 ~* &* +@all"),
+        ],
+        ..Config::default()
+    }
+}
+
+async fn proxy_to(up: &Oracle, mut config: Config) -> TestServer {
+    config.proxy.upstream = Some(format!("redis://{}", up.addr));
+    start_with(config).await
+}
+
+async fn login(p: &TestServer, name: &str) -> Raw {
+    let mut r = p.raw().await;
+    let pw = format!("{name}-pw");
+    assert_eq!(
+        s(&r.call(&[b"AUTH", name.as_bytes(), pw.as_bytes()]).await),
+        "+OK\r\n"
+    );
+    r
+}
+
+/// The upstream itself, in `db`.
+async fn direct(up: &Oracle, db: usize) -> Raw {
+    let mut r = up.raw().await;
+    assert_eq!(
+        s(&r.call(&[b"SELECT", db.to_string().as_bytes()]).await),
+        "+OK\r\n"
+    );
+    r
+}
+
+fn cmds(lines: &[&str]) -> Vec<Vec<Vec<u8>>> {
+    lines
+        .iter()
+        .map(|l| l.split(' ').map(|a| a.as_bytes().to_vec()).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn replies_are_the_upstreams_bytes() {
+    let (Some(up), Some(reference)) = (Oracle::start().await, Oracle::start().await) else {
+        return;
+    };
+    let p = proxy_to(&up, Config::default()).await;
+    let mut a = p.raw().await;
+    let mut b = reference.raw().await;
+    compare(
+        &mut a,
+        &mut b,
+        &cmds(&[
+            "PING",
+            "PING hello",
+            "ECHO x",
+            "SET k v",
+            "GET k",
+            "GET missing",
+            "INCR n",
+            "INCRBY n 41",
+            "APPEND k more",
+            "LPUSH l a b c",
+            "LRANGE l 0 -1",
+            "HSET h f 1 g 2",
+            "HGETALL h",
+            "ZADD z 1.5 a 2 b",
+            "ZRANGE z 0 -1 WITHSCORES",
+            "SADD s x",
+            "SMEMBERS s",
+            "GET l",
+            "INCR k",
+            "EXPIRE k 100",
+            "TTL k",
+            "MGET k n nope",
+            "EXISTS k n nope",
+            "TYPE h",
+            "DEL k n",
+            "DBSIZE",
+            "SELECT 3",
+            "SET k three",
+            "GET k",
+            "DBSIZE",
+            "SELECT 0",
+            "GET k",
+            "GET",
+            "NOSUCHCOMMAND a",
+            "SET k v NX XX",
+            "OBJECT ENCODING l",
+            "XADD st 1-1 f v",
+            "XRANGE st - +",
+        ]),
+    )
+    .await;
+    // Pipelined: the same bytes in the same order.
+    let mut batch = Vec::new();
+    for i in 0..200 {
+        let k = format!("p{}", i % 7);
+        batch.extend(encode(&[b"INCR", k.as_bytes()]));
+        batch.extend(encode(&[b"PING"]));
+        batch.extend(encode(&[b"GET", k.as_bytes()]));
+    }
+    a.send(&batch).await;
+    b.send(&batch).await;
+    for _ in 0..600 {
+        assert_eq!(s(&a.reply().await), s(&b.reply().await));
+    }
+    // Bad input gets Redis's error and the connection survives.
+    assert_eq!(
+        s(&a.call(&[b"SET", b"only-key"]).await),
+        s(&b.call(&[b"SET", b"only-key"]).await)
+    );
+    assert_eq!(s(&a.call(&[b"PING"]).await), "+PONG\r\n");
+}
+
+#[tokio::test]
+async fn a_pinned_user_lands_in_its_db_and_cannot_leave_it() {
+    let Some(up) = Oracle::start().await else {
+        return;
+    };
+    let p = proxy_to(&up, tenants()).await;
+    let mut d0 = direct(&up, 0).await;
+    assert_eq!(s(&d0.call_str("SET zero 0").await), "+OK\r\n");
+    let mut a = login(&p, "alice").await;
+    assert_eq!(s(&a.call_str("SET k alice").await), "+OK\r\n");
+    assert_eq!(s(&a.call_str("GET zero").await), "$-1\r\n");
+    let mut d2 = direct(&up, 2).await;
+    assert_eq!(s(&d2.call_str("GET k").await), "$5\r\nalice\r\n");
+    assert_eq!(s(&d0.call_str("GET k").await), "$-1\r\n");
+    // Every way out of DB 2 is refused before anything is forwarded.
+    for line in [
+        "SELECT 0",
+        "MOVE k 0",
+        "SWAPDB 2 0",
+        "SWAPDB 0 1",
+        "FLUSHALL",
+        "COPY k k2 DB 0",
+    ] {
+        let r = s(&a.call_str(line).await);
+        assert!(r.starts_with("-NOPERM"), "{line}: {r}");
+    }
+    // Nothing changed upstream.
+    assert_eq!(s(&d0.call_str("GET zero").await), "$1\r\n0\r\n");
+    assert_eq!(s(&d0.call_str("DBSIZE").await), ":1\r\n");
+    assert_eq!(s(&d2.call_str("DBSIZE").await), ":1\r\n");
+    assert_eq!(s(&a.call_str("GET k").await), "$5\r\nalice\r\n");
+    // Its own DB is fine; a script is refused unless the config accepts it.
+    assert_eq!(s(&a.call_str("SELECT 2").await), "+OK\r\n");
+    let r = s(&a
+        .call(&[b"EVAL", b"return redis.call('select', 0)", b"0"])
+        .await);
+    assert!(r.starts_with("-NOPERM keyward proxy: scripts"), "{r}");
+    let r = s(&a.call(&[b"FCALL", b"f", b"0"]).await);
+    assert!(r.starts_with("-NOPERM"), "{r}");
+    // CLIENT LIST shows only alice's own clients.
+    let mut b = login(&p, "bob").await;
+    assert_eq!(s(&b.call_str("SET k bob").await), "+OK\r\n");
+    let list = s(&a.call_str("CLIENT LIST").await);
+    assert!(
+        list.contains("user=alice") && !list.contains("user=bob"),
+        "{list}"
+    );
+    let mut d5 = direct(&up, 5).await;
+    assert_eq!(s(&d5.call_str("GET k").await), "$3\r\nbob\r\n");
+}
+
+#[tokio::test]
+async fn tenants_pipelining_on_shared_connections_never_see_each_other() {
+    let Some(up) = Oracle::start().await else {
+        return;
+    };
+    // One shared connection per DB: every tenant's batches interleave on it.
+    let mut config = tenants();
+    config.proxy.pool_size = Some(1);
+    let p = proxy_to(&up, config).await;
+    let mut clients = Vec::new();
+    for (name, n) in [("alice", 0), ("bob", 1), ("alice", 2), ("bob", 3)] {
+        clients.push((name, n, login(&p, name).await));
+    }
+    // The default user hops between the same DBs within its pipelines.
+    let mut hopper = p.raw().await;
+    for round in 0..5 {
+        for (name, n, c) in clients.iter_mut() {
+            let mut batch = Vec::new();
+            for i in 0..50 {
+                let k = format!("k{i}");
+                let v = format!("{name}{n}-{round}-{i}");
+                batch.extend(encode(&[b"SET", k.as_bytes(), v.as_bytes()]));
+                batch.extend(encode(&[b"GET", k.as_bytes()]));
+            }
+            c.send(&batch).await;
+        }
+        let mut batch = Vec::new();
+        for i in 0..50 {
+            let db = if i % 2 == 0 { b"2" } else { b"5" };
+            batch.extend(encode(&[b"SELECT", db]));
+            batch.extend(encode(&[b"SET", b"hop", db]));
+            batch.extend(encode(&[b"GET", b"hop"]));
+        }
+        hopper.send(&batch).await;
+        for (name, n, c) in clients.iter_mut() {
+            for i in 0..50 {
+                assert_eq!(s(&c.reply().await), "+OK\r\n");
+                let v = format!("{name}{n}-{round}-{i}");
+                let got = s(&c.reply().await);
+                assert_eq!(got, format!("${}\r\n{v}\r\n", v.len()));
+            }
+        }
+        for i in 0..50 {
+            let db = if i % 2 == 0 { "2" } else { "5" };
+            assert_eq!(s(&hopper.reply().await), "+OK\r\n");
+            assert_eq!(s(&hopper.reply().await), "+OK\r\n");
+            assert_eq!(s(&hopper.reply().await), format!("$1\r\n{db}\r\n"));
+        }
+    }
+    // Upstream: alice's keys only in DB 2, bob's only in DB 5, nothing else.
+    for (db, owner) in [(2, "alice"), (5, "bob")] {
+        let mut d = direct(&up, db).await;
+        assert_eq!(s(&d.call_str("DBSIZE").await), ":51\r\n");
+        let v = s(&d.call_str("GET k7").await);
+        assert!(v.contains(owner), "DB {db}: {v}");
+        assert_eq!(s(&d.call_str("GET hop").await), format!("$1\r\n{db}\r\n"));
+    }
+    let mut d0 = direct(&up, 0).await;
+    assert_eq!(s(&d0.call_str("DBSIZE").await), ":0\r\n");
+}
+
+#[tokio::test]
+async fn multi_exec_is_sent_as_one_block() {
+    let (Some(up), Some(reference)) = (Oracle::start().await, Oracle::start().await) else {
+        return;
+    };
+    let p = proxy_to(&up, Config::default()).await;
+    let mut a = p.raw().await;
+    let mut b = reference.raw().await;
+    compare(
+        &mut a,
+        &mut b,
+        &cmds(&[
+            "MULTI",
+            "SET a 1",
+            "INCR a",
+            "LPUSH a x",
+            "GET a",
+            "EXEC",
+            "EXEC",
+            "DISCARD",
+            "MULTI",
+            "SET a",
+            "INCR a",
+            "EXEC",
+            "GET a",
+            "MULTI",
+            "INCR a",
+            "DISCARD",
+            "GET a",
+            "MULTI",
+            "EXEC",
+        ]),
+    )
+    .await;
+    // SELECT inside a transaction would move a shared connection: refused.
+    assert_eq!(s(&a.call_str("MULTI").await), "+OK\r\n");
+    assert_eq!(s(&a.call_str("SELECT 1").await), "+QUEUED\r\n");
+    let r = s(&a.call_str("EXEC").await);
+    assert!(r.starts_with("-EXECABORT"), "{r}");
+    assert_eq!(s(&a.call_str("GET a").await), "$1\r\n2\r\n");
+}
+
+#[tokio::test]
+async fn watch_moves_the_client_to_a_dedicated_connection() {
+    let Some(up) = Oracle::start().await else {
+        return;
+    };
+    let p = proxy_to(&up, tenants()).await;
+    let mut a = login(&p, "alice").await;
+    let mut other = login(&p, "alice").await;
+    assert_eq!(s(&a.call_str("SET w 1").await), "+OK\r\n");
+    assert_eq!(s(&a.call_str("WATCH w").await), "+OK\r\n");
+    assert_eq!(s(&other.call_str("SET w 2").await), "+OK\r\n");
+    assert_eq!(s(&a.call_str("MULTI").await), "+OK\r\n");
+    assert_eq!(s(&a.call_str("SET w 3").await), "+QUEUED\r\n");
+    assert_eq!(s(&a.call_str("EXEC").await), "*-1\r\n");
+    assert_eq!(s(&a.call_str("GET w").await), "$1\r\n2\r\n");
+    // Untouched, it commits; the dedicated connection is in DB 2.
+    assert_eq!(s(&a.call_str("WATCH w").await), "+OK\r\n");
+    assert_eq!(s(&a.call_str("MULTI").await), "+OK\r\n");
+    assert_eq!(s(&a.call_str("SET w 4").await), "+QUEUED\r\n");
+    assert_eq!(s(&a.call_str("EXEC").await), "*1\r\n+OK\r\n");
+    assert_eq!(s(&a.call_str("PING").await), "+PONG\r\n");
+    let mut d2 = direct(&up, 2).await;
+    assert_eq!(s(&d2.call_str("GET w").await), "$1\r\n4\r\n");
+    // Still pinned there.
+    let r = s(&a.call_str("SELECT 0").await);
+    assert!(r.starts_with("-NOPERM"), "{r}");
+    assert_eq!(s(&a.call_str("SELECT 2").await), "+OK\r\n");
+}
+
+#[tokio::test]
+async fn blpop_is_served_by_another_clients_push() {
+    let Some(up) = Oracle::start().await else {
+        return;
+    };
+    let p = proxy_to(&up, tenants()).await;
+    let mut waiter = login(&p, "bob").await;
+    let mut pusher = login(&p, "bob").await;
+    waiter.cmd(&[b"BLPOP", b"q", b"0"]).await;
+    // Whether the push lands before or after BLPOP blocks, the reply is
+    // the same.
+    assert_eq!(s(&pusher.call_str("RPUSH q v").await), ":1\r\n");
+    assert_eq!(s(&waiter.reply().await), "*2\r\n$1\r\nq\r\n$1\r\nv\r\n");
+    // The waiter keeps working afterwards, in its DB.
+    assert_eq!(s(&waiter.call_str("RPUSH q2 x").await), ":1\r\n");
+    let mut d5 = direct(&up, 5).await;
+    assert_eq!(s(&d5.call_str("LLEN q2").await), ":1\r\n");
+    // A timeout answers as Redis does.
+    assert_eq!(s(&waiter.call_str("BLPOP empty 0.01").await), "*-1\r\n");
+}
+
+#[tokio::test]
+async fn subscribe_and_publish() {
+    let Some(up) = Oracle::start().await else {
+        return;
+    };
+    let p = proxy_to(&up, Config::default()).await;
+    let mut sub = p.raw().await;
+    let mut publ = p.raw().await;
+    assert_eq!(
+        s(&sub.call_str("SUBSCRIBE ch").await),
+        "*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"
+    );
+    assert_eq!(s(&publ.call_str("PUBLISH ch hi").await), ":1\r\n");
+    assert_eq!(
+        s(&sub.reply().await),
+        "*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"
+    );
+    // In subscribed mode PING has Redis's Pub/Sub form (forwarded).
+    assert_eq!(
+        s(&sub.call_str("PING").await),
+        "*2\r\n$4\r\npong\r\n$0\r\n\r\n"
+    );
+    assert_eq!(
+        s(&sub.call_str("UNSUBSCRIBE ch").await),
+        "*3\r\n$11\r\nunsubscribe\r\n$2\r\nch\r\n:0\r\n"
+    );
+    assert_eq!(s(&publ.call_str("PUBLISH ch hi").await), ":0\r\n");
+}
+
+#[tokio::test]
+async fn upstream_restart_errors_then_recovers_with_the_handshake() {
+    let Some(mut up) = Oracle::start_with(&["--requirepass", "uppw"]).await else {
+        return;
+    };
+    let mut config = tenants();
+    config.proxy.upstream = Some(format!("redis://:uppw@{}", up.addr));
+    let p = start_with(config).await;
+    let mut a = login(&p, "alice").await;
+    assert_eq!(s(&a.call_str("SET before 1").await), "+OK\r\n");
+    up.kill();
+    let r = s(&a.call_str("GET before").await);
+    assert!(r.starts_with("-ERR upstream"), "{r}");
+    // Still refused while down, and the client connection survives.
+    let r = s(&a.call_str("GET before").await);
+    assert!(r.starts_with("-ERR upstream"), "{r}");
+    up.restart(&["--requirepass", "uppw"]).await;
+    // The next request reconnects: AUTH and SELECT 2 replayed.
+    let mut answered = String::new();
+    for _ in 0..50 {
+        answered = s(&a.call_str("SET after 2").await);
+        if answered == "+OK\r\n" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(answered, "+OK\r\n");
+    let mut d = up.raw().await;
+    assert_eq!(s(&d.call_str("AUTH uppw").await), "+OK\r\n");
+    assert_eq!(s(&d.call_str("SELECT 2").await), "+OK\r\n");
+    assert_eq!(s(&d.call_str("GET after").await), "$1\r\n2\r\n");
+    assert_eq!(s(&d.call_str("SELECT 0").await), "+OK\r\n");
+    assert_eq!(s(&d.call_str("DBSIZE").await), ":0\r\n");
+}
+
+#[tokio::test]
+async fn ops_per_sec_quota_refuses_as_standalone() {
+    let Some(up) = Oracle::start().await else {
+        return;
+    };
+    let mut d = DbConfig::new(5);
+    d.max_ops_per_sec = 10;
+    d.max_ops_mode = OpsMode::Reject;
+    let mut config = tenants();
+    config.dbs = vec![d];
+    let p = proxy_to(&up, config).await;
+    let mut b = login(&p, "bob").await;
+    let mut batch = Vec::new();
+    for i in 0..20 {
+        batch.extend(encode(&[b"SET", format!("k{i}").as_bytes(), b"v"]));
+    }
+    b.send(&batch).await;
+    let mut refused = 0;
+    for _ in 0..20 {
+        match s(&b.reply().await).as_str() {
+            "+OK\r\n" => {}
+            e => {
+                assert_eq!(
+                    e,
+                    "-ERR max-ops-per-sec exceeded for this database, retry later\r\n"
+                );
+                refused += 1;
+            }
+        }
+    }
+    assert!(refused >= 10, "{refused}");
+    // Refused requests never reached the upstream.
+    let mut d5 = direct(&up, 5).await;
+    let keys = s(&d5.call_str("DBSIZE").await);
+    assert_eq!(keys, format!(":{}\r\n", 20 - refused));
+    // Other DBs are not limited.
+    let mut a = login(&p, "alice").await;
+    for _ in 0..30 {
+        assert_eq!(s(&a.call_str("INCR n").await).chars().next(), Some(':'));
+    }
+}
+
+#[tokio::test]
+async fn tls_upstream_is_refused_at_startup() {
+    let e = keyward::Server::builder()
+        .bind(&["127.0.0.1"])
+        .port(0)
+        .upstream("rediss://127.0.0.1:6380")
+        .start()
+        .await
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("TLS upstream"), "{e}");
+}
+
+#[tokio::test]
+async fn resp3_clients_get_resp3_replies_and_pushes() {
+    let (Some(up), Some(reference)) = (Oracle::start().await, Oracle::start().await) else {
+        return;
+    };
+    let p = proxy_to(&up, Config::default()).await;
+    let mut a = p.raw().await;
+    let mut b = reference.raw().await;
+    // HELLO is answered by the proxy (as keyward), the rest by the upstream
+    // over a RESP3 connection.
+    assert!(s(&a.call_str("HELLO 3").await).starts_with('%'));
+    assert!(s(&b.call_str("HELLO 3").await).starts_with('%'));
+    compare(
+        &mut a,
+        &mut b,
+        &cmds(&[
+            "HSET h a 1 b 2",
+            "HGETALL h",
+            "ZADD z 1.5 m",
+            "ZSCORE z m",
+            "GET nope",
+            "SADD s x",
+            "SMEMBERS s",
+            "EXISTS h",
+        ]),
+    )
+    .await;
+    assert_eq!(
+        s(&a.call_str("SUBSCRIBE ch").await),
+        ">3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n"
+    );
+    let mut publ = p.raw().await;
+    assert_eq!(s(&publ.call_str("PUBLISH ch hi").await), ":1\r\n");
+    assert_eq!(
+        s(&a.reply().await),
+        ">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n"
+    );
+    // RESP3 allows any command while subscribed.
+    assert_eq!(s(&a.call_str("HGET h a").await), "$1\r\n1\r\n");
+}
+
+#[tokio::test]
+async fn a_client_leaving_mid_blpop_does_not_swallow_a_later_push() {
+    let Some(up) = Oracle::start().await else {
+        return;
+    };
+    let p = proxy_to(&up, tenants()).await;
+    let mut d5 = direct(&up, 5).await;
+    {
+        let mut waiter = login(&p, "bob").await;
+        waiter.cmd(&[b"BLPOP", b"q", b"0"]).await;
+        // Blocked upstream on its dedicated connection …
+        loop {
+            let info = s(&d5.call_str("INFO clients").await);
+            if info.contains("blocked_clients:1") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    }
+    // … which is closed when its client leaves.
+    loop {
+        let info = s(&d5.call_str("INFO clients").await);
+        if info.contains("blocked_clients:0") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let mut pusher = login(&p, "bob").await;
+    assert_eq!(s(&pusher.call_str("RPUSH q v").await), ":1\r\n");
+    assert_eq!(s(&d5.call_str("LLEN q").await), ":1\r\n");
+}
+
+#[tokio::test]
+async fn info_keyspace_shows_a_pinned_user_only_its_db() {
+    let Some(up) = Oracle::start().await else {
+        return;
+    };
+    let p = proxy_to(&up, tenants()).await;
+    let mut d0 = direct(&up, 0).await;
+    assert_eq!(s(&d0.call_str("SET other 1").await), "+OK\r\n");
+    let mut a = login(&p, "alice").await;
+    assert_eq!(s(&a.call_str("SET mine 1").await), "+OK\r\n");
+    let info = a.call_str("INFO keyspace").await;
+    let body = crate::support::bulk_payload(&info).expect("bulk");
+    let body = s(&body);
+    assert!(body.contains("db2:keys=1"), "{body}");
+    assert!(!body.contains("db0:"), "{body}");
+    // The default user sees every DB.
+    let mut d = p.raw().await;
+    let body = s(&crate::support::bulk_payload(&d.call_str("INFO keyspace").await).unwrap());
+    assert!(
+        body.contains("db0:keys=1") && body.contains("db2:keys=1"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn reset_leaves_the_dedicated_connection() {
+    let Some(up) = Oracle::start().await else {
+        return;
+    };
+    let p = proxy_to(&up, Config::default()).await;
+    let mut a = p.raw().await;
+    let mut publ = p.raw().await;
+    assert_eq!(s(&a.call_str("SELECT 4").await), "+OK\r\n");
+    assert!(s(&a.call_str("SUBSCRIBE ch").await).contains("subscribe"));
+    assert_eq!(s(&publ.call_str("PUBLISH ch x").await), ":1\r\n");
+    assert!(s(&a.reply().await).contains("message"));
+    assert_eq!(s(&a.call_str("RESET").await), "+RESET\r\n");
+    // Unsubscribed upstream (the connection is gone), back in DB 0.
+    loop {
+        if s(&publ.call_str("PUBLISH ch x").await) == ":0\r\n" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(s(&a.call_str("SET k v").await), "+OK\r\n");
+    let mut d0 = direct(&up, 0).await;
+    assert_eq!(s(&d0.call_str("GET k").await), "$1\r\nv\r\n");
+}
+
+#[tokio::test]
+async fn the_proxy_table_configures_upstream_credentials_from_the_environment() {
+    let Some(up) = Oracle::start_with(&["--requirepass", "from-env"]).await else {
+        return;
+    };
+    std::env::set_var("KEYWARD_PROXY_TEST_UPSTREAM_AUTH", "default:from-env");
+    let mut config = Config::default();
+    let text = format!(
+        "[proxy]\nupstream = \"redis://{}\"\nauth-env = \"KEYWARD_PROXY_TEST_UPSTREAM_AUTH\"\npool-size = 1\nconnect-timeout-ms = 500\nop-timeout-ms = 0\n",
+        up.addr
+    );
+    config
+        .load_toml(&text, "proxy.toml", &mut Vec::new())
+        .expect("loads");
+    assert_eq!(config.proxy.pool_size, Some(1));
+    // The credentials come from the environment and never show.
+    let shown = format!("{:?}", config.proxy);
+    assert!(!shown.contains("from-env"), "{shown}");
+    let p = start_with(config).await;
+    let mut a = p.raw().await;
+    assert_eq!(s(&a.call_str("SET k v").await), "+OK\r\n");
+    let e = Config::default()
+        .load_toml(
+            "[proxy]\nupstream-url = \"x\"\n",
+            "bad.toml",
+            &mut Vec::new(),
+        )
+        .expect_err("unknown field refused");
+    assert!(e.to_string().contains("upstream-url"), "{e}");
+}
