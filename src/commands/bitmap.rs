@@ -95,29 +95,44 @@ fn bit_offset(ctx: &Ctx<'_>, arg: &[u8], width: Option<u32>) -> Result<u64, Erro
 /// zero-extended to at least `len` bytes (Redis's `sdsgrowzero`); creates
 /// the key when missing. The caller has checked that the key holds a
 /// string.
-fn write_bytes(db: &mut Db, key: &[u8], now: i64, len: usize, writes: &[(usize, u8)]) {
+///
+/// `exists`: the caller's lookup found the key; when it did not, the
+/// string is created without a second lookup (a new bitmap costs a lookup
+/// and an insert, as Redis's lookupKeyWrite + dbAdd).
+fn write_bytes(
+    db: &mut Db,
+    key: &[u8],
+    now: i64,
+    len: usize,
+    writes: &[(usize, u8)],
+    exists: bool,
+) {
     let apply = |s: &mut [u8]| {
         for &(i, b) in writes {
             s[i] = b;
         }
     };
-    let done = db.modify_with(key, now, false, |e| {
-        if let Some(s) = e.raw_str_mut().filter(|s| s.len() >= len) {
-            apply(s);
-            return;
-        }
-        let mut buf = itoa::Buffer::new();
-        let mut s = match e.value() {
-            ValueRef::Str(s) => s.to_vec(),
-            ValueRef::Int(n) => buf.format(n).as_bytes().to_vec(),
-            ValueRef::Obj(_) => return,
-        };
-        if s.len() < len {
-            s.resize(len, 0);
-        }
-        apply(&mut s);
-        e.replace_value(NewValue::Raw(&s));
-    });
+    let done = exists
+        .then(|| {
+            db.modify_with(key, now, false, |e| {
+                if let Some(s) = e.raw_str_mut().filter(|s| s.len() >= len) {
+                    apply(s);
+                    return;
+                }
+                let mut buf = itoa::Buffer::new();
+                let mut s = match e.value() {
+                    ValueRef::Str(s) => s.to_vec(),
+                    ValueRef::Int(n) => buf.format(n).as_bytes().to_vec(),
+                    ValueRef::Obj(_) => return,
+                };
+                if s.len() < len {
+                    s.resize(len, 0);
+                }
+                apply(&mut s);
+                e.replace_value(NewValue::Raw(&s));
+            })
+        })
+        .flatten();
     if done.is_none() {
         let mut s = vec![0u8; len];
         apply(&mut s);
@@ -150,7 +165,7 @@ fn setbit(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     // or the bit flips.
     if len.is_none_or(|l| l <= byte) || was != on {
         let new = if on { old | mask } else { old & !mask };
-        write_bytes(db, key, now, byte + 1, &[(byte, new)]);
+        write_bytes(db, key, now, byte + 1, &[(byte, new)], len.is_some());
         db.notify(class::STRING, "setbit", key);
     } else {
         db.mark_raw(key);
@@ -742,7 +757,7 @@ fn bitfield_generic(ctx: &mut Ctx<'_>, argv: &[&[u8]], read_only: bool) -> CmdRe
         .collect();
     let writes: Vec<(usize, u8)> = view.writes.into_iter().collect();
     if grows || changed {
-        write_bytes(db, key, now, len, &writes);
+        write_bytes(db, key, now, len, &writes, exists);
         db.notify(class::STRING, "setbit", key);
     }
     out.array(replies.len());
