@@ -45,6 +45,15 @@ pub static COMMANDS: &[CommandSpec] = &[
             "2.6.0",
             "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
         ),
+    CommandSpec::new("restore-asking", -4, WRITE | DENYOOM | ASKING, Group::Server, restore)
+        .keys(1, 1, 1)
+        .key_flags(&["OW", "update"])
+        .cats(cat::KEYSPACE | cat::DANGEROUS)
+        .doc(
+            "An internal command for migrating keys in a cluster",
+            "3.0.0",
+            "O(1) to create the new key and additional O(N*M) to reconstruct the serialized value, where N is the number of Redis objects composing the value and M their average size. For small string values the time complexity is thus O(1)+O(1*M) where M is small, so simply O(1). However for sorted set values the complexity is O(N*M*log(N)) because inserting values into sorted sets is O(log(N)).",
+        ),
 ];
 
 /// MIGRATE's keys: argv[3], or with `KEYS` (and an empty argv[3]) the

@@ -87,6 +87,18 @@ pub static COMMANDS: &[CommandSpec] = &[
     )
     .doc("An internal command used in replication.", "2.8.0", ""),
     CommandSpec::new(
+        "replconf",
+        -1,
+        ADMIN | NOSCRIPT | LOADING | STALE | ALLOW_BUSY | NO_DB_LOCK,
+        Group::Server,
+        no_replication,
+    )
+    .doc(
+        "An internal command for configuring the replication stream",
+        "3.0.0",
+        "O(1)",
+    ),
+    CommandSpec::new(
         "failover",
         -1,
         ADMIN | NOSCRIPT | STALE | NO_DB_LOCK,
@@ -100,7 +112,7 @@ pub static COMMANDS: &[CommandSpec] = &[
     ),
 ];
 
-/// SYNC, PSYNC, FAILOVER and REPLICAOF host port.
+/// SYNC, PSYNC, REPLCONF, FAILOVER and REPLICAOF host port.
 fn no_replication(_ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let cmd = String::from_utf8_lossy(argv[0]).to_uppercase();
     Err(Error::from(format!(

@@ -111,6 +111,11 @@ static FUNCTION_SUBS: &[CommandSpec] = &[
 ];
 
 static SCRIPT_SUBS: &[CommandSpec] = &[
+    CommandSpec::new("debug", 3, NOSCRIPT | NO_DB_LOCK, G, script_debug).doc(
+        "Set the debug mode for executed scripts.",
+        "3.2.0",
+        "O(1)",
+    ),
     CommandSpec::new("exists", -3, NOSCRIPT | NO_DB_LOCK, G, script_exists).doc(
         "Check existence of scripts in the script cache.",
         "2.6.0",
@@ -207,6 +212,21 @@ fn script_load(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let sha = ctx.srv.scripting.load(ctx.client.db, argv[2])?;
     ctx.out.bulk(sha.as_bytes());
     Ok(Outcome::Done)
+}
+
+/// SCRIPT DEBUG: keyward has no Lua debugger (LDB). NO asks for what is
+/// already so; YES and SYNC are refused, never acknowledged.
+fn script_debug(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
+    if is(argv[2], "no") {
+        ctx.out.ok();
+        Ok(Outcome::Done)
+    } else if is(argv[2], "yes") || is(argv[2], "sync") {
+        Err(Error::lit(
+            "ERR SCRIPT DEBUG is not supported: keyward has no Lua debugger",
+        ))
+    } else {
+        Err(Error::lit("ERR Use SCRIPT DEBUG YES/SYNC/NO"))
+    }
 }
 
 fn script_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {

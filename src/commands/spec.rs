@@ -49,6 +49,9 @@ pub mod flags {
     /// keyward: updates keys' access time even for a CLIENT NO-TOUCH
     /// client (TOUCH, as Redis's `lookupKey` exempts it).
     pub const TOUCHES: u32 = 1 << 29;
+    /// Redis's `asking` (RESTORE-ASKING): with cluster support disabled it
+    /// changes nothing; COMMAND INFO shows it.
+    pub const ASKING: u32 = 1 << 30;
 
     /// Names COMMAND INFO prints, in Redis's order.
     pub const NAMES: &[(u32, &str)] = &[
@@ -63,6 +66,7 @@ pub mod flags {
         (STALE, "stale"),
         (SKIP_MONITOR, "skip_monitor"),
         (SKIP_SLOWLOG, "skip_slowlog"),
+        (ASKING, "asking"),
         (FAST, "fast"),
         (NO_AUTH, "no_auth"),
         // MAY_REPLICATE is hidden on purpose, as in Redis's COMMAND INFO.

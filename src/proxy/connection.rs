@@ -129,7 +129,7 @@ fn route(cmd: &Command, argv: &[&[u8]], client: &Client, dedicated: bool, up: &S
         "watch" | "subscribe" | "psubscribe" | "ssubscribe" | "wait" | "waitaof" => {
             Route::Dedicate
         }
-        "monitor" | "sync" | "psync" => Route::Refuse(Error::from(format!(
+        "monitor" | "sync" | "psync" | "replconf" => Route::Refuse(Error::from(format!(
             "ERR keyward proxy does not support '{top}'"
         ))),
         "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
