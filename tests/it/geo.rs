@@ -648,3 +648,86 @@ async fn differential_ties_under_count() {
     }
     diff_on_both(&[add], &cmds, false).await;
 }
+
+/// Random GEOADD/GEODIST/GEOPOS/GEOHASH/GEOSEARCH(STORE) over two keys,
+/// compared reply by reply with the Redis 7.2 oracle: scores, distances,
+/// coordinates and the order and choice of COUNT results must match.
+#[tokio::test]
+async fn differential_random_geo_workload_72() {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    for seed in 0..3 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let keys = ["g1", "g2"];
+        let mut cmds: Vec<Vec<Vec<u8>>> = Vec::new();
+        let coord = |rng: &mut StdRng| {
+            // Around one city, with up to six decimals.
+            let lon = 13.0 + rng.gen_range(0..2_000_000) as f64 / 1e6;
+            let lat = 38.0 + rng.gen_range(0..1_000_000) as f64 / 1e6;
+            (format!("{lon:.6}"), format!("{lat:.6}"))
+        };
+        for _ in 0..500 {
+            let k = keys[rng.gen_range(0..keys.len())].to_string();
+            let m = |rng: &mut StdRng| format!("p{}", rng.gen_range(0..60));
+            let unit = ["m", "km", "mi", "ft"][rng.gen_range(0..4)].to_string();
+            let cmd: Vec<String> = match rng.gen_range(0..9) {
+                0..=2 => {
+                    let (lon, lat) = coord(&mut rng);
+                    vec!["GEOADD".into(), k, lon, lat, m(&mut rng)]
+                }
+                3 => vec!["GEODIST".into(), k, m(&mut rng), m(&mut rng), unit],
+                4 => vec!["GEOPOS".into(), k, m(&mut rng), m(&mut rng)],
+                5 => vec!["GEOHASH".into(), k, m(&mut rng), m(&mut rng)],
+                6 | 7 => {
+                    let mut c = vec!["GEOSEARCH".to_string(), k];
+                    if rng.gen_bool(0.5) {
+                        let (lon, lat) = coord(&mut rng);
+                        c.extend(["FROMLONLAT".to_string(), lon, lat]);
+                    } else {
+                        c.extend(["FROMMEMBER".to_string(), m(&mut rng)]);
+                    }
+                    if rng.gen_bool(0.5) {
+                        c.extend(["BYRADIUS".into(), rng.gen_range(1..200).to_string(), unit]);
+                    } else {
+                        c.extend([
+                            "BYBOX".into(),
+                            rng.gen_range(1..200).to_string(),
+                            rng.gen_range(1..200).to_string(),
+                            unit,
+                        ]);
+                    }
+                    c.push(["ASC", "DESC"][rng.gen_range(0..2)].into());
+                    if rng.gen_bool(0.5) {
+                        c.extend(["COUNT".into(), rng.gen_range(1..10).to_string()]);
+                    }
+                    for opt in ["WITHCOORD", "WITHDIST", "WITHHASH"] {
+                        if rng.gen_bool(0.5) {
+                            c.push(opt.into());
+                        }
+                    }
+                    c
+                }
+                _ => vec![
+                    "GEOSEARCHSTORE".into(),
+                    "dst".into(),
+                    k,
+                    "FROMMEMBER".into(),
+                    m(&mut rng),
+                    "BYRADIUS".into(),
+                    rng.gen_range(1..200).to_string(),
+                    unit,
+                    "STOREDIST".into(),
+                ],
+            };
+            cmds.push(cmd.into_iter().map(String::into_bytes).collect());
+        }
+        cmds.push(vec![
+            b"ZRANGE".to_vec(),
+            b"dst".to_vec(),
+            b"0".to_vec(),
+            b"-1".to_vec(),
+            b"WITHSCORES".to_vec(),
+        ]);
+        crate::support::diff_args_72(&cmds).await;
+    }
+}

@@ -357,6 +357,14 @@ pub async fn diff_args(cmds: &[Vec<Vec<u8>>]) {
     diff_against(oracle, cmds).await;
 }
 
+/// [`diff_args`] against the Redis 7.2 oracle ([`Oracle::valkey`]).
+pub async fn diff_args_72(cmds: &[Vec<Vec<u8>>]) {
+    let Some(oracle) = Oracle::valkey().await else {
+        return;
+    };
+    diff_against(oracle, cmds).await;
+}
+
 /// [`diff_lines`] against the Redis 7.2 oracle ([`Oracle::valkey`]), for
 /// what Redis 7.2 changed since 7.0.
 pub async fn diff_lines_72(lines: &[&str]) {
