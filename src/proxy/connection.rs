@@ -34,7 +34,7 @@ use crate::commands::spec::flags;
 use crate::commands::table::Command;
 use crate::commands::{CmdResult, Ctx, Outcome};
 use crate::protocol::parse::Span;
-use crate::protocol::{parse_request, Limits, Parsed, Protocol, ReplyBuf};
+use crate::protocol::{Protocol, ReplyBuf};
 use crate::server::client::{Client, ClientAddr, Push};
 use crate::server::connection::Stream;
 use crate::server::dispatch::{dispatch_with, resolve, Executor, Local};
@@ -399,39 +399,18 @@ impl<S: Stream> Conn<S> {
             if self.rbuf.len() < need {
                 continue;
             }
-            let limits = Limits {
-                max_bulk_len: srv.hot.proto_max_bulk_len.load(Ordering::Relaxed) as usize,
-                max_multibulk_len: i32::MAX as usize,
-                authenticated: client.authenticated,
-            };
-            let mut pos = 0;
-            let mut proto_err = None;
-            need = 1;
-            loop {
-                let first = spans.len();
-                match parse_request(&mut self.rbuf[pos..], &limits, &mut spans) {
-                    Ok(Parsed::Command { end }) => {
-                        for s in &mut spans[first..] {
-                            s.0 += pos;
-                            s.1 += pos;
-                        }
-                        pos += end;
-                        cmds.push((first, spans.len(), pos));
-                    }
-                    Ok(Parsed::Empty { end }) => pos += end,
-                    Ok(Parsed::Incomplete { need: n }) => {
-                        need = pos + n;
-                        break;
-                    }
-                    Err(e) => {
-                        proto_err = Some(e);
-                        break;
-                    }
-                }
-                if !client.authenticated && !cmds.is_empty() {
-                    pending = true;
-                    break;
-                }
+            let parsed = crate::server::connection::parse_batch(
+                srv,
+                client.authenticated,
+                &mut self.rbuf,
+                &mut spans,
+                &mut cmds,
+            );
+            let mut pos = parsed.pos;
+            let mut proto_err = parsed.error;
+            need = parsed.need;
+            if parsed.cut {
+                pending = true;
             }
             let mut close = false;
             let mut delay = None;

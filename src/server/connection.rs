@@ -140,6 +140,71 @@ async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
     }
 }
 
+/// What [`parse_batch`] found in the read buffer.
+pub(crate) struct ParsedBatch {
+    /// Bytes the complete commands (and empty lines) took.
+    pub pos: usize,
+    /// Bytes the buffer must hold before parsing again is worth it.
+    pub need: usize,
+    /// A protocol error after the commands before it.
+    pub error: Option<crate::protocol::parse::ProtocolError>,
+    /// Stopped after one command: a client that is not authenticated gets
+    /// one command per batch, so AUTH's outcome decides the limits for
+    /// what follows it. The rest stays in the buffer.
+    pub cut: bool,
+}
+
+/// Parses every complete command in `buf` into `spans` (offsets into
+/// `buf`) and `cmds` (first span, end span, end offset per command): one
+/// batch, for the server's connection loop and the proxy's alike.
+#[inline]
+pub(crate) fn parse_batch(
+    srv: &Shared,
+    authenticated: bool,
+    buf: &mut [u8],
+    spans: &mut Vec<Span>,
+    cmds: &mut Vec<(usize, usize, usize)>,
+) -> ParsedBatch {
+    let limits = Limits {
+        max_bulk_len: srv.hot.proto_max_bulk_len.load(Ordering::Relaxed) as usize,
+        max_multibulk_len: i32::MAX as usize,
+        authenticated,
+    };
+    let mut out = ParsedBatch {
+        pos: 0,
+        need: 1,
+        error: None,
+        cut: false,
+    };
+    loop {
+        let first = spans.len();
+        let pos = out.pos;
+        match parse_request(&mut buf[pos..], &limits, spans) {
+            Ok(Parsed::Command { end }) => {
+                for s in &mut spans[first..] {
+                    s.0 += pos;
+                    s.1 += pos;
+                }
+                out.pos += end;
+                cmds.push((first, spans.len(), out.pos));
+            }
+            Ok(Parsed::Empty { end }) => out.pos += end,
+            Ok(Parsed::Incomplete { need }) => {
+                out.need = pos + need;
+                return out;
+            }
+            Err(e) => {
+                out.error = Some(e);
+                return out;
+            }
+        }
+        if !authenticated && !cmds.is_empty() {
+            out.cut = true;
+            return out;
+        }
+    }
+}
+
 /// Protected mode and `maxclients` for a new connection, then its task.
 pub(super) fn admit<S: Stream>(
     srv: &Arc<Shared>,
@@ -308,41 +373,12 @@ async fn run<S: Stream>(
         if rbuf.len() < need {
             continue;
         }
-        let limits = Limits {
-            max_bulk_len: srv.hot.proto_max_bulk_len.load(Ordering::Relaxed) as usize,
-            max_multibulk_len: i32::MAX as usize,
-            authenticated: client.authenticated,
-        };
-        let mut pos = 0;
-        let mut proto_err = None;
-        need = 1;
-        loop {
-            let first = spans.len();
-            match parse_request(&mut rbuf[pos..], &limits, &mut spans) {
-                Ok(Parsed::Command { end }) => {
-                    for s in &mut spans[first..] {
-                        s.0 += pos;
-                        s.1 += pos;
-                    }
-                    pos += end;
-                    cmds.push((first, spans.len(), pos));
-                }
-                Ok(Parsed::Empty { end }) => pos += end,
-                Ok(Parsed::Incomplete { need: n }) => {
-                    need = pos + n;
-                    break;
-                }
-                Err(e) => {
-                    proto_err = Some(e);
-                    break;
-                }
-            }
-            // Pre-auth clients get one command per batch, so that AUTH's
-            // outcome decides the limits for what follows it.
-            if !client.authenticated && !cmds.is_empty() {
-                pending = true;
-                break;
-            }
+        let parsed = parse_batch(srv, client.authenticated, &mut rbuf, &mut spans, &mut cmds);
+        let mut pos = parsed.pos;
+        let mut proto_err = parsed.error;
+        need = parsed.need;
+        if parsed.cut {
+            pending = true;
         }
         if !cmds.is_empty() {
             // max-ops-per-sec, throttle mode: sleep off the DB's debt before
