@@ -249,10 +249,7 @@ fn script_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         "HELP",
         "    Prints this help.",
     ];
-    ctx.out.array(LINES.len());
-    for l in LINES {
-        ctx.out.simple(l.as_bytes());
-    }
+    ctx.out.status_lines(LINES);
     Ok(Outcome::Done)
 }
 
@@ -544,9 +541,6 @@ fn function_help(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         "HELP",
         "    Prints this help.",
     ];
-    ctx.out.array(LINES.len());
-    for l in LINES {
-        ctx.out.simple(l.as_bytes());
-    }
+    ctx.out.status_lines(LINES);
     Ok(Outcome::Done)
 }

@@ -1648,13 +1648,6 @@ const XINFO_HELP: &[&str] = &[
     "    Prints this help.",
 ];
 
-fn reply_help(out: &mut ReplyBuf, lines: &[&str]) {
-    out.array(lines.len());
-    for l in lines {
-        out.simple(l.as_bytes());
-    }
-}
-
 fn xgroup(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let sub = argv[1];
     let syntax = || errors::subcommand_syntax(b"xgroup", sub);
@@ -1662,7 +1655,7 @@ fn xgroup(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         if argv.len() != 2 {
             return Err(syntax());
         }
-        reply_help(ctx.out, XGROUP_HELP);
+        ctx.out.status_lines(XGROUP_HELP);
         return Ok(Outcome::Done);
     }
     let create = is(sub, "create");
@@ -1769,7 +1762,7 @@ fn xinfo(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         if argv.len() != 2 {
             return Err(syntax());
         }
-        reply_help(ctx.out, XINFO_HELP);
+        ctx.out.status_lines(XINFO_HELP);
         return Ok(Outcome::Done);
     }
     if argv.len() < 3 {
