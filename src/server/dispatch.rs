@@ -300,7 +300,7 @@ pub fn admit<'s>(ctx: &mut Ctx<'s>, argv: &[&[u8]]) -> Admission<'s> {
     }
     // CLIENT PAUSE: one relaxed load, zero unless a pause runs. Before the
     // quota gate, so a held command is charged once, when it runs.
-    if ctx.srv.pause.mode() != 0 && paused(ctx, spec, argv) {
+    if ctx.srv.pause.mode() != 0 && paused(ctx, spec) {
         return Admission::Answered(Outcome::Paused);
     }
     // Quota gate: one relaxed load and a branch for a DB without limits.
@@ -546,12 +546,11 @@ static WRITE_ROW: CommandSpec = CommandSpec::new(
 
 /// Whether a running CLIENT PAUSE holds this command: every command under
 /// `ALL`; under `WRITE` those Redis 7.2 counts as may-replicate (the
-/// `write` and `may_replicate` flags, a script whose shebang declares
-/// writes, EXEC of a queue holding one). Commands inside EXEC or a script
+/// `write` and `may_replicate` flags, EXEC of a queue holding one). Commands inside EXEC or a script
 /// and a replayed log never wait (the pause starts after the transaction).
 #[cold]
 #[inline(never)]
-fn paused(ctx: &Ctx<'_>, spec: &CommandSpec, argv: &[&[u8]]) -> bool {
+fn paused(ctx: &Ctx<'_>, spec: &CommandSpec) -> bool {
     use crate::server::pause::mode;
     let c = &*ctx.client;
     if c.in_exec || c.in_script || c.replaying {
@@ -563,27 +562,17 @@ fn paused(ctx: &Ctx<'_>, spec: &CommandSpec, argv: &[&[u8]]) -> bool {
         _ if spec.has(flags::RUNS_QUEUE) => c.multi.as_ref().is_some_and(|m| {
             m.queue.iter().any(|q| {
                 let argv: Vec<&[u8]> = q.iter().map(Vec::as_slice).collect();
-                resolve(&argv).is_ok_and(|cmd| may_replicate(cmd.spec, &argv))
+                resolve(&argv).is_ok_and(|cmd| may_replicate(cmd.spec))
             })
         }),
-        _ => may_replicate(spec, argv),
+        _ => may_replicate(spec),
     }
 }
 
-/// Redis's `is_may_replicate_command` for one command: its flags, except
-/// that a script with a shebang says itself whether it writes
-/// (`flags=no-writes`), as `scriptFlagsToCmdFlags` does.
-fn may_replicate(spec: &CommandSpec, argv: &[&[u8]]) -> bool {
-    if spec.group == crate::commands::spec::Group::Scripting {
-        if let Some(body) = argv.get(1).filter(|b| b.starts_with(b"#!")) {
-            let line = body.split(|&b| b == b'\n').next().unwrap_or_default();
-            let no_writes = line.split(|&b| b == b' ').any(|w| {
-                w.strip_prefix(b"flags=")
-                    .is_some_and(|f| f.split(|&b| b == b',').any(|x| x == b"no-writes"))
-            });
-            return !no_writes;
-        }
-    }
+/// Redis's `is_may_replicate_command` for one command: its flags. (Redis
+/// also reads an EVAL script's `#!` flags; keyward's EVAL has no shebang
+/// support, so such a script does not compile here.)
+fn may_replicate(spec: &CommandSpec) -> bool {
     spec.has(flags::WRITE | flags::MAY_REPLICATE)
 }
 
