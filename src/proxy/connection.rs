@@ -51,25 +51,13 @@ pub async fn handle<S: Stream>(
     peer: ClientAddr,
     laddr: ClientAddr,
 ) {
-    let id = srv.next_client_id.fetch_add(1, Ordering::Relaxed);
-    let fd = stream.fd();
-    let (mut client, mut push_rx) = Client::new(&srv, id, peer, laddr, fd);
-    srv.clients.add(client.info.clone());
-    if srv.shutting_down.load(Ordering::Acquire) {
-        srv.clients.remove(id);
-        return;
-    }
-    if client.authenticated && !srv.tenancy.move_client(None, Some(client.db)) {
-        srv.clients.remove(id);
-        srv.stats
-            .rejected_connections
-            .fetch_add(1, Ordering::Relaxed);
-        let mut r = ReplyBuf::new(Protocol::Resp2);
-        r.error(crate::commands::errors::DB_MAX_CLIENTS.text().as_bytes());
-        let mut stream = stream;
-        let _ = stream.write_all(&r.buf).await;
-        return;
-    }
+    let (mut client, mut push_rx) =
+        match crate::server::connection::open_client(&srv, peer, laddr, stream.fd()) {
+            Ok(c) => c,
+            Err(Some(reply)) => return crate::server::connection::refuse(stream, reply).await,
+            Err(None) => return,
+        };
+    let id = client.id;
     let mut conn = Conn::new(&proxy.upstream, stream);
     if let Err(e) = conn.run(&srv, &proxy, &mut client, &mut push_rx).await {
         debug!(client = id, error = %e, "proxy connection closed");

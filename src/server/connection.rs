@@ -251,21 +251,30 @@ fn refused_by_protected_mode(peer: &ClientAddr, protected: bool, has_pass: bool)
     protected && !has_pass && !peer.is_local()
 }
 
-async fn refuse<S: Stream>(mut stream: S, msg: impl AsRef<[u8]>) {
+pub(crate) async fn refuse<S: Stream>(mut stream: S, msg: impl AsRef<[u8]>) {
     let _ = stream.write_all(msg.as_ref()).await;
     let _ = stream.shutdown().await;
 }
 
-async fn handle<S: Stream>(srv: Arc<Shared>, stream: S, peer: ClientAddr, laddr: ClientAddr) {
+/// Registers an accepted client: a new id, a place in the client list and,
+/// when it is authenticated from the start (no password), in DB 0's client
+/// count. `Err(Some(reply))`: refused with that reply (the DB's
+/// `max-clients`); `Err(None)`: the server is shutting down. The server's
+/// connection loop and the proxy's both start here.
+pub(crate) fn open_client(
+    srv: &Arc<Shared>,
+    peer: ClientAddr,
+    laddr: ClientAddr,
+    fd: i32,
+) -> Result<(Client, mpsc::UnboundedReceiver<Push>), Option<Vec<u8>>> {
     let id = srv.next_client_id.fetch_add(1, Ordering::Relaxed);
-    let (mut client, mut push_rx) = Client::new(&srv, id, peer, laddr, stream.fd());
+    let (client, push_rx) = Client::new(srv, id, peer, laddr, fd);
     srv.clients.add(client.info.clone());
     if srv.shutting_down.load(Ordering::Acquire) {
         // Registered after the shutdown sweep: close right away.
         srv.clients.remove(id);
-        return;
+        return Err(None);
     }
-    // Authenticated from the start (no password): counts in DB 0 at once.
     if client.authenticated && !srv.tenancy.move_client(None, Some(client.db)) {
         srv.clients.remove(id);
         srv.stats
@@ -273,9 +282,18 @@ async fn handle<S: Stream>(srv: Arc<Shared>, stream: S, peer: ClientAddr, laddr:
             .fetch_add(1, Ordering::Relaxed);
         let mut r = ReplyBuf::new(Protocol::Resp2);
         r.error(crate::commands::errors::DB_MAX_CLIENTS.text().as_bytes());
-        refuse(stream, r.buf).await;
-        return;
+        return Err(Some(r.buf));
     }
+    Ok((client, push_rx))
+}
+
+async fn handle<S: Stream>(srv: Arc<Shared>, stream: S, peer: ClientAddr, laddr: ClientAddr) {
+    let (mut client, mut push_rx) = match open_client(&srv, peer, laddr, stream.fd()) {
+        Ok(c) => c,
+        Err(Some(reply)) => return refuse(stream, reply).await,
+        Err(None) => return,
+    };
+    let id = client.id;
     match run(&srv, &mut client, stream, &mut push_rx).await {
         Ok(()) => {}
         Err(e) => debug!(client = id, error = %e, "connection closed"),
@@ -532,10 +550,13 @@ async fn run<S: Stream>(
 
 /// Writes `buf`, giving up if the client is killed meanwhile (a peer that
 /// stopped reading would otherwise hold the task forever). False = killed.
+/// While the write waits for the peer, what is left is kept in `pending`
+/// if given (a batch's replies: see [`write_batch`]).
 async fn write_unless_killed<S: Stream>(
     stream: &mut S,
     buf: &[u8],
     info: &ClientInfo,
+    pending: Option<&std::sync::atomic::AtomicUsize>,
 ) -> std::io::Result<bool> {
     if info.killed.load(Ordering::Acquire) {
         return Ok(false);
@@ -548,11 +569,18 @@ async fn write_unless_killed<S: Stream>(
         Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
         Err(e) => return Err(e),
     }
-    tokio::select! {
+    if let Some(p) = pending {
+        p.store(buf.len(), Ordering::Relaxed);
+    }
+    let r = tokio::select! {
         // The flush is TLS's: a write may leave records in its buffer.
         r = async { stream.write_all(buf).await?; stream.flush().await } => r.map(|()| true),
         _ = info.kill_notify.notified() => Ok(false),
+    };
+    if let Some(p) = pending {
+        p.store(0, Ordering::Relaxed);
     }
+    r
 }
 
 /// Writes a batch's replies; while the peer is not reading, what is left
@@ -563,28 +591,13 @@ async fn write_batch<S: Stream>(
     buf: &[u8],
     info: &ClientInfo,
 ) -> std::io::Result<bool> {
-    if info.killed.load(Ordering::Acquire) {
-        return Ok(false);
-    }
-    let mut buf = buf;
-    match stream.try_write(buf) {
-        Ok(n) if n == buf.len() => return Ok(true),
-        Ok(n) => buf = &buf[n..],
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-        Err(e) => return Err(e),
-    }
-    info.output
-        .pending_write
-        .store(buf.len(), Ordering::Relaxed);
-    let r = write_unless_killed(stream, buf, info).await;
-    info.output.pending_write.store(0, Ordering::Relaxed);
-    r
+    write_unless_killed(stream, buf, info, Some(&info.output.pending_write)).await
 }
 
 /// Writes a pushed message (MONITOR line, Pub/Sub message) and takes it
 /// off the client's output-buffer count. False = killed meanwhile.
 async fn relay<S: Stream>(stream: &mut S, msg: &[u8], info: &ClientInfo) -> std::io::Result<bool> {
-    if !write_unless_killed(stream, msg, info).await? {
+    if !write_unless_killed(stream, msg, info, None).await? {
         return Ok(false);
     }
     info.output.pushed.fetch_sub(msg.len(), Ordering::Relaxed);
