@@ -10,6 +10,18 @@ pub fn is(arg: &[u8], name: &str) -> bool {
     arg.eq_ignore_ascii_case(name.as_bytes())
 }
 
+/// `ON` or `OFF` (any case), else Redis's syntax error (CLIENT NO-EVICT,
+/// CLIENT NO-TOUCH).
+pub fn on_off(arg: &[u8]) -> Result<bool, Error> {
+    if is(arg, "on") {
+        Ok(true)
+    } else if is(arg, "off") {
+        Ok(false)
+    } else {
+        Err(super::errors::SYNTAX)
+    }
+}
+
 /// An integer argument (`ERR value is not an integer or out of range`).
 #[inline]
 pub fn int(arg: &[u8]) -> Result<i64, Error> {

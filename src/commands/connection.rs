@@ -741,13 +741,7 @@ fn client_setinfo(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn client_no_evict(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let on = if is(argv[2], "on") {
-        true
-    } else if is(argv[2], "off") {
-        false
-    } else {
-        return Err(errors::SYNTAX);
-    };
+    let on = super::args::on_off(argv[2])?;
     ctx.client.info.no_evict.store(on, Ordering::Relaxed);
     ctx.out.ok();
     Ok(Outcome::Done)
@@ -788,13 +782,7 @@ fn client_unpause(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
 /// CLIENT NO-TOUCH ON|OFF: while on, the client's commands (TOUCH aside)
 /// leave keys' LRU/LFU alone.
 fn client_no_touch(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
-    let on = if is(argv[2], "on") {
-        true
-    } else if is(argv[2], "off") {
-        false
-    } else {
-        return Err(errors::SYNTAX);
-    };
+    let on = super::args::on_off(argv[2])?;
     ctx.client.no_touch = on;
     ctx.client.info.no_touch.store(on, Ordering::Relaxed);
     ctx.out.ok();
