@@ -36,6 +36,9 @@ const DENIED: &[u8] = b"-DENIED Redis is running in protected mode because prote
 /// A listening socket: TCP, or the unix socket (`unixsocket`).
 pub enum Listener {
     Tcp(TcpListener),
+    /// `tls-port`: each accepted client is handed to the TLS handshake
+    /// first (`server::tls::handshake`).
+    Tls(TcpListener),
     #[cfg(unix)]
     Unix {
         listener: tokio::net::UnixListener,
@@ -113,6 +116,15 @@ pub async fn accept_loop(
                 let laddr = stream.local_addr().unwrap_or(peer);
                 admit(&srv, stream, peer.into(), laddr.into(), &proxy);
             }
+            Accepted::Tls(stream, peer) => {
+                let _ = stream.set_nodelay(true);
+                tokio::spawn(super::tls::handshake(
+                    srv.clone(),
+                    stream,
+                    peer,
+                    proxy.clone(),
+                ));
+            }
             #[cfg(unix)]
             Accepted::Unix(stream, path) => {
                 // Redis shows the socket's path for both ends.
@@ -125,6 +137,7 @@ pub async fn accept_loop(
 
 enum Accepted {
     Tcp(TcpStream, SocketAddr),
+    Tls(TcpStream, SocketAddr),
     #[cfg(unix)]
     Unix(tokio::net::UnixStream, Arc<str>),
 }
@@ -132,6 +145,7 @@ enum Accepted {
 async fn accept(listener: &Listener) -> std::io::Result<Accepted> {
     match listener {
         Listener::Tcp(l) => l.accept().await.map(|(s, a)| Accepted::Tcp(s, a)),
+        Listener::Tls(l) => l.accept().await.map(|(s, a)| Accepted::Tls(s, a)),
         #[cfg(unix)]
         Listener::Unix { listener, path } => listener
             .accept()

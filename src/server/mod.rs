@@ -564,7 +564,11 @@ impl ServerBuilder {
             .filter_map(|l| l.local_addr().ok())
             .collect();
         for l in tls_listeners {
-            tasks.spawn(tls::accept_loop(shared.clone(), l, proxy.clone()));
+            tasks.spawn(connection::accept_loop(
+                shared.clone(),
+                connection::Listener::Tls(l),
+                proxy.clone(),
+            ));
         }
         tasks.spawn(cron(shared.clone()));
         if let Some(l) = metrics_listener {

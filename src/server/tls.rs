@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::RwLock;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 use tokio_rustls::TlsAcceptor;
-use tracing::{debug, warn};
+use tracing::debug;
 
 use super::connection::{admit, Stream};
 use super::Shared;
@@ -60,36 +60,12 @@ impl Stream for TlsStream<TcpStream> {
     }
 }
 
-pub async fn accept_loop(
-    srv: Arc<Shared>,
-    listener: TcpListener,
-    proxy: Option<Arc<crate::proxy::Proxy>>,
-) {
-    let mut shutdown = srv.shutdown_rx();
-    loop {
-        let (stream, peer) = tokio::select! {
-            r = listener.accept() => match r {
-                Ok(x) => x,
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(10)).await;
-                    continue;
-                }
-            },
-            _ = Shared::shutdown_requested(&mut shutdown) => return,
-        };
-        let _ = stream.set_nodelay(true);
-        tokio::spawn(handshake(srv.clone(), stream, peer, proxy.clone()));
-    }
-}
-
 /// The handshake, then protected mode, `maxclients` and the connection
 /// loop as for any client (a refusal is sent over TLS, as Redis does).
 /// A peer that speaks no TLS (a plaintext client on this port) fails the
 /// handshake at its first bytes and is disconnected. A handshake that
 /// never finishes is bounded by `timeout`, as an idle Redis client is.
-async fn handshake(
+pub(super) async fn handshake(
     srv: Arc<Shared>,
     stream: TcpStream,
     peer: SocketAddr,
