@@ -127,12 +127,8 @@ fn talk<S: Read + Write>(stream: S, t: &Target) -> Result<(), String> {
 
 /// Sends one command, returns its one-line reply (without CRLF).
 fn call<S: Read + Write>(r: &mut BufReader<S>, args: &[&[u8]]) -> Result<String, String> {
-    let mut req = format!("*{}\r\n", args.len()).into_bytes();
-    for a in args {
-        req.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
-        req.extend_from_slice(a);
-        req.extend_from_slice(b"\r\n");
-    }
+    let mut req = Vec::new();
+    crate::protocol::encode_command(&mut req, args);
     r.get_mut()
         .write_all(&req)
         .map_err(|e| format!("write: {e}"))?;

@@ -26,13 +26,13 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tracing::debug;
 
-use super::resp::encode;
 use super::upstream::{Dedicated, Lost, ReplyRx, ReplyTx, Request, LOST};
 use super::{Proxy, Settings};
 use crate::commands::errors::Error;
 use crate::commands::spec::flags;
 use crate::commands::table::Command;
 use crate::commands::{CmdResult, Ctx, Outcome};
+use crate::protocol::encode_command as encode;
 use crate::protocol::parse::Span;
 use crate::protocol::{Protocol, ReplyBuf};
 use crate::server::client::{Client, ClientAddr, Push};

@@ -79,21 +79,6 @@ fn number(line: &[u8]) -> Result<i64, BadFrame> {
         .ok_or(BadFrame)
 }
 
-/// Appends `argv` as a RESP multibulk request.
-pub fn encode(out: &mut Vec<u8>, argv: &[&[u8]]) {
-    let mut num = itoa::Buffer::new();
-    out.push(b'*');
-    out.extend_from_slice(num.format(argv.len()).as_bytes());
-    out.extend_from_slice(b"\r\n");
-    for a in argv {
-        out.push(b'$');
-        out.extend_from_slice(num.format(a.len()).as_bytes());
-        out.extend_from_slice(b"\r\n");
-        out.extend_from_slice(a);
-        out.extend_from_slice(b"\r\n");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,12 +99,5 @@ mod tests {
         assert_eq!(frame_len(b"$2\r\n\r\n\r\n"), Ok(Some(8)));
         assert_eq!(frame_len(b"?x\r\n"), Err(BadFrame));
         assert_eq!(frame_len(b"$x\r\n"), Err(BadFrame));
-    }
-
-    #[test]
-    fn encodes() {
-        let mut v = Vec::new();
-        encode(&mut v, &[b"SET", b"k", b""]);
-        assert_eq!(v, b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$0\r\n\r\n");
     }
 }

@@ -21,8 +21,9 @@ use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
-use super::resp::{encode, frame_len};
+use super::resp::frame_len;
 use super::Settings;
+use crate::protocol::encode_command as encode;
 
 /// The error frame for requests in flight on a connection that broke.
 pub const LOST: &[u8] = b"-ERR upstream connection lost\r\n";
@@ -217,14 +218,17 @@ pub async fn connect(up: &Settings, db: usize, resp3: bool) -> Result<TcpStream,
         let mut frames = 0;
         let user = t.user.as_deref().unwrap_or("default").as_bytes();
         match (&t.password, resp3) {
-            (Some(p), true) => encode(&mut req, &[b"HELLO", b"3", b"AUTH", user, p.as_bytes()]),
-            (None, true) => encode(&mut req, &[b"HELLO", b"3"]),
-            (Some(p), false) => encode(&mut req, &[b"AUTH", user, p.as_bytes()]),
+            (Some(p), true) => encode(
+                &mut req,
+                &[&b"HELLO"[..], b"3", b"AUTH", user, p.as_bytes()],
+            ),
+            (None, true) => encode(&mut req, &[&b"HELLO"[..], b"3"]),
+            (Some(p), false) => encode(&mut req, &[&b"AUTH"[..], user, p.as_bytes()]),
             (None, false) => frames -= 1,
         }
         frames += 1;
         if db != 0 {
-            encode(&mut req, &[b"SELECT", db.to_string().as_bytes()]);
+            encode(&mut req, &[&b"SELECT"[..], db.to_string().as_bytes()]);
             frames += 1;
         }
         s.write_all(&req)

@@ -580,10 +580,11 @@ fn send(srv: &Shared, info: &Arc<ClientInfo>, payload: &Payload<'_>, out: &mut O
                 info.tracking
                     .fetch_or(bits::BROKEN_REDIR, Ordering::Relaxed);
                 if resp3(info) {
-                    msg.extend_from_slice(b">2\r\n$21\r\ntracking-redir-broken\r\n:");
-                    msg.extend_from_slice(redirect.to_string().as_bytes());
-                    msg.extend_from_slice(b"\r\n");
-                    deliver(info, msg, now, out);
+                    let mut r = crate::protocol::ReplyBuf::new(crate::protocol::Protocol::Resp3);
+                    r.push(2);
+                    r.bulk(b"tracking-redir-broken");
+                    r.int(redirect as i64);
+                    deliver(info, r.buf, now, out);
                 }
                 return;
             }
