@@ -293,7 +293,7 @@ pub fn admit<'s>(ctx: &mut Ctx<'s>, argv: &[&[u8]]) -> Admission<'s> {
     // or AOF write failed.
     let pgate = ctx.srv.persist.gate.load(Ordering::Relaxed);
     if pgate != 0 && !ctx.client.replaying {
-        if let Some(e) = persistence_refusal(ctx, spec, pgate) {
+        if let Some(e) = persistence_refusal(ctx, spec.flags, pgate) {
             stat.rejected.fetch_add(1, Ordering::Relaxed);
             return refuse(ctx, &e);
         }
@@ -532,17 +532,8 @@ pub fn write_refusal(ctx: &Ctx<'_>) -> Option<Error> {
     if pgate == 0 {
         return None;
     }
-    persistence_refusal(ctx, &WRITE_ROW, pgate)
+    persistence_refusal(ctx, flags::WRITE, pgate)
 }
-
-/// A row that is only `write`, for [`write_refusal`].
-static WRITE_ROW: CommandSpec = CommandSpec::new(
-    "write",
-    1,
-    flags::WRITE,
-    crate::commands::spec::Group::Generic,
-    |_, _| Ok(Outcome::Done),
-);
 
 /// Whether a running CLIENT PAUSE holds this command: every command under
 /// `ALL`; under `WRITE` those Redis 7.2 counts as may-replicate (the
@@ -578,12 +569,12 @@ fn may_replicate(spec: &CommandSpec) -> bool {
 
 /// LOADING refuses what is not flagged `loading`; MISCONF refuses writes
 /// and the rows flagged `MISCONF` (PING, as Redis does).
-fn persistence_refusal(ctx: &Ctx<'_>, spec: &CommandSpec, pgate: u8) -> Option<Error> {
+fn persistence_refusal(ctx: &Ctx<'_>, cmd_flags: u32, pgate: u8) -> Option<Error> {
     use crate::persistence::runtime::{gate, LOADING_ERROR, MISCONF_RDB_ERROR};
-    if pgate & gate::LOADING != 0 && !spec.has(flags::LOADING) {
+    if pgate & gate::LOADING != 0 && cmd_flags & flags::LOADING == 0 {
         return Some(Error::lit(LOADING_ERROR));
     }
-    if !spec.has(flags::WRITE | flags::MISCONF) {
+    if cmd_flags & (flags::WRITE | flags::MISCONF) == 0 {
         return None;
     }
     if pgate & gate::MISCONF_AOF != 0 {
