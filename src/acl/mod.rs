@@ -29,6 +29,10 @@ pub struct User {
     pub name: String,
     pub enabled: bool,
     pub nopass: bool,
+    /// `skip-sanitize-payload` (else `sanitize-payload`, every new user's
+    /// flag since Redis 7.2). keyward sanitises every RESTORE payload deeply
+    /// whatever the flag says: skipping is never weaker than sanitising.
+    pub skip_sanitize: bool,
     /// SHA-256 digests of the accepted passwords.
     passwords: Vec<[u8; 32]>,
     pub root: Selector,
@@ -69,6 +73,7 @@ impl User {
             name: name.to_string(),
             enabled: false,
             nopass: false,
+            skip_sanitize: false,
             passwords: Vec::new(),
             root,
             selectors: Vec::new(),
@@ -119,6 +124,7 @@ impl User {
             name: self.name.clone(),
             enabled: self.enabled,
             nopass: self.nopass,
+            skip_sanitize: self.skip_sanitize,
             passwords: self.passwords.clone(),
             root: self.root.clone(),
             selectors: self.selectors.clone(),
@@ -152,6 +158,8 @@ impl User {
                 self.nopass = false;
                 self.passwords.clear();
             }
+            b"sanitize-payload" => self.skip_sanitize = false,
+            b"skip-sanitize-payload" => self.skip_sanitize = true,
             b"clearselectors" => self.selectors.clear(),
             b"reset" => {
                 let name = std::mem::take(&mut self.name);
@@ -231,6 +239,13 @@ impl User {
         if self.nopass {
             f.push("nopass");
         }
+        // Redis's flag table order: on/off, nopass, skip-sanitize-payload,
+        // sanitize-payload.
+        f.push(if self.skip_sanitize {
+            "skip-sanitize-payload"
+        } else {
+            "sanitize-payload"
+        });
         f
     }
 
@@ -799,23 +814,23 @@ mod tests {
     fn describe_matches_redis() {
         assert_eq!(
             user("+@all -get +get").describe(),
-            "user u off resetchannels +@all"
+            "user u off sanitize-payload resetchannels +@all +get"
         );
         assert_eq!(
             user("-@all +@string -get").describe(),
-            "user u off resetchannels -@all +@string -get"
+            "user u off sanitize-payload resetchannels -@all +@string -get"
         );
         assert_eq!(
             user("-@all +client|id +client").describe(),
-            "user u off resetchannels -@all +client"
+            "user u off sanitize-payload resetchannels -@all +client"
         );
         assert_eq!(
             user("on ~a* %R~b* &c* +get (+set ~x*) db=2").describe(),
-            "user u on ~a* %R~b* resetchannels &c* -@all +get db=2 (~x* resetchannels -@all +set)"
+            "user u on sanitize-payload ~a* %R~b* resetchannels &c* -@all +get db=2 (~x* resetchannels -@all +set)"
         );
         assert_eq!(
             User::default_user(None).describe(),
-            "user default on nopass ~* &* +@all"
+            "user default on nopass sanitize-payload ~* &* +@all"
         );
     }
 
@@ -829,7 +844,7 @@ mod tests {
         /// Printing a user and applying the printed rules to a fresh user
         /// gives the same user (ACL LIST / aclfile round trip).
         #[test]
-        fn describe_round_trips(picks in proptest::collection::vec(0usize..40, 0..16)) {
+        fn describe_round_trips(picks in proptest::collection::vec(0usize..42, 0..16)) {
             const VOCAB: &[&str] = &[
                 "on", "off", ">a", ">b", "nopass", "resetpass", "+get", "-get", "+set",
                 "+@string", "-@string", "+@all", "-@all", "+client", "-client|id",
@@ -837,6 +852,7 @@ mod tests {
                 "db=1", "db=0,3", "alldbs", "resetdbs", "(+get ~x)", "(db=2 +@read)",
                 "clearselectors", "+@keyspace", "-del", "allcommands", "nocommands",
                 "+@connection", "-@dangerous", "%RW~b", "+type", "-type", "+select", "reset",
+                "skip-sanitize-payload", "sanitize-payload",
             ];
             let mut u = User::new("u");
             for &i in &picks {

@@ -60,9 +60,11 @@ pub struct Selector {
     /// Set by `+@all`: commands added later are allowed too (printing
     /// starts from `+@all` rather than `-@all`).
     all_future: bool,
-    /// Command rules after the `±@all` base, as Redis keeps them: a rule
-    /// replaces earlier rules of the same name and is dropped when it
-    /// changes nothing.
+    /// Command rules after the `±@all` base, as Redis 7.2 keeps them
+    /// (`ACLUpdateCommandRules`): a rule replaces earlier rules of the same
+    /// name and of that command's subcommands, and is kept even when it
+    /// changes nothing (`+@all -get +get` prints `+@all +get`; Redis 7.0
+    /// dropped such rules).
     rules: Vec<(bool, String)>,
     pub allkeys: bool,
     pub keys: Vec<(Vec<u8>, u8)>,
@@ -195,24 +197,8 @@ impl Selector {
         self.rules
             .retain(|(_, n)| *n != lower && !n.starts_with(&sub_prefix));
         self.rules.push((allow, lower));
-        self.normalize();
+        self.rebuild();
         Ok(())
-    }
-
-    /// Replays the rules from the `±@all` base, dropping each one that
-    /// changes nothing at its turn, so the printed rules parse back to the
-    /// same text (and `-@all -set` prints as `-@all`, as in Redis).
-    fn normalize(&mut self) {
-        let fill = if self.all_future { !0 } else { 0 };
-        self.cmds.iter_mut().for_each(|w| *w = fill);
-        let rules = std::mem::take(&mut self.rules);
-        for (allow, name) in rules {
-            let before = self.cmds.clone();
-            self.apply_bits(allow, &name);
-            if self.cmds != before {
-                self.rules.push((allow, name));
-            }
-        }
     }
 
     /// Applies one selector rule word (not the user-level ones).

@@ -92,7 +92,7 @@ async fn config_rewrite_survives_a_restart() {
         "{text}"
     );
     assert!(
-        text.contains("[[user]]\nname = \"tenant\"\nrules = \"on #"),
+        text.contains("[[user]]\nname = \"tenant\"\nrules = \"on sanitize-payload #"),
         "{text}"
     );
     // Defaults the file never named are not added; nor is the default
@@ -177,7 +177,10 @@ async fn config_rewrite_with_an_aclfile_leaves_users_to_acl_save() {
     assert_eq!(std::fs::read_to_string(&file).expect("read back"), text);
     ok(&mut r, "ACL SAVE").await;
     let saved = std::fs::read_to_string(&acl).expect("read aclfile");
-    assert!(saved.contains("user added on #"), "{saved}");
+    assert!(
+        saved.contains("user added on sanitize-payload #"),
+        "{saved}"
+    );
     srv.handle.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
