@@ -631,13 +631,13 @@ rules = "on nopass db=2 ~* &* +@all"
             .expect("valid");
         acl.delete(&["gone"]);
         let text = rewrite(old, &c, &acl.users()).expect("rewrites");
-        assert!(text.contains("password-env = \"KEYWARD_REWRITE_UNIT_PW\"\nrules = \"on ~* resetchannels -@all +get +set\"  # reads only\n"), "{text}");
+        assert!(text.contains("password-env = \"KEYWARD_REWRITE_UNIT_PW\"\nrules = \"on sanitize-payload ~* resetchannels -@all +get +set\"  # reads only\n"), "{text}");
         assert!(
             !text.contains("gone") && !text.contains("default"),
             "{text}"
         );
         assert!(
-            text.contains("[[user]]\nname = \"new\"\nrules = \"on #"),
+            text.contains("[[user]]\nname = \"new\"\nrules = \"on sanitize-payload #"),
             "{text}"
         );
         c.users.clear();
