@@ -389,6 +389,10 @@ pub enum StartError {
     /// Proxy mode's settings are unusable (`[proxy]`, `--upstream`).
     #[error("proxy: {0}")]
     Proxy(String),
+    /// The `aclfile` cannot be read or has an invalid line: Redis refuses
+    /// to start rather than run with the users it could read.
+    #[error("Aborting startup because of ACL errors: aclfile {path}: {error}")]
+    Acl { path: String, error: String },
 }
 
 impl ServerBuilder {
@@ -444,6 +448,17 @@ impl ServerBuilder {
     pub async fn start(self) -> Result<ServerHandle, StartError> {
         let config = self.config;
         config.check_dbs()?;
+        if let Some(path) = &config.aclfile {
+            std::fs::read_to_string(path)
+                .map_err(|e| e.to_string())
+                .and_then(|t| {
+                    crate::acl::parse_aclfile(&t, config.databases, config.acl_pubsub_allchannels)
+                })
+                .map_err(|error| StartError::Acl {
+                    path: path.clone(),
+                    error,
+                })?;
+        }
         if config.appendonly && !config.persistence {
             return Err(StartError::Load(
                 "appendonly yes needs persistence (Config::persistence / ServerBuilder::persistence)"

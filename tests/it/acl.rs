@@ -646,6 +646,41 @@ async fn genpass_users_whoami() {
     assert!(cats.contains(&"client|id".to_string()) && cats.contains(&"select".to_string()));
 }
 
+/// As redis-server: an aclfile that cannot be read, or has a bad line,
+/// stops startup instead of serving with the users it could read.
+#[tokio::test]
+async fn a_bad_aclfile_stops_startup() {
+    let dir = support::temp_dir("bad-aclfile");
+    let bad = dir.join("bad.acl");
+    std::fs::write(
+        &bad,
+        "user ok on >p +ping
+user x on badrule
+",
+    )
+    .unwrap();
+    for (path, want) in [
+        (bad.clone(), "Syntax error"),
+        (dir.join("missing.acl"), "No such file"),
+    ] {
+        let config = keyward::Config {
+            bind: vec!["127.0.0.1".into()],
+            port: 0,
+            aclfile: Some(path.to_str().unwrap().into()),
+            ..Default::default()
+        };
+        let err = match keyward::Server::builder().config(config).start().await {
+            Ok(_) => panic!("started with {}", path.display()),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            err.starts_with("Aborting startup because of ACL errors") && err.contains(want),
+            "{err}"
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[tokio::test]
 async fn aclfile_save_load_and_toml_users() {
     let dir = std::env::temp_dir().join(format!("keyward-acl-{}", std::process::id()));
