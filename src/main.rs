@@ -100,6 +100,12 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    // redis-server's check: with no TCP port, TLS port or unix socket it
+    // would serve nobody. (Embedding keeps `port 0` = a free port.)
+    if cli.config.port == 0 && cli.config.tls.port == 0 && cli.config.unixsocket.is_empty() {
+        eprintln!("keyward: Configured to not listen anywhere, exiting.");
+        return ExitCode::from(1);
+    }
     let level = match cli.config.loglevel.as_str() {
         "debug" => "debug",
         "verbose" => "info",

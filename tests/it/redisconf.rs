@@ -474,3 +474,15 @@ async fn config_rewrite_keeps_a_redis_conf() {
     assert_eq!(s(&r.call_str("CONFIG REWRITE").await), "+OK\r\n");
     assert_eq!(std::fs::read_to_string(&conf).expect("read"), after);
 }
+
+/// As redis-server: `port 0` with no unix socket or TLS port listens
+/// nowhere, so the binary refuses to start.
+#[test]
+fn port_0_alone_refuses_to_start() {
+    let (code, err) = run_to_exit(&["--port", "0", "--save", ""]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains("Configured to not listen anywhere, exiting."),
+        "{err}"
+    );
+}
