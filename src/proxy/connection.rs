@@ -26,6 +26,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tracing::debug;
 
+use super::tenant::Tenant;
 use super::upstream::{Dedicated, Lost, ReplyRx, ReplyTx, Request, LOST};
 use super::{Proxy, Settings};
 use crate::commands::errors::Error;
@@ -88,6 +89,9 @@ enum Route {
 /// The route of `cmd`. Names, not flags, for the few commands the proxy
 /// itself owns: their effect is on the proxy's connection state.
 fn route(cmd: &Command, argv: &[&[u8]], client: &Client, dedicated: bool, up: &Settings) -> Route {
+    // With per-tenant upstream users a script cannot leave the DB: the
+    // upstream refuses SELECT and the rest to the tenant's user.
+    let scripts_ok = up.allow_pinned_scripts || up.per_tenant_users();
     let full = cmd.fullname.as_str();
     let top = full.split('|').next().unwrap_or(full);
     match top {
@@ -121,10 +125,10 @@ fn route(cmd: &Command, argv: &[&[u8]], client: &Client, dedicated: bool, up: &S
             "ERR keyward proxy does not support '{top}'"
         ))),
         "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
-            if client.user.is_restricted() && !up.allow_pinned_scripts =>
+            if client.user.is_restricted() && !scripts_ok =>
         {
             Route::Refuse(Error::lit(
-                "NOPERM keyward proxy: scripts are refused for DB-restricted users (a script can SELECT another DB upstream); set [proxy] allow-pinned-scripts = true to accept that risk",
+                "NOPERM keyward proxy: scripts are refused for DB-restricted users (a script can SELECT another DB upstream); configure [proxy] admin-password-env for per-tenant upstream users, or set allow-pinned-scripts = true to accept that risk",
             ))
         }
         "xread" | "xreadgroup" => {
@@ -156,6 +160,8 @@ struct Batch {
     slots: Vec<Slot>,
     /// (DB, RESP3) of the batch's forwarded requests.
     key: Option<(usize, bool)>,
+    /// The upstream user they go as (`None`: the base credentials).
+    tenant: Option<Arc<Tenant>>,
     dedicated: bool,
     /// A command asked for a dedicated connection.
     dedicate: bool,
@@ -166,13 +172,24 @@ struct Batch {
 /// The proxy's executor: admission already passed.
 struct Upstream<'p> {
     up: &'p Settings,
+    proxy: &'p Proxy,
     st: RefCell<Batch>,
 }
 
 impl Upstream<'_> {
+    /// The batch's upstream connection is the first forwarded request's:
+    /// (DB, RESP version, upstream user). Anything that changes one of
+    /// them ends the batch (see `Conn::run`).
+    fn bind(&self, st: &mut Batch, ctx: &Ctx<'_>) {
+        if st.key.is_none() {
+            st.key = Some((ctx.client.db, ctx.out.is_resp3()));
+            st.tenant = self.proxy.tenant_for(&ctx.client.user);
+        }
+    }
+
     fn forward(&self, ctx: &Ctx<'_>, argv: &[&[u8]], skip: usize) {
         let mut st = self.st.borrow_mut();
-        st.key.get_or_insert((ctx.client.db, ctx.out.is_resp3()));
+        self.bind(&mut st, ctx);
         encode(&mut st.fwd, argv);
         let pos = ctx.out.len();
         st.slots.push(Slot {
@@ -212,7 +229,7 @@ impl Upstream<'_> {
             }
         }
         let mut st = self.st.borrow_mut();
-        st.key.get_or_insert((ctx.client.db, ctx.out.is_resp3()));
+        self.bind(&mut st, ctx);
         encode(&mut st.fwd, &[b"MULTI"]);
         for q in &multi.queue {
             args.clear();
@@ -404,10 +421,12 @@ impl<S: Stream> Conn<S> {
             let mut delay = None;
             let exec = Upstream {
                 up: &proxy.upstream,
+                proxy,
                 st: RefCell::new(Batch {
                     fwd: std::mem::take(&mut fwd_store),
                     slots: std::mem::take(&mut slots_store),
                     key: None,
+                    tenant: None,
                     dedicated: self.dedicated.is_some(),
                     dedicate: false,
                     undedicate: false,
@@ -445,7 +464,11 @@ impl<S: Stream> Conn<S> {
                                 }
                             }
                         }
-                        let before = (ctx.client.db, ctx.out.is_resp3());
+                        let before = (
+                            ctx.client.db,
+                            ctx.out.is_resp3(),
+                            Arc::as_ptr(&ctx.client.user),
+                        );
                         let outcome = dispatch_with(&mut ctx, &argv, &exec);
                         start = end;
                         match outcome {
@@ -464,7 +487,12 @@ impl<S: Stream> Conn<S> {
                                 .error(b"ERR keyward proxy: the command could not run, retry"),
                             _ => {}
                         }
-                        let changed = before != (ctx.client.db, ctx.out.is_resp3());
+                        let changed = before
+                            != (
+                                ctx.client.db,
+                                ctx.out.is_resp3(),
+                                Arc::as_ptr(&ctx.client.user),
+                            );
                         let st = exec.st.borrow();
                         if changed || st.dedicate || st.undedicate {
                             drop(st);
@@ -532,7 +560,10 @@ impl<S: Stream> Conn<S> {
         if !st.fwd.is_empty() {
             let (db, resp3) = st.key.unwrap_or((client.db, false));
             if st.dedicate && self.dedicated.is_none() {
-                match Dedicated::open(&proxy.upstream, db, resp3, self.reply_tx.clone()).await {
+                let tenant = st.tenant.as_deref();
+                match Dedicated::open(&proxy.upstream, db, resp3, tenant, self.reply_tx.clone())
+                    .await
+                {
                     Ok(d) => self.dedicated = Some(d),
                     Err(e) => {
                         failed = Some(Bytes::from(
@@ -554,7 +585,10 @@ impl<S: Stream> Conn<S> {
                         frames,
                         to: self.reply_tx.clone(),
                     };
-                    if !proxy.shared_conn(db, resp3, client.id).send(req) {
+                    if !proxy
+                        .shared_conn(db, st.tenant.as_ref(), resp3, client.id)
+                        .send(req)
+                    {
                         failed = Some(Bytes::from_static(LOST));
                     }
                 }

@@ -14,6 +14,7 @@
 
 pub mod connection;
 pub mod resp;
+pub mod tenant;
 pub mod upstream;
 
 use std::collections::HashMap;
@@ -22,6 +23,10 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde::Deserialize;
+use tracing::warn;
+
+use crate::acl::User;
+use tenant::Tenant;
 
 /// The `[proxy]` table (also `--upstream` on the command line).
 #[derive(Clone, Default, Deserialize)]
@@ -42,9 +47,18 @@ pub struct ProxyConfig {
     /// limit. Dedicated connections (blocking commands) have none.
     pub op_timeout_ms: Option<u64>,
     /// Lets DB-restricted users run EVAL/EVALSHA/FCALL although a script
-    /// can `redis.call('select', …)` past the proxy's checks.
+    /// can `redis.call('select', …)` past the proxy's checks (only matters
+    /// without admin credentials: with them, tenants' upstream users
+    /// cannot SELECT).
     #[serde(default)]
     pub allow_pinned_scripts: bool,
+    /// The upstream user that provisions tenants' users (`ACL SETUSER`);
+    /// default `default`. Used only with `admin-password-env`.
+    pub admin_user: Option<String>,
+    /// An environment variable holding `admin-user`'s password: with it,
+    /// every DB-restricted user talks upstream as its own ACL user
+    /// `keyward-<name>` (see [`tenant`]).
+    pub admin_password_env: Option<String>,
 }
 
 /// The URL may carry a password: never printed.
@@ -61,6 +75,8 @@ impl std::fmt::Debug for ProxyConfig {
             .field("connect_timeout_ms", &self.connect_timeout_ms)
             .field("op_timeout_ms", &self.op_timeout_ms)
             .field("allow_pinned_scripts", &self.allow_pinned_scripts)
+            .field("admin_user", &self.admin_user)
+            .field("admin_password_env", &self.admin_password_env)
             .finish()
     }
 }
@@ -160,14 +176,18 @@ fn percent_decode(s: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// The proxy's shared state: upstream settings and the shared pools.
+/// The proxy's shared state: upstream settings, tenants' upstream users
+/// and the shared pools.
 pub struct Proxy {
     pub upstream: Arc<Settings>,
     pools: Mutex<HashMap<PoolKey, Arc<[upstream::PoolConn]>>>,
+    /// keyward user name → its upstream user (admin credentials only).
+    tenants: Mutex<HashMap<String, Arc<Tenant>>>,
 }
 
-/// A shared pool's key: (DB, RESP3?).
-type PoolKey = (usize, bool);
+/// A shared pool's key: (DB, upstream user's [`Tenant::id`] (`None` = the
+/// base credentials), RESP3?).
+type PoolKey = (usize, Option<u64>, bool);
 
 /// What every upstream connection needs to (re)connect.
 pub struct Settings {
@@ -177,6 +197,15 @@ pub struct Settings {
     /// `None` = no limit.
     pub op_timeout: Option<Duration>,
     pub allow_pinned_scripts: bool,
+    /// (user, password) allowed to `ACL SETUSER` upstream.
+    pub admin: Option<(String, String)>,
+}
+
+impl Settings {
+    /// Whether DB-restricted users get their own upstream users.
+    pub fn per_tenant_users(&self) -> bool {
+        self.admin.is_some()
+    }
 }
 
 impl Proxy {
@@ -203,6 +232,22 @@ impl Proxy {
             return Err("[proxy] pool-size must be at least 1".into());
         }
         let op = cfg.op_timeout_ms.unwrap_or(10_000);
+        let admin = match &cfg.admin_password_env {
+            Some(var) => {
+                let pw = std::env::var(var).map_err(|_| {
+                    format!("[proxy] admin-password-env: environment variable {var} is not set")
+                })?;
+                let user = cfg.admin_user.clone().unwrap_or_else(|| "default".into());
+                Some((user, pw))
+            }
+            None if cfg.admin_user.is_some() => {
+                return Err(
+                    "[proxy] admin-user needs admin-password-env (the password is never read from the file)"
+                        .into(),
+                )
+            }
+            None => None,
+        };
         Ok(Proxy {
             upstream: Arc::new(Settings {
                 target,
@@ -210,19 +255,70 @@ impl Proxy {
                 connect_timeout: Duration::from_millis(cfg.connect_timeout_ms.unwrap_or(2000)),
                 op_timeout: (op > 0).then(|| Duration::from_millis(op)),
                 allow_pinned_scripts: cfg.allow_pinned_scripts,
+                admin,
             }),
             pools: Mutex::new(HashMap::new()),
+            tenants: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The upstream user `user` talks as: its own when it is DB-restricted
+    /// and admin credentials are configured, else the base credentials
+    /// (`None`). Made on first need, with a password random per start.
+    pub fn tenant_for(&self, user: &User) -> Option<Arc<Tenant>> {
+        if !self.upstream.per_tenant_users() {
+            return None;
+        }
+        let dbs = user.visible_dbs()?;
+        let mut tenants = self.tenants.lock();
+        let t = tenants
+            .entry(user.name.clone())
+            .or_insert_with(|| Tenant::new(&user.name, dbs.to_vec()));
+        // ACL SETUSER at the proxy may have changed the user's DBs: a new
+        // identity, provisioned again with the new `db=` rule.
+        if t.dbs != dbs {
+            *t = Tenant::new(&user.name, dbs.to_vec());
+        }
+        Some(t.clone())
+    }
+
+    /// Work at startup, in the background (the upstream may not be up):
+    /// provisions the upstream users of the DB-restricted users that exist.
+    pub fn start(self: &Arc<Self>, srv: &Arc<crate::server::Shared>) {
+        if !self.upstream.per_tenant_users() {
+            return;
+        }
+        let tenants: Vec<Arc<Tenant>> = srv
+            .acl
+            .users()
+            .iter()
+            .filter_map(|u| self.tenant_for(u))
+            .collect();
+        let up = self.upstream.clone();
+        tokio::spawn(async move {
+            for t in tenants {
+                if let Err(e) = upstream::provision(&up, &t).await {
+                    warn!(user = %t.user, error = %e, "could not provision the upstream user (retried on first use)");
+                }
+            }
+        });
     }
 
     /// The shared connection a client uses for (`db`, RESP3?): one of the
     /// pool's, the same for every request of that client, so its replies
     /// come back in order. Connections start on first use.
-    pub fn shared_conn(&self, db: usize, resp3: bool, client: u64) -> upstream::PoolConn {
+    pub fn shared_conn(
+        &self,
+        db: usize,
+        tenant: Option<&Arc<Tenant>>,
+        resp3: bool,
+        client: u64,
+    ) -> upstream::PoolConn {
         let mut pools = self.pools.lock();
-        let pool = pools.entry((db, resp3)).or_insert_with(|| {
+        let key = (db, tenant.map(|t| t.id), resp3);
+        let pool = pools.entry(key).or_insert_with(|| {
             (0..self.upstream.pool_size)
-                .map(|_| upstream::spawn_shared(self.upstream.clone(), db, resp3))
+                .map(|_| upstream::spawn_shared(self.upstream.clone(), db, resp3, tenant.cloned()))
                 .collect()
         });
         pool[(client % pool.len() as u64) as usize].clone()

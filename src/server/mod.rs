@@ -533,6 +533,9 @@ impl ServerBuilder {
         };
         let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
         let shared = Shared::new(config, self.fs);
+        if let Some(p) = &proxy {
+            p.start(&shared);
+        }
         shared.tls.install(tls_config);
         shared.config_changed();
         // Clients that connect while the dataset loads get -LOADING.

@@ -1,12 +1,128 @@
-//! Proxy mode: keyward's admission in front of Debian's redis-server.
-//! Each test starts its own upstream (the `Oracle`) and an embedded proxy
-//! on 127.0.0.1:0, and checks what reaches the upstream directly.
+//! Proxy mode: keyward's admission in front of a real upstream. Every
+//! test runs twice, against Debian's redis-server 7.0 (`proxy::redis::…`)
+//! and valkey-server 8.1 (`proxy::valkey::…`); each starts its own
+//! upstream (`Up`) and an embedded proxy on 127.0.0.1:0, and checks what
+//! reaches the upstream directly.
+
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 use keyward::config::{DbConfig, UserConfig};
 use keyward::tenancy::OpsMode;
 use keyward::Config;
+use tokio::net::TcpStream;
 
-use crate::support::{compare, encode, start_with, Oracle, Raw, TestServer};
+use crate::support::{compare, encode, free_port, start_with, Raw, TestServer};
+
+/// Which upstream server a test runs against.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Redis,
+    Valkey,
+}
+
+impl Kind {
+    fn bin(self) -> String {
+        let (var, default) = match self {
+            Kind::Redis => ("REDIS_SERVER", "redis-server"),
+            Kind::Valkey => ("VALKEY_SERVER", "valkey-server"),
+        };
+        std::env::var(var).unwrap_or_else(|_| default.into())
+    }
+}
+
+/// An upstream on a free port, killed on drop; `None` when its binary is
+/// missing outside CI (in CI that is a failure).
+struct Up {
+    child: Child,
+    addr: SocketAddr,
+    kind: Kind,
+}
+
+impl Up {
+    async fn start(kind: Kind) -> Option<Up> {
+        Up::start_with(kind, &[]).await
+    }
+
+    async fn start_with(kind: Kind, extra: &[&str]) -> Option<Up> {
+        let port = free_port();
+        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+        let child = match Up::spawn(kind, port, extra) {
+            Ok(c) => c,
+            Err(_) if std::env::var("CI").is_err() => {
+                eprintln!("{} not found: skipping proxy test", kind.bin());
+                return None;
+            }
+            Err(e) => panic!("{} is required in CI: {e}", kind.bin()),
+        };
+        let up = Up { child, addr, kind };
+        up.wait_listening().await;
+        Some(up)
+    }
+
+    fn spawn(kind: Kind, port: u16, extra: &[&str]) -> std::io::Result<Child> {
+        Command::new(kind.bin())
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+    }
+
+    async fn wait_listening(&self) {
+        for _ in 0..250 {
+            if TcpStream::connect(self.addr).await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("{:?} upstream did not listen on {}", self.kind, self.addr);
+    }
+
+    async fn raw(&self) -> Raw {
+        Raw::connect(self.addr).await
+    }
+
+    /// SIGKILL, and waits for the exit.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The same server again on the same port (after [`Up::kill`]).
+    async fn restart(&mut self, extra: &[&str]) {
+        self.child = Up::spawn(self.kind, self.addr.port(), extra).expect("restarts");
+        self.wait_listening().await;
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Each named `async fn name(kind: Kind)` becomes `redis::name` and
+/// `valkey::name`.
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod redis {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Kind::Redis).await
+            })*
+        }
+        mod valkey {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Kind::Valkey).await
+            })*
+        }
+    };
+}
 
 fn s(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -33,7 +149,7 @@ fn tenants() -> Config {
     }
 }
 
-async fn proxy_to(up: &Oracle, mut config: Config) -> TestServer {
+async fn proxy_to(up: &Up, mut config: Config) -> TestServer {
     config.proxy.upstream = Some(format!("redis://{}", up.addr));
     start_with(config).await
 }
@@ -49,7 +165,7 @@ async fn login(p: &TestServer, name: &str) -> Raw {
 }
 
 /// The upstream itself, in `db`.
-async fn direct(up: &Oracle, db: usize) -> Raw {
+async fn direct(up: &Up, db: usize) -> Raw {
     let mut r = up.raw().await;
     assert_eq!(
         s(&r.call(&[b"SELECT", db.to_string().as_bytes()]).await),
@@ -65,9 +181,8 @@ fn cmds(lines: &[&str]) -> Vec<Vec<Vec<u8>>> {
         .collect()
 }
 
-#[tokio::test]
-async fn replies_are_the_upstreams_bytes() {
-    let (Some(up), Some(reference)) = (Oracle::start().await, Oracle::start().await) else {
+async fn replies_are_the_upstreams_bytes(kind: Kind) {
+    let (Some(up), Some(reference)) = (Up::start(kind).await, Up::start(kind).await) else {
         return;
     };
     let p = proxy_to(&up, Config::default()).await;
@@ -139,9 +254,8 @@ async fn replies_are_the_upstreams_bytes() {
     assert_eq!(s(&a.call(&[b"PING"]).await), "+PONG\r\n");
 }
 
-#[tokio::test]
-async fn a_pinned_user_lands_in_its_db_and_cannot_leave_it() {
-    let Some(up) = Oracle::start().await else {
+async fn a_pinned_user_lands_in_its_db_and_cannot_leave_it(kind: Kind) {
+    let Some(up) = Up::start(kind).await else {
         return;
     };
     let p = proxy_to(&up, tenants()).await;
@@ -190,9 +304,8 @@ async fn a_pinned_user_lands_in_its_db_and_cannot_leave_it() {
     assert_eq!(s(&d5.call_str("GET k").await), "$3\r\nbob\r\n");
 }
 
-#[tokio::test]
-async fn tenants_pipelining_on_shared_connections_never_see_each_other() {
-    let Some(up) = Oracle::start().await else {
+async fn tenants_pipelining_on_shared_connections_never_see_each_other(kind: Kind) {
+    let Some(up) = Up::start(kind).await else {
         return;
     };
     // One shared connection per DB: every tenant's batches interleave on it.
@@ -251,9 +364,8 @@ async fn tenants_pipelining_on_shared_connections_never_see_each_other() {
     assert_eq!(s(&d0.call_str("DBSIZE").await), ":0\r\n");
 }
 
-#[tokio::test]
-async fn multi_exec_is_sent_as_one_block() {
-    let (Some(up), Some(reference)) = (Oracle::start().await, Oracle::start().await) else {
+async fn multi_exec_is_sent_as_one_block(kind: Kind) {
+    let (Some(up), Some(reference)) = (Up::start(kind).await, Up::start(kind).await) else {
         return;
     };
     let p = proxy_to(&up, Config::default()).await;
@@ -293,9 +405,8 @@ async fn multi_exec_is_sent_as_one_block() {
     assert_eq!(s(&a.call_str("GET a").await), "$1\r\n2\r\n");
 }
 
-#[tokio::test]
-async fn watch_moves_the_client_to_a_dedicated_connection() {
-    let Some(up) = Oracle::start().await else {
+async fn watch_moves_the_client_to_a_dedicated_connection(kind: Kind) {
+    let Some(up) = Up::start(kind).await else {
         return;
     };
     let p = proxy_to(&up, tenants()).await;
@@ -322,9 +433,8 @@ async fn watch_moves_the_client_to_a_dedicated_connection() {
     assert_eq!(s(&a.call_str("SELECT 2").await), "+OK\r\n");
 }
 
-#[tokio::test]
-async fn blpop_is_served_by_another_clients_push() {
-    let Some(up) = Oracle::start().await else {
+async fn blpop_is_served_by_another_clients_push(kind: Kind) {
+    let Some(up) = Up::start(kind).await else {
         return;
     };
     let p = proxy_to(&up, tenants()).await;
@@ -343,9 +453,8 @@ async fn blpop_is_served_by_another_clients_push() {
     assert_eq!(s(&waiter.call_str("BLPOP empty 0.01").await), "*-1\r\n");
 }
 
-#[tokio::test]
-async fn subscribe_and_publish() {
-    let Some(up) = Oracle::start().await else {
+async fn subscribe_and_publish(kind: Kind) {
+    let Some(up) = Up::start(kind).await else {
         return;
     };
     let p = proxy_to(&up, Config::default()).await;
@@ -372,9 +481,8 @@ async fn subscribe_and_publish() {
     assert_eq!(s(&publ.call_str("PUBLISH ch hi").await), ":0\r\n");
 }
 
-#[tokio::test]
-async fn upstream_restart_errors_then_recovers_with_the_handshake() {
-    let Some(mut up) = Oracle::start_with(&["--requirepass", "uppw"]).await else {
+async fn upstream_restart_errors_then_recovers_with_the_handshake(kind: Kind) {
+    let Some(mut up) = Up::start_with(kind, &["--requirepass", "uppw"]).await else {
         return;
     };
     let mut config = tenants();
@@ -407,9 +515,8 @@ async fn upstream_restart_errors_then_recovers_with_the_handshake() {
     assert_eq!(s(&d.call_str("DBSIZE").await), ":0\r\n");
 }
 
-#[tokio::test]
-async fn ops_per_sec_quota_refuses_as_standalone() {
-    let Some(up) = Oracle::start().await else {
+async fn ops_per_sec_quota_refuses_as_standalone(kind: Kind) {
+    let Some(up) = Up::start(kind).await else {
         return;
     };
     let mut d = DbConfig::new(5);
@@ -462,9 +569,8 @@ async fn tls_upstream_is_refused_at_startup() {
     assert!(e.to_string().contains("TLS upstream"), "{e}");
 }
 
-#[tokio::test]
-async fn resp3_clients_get_resp3_replies_and_pushes() {
-    let (Some(up), Some(reference)) = (Oracle::start().await, Oracle::start().await) else {
+async fn resp3_clients_get_resp3_replies_and_pushes(kind: Kind) {
+    let (Some(up), Some(reference)) = (Up::start(kind).await, Up::start(kind).await) else {
         return;
     };
     let p = proxy_to(&up, Config::default()).await;
@@ -503,9 +609,8 @@ async fn resp3_clients_get_resp3_replies_and_pushes() {
     assert_eq!(s(&a.call_str("HGET h a").await), "$1\r\n1\r\n");
 }
 
-#[tokio::test]
-async fn a_client_leaving_mid_blpop_does_not_swallow_a_later_push() {
-    let Some(up) = Oracle::start().await else {
+async fn a_client_leaving_mid_blpop_does_not_swallow_a_later_push(kind: Kind) {
+    let Some(up) = Up::start(kind).await else {
         return;
     };
     let p = proxy_to(&up, tenants()).await;
@@ -535,9 +640,8 @@ async fn a_client_leaving_mid_blpop_does_not_swallow_a_later_push() {
     assert_eq!(s(&d5.call_str("LLEN q").await), ":1\r\n");
 }
 
-#[tokio::test]
-async fn info_keyspace_shows_a_pinned_user_only_its_db() {
-    let Some(up) = Oracle::start().await else {
+async fn info_keyspace_shows_a_pinned_user_only_its_db(kind: Kind) {
+    let Some(up) = Up::start(kind).await else {
         return;
     };
     let p = proxy_to(&up, tenants()).await;
@@ -552,16 +656,16 @@ async fn info_keyspace_shows_a_pinned_user_only_its_db() {
     assert!(!body.contains("db0:"), "{body}");
     // The default user sees every DB.
     let mut d = p.raw().await;
-    let body = s(&crate::support::bulk_payload(&d.call_str("INFO keyspace").await).unwrap());
+    let body = crate::support::bulk_payload(&d.call_str("INFO keyspace").await).expect("bulk");
+    let body = s(&body);
     assert!(
         body.contains("db0:keys=1") && body.contains("db2:keys=1"),
         "{body}"
     );
 }
 
-#[tokio::test]
-async fn reset_leaves_the_dedicated_connection() {
-    let Some(up) = Oracle::start().await else {
+async fn reset_leaves_the_dedicated_connection(kind: Kind) {
+    let Some(up) = Up::start(kind).await else {
         return;
     };
     let p = proxy_to(&up, Config::default()).await;
@@ -584,9 +688,8 @@ async fn reset_leaves_the_dedicated_connection() {
     assert_eq!(s(&d0.call_str("GET k").await), "$1\r\nv\r\n");
 }
 
-#[tokio::test]
-async fn the_proxy_table_configures_upstream_credentials_from_the_environment() {
-    let Some(up) = Oracle::start_with(&["--requirepass", "from-env"]).await else {
+async fn the_proxy_table_configures_upstream_credentials_from_the_environment(kind: Kind) {
+    let Some(up) = Up::start_with(kind, &["--requirepass", "from-env"]).await else {
         return;
     };
     std::env::set_var("KEYWARD_PROXY_TEST_UPSTREAM_AUTH", "default:from-env");
@@ -614,3 +717,140 @@ async fn the_proxy_table_configures_upstream_credentials_from_the_environment() 
         .expect_err("unknown field refused");
     assert!(e.to_string().contains("upstream-url"), "{e}");
 }
+
+/// Admin credentials for the upstream started with `--requirepass adminpw`.
+fn with_admin(up: &Up, mut config: Config) -> Config {
+    std::env::set_var("KEYWARD_PROXY_TEST_ADMIN_PW", "adminpw");
+    config.proxy.upstream = Some(format!("redis://:adminpw@{}", up.addr));
+    config.proxy.admin_password_env = Some("KEYWARD_PROXY_TEST_ADMIN_PW".into());
+    config
+}
+
+/// The upstream, authenticated as its admin, in `db`.
+async fn admin(up: &Up, db: usize) -> Raw {
+    let mut r = up.raw().await;
+    assert_eq!(s(&r.call_str("AUTH adminpw").await), "+OK\r\n");
+    assert_eq!(
+        s(&r.call(&[b"SELECT", db.to_string().as_bytes()]).await),
+        "+OK\r\n"
+    );
+    r
+}
+
+/// A script's call refused by the upstream's ACL: Redis 7.0 and Valkey
+/// word it differently.
+fn refused_by_acl(r: &str) -> bool {
+    r.starts_with('-')
+        && (r.contains("NOPERM")
+            || r.contains("can't run this command")
+            || r.contains("no permissions to run"))
+}
+
+async fn a_pinned_users_scripts_cannot_leave_its_db(kind: Kind) {
+    let Some(mut up) = Up::start_with(kind, &["--requirepass", "adminpw"]).await else {
+        return;
+    };
+    let p = start_with(with_admin(&up, tenants())).await;
+    let mut d0 = admin(&up, 0).await;
+    let mut d2 = admin(&up, 2).await;
+    assert_eq!(s(&d0.call_str("SET zero 0").await), "+OK\r\n");
+    assert_eq!(s(&d0.call_str("SET k other").await), "+OK\r\n");
+    let mut a = login(&p, "alice").await;
+    assert_eq!(s(&a.call_str("SET k alice").await), "+OK\r\n");
+    // Scripts run, in alice's DB.
+    let r = s(&a
+        .call(&[b"EVAL", b"return redis.call('get', KEYS[1])", b"1", b"k"])
+        .await);
+    assert_eq!(r, "$5\r\nalice\r\n");
+    // Every way a script could leave DB 2 is refused by the upstream.
+    for script in [
+        "redis.call('select',0) redis.call('set','x','y')",
+        "redis.call('swapdb',0,2)",
+        "redis.call('move','k',0)",
+        "redis.call('copy','k','k2','db',0)",
+        "redis.call('flushall')",
+        "redis.call('migrate','127.0.0.1',ARGV[1],'k',0,1000)",
+    ] {
+        let port = up.addr.port().to_string();
+        let r = s(&a
+            .call(&[b"EVAL", script.as_bytes(), b"0", port.as_bytes()])
+            .await);
+        assert!(refused_by_acl(&r), "{script}: {r}");
+    }
+    // Server-wide script state is out of reach too.
+    let r = s(&a.call_str("SCRIPT FLUSH").await);
+    assert!(r.starts_with("-NOPERM"), "{r}");
+    let lib = "#!lua name=evil\nserver.register_function('f', function() return 1 end)";
+    let lib = lib.replace("server.", "redis.");
+    let r = s(&a.call(&[b"FUNCTION", b"LOAD", lib.as_bytes()]).await);
+    assert!(r.starts_with("-NOPERM"), "{r}");
+    // Nothing changed outside DB 2.
+    assert_eq!(s(&d0.call_str("GET x").await), "$-1\r\n");
+    assert_eq!(s(&d0.call_str("DBSIZE").await), ":2\r\n");
+    assert_eq!(s(&d0.call_str("GET k").await), "$5\r\nother\r\n");
+    assert_eq!(s(&d2.call_str("DBSIZE").await), ":1\r\n");
+    assert_eq!(s(&d2.call_str("GET k").await), "$5\r\nalice\r\n");
+    // The upstream sees alice's connections as keyward-alice, in DB 2.
+    let list = s(&d0.call_str("CLIENT LIST").await);
+    assert!(
+        list.lines()
+            .any(|l| l.contains("user=keyward-alice") && l.contains(" db=2 ")),
+        "{list}"
+    );
+    // An upstream restart forgets the user: it is provisioned again.
+    up.kill();
+    up.restart(&["--requirepass", "adminpw"]).await;
+    let mut answered = String::new();
+    for _ in 0..50 {
+        answered = s(&a.call_str("SET after 1").await);
+        if answered == "+OK\r\n" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(answered, "+OK\r\n");
+    let r = s(&a
+        .call(&[
+            b"EVAL",
+            b"redis.call('select',0) redis.call('set','x','y')",
+            b"0",
+        ])
+        .await);
+    assert!(refused_by_acl(&r), "{r}");
+    let mut d0 = admin(&up, 0).await;
+    assert_eq!(s(&d0.call_str("DBSIZE").await), ":0\r\n");
+    let mut d2 = admin(&up, 2).await;
+    assert_eq!(s(&d2.call_str("GET after").await), "$1\r\n1\r\n");
+    // An unrestricted user still goes as the base credentials.
+    let mut root = p.raw().await;
+    assert_eq!(
+        s(&root.call_str("AUTH adminpw").await).chars().next(),
+        Some('-')
+    );
+    let r = s(&root
+        .call(&[
+            b"EVAL",
+            b"redis.call('select',3) return redis.call('set','y','1')",
+            b"0",
+        ])
+        .await);
+    assert_eq!(r, "+OK\r\n");
+}
+
+both!(
+    replies_are_the_upstreams_bytes,
+    a_pinned_user_lands_in_its_db_and_cannot_leave_it,
+    tenants_pipelining_on_shared_connections_never_see_each_other,
+    multi_exec_is_sent_as_one_block,
+    watch_moves_the_client_to_a_dedicated_connection,
+    blpop_is_served_by_another_clients_push,
+    subscribe_and_publish,
+    upstream_restart_errors_then_recovers_with_the_handshake,
+    ops_per_sec_quota_refuses_as_standalone,
+    resp3_clients_get_resp3_replies_and_pushes,
+    a_client_leaving_mid_blpop_does_not_swallow_a_later_push,
+    info_keyspace_shows_a_pinned_user_only_its_db,
+    reset_leaves_the_dedicated_connection,
+    the_proxy_table_configures_upstream_credentials_from_the_environment,
+    a_pinned_users_scripts_cannot_leave_its_db,
+);
