@@ -152,6 +152,8 @@ struct Slot {
     skip: usize,
     /// INFO for a DB-restricted user: keyspace lines of other DBs removed.
     filter_info: bool,
+    /// INFO that asked for the tenancy section (keyward's, made here).
+    tenancy: bool,
 }
 
 #[derive(Default)]
@@ -196,6 +198,7 @@ impl Upstream<'_> {
             pos,
             skip,
             filter_info: false,
+            tenancy: false,
         });
     }
 
@@ -210,10 +213,12 @@ impl Upstream<'_> {
         }
         let dedicated = self.st.borrow().dedicated;
         let mut args: Vec<&[u8]> = Vec::new();
+        let mut denyoom = false;
         for q in &multi.queue {
             args.clear();
             args.extend(q.iter().map(|a| &a[..]));
             let Ok(cmd) = resolve(&args) else { continue };
+            denyoom |= cmd.spec.has(flags::DENYOOM);
             let ok = match route(cmd, &args, ctx.client, dedicated, self.up) {
                 Route::Forward => true,
                 Route::Local => matches!(cmd.fullname.as_str(), "ping" | "echo"),
@@ -225,6 +230,16 @@ impl Upstream<'_> {
                 return Err(Error::from(format!(
                     "EXECABORT Transaction discarded because of: ERR keyward proxy does not support '{}' inside MULTI",
                     cmd.fullname
+                )));
+            }
+        }
+        // As Redis: a transaction that may add data is refused whole at
+        // a limit, never half-applied.
+        if denyoom {
+            if let Err(oom) = self.proxy.quota(ctx.srv, ctx.client.db) {
+                return Err(Error::from(format!(
+                    "EXECABORT Transaction discarded because of: {}",
+                    oom.text()
                 )));
             }
         }
@@ -242,6 +257,7 @@ impl Upstream<'_> {
             pos,
             skip: multi.queue.len() + 1,
             filter_info: false,
+            tenancy: false,
         });
         Ok(Outcome::Done)
     }
@@ -277,15 +293,29 @@ impl Executor for Upstream<'_> {
                 r
             }
             Route::Forward => {
+                if cmd.spec.has(flags::DENYOOM) {
+                    self.proxy.quota(ctx.srv, ctx.client.db)?;
+                }
                 self.forward(ctx, argv, 0);
-                if ctx.client.user.is_restricted() && cmd.fullname == "info" {
+                if cmd.fullname == "info" {
+                    // No section named: Redis's default, which has ours.
+                    let tenancy = argv.len() == 1
+                        || argv[1..].iter().any(|a| {
+                            ["default", "all", "everything", "tenancy"]
+                                .iter()
+                                .any(|n| a.eq_ignore_ascii_case(n.as_bytes()))
+                        });
                     if let Some(s) = self.st.borrow_mut().slots.last_mut() {
-                        s.filter_info = true;
+                        s.filter_info = ctx.client.user.is_restricted() || tenancy;
+                        s.tenancy = tenancy;
                     }
                 }
                 Ok(Outcome::Done)
             }
             Route::Dedicate => {
+                if cmd.spec.has(flags::DENYOOM) {
+                    self.proxy.quota(ctx.srv, ctx.client.db)?;
+                }
                 self.forward(ctx, argv, 0);
                 if !dedicated {
                     self.st.borrow_mut().dedicate = true;
@@ -613,7 +643,10 @@ impl<S: Stream> Conn<S> {
                 }
                 if i == slot.skip {
                     if slot.filter_info {
-                        filter_info(&frame, &client.user, &mut self.wbuf);
+                        let extra = slot
+                            .tenancy
+                            .then(|| proxy.tenancy_section(srv, &client.user));
+                        filter_info(&frame, &client.user, extra.as_deref(), &mut self.wbuf);
                     } else {
                         self.wbuf.extend_from_slice(&frame);
                     }
@@ -683,8 +716,9 @@ impl<S: Stream> Conn<S> {
 }
 
 /// Appends an INFO reply without the keyspace lines (`db<N>:…`) of DBs
-/// `user` does not see; anything but a bulk or verbatim string as it is.
-fn filter_info(frame: &[u8], user: &crate::acl::User, out: &mut Vec<u8>) {
+/// `user` does not see, and with the `extra` section (keyward's tenancy)
+/// at its end; anything but a bulk or verbatim string as it is.
+fn filter_info(frame: &[u8], user: &crate::acl::User, extra: Option<&str>, out: &mut Vec<u8>) {
     let parsed = (|| {
         let kind = *frame.first()?;
         if kind != b'$' && kind != b'=' {
@@ -722,6 +756,12 @@ fn filter_info(frame: &[u8], user: &crate::acl::User, out: &mut Vec<u8>) {
         if !hidden {
             kept.extend_from_slice(line);
         }
+    }
+    if let Some(extra) = extra {
+        if !kept.is_empty() {
+            kept.extend_from_slice(b"\r\n");
+        }
+        kept.extend_from_slice(extra.as_bytes());
     }
     out.push(kind);
     out.extend_from_slice((prefix.len() + kept.len()).to_string().as_bytes());

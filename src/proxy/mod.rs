@@ -13,6 +13,7 @@
 //! - [`resp`]: the length of one RESP2/RESP3 reply frame, to match replies.
 
 pub mod connection;
+pub mod quota;
 pub mod resp;
 pub mod tenant;
 pub mod upstream;
@@ -52,6 +53,9 @@ pub struct ProxyConfig {
     /// cannot SELECT).
     #[serde(default)]
     pub allow_pinned_scripts: bool,
+    /// How often `max-keys`/`maxmemory` figures are polled from the
+    /// upstream, in milliseconds; default 250 (see [`quota`]).
+    pub quota_poll_ms: Option<u64>,
     /// The upstream user that provisions tenants' users (`ACL SETUSER`);
     /// default `default`. Used only with `admin-password-env`.
     pub admin_user: Option<String>,
@@ -75,6 +79,7 @@ impl std::fmt::Debug for ProxyConfig {
             .field("connect_timeout_ms", &self.connect_timeout_ms)
             .field("op_timeout_ms", &self.op_timeout_ms)
             .field("allow_pinned_scripts", &self.allow_pinned_scripts)
+            .field("quota_poll_ms", &self.quota_poll_ms)
             .field("admin_user", &self.admin_user)
             .field("admin_password_env", &self.admin_password_env)
             .finish()
@@ -183,6 +188,9 @@ pub struct Proxy {
     pools: Mutex<HashMap<PoolKey, Arc<[upstream::PoolConn]>>>,
     /// keyward user name → its upstream user (admin credentials only).
     tenants: Mutex<HashMap<String, Arc<Tenant>>>,
+    /// Each DB's upstream figures for the quota gate (set by [`Proxy::start`]).
+    pub remote: std::sync::OnceLock<Arc<[quota::RemoteDb]>>,
+    quota_poll: Duration,
 }
 
 /// A shared pool's key: (DB, upstream user's [`Tenant::id`] (`None` = the
@@ -259,6 +267,8 @@ impl Proxy {
             }),
             pools: Mutex::new(HashMap::new()),
             tenants: Mutex::new(HashMap::new()),
+            remote: std::sync::OnceLock::new(),
+            quota_poll: Duration::from_millis(cfg.quota_poll_ms.unwrap_or(250).max(10)),
         })
     }
 
@@ -283,8 +293,20 @@ impl Proxy {
     }
 
     /// Work at startup, in the background (the upstream may not be up):
-    /// provisions the upstream users of the DB-restricted users that exist.
+    /// starts the quota poller and provisions the upstream users of the
+    /// DB-restricted users that exist.
     pub fn start(self: &Arc<Self>, srv: &Arc<crate::server::Shared>) {
+        let databases = srv.config.read().databases;
+        let remote: Arc<[quota::RemoteDb]> =
+            (0..databases).map(|_| quota::RemoteDb::default()).collect();
+        if self.remote.set(remote.clone()).is_ok() {
+            tokio::spawn(quota::poll(
+                self.upstream.clone(),
+                Arc::downgrade(srv),
+                remote,
+                self.quota_poll,
+            ));
+        }
         if !self.upstream.per_tenant_users() {
             return;
         }
@@ -302,6 +324,26 @@ impl Proxy {
                 }
             }
         });
+    }
+
+    /// The quota gate for a command that may add data to `db`.
+    pub fn quota(
+        &self,
+        srv: &crate::server::Shared,
+        db: usize,
+    ) -> Result<(), crate::commands::errors::Error> {
+        match self.remote.get() {
+            Some(r) => quota::check(&srv.tenancy, r, db),
+            None => Ok(()),
+        }
+    }
+
+    /// INFO's `# Tenancy` section as the standalone server writes it, from
+    /// the upstream's polled figures (keys, estimated memory) and the
+    /// proxy's own counters; only the DBs `user` sees.
+    pub fn tenancy_section(&self, srv: &crate::server::Shared, user: &User) -> String {
+        let remote = self.remote.get().map(|r| &r[..]).unwrap_or(&[]);
+        quota::tenancy_section(srv, remote, user)
     }
 
     /// The shared connection a client uses for (`db`, RESP3?): one of the

@@ -459,9 +459,12 @@ impl ServerBuilder {
                     "proxy mode keeps no data: persistence must be off".into(),
                 ))
             }
-            Some(_) => Some(Arc::new(
-                crate::proxy::Proxy::new(&config.proxy).map_err(StartError::Proxy)?,
-            )),
+            Some(_) => {
+                crate::proxy::quota::check_config(&config).map_err(StartError::Proxy)?;
+                Some(Arc::new(
+                    crate::proxy::Proxy::new(&config.proxy).map_err(StartError::Proxy)?,
+                ))
+            }
             None => None,
         };
         if let Some(p) = &proxy {

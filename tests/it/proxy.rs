@@ -654,6 +654,24 @@ async fn info_keyspace_shows_a_pinned_user_only_its_db(kind: Kind) {
     let body = s(&body);
     assert!(body.contains("db2:keys=1"), "{body}");
     assert!(!body.contains("db0:"), "{body}");
+    // Its tenancy section (keyward's own, from the polled figures) too.
+    let mut body = String::new();
+    for _ in 0..100 {
+        let info = a.call_str("INFO").await;
+        body = s(&crate::support::bulk_payload(&info).expect("bulk"));
+        if body.contains("db2:name=,keys=1,") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(body.contains("# Tenancy\r\ndb2:name=,keys=1,"), "{body}");
+    assert!(
+        body.contains("# Server\r\n") && !body.contains("db0:"),
+        "{body}"
+    );
+    let info = a.call_str("INFO tenancy").await;
+    let body = s(&crate::support::bulk_payload(&info).expect("bulk"));
+    assert!(body.starts_with("# Tenancy\r\ndb2:"), "{body}");
     // The default user sees every DB.
     let mut d = p.raw().await;
     let body = crate::support::bulk_payload(&d.call_str("INFO keyspace").await).expect("bulk");
@@ -837,6 +855,123 @@ async fn a_pinned_users_scripts_cannot_leave_its_db(kind: Kind) {
     assert_eq!(r, "+OK\r\n");
 }
 
+/// Polls `line` until it answers `want` (true) or 1.5 s pass (false).
+async fn within_1_5s(c: &mut Raw, line: &str, want: &str) -> bool {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(1500);
+    loop {
+        let got = s(&c.call_str(line).await);
+        if got == want {
+            return true;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            eprintln!("{line}: {got}");
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn max_keys_is_enforced_from_the_upstreams_keyspace(kind: Kind) {
+    let Some(up) = Up::start(kind).await else {
+        return;
+    };
+    let mut d = DbConfig::new(5);
+    d.max_keys = 3;
+    let mut config = tenants();
+    config.dbs = vec![d];
+    config.proxy.quota_poll_ms = Some(100);
+    let p = proxy_to(&up, config).await;
+    let mut b = login(&p, "bob").await;
+    for k in ["k1", "k2", "k3"] {
+        assert_eq!(s(&b.call(&[b"SET", k.as_bytes(), b"v"]).await), "+OK\r\n");
+    }
+    // Full: a write is refused within 1.5 s of the poll seeing it …
+    let full = "-OOM command not allowed when the database is at its max-keys limit\r\n";
+    assert!(within_1_5s(&mut b, "SET k4 v", full).await);
+    let r = s(&b.call_str("LPUSH l x").await);
+    assert_eq!(r, full);
+    // … and so is a transaction that writes, whole.
+    assert_eq!(s(&b.call_str("MULTI").await), "+OK\r\n");
+    assert_eq!(s(&b.call_str("SET k5 v").await), "+QUEUED\r\n");
+    let r = s(&b.call_str("EXEC").await);
+    assert!(r.starts_with("-EXECABORT") && r.contains("max-keys"), "{r}");
+    // Reads and DEL still work; the limit lifts once the poll sees it.
+    assert_eq!(s(&b.call_str("GET k1").await), "$1\r\nv\r\n");
+    // (A SET k4 before the poll saw the DB full may have gone through:
+    // the overshoot of one poll interval, documented.)
+    let r = s(&b.call_str("DEL k1 k4").await);
+    assert!(r == ":1\r\n" || r == ":2\r\n", "{r}");
+    assert!(within_1_5s(&mut b, "SET k4 v", "+OK\r\n").await);
+    let mut d5 = direct(&up, 5).await;
+    assert_eq!(s(&d5.call_str("DBSIZE").await), ":3\r\n");
+    // Other DBs are not limited.
+    let mut a = login(&p, "alice").await;
+    for i in 0..10 {
+        let k = format!("a{i}");
+        assert_eq!(s(&a.call(&[b"SET", k.as_bytes(), b"v"]).await), "+OK\r\n");
+    }
+    // INFO's tenancy section counts the refusals.
+    let info = s(&b.call_str("INFO tenancy").await);
+    assert!(
+        info.contains("db5:") && info.contains("oom_rejected="),
+        "{info}"
+    );
+}
+
+async fn maxmemory_is_enforced_from_sampled_memory_usage(kind: Kind) {
+    let Some(up) = Up::start(kind).await else {
+        return;
+    };
+    let mut d = DbConfig::new(5);
+    d.maxmemory = 256 * 1024;
+    let mut config = tenants();
+    config.dbs = vec![d];
+    config.proxy.quota_poll_ms = Some(100);
+    let p = proxy_to(&up, config).await;
+    let mut b = login(&p, "bob").await;
+    // 64 values of 8 KiB: ~512 KiB upstream, twice the limit.
+    let value = vec![b'x'; 8192];
+    for i in 0..64 {
+        let k = format!("big{i}");
+        assert_eq!(s(&b.call(&[b"SET", k.as_bytes(), &value]).await), "+OK\r\n");
+    }
+    let oom = "-OOM command not allowed when used memory > 'maxmemory'.\r\n";
+    assert!(within_1_5s(&mut b, "SET more v", oom).await);
+    // DEL works, and freeing memory lifts the limit.
+    let mut del: Vec<Vec<u8>> = vec![b"DEL".to_vec()];
+    del.extend((0..60).map(|i| format!("big{i}").into_bytes()));
+    let del: Vec<&[u8]> = del.iter().map(Vec::as_slice).collect();
+    assert_eq!(s(&b.call(&del).await), ":60\r\n");
+    assert!(within_1_5s(&mut b, "SET more v", "+OK\r\n").await);
+    // Bob's DB only: alice writes the same amount freely.
+    let mut a = login(&p, "alice").await;
+    for i in 0..64 {
+        let k = format!("big{i}");
+        assert_eq!(s(&a.call(&[b"SET", k.as_bytes(), &value]).await), "+OK\r\n");
+    }
+}
+
+#[tokio::test]
+async fn limits_that_need_eviction_are_refused_in_proxy_mode() {
+    let mut d = DbConfig::new(1);
+    d.maxmemory = 1 << 20;
+    d.maxmemory_policy = Some(keyward::keyspace::evict::Policy::AllKeysLru);
+    let mut config = Config {
+        dbs: vec![d],
+        ..Config::default()
+    };
+    config.proxy.upstream = Some("redis://127.0.0.1:1".into());
+    let e = keyward::Server::builder()
+        .config(config)
+        .bind(&["127.0.0.1"])
+        .port(0)
+        .start()
+        .await
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("proxy mode cannot do"), "{e}");
+}
+
 both!(
     replies_are_the_upstreams_bytes,
     a_pinned_user_lands_in_its_db_and_cannot_leave_it,
@@ -853,4 +988,6 @@ both!(
     reset_leaves_the_dedicated_connection,
     the_proxy_table_configures_upstream_credentials_from_the_environment,
     a_pinned_users_scripts_cannot_leave_its_db,
+    max_keys_is_enforced_from_the_upstreams_keyspace,
+    maxmemory_is_enforced_from_sampled_memory_usage,
 );
