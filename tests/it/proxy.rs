@@ -96,10 +96,22 @@ impl Up {
         self.child = Up::spawn(self.kind, self.addr.port(), extra).expect("restarts");
         self.wait_listening().await;
     }
+
+    /// SIGSTOP (`true`) or SIGCONT: a hung upstream whose socket still
+    /// accepts.
+    fn pause(&self, stop: bool) {
+        let sig = if stop { libc::SIGSTOP } else { libc::SIGCONT };
+        // SAFETY: kill(2) on our own child's pid; no memory is involved.
+        let rc = unsafe { libc::kill(self.child.id() as libc::pid_t, sig) };
+        assert_eq!(rc, 0, "kill({sig})");
+    }
 }
 
 impl Drop for Up {
     fn drop(&mut self) {
+        // SAFETY: as in `pause`; a stopped child is continued so that it
+        // can be reaped at once.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGCONT) };
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -972,6 +984,160 @@ async fn limits_that_need_eviction_are_refused_in_proxy_mode() {
     assert!(e.to_string().contains("proxy mode cannot do"), "{e}");
 }
 
+/// A Lua loop that keeps the upstream busy for 3 s (TIME-based, so it
+/// does not depend on the machine's speed).
+const BUSY: &[u8] =
+    b"local s = redis.call('TIME')[1] while redis.call('TIME')[1] - s < 3 do end return 1";
+
+fn lost(r: &str) -> bool {
+    r.starts_with("-ERR upstream connection lost") || r.starts_with("-ERR upstream unavailable")
+}
+
+async fn kill_mid_pipeline_answers_every_request_then_replays_the_handshake(kind: Kind) {
+    let Some(mut up) = Up::start_with(kind, &["--requirepass", "uppw"]).await else {
+        return;
+    };
+    let mut config = tenants();
+    config.proxy.upstream = Some(format!("redis://:uppw@{}", up.addr));
+    config.proxy.allow_pinned_scripts = true;
+    let p = start_with(config).await;
+    let mut a = login(&p, "alice").await;
+    let mut b = login(&p, "bob").await;
+    assert_eq!(s(&a.call_str("SET before 1").await), "+OK\r\n");
+    assert_eq!(s(&b.call_str("SET before 1").await), "+OK\r\n");
+    // alice's pipeline is stuck behind a busy script, bob's behind alice's
+    // on another shared connection (DB 5): all of it in flight …
+    let mut batch = encode(&[b"EVAL", BUSY, b"0"]);
+    for _ in 0..100 {
+        batch.extend(encode(&[b"INCR", b"n"]));
+    }
+    a.send(&batch).await;
+    let mut batch = Vec::new();
+    for _ in 0..100 {
+        batch.extend(encode(&[b"INCR", b"n"]));
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    b.send(&batch).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    up.kill();
+    // … and every request gets an error, in order; none hangs (a reply
+    // that never came would fail `reply`'s 10 s bound).
+    for i in 0..101 {
+        let r = s(&a.reply().await);
+        assert!(lost(&r), "alice #{i}: {r}");
+    }
+    for i in 0..100 {
+        let r = s(&b.reply().await);
+        // Bob's DB 5 connection had no script in front: some of its INCRs
+        // may have been answered before the kill.
+        assert!(lost(&r) || r.starts_with(':'), "bob #{i}: {r}");
+    }
+    up.restart(&["--requirepass", "uppw"]).await;
+    // The first request after the upstream listens again reconnects (no
+    // backoff to wait out) and replays AUTH and SELECT 2.
+    assert_eq!(s(&a.call_str("SET after 2").await), "+OK\r\n");
+    assert_eq!(s(&b.call_str("SET after 5").await), "+OK\r\n");
+    let mut d = up.raw().await;
+    assert_eq!(s(&d.call_str("AUTH uppw").await), "+OK\r\n");
+    assert_eq!(s(&d.call_str("SELECT 2").await), "+OK\r\n");
+    assert_eq!(s(&d.call_str("GET after").await), "$1\r\n2\r\n");
+    assert_eq!(s(&d.call_str("SELECT 5").await), "+OK\r\n");
+    assert_eq!(s(&d.call_str("GET after").await), "$1\r\n5\r\n");
+    assert_eq!(s(&d.call_str("SELECT 0").await), "+OK\r\n");
+    assert_eq!(s(&d.call_str("DBSIZE").await), ":0\r\n");
+}
+
+async fn stateful_clients_get_an_error_and_are_disconnected_on_upstream_loss(kind: Kind) {
+    let Some(mut up) = Up::start(kind).await else {
+        return;
+    };
+    let p = proxy_to(&up, tenants()).await;
+    let mut watcher = login(&p, "alice").await;
+    assert_eq!(s(&watcher.call_str("WATCH k").await), "+OK\r\n");
+    let mut subscriber = login(&p, "alice").await;
+    assert!(s(&subscriber.call_str("SUBSCRIBE ch").await).contains("subscribe"));
+    let mut blocked = login(&p, "bob").await;
+    blocked.cmd(&[b"BLPOP", b"q", b"0"]).await;
+    let mut d5 = direct(&up, 5).await;
+    loop {
+        let info = s(&d5.call_str("INFO clients").await);
+        if info.contains("blocked_clients:1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    up.kill();
+    // Each is told, then closed: it re-runs its setup as after a Redis
+    // restart, never on a silently replaced connection.
+    for c in [&mut watcher, &mut subscriber, &mut blocked] {
+        let r = s(&c.reply().await);
+        assert_eq!(r, "-ERR upstream connection lost\r\n");
+        assert!(c.closed().await);
+    }
+    // New clients work again once the upstream is back.
+    up.restart(&[]).await;
+    let mut again = login(&p, "bob").await;
+    assert_eq!(s(&again.call_str("RPUSH q v").await), ":1\r\n");
+}
+
+async fn a_stopped_upstream_times_out_but_does_not_cut_a_long_blpop(kind: Kind) {
+    let Some(up) = Up::start(kind).await else {
+        return;
+    };
+    let mut config = tenants();
+    config.proxy.op_timeout_ms = Some(300);
+    config.proxy.connect_timeout_ms = Some(300);
+    let p = proxy_to(&up, config).await;
+    let mut a = login(&p, "alice").await;
+    assert_eq!(s(&a.call_str("SET k v").await), "+OK\r\n");
+    let mut waiter = login(&p, "bob").await;
+    waiter.cmd(&[b"BLPOP", b"q", b"30"]).await;
+    let mut d5 = direct(&up, 5).await;
+    loop {
+        let info = s(&d5.call_str("INFO clients").await);
+        if info.contains("blocked_clients:1") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    up.pause(true);
+    // The shared connection owes a reply past the op timeout: an error,
+    // not a hang; while the upstream stays stopped, reconnecting (whose
+    // handshake never completes) errors after the connect timeout.
+    let r = s(&a.call_str("GET k").await);
+    assert_eq!(r, "-ERR upstream connection lost\r\n");
+    let r = s(&a.call_str("GET k").await);
+    assert!(r.starts_with("-ERR upstream unavailable"), "{r}");
+    // The blocked client's own timeout is 30 s: the op timeout does not
+    // apply to it.
+    assert_eq!(waiter.try_reply(Duration::from_millis(1000)).await, None);
+    up.pause(false);
+    let mut pusher = login(&p, "bob").await;
+    assert_eq!(s(&pusher.call_str("RPUSH q v").await), ":1\r\n");
+    assert_eq!(s(&waiter.reply().await), "*2\r\n$1\r\nq\r\n$1\r\nv\r\n");
+    assert_eq!(s(&a.call_str("GET k").await), "$1\r\nv\r\n");
+}
+
+async fn bzpopmin_with_a_short_timeout_returns_nil(kind: Kind) {
+    let Some(up) = Up::start(kind).await else {
+        return;
+    };
+    let p = proxy_to(&up, tenants()).await;
+    let mut a = login(&p, "alice").await;
+    let mut other = login(&p, "alice").await;
+    a.cmd(&[b"BZPOPMIN", b"z", b"0.5"]).await;
+    // Meanwhile a client on a shared connection is served.
+    assert_eq!(s(&other.call_str("SET x 1").await), "+OK\r\n");
+    let r = a.try_reply(Duration::from_secs(5)).await.expect("answered");
+    assert_eq!(s(&r), "*-1\r\n");
+    // The client keeps its dedicated connection, in DB 2.
+    assert_eq!(s(&a.call_str("ZADD z 1 m").await), ":1\r\n");
+    assert_eq!(
+        s(&a.call_str("BZPOPMIN z 0.5").await),
+        "*3\r\n$1\r\nz\r\n$1\r\nm\r\n$1\r\n1\r\n"
+    );
+}
+
 both!(
     replies_are_the_upstreams_bytes,
     a_pinned_user_lands_in_its_db_and_cannot_leave_it,
@@ -990,4 +1156,8 @@ both!(
     a_pinned_users_scripts_cannot_leave_its_db,
     max_keys_is_enforced_from_the_upstreams_keyspace,
     maxmemory_is_enforced_from_sampled_memory_usage,
+    kill_mid_pipeline_answers_every_request_then_replays_the_handshake,
+    stateful_clients_get_an_error_and_are_disconnected_on_upstream_loss,
+    a_stopped_upstream_times_out_but_does_not_cut_a_long_blpop,
+    bzpopmin_with_a_short_timeout_returns_nil,
 );
