@@ -604,7 +604,10 @@ impl<S: Stream> Conn<S> {
             }
             if failed.is_none() {
                 if let Some(d) = &mut self.dedicated {
-                    if d.writer.write_all(&st.fwd).await.is_err() {
+                    if super::upstream::write_all(&mut d.writer, &st.fwd)
+                        .await
+                        .is_err()
+                    {
                         self.lost = true;
                         failed = Some(Bytes::from_static(LOST));
                     }

@@ -15,6 +15,7 @@
 pub mod connection;
 pub mod quota;
 pub mod resp;
+pub mod stream;
 pub mod tenant;
 pub mod upstream;
 
@@ -33,7 +34,8 @@ use tenant::Tenant;
 #[derive(Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ProxyConfig {
-    /// `redis://[user:pass@]host:port`; `None` = not a proxy.
+    /// `redis://[user:pass@]host:port`, or `rediss://…` for TLS; `None` =
+    /// not a proxy.
     pub upstream: Option<String>,
     /// An environment variable holding the upstream credentials, as
     /// `password` or `user:password` (so they are never written in a file);
@@ -56,6 +58,14 @@ pub struct ProxyConfig {
     /// How often `max-keys`/`maxmemory` figures are polled from the
     /// upstream, in milliseconds; default 250 (see [`quota`]).
     pub quota_poll_ms: Option<u64>,
+    /// `rediss://`: the CAs that verify the upstream's certificate (a PEM
+    /// file and/or a directory of them; one is required).
+    pub tls_ca_cert_file: Option<String>,
+    pub tls_ca_cert_dir: Option<String>,
+    /// `rediss://`: a client certificate and its key (unencrypted PEM),
+    /// for an upstream with `tls-auth-clients yes` (Redis's default).
+    pub tls_cert_file: Option<String>,
+    pub tls_key_file: Option<String>,
     /// The upstream user that provisions tenants' users (`ACL SETUSER`);
     /// default `default`. Used only with `admin-password-env`.
     pub admin_user: Option<String>,
@@ -80,6 +90,10 @@ impl std::fmt::Debug for ProxyConfig {
             .field("op_timeout_ms", &self.op_timeout_ms)
             .field("allow_pinned_scripts", &self.allow_pinned_scripts)
             .field("quota_poll_ms", &self.quota_poll_ms)
+            .field("tls_ca_cert_file", &self.tls_ca_cert_file)
+            .field("tls_ca_cert_dir", &self.tls_ca_cert_dir)
+            .field("tls_cert_file", &self.tls_cert_file)
+            .field("tls_key_file", &self.tls_key_file)
             .field("admin_user", &self.admin_user)
             .field("admin_password_env", &self.admin_password_env)
             .finish()
@@ -91,23 +105,27 @@ impl std::fmt::Debug for ProxyConfig {
 pub struct Upstream {
     /// `host:port`, as `TcpStream::connect` takes it.
     pub addr: String,
+    /// The host alone (without brackets): the name a TLS upstream's
+    /// certificate must carry.
+    pub host: String,
+    /// `rediss://`.
+    pub tls: bool,
     pub user: Option<String>,
     pub password: Option<String>,
 }
 
 impl Upstream {
-    /// Parses `redis://[user:pass@]host[:port][/]`. `rediss://` is refused:
-    /// falling back to plaintext would send credentials in the clear.
+    /// Parses `redis[s]://[user:pass@]host[:port][/]`.
     pub fn parse(url: &str) -> Result<Upstream, String> {
-        if url.starts_with("rediss://") {
-            return Err(
-                "TLS upstream (rediss://) is not supported yet; use redis:// on a trusted network"
-                    .into(),
-            );
-        }
-        let rest = url
-            .strip_prefix("redis://")
-            .ok_or_else(|| "upstream must be a redis://host:port URL".to_string())?;
+        let (tls, rest) = match url.strip_prefix("rediss://") {
+            Some(rest) => (true, rest),
+            None => (
+                false,
+                url.strip_prefix("redis://").ok_or_else(|| {
+                    "upstream must be a redis://host:port or rediss://host:port URL".to_string()
+                })?,
+            ),
+        };
         let rest = rest.strip_suffix('/').unwrap_or(rest);
         if rest.contains('/') {
             return Err(
@@ -132,6 +150,10 @@ impl Upstream {
         } else {
             format!("{host}:6379")
         };
+        let bare = match host.strip_prefix('[') {
+            Some(h) => h.split(']').next().unwrap_or(h),
+            None => host.rsplit_once(':').map_or(host, |(h, _)| h),
+        };
         let (user, password) = match userinfo {
             None => (None, None),
             Some(u) => match u.split_once(':') {
@@ -144,6 +166,8 @@ impl Upstream {
         };
         Ok(Upstream {
             addr,
+            host: bare.to_string(),
+            tls,
             user,
             password,
         })
@@ -151,14 +175,15 @@ impl Upstream {
 
     /// The URL without its password, for logs.
     pub fn shown(&self) -> String {
+        let scheme = if self.tls { "rediss" } else { "redis" };
         match (&self.user, &self.password) {
             (_, Some(_)) => format!(
-                "redis://{}:***@{}",
+                "{scheme}://{}:***@{}",
                 self.user.as_deref().unwrap_or(""),
                 self.addr
             ),
-            (Some(u), None) => format!("redis://{u}@{}", self.addr),
-            _ => format!("redis://{}", self.addr),
+            (Some(u), None) => format!("{scheme}://{u}@{}", self.addr),
+            _ => format!("{scheme}://{}", self.addr),
         }
     }
 }
@@ -207,6 +232,8 @@ pub struct Settings {
     pub allow_pinned_scripts: bool,
     /// (user, password) allowed to `ACL SETUSER` upstream.
     pub admin: Option<(String, String)>,
+    /// `rediss://`.
+    pub tls: Option<stream::TlsUpstream>,
 }
 
 impl Settings {
@@ -235,6 +262,33 @@ impl Proxy {
                 None => target.password = Some(v),
             }
         }
+        let opt = |o: &Option<String>| o.clone().unwrap_or_default();
+        let tls = if target.tls {
+            let config = crate::tls::client_config(
+                &opt(&cfg.tls_ca_cert_file),
+                &opt(&cfg.tls_ca_cert_dir),
+                &opt(&cfg.tls_cert_file),
+                &opt(&cfg.tls_key_file),
+            )
+            .map_err(|e| format!("[proxy] {e}"))?;
+            let name = rustls::pki_types::ServerName::try_from(target.host.clone())
+                .map_err(|e| format!("upstream host {}: {e}", target.host))?;
+            Some(stream::TlsUpstream { config, name })
+        } else {
+            let set = [
+                &cfg.tls_ca_cert_file,
+                &cfg.tls_ca_cert_dir,
+                &cfg.tls_cert_file,
+                &cfg.tls_key_file,
+            ];
+            if set.iter().any(|o| o.is_some()) {
+                return Err(
+                    "[proxy] tls-* settings need a rediss:// upstream (the upstream URL is redis://)"
+                        .into(),
+                );
+            }
+            None
+        };
         let pool_size = cfg.pool_size.unwrap_or(2);
         if pool_size == 0 {
             return Err("[proxy] pool-size must be at least 1".into());
@@ -264,6 +318,7 @@ impl Proxy {
                 op_timeout: (op > 0).then(|| Duration::from_millis(op)),
                 allow_pinned_scripts: cfg.allow_pinned_scripts,
                 admin,
+                tls,
             }),
             pools: Mutex::new(HashMap::new()),
             tenants: Mutex::new(HashMap::new()),
@@ -384,8 +439,13 @@ mod tests {
         let u = Upstream::parse("redis://:pw@h:1").unwrap();
         assert!(u.user.is_none());
         assert_eq!(u.password.as_deref(), Some("pw"));
-        let e = Upstream::parse("rediss://h:1").err().unwrap();
-        assert!(e.contains("TLS upstream"), "{e}");
+        let u = Upstream::parse("rediss://u:p@cache.example:6380").unwrap();
+        assert!(u.tls);
+        assert_eq!(u.host, "cache.example");
+        assert_eq!(u.shown(), "rediss://u:***@cache.example:6380");
+        let u = Upstream::parse("rediss://[::1]:7000").unwrap();
+        assert_eq!((u.addr.as_str(), u.host.as_str()), ("[::1]:7000", "::1"));
+        assert_eq!(Upstream::parse("redis://h").unwrap().host, "h");
         assert!(Upstream::parse("http://h").is_err());
         assert!(Upstream::parse("redis://h:1/2").is_err());
     }

@@ -21,12 +21,12 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::AsyncReadExt;
 use tracing::{debug, warn};
 
 use super::resp::frame_len;
-use super::upstream::connect;
+use super::stream::UpStream;
+use super::upstream::{connect, write_all};
 use super::Settings;
 use crate::commands::errors::{self, Error};
 use crate::config::Config;
@@ -112,7 +112,7 @@ fn memory_limited(tenancy: &Tenancy, n: usize) -> Vec<usize> {
 
 /// The poller: runs for the proxy's lifetime.
 pub async fn poll(up: Arc<Settings>, srv: Weak<Shared>, remote: Arc<[RemoteDb]>, every: Duration) {
-    let mut conn: Option<TcpStream> = None;
+    let mut conn: Option<UpStream> = None;
     let mut tick: u64 = 0;
     let sample_every = (1000 / every.as_millis().max(1) as u64).max(1);
     loop {
@@ -153,7 +153,7 @@ pub async fn poll(up: Arc<Settings>, srv: Weak<Shared>, remote: Arc<[RemoteDb]>,
     }
 }
 
-async fn poll_once(s: &mut TcpStream, remote: &[RemoteDb], sample: &[usize]) -> Result<(), String> {
+async fn poll_once(s: &mut UpStream, remote: &[RemoteDb], sample: &[usize]) -> Result<(), String> {
     let info = call(s, &[vec![b"INFO".to_vec(), b"keyspace".to_vec()]]).await?;
     let text = bulk_text(&info[0]);
     let mut seen = vec![false; remote.len()];
@@ -270,13 +270,13 @@ pub fn keyspace_line(line: &str) -> Option<(usize, u64, u64)> {
 /// Sends `cmds` pipelined and reads one frame each; an error frame is an
 /// `Err` unless the command may legitimately fail (a key deleted between
 /// RANDOMKEY and MEMORY USAGE answers nil, not an error).
-async fn call(s: &mut TcpStream, cmds: &[Vec<Vec<u8>>]) -> Result<Vec<Bytes>, String> {
+async fn call(s: &mut UpStream, cmds: &[Vec<Vec<u8>>]) -> Result<Vec<Bytes>, String> {
     let mut req = Vec::new();
     for c in cmds {
         let argv: Vec<&[u8]> = c.iter().map(Vec::as_slice).collect();
         encode(&mut req, &argv);
     }
-    s.write_all(&req).await.map_err(|e| e.to_string())?;
+    write_all(s, &req).await.map_err(|e| e.to_string())?;
     let mut buf = BytesMut::with_capacity(4096);
     let mut out = Vec::with_capacity(cmds.len());
     while out.len() < cmds.len() {

@@ -16,12 +16,12 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use super::resp::frame_len;
+use super::stream::UpStream;
 use super::tenant::Tenant;
 use super::Settings;
 use crate::protocol::encode_command as encode;
@@ -114,11 +114,30 @@ fn fail(req: Request, frame: &Bytes) {
 /// left and nothing is owed (true).
 async fn serve(
     up: &Settings,
-    mut stream: TcpStream,
+    stream: UpStream,
     first: Request,
     rx: &mut mpsc::UnboundedReceiver<Request>,
 ) -> bool {
-    let (mut r, mut w) = stream.split();
+    match stream {
+        // TCP's own split borrows, without tokio::io::split's lock.
+        UpStream::Plain(mut s) => {
+            let (r, w) = s.split();
+            serve_io(up, r, w, first, rx).await
+        }
+        UpStream::Tls(s) => {
+            let (r, w) = tokio::io::split(s);
+            serve_io(up, r, w, first, rx).await
+        }
+    }
+}
+
+async fn serve_io<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+    up: &Settings,
+    mut r: R,
+    mut w: W,
+    first: Request,
+    rx: &mut mpsc::UnboundedReceiver<Request>,
+) -> bool {
     // (frames still owed, to whom)
     let mut inflight: VecDeque<(usize, ReplyTx)> = VecDeque::new();
     let mut wbuf: Vec<u8> = Vec::with_capacity(16 * 1024);
@@ -143,7 +162,7 @@ async fn serve(
         if !wbuf.is_empty() {
             // Redis buffers its replies, so writing without reading
             // cannot deadlock.
-            if let Err(e) = w.write_all(&wbuf).await {
+            if let Err(e) = write_all(&mut w, &wbuf).await {
                 break format!("write: {e}");
             }
             wbuf.clear();
@@ -188,6 +207,12 @@ async fn serve(
     false
 }
 
+/// `write_all` and a flush: TLS holds written records until flushed.
+pub async fn write_all<W: AsyncWrite + Unpin>(w: &mut W, b: &[u8]) -> std::io::Result<()> {
+    w.write_all(b).await?;
+    w.flush().await
+}
+
 /// Gives every complete frame in `rbuf` to the oldest request.
 fn hand_out(rbuf: &mut BytesMut, inflight: &mut VecDeque<(usize, ReplyTx)>) -> Result<(), String> {
     loop {
@@ -214,8 +239,8 @@ fn hand_out(rbuf: &mut BytesMut, inflight: &mut VecDeque<(usize, ReplyTx)>) -> R
 
 /// Writes `cmds` and reads one reply frame per command; an error reply is
 /// an `Err` with its text (never the arguments: they may hold secrets).
-async fn exchange(
-    s: &mut TcpStream,
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
     cmds: &[Vec<&[u8]>],
     what: &str,
 ) -> Result<Vec<Bytes>, String> {
@@ -223,7 +248,7 @@ async fn exchange(
     for c in cmds {
         encode(&mut req, c);
     }
-    s.write_all(&req)
+    write_all(s, &req)
         .await
         .map_err(|e| format!("{what}: {e}"))?;
     let mut buf = BytesMut::with_capacity(1024);
@@ -262,13 +287,10 @@ pub async fn connect(
     db: usize,
     resp3: bool,
     tenant: Option<&Tenant>,
-) -> Result<TcpStream, String> {
+) -> Result<UpStream, String> {
     let t = &up.target;
     let attempt = async {
-        let mut s = TcpStream::connect(&t.addr)
-            .await
-            .map_err(|e| format!("connect {}: {e}", t.addr))?;
-        let _ = s.set_nodelay(true);
+        let mut s = UpStream::connect(&t.addr, up.tls.as_ref()).await?;
         let user = t.user.as_deref().unwrap_or("default").as_bytes();
         let dbs = db.to_string();
         let mut cmds: Vec<Vec<&[u8]>> = Vec::new();
@@ -314,9 +336,7 @@ pub async fn provision(up: &Settings, tenant: &Tenant) -> Result<(), String> {
             tenant.user
         ));
     };
-    let mut s = TcpStream::connect(&up.target.addr)
-        .await
-        .map_err(|e| format!("connect {}: {e}", up.target.addr))?;
+    let mut s = UpStream::connect(&up.target.addr, up.tls.as_ref()).await?;
     let auth: Vec<&[u8]> = vec![b"AUTH", admin.as_bytes(), password.as_bytes()];
     let info: Vec<&[u8]> = vec![b"INFO", b"server"];
     let replies = exchange(&mut s, &[auth, info], "admin AUTH").await?;
@@ -333,7 +353,7 @@ pub async fn provision(up: &Settings, tenant: &Tenant) -> Result<(), String> {
 /// A dedicated connection: the client writes through `writer`; a task
 /// relays every frame to its reply channel. Dropping it closes the socket.
 pub struct Dedicated {
-    pub writer: tokio::net::tcp::OwnedWriteHalf,
+    pub writer: tokio::io::WriteHalf<UpStream>,
     pub db: usize,
     reader: tokio::task::JoinHandle<()>,
 }
@@ -353,7 +373,7 @@ impl Dedicated {
         to: ReplyTx,
     ) -> Result<Dedicated, String> {
         let s = connect(up, db, resp3, tenant).await?;
-        let (mut r, writer) = s.into_split();
+        let (mut r, writer) = tokio::io::split(s);
         let reader = tokio::spawn(async move {
             let mut buf = BytesMut::with_capacity(16 * 1024);
             loop {

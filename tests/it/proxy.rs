@@ -569,7 +569,7 @@ async fn ops_per_sec_quota_refuses_as_standalone(kind: Kind) {
 }
 
 #[tokio::test]
-async fn tls_upstream_is_refused_at_startup() {
+async fn a_tls_upstream_without_a_ca_is_refused_at_startup() {
     let e = keyward::Server::builder()
         .bind(&["127.0.0.1"])
         .port(0)
@@ -578,7 +578,130 @@ async fn tls_upstream_is_refused_at_startup() {
         .await
         .err()
         .expect("refused");
-    assert!(e.to_string().contains("TLS upstream"), "{e}");
+    assert!(e.to_string().contains("needs a CA"), "{e}");
+    // tls-* settings without rediss:// are a mistake, not ignored.
+    let mut config = Config::default();
+    config.proxy.upstream = Some("redis://127.0.0.1:6380".into());
+    config.proxy.tls_ca_cert_file = Some("/nonexistent/ca.crt".into());
+    let e = keyward::Server::builder()
+        .config(config)
+        .bind(&["127.0.0.1"])
+        .port(0)
+        .start()
+        .await
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("need a rediss:// upstream"), "{e}");
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, as
+/// PEM files in a fresh directory: (directory, CA file).
+fn pki(name: &str) -> (std::path::PathBuf, String) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair};
+    let dir = crate::support::temp_dir(&format!("proxy-tls-{name}"));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let ca_key = KeyPair::generate().expect("key");
+    let mut p = CertificateParams::new(Vec::<String>::new()).expect("params");
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.distinguished_name
+        .push(DnType::CommonName, format!("proxy test CA {name}"));
+    let ca = p.self_signed(&ca_key).expect("CA");
+    std::fs::write(dir.join("ca.crt"), ca.pem()).expect("write");
+    for (file, sans) in [
+        ("server", vec!["127.0.0.1".to_string()]),
+        ("client", vec![]),
+    ] {
+        let key = KeyPair::generate().expect("key");
+        let mut p = CertificateParams::new(sans).expect("params");
+        p.distinguished_name.push(DnType::CommonName, file);
+        let cert = p.signed_by(&key, &ca, &ca_key).expect("sign");
+        std::fs::write(dir.join(format!("{file}.crt")), cert.pem()).expect("write");
+        std::fs::write(dir.join(format!("{file}.key")), key.serialize_pem()).expect("write");
+    }
+    let ca_file = dir.join("ca.crt").display().to_string();
+    (dir, ca_file)
+}
+
+/// redis-server with TLS only (Valkey's wheel is built without TLS), with
+/// client certificates required (Redis's default) and a password.
+async fn tls_upstream(dir: &std::path::Path) -> Option<Up> {
+    let f = |n: &str| dir.join(n).display().to_string();
+    let port = free_port();
+    let port_s = port.to_string();
+    let (cert, key, ca) = (f("server.crt"), f("server.key"), f("ca.crt"));
+    let extra = [
+        "--port",
+        "0",
+        "--tls-port",
+        &port_s,
+        "--tls-cert-file",
+        &cert,
+        "--tls-key-file",
+        &key,
+        "--tls-ca-cert-file",
+        &ca,
+        "--requirepass",
+        "tlspw",
+    ];
+    let child = Up::spawn(Kind::Redis, free_port(), &extra).ok()?;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+    let up = Up {
+        child,
+        addr,
+        kind: Kind::Redis,
+    };
+    up.wait_listening().await;
+    Some(up)
+}
+
+#[tokio::test]
+async fn a_tls_upstream_carries_tenants_and_verifies_its_certificate() {
+    let (dir, ca) = pki("ok");
+    let Some(up) = tls_upstream(&dir).await else {
+        return;
+    };
+    let f = |n: &str| Some(dir.join(n).display().to_string());
+    let mut config = tenants();
+    config.proxy.upstream = Some(format!("rediss://:tlspw@{}", up.addr));
+    config.proxy.tls_ca_cert_file = Some(ca);
+    config.proxy.tls_cert_file = f("client.crt");
+    config.proxy.tls_key_file = f("client.key");
+    let p = start_with(config.clone()).await;
+    let mut a = login(&p, "alice").await;
+    assert_eq!(s(&a.call_str("SET k alice").await), "+OK\r\n");
+    assert_eq!(s(&a.call_str("GET k").await), "$5\r\nalice\r\n");
+    // Pipelined over TLS, byte for byte.
+    let mut batch = Vec::new();
+    for i in 0..500 {
+        batch.extend(encode(&[b"INCR", b"n"]));
+        batch.extend(encode(&[b"GET", format!("missing{i}").as_bytes()]));
+    }
+    a.send(&batch).await;
+    for i in 1..=500 {
+        assert_eq!(s(&a.reply().await), format!(":{i}\r\n"));
+        assert_eq!(s(&a.reply().await), "$-1\r\n");
+    }
+    // Blocking commands on their dedicated TLS connection.
+    let mut waiter = login(&p, "alice").await;
+    waiter.cmd(&[b"BLPOP", b"q", b"0"]).await;
+    assert_eq!(s(&a.call_str("RPUSH q v").await), ":1\r\n");
+    assert_eq!(s(&waiter.reply().await), "*2\r\n$1\r\nq\r\n$1\r\nv\r\n");
+    // In DB 2 upstream, as seen by the unrestricted default user.
+    let mut root = p.raw().await;
+    assert_eq!(s(&root.call_str("GET k").await), "$-1\r\n");
+    assert_eq!(s(&root.call_str("SELECT 2").await), "+OK\r\n");
+    assert_eq!(s(&root.call_str("GET k").await), "$5\r\nalice\r\n");
+    // A proxy that trusts another CA never talks to it.
+    let (_other, other_ca) = pki("other");
+    let mut wrong = config;
+    wrong.proxy.tls_ca_cert_file = Some(other_ca);
+    let q = start_with(wrong).await;
+    let mut c = q.raw().await;
+    let r = s(&c.call_str("GET k").await);
+    assert!(
+        r.starts_with("-ERR upstream unavailable: TLS handshake with"),
+        "{r}"
+    );
 }
 
 async fn resp3_clients_get_resp3_replies_and_pushes(kind: Kind) {
