@@ -143,6 +143,15 @@ fn route(cmd: &Command, argv: &[&[u8]], client: &Client, dedicated: bool, up: &S
     }
 }
 
+/// COPY, which a tenant's upstream user may not run (ACL rules cannot
+/// restrict its `DB` argument, and a script could use it to write another
+/// DB): the proxy has checked that argument against `db=` at admission, so
+/// a client's own COPY goes as the base credentials, in a batch of its own.
+fn as_base(argv: &[&[u8]]) -> bool {
+    argv.first()
+        .is_some_and(|c| c.eq_ignore_ascii_case(b"copy"))
+}
+
 /// A place in the batch's output where an upstream reply goes.
 struct Slot {
     /// Offset in the batch's local output.
@@ -164,6 +173,8 @@ struct Batch {
     key: Option<(usize, bool)>,
     /// The upstream user they go as (`None`: the base credentials).
     tenant: Option<Arc<Tenant>>,
+    /// A tenant's COPY: sent as the base credentials (see [`as_base`]).
+    base: bool,
     dedicated: bool,
     /// A command asked for a dedicated connection.
     dedicate: bool,
@@ -182,16 +193,20 @@ impl Upstream<'_> {
     /// The batch's upstream connection is the first forwarded request's:
     /// (DB, RESP version, upstream user). Anything that changes one of
     /// them ends the batch (see `Conn::run`).
-    fn bind(&self, st: &mut Batch, ctx: &Ctx<'_>) {
+    fn bind(&self, st: &mut Batch, ctx: &Ctx<'_>, argv: &[&[u8]]) {
         if st.key.is_none() {
             st.key = Some((ctx.client.db, ctx.out.is_resp3()));
-            st.tenant = self.proxy.tenant_for(&ctx.client.user);
+            st.base = !st.dedicated && as_base(argv);
+            st.tenant = match st.base {
+                true => None,
+                false => self.proxy.tenant_for(&ctx.client.user),
+            };
         }
     }
 
     fn forward(&self, ctx: &Ctx<'_>, argv: &[&[u8]], skip: usize) {
         let mut st = self.st.borrow_mut();
-        self.bind(&mut st, ctx);
+        self.bind(&mut st, ctx, argv);
         encode(&mut st.fwd, argv);
         let pos = ctx.out.len();
         st.slots.push(Slot {
@@ -244,7 +259,7 @@ impl Upstream<'_> {
             }
         }
         let mut st = self.st.borrow_mut();
-        self.bind(&mut st, ctx);
+        self.bind(&mut st, ctx, &[b"EXEC"]);
         encode(&mut st.fwd, &[b"MULTI"]);
         for q in &multi.queue {
             args.clear();
@@ -382,6 +397,7 @@ impl<S: Stream> Conn<S> {
         let info = client.info.clone();
         let mut fwd_store: Vec<u8> = Vec::with_capacity(READ_CHUNK);
         let mut slots_store: Vec<Slot> = Vec::with_capacity(16);
+        let tenant_users = proxy.upstream.per_tenant_users();
         loop {
             if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
                 self.rbuf
@@ -457,6 +473,7 @@ impl<S: Stream> Conn<S> {
                     slots: std::mem::take(&mut slots_store),
                     key: None,
                     tenant: None,
+                    base: false,
                     dedicated: self.dedicated.is_some(),
                     dedicate: false,
                     undedicate: false,
@@ -483,8 +500,15 @@ impl<S: Stream> Conn<S> {
                         // replies the shared one still owes: cut here.
                         if !exec.st.borrow().slots.is_empty() && !exec.st.borrow().dedicated {
                             if let Ok(cmd) = resolve(&argv) {
-                                if route(cmd, &argv, ctx.client, false, &proxy.upstream)
-                                    == Route::Dedicate
+                                // So does a tenant's COPY, which goes as
+                                // another upstream user, and what follows it.
+                                let other_user = tenant_users
+                                    && ctx.client.user.is_restricted()
+                                    && ctx.client.multi.is_none()
+                                    && as_base(&argv) != exec.st.borrow().base;
+                                if other_user
+                                    || route(cmd, &argv, ctx.client, false, &proxy.upstream)
+                                        == Route::Dedicate
                                 {
                                     pos = start;
                                     pending = true;

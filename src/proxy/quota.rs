@@ -120,6 +120,9 @@ pub async fn poll(up: Arc<Settings>, srv: Weak<Shared>, remote: Arc<[RemoteDb]>,
         let Some(srv) = srv.upgrade() else {
             return; // the server is gone
         };
+        if srv.shutting_down.load(Ordering::Acquire) {
+            return;
+        }
         let mem = memory_limited(&srv.tenancy, remote.len());
         drop(srv);
         tick += 1;

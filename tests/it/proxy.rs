@@ -930,6 +930,28 @@ async fn a_pinned_users_scripts_cannot_leave_its_db(kind: Kind) {
             .await);
         assert!(refused_by_acl(&r), "{script}: {r}");
     }
+    // COPY within the DB still works (as the base credentials, after the
+    // proxy checked its DB argument), in order within a pipeline.
+    let mut batch = encode(&[b"SET", b"c1", b"one"]);
+    batch.extend(encode(&[b"COPY", b"c1", b"c2"]));
+    batch.extend(encode(&[b"GET", b"c2"]));
+    batch.extend(encode(&[b"COPY", b"c1", b"c3", b"DB", b"2"]));
+    batch.extend(encode(&[b"GET", b"c3"]));
+    a.send(&batch).await;
+    for want in ["+OK", ":1", "$3\r\none", ":1", "$3\r\none"] {
+        assert_eq!(s(&a.reply().await), format!("{want}\r\n"));
+    }
+    let r = s(&a.call_str("COPY c1 c4 DB 0").await);
+    assert!(r.starts_with("-NOPERM"), "{r}");
+    assert_eq!(s(&d2.call_str("DEL c1 c2 c3").await), ":3\r\n");
+    // RESP3 clients get the same upstream user (HELLO 3, then AUTH).
+    let mut r3 = login(&p, "alice").await;
+    assert!(s(&r3.call_str("HELLO 3").await).starts_with('%'));
+    assert_eq!(s(&r3.call_str("GET k").await), "$5\r\nalice\r\n");
+    let r = s(&r3
+        .call(&[b"EVAL", b"return redis.call('select', 0)", b"0"])
+        .await);
+    assert!(refused_by_acl(&r), "{r}");
     // Server-wide script state is out of reach too.
     let r = s(&a.call_str("SCRIPT FLUSH").await);
     assert!(r.starts_with("-NOPERM"), "{r}");
