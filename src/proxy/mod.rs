@@ -3,14 +3,20 @@
 //! Valkey, with the keyspace remote.
 //!
 //! - [`upstream`]: upstream connections. Shared ones are pipelined and
-//!   pooled by (DB, RESP version); every (re)connect replays the handshake
-//!   (HELLO 3, AUTH, SELECT), so no client ever runs in another's DB.
+//!   pooled by (DB, upstream user, RESP version); every (re)connect
+//!   replays the handshake (HELLO 3, AUTH, SELECT, the tenant's AUTH), so
+//!   no client ever runs in another's DB.
 //!   Dedicated ones serve one stateful client (WATCH, blocking commands,
 //!   Pub/Sub) and are closed, never pooled, when it leaves.
 //! - [`connection`]: a client of the proxy, the executor that decides per
 //!   admitted command whether it is answered here, forwarded, or moves the
 //!   client to a dedicated connection.
 //! - [`resp`]: the length of one RESP2/RESP3 reply frame, to match replies.
+//! - [`tenant`]: per-tenant upstream ACL users (`keyward-<name>`), so a
+//!   DB-restricted user's scripts cannot leave its DB either.
+//! - [`quota`]: `max-keys`/`maxmemory` from polled upstream figures, and
+//!   INFO's tenancy section.
+//! - [`stream`]: an upstream socket, plain or TLS (`rediss://`).
 
 pub mod connection;
 pub mod quota;

@@ -46,19 +46,31 @@ impl Up {
     }
 
     async fn start_with(kind: Kind, extra: &[&str]) -> Option<Up> {
-        let port = free_port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
-        let child = match Up::spawn(kind, port, extra) {
-            Ok(c) => c,
-            Err(_) if std::env::var("CI").is_err() => {
-                eprintln!("{} not found: skipping proxy test", kind.bin());
-                return None;
+        // A free port can be taken by another test before the server binds
+        // it: the server then exits, and we try another.
+        for _ in 0..5 {
+            let port = free_port();
+            let addr: SocketAddr = format!("127.0.0.1:{port}").parse().expect("addr");
+            let child = match Up::spawn(kind, port, extra) {
+                Ok(c) => c,
+                Err(_) if std::env::var("CI").is_err() => {
+                    eprintln!("{} not found: skipping proxy test", kind.bin());
+                    return None;
+                }
+                Err(e) => panic!("{} is required in CI: {e}", kind.bin()),
+            };
+            let mut up = Up { child, addr, kind };
+            for _ in 0..250 {
+                if TcpStream::connect(addr).await.is_ok() {
+                    return Some(up);
+                }
+                if up.child.try_wait().ok().flatten().is_some() {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            Err(e) => panic!("{} is required in CI: {e}", kind.bin()),
-        };
-        let up = Up { child, addr, kind };
-        up.wait_listening().await;
-        Some(up)
+        }
+        panic!("{:?} upstream did not start", kind);
     }
 
     fn spawn(kind: Kind, port: u16, extra: &[&str]) -> std::io::Result<Child> {
@@ -312,6 +324,18 @@ async fn a_pinned_user_lands_in_its_db_and_cannot_leave_it(kind: Kind) {
         list.contains("user=alice") && !list.contains("user=bob"),
         "{list}"
     );
+    // In Redis's format (what BullMQ's getWorkers() parses): a bulk
+    // string, one `id=… addr=… … db=… … user=…` line per client.
+    let body = s(&crate::support::bulk_payload(list.as_bytes()).expect("bulk"));
+    let lines: Vec<&str> = body.lines().collect();
+    assert_eq!(lines.len(), 1, "{body}");
+    for l in lines {
+        assert!(
+            l.starts_with("id=") && l.contains(" addr=127.0.0.1:"),
+            "{l}"
+        );
+        assert!(l.contains(" db=2 ") && l.contains(" user=alice "), "{l}");
+    }
     let mut d5 = direct(&up, 5).await;
     assert_eq!(s(&d5.call_str("GET k").await), "$3\r\nbob\r\n");
 }
