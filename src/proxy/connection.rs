@@ -163,6 +163,8 @@ struct Slot {
     filter_info: bool,
     /// INFO that asked for the tenancy section (keyward's, made here).
     tenancy: bool,
+    /// The reply is read and dropped (the proxy's own UNWATCH).
+    discard: bool,
 }
 
 #[derive(Default)]
@@ -214,10 +216,26 @@ impl Upstream<'_> {
             skip,
             filter_info: false,
             tenancy: false,
+            discard: false,
         });
     }
 
+    /// EXEC; an aborted one (EXECABORT) also drops the WATCH held on a
+    /// dedicated connection, as Redis's EXEC does.
     fn exec(&self, ctx: &mut Ctx<'_>) -> CmdResult {
+        let r = self.exec_queued(ctx);
+        if let Err(e) = &r {
+            if self.st.borrow().dedicated && e.text().starts_with("EXECABORT") {
+                self.forward(ctx, &[b"UNWATCH"], 0);
+                if let Some(s) = self.st.borrow_mut().slots.last_mut() {
+                    s.discard = true;
+                }
+            }
+        }
+        r
+    }
+
+    fn exec_queued(&self, ctx: &mut Ctx<'_>) -> CmdResult {
         let Some(multi) = ctx.client.multi.take() else {
             return Err(Error::lit("ERR EXEC without MULTI"));
         };
@@ -273,6 +291,7 @@ impl Upstream<'_> {
             skip: multi.queue.len() + 1,
             filter_info: false,
             tenancy: false,
+            discard: false,
         });
         Ok(Outcome::Done)
     }
@@ -668,7 +687,7 @@ impl<S: Stream> Conn<S> {
                     // Nothing more comes from a broken dedicated connection.
                     failed = Some(Bytes::from_static(LOST));
                 }
-                if i == slot.skip {
+                if i == slot.skip && !slot.discard {
                     if slot.filter_info {
                         let extra = slot
                             .tenancy

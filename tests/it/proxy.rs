@@ -463,6 +463,18 @@ async fn watch_moves_the_client_to_a_dedicated_connection(kind: Kind) {
     assert_eq!(s(&a.call_str("PING").await), "+PONG\r\n");
     let mut d2 = direct(&up, 2).await;
     assert_eq!(s(&d2.call_str("GET w").await), "$1\r\n4\r\n");
+    // An aborted EXEC drops the WATCH upstream too: a later transaction
+    // is not aborted by a write to the key watched before.
+    assert_eq!(s(&a.call_str("WATCH w").await), "+OK\r\n");
+    assert_eq!(s(&a.call_str("MULTI").await), "+OK\r\n");
+    assert_eq!(s(&a.call_str("SET w").await).chars().next(), Some('-'));
+    let r = s(&a.call_str("EXEC").await);
+    assert!(r.starts_with("-EXECABORT"), "{r}");
+    assert_eq!(s(&other.call_str("SET w 5").await), "+OK\r\n");
+    assert_eq!(s(&a.call_str("MULTI").await), "+OK\r\n");
+    assert_eq!(s(&a.call_str("SET w 6").await), "+QUEUED\r\n");
+    assert_eq!(s(&a.call_str("EXEC").await), "*1\r\n+OK\r\n");
+    assert_eq!(s(&d2.call_str("GET w").await), "$1\r\n6\r\n");
     // Still pinned there.
     let r = s(&a.call_str("SELECT 0").await);
     assert!(r.starts_with("-NOPERM"), "{r}");
