@@ -12,7 +12,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 const HELP: &str = "keyward — a Redis-compatible server with isolated databases
 
 Usage: keyward [CONFIG.toml | redis.conf] [--option value ...]
-       keyward proxy --upstream redis://[user:pass@]host:port [CONFIG.toml] [--option value ...]
+       keyward proxy --upstream redis[s]://[user:pass@]host:port [CONFIG.toml] [--option value ...]
 
 Options use redis-server's names, e.g.:
   --port 6379 --bind 127.0.0.1 ::1 --requirepass PASS --databases 16
@@ -44,7 +44,9 @@ fn main() -> ExitCode {
         if let Some(i) = args.iter().position(|a| a == "--upstream") {
             args.remove(i);
             if i >= args.len() || args[i].starts_with("--") {
-                eprintln!("keyward proxy: --upstream needs a redis://host:port URL");
+                eprintln!(
+                    "keyward proxy: --upstream needs a redis://host:port or rediss://host:port URL"
+                );
                 return ExitCode::from(1);
             }
             upstream = Some(args.remove(i));
@@ -72,7 +74,7 @@ fn main() -> ExitCode {
         match cli.config.proxy.upstream.as_deref() {
             None if !cli.help && !cli.version => {
                 eprintln!(
-                    "keyward proxy: needs --upstream redis://host:port (or [proxy] upstream)"
+                    "keyward proxy: needs --upstream redis[s]://host:port (or [proxy] upstream)"
                 );
                 return ExitCode::from(1);
             }

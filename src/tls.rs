@@ -250,29 +250,34 @@ fn private_key(path: &str, pass: &str) -> Result<PrivateKeyDer<'static>, String>
 /// that hold none, such as CRLs, are passed over). The directory is read
 /// at startup and at each reload, not per handshake as OpenSSL does.
 fn ca_roots(c: &TlsConfig) -> Result<RootCertStore, String> {
+    roots_from(&c.ca_cert_file, &c.ca_cert_dir)
+}
+
+/// The CAs of a file and/or a directory of PEM files.
+fn roots_from(ca_cert_file: &str, ca_cert_dir: &str) -> Result<RootCertStore, String> {
     let mut roots = RootCertStore::empty();
-    if !c.ca_cert_file.is_empty() {
-        let certs = certs_in(&read("CA certificate(s) file", &c.ca_cert_file)?);
+    if !ca_cert_file.is_empty() {
+        let certs = certs_in(&read("CA certificate(s) file", ca_cert_file)?);
         if certs.is_empty() {
             return Err(format!(
                 "Failed to configure CA certificate(s) file/directory: {}: no certificate",
-                c.ca_cert_file
+                ca_cert_file
             ));
         }
         for cert in certs {
             roots.add(cert).map_err(|e| {
                 format!(
                     "Failed to configure CA certificate(s) file/directory: {}: {e}",
-                    c.ca_cert_file
+                    ca_cert_file
                 )
             })?;
         }
     }
-    if !c.ca_cert_dir.is_empty() {
-        let dir = std::fs::read_dir(&c.ca_cert_dir).map_err(|e| {
+    if !ca_cert_dir.is_empty() {
+        let dir = std::fs::read_dir(ca_cert_dir).map_err(|e| {
             format!(
                 "Failed to configure CA certificate(s) file/directory: {}: {e}",
-                c.ca_cert_dir
+                ca_cert_dir
             )
         })?;
         for entry in dir.flatten() {
@@ -285,6 +290,47 @@ fn ca_roots(c: &TlsConfig) -> Result<RootCertStore, String> {
         }
     }
     Ok(roots)
+}
+
+/// A client configuration for an upstream server (proxy mode's
+/// `rediss://`): its certificate verified against the CAs of `ca_file`
+/// (and/or the PEM files in `ca_dir`), presenting `cert_file`/`key_file`
+/// when given (redis-server's default `tls-auth-clients yes` asks for a
+/// client certificate). Files are read now; errors name files, not
+/// contents.
+pub fn client_config(
+    ca_file: &str,
+    ca_dir: &str,
+    cert_file: &str,
+    key_file: &str,
+) -> Result<Arc<rustls::ClientConfig>, String> {
+    if ca_file.is_empty() && ca_dir.is_empty() {
+        return Err("a TLS upstream needs a CA to verify it (tls-ca-cert-file or tls-ca-cert-dir; the system's bundle is usually /etc/ssl/certs/ca-certificates.crt)".into());
+    }
+    let roots = roots_from(ca_file, ca_dir)?;
+    #[allow(deprecated)]
+    let provider = Arc::new(default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS upstream: {e}"))?
+        .with_root_certificates(roots);
+    let config = match (cert_file.is_empty(), key_file.is_empty()) {
+        (true, true) => builder.with_no_client_auth(),
+        (false, false) => {
+            let certs = certs_in(&read("certificate", cert_file)?);
+            if certs.is_empty() {
+                return Err(format!(
+                    "Failed to load certificate: {cert_file}: no certificate in the file"
+                ));
+            }
+            let key = private_key(key_file, "")?;
+            builder
+                .with_client_auth_cert(certs, key)
+                .map_err(|e| format!("Failed to load certificate: {cert_file}: {e}"))?
+        }
+        _ => return Err("a client certificate needs both tls-cert-file and tls-key-file".into()),
+    };
+    Ok(Arc::new(config))
 }
 
 /// Builds the rustls configuration the settings describe, reading every

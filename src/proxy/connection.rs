@@ -26,6 +26,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tracing::debug;
 
+use super::tenant::Tenant;
 use super::upstream::{Dedicated, Lost, ReplyRx, ReplyTx, Request, LOST};
 use super::{Proxy, Settings};
 use crate::commands::errors::Error;
@@ -88,6 +89,9 @@ enum Route {
 /// The route of `cmd`. Names, not flags, for the few commands the proxy
 /// itself owns: their effect is on the proxy's connection state.
 fn route(cmd: &Command, argv: &[&[u8]], client: &Client, dedicated: bool, up: &Settings) -> Route {
+    // With per-tenant upstream users a script cannot leave the DB: the
+    // upstream refuses SELECT and the rest to the tenant's user.
+    let scripts_ok = up.allow_pinned_scripts || up.per_tenant_users();
     let full = cmd.fullname.as_str();
     let top = full.split('|').next().unwrap_or(full);
     match top {
@@ -121,10 +125,10 @@ fn route(cmd: &Command, argv: &[&[u8]], client: &Client, dedicated: bool, up: &S
             "ERR keyward proxy does not support '{top}'"
         ))),
         "eval" | "evalsha" | "eval_ro" | "evalsha_ro" | "fcall" | "fcall_ro"
-            if client.user.is_restricted() && !up.allow_pinned_scripts =>
+            if client.user.is_restricted() && !scripts_ok =>
         {
             Route::Refuse(Error::lit(
-                "NOPERM keyward proxy: scripts are refused for DB-restricted users (a script can SELECT another DB upstream); set [proxy] allow-pinned-scripts = true to accept that risk",
+                "NOPERM keyward proxy: scripts are refused for DB-restricted users (a script can SELECT another DB upstream); configure [proxy] admin-password-env for per-tenant upstream users, or set allow-pinned-scripts = true to accept that risk",
             ))
         }
         "xread" | "xreadgroup" => {
@@ -139,6 +143,15 @@ fn route(cmd: &Command, argv: &[&[u8]], client: &Client, dedicated: bool, up: &S
     }
 }
 
+/// COPY, which a tenant's upstream user may not run (ACL rules cannot
+/// restrict its `DB` argument, and a script could use it to write another
+/// DB): the proxy has checked that argument against `db=` at admission, so
+/// a client's own COPY goes as the base credentials, in a batch of its own.
+fn as_base(argv: &[&[u8]]) -> bool {
+    argv.first()
+        .is_some_and(|c| c.eq_ignore_ascii_case(b"copy"))
+}
+
 /// A place in the batch's output where an upstream reply goes.
 struct Slot {
     /// Offset in the batch's local output.
@@ -148,6 +161,10 @@ struct Slot {
     skip: usize,
     /// INFO for a DB-restricted user: keyspace lines of other DBs removed.
     filter_info: bool,
+    /// INFO that asked for the tenancy section (keyward's, made here).
+    tenancy: bool,
+    /// The reply is read and dropped (the proxy's own UNWATCH).
+    discard: bool,
 }
 
 #[derive(Default)]
@@ -156,6 +173,10 @@ struct Batch {
     slots: Vec<Slot>,
     /// (DB, RESP3) of the batch's forwarded requests.
     key: Option<(usize, bool)>,
+    /// The upstream user they go as (`None`: the base credentials).
+    tenant: Option<Arc<Tenant>>,
+    /// A tenant's COPY: sent as the base credentials (see [`as_base`]).
+    base: bool,
     dedicated: bool,
     /// A command asked for a dedicated connection.
     dedicate: bool,
@@ -166,23 +187,55 @@ struct Batch {
 /// The proxy's executor: admission already passed.
 struct Upstream<'p> {
     up: &'p Settings,
+    proxy: &'p Proxy,
     st: RefCell<Batch>,
 }
 
 impl Upstream<'_> {
+    /// The batch's upstream connection is the first forwarded request's:
+    /// (DB, RESP version, upstream user). Anything that changes one of
+    /// them ends the batch (see `Conn::run`).
+    fn bind(&self, st: &mut Batch, ctx: &Ctx<'_>, argv: &[&[u8]]) {
+        if st.key.is_none() {
+            st.key = Some((ctx.client.db, ctx.out.is_resp3()));
+            st.base = !st.dedicated && as_base(argv);
+            st.tenant = match st.base {
+                true => None,
+                false => self.proxy.tenant_for(&ctx.client.user),
+            };
+        }
+    }
+
     fn forward(&self, ctx: &Ctx<'_>, argv: &[&[u8]], skip: usize) {
         let mut st = self.st.borrow_mut();
-        st.key.get_or_insert((ctx.client.db, ctx.out.is_resp3()));
+        self.bind(&mut st, ctx, argv);
         encode(&mut st.fwd, argv);
         let pos = ctx.out.len();
         st.slots.push(Slot {
             pos,
             skip,
             filter_info: false,
+            tenancy: false,
+            discard: false,
         });
     }
 
+    /// EXEC; an aborted one (EXECABORT) also drops the WATCH held on a
+    /// dedicated connection, as Redis's EXEC does.
     fn exec(&self, ctx: &mut Ctx<'_>) -> CmdResult {
+        let r = self.exec_queued(ctx);
+        if let Err(e) = &r {
+            if self.st.borrow().dedicated && e.text().starts_with("EXECABORT") {
+                self.forward(ctx, &[b"UNWATCH"], 0);
+                if let Some(s) = self.st.borrow_mut().slots.last_mut() {
+                    s.discard = true;
+                }
+            }
+        }
+        r
+    }
+
+    fn exec_queued(&self, ctx: &mut Ctx<'_>) -> CmdResult {
         let Some(multi) = ctx.client.multi.take() else {
             return Err(Error::lit("ERR EXEC without MULTI"));
         };
@@ -193,10 +246,12 @@ impl Upstream<'_> {
         }
         let dedicated = self.st.borrow().dedicated;
         let mut args: Vec<&[u8]> = Vec::new();
+        let mut denyoom = false;
         for q in &multi.queue {
             args.clear();
             args.extend(q.iter().map(|a| &a[..]));
             let Ok(cmd) = resolve(&args) else { continue };
+            denyoom |= cmd.spec.has(flags::DENYOOM);
             let ok = match route(cmd, &args, ctx.client, dedicated, self.up) {
                 Route::Forward => true,
                 Route::Local => matches!(cmd.fullname.as_str(), "ping" | "echo"),
@@ -211,8 +266,18 @@ impl Upstream<'_> {
                 )));
             }
         }
+        // As Redis: a transaction that may add data is refused whole at
+        // a limit, never half-applied.
+        if denyoom {
+            if let Err(oom) = self.proxy.quota(ctx.srv, ctx.client.db) {
+                return Err(Error::from(format!(
+                    "EXECABORT Transaction discarded because of: {}",
+                    oom.text()
+                )));
+            }
+        }
         let mut st = self.st.borrow_mut();
-        st.key.get_or_insert((ctx.client.db, ctx.out.is_resp3()));
+        self.bind(&mut st, ctx, &[b"EXEC"]);
         encode(&mut st.fwd, &[b"MULTI"]);
         for q in &multi.queue {
             args.clear();
@@ -225,6 +290,8 @@ impl Upstream<'_> {
             pos,
             skip: multi.queue.len() + 1,
             filter_info: false,
+            tenancy: false,
+            discard: false,
         });
         Ok(Outcome::Done)
     }
@@ -260,15 +327,29 @@ impl Executor for Upstream<'_> {
                 r
             }
             Route::Forward => {
+                if cmd.spec.has(flags::DENYOOM) {
+                    self.proxy.quota(ctx.srv, ctx.client.db)?;
+                }
                 self.forward(ctx, argv, 0);
-                if ctx.client.user.is_restricted() && cmd.fullname == "info" {
+                if cmd.fullname == "info" {
+                    // No section named: Redis's default, which has ours.
+                    let tenancy = argv.len() == 1
+                        || argv[1..].iter().any(|a| {
+                            ["default", "all", "everything", "tenancy"]
+                                .iter()
+                                .any(|n| a.eq_ignore_ascii_case(n.as_bytes()))
+                        });
                     if let Some(s) = self.st.borrow_mut().slots.last_mut() {
-                        s.filter_info = true;
+                        s.filter_info = ctx.client.user.is_restricted() || tenancy;
+                        s.tenancy = tenancy;
                     }
                 }
                 Ok(Outcome::Done)
             }
             Route::Dedicate => {
+                if cmd.spec.has(flags::DENYOOM) {
+                    self.proxy.quota(ctx.srv, ctx.client.db)?;
+                }
                 self.forward(ctx, argv, 0);
                 if !dedicated {
                     self.st.borrow_mut().dedicate = true;
@@ -335,6 +416,7 @@ impl<S: Stream> Conn<S> {
         let info = client.info.clone();
         let mut fwd_store: Vec<u8> = Vec::with_capacity(READ_CHUNK);
         let mut slots_store: Vec<Slot> = Vec::with_capacity(16);
+        let tenant_users = proxy.upstream.per_tenant_users();
         loop {
             if self.rbuf.capacity() - self.rbuf.len() < READ_CHUNK / 4 {
                 self.rbuf
@@ -404,10 +486,13 @@ impl<S: Stream> Conn<S> {
             let mut delay = None;
             let exec = Upstream {
                 up: &proxy.upstream,
+                proxy,
                 st: RefCell::new(Batch {
                     fwd: std::mem::take(&mut fwd_store),
                     slots: std::mem::take(&mut slots_store),
                     key: None,
+                    tenant: None,
+                    base: false,
                     dedicated: self.dedicated.is_some(),
                     dedicate: false,
                     undedicate: false,
@@ -434,8 +519,15 @@ impl<S: Stream> Conn<S> {
                         // replies the shared one still owes: cut here.
                         if !exec.st.borrow().slots.is_empty() && !exec.st.borrow().dedicated {
                             if let Ok(cmd) = resolve(&argv) {
-                                if route(cmd, &argv, ctx.client, false, &proxy.upstream)
-                                    == Route::Dedicate
+                                // So does a tenant's COPY, which goes as
+                                // another upstream user, and what follows it.
+                                let other_user = tenant_users
+                                    && ctx.client.user.is_restricted()
+                                    && ctx.client.multi.is_none()
+                                    && as_base(&argv) != exec.st.borrow().base;
+                                if other_user
+                                    || route(cmd, &argv, ctx.client, false, &proxy.upstream)
+                                        == Route::Dedicate
                                 {
                                     pos = start;
                                     pending = true;
@@ -445,7 +537,11 @@ impl<S: Stream> Conn<S> {
                                 }
                             }
                         }
-                        let before = (ctx.client.db, ctx.out.is_resp3());
+                        let before = (
+                            ctx.client.db,
+                            ctx.out.is_resp3(),
+                            Arc::as_ptr(&ctx.client.user),
+                        );
                         let outcome = dispatch_with(&mut ctx, &argv, &exec);
                         start = end;
                         match outcome {
@@ -464,7 +560,12 @@ impl<S: Stream> Conn<S> {
                                 .error(b"ERR keyward proxy: the command could not run, retry"),
                             _ => {}
                         }
-                        let changed = before != (ctx.client.db, ctx.out.is_resp3());
+                        let changed = before
+                            != (
+                                ctx.client.db,
+                                ctx.out.is_resp3(),
+                                Arc::as_ptr(&ctx.client.user),
+                            );
                         let st = exec.st.borrow();
                         if changed || st.dedicate || st.undedicate {
                             drop(st);
@@ -532,7 +633,10 @@ impl<S: Stream> Conn<S> {
         if !st.fwd.is_empty() {
             let (db, resp3) = st.key.unwrap_or((client.db, false));
             if st.dedicate && self.dedicated.is_none() {
-                match Dedicated::open(&proxy.upstream, db, resp3, self.reply_tx.clone()).await {
+                let tenant = st.tenant.as_deref();
+                match Dedicated::open(&proxy.upstream, db, resp3, tenant, self.reply_tx.clone())
+                    .await
+                {
                     Ok(d) => self.dedicated = Some(d),
                     Err(e) => {
                         failed = Some(Bytes::from(
@@ -543,7 +647,10 @@ impl<S: Stream> Conn<S> {
             }
             if failed.is_none() {
                 if let Some(d) = &mut self.dedicated {
-                    if d.writer.write_all(&st.fwd).await.is_err() {
+                    if super::upstream::write_all(&mut d.writer, &st.fwd)
+                        .await
+                        .is_err()
+                    {
                         self.lost = true;
                         failed = Some(Bytes::from_static(LOST));
                     }
@@ -554,7 +661,10 @@ impl<S: Stream> Conn<S> {
                         frames,
                         to: self.reply_tx.clone(),
                     };
-                    if !proxy.shared_conn(db, resp3, client.id).send(req) {
+                    if !proxy
+                        .shared_conn(db, st.tenant.as_ref(), resp3, client.id)
+                        .send(req)
+                    {
                         failed = Some(Bytes::from_static(LOST));
                     }
                 }
@@ -577,9 +687,12 @@ impl<S: Stream> Conn<S> {
                     // Nothing more comes from a broken dedicated connection.
                     failed = Some(Bytes::from_static(LOST));
                 }
-                if i == slot.skip {
+                if i == slot.skip && !slot.discard {
                     if slot.filter_info {
-                        filter_info(&frame, &client.user, &mut self.wbuf);
+                        let extra = slot
+                            .tenancy
+                            .then(|| proxy.tenancy_section(srv, &client.user));
+                        filter_info(&frame, &client.user, extra.as_deref(), &mut self.wbuf);
                     } else {
                         self.wbuf.extend_from_slice(&frame);
                     }
@@ -649,8 +762,9 @@ impl<S: Stream> Conn<S> {
 }
 
 /// Appends an INFO reply without the keyspace lines (`db<N>:…`) of DBs
-/// `user` does not see; anything but a bulk or verbatim string as it is.
-fn filter_info(frame: &[u8], user: &crate::acl::User, out: &mut Vec<u8>) {
+/// `user` does not see, and with the `extra` section (keyward's tenancy)
+/// at its end; anything but a bulk or verbatim string as it is.
+fn filter_info(frame: &[u8], user: &crate::acl::User, extra: Option<&str>, out: &mut Vec<u8>) {
     let parsed = (|| {
         let kind = *frame.first()?;
         if kind != b'$' && kind != b'=' {
@@ -688,6 +802,12 @@ fn filter_info(frame: &[u8], user: &crate::acl::User, out: &mut Vec<u8>) {
         if !hidden {
             kept.extend_from_slice(line);
         }
+    }
+    if let Some(extra) = extra {
+        if !kept.is_empty() {
+            kept.extend_from_slice(b"\r\n");
+        }
+        kept.extend_from_slice(extra.as_bytes());
     }
     out.push(kind);
     out.extend_from_slice((prefix.len() + kept.len()).to_string().as_bytes());

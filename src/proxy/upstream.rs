@@ -16,12 +16,13 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use super::resp::frame_len;
+use super::stream::UpStream;
+use super::tenant::Tenant;
 use super::Settings;
 use crate::protocol::encode_command as encode;
 
@@ -59,9 +60,14 @@ impl PoolConn {
 
 /// Starts a shared connection for `db` (RESP3 if `resp3`); it connects on
 /// its first request.
-pub fn spawn_shared(up: Arc<Settings>, db: usize, resp3: bool) -> PoolConn {
+pub fn spawn_shared(
+    up: Arc<Settings>,
+    db: usize,
+    resp3: bool,
+    tenant: Option<Arc<Tenant>>,
+) -> PoolConn {
     let (tx, rx) = mpsc::unbounded_channel();
-    tokio::spawn(run_shared(up, db, resp3, rx));
+    tokio::spawn(run_shared(up, db, resp3, tenant, rx));
     PoolConn(tx)
 }
 
@@ -69,13 +75,14 @@ async fn run_shared(
     up: Arc<Settings>,
     db: usize,
     resp3: bool,
+    tenant: Option<Arc<Tenant>>,
     mut rx: mpsc::UnboundedReceiver<Request>,
 ) {
     loop {
         let Some(first) = rx.recv().await else {
             return;
         };
-        let stream = match connect(&up, db, resp3).await {
+        let stream = match connect(&up, db, resp3, tenant.as_deref()).await {
             Ok(s) => s,
             Err(e) => {
                 // Up to connect-timeout waited: the request errors (and
@@ -107,11 +114,30 @@ fn fail(req: Request, frame: &Bytes) {
 /// left and nothing is owed (true).
 async fn serve(
     up: &Settings,
-    mut stream: TcpStream,
+    stream: UpStream,
     first: Request,
     rx: &mut mpsc::UnboundedReceiver<Request>,
 ) -> bool {
-    let (mut r, mut w) = stream.split();
+    match stream {
+        // TCP's own split borrows, without tokio::io::split's lock.
+        UpStream::Plain(mut s) => {
+            let (r, w) = s.split();
+            serve_io(up, r, w, first, rx).await
+        }
+        UpStream::Tls(s) => {
+            let (r, w) = tokio::io::split(s);
+            serve_io(up, r, w, first, rx).await
+        }
+    }
+}
+
+async fn serve_io<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+    up: &Settings,
+    mut r: R,
+    mut w: W,
+    first: Request,
+    rx: &mut mpsc::UnboundedReceiver<Request>,
+) -> bool {
     // (frames still owed, to whom)
     let mut inflight: VecDeque<(usize, ReplyTx)> = VecDeque::new();
     let mut wbuf: Vec<u8> = Vec::with_capacity(16 * 1024);
@@ -136,7 +162,7 @@ async fn serve(
         if !wbuf.is_empty() {
             // Redis buffers its replies, so writing without reading
             // cannot deadlock.
-            if let Err(e) = w.write_all(&wbuf).await {
+            if let Err(e) = write_all(&mut w, &wbuf).await {
                 break format!("write: {e}");
             }
             wbuf.clear();
@@ -181,6 +207,12 @@ async fn serve(
     false
 }
 
+/// `write_all` and a flush: TLS holds written records until flushed.
+pub async fn write_all<W: AsyncWrite + Unpin>(w: &mut W, b: &[u8]) -> std::io::Result<()> {
+    w.write_all(b).await?;
+    w.flush().await
+}
+
 /// Gives every complete frame in `rbuf` to the oldest request.
 fn hand_out(rbuf: &mut BytesMut, inflight: &mut VecDeque<(usize, ReplyTx)>) -> Result<(), String> {
     loop {
@@ -205,57 +237,86 @@ fn hand_out(rbuf: &mut BytesMut, inflight: &mut VecDeque<(usize, ReplyTx)>) -> R
     }
 }
 
+/// Writes `cmds` and reads one reply frame per command; an error reply is
+/// an `Err` with its text (never the arguments: they may hold secrets).
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    cmds: &[Vec<&[u8]>],
+    what: &str,
+) -> Result<Vec<Bytes>, String> {
+    let mut req = Vec::new();
+    for c in cmds {
+        encode(&mut req, c);
+    }
+    write_all(s, &req)
+        .await
+        .map_err(|e| format!("{what}: {e}"))?;
+    let mut buf = BytesMut::with_capacity(1024);
+    let mut out = Vec::with_capacity(cmds.len());
+    while out.len() < cmds.len() {
+        match frame_len(&buf) {
+            Ok(Some(n)) => {
+                let f = buf.split_to(n).freeze();
+                if f[0] == b'-' {
+                    let line = String::from_utf8_lossy(&f[1..f.len() - 2]).into_owned();
+                    return Err(format!("{what} refused: {line}"));
+                }
+                out.push(f);
+                continue;
+            }
+            Ok(None) => {}
+            Err(_) => return Err(format!("{what}: malformed reply")),
+        }
+        let n = s
+            .read_buf(&mut buf)
+            .await
+            .map_err(|e| format!("{what}: {e}"))?;
+        if n == 0 {
+            return Err(format!("{what}: closed by upstream"));
+        }
+    }
+    Ok(out)
+}
+
 /// A new connection in `db`, handshake done: HELLO 3 for RESP3, AUTH with
-/// the upstream credentials, SELECT. Errors never include the credentials.
-pub async fn connect(up: &Settings, db: usize, resp3: bool) -> Result<TcpStream, String> {
+/// the upstream credentials, SELECT, then for a `tenant` AUTH as its
+/// upstream user (which cannot SELECT), provisioning it first if the
+/// upstream does not know it. Errors never include credentials.
+pub async fn connect(
+    up: &Settings,
+    db: usize,
+    resp3: bool,
+    tenant: Option<&Tenant>,
+) -> Result<UpStream, String> {
     let t = &up.target;
     let attempt = async {
-        let mut s = TcpStream::connect(&t.addr)
-            .await
-            .map_err(|e| format!("connect {}: {e}", t.addr))?;
-        let _ = s.set_nodelay(true);
-        let mut req = Vec::new();
-        let mut frames = 0;
+        let mut s = UpStream::connect(&t.addr, up.tls.as_ref()).await?;
         let user = t.user.as_deref().unwrap_or("default").as_bytes();
+        let dbs = db.to_string();
+        let mut cmds: Vec<Vec<&[u8]>> = Vec::new();
         match (&t.password, resp3) {
-            (Some(p), true) => encode(
-                &mut req,
-                &[&b"HELLO"[..], b"3", b"AUTH", user, p.as_bytes()],
-            ),
-            (None, true) => encode(&mut req, &[&b"HELLO"[..], b"3"]),
-            (Some(p), false) => encode(&mut req, &[&b"AUTH"[..], user, p.as_bytes()]),
-            (None, false) => frames -= 1,
+            (Some(p), true) => cmds.push(vec![b"HELLO", b"3", b"AUTH", user, p.as_bytes()]),
+            (None, true) => cmds.push(vec![b"HELLO", b"3"]),
+            (Some(p), false) => cmds.push(vec![b"AUTH", user, p.as_bytes()]),
+            (None, false) => {}
         }
-        frames += 1;
         if db != 0 {
-            encode(&mut req, &[&b"SELECT"[..], db.to_string().as_bytes()]);
-            frames += 1;
+            cmds.push(vec![b"SELECT", dbs.as_bytes()]);
         }
-        s.write_all(&req)
-            .await
-            .map_err(|e| format!("handshake: {e}"))?;
-        let mut buf = BytesMut::with_capacity(1024);
-        let mut seen = 0;
-        while seen < frames {
-            match frame_len(&buf) {
-                Ok(Some(n)) => {
-                    let f = buf.split_to(n);
-                    if f[0] == b'-' {
-                        let line = String::from_utf8_lossy(&f[1..f.len() - 2]).into_owned();
-                        return Err(format!("handshake refused: {line}"));
-                    }
-                    seen += 1;
-                    continue;
+        if !cmds.is_empty() {
+            exchange(&mut s, &cmds, "handshake").await?;
+        }
+        if let Some(tenant) = tenant {
+            let auth: Vec<&[u8]> =
+                vec![b"AUTH", tenant.user.as_bytes(), tenant.secret().as_bytes()];
+            match exchange(&mut s, std::slice::from_ref(&auth), "tenant AUTH").await {
+                Ok(_) => {}
+                // Not (or no longer) known upstream: create it, once.
+                Err(e) if e.contains("WRONGPASS") => {
+                    provision(up, tenant).await?;
+                    exchange(&mut s, std::slice::from_ref(&auth), "tenant AUTH").await?;
                 }
-                Ok(None) => {}
-                Err(_) => return Err("handshake: malformed reply".to_string()),
-            }
-            let n = s
-                .read_buf(&mut buf)
-                .await
-                .map_err(|e| format!("handshake: {e}"))?;
-            if n == 0 {
-                return Err("handshake: closed by upstream".to_string());
+                Err(e) => return Err(e),
             }
         }
         Ok(s)
@@ -266,10 +327,33 @@ pub async fn connect(up: &Settings, db: usize, resp3: bool) -> Result<TcpStream,
     }
 }
 
+/// Creates (or resets) `tenant`'s upstream user with the admin
+/// credentials; Valkey ≥ 9.1 also gets its `db=` rule.
+pub async fn provision(up: &Settings, tenant: &Tenant) -> Result<(), String> {
+    let Some((admin, password)) = &up.admin else {
+        return Err(format!(
+            "upstream user {} is unknown and no admin credentials are configured",
+            tenant.user
+        ));
+    };
+    let mut s = UpStream::connect(&up.target.addr, up.tls.as_ref()).await?;
+    let auth: Vec<&[u8]> = vec![b"AUTH", admin.as_bytes(), password.as_bytes()];
+    let info: Vec<&[u8]> = vec![b"INFO", b"server"];
+    let replies = exchange(&mut s, &[auth, info], "admin AUTH").await?;
+    let text = String::from_utf8_lossy(&replies[1]);
+    let args = tenant.setuser(super::tenant::valkey_has_db_rule(&text));
+    let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+    exchange(&mut s, &[argv], "ACL SETUSER")
+        .await
+        .map_err(|e| e.replace(tenant.secret(), "***"))?;
+    debug!(user = %tenant.user, "upstream tenant user provisioned");
+    Ok(())
+}
+
 /// A dedicated connection: the client writes through `writer`; a task
 /// relays every frame to its reply channel. Dropping it closes the socket.
 pub struct Dedicated {
-    pub writer: tokio::net::tcp::OwnedWriteHalf,
+    pub writer: tokio::io::WriteHalf<UpStream>,
     pub db: usize,
     reader: tokio::task::JoinHandle<()>,
 }
@@ -285,10 +369,11 @@ impl Dedicated {
         up: &Settings,
         db: usize,
         resp3: bool,
+        tenant: Option<&Tenant>,
         to: ReplyTx,
     ) -> Result<Dedicated, String> {
-        let s = connect(up, db, resp3).await?;
-        let (mut r, writer) = s.into_split();
+        let s = connect(up, db, resp3, tenant).await?;
+        let (mut r, writer) = tokio::io::split(s);
         let reader = tokio::spawn(async move {
             let mut buf = BytesMut::with_capacity(16 * 1024);
             loop {

@@ -474,9 +474,12 @@ impl ServerBuilder {
                     "proxy mode keeps no data: persistence must be off".into(),
                 ))
             }
-            Some(_) => Some(Arc::new(
-                crate::proxy::Proxy::new(&config.proxy).map_err(StartError::Proxy)?,
-            )),
+            Some(_) => {
+                crate::proxy::quota::check_config(&config).map_err(StartError::Proxy)?;
+                Some(Arc::new(
+                    crate::proxy::Proxy::new(&config.proxy).map_err(StartError::Proxy)?,
+                ))
+            }
             None => None,
         };
         if let Some(p) = &proxy {
@@ -548,6 +551,9 @@ impl ServerBuilder {
         };
         let metrics_addr = metrics_listener.as_ref().and_then(|l| l.local_addr().ok());
         let shared = Shared::new(config, self.fs);
+        if let Some(p) = &proxy {
+            p.start(&shared);
+        }
         shared.tls.install(tls_config);
         shared.config_changed();
         // Clients that connect while the dataset loads get -LOADING.
