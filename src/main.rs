@@ -21,6 +21,7 @@ Options use redis-server's names, e.g.:
 Unsupported redis-server options are logged and ignored.
 
   keyward --ping [--host H] [--port N | --unixsocket PATH] [--user U] [--pass P]
+               [--tls --cacert FILE [--cert FILE --key FILE] [--sni NAME]]
       health check: exit 0 on PONG, 1 otherwise ($PORT, $REDIS_PASSWORD)
   keyward --check-config FILE [--option value ...]
       validate a configuration and print its databases and users";

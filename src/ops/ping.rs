@@ -7,7 +7,9 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::time::Duration;
 
 const USAGE: &str = "Usage: keyward --ping [--host H] [--port N | --unixsocket PATH] [--user U] [--pass P] [--timeout SECONDS]
-  The port defaults to $PORT, else 6379; the password to $REDIS_PASSWORD (no AUTH without one).";
+                      [--tls --cacert FILE | --cacertdir DIR [--cert FILE --key FILE] [--sni NAME]]
+  The port defaults to $PORT, else 6379; the password to $REDIS_PASSWORD (no AUTH without one).
+  --tls speaks TLS to a tls-port, verifying the server against the CA (redis-cli's flags).";
 
 /// What to reach and how.
 #[derive(Debug, PartialEq, Eq)]
@@ -18,6 +20,19 @@ pub struct Target {
     pub user: Option<String>,
     pub pass: Option<String>,
     pub timeout: Duration,
+    /// `--tls`: TLS over TCP (not with `--unixsocket`).
+    pub tls: Option<TlsTarget>,
+}
+
+/// redis-cli's TLS flags.
+#[derive(Debug, PartialEq, Eq, Default)]
+pub struct TlsTarget {
+    pub cacert: String,
+    pub cacertdir: String,
+    pub cert: String,
+    pub key: String,
+    /// The name the certificate must carry; the host by default.
+    pub sni: Option<String>,
 }
 
 /// Parses the words after `--ping`; `env` reads the environment.
@@ -29,7 +44,10 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Ta
         user: None,
         pass: env("REDIS_PASSWORD").filter(|p| !p.is_empty()),
         timeout: Duration::from_secs(5),
+        tls: None,
     };
+    let mut tls = TlsTarget::default();
+    let mut tls_flags = false;
     if let Some(p) = env("PORT").filter(|p| !p.is_empty()) {
         t.port = p.parse().map_err(|_| format!("PORT={p} is not a port"))?;
     }
@@ -58,8 +76,22 @@ pub fn parse(args: &[String], env: impl Fn(&str) -> Option<String>) -> Result<Ta
                     .ok_or_else(|| format!("--timeout {v}: not a number of seconds"))?;
                 t.timeout = Duration::from_secs_f64(s);
             }
+            "--tls" => t.tls = Some(TlsTarget::default()),
+            "--cacert" => (tls.cacert, tls_flags) = (value()?, true),
+            "--cacertdir" => (tls.cacertdir, tls_flags) = (value()?, true),
+            "--cert" => (tls.cert, tls_flags) = (value()?, true),
+            "--key" => (tls.key, tls_flags) = (value()?, true),
+            "--sni" => (tls.sni, tls_flags) = (Some(value()?), true),
             other => return Err(format!("unknown option {other}\n{USAGE}")),
         }
+    }
+    match (&t.tls, tls_flags) {
+        (Some(_), _) if t.unixsocket.is_some() => {
+            return Err(format!("--tls is for TCP, not --unixsocket\n{USAGE}"))
+        }
+        (Some(_), _) => t.tls = Some(tls),
+        (None, true) => return Err(format!("TLS flags need --tls\n{USAGE}")),
+        (None, false) => {}
     }
     Ok(t)
 }
@@ -93,7 +125,10 @@ pub fn ping(t: &Target) -> Result<(), String> {
                             .map_err(|e| e.to_string())?;
                         s.set_write_timeout(Some(t.timeout))
                             .map_err(|e| e.to_string())?;
-                        return talk(s, t);
+                        return match &t.tls {
+                            None => talk(s, t),
+                            Some(tls) => talk(tls_stream(s, tls, &t.host)?, t),
+                        };
                     }
                     Err(e) => last = format!("cannot connect to {a}: {e}"),
                 }
@@ -101,6 +136,24 @@ pub fn ping(t: &Target) -> Result<(), String> {
             Err(last)
         }
     }
+}
+
+/// The client side of a TLS connection over `tcp`, verifying the server's
+/// certificate for `--sni` (else the host) against the CA.
+fn tls_stream(
+    tcp: std::net::TcpStream,
+    tls: &TlsTarget,
+    host: &str,
+) -> Result<rustls::StreamOwned<rustls::ClientConnection, std::net::TcpStream>, String> {
+    if tls.cacert.is_empty() && tls.cacertdir.is_empty() {
+        return Err("--tls needs --cacert FILE or --cacertdir DIR to verify the server (the system's bundle is usually /etc/ssl/certs/ca-certificates.crt)".into());
+    }
+    let config = crate::tls::client_config(&tls.cacert, &tls.cacertdir, &tls.cert, &tls.key)?;
+    let name = tls.sni.as_deref().unwrap_or(host);
+    let name = rustls::pki_types::ServerName::try_from(name.to_string())
+        .map_err(|e| format!("--sni {name}: {e}"))?;
+    let conn = rustls::ClientConnection::new(config, name).map_err(|e| format!("TLS: {e}"))?;
+    Ok(rustls::StreamOwned::new(conn, tcp))
 }
 
 fn talk<S: Read + Write>(stream: S, t: &Target) -> Result<(), String> {
@@ -190,5 +243,18 @@ mod tests {
         assert!(parse(&words("--port x"), |_| None).is_err());
         assert!(parse(&words("--bogus"), |_| None).is_err());
         assert!(parse(&[], |k| (k == "PORT").then(|| "x".into())).is_err());
+    }
+
+    #[test]
+    fn tls_flags_need_tls_and_tcp() {
+        let t = parse(&words("--tls --cacert ca.pem --sni example"), |_| None).expect("parses");
+        let tls = t.tls.expect("tls");
+        assert_eq!(
+            (tls.cacert.as_str(), tls.sni.as_deref()),
+            ("ca.pem", Some("example"))
+        );
+        assert!(parse(&words("--cacert ca.pem"), |_| None).is_err());
+        assert!(parse(&words("--tls --unixsocket /s"), |_| None).is_err());
+        assert_eq!(parse(&[], |_| None).expect("parses").tls, None);
     }
 }

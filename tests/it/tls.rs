@@ -653,3 +653,58 @@ async fn ca_cert_dir_and_session_caching() {
     );
     h.shutdown().await;
 }
+
+/// `keyward --ping --tls` (a container health check on a TLS-only
+/// server): PONG with the CA and a client certificate; refused without
+/// the certificate the server requires, against another CA, and with TLS
+/// flags but no `--tls`.
+#[tokio::test]
+async fn keyward_ping_over_tls() {
+    let pki = Pki::new("ping");
+    let server = pki.issue("server", "server", 1, true);
+    let client = pki.issue("client", "client", 2, false);
+    let other = Pki::new("ping-other");
+    let h = start(&pki, &server, false, |_| {}).await;
+    let port = h.tls_addrs()[0].port().to_string();
+    let run = |args: Vec<String>| async move {
+        tokio::task::spawn_blocking(move || {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_keyward"))
+                .arg("--ping")
+                .args(&args)
+                .env_remove("PORT")
+                .env_remove("REDIS_PASSWORD")
+                .output()
+                .expect("the binary runs");
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        })
+        .await
+        .expect("joins")
+    };
+    let base = |ca: String| -> Vec<String> {
+        ["--port", &port, "--timeout", "5", "--tls", "--cacert", &ca]
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    };
+    let mut with_cert = base(pki.ca_file());
+    with_cert.extend(["--cert".into(), path(&client.cert)]);
+    with_cert.extend(["--key".into(), path(&client.key)]);
+    let (code, out, err) = run(with_cert.clone()).await;
+    assert_eq!((code, out.as_str()), (Some(0), "PONG\n"), "{err}");
+    let (code, _, err) = run(base(pki.ca_file())).await;
+    assert_eq!(code, Some(1), "no client certificate: {err}");
+    let mut wrong_ca = with_cert.clone();
+    wrong_ca[6] = other.ca_file();
+    let (code, _, err) = run(wrong_ca).await;
+    assert_eq!(code, Some(1), "another CA: {err}");
+    assert!(err.contains("certificate"), "{err}");
+    let no_tls: Vec<String> = with_cert.into_iter().filter(|a| a != "--tls").collect();
+    let (code, _, err) = run(no_tls).await;
+    assert_eq!(code, Some(1));
+    assert!(err.contains("TLS flags need --tls"), "{err}");
+    h.shutdown().await;
+}
