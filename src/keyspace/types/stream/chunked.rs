@@ -17,9 +17,11 @@
 //! the leaf on each acknowledgement. An insert past the end of a full leaf
 //! starts a new leaf instead of splitting it, and a full leaf splits where
 //! the insert goes, so ascending inserts (new deliveries, at the end of the
-//! group PEL or inside the consumers' PEL set) leave full leaves; a leaf that falls under [`LEAF_MIN`] is
-//! merged with a neighbour when both fit in one, so the index stays within
-//! a small factor of `len / LEAF_MAX` whatever the removal pattern.
+//! group PEL or inside the consumers' PEL set) leave full leaves; a leaf
+//! that falls under [`LEAF_MIN`] is merged with a neighbour when both fit
+//! in one, so the index stays within a small factor of `len / LEAF_MAX`
+//! whatever the removal pattern. Lookups check the first and last leaves
+//! before searching the index: queues work at the ends.
 
 use std::borrow::Borrow;
 use std::collections::btree_map;
@@ -84,15 +86,41 @@ impl<K: Ord + Clone, V: Clone> ChunkMap<K, V> {
         self.leaves.len() * (std::mem::size_of::<K>() + std::mem::size_of::<usize>() + 8)
     }
 
+    /// Which leaf would hold `k`: the ends are checked first, because a
+    /// queue works there (deliveries append to the last leaf, the oldest
+    /// entries are acknowledged from the first), and a `BTreeMap` range
+    /// search costs several times a look at its first or last slot.
+    fn place<Q>(&self, k: &Q) -> Option<Place>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        place(&self.leaves, k)
+    }
+
     /// The leaf (and its fence) that holds `k` if anything does.
     fn leaf_of<Q>(&self, k: &Q) -> Option<(&K, &Leaf<K, V>)>
     where
         K: Borrow<Q>,
         Q: Ord + ?Sized,
     {
-        self.leaves
-            .range::<Q, _>((Unbounded, Included(k)))
-            .next_back()
+        match self.place(k)? {
+            Place::Last => self.leaves.last_key_value(),
+            Place::First => self.leaves.first_key_value(),
+            Place::Inner => self
+                .leaves
+                .range::<Q, _>((Unbounded, Included(k)))
+                .next_back(),
+        }
+    }
+
+    /// As [`ChunkMap::leaf_of`], to change (the caller copies it if shared).
+    fn leaf_mut<Q>(&mut self, k: &Q) -> Option<&mut Leaf<K, V>>
+    where
+        K: Borrow<Q>,
+        Q: Ord + ?Sized,
+    {
+        leaf_mut(&mut self.leaves, k)
     }
 
     pub fn get<Q>(&self, k: &Q) -> Option<&V>
@@ -129,10 +157,7 @@ impl<K: Ord + Clone, V: Clone> ChunkMap<K, V> {
         K: Borrow<Q>,
         Q: Ord + ?Sized,
     {
-        let (_, leaf) = self
-            .leaves
-            .range_mut::<Q, _>((Unbounded, Included(k)))
-            .next_back()?;
+        let leaf = self.leaf_mut(k)?;
         let i = leaf.binary_search_by(|(x, _)| x.borrow().cmp(k)).ok()?;
         Some(&mut Arc::make_mut(leaf)[i].1)
     }
@@ -150,11 +175,7 @@ impl<K: Ord + Clone, V: Clone> ChunkMap<K, V> {
             let (_, leaf) = self.leaves.pop_first().expect("not empty");
             self.leaves.insert(k.clone(), leaf);
         }
-        let (fence, leaf) = self
-            .leaves
-            .range_mut((Unbounded, Included(&k)))
-            .next_back()
-            .expect("k is at or above the first fence");
+        let leaf = leaf_mut(&mut self.leaves, &k).expect("k is at or above the first fence");
         let at = match leaf.binary_search_by(|(x, _)| x.cmp(&k)) {
             Ok(i) => return Some(std::mem::replace(&mut Arc::make_mut(leaf)[i].1, v)),
             Err(i) => i,
@@ -171,7 +192,6 @@ impl<K: Ord + Clone, V: Clone> ChunkMap<K, V> {
                 .insert(k.clone(), Arc::new(VecDeque::from([(k, v)])));
             return None;
         }
-        let fence = fence.clone();
         let l = Arc::make_mut(leaf);
         // Split where the key goes (within bounds): ascending inserts into
         // the middle of the map (a consumer's PEL that others' follow) then
@@ -183,7 +203,6 @@ impl<K: Ord + Clone, V: Clone> ChunkMap<K, V> {
             right.insert(at - l.len(), (k, v));
         }
         let right_fence = right[0].0.clone();
-        debug_assert!(right_fence > fence);
         self.leaves.insert(right_fence, Arc::new(right));
         None
     }
@@ -194,19 +213,25 @@ impl<K: Ord + Clone, V: Clone> ChunkMap<K, V> {
         K: Borrow<Q>,
         Q: Ord + ?Sized,
     {
-        let (fence, leaf) = self
-            .leaves
-            .range_mut::<Q, _>((Unbounded, Included(k)))
-            .next_back()?;
+        let leaf = leaf_mut(&mut self.leaves, k)?;
         let i = leaf.binary_search_by(|(x, _)| x.borrow().cmp(k)).ok()?;
         let l = Arc::make_mut(leaf);
         let (_, v) = l.remove(i).expect("found above");
-        self.len -= 1;
         let left = l.len();
-        if left >= LEAF_MIN {
+        self.len -= 1;
+        // A merge is tried when the leaf falls under the minimum, not at
+        // every removal after (a queue drains its first leaf one by one).
+        if left != 0 && left != LEAF_MIN - 1 {
             return Some(v);
         }
-        let fence = fence.clone();
+        // The leaf's fence still places `k` in it (a range search if the
+        // first leaf just lost its greatest key).
+        let fence = self
+            .leaves
+            .range::<Q, _>((Unbounded, Included(k)))
+            .next_back()
+            .map(|(f, _)| f.clone())
+            .expect("the leaf k was in");
         if left == 0 {
             self.leaves.remove::<K>(&fence);
         } else {
@@ -300,6 +325,54 @@ impl<K: Ord + Clone, V: Clone> ChunkMap<K, V> {
         }
         assert_eq!(n, self.len);
     }
+}
+
+/// [`ChunkMap::place`] on the index alone (so a caller can hold a leaf
+/// and the count apart).
+fn place<K, V, Q>(leaves: &BTreeMap<K, Leaf<K, V>>, k: &Q) -> Option<Place>
+where
+    K: Borrow<Q> + Ord,
+    Q: Ord + ?Sized,
+{
+    let (last, _) = leaves.last_key_value()?;
+    if last.borrow() <= k {
+        return Some(Place::Last);
+    }
+    let (first, leaf) = leaves.first_key_value()?;
+    if k < first.borrow() {
+        return None;
+    }
+    // At or below the first leaf's greatest key: below the next fence.
+    if leaf.back().is_some_and(|(x, _)| k <= x.borrow()) {
+        return Some(Place::First);
+    }
+    Some(Place::Inner)
+}
+
+/// [`ChunkMap::leaf_mut`] on the index alone.
+fn leaf_mut<'a, K, V, Q>(
+    leaves: &'a mut BTreeMap<K, Leaf<K, V>>,
+    k: &Q,
+) -> Option<&'a mut Leaf<K, V>>
+where
+    K: Borrow<Q> + Ord,
+    Q: Ord + ?Sized,
+{
+    match place(leaves, k)? {
+        Place::Last => leaves.values_mut().next_back(),
+        Place::First => leaves.values_mut().next(),
+        Place::Inner => leaves
+            .range_mut::<Q, _>((Unbounded, Included(k)))
+            .next_back()
+            .map(|(_, l)| l),
+    }
+}
+
+/// Where [`ChunkMap::place`] found a key's leaf.
+enum Place {
+    First,
+    Last,
+    Inner,
 }
 
 /// A leaf's items, moved out when no clone shares it, copied otherwise.
