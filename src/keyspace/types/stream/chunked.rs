@@ -22,6 +22,14 @@
 //! in one, so the index stays within a small factor of `len / LEAF_MAX`
 //! whatever the removal pattern. Lookups check the first and last leaves
 //! before searching the index: queues work at the ends.
+//!
+//! Cost, callgrind on `benches/dispatch.rs` `streams/xadd_xreadgroup_xack_pel100k`
+//! (instructions per XADD + XREADGROUP + XACK cycle, 100k entries pending):
+//! 36,975 with B-trees, 39,731 with range searches for every lookup,
+//! 37,265 with the end checks (XACK 2,663 → 2,662, XREADGROUP 28,605 →
+//! 28,958). A snapshot of a stream whose group has 100k entries pending
+//! copies ~73 KB under the lock instead of the whole group state (~9 MB
+//! as accounted): `snapshot::tests::stream_groups_are_shared_with_the_snapshot`.
 
 use std::borrow::Borrow;
 use std::collections::btree_map;
