@@ -134,6 +134,51 @@ fn collections(c: &mut Criterion) {
     g.finish();
 }
 
+/// A stream work queue as consumer groups use it: XADD a job, XREADGROUP
+/// it (`>`, COUNT 1), XACK it, with 100k older entries pending in the
+/// group (a backlog of unacknowledged jobs), so the PEL operations work on
+/// a large PEL. Ids are explicit so every iteration does the same work.
+fn streams(c: &mut Criterion) {
+    let mut h = Harness::new(Config::default());
+    h.call(&[b"XGROUP", b"CREATE", b"jobs", b"g", b"$", b"MKSTREAM"]);
+    const BACKLOG: u64 = 100_000;
+    for i in 1..=BACKLOG {
+        let id = format!("{i}-0");
+        h.call(&[b"XADD", b"jobs", id.as_bytes(), b"job", b"payload"]);
+    }
+    h.call(&[
+        b"XREADGROUP",
+        b"GROUP",
+        b"g",
+        b"backlog",
+        b"STREAMS",
+        b"jobs",
+        b">",
+    ]);
+    let mut g = c.benchmark_group("streams");
+    let mut i = BACKLOG;
+    g.bench_function("xadd_xreadgroup_xack_pel100k", |b| {
+        b.iter(|| {
+            i += 1;
+            let id = format!("{i}-0");
+            h.call(&[b"XADD", b"jobs", id.as_bytes(), b"job", b"payload"]);
+            h.call(&[
+                b"XREADGROUP",
+                b"GROUP",
+                b"g",
+                b"worker",
+                b"COUNT",
+                b"1",
+                b"STREAMS",
+                b"jobs",
+                b">",
+            ]);
+            black_box(h.call(&[b"XACK", b"jobs", b"g", id.as_bytes()]).len())
+        })
+    });
+    g.finish();
+}
+
 /// GET/SET as the default user in a DB without limits (the quota gate is
 /// one load and a branch), as a DB-pinned user with key patterns, and as
 /// that user in a DB with every quota configured, none close to
@@ -200,5 +245,5 @@ fn tenancy(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, strings, collections, tenancy);
+criterion_group!(benches, strings, collections, streams, tenancy);
 criterion_main!(benches);

@@ -381,7 +381,7 @@ impl<'a> GroupLog<'a> {
     }
 
     fn delivered(&mut self, g: &crate::keyspace::types::stream::ConsumerGroup, id: StreamId) {
-        let Some(n) = g.pel.get(&id).filter(|_| self.on) else {
+        let Some(n) = g.pel().get(&id).filter(|_| self.on) else {
             return;
         };
         let mut b = [0u8; 48];
@@ -389,7 +389,7 @@ impl<'a> GroupLog<'a> {
             b"XCLAIM",
             self.key,
             self.group,
-            &n.consumer,
+            n.consumer(),
             b"0",
             id.format(&mut b),
             b"TIME",
@@ -1130,9 +1130,8 @@ fn xreadgroup_serve(
                     let start = after.incr().unwrap_or(StreamId::MAX);
                     let ids: Vec<StreamId> = g
                         .group()
-                        .consumers
-                        .get(consumer)
-                        .map(|c| c.pel.range(start..).take(limit).copied().collect())
+                        .consumer(consumer)
+                        .map(|c| g.group().consumer_pel(c, start).take(limit).collect())
                         .unwrap_or_default();
                     body.array(ids.len());
                     for id in ids {
@@ -1259,21 +1258,21 @@ fn xpending(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     };
     let Some((start, end, count, consumer)) = range else {
         out.array(4);
-        out.int(g.pel.len() as i64);
-        match (g.pel.keys().next(), g.pel.keys().next_back()) {
-            (Some(&first), Some(&last)) => {
+        out.int(g.pel().len() as i64);
+        match (g.pel().first_key_value(), g.pel().last_key_value()) {
+            (Some((&first, _)), Some((&last, _))) => {
                 reply_id(out, first);
                 reply_id(out, last);
                 let busy: Vec<_> = g
-                    .consumers
+                    .consumers()
                     .iter()
-                    .filter(|(_, c)| !c.pel.is_empty())
+                    .filter(|(_, c)| c.pending() != 0)
                     .collect();
                 out.array(busy.len());
                 for (name, c) in busy {
                     out.array(2);
                     out.bulk(name);
-                    out.bulk_int(c.pel.len() as i64);
+                    out.bulk_int(c.pending() as i64);
                 }
             }
             _ => {
@@ -1285,15 +1284,23 @@ fn xpending(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         return Ok(Outcome::Done);
     };
     let ids: Vec<StreamId> = match consumer {
-        Some(name) => match g.consumers.get(name) {
+        Some(name) => match g.consumer(name) {
             None => {
                 out.array(0);
                 return Ok(Outcome::Done);
             }
-            Some(c) if start <= end => c.pel.range(start..=end).copied().collect(),
+            Some(c) if start <= end => g
+                .consumer_pel(c, start)
+                .take_while(|&id| id <= end)
+                .collect(),
             Some(_) => Vec::new(),
         },
-        None if start <= end => g.pel.range(start..=end).map(|(id, _)| *id).collect(),
+        None if start <= end => g
+            .pel()
+            .range_from(&start)
+            .take_while(|(&id, _)| id <= end)
+            .map(|(id, _)| *id)
+            .collect(),
         None => Vec::new(),
     };
     let mut rows = Vec::new();
@@ -1301,7 +1308,7 @@ fn xpending(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         if rows.len() >= count {
             break;
         }
-        let Some(n) = g.pel.get(&id) else { continue };
+        let Some(n) = g.pel().get(&id) else { continue };
         if minidle != 0 && now - n.delivery_time < minidle {
             continue;
         }
@@ -1311,7 +1318,7 @@ fn xpending(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     for (id, n) in rows {
         out.array(4);
         reply_id(out, id);
-        out.bulk(&n.consumer);
+        out.bulk(n.consumer());
         out.int((now - n.delivery_time).max(0));
         out.int(n.delivery_count as i64);
     }
@@ -1391,7 +1398,7 @@ fn xclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
         let mut have_consumer = false;
         for &id in &ids {
-            let pending = g.group().pel.get(&id).map(|n| n.delivery_time);
+            let pending = g.group().pel().get(&id).map(|n| n.delivery_time);
             let Some(lp) = view.entries.get(id) else {
                 if pending.is_some() {
                     g.ack(id);
@@ -1491,7 +1498,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         while attempts > 0 && left > 0 {
             attempts -= 1;
             let Some(from) = cur else { break };
-            let Some((&id, nack)) = g.group().pel.range(from..).next() else {
+            let Some((&id, nack)) = g.group().pel().range_from(&from).next() else {
                 cur = None;
                 break;
             };
@@ -1537,7 +1544,7 @@ fn xautoclaim(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             left -= 1;
         }
         if let Some(from) = cur {
-            if let Some((&id, _)) = g.group().pel.range(from..).next() {
+            if let Some((&id, _)) = g.group().pel().range_from(&from).next() {
                 cursor = id;
             }
         }
@@ -1778,13 +1785,13 @@ fn xinfo(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         let Some(g) = s.group(argv[3]) else {
             return Err(nogroup_for_key(argv[3], key));
         };
-        out.array(g.consumers.len());
-        for (name, c) in &g.consumers {
+        out.array(g.consumers().len());
+        for (name, c) in g.consumers().iter() {
             out.map(4);
             out.bulk(b"name");
             out.bulk(name);
             out.bulk(b"pending");
-            out.int(c.pel.len() as i64);
+            out.int(c.pending() as i64);
             out.bulk(b"idle");
             out.int((now - c.seen_time).max(0));
             out.bulk(b"inactive");
@@ -1801,9 +1808,9 @@ fn xinfo(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
             out.bulk(b"name");
             out.bulk(name);
             out.bulk(b"consumers");
-            out.int(g.consumers.len() as i64);
+            out.int(g.consumers().len() as i64);
             out.bulk(b"pending");
-            out.int(g.pel.len() as i64);
+            out.int(g.pel().len() as i64);
             out.bulk(b"last-delivered-id");
             reply_id(out, g.last_id);
             out.bulk(b"entries-read");
@@ -1903,20 +1910,20 @@ fn xinfo_stream(
             None => out.null(),
         }
         out.bulk(b"pel-count");
-        out.int(g.pel.len() as i64);
+        out.int(g.pel().len() as i64);
         out.bulk(b"pending");
-        let n = g.pel.len().min(limit);
+        let n = g.pel().len().min(limit);
         out.array(n);
-        for (id, nack) in g.pel.iter().take(n) {
+        for (id, nack) in g.pel().iter().take(n) {
             out.array(4);
             reply_id(out, *id);
-            out.bulk(&nack.consumer);
+            out.bulk(nack.consumer());
             out.int(nack.delivery_time);
             out.int(nack.delivery_count as i64);
         }
         out.bulk(b"consumers");
-        out.array(g.consumers.len());
-        for (cname, c) in &g.consumers {
+        out.array(g.consumers().len());
+        for (cname, c) in g.consumers().iter() {
             out.map(5);
             out.bulk(b"name");
             out.bulk(cname);
@@ -1925,17 +1932,17 @@ fn xinfo_stream(
             out.bulk(b"active-time");
             out.int(c.active_time);
             out.bulk(b"pel-count");
-            out.int(c.pel.len() as i64);
+            out.int(c.pending() as i64);
             out.bulk(b"pending");
-            let n = c.pel.len().min(limit);
+            let n = c.pending().min(limit);
             out.array(n);
-            for id in c.pel.iter().take(n) {
+            for id in g.consumer_pel(c, StreamId::ZERO).take(n) {
                 let (t, cnt) = g
-                    .pel
-                    .get(id)
+                    .pel()
+                    .get(&id)
                     .map_or((0, 0), |n| (n.delivery_time, n.delivery_count));
                 out.array(3);
-                reply_id(out, *id);
+                reply_id(out, id);
                 out.int(t);
                 out.int(cnt as i64);
             }

@@ -46,9 +46,10 @@
 //! walk has not reached wait for their turn (each DB's records stay
 //! contiguous), and the chunks they share stay alive until encoded: the
 //! peak ([`SnapshotStats::peak_queued_bytes`], counted at full size) is
-//! what writers changed in the DBs ahead of the walk. Known limits: a
-//! stream's consumer groups (PELs) are copied whole, and small encodings
-//! are copied (they are bounded by the `*-max-listpack-*` thresholds).
+//! what writers changed in the DBs ahead of the walk. A stream's consumer
+//! groups are shared the same way (their PELs and consumers live in leaves
+//! of 128 items, `stream::chunked`). Known limit: small encodings are
+//! copied (they are bounded by the `*-max-listpack-*` thresholds).
 //! LRU/LFU clocks are read at hand-over, not at the cut (the encoder gets
 //! the DB's policy, so an RDB keeps IDLE/FREQ as SAVE writes them);
 //! expired-but-present keys are emitted (the encoder or loader drops them,
@@ -700,7 +701,39 @@ mod tests {
                     }
                     b
                 });
-                canon_text(exp, "stream", entries)
+                // Consumer groups after the entries, as the RDB has them.
+                let groups = x.groups().iter().map(|(name, g)| {
+                    let mut b = format!(
+                        "group {} {:?} {}:",
+                        String::from_utf8_lossy(name),
+                        g.last_id,
+                        g.entries_read
+                    );
+                    for (id, n) in g.pel().iter() {
+                        b += &format!(
+                            " {}-{}/{}/{}/{}",
+                            id.ms,
+                            id.seq,
+                            String::from_utf8_lossy(n.consumer()),
+                            n.delivery_time,
+                            n.delivery_count
+                        );
+                    }
+                    for (cname, c) in g.consumers().iter() {
+                        b += &format!(
+                            " consumer {} {} {} {}:",
+                            String::from_utf8_lossy(cname),
+                            c.seen_time,
+                            c.active_time,
+                            c.pending()
+                        );
+                        for id in g.consumer_pel(c, StreamId::ZERO) {
+                            b += &format!(" {}-{}", id.ms, id.seq);
+                        }
+                    }
+                    b.into_bytes()
+                });
+                canon_text(exp, "stream", entries.chain(groups))
             }
         }
     }
@@ -1098,6 +1131,119 @@ mod tests {
                 assert_eq!(z.score(b"member-9"), None);
                 assert_eq!(z.len(), N);
             }
+        });
+    }
+
+    /// A stream's consumer groups are shared with the snapshot as its
+    /// entries are: with 100k entries pending in a group, XACK, XCLAIM,
+    /// XREADGROUP (new and history) and XGROUP DELCONSUMER during the
+    /// snapshot copy the leaves they touch, the hand-over copies the
+    /// leaves' indexes, and the output is still the cut.
+    #[test]
+    fn stream_groups_are_shared_with_the_snapshot() {
+        use crate::keyspace::types::stream::{StreamId, StreamValue};
+        let ks = Keyspace::new(1);
+        let t = Thresholds::default();
+        const N: u64 = 100_000;
+        let id = |ms: u64| StreamId { ms, seq: 0 };
+        let mut stream = StreamValue::new(&t);
+        for i in 1..=N {
+            stream.append(id(i), &[b"job", b"payload"], Default::default());
+        }
+        let before = stream.mem_usage();
+        assert!(stream.create_group(b"workers", StreamId::ZERO, 0));
+        assert!(stream.create_group(b"audit", StreamId::ZERO, 0));
+        // Two consumers read in turns, ten entries at a time, as
+        // XREADGROUP … COUNT 10 does; nothing is acknowledged.
+        let (view, mut g) = stream.split_group(b"workers").expect("created");
+        g.ensure_consumer(b"alice", 1);
+        g.ensure_consumer(b"bob", 1);
+        for i in 1..=N {
+            view.advance(&mut g, id(i));
+            let c: &[u8] = if (i / 10) % 2 == 0 { b"alice" } else { b"bob" };
+            g.deliver(id(i), c, i as i64, |_| 1);
+        }
+        assert_eq!(g.group().pel().len(), N as usize);
+        let pel_bytes = stream.mem_usage() - before;
+        ks.lock(0).insert(Entry::new(
+            b"stream",
+            NewValue::Obj(Box::new(Object::Stream(Box::new(stream)))),
+            None,
+            0,
+        ));
+        let want = all_contents(&ks);
+        let mut snap = Snapshot::begin(&ks, encoder()).unwrap();
+        let mut c = Collector::new(1);
+        c.pull(&mut snap); // BeginDb
+        {
+            let mut db = ks.lock(0);
+            let _ = db.with_object(b"stream", 0, None, |o| {
+                let Object::Stream(x) = o else {
+                    unreachable!("a stream")
+                };
+                x.append(id(N + 1), &[b"job", b"new"], Default::default());
+                let (view, mut g) = x.split_group(b"workers").expect("exists");
+                // XACK: the oldest, one in the middle, and the newest.
+                for i in [1, 2, N / 2, N] {
+                    assert!(g.ack(id(i)));
+                }
+                // XCLAIM: alice's entry to bob, with a new time and count.
+                g.deliver(id(20), b"bob", 7, |c| c.map_or(1, |c| c + 1));
+                // XREADGROUP >: a new consumer gets the new entry.
+                g.ensure_consumer(b"carol", 9);
+                view.advance(&mut g, id(N + 1));
+                g.deliver(id(N + 1), b"carol", 9, |_| 1);
+                // XREADGROUP history: bob's first pending, redelivered.
+                let first = g
+                    .group()
+                    .consumer(b"bob")
+                    .and_then(|c| g.group().consumer_pel(c, StreamId::ZERO).next())
+                    .expect("bob has entries pending");
+                if let Some(n) = g.pel_mut(first) {
+                    n.delivery_time = 11;
+                    n.delivery_count += 1;
+                }
+                if let Some(c) = g.consumer_mut(b"bob") {
+                    c.seen_time = 11;
+                }
+                x.with_group(b"audit", |g| {
+                    g.ensure_consumer(b"dave", 12);
+                    g.deliver(id(3), b"dave", 12, |_| 1);
+                    // XGROUP DELCONSUMER
+                    assert_eq!(g.delete_consumer(b"dave"), Some(1));
+                });
+            });
+        }
+        assert_eq!(c.rest(&mut snap), want);
+        let st = snap.stats();
+        assert_eq!(st.pre_images, 1, "{st:?}");
+        assert!(
+            st.copied_bytes * 100 < pel_bytes as u64,
+            "copied {} bytes for a PEL of {pel_bytes}: {st:?}",
+            st.copied_bytes
+        );
+        drop(snap);
+        assert_clean(&ks);
+        // The live stream kept its writes, with exact accounting.
+        let mut db = ks.lock(0);
+        let _ = db.with_object(b"stream", 0, None, |o| {
+            let Object::Stream(x) = o else {
+                unreachable!("a stream")
+            };
+            assert_eq!(x.mem_usage(), x.recount());
+            let g = x.group(b"workers").expect("exists");
+            assert_eq!(g.pel().len(), N as usize - 4 + 1);
+            assert_eq!(
+                g.pel().get(&id(20)).map(|n| n.consumer()),
+                Some(&b"bob"[..])
+            );
+            assert_eq!(g.consumer(b"carol").map(|c| c.pending()), Some(1));
+            let alice = g.consumer(b"alice").expect("exists");
+            assert!(g.consumer_pel(alice, StreamId::ZERO).all(|i| i != id(20)));
+            assert_eq!(
+                g.consumer_pel(alice, StreamId::ZERO).count(),
+                alice.pending()
+            );
         });
     }
 

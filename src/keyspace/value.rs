@@ -55,15 +55,15 @@ impl Object {
 
     /// A copy for a snapshot that shares what it can with `self`: for the
     /// large encodings, the chunks (list nodes, set and hash segments,
-    /// sorted-set node blocks, stream nodes), so taking it costs
-    /// O(chunks), and a later write to `self` copies only the chunk it
-    /// changes. Small encodings are copied; they are bounded by the
+    /// sorted-set node blocks, stream nodes and consumer-group leaves), so
+    /// taking it costs O(chunks), and a later write to `self` copies only
+    /// the chunk it changes. Small encodings are copied; they are bounded by the
     /// `*-max-listpack-*` thresholds.
     pub fn share(&self) -> Object {
         match self {
             Object::ZSet(z) => Object::ZSet(z.share()),
             // Their `Clone` shares the large encodings' chunks (a
-            // stream's consumer groups are copied).
+            // stream's consumer groups included).
             Object::List(_) | Object::Set(_) | Object::Hash(_) | Object::Stream(_) => self.clone(),
         }
     }

@@ -113,30 +113,30 @@ pub fn view_of(e: &Entry) -> KeyView {
                     last: id(g.last_id),
                     entries_read: (g.entries_read != -1).then_some(g.entries_read),
                     pel: g
-                        .pel
+                        .pel()
                         .iter()
                         .map(|(i, n)| {
                             (
                                 id(*i),
-                                n.consumer.clone(),
+                                n.consumer().to_vec(),
                                 n.delivery_time,
                                 n.delivery_count,
                             )
                         })
                         .collect(),
                     consumers: g
-                        .consumers
+                        .consumers()
                         .iter()
                         .map(|(cn, c)| {
-                            let pel = c
-                                .pel
-                                .iter()
+                            let pel: Vec<_> = g
+                                .consumer_pel(c, StreamId::ZERO)
                                 .map(|i| {
-                                    let n = &g.pel[i];
-                                    (id(*i), n.delivery_time, n.delivery_count)
+                                    let n = g.pel().get(&i).expect("a consumer's entry is pending");
+                                    (id(i), n.delivery_time, n.delivery_count)
                                 })
                                 .collect();
-                            (cn.clone(), c.seen_time, c.active_time, pel)
+                            assert_eq!(pel.len(), c.pending());
+                            (cn.to_vec(), c.seen_time, c.active_time, pel)
                         })
                         .collect(),
                 })

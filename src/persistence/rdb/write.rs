@@ -417,22 +417,22 @@ fn put_stream(out: &mut Vec<u8>, s: &StreamValue, version: RdbVersion, z: bool) 
         put_len(out, g.last_id.seq);
         // -1 ("unknown") travels as a 64-bit length, as in Redis.
         put_len(out, g.entries_read as u64);
-        put_len(out, g.pel.len() as u64);
-        for (id, n) in &g.pel {
+        put_len(out, g.pel().len() as u64);
+        for (id, n) in g.pel().iter() {
             out.extend_from_slice(&raw_id(*id));
             out.extend_from_slice(&n.delivery_time.to_le_bytes());
             put_len(out, n.delivery_count);
         }
-        put_len(out, g.consumers.len() as u64);
-        for (cname, c) in &g.consumers {
+        put_len(out, g.consumers().len() as u64);
+        for (cname, c) in g.consumers().iter() {
             put_string(out, cname, z);
             out.extend_from_slice(&c.seen_time.to_le_bytes());
             if version == RdbVersion::V11 {
                 out.extend_from_slice(&c.active_time.to_le_bytes());
             }
-            put_len(out, c.pel.len() as u64);
-            for id in &c.pel {
-                out.extend_from_slice(&raw_id(*id));
+            put_len(out, c.pending() as u64);
+            for id in g.consumer_pel(c, StreamId::ZERO) {
+                out.extend_from_slice(&raw_id(id));
             }
         }
     }

@@ -301,7 +301,7 @@ impl Entries {
             // The tail node is full and won't grow again: a clone holds
             // exactly its bytes.
             if let Some(tail) = self.nodes.values_mut().next_back() {
-                let tail = Arc::make_mut(tail);
+                let tail = unshare(&mut self.mem, tail);
                 let before = tail.lp.mem_usage();
                 tail.lp = tail.lp.clone();
                 self.mem = self.mem + tail.lp.mem_usage() - before;
@@ -331,7 +331,7 @@ impl Entries {
             .iter_mut()
             .next_back()
             .expect("a tail node exists: found or just inserted");
-        let node = Arc::make_mut(node);
+        let node = unshare(&mut self.mem, node);
         put_varint(&mut idb, id.ms - master.ms);
         put_varint(&mut idb, id.seq);
         let same = fields.len() % 2 == 0
@@ -453,7 +453,10 @@ impl Entries {
         let Some((&m, _)) = self.node_for(id) else {
             return false;
         };
-        let node = Arc::make_mut(self.nodes.get_mut(&m).expect("found just above"));
+        let node = unshare(
+            &mut self.mem,
+            self.nodes.get_mut(&m).expect("found just above"),
+        );
         let mut pos = node.start;
         let mut prev = None;
         let found = loop {
@@ -552,6 +555,17 @@ impl Entries {
         }
         deleted
     }
+}
+
+/// The node to change, copied first if a snapshot shares it. The copy's
+/// listpack may keep less spare capacity than the original had; the byte
+/// count follows it.
+fn unshare<'a>(mem: &mut usize, node: &'a mut Arc<Node>) -> &'a mut Node {
+    let before = node.lp.mem_usage();
+    let node = Arc::make_mut(node);
+    *mem -= before;
+    *mem += node.lp.mem_usage();
+    node
 }
 
 /// Rax nodes below depth `d` for sorted, distinct, equal-length `keys`

@@ -6,10 +6,13 @@
 //! up to date by every mutation here, so handlers mutate through these
 //! methods only.
 
+pub mod chunked;
 pub mod entries;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
+pub use chunked::ChunkMap;
 pub use entries::{Entries, EntryRef, NodeLimits};
 
 use crate::keyspace::value::Thresholds;
@@ -75,10 +78,18 @@ impl StreamId {
 /// A pending entry: delivered to a consumer, not yet acknowledged.
 #[derive(Debug, Clone)]
 pub struct Nack {
-    pub consumer: Vec<u8>,
+    /// The owner's name, shared with its entry in the group's consumers.
+    consumer: Arc<[u8]>,
     /// Last delivery, ms since the epoch.
     pub delivery_time: i64,
     pub delivery_count: u64,
+}
+
+impl Nack {
+    /// The consumer it was delivered to.
+    pub fn consumer(&self) -> &[u8] {
+        &self.consumer
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -87,32 +98,86 @@ pub struct Consumer {
     pub seen_time: i64,
     /// Last successful interaction (7.2's `active-time`); -1 = never.
     pub active_time: i64,
-    pub pel: BTreeSet<StreamId>,
+    /// Its PEL's key prefix in [`ConsumerGroup`]'s `cpel`: unique in the
+    /// group for the consumer's lifetime.
+    tag: u64,
+    /// Entries in its PEL.
+    pending: usize,
 }
 
 impl Consumer {
-    fn new(now: i64) -> Consumer {
-        Consumer {
-            seen_time: now,
-            active_time: -1,
-            pel: BTreeSet::new(),
-        }
+    /// How many entries it has pending.
+    pub fn pending(&self) -> usize {
+        self.pending
     }
 }
 
 /// Redis's `SCG_INVALID_ENTRIES_READ`: the counter is unknown.
 pub const ENTRIES_READ_INVALID: i64 = -1;
 
+/// A consumer group. Its state lives in [`ChunkMap`]s so that a clone (a
+/// snapshot's copy) shares it in leaves of at most
+/// [`chunked::LEAF_MAX`] items, and a write after it copies one leaf per
+/// map it changes: the group PEL, the consumers, and every consumer's PEL
+/// kept together as one ordered set of `(consumer tag, id)`, where a
+/// consumer's PEL is the range of its tag.
 #[derive(Debug, Clone)]
 pub struct ConsumerGroup {
     pub last_id: StreamId,
     pub entries_read: i64,
-    pub pel: BTreeMap<StreamId, Nack>,
-    pub consumers: BTreeMap<Vec<u8>, Consumer>,
+    pel: ChunkMap<StreamId, Nack>,
+    consumers: ChunkMap<Arc<[u8]>, Consumer>,
+    cpel: ChunkMap<(u64, StreamId), ()>,
+    next_tag: u64,
 }
 
-// Approximate heap costs of the bookkeeping nodes (B-tree slots plus the
-// boxed names), so memory accounting grows with groups and PELs too.
+impl ConsumerGroup {
+    fn new(last_id: StreamId, entries_read: i64) -> ConsumerGroup {
+        ConsumerGroup {
+            last_id,
+            entries_read,
+            pel: ChunkMap::new(),
+            consumers: ChunkMap::new(),
+            cpel: ChunkMap::new(),
+            next_tag: 0,
+        }
+    }
+
+    /// The group's pending entries by id.
+    pub fn pel(&self) -> &ChunkMap<StreamId, Nack> {
+        &self.pel
+    }
+
+    /// The consumers by name.
+    pub fn consumers(&self) -> &ChunkMap<Arc<[u8]>, Consumer> {
+        &self.consumers
+    }
+
+    pub fn consumer(&self, name: &[u8]) -> Option<&Consumer> {
+        self.consumers.get(name)
+    }
+
+    /// `c`'s pending ids from `from` on, ascending (O(log n) to the first).
+    pub fn consumer_pel(
+        &self,
+        c: &Consumer,
+        from: StreamId,
+    ) -> impl Iterator<Item = StreamId> + '_ {
+        let tag = c.tag;
+        self.cpel
+            .range_from(&(tag, from))
+            .map_while(move |(&(t, id), _)| (t == tag).then_some(id))
+    }
+
+    /// Bytes a clone copies: the maps' indexes, not their leaves.
+    fn share_cost(&self) -> usize {
+        self.pel.share_cost() + self.consumers.share_cost() + self.cpel.share_cost()
+    }
+}
+
+// Approximate heap costs of the bookkeeping (a PEL item, a consumer's PEL
+// item, a consumer with its shared name), so memory accounting grows with
+// groups and PELs too.
 const GROUP_OVERHEAD: usize = 96;
 const CONSUMER_OVERHEAD: usize = 64;
 const NACK_OVERHEAD: usize = 64;
@@ -149,10 +214,15 @@ impl StreamValue {
         self.mem + self.entries.mem_usage()
     }
 
-    /// Bytes a clone copies: the consumer groups whole (PELs included),
-    /// the entry nodes' B-tree but not the nodes, which it shares.
+    /// Bytes a clone copies: the entry nodes' B-tree and the consumer
+    /// groups' indexes, not the nodes and leaves, which it shares.
     pub fn share_cost(&self) -> usize {
-        self.mem + self.entries.node_count() * 16
+        let groups: usize = self
+            .groups
+            .iter()
+            .map(|(name, g)| GROUP_OVERHEAD + name.len() + g.share_cost())
+            .sum();
+        groups + self.entries.node_count() * 16
     }
 
     /// The byte count recomputed from scratch (tests compare it with
@@ -161,11 +231,10 @@ impl StreamValue {
         let mut m = self.entries.recount();
         for (name, g) in &self.groups {
             m += GROUP_OVERHEAD + name.len();
-            for n in g.pel.values() {
-                m += NACK_OVERHEAD + n.consumer.len();
-            }
-            for (cname, c) in &g.consumers {
-                m += CONSUMER_OVERHEAD + cname.len() + c.pel.len() * CPEL_OVERHEAD;
+            m += g.pel.iter().count() * NACK_OVERHEAD;
+            m += g.cpel.iter().count() * CPEL_OVERHEAD;
+            for (cname, _) in g.consumers.iter() {
+                m += CONSUMER_OVERHEAD + cname.len();
             }
         }
         m
@@ -303,15 +372,8 @@ impl StreamValue {
             return false;
         }
         self.mem += GROUP_OVERHEAD + name.len();
-        self.groups.insert(
-            name.to_vec(),
-            ConsumerGroup {
-                last_id,
-                entries_read,
-                pel: BTreeMap::new(),
-                consumers: BTreeMap::new(),
-            },
-        );
+        self.groups
+            .insert(name.to_vec(), ConsumerGroup::new(last_id, entries_read));
         true
     }
 
@@ -361,13 +423,11 @@ impl StreamValue {
     }
 }
 
+/// What a group's PELs and consumers count: O(consumers).
 fn group_mem(g: &ConsumerGroup) -> usize {
-    let mut m = 0;
-    for n in g.pel.values() {
-        m += NACK_OVERHEAD + n.consumer.len();
-    }
-    for (cname, c) in &g.consumers {
-        m += CONSUMER_OVERHEAD + cname.len() + c.pel.len() * CPEL_OVERHEAD;
+    let mut m = g.pel.len() * NACK_OVERHEAD + g.cpel.len() * CPEL_OVERHEAD;
+    for (cname, _) in g.consumers.iter() {
+        m += CONSUMER_OVERHEAD + cname.len();
     }
     m
 }
@@ -453,7 +513,17 @@ impl GroupMut<'_> {
             return false;
         }
         *self.mem += CONSUMER_OVERHEAD + name.len();
-        self.g.consumers.insert(name.to_vec(), Consumer::new(now));
+        let tag = self.g.next_tag;
+        self.g.next_tag += 1;
+        self.g.consumers.insert(
+            Arc::from(name),
+            Consumer {
+                seen_time: now,
+                active_time: -1,
+                tag,
+                pending: 0,
+            },
+        );
         true
     }
 
@@ -464,14 +534,25 @@ impl GroupMut<'_> {
     /// Deletes a consumer and its pending entries; returns how many were pending.
     pub fn delete_consumer(&mut self, name: &[u8]) -> Option<usize> {
         let c = self.g.consumers.remove(name)?;
-        let n = c.pel.len();
-        for id in &c.pel {
-            if let Some(nack) = self.g.pel.remove(id) {
-                *self.mem -= NACK_OVERHEAD + nack.consumer.len();
+        let ids: Vec<StreamId> = self.g.consumer_pel(&c, StreamId::ZERO).collect();
+        for &id in &ids {
+            self.g.cpel.remove(&(c.tag, id));
+            if self.g.pel.remove(&id).is_some() {
+                *self.mem -= NACK_OVERHEAD;
             }
         }
-        *self.mem -= CONSUMER_OVERHEAD + name.len() + n * CPEL_OVERHEAD;
-        Some(n)
+        *self.mem -= CONSUMER_OVERHEAD + name.len() + ids.len() * CPEL_OVERHEAD;
+        Some(ids.len())
+    }
+
+    /// Takes `id` off its owner's PEL (the group PEL keeps it).
+    fn unown(&mut self, owner: &[u8], id: StreamId) {
+        if let Some(c) = self.g.consumers.get_mut(owner) {
+            if self.g.cpel.remove(&(c.tag, id)).is_some() {
+                c.pending -= 1;
+                *self.mem -= CPEL_OVERHEAD;
+            }
+        }
     }
 
     /// Acknowledges `id`; true when it was pending.
@@ -479,12 +560,8 @@ impl GroupMut<'_> {
         let Some(nack) = self.g.pel.remove(&id) else {
             return false;
         };
-        *self.mem -= NACK_OVERHEAD + nack.consumer.len();
-        if let Some(c) = self.g.consumers.get_mut(&nack.consumer) {
-            if c.pel.remove(&id) {
-                *self.mem -= CPEL_OVERHEAD;
-            }
-        }
+        *self.mem -= NACK_OVERHEAD;
+        self.unown(&nack.consumer, id);
         true
     }
 
@@ -498,35 +575,39 @@ impl GroupMut<'_> {
         time: i64,
         count: impl FnOnce(Option<u64>) -> u64,
     ) {
-        let prev = self.g.pel.get(&id).map(|n| n.consumer.clone());
-        if let Some(owner) = prev {
-            if owner != consumer {
-                if let Some(c) = self.g.consumers.get_mut(&owner) {
-                    if c.pel.remove(&id) {
-                        *self.mem -= CPEL_OVERHEAD;
-                    }
+        let Some((name, c)) = self.g.consumers.get_key_value(consumer) else {
+            debug_assert!(false, "deliver to a consumer that does not exist");
+            return;
+        };
+        let (name, tag) = (name.clone(), c.tag);
+        let mut moved_from = None;
+        match self.g.pel.get_mut(&id) {
+            Some(n) => {
+                if *n.consumer != *consumer {
+                    moved_from = Some(std::mem::replace(&mut n.consumer, name));
                 }
-                *self.mem = *self.mem + consumer.len() - owner.len();
-            }
-            if let Some(n) = self.g.pel.get_mut(&id) {
-                n.consumer = consumer.to_vec();
                 n.delivery_time = time;
                 n.delivery_count = count(Some(n.delivery_count));
             }
-        } else {
-            *self.mem += NACK_OVERHEAD + consumer.len();
-            self.g.pel.insert(
-                id,
-                Nack {
-                    consumer: consumer.to_vec(),
-                    delivery_time: time,
-                    delivery_count: count(None),
-                },
-            );
+            None => {
+                *self.mem += NACK_OVERHEAD;
+                self.g.pel.insert(
+                    id,
+                    Nack {
+                        consumer: name,
+                        delivery_time: time,
+                        delivery_count: count(None),
+                    },
+                );
+            }
         }
-        if let Some(c) = self.g.consumers.get_mut(consumer) {
-            if c.pel.insert(id) {
-                *self.mem += CPEL_OVERHEAD;
+        if let Some(owner) = moved_from {
+            self.unown(&owner, id);
+        }
+        if self.g.cpel.insert((tag, id), ()).is_none() {
+            *self.mem += CPEL_OVERHEAD;
+            if let Some(c) = self.g.consumers.get_mut(consumer) {
+                c.pending += 1;
             }
         }
     }
