@@ -253,7 +253,10 @@ fn families(c: &mut Criterion) {
     g.bench_function("pfadd", |b| {
         b.iter(|| {
             i = (i + 1) % keys.len();
-            black_box(h.call(&[b"PFADD", &keys[i], b"a", b"b", b"c", &members[i]]).len())
+            black_box(
+                h.call(&[b"PFADD", &keys[i], b"a", b"b", b"c", &members[i]])
+                    .len(),
+            )
         })
     });
     g.bench_function("pfcount", |b| {
