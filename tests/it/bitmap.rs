@@ -482,6 +482,50 @@ async fn writes_grow_in_place_and_keep_accounting() {
     assert_accounting(&s);
 }
 
+/// Strings grown a little at a time (SETBIT, BITFIELD, SETRANGE, APPEND)
+/// keep room to grow, as Redis's greedy sdsMakeRoomFor: MEMORY USAGE
+/// counts it (more than the bytes), OBJECT ENCODING says raw, the
+/// accounting stays exact, and an overwrite gives the room back.
+#[tokio::test]
+async fn grown_strings_keep_room_and_exact_accounting() {
+    let s = start().await;
+    let mut c = s.client().await;
+    for i in 0..2000 {
+        let off = (i * 8 + 7).to_string();
+        let _: i64 = q(&mut c, &["SETBIT", "b", &off, "1"]).await.unwrap();
+        let field = format!("#{}", 2000 + i);
+        let _: Vec<i64> = q(&mut c, &["BITFIELD", "f", "SET", "u8", &field, "255"])
+            .await
+            .unwrap();
+        let _: i64 = q(&mut c, &["APPEND", "a", "xy"]).await.unwrap();
+        let at = (i * 3).to_string();
+        let _: i64 = q(&mut c, &["SETRANGE", "r", &at, "abc"]).await.unwrap();
+    }
+    assert_accounting(&s);
+    assert_eq!(q::<i64>(&mut c, &["BITCOUNT", "b"]).await.unwrap(), 2000);
+    assert_eq!(q::<i64>(&mut c, &["STRLEN", "b"]).await.unwrap(), 2000);
+    assert_eq!(q::<i64>(&mut c, &["STRLEN", "f"]).await.unwrap(), 4000);
+    let a: String = q(&mut c, &["GET", "a"]).await.unwrap();
+    assert_eq!(a, "xy".repeat(2000));
+    let r: String = q(&mut c, &["GET", "r"]).await.unwrap();
+    assert_eq!(r, "abc".repeat(2000));
+    for k in ["b", "f", "a", "r"] {
+        let enc: String = q(&mut c, &["OBJECT", "ENCODING", k]).await.unwrap();
+        assert_eq!(enc, "raw");
+        let len: i64 = q(&mut c, &["STRLEN", k]).await.unwrap();
+        let mem: i64 = q(&mut c, &["MEMORY", "USAGE", k]).await.unwrap();
+        assert!(mem > len, "{k}: {mem} bytes for {len}");
+    }
+    let before: i64 = q(&mut c, &["MEMORY", "USAGE", "a"]).await.unwrap();
+    // A TTL rebuilds the block without the room.
+    let _: i64 = q(&mut c, &["EXPIRE", "a", "100"]).await.unwrap();
+    let after: i64 = q(&mut c, &["MEMORY", "USAGE", "a"]).await.unwrap();
+    assert!(after < before, "{after} !< {before}");
+    assert_accounting(&s);
+    let () = q(&mut c, &["SET", "b", "x"]).await.unwrap();
+    assert_accounting(&s);
+}
+
 /// A SETBIT or BITFIELD that changes nothing is no write: a WATCH on the
 /// key survives it, as in Redis 7.2. A real change breaks it.
 #[tokio::test]
