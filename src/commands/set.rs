@@ -196,9 +196,17 @@ fn sadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let (db, out) = ctx.db_out();
     let create = || Object::Set(SetValue::create(argv[2], argv.len() - 2, &t));
-    let added = with_set(db, argv[1], now, Some(&create), |s| {
-        argv[2..].iter().filter(|m| s.add(m, &t)).count()
-    })?;
+    // Members already there change nothing: no write (WATCH, effect,
+    // tracking), as Redis's SADD signals only when it added.
+    let added = db
+        .with_object_if(argv[1], now, Some(&create), |o| match o {
+            Object::Set(s) => {
+                let n = argv[2..].iter().filter(|m| s.add(m, &t)).count();
+                (Ok(n), n > 0)
+            }
+            _ => (Err(errors::WRONGTYPE), false),
+        })?
+        .transpose()?;
     if added.unwrap_or(0) > 0 {
         db.notify(class::SET, "sadd", argv[1]);
     }

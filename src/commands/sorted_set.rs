@@ -520,7 +520,32 @@ pub(crate) fn add_scored<'m>(
     // (a ZADD of 200 copies of one member stays a listpack).
     let make = || Object::ZSet(ZSetValue::new(t));
     let create: Option<&dyn Fn() -> Object> = if f.xx { None } else { Some(&make) };
-    let r = db.with_object(key, now, create, |o| {
+    // A member added again with its score changes nothing: no write
+    // (WATCH, effect, tracking), as Redis's ZADD signals added+updated.
+    let r = db.with_object_if(key, now, create, |o| {
+        let r = add_all(o, pairs, f, t);
+        let changed = !matches!(r, Ok((0, 0, _)));
+        (r, changed)
+    })?;
+    let r = match r {
+        None => (0, 0, None),
+        Some(r) => r?,
+    };
+    if r.0 > 0 {
+        db.signal_ready(key);
+    }
+    Ok(r)
+}
+
+/// ZADD's loop over `pairs` into the sorted set `o`: added, updated, and
+/// the last member's score.
+fn add_all<'m>(
+    o: &mut Object,
+    pairs: impl Iterator<Item = (f64, &'m [u8])>,
+    f: AddFlags,
+    t: &crate::keyspace::value::Thresholds,
+) -> Result<(i64, i64, Option<f64>), Error> {
+    {
         let Object::ZSet(z) = o else {
             return Err(errors::WRONGTYPE);
         };
@@ -541,15 +566,7 @@ pub(crate) fn add_scored<'m>(
             }
         }
         Ok((added, updated, last))
-    })?;
-    let r = match r {
-        None => (0, 0, None),
-        Some(r) => r?,
-    };
-    if r.0 > 0 {
-        db.signal_ready(key);
     }
-    Ok(r)
 }
 
 // ---------------------------------------------------------------- simple reads
@@ -557,9 +574,16 @@ pub(crate) fn add_scored<'m>(
 fn zrem(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let (db, out) = ctx.db_out();
-    let n = write(db, argv[1], now, |z| {
-        argv[2..].iter().filter(|m| z.remove(m)).count()
-    })?;
+    // Removing only absent members is no write.
+    let n = db
+        .with_object_if(argv[1], now, None, |o| match o {
+            Object::ZSet(z) => {
+                let n = argv[2..].iter().filter(|m| z.remove(m)).count();
+                (Ok(n), n > 0)
+            }
+            _ => (Err(errors::WRONGTYPE), false),
+        })?
+        .transpose()?;
     if n.unwrap_or(0) > 0 {
         db.notify(class::ZSET, "zrem", argv[1]);
         db.notify_del_if_gone(argv[1]);

@@ -880,8 +880,9 @@ fn random_write(rng: &mut rand::rngs::StdRng, stream_id: &mut u64) -> Vec<String
         // Not a time in the past (EXPIRE k 0, GETEX … PXAT 1): Redis 7.2
         // deletes and fires `del` (expire.c's checkAlreadyExpired
         // branch), Valkey 8 fires `expired`. `generic` checks `del`
-        // against 7.0.
-        13 => vec!["EXPIRE", &k, "1000", "GT"],
+        // against 7.0. An absolute time, so GT does not depend on the
+        // millisecond each server runs it in.
+        13 => vec!["PEXPIREAT", &k, "99999999999000", "GT"],
         14 => vec!["PERSIST", &k],
         15 => vec!["RENAME", &k, &k2],
         16 => vec!["RENAMENX", &k, &k2],
