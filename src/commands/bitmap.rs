@@ -117,15 +117,17 @@ fn write_bytes(
     let done = exists
         .then(|| {
             db.modify_with(key, now, false, |e| {
-                if let ValueRef::Int(n) = e.value() {
+                // In place, or grown with room to spare (sdsgrowzero).
+                if let Some(s) = e.grow_raw(len) {
+                    apply(s);
+                } else if let ValueRef::Int(n) = e.value() {
                     // Redis's dbUnshareStringValue: the digits as raw bytes.
                     let mut buf = itoa::Buffer::new();
                     let digits = buf.format(n).as_bytes().to_vec();
                     e.replace_value(NewValue::Raw(&digits));
-                }
-                // In place, or grown with room to spare (sdsgrowzero).
-                if let Some(s) = e.grow_raw(len) {
-                    apply(s);
+                    if let Some(s) = e.grow_raw(len) {
+                        apply(s);
+                    }
                 }
             })
         })

@@ -536,7 +536,12 @@ impl Entry {
     /// Bytes this entry costs on the heap (allocator size class of the
     /// block, plus the collection's own accounting).
     pub fn mem_usage(&self) -> usize {
-        let block = alloc_class(self.header().alloc_len());
+        // One header read: every write calls this twice (Db::modify_if).
+        let h = self.header();
+        let block = alloc_class(h.alloc_len());
+        if h.kind() != KIND_OBJ {
+            return block;
+        }
         match self.value() {
             ValueRef::Obj(o) => block + alloc_class(std::mem::size_of::<Object>()) + o.mem_usage(),
             _ => block,
