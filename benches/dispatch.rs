@@ -245,5 +245,99 @@ fn tenancy(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, strings, collections, streams, tenancy);
+/// The Redis 7.2 families of issue 12 as benches/families.sh runs them
+/// (bitmaps, HyperLogLog, geo), for callgrind instruction counts per
+/// dispatch: wall clock is for families.sh on a quiet machine.
+fn families(c: &mut Criterion) {
+    let mut h = Harness::new(Config::default());
+    let keys: Vec<Vec<u8>> = (0..10_000)
+        .map(|i| format!("k:{i:012}").into_bytes())
+        .collect();
+    let members: Vec<Vec<u8>> = (0..10_000).map(|i| format!("{i}").into_bytes()).collect();
+    h.call(&[b"SETBIT", b"bitmap", b"8388607", b"1"]);
+    for m in &members {
+        h.call(&[b"PFADD", b"hll", m]);
+        let lon = format!("13.36{}", m.len() * 7 + 1);
+        h.call(&[b"GEOADD", b"geo", lon.as_bytes(), b"38.115556", m]);
+    }
+    let mut g = c.benchmark_group("families");
+    let mut i = 0usize;
+    let mut flip = false;
+    // One bit flipped in place on 512-byte bitmaps (families.sh's
+    // SETBIT line once its keys exist).
+    g.bench_function("setbit", |b| {
+        b.iter(|| {
+            i = (i + 1) % keys.len();
+            if i == 0 {
+                flip = !flip;
+            }
+            let v: &[u8] = if flip { b"0" } else { b"1" };
+            black_box(h.call(&[b"SETBIT", &keys[i], b"4095", v]).len())
+        })
+    });
+    // A bitmap grown a byte at a time to 64 KiB, then started again: what
+    // Redis's greedy sdsMakeRoomFor makes amortised O(1) per SETBIT.
+    let mut bit = 0u64;
+    g.bench_function("setbit_grow", |b| {
+        b.iter(|| {
+            bit += 8;
+            if bit >= 8 * 65_536 {
+                bit = 0;
+                h.call(&[b"DEL", b"grow"]);
+            }
+            let off = bit.to_string();
+            black_box(h.call(&[b"SETBIT", b"grow", off.as_bytes(), b"1"]).len())
+        })
+    });
+    g.bench_function("getbit", |b| {
+        b.iter(|| black_box(h.call(&[b"GETBIT", b"bitmap", b"4194303"]).len()))
+    });
+    g.bench_function("bitcount", |b| {
+        b.iter(|| black_box(h.call(&[b"BITCOUNT", b"bitmap", b"0", b"4095"]).len()))
+    });
+    g.bench_function("pfadd", |b| {
+        b.iter(|| {
+            i = (i + 1) % keys.len();
+            black_box(
+                h.call(&[b"PFADD", &keys[i], b"a", b"b", b"c", &members[i]])
+                    .len(),
+            )
+        })
+    });
+    g.bench_function("pfcount", |b| {
+        b.iter(|| black_box(h.call(&[b"PFCOUNT", b"hll"]).len()))
+    });
+    g.bench_function("geoadd", |b| {
+        b.iter(|| {
+            i = (i + 1) % keys.len();
+            black_box(
+                h.call(&[b"GEOADD", &keys[i], b"13.361389", b"38.115556", &members[i]])
+                    .len(),
+            )
+        })
+    });
+    g.bench_function("geosearch", |b| {
+        b.iter(|| {
+            black_box(
+                h.call(&[
+                    b"GEOSEARCH",
+                    b"geo",
+                    b"FROMLONLAT",
+                    b"13.36",
+                    b"38.11",
+                    b"BYRADIUS",
+                    b"50",
+                    b"km",
+                    b"ASC",
+                    b"COUNT",
+                    b"10",
+                ])
+                .len(),
+            )
+        })
+    });
+    g.finish();
+}
+
+criterion_group!(benches, strings, collections, streams, tenancy, families);
 criterion_main!(benches);

@@ -6,9 +6,10 @@
 //! small [`Overlay`] of the bytes they would change, so a command that
 //! changes nothing writes nothing: no dirty count, no propagated effect, no
 //! broken WATCH, as in Redis 7.2. Changed bytes then go into the value in
-//! place when it is raw and long enough; growing it (or turning an
-//! integer-encoded value into bytes) rebuilds the entry's block, as SETRANGE
-//! does, with `Db::modify` keeping the memory accounting exact.
+//! place when it is raw and long enough; growing it uses the block's spare
+//! room or rebuilds it with room to grow (`Entry::grow_raw`, Redis's greedy
+//! sdsgrowzero), so a bitmap grown a bit at a time is not copied on every
+//! SETBIT; `Db::modify` keeps the memory accounting exact.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
@@ -52,6 +53,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(N)",
         ),
     CommandSpec::new("bitop", -4, WRITE | DENYOOM, G, bitop)
+        .dest(2)
         .keys(2, -1, 1)
         .doc(
             "Performs bitwise operations on multiple strings, and stores the result.",
@@ -115,21 +117,18 @@ fn write_bytes(
     let done = exists
         .then(|| {
             db.modify_with(key, now, false, |e| {
-                if let Some(s) = e.raw_str_mut().filter(|s| s.len() >= len) {
+                // In place, or grown with room to spare (sdsgrowzero).
+                if let Some(s) = e.grow_raw(len) {
                     apply(s);
-                    return;
+                } else if let ValueRef::Int(n) = e.value() {
+                    // Redis's dbUnshareStringValue: the digits as raw bytes.
+                    let mut buf = itoa::Buffer::new();
+                    let digits = buf.format(n).as_bytes().to_vec();
+                    e.replace_value(NewValue::Raw(&digits));
+                    if let Some(s) = e.grow_raw(len) {
+                        apply(s);
+                    }
                 }
-                let mut buf = itoa::Buffer::new();
-                let mut s = match e.value() {
-                    ValueRef::Str(s) => s.to_vec(),
-                    ValueRef::Int(n) => buf.format(n).as_bytes().to_vec(),
-                    ValueRef::Obj(_) => return,
-                };
-                if s.len() < len {
-                    s.resize(len, 0);
-                }
-                apply(&mut s);
-                e.replace_value(NewValue::Raw(&s));
             })
         })
         .flatten();

@@ -109,6 +109,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         .cats(cat::KEYSPACE | cat::DANGEROUS)
         .doc("Swaps two Redis databases.", "4.0.0", "O(N) where N is the count of clients watching or blocking on keys from both databases."),
     CommandSpec::new("copy", -3, WRITE | DENYOOM | NO_DB_LOCK, G, copy)
+        .dest(2)
         .keys(1, 2, 1)
         .find_db(copy_db_arg)
         .doc("Copies the value of a key to a new key.", "6.2.0", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values."),
@@ -239,15 +240,23 @@ fn parse_cursor(arg: &[u8]) -> Option<u64> {
 fn del(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let db = ctx.db();
-    let mut n = 0;
+    let mut deleted: Vec<&[u8]> = Vec::new();
     for k in &argv[1..] {
         // `exists` drops an expired key first, so it is not counted.
         if db.exists(k, now) && db.remove(k).is_some() {
             db.notify(class::GENERIC, "del", k);
-            n += 1;
+            deleted.push(k);
         }
     }
-    ctx.out.int(n);
+    // The effect names only the keys deleted: tracking invalidates the
+    // keys of an effect, and Redis signals (and invalidates) only a key
+    // that was there. Replay is the same.
+    if deleted.len() + 1 < argv.len() && !deleted.is_empty() && ctx.propagating() {
+        let mut effect = vec![argv[0].to_vec()];
+        effect.extend(deleted.iter().map(|k| k.to_vec()));
+        ctx.propagate_as(vec![effect]);
+    }
+    ctx.out.int(deleted.len() as i64);
     Ok(Outcome::Done)
 }
 
@@ -671,7 +680,13 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     }
     let now = ctx.now;
     let copied = if from == to {
-        copy_in(ctx.db(), None, src, dst, replace, now)
+        let copied = copy_in(ctx.db(), None, src, dst, replace, now);
+        // COPY takes its DB locks itself (no dirty check in dispatch): a
+        // COPY that copied nothing is no effect (nor an invalidation).
+        if !copied && ctx.propagating() {
+            ctx.propagate_as(Vec::new());
+        }
+        copied
     } else {
         let (mut a, mut b) = ctx.srv.keyspace.lock_two(from, to);
         let copied = copy_in(&mut a, Some(&mut b), src, dst, replace, now);

@@ -93,6 +93,7 @@ pub static COMMANDS: &[CommandSpec] = &[
             SEARCH_CPLX,
         ),
     CommandSpec::new("geosearchstore", -8, WRITE | DENYOOM, G, geosearchstore)
+        .dest(1)
         .keys(1, 2, 1)
         .doc(
             "Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result.",
@@ -217,13 +218,16 @@ fn geoadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if rest.len() % 3 != 0 || (xx && nx) || rest.is_empty() {
         return Err(errors::SYNTAX);
     }
-    // Every pair is checked before anything is added.
-    let mut pairs = Vec::with_capacity(rest.len() / 3);
-    for e in rest.chunks(3) {
+    // Every pair is checked before anything is added. The first one is
+    // kept apart so that the usual GEOADD of one member allocates nothing.
+    let scored = |e: &[&[u8]]| -> Result<f64, Error> {
         let (lon, lat) = lon_lat(e[0], e[1])?;
-        let score =
-            geohash::score_of(lon, lat).ok_or_else(|| errors::geo_invalid_pair(lon, lat))?;
-        pairs.push((score, e[2]));
+        geohash::score_of(lon, lat).ok_or_else(|| errors::geo_invalid_pair(lon, lat))
+    };
+    let first = (scored(&rest[..3])?, rest[2]);
+    let mut more = Vec::new();
+    for e in rest[3..].chunks(3) {
+        more.push((scored(e)?, e[2]));
     }
     let f = AddFlags {
         nx,
@@ -233,7 +237,8 @@ fn geoadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let t = ctx.srv.hot.thresholds();
     let now = ctx.now;
     let (db, out) = ctx.db_out();
-    let (added, updated, _) = add_scored(db, argv[1], now, &t, f, pairs.iter().copied())?;
+    let pairs = std::iter::once(first).chain(more.iter().copied());
+    let (added, updated, _) = add_scored(db, argv[1], now, &t, f, pairs)?;
     // Redis runs GEOADD as a ZADD: its event.
     if added + updated > 0 {
         db.notify(class::ZSET, "zadd", argv[1]);

@@ -82,17 +82,20 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.0.0",
         "O(N) where N is the total number of elements in all given sets.",
     ),
-    CommandSpec::new("sinterstore", -3, WRITE | DENYOOM, G, sinterstore).keys(1, -1, 1).doc(
+    CommandSpec::new("sinterstore", -3, WRITE | DENYOOM, G, sinterstore)
+        .dest(1).keys(1, -1, 1).doc(
         "Stores the intersect of multiple sets in a key.",
         "1.0.0",
         "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
     ),
-    CommandSpec::new("sunionstore", -3, WRITE | DENYOOM, G, sunionstore).keys(1, -1, 1).doc(
+    CommandSpec::new("sunionstore", -3, WRITE | DENYOOM, G, sunionstore)
+        .dest(1).keys(1, -1, 1).doc(
         "Stores the union of multiple sets in a key.",
         "1.0.0",
         "O(N) where N is the total number of elements in all given sets.",
     ),
-    CommandSpec::new("sdiffstore", -3, WRITE | DENYOOM, G, sdiffstore).keys(1, -1, 1).doc(
+    CommandSpec::new("sdiffstore", -3, WRITE | DENYOOM, G, sdiffstore)
+        .dest(1).keys(1, -1, 1).doc(
         "Stores the difference of multiple sets in a key.",
         "1.0.0",
         "O(N) where N is the total number of elements in all given sets.",
@@ -121,15 +124,12 @@ fn read_set<'a>(db: &'a mut Db, key: &[u8], now: i64) -> Result<Option<&'a SetVa
     }
 }
 
-/// Looks every key up (lazy expiry, stats, type check in argument order).
-fn check_sets(db: &mut Db, keys: &[&[u8]], now: i64, write: bool) -> Result<(), Error> {
+/// Looks every key up (lazy expiry, stats, type check in argument order)
+/// as Redis 7.2's `lookupKeyRead`, the STORE forms included: a missing
+/// source fires `keymiss`.
+fn check_sets(db: &mut Db, keys: &[&[u8]], now: i64) -> Result<(), Error> {
     for k in keys {
-        let found = if write {
-            db.get(k, now).map(Entry::value)
-        } else {
-            db.get_read(k, now).map(Entry::value)
-        };
-        match found {
+        match db.get_read(k, now).map(Entry::value) {
             None | Some(ValueRef::Obj(Object::Set(_))) => {}
             Some(_) => return Err(errors::WRONGTYPE),
         }
@@ -196,9 +196,17 @@ fn sadd(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let (db, out) = ctx.db_out();
     let create = || Object::Set(SetValue::create(argv[2], argv.len() - 2, &t));
-    let added = with_set(db, argv[1], now, Some(&create), |s| {
-        argv[2..].iter().filter(|m| s.add(m, &t)).count()
-    })?;
+    // Members already there change nothing: no write (WATCH, effect,
+    // tracking), as Redis's SADD signals only when it added.
+    let added = db
+        .with_object_if(argv[1], now, Some(&create), |o| match o {
+            Object::Set(s) => {
+                let n = argv[2..].iter().filter(|m| s.add(m, &t)).count();
+                (Ok(n), n > 0)
+            }
+            _ => (Err(errors::WRONGTYPE), false),
+        })?
+        .transpose()?;
     if added.unwrap_or(0) > 0 {
         db.notify(class::SET, "sadd", argv[1]);
     }
@@ -497,7 +505,7 @@ fn sinter(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let keys = &argv[1..];
     let now = ctx.now;
     let (db, out) = ctx.db_out();
-    check_sets(db, keys, now, false)?;
+    check_sets(db, keys, now)?;
     let sets = peek_sets(db, keys);
     let members = sets::intersect(&sets, 0);
     out.set(members.len());
@@ -531,7 +539,7 @@ fn sintercard(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let keys = &argv[2..2 + n];
     let now = ctx.now;
     let (db, out) = ctx.db_out();
-    check_sets(db, keys, now, false)?;
+    check_sets(db, keys, now)?;
     let sets = peek_sets(db, keys);
     out.int(sets::intersect(&sets, limit).len() as i64);
     Ok(Outcome::Done)
@@ -549,7 +557,7 @@ fn union_diff_reply(ctx: &mut Ctx<'_>, keys: &[&[u8]], diff: bool) -> CmdResult 
     let t = ctx.srv.hot.thresholds();
     let now = ctx.now;
     let (db, out) = ctx.db_out();
-    check_sets(db, keys, now, false)?;
+    check_sets(db, keys, now)?;
     let sets = peek_sets(db, keys);
     let result = sets::union_diff(&sets, diff, false, &t);
     out.set(result.len());
@@ -567,7 +575,7 @@ fn sinterstore(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     // Redis's sinterGenericCommand reads its sources with lookupKeyRead
     // even when it stores (key misses count and are announced), unlike
     // SUNIONSTORE and SDIFFSTORE.
-    check_sets(db, keys, now, false)?;
+    check_sets(db, keys, now)?;
     let result = sets::intersect_store(&peek_sets(db, keys), &t);
     store(ctx, argv[1], result, "sinterstore");
     Ok(Outcome::Done)
@@ -586,7 +594,7 @@ fn union_diff_store(ctx: &mut Ctx<'_>, argv: &[&[u8]], diff: bool) -> CmdResult 
     let now = ctx.now;
     let keys = &argv[2..];
     let db = ctx.db();
-    check_sets(db, keys, now, true)?;
+    check_sets(db, keys, now)?;
     let result = sets::union_diff(&peek_sets(db, keys), diff, true, &t);
     let event = if diff { "sdiffstore" } else { "sunionstore" };
     store(ctx, argv[1], result, event);

@@ -88,7 +88,8 @@ pub static COMMANDS: &[CommandSpec] = &[
         "1.2.0",
         RANGE_CPLX,
     ),
-    CommandSpec::new("zrangestore", -5, WRITE | DENYOOM, G, zrangestore).keys(1, 2, 1).doc(
+    CommandSpec::new("zrangestore", -5, WRITE | DENYOOM, G, zrangestore)
+        .dest(1).keys(1, 2, 1).doc(
         "Stores a range of members from sorted set in a key.",
         "6.2.0",
         "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.",
@@ -148,17 +149,20 @@ pub static COMMANDS: &[CommandSpec] = &[
         "7.0.0",
         "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
     ),
-    CommandSpec::new("zunionstore", -4, WRITE | DENYOOM, G, zunionstore).find_keys(dst_numkeys_at_2).legacy_keys(1, 1, 1).doc(
+    CommandSpec::new("zunionstore", -4, WRITE | DENYOOM, G, zunionstore)
+        .dest(1).find_keys(dst_numkeys_at_2).legacy_keys(1, 1, 1).doc(
         "Stores the union of multiple sorted sets in a key.",
         "2.0.0",
         "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.",
     ),
-    CommandSpec::new("zinterstore", -4, WRITE | DENYOOM, G, zinterstore).find_keys(dst_numkeys_at_2).legacy_keys(1, 1, 1).doc(
+    CommandSpec::new("zinterstore", -4, WRITE | DENYOOM, G, zinterstore)
+        .dest(1).find_keys(dst_numkeys_at_2).legacy_keys(1, 1, 1).doc(
         "Stores the intersect of multiple sorted sets in a key.",
         "2.0.0",
         INTER_CPLX,
     ),
-    CommandSpec::new("zdiffstore", -4, WRITE | DENYOOM, G, zdiffstore).find_keys(dst_numkeys_at_2).legacy_keys(1, 1, 1).doc(
+    CommandSpec::new("zdiffstore", -4, WRITE | DENYOOM, G, zdiffstore)
+        .dest(1).find_keys(dst_numkeys_at_2).legacy_keys(1, 1, 1).doc(
         "Stores the difference of multiple sorted sets in a key.",
         "6.2.0",
         DIFF_CPLX,
@@ -516,7 +520,32 @@ pub(crate) fn add_scored<'m>(
     // (a ZADD of 200 copies of one member stays a listpack).
     let make = || Object::ZSet(ZSetValue::new(t));
     let create: Option<&dyn Fn() -> Object> = if f.xx { None } else { Some(&make) };
-    let r = db.with_object(key, now, create, |o| {
+    // A member added again with its score changes nothing: no write
+    // (WATCH, effect, tracking), as Redis's ZADD signals added+updated.
+    let r = db.with_object_if(key, now, create, |o| {
+        let r = add_all(o, pairs, f, t);
+        let changed = !matches!(r, Ok((0, 0, _)));
+        (r, changed)
+    })?;
+    let r = match r {
+        None => (0, 0, None),
+        Some(r) => r?,
+    };
+    if r.0 > 0 {
+        db.signal_ready(key);
+    }
+    Ok(r)
+}
+
+/// ZADD's loop over `pairs` into the sorted set `o`: added, updated, and
+/// the last member's score.
+fn add_all<'m>(
+    o: &mut Object,
+    pairs: impl Iterator<Item = (f64, &'m [u8])>,
+    f: AddFlags,
+    t: &crate::keyspace::value::Thresholds,
+) -> Result<(i64, i64, Option<f64>), Error> {
+    {
         let Object::ZSet(z) = o else {
             return Err(errors::WRONGTYPE);
         };
@@ -537,15 +566,7 @@ pub(crate) fn add_scored<'m>(
             }
         }
         Ok((added, updated, last))
-    })?;
-    let r = match r {
-        None => (0, 0, None),
-        Some(r) => r?,
-    };
-    if r.0 > 0 {
-        db.signal_ready(key);
     }
-    Ok(r)
 }
 
 // ---------------------------------------------------------------- simple reads
@@ -553,9 +574,16 @@ pub(crate) fn add_scored<'m>(
 fn zrem(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let (db, out) = ctx.db_out();
-    let n = write(db, argv[1], now, |z| {
-        argv[2..].iter().filter(|m| z.remove(m)).count()
-    })?;
+    // Removing only absent members is no write.
+    let n = db
+        .with_object_if(argv[1], now, None, |o| match o {
+            Object::ZSet(z) => {
+                let n = argv[2..].iter().filter(|m| z.remove(m)).count();
+                (Ok(n), n > 0)
+            }
+            _ => (Err(errors::WRONGTYPE), false),
+        })?
+        .transpose()?;
     if n.unwrap_or(0) > 0 {
         db.notify(class::ZSET, "zrem", argv[1]);
         db.notify_del_if_gone(argv[1]);

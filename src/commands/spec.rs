@@ -331,6 +331,11 @@ pub struct CommandSpec {
     /// COMMAND DOCS `doc_flags` (`syscmd` for Redis's internal commands
     /// such as PFDEBUG, which clients and docs hide).
     pub doc_flags: &'static [&'static str],
+    /// The argument index of the one key a write command changes when its
+    /// other keys are only read (COPY's and BITOP's destination, the
+    /// *STORE forms'); `None`: every key may change. Client tracking
+    /// invalidates only changed keys, as Redis's signalModifiedKey.
+    pub dest: Option<u8>,
 }
 
 impl CommandSpec {
@@ -361,6 +366,7 @@ impl CommandSpec {
             complexity: "O(1)",
             key_flags: None,
             doc_flags: &[],
+            dest: None,
         }
     }
 
@@ -386,6 +392,7 @@ impl CommandSpec {
             complexity: "Depends on subcommand.",
             key_flags: None,
             doc_flags: &[],
+            dest: None,
         }
     }
 
@@ -459,6 +466,12 @@ impl CommandSpec {
     /// ones differ.
     pub const fn key_flags(mut self, f: &'static [&'static str]) -> Self {
         self.key_flags = Some(f);
+        self
+    }
+
+    /// The only key the command writes (see [`CommandSpec::dest`]).
+    pub const fn dest(mut self, index: u8) -> Self {
+        self.dest = Some(index);
         self
     }
 

@@ -546,11 +546,10 @@ fn append(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if total > max {
         return Err(errors::STRING_TOO_LONG);
     }
-    // The entry is one block, so growing it means rebuilding it; TTL kept.
-    let mut joined = Vec::with_capacity(total as usize);
-    joined.extend_from_slice(old);
-    joined.extend_from_slice(tail);
-    db.modify(key, now, |e| e.replace_value(NewValue::Raw(&joined)));
+    let old_len = old.len();
+    // Grown in place or with room to grow (Redis's greedy sdscatlen), so
+    // appending a little at a time is not a copy of the value each time.
+    db.modify(key, now, |e| grow_into(e, total as usize, old_len, tail));
     db.notify(class::STRING, "append", key);
     out.int(total as i64);
     Ok(Outcome::Done)
@@ -602,6 +601,21 @@ fn getrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     Ok(Outcome::Done)
 }
 
+/// Writes `bytes` at `at` into the string `e`, zero-extended to `len`
+/// bytes first (an integer-encoded value becomes its digits): Redis's
+/// dbUnshareStringValue + sdsgrowzero, whose greedy growth
+/// [`Entry::grow_raw`](crate::keyspace::Entry::grow_raw) follows.
+pub(crate) fn grow_into(e: &mut Entry, len: usize, at: usize, bytes: &[u8]) {
+    if let ValueRef::Int(n) = e.value() {
+        let mut buf = itoa::Buffer::new();
+        let digits = buf.format(n).as_bytes().to_vec();
+        e.replace_value(NewValue::Raw(&digits));
+    }
+    if let Some(s) = e.grow_raw(len) {
+        s[at..at + bytes.len()].copy_from_slice(bytes);
+    }
+}
+
 fn setrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let (key, value) = (argv[1], argv[3]);
     let offset = args::int(argv[2])?;
@@ -637,14 +651,7 @@ fn setrange(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     check_len(ctx, offset, vlen)?;
     let (db, out) = ctx.db_out();
     let new_len = olen.max((offset + vlen) as usize);
-    let mut s = Vec::with_capacity(new_len);
-    if let Some(e) = db.peek(key) {
-        let mut buf = itoa::Buffer::new();
-        s.extend_from_slice(string_bytes(e.value(), &mut buf)?);
-    }
-    s.resize(new_len, 0);
-    s[offset as usize..offset as usize + value.len()].copy_from_slice(value);
-    db.modify(key, now, |e| e.replace_value(NewValue::Raw(&s)));
+    db.modify(key, now, |e| grow_into(e, new_len, offset as usize, value));
     db.notify(class::STRING, "setrange", key);
     out.int(new_len as i64);
     Ok(Outcome::Done)

@@ -485,14 +485,26 @@ impl Db {
         access: bool,
         f: impl FnOnce(&mut Entry) -> R,
     ) -> Option<R> {
+        self.modify_if(key, now, access, |e| (f(e), true))
+    }
+
+    /// [`Db::modify_with`] for a write that may change nothing (a ZADD of
+    /// a member with the score it has, an SADD of a member already there):
+    /// `f` says whether it changed the entry, and only then is the key
+    /// touched (a WATCH on it breaks) and the dirty count moved (so the
+    /// command is an effect, and tracking clients hear of it), as Redis
+    /// signals only real changes.
+    pub fn modify_if<R>(
+        &mut self,
+        key: &[u8],
+        now: i64,
+        access: bool,
+        f: impl FnOnce(&mut Entry) -> (R, bool),
+    ) -> Option<R> {
         if self.expire_if_needed(key, now) {
             return None;
         }
-        if !self.watchers.is_empty() && self.table.get(key).is_some() {
-            self.touch(key, true);
-        }
         let e = self.table.get_mut(key)?;
-        self.dirty += 1;
         let before = e.mem_usage();
         let had_ttl = e.expire().is_some();
         if access && !self.no_touch {
@@ -501,7 +513,7 @@ impl Db {
         if let Some(s) = self.snap.as_deref_mut() {
             s.pre_image(e, self.snap_done);
         }
-        let r = f(e);
+        let (r, changed) = f(e);
         // `f` may have rebuilt the block (`set_expire`, `replace_value`),
         // which clears the bit; done either way now.
         e.set_snap_bit(self.snap_done);
@@ -512,6 +524,10 @@ impl Db {
             (false, true) => self.volatile += 1,
             (true, false) => self.volatile -= 1,
             _ => {}
+        }
+        if changed {
+            self.dirty += 1;
+            self.touch(key, true);
         }
         Some(r)
     }
@@ -560,6 +576,19 @@ impl Db {
         create: Option<&dyn Fn() -> Object>,
         f: impl FnOnce(&mut Object) -> R,
     ) -> Result<Option<R>, WrongType> {
+        self.with_object_if(key, now, create, |o| (f(o), true))
+    }
+
+    /// [`Db::with_object`] for a write that may change nothing: `f` says
+    /// whether it did (see [`Db::modify_if`]); a key it created counts as
+    /// changed.
+    pub fn with_object_if<R>(
+        &mut self,
+        key: &[u8],
+        now: i64,
+        create: Option<&dyn Fn() -> Object>,
+        f: impl FnOnce(&mut Object) -> (R, bool),
+    ) -> Result<Option<R>, WrongType> {
         let mut created = false;
         match self
             .get(key, now)
@@ -578,12 +607,12 @@ impl Db {
         }
         // The lookup above (or the creation) was this command's access.
         let (r, empty) = self
-            .modify_with(key, now, false, |e| {
+            .modify_if(key, now, false, |e| {
                 let o = e
                     .object_mut()
                     .expect("checked above: the entry holds an object");
-                let r = f(o);
-                (r, o.is_empty())
+                let (r, changed) = f(o);
+                ((r, o.is_empty()), changed || created)
             })
             .expect("the key exists: found or just inserted");
         if empty {

@@ -6,7 +6,7 @@
 //! slot:
 //!
 //! ```text
-//! [flags:1][clock:3][klen,vlen: 1+1 or 4+4][expire_ms:8 if HAS_EXPIRE][key][value]
+//! [flags:1][clock:3][klen,vlen: 1+1 or 4+4][spare:4 if SPARE][expire_ms:8 if HAS_EXPIRE][key][value][spare bytes]
 //! ```
 //!
 //! For a 16 B key and 32 B value that is 4 + 2 + 48 = 54 bytes (mimalloc's
@@ -39,6 +39,18 @@ const SNAP: u8 = 1 << 4;
 /// ENCODING says `raw` whatever its length or digits, as Redis's
 /// `dbUnshareStringValue` leaves it. Kept by `set_expire`.
 const RAW_ENC: u8 = 1 << 5;
+/// A string grown in place (SETBIT, SETRANGE, APPEND, BITFIELD) keeps
+/// room after its value, as Redis's greedy `sdsMakeRoomFor` does, so that
+/// growing a value a little at a time costs amortised O(1) per write, not
+/// a copy of the whole value each time. The block is then in the wide form
+/// with a 4-byte count of the spare bytes after the lengths; the spare
+/// bytes count in [`Entry::mem_usage`] as Redis's `sdsAllocSize` counts
+/// an sds's free space. Rebuilding the block (`set_expire`,
+/// `replace_value`) drops the room.
+const SPARE: u8 = 1 << 6;
+/// Redis's SDS_MAX_PREALLOC: growth doubles the length below it, and adds
+/// this much above it.
+const MAX_PREALLOC: usize = 1 << 20;
 
 /// A borrowed view of an entry's value.
 #[derive(Debug)]
@@ -76,16 +88,27 @@ struct Header {
     flags: u8,
     klen: usize,
     vlen: usize,
-    /// Offset of the optional expire field.
+    /// End of the length fields (where the optional spare field starts).
     lens_end: usize,
+    /// Allocated bytes after the value (see `SPARE`).
+    spare: usize,
 }
 
 impl Header {
-    fn key_at(&self) -> usize {
-        self.lens_end + if self.flags & HAS_EXPIRE != 0 { 8 } else { 0 }
+    /// Offset of the optional expire field.
+    fn expire_at(&self) -> usize {
+        self.lens_end + if self.flags & SPARE != 0 { 4 } else { 0 }
     }
+    fn key_at(&self) -> usize {
+        self.expire_at() + if self.flags & HAS_EXPIRE != 0 { 8 } else { 0 }
+    }
+    /// Bytes in use: header, key and value.
     fn total(&self) -> usize {
         self.key_at() + self.klen + self.vlen
+    }
+    /// Bytes allocated: [`Header::total`] and the spare room.
+    fn alloc_len(&self) -> usize {
+        self.total() + self.spare
     }
     fn kind(&self) -> u8 {
         (self.flags & KIND_MASK) >> KIND_SHIFT
@@ -136,6 +159,7 @@ impl Entry {
             klen: key.len(),
             vlen: val.len(),
             lens_end,
+            spare: 0,
         };
         let total = h.total();
         let layout = Layout::from_size_align(total, 1).expect("entry size fits a Layout");
@@ -166,8 +190,9 @@ impl Entry {
 
     #[inline]
     fn header(&self) -> Header {
-        // SAFETY: every block starts with at least the 6 header bytes, and
-        // the wide form's 12 bytes when WIDE is set.
+        // SAFETY: every block starts with at least the 6 header bytes, the
+        // wide form's 12 bytes when WIDE is set, and 16 when SPARE is (a
+        // SPARE block is always wide: see `grow_raw`).
         unsafe {
             let p = self.ptr.as_ptr();
             let flags = *p;
@@ -177,17 +202,23 @@ impl Entry {
                     klen: *p.add(4) as usize,
                     vlen: *p.add(5) as usize,
                     lens_end: 6,
+                    spare: 0,
                 }
             } else {
                 let mut k = [0u8; 4];
                 let mut v = [0u8; 4];
                 std::ptr::copy_nonoverlapping(p.add(4), k.as_mut_ptr(), 4);
                 std::ptr::copy_nonoverlapping(p.add(8), v.as_mut_ptr(), 4);
+                let mut spare = [0u8; 4];
+                if flags & SPARE != 0 {
+                    std::ptr::copy_nonoverlapping(p.add(12), spare.as_mut_ptr(), 4);
+                }
                 Header {
                     flags,
                     klen: u32::from_le_bytes(k) as usize,
                     vlen: u32::from_le_bytes(v) as usize,
                     lens_end: 12,
+                    spare: u32::from_le_bytes(spare) as usize,
                 }
             }
         }
@@ -282,6 +313,75 @@ impl Entry {
         Some(&mut bytes[v..v + h.vlen])
     }
 
+    /// Zero-extends a raw string value to at least `len` bytes and returns
+    /// its bytes, as Redis's `sdsgrowzero`: within the block's spare room
+    /// when it fits, else into a new block with room to grow (`SPARE`:
+    /// twice the length, or 1 MiB more past 1 MiB). TTL and clock kept;
+    /// the encoding is `raw` from now on. `None` for other encodings.
+    pub fn grow_raw(&mut self, len: usize) -> Option<&mut [u8]> {
+        let h = self.header();
+        if h.kind() != KIND_RAW {
+            return None;
+        }
+        if len > h.vlen {
+            let add = len - h.vlen;
+            if add <= h.spare {
+                let end = h.total();
+                // SAFETY: the block is `alloc_len` = `total + spare` bytes
+                // long (`add <= spare`), SPARE is set (spare > 0), so the
+                // header is wide with its spare field at 12..16.
+                unsafe {
+                    let p = self.ptr.as_ptr();
+                    std::ptr::write_bytes(p.add(end), 0, add);
+                    std::ptr::copy_nonoverlapping((len as u32).to_le_bytes().as_ptr(), p.add(8), 4);
+                    let rest = ((h.spare - add) as u32).to_le_bytes();
+                    std::ptr::copy_nonoverlapping(rest.as_ptr(), p.add(12), 4);
+                }
+            } else {
+                let room = if len < MAX_PREALLOC {
+                    len
+                } else {
+                    MAX_PREALLOC
+                };
+                let room = room.min(u32::MAX as usize - len);
+                *self = self.regrown(&h, len, room);
+            }
+        }
+        self.raw_str_mut()
+    }
+
+    /// A copy of this raw-string block whose value is zero-extended to
+    /// `len` bytes, with `room` spare bytes after it.
+    fn regrown(&self, h: &Header, len: usize, room: usize) -> Entry {
+        let flags = (h.flags | WIDE | SPARE | RAW_ENC) & !SNAP;
+        let expire_len = if h.flags & HAS_EXPIRE != 0 { 8 } else { 0 };
+        let key_at = 16 + expire_len;
+        let total = key_at + h.klen + len;
+        let layout = Layout::from_size_align(total + room, 1).expect("entry size fits a Layout");
+        // SAFETY: `total` is at least 16, so the layout is non-zero-sized.
+        let raw = unsafe { alloc::alloc(layout) };
+        let Some(ptr) = NonNull::new(raw) else {
+            alloc::handle_alloc_error(layout)
+        };
+        // SAFETY: `ptr` points to `total + room` bytes we just allocated;
+        // only the first `total` are exposed.
+        let block = unsafe { std::slice::from_raw_parts_mut(ptr.as_ptr(), total) };
+        let old = self.bytes();
+        block[0] = flags;
+        block[1..4].copy_from_slice(&old[1..4]);
+        block[4..8].copy_from_slice(&(h.klen as u32).to_le_bytes());
+        block[8..12].copy_from_slice(&(len as u32).to_le_bytes());
+        block[12..16].copy_from_slice(&(room as u32).to_le_bytes());
+        let ex = h.expire_at();
+        block[16..16 + expire_len].copy_from_slice(&old[ex..ex + expire_len]);
+        let (k, v) = (h.key_at(), h.key_at() + h.klen);
+        block[key_at..key_at + h.klen].copy_from_slice(&old[k..v]);
+        let val = key_at + h.klen;
+        block[val..val + h.vlen].copy_from_slice(&old[v..v + h.vlen]);
+        block[val + h.vlen..].fill(0);
+        Entry { ptr }
+    }
+
     /// Whether the string was modified in place (see `RAW_ENC`).
     pub fn raw_encoded(&self) -> bool {
         self.header().flags & RAW_ENC != 0
@@ -301,8 +401,9 @@ impl Entry {
         if h.flags & HAS_EXPIRE == 0 {
             return None;
         }
+        let at = h.expire_at();
         let mut a = [0u8; 8];
-        a.copy_from_slice(&self.bytes()[h.lens_end..h.lens_end + 8]);
+        a.copy_from_slice(&self.bytes()[at..at + 8]);
         Some(i64::from_le_bytes(a))
     }
 
@@ -312,7 +413,8 @@ impl Entry {
         let h = self.header();
         match (h.flags & HAS_EXPIRE != 0, at) {
             (true, Some(t)) => {
-                self.bytes_mut()[h.lens_end..h.lens_end + 8].copy_from_slice(&t.to_le_bytes())
+                let at = h.expire_at();
+                self.bytes_mut()[at..at + 8].copy_from_slice(&t.to_le_bytes())
             }
             (false, None) => {}
             _ => {
@@ -379,21 +481,24 @@ impl Entry {
             return None;
         }
         let total = h.total();
-        let layout = Layout::from_size_align(total, 1).expect("entry size fits a Layout");
+        // The same allocation size (spare room included), as `Drop`
+        // frees the copy by its header.
+        let layout = Layout::from_size_align(h.alloc_len(), 1).expect("entry size fits a Layout");
         // SAFETY: `total` is at least 6, so the layout is non-zero-sized.
         let raw = unsafe { alloc::alloc(layout) };
         let Some(ptr) = NonNull::new(raw) else {
             alloc::handle_alloc_error(layout)
         };
-        // SAFETY: both blocks are `total` bytes long and do not overlap;
-        // the copy owns nothing the original does (no object pointer).
+        // SAFETY: the new block is at least `total` bytes long, and the
+        // blocks do not overlap; the copy owns nothing the original does
+        // (no object pointer). Its spare bytes stay unread until written.
         unsafe { std::ptr::copy_nonoverlapping(self.ptr.as_ptr(), ptr.as_ptr(), total) };
         Some(Entry { ptr })
     }
 
     /// Frees the block without dropping an object it points to.
     fn forget_value(self) {
-        let total = self.header().total();
+        let total = self.header().alloc_len();
         let ptr = self.ptr;
         std::mem::forget(self);
         let layout = Layout::from_size_align(total, 1).expect("entry size fits a Layout");
@@ -431,7 +536,12 @@ impl Entry {
     /// Bytes this entry costs on the heap (allocator size class of the
     /// block, plus the collection's own accounting).
     pub fn mem_usage(&self) -> usize {
-        let block = alloc_class(self.header().total());
+        // One header read: every write calls this twice (Db::modify_if).
+        let h = self.header();
+        let block = alloc_class(h.alloc_len());
+        if h.kind() != KIND_OBJ {
+            return block;
+        }
         match self.value() {
             ValueRef::Obj(o) => block + alloc_class(std::mem::size_of::<Object>()) + o.mem_usage(),
             _ => block,
@@ -454,13 +564,14 @@ impl Entry {
 impl Drop for Entry {
     fn drop(&mut self) {
         let obj = self.obj_ptr();
-        let total = self.header().total();
+        let total = self.header().alloc_len();
         if let Some(p) = obj {
             // SAFETY: the object is owned by this entry (see `value`).
             drop(unsafe { Box::from_raw(p) });
         }
         let layout = Layout::from_size_align(total, 1).expect("entry size fits a Layout");
-        // SAFETY: allocated in `build` with this layout; dropped once.
+        // SAFETY: allocated in `build` or `grow_raw` with this layout
+        // (`alloc_len` reads it back from the header); dropped once.
         unsafe { alloc::dealloc(self.ptr.as_ptr(), layout) };
     }
 }
@@ -564,6 +675,53 @@ mod tests {
     fn small_key_is_one_small_block() {
         let e = Entry::new(&[b'k'; 16], NewValue::Str(&[b'v'; 32]), None, 0);
         assert_eq!(e.mem_usage(), 56);
+    }
+
+    /// Growing a string a byte at a time reallocates O(log n) times (the
+    /// spare room doubles), keeps key, TTL, clock and bytes, and counts the
+    /// room in `mem_usage`; a rebuild drops it.
+    #[test]
+    fn grown_strings_keep_room() {
+        let mut e = Entry::new(b"bits", NewValue::Str(b"ab"), Some(77), 5);
+        let mut moves = 0;
+        let mut last = e.ptr;
+        for len in 3..=5000 {
+            let s = e.grow_raw(len).expect("a raw string");
+            assert_eq!(s.len(), len);
+            s[len - 1] = (len % 251) as u8;
+            if e.ptr != last {
+                moves += 1;
+                last = e.ptr;
+            }
+        }
+        assert!(moves <= 13, "{moves} reallocations");
+        assert_eq!(
+            (e.key(), e.expire(), e.clock()),
+            (&b"bits"[..], Some(77), 5)
+        );
+        let ValueRef::Str(v) = e.value() else {
+            panic!("a string")
+        };
+        assert_eq!(&v[..2], b"ab");
+        assert!((3..=5000).all(|l| v[l - 1] == (l % 251) as u8));
+        assert_eq!(e.string_encoding(), "raw");
+        let h = e.header();
+        assert!(h.spare > 0);
+        assert_eq!(e.mem_usage(), alloc_class(h.total() + h.spare));
+        // Clones (snapshots) keep the block's size; a TTL change rebuilds.
+        let c = e.clone_inline().expect("a string");
+        assert_eq!(c.mem_usage(), e.mem_usage());
+        e.set_expire(None);
+        assert_eq!(e.header().spare, 0);
+        assert_eq!(e.mem_usage(), alloc_class(e.header().total()));
+        let ValueRef::Str(w) = c.value() else {
+            panic!("a string")
+        };
+        assert!(matches!(e.value(), ValueRef::Str(x) if x == w));
+        // Shrinking asks for nothing; integers are not raw strings.
+        assert_eq!(e.grow_raw(1).map(|s| s.len()), Some(5000));
+        let mut n = Entry::new(b"n", NewValue::Int(5), None, 0);
+        assert!(n.grow_raw(10).is_none());
     }
 
     #[test]

@@ -347,7 +347,12 @@ impl Tracking {
                 continue;
             }
             let dbs = named_dbs(spec, &args, db);
-            for i in spec.key_indexes(&args) {
+            // A store command's sources were only read.
+            let written = match spec.dest {
+                Some(i) => vec![usize::from(i)],
+                None => spec.key_indexes(&args),
+            };
+            for i in written {
                 let Some(key) = args.get(i) else { continue };
                 for &d in &dbs {
                     invalidate_key(srv, &mut t, d, key, writer, true, &mut out);

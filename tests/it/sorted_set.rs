@@ -1069,3 +1069,37 @@ async fn differential_set_inputs_to_zset_algebra() {
     ])
     .await;
 }
+
+/// ZADD/GEOADD/SADD/ZREM that change nothing are no writes in Redis 7.2:
+/// a WATCH on the key survives them (EXEC runs); a real change breaks it.
+#[tokio::test]
+async fn noop_writes_keep_watch_72() {
+    let mut steps = Vec::new();
+    for (setup, noop, change) in [
+        ("ZADD z 1 m", "ZADD z 1 m", "ZADD z 2 m"),
+        ("ZADD z 1 m", "ZREM z nosuch", "ZREM z m"),
+        (
+            "GEOADD g 13.36 38.11 m",
+            "GEOADD g 13.36 38.11 m",
+            "GEOADD g 13.37 38.11 m",
+        ),
+        ("SADD s a", "SADD s a", "SADD s b"),
+    ] {
+        steps.extend([
+            "0 FLUSHALL".to_string(),
+            format!("0 {setup}"),
+            "1 WATCH z g s".into(),
+            format!("0 {noop}"),
+            "1 MULTI".into(),
+            "1 PING".into(),
+            "1 EXEC".into(),
+            "1 WATCH z g s".into(),
+            format!("0 {change}"),
+            "1 MULTI".into(),
+            "1 PING".into(),
+            "1 EXEC".into(),
+        ]);
+    }
+    let steps: Vec<&str> = steps.iter().map(String::as_str).collect();
+    crate::support::scenario(crate::support::Oracle::valkey().await, &steps).await;
+}

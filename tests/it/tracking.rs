@@ -404,3 +404,130 @@ async fn differential_against_redis() {
         .collect();
     compare(&mut a, &mut b, &cmds).await;
 }
+
+/// Reads replies until one that is not a push; returns the pushes seen
+/// first and the reply.
+async fn reply_after_pushes(r: &mut Raw) -> (Vec<String>, String) {
+    let mut pushes = Vec::new();
+    loop {
+        let m = r.reply().await;
+        if m.starts_with(b">") {
+            pushes.push(s(&m));
+        } else {
+            return (pushes, s(&m));
+        }
+    }
+}
+
+/// A random CLIENT TRACKING ON line: default, BCAST (random prefixes,
+/// sometimes overlapping: an error), OPTIN or OPTOUT, with or without
+/// NOLOOP.
+fn random_tracking_mode(rng: &mut rand::rngs::StdRng) -> String {
+    use rand::Rng;
+    let mut line = String::from("CLIENT TRACKING on");
+    match rng.gen_range(0..4) {
+        0 => {}
+        1 => {
+            line.push_str(" BCAST");
+            for p in ["a", "b", "ab", "c"] {
+                if rng.gen_bool(0.35) {
+                    line.push_str(" PREFIX ");
+                    line.push_str(p);
+                }
+            }
+        }
+        2 => line.push_str(" OPTIN"),
+        _ => line.push_str(" OPTOUT"),
+    }
+    if rng.gen_bool(0.4) {
+        line.push_str(" NOLOOP");
+    }
+    line
+}
+
+/// Two RESP3 clients with random tracking modes (changed now and then)
+/// do random reads and writes over keys that share prefixes; after each
+/// step both PING, so every invalidation the step caused has arrived.
+/// What each connection receives, pushes included and in order, must be
+/// the same on keyward and on the Redis 7.2 oracle.
+#[tokio::test]
+async fn differential_random_tracking_72() {
+    use rand::rngs::StdRng;
+    use rand::{Rng, SeedableRng};
+    for seed in 0..6 {
+        let Some(oracle) = Oracle::valkey().await else {
+            return;
+        };
+        let srv = start().await;
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut ours = Vec::new();
+        let mut theirs = Vec::new();
+        for _ in 0..2 {
+            let (mut a, mut b) = (srv.raw().await, oracle.raw().await);
+            resp3(&mut a).await;
+            resp3(&mut b).await;
+            ours.push(a);
+            theirs.push(b);
+        }
+        ours[0].call_str("FLUSHALL").await;
+        theirs[0].call_str("FLUSHALL").await;
+        let mut history: Vec<String> = Vec::new();
+        for step in 0..500 {
+            let c = rng.gen_range(0..2);
+            let keys = ["a", "ab", "b", "bc", "c"];
+            let k = keys[rng.gen_range(0..keys.len())];
+            let k2 = keys[rng.gen_range(0..keys.len())];
+            let read = match rng.gen_range(0..5) {
+                0 => format!("MGET {k} {k2}"),
+                1 => format!("STRLEN {k}"),
+                2 => format!("EXISTS {k}"),
+                _ => format!("GET {k}"),
+            };
+            let mut lines: Vec<String> = match rng.gen_range(0..27) {
+                0 => vec![random_tracking_mode(&mut rng)],
+                1 => vec!["CLIENT TRACKING off".into()],
+                2..=9 => vec![read],
+                10 | 11 => vec!["CLIENT CACHING yes".into(), read],
+                12 | 13 => vec!["CLIENT CACHING no".into(), read],
+                14..=16 => vec![format!("SET {k} {step}")],
+                17 => vec![format!("INCR {k}")],
+                18 => vec![format!("APPEND {k} x")],
+                19 => vec![format!("DEL {k} {k2}")],
+                20 => vec![format!("MSET {k} 1 {k2} 2")],
+                21 => vec![format!("EXPIRE {k} 0")],
+                22 if rng.gen_bool(0.2) => vec!["FLUSHDB".into()],
+                // Writes that read other keys: only the written one is
+                // invalidated.
+                23 => vec![format!("COPY {k} {k2} REPLACE")],
+                24 => vec![format!("BITOP OR {k} {k2}")],
+                25 => vec![format!("SETRANGE {k} 1 yy")],
+                _ => vec!["CLIENT TRACKINGINFO".into()],
+            };
+            if step == 0 {
+                lines.insert(0, random_tracking_mode(&mut rng));
+            }
+            let mut got = [String::new(), String::new()];
+            for (i, conns) in [&mut ours, &mut theirs].into_iter().enumerate() {
+                for line in &lines {
+                    conns[c]
+                        .cmd(&line.split(' ').map(str::as_bytes).collect::<Vec<_>>())
+                        .await;
+                    let (pushes, reply) = reply_after_pushes(&mut conns[c]).await;
+                    got[i].push_str(&format!("{c}: {line} -> {pushes:?} {reply:?}\n"));
+                }
+                for (j, r) in conns.iter_mut().enumerate() {
+                    r.cmd(&[b"PING"]).await;
+                    let (pushes, reply) = reply_after_pushes(r).await;
+                    got[i].push_str(&format!("{j}: PING -> {pushes:?} {reply:?}\n"));
+                }
+            }
+            assert_eq!(
+                got[0],
+                got[1],
+                "seed {seed} step {step}: keyward (left) and the oracle differ after:\n{}",
+                history.join("")
+            );
+            history.push(got[1].clone());
+        }
+    }
+}
