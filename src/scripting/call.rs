@@ -242,7 +242,9 @@ unsafe fn run(l: *mut lua_State, slot: &mut CallSlot) -> CallEnd {
             Err(_) => return CallEnd::Fail("ERR Unknown Redis command called from script"),
         };
         let write = cmd.spec.has(flags::WRITE);
-        if slot.readonly && write {
+        // May-replicate commands (PUBLISH, PFCOUNT) count as writes here,
+        // as in Redis 7's scriptVerifyWriteCommandAllow.
+        if slot.readonly && cmd.spec.has(flags::WRITE | flags::MAY_REPLICATE) {
             return CallEnd::Fail("ERR Write commands are not allowed from read-only scripts.");
         }
         // SAFETY: set by eval_inner for the length of the script, which is

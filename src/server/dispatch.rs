@@ -293,14 +293,14 @@ pub fn admit<'s>(ctx: &mut Ctx<'s>, argv: &[&[u8]]) -> Admission<'s> {
     // or AOF write failed.
     let pgate = ctx.srv.persist.gate.load(Ordering::Relaxed);
     if pgate != 0 && !ctx.client.replaying {
-        if let Some(e) = persistence_refusal(ctx, spec.flags, pgate) {
+        if let Some(e) = persistence_refusal(ctx, spec.flags_for(ctx, argv), pgate) {
             stat.rejected.fetch_add(1, Ordering::Relaxed);
             return refuse(ctx, &e);
         }
     }
     // CLIENT PAUSE: one relaxed load, zero unless a pause runs. Before the
     // quota gate, so a held command is charged once, when it runs.
-    if ctx.srv.pause.mode() != 0 && paused(ctx, spec) {
+    if ctx.srv.pause.mode() != 0 && paused(ctx, spec, argv) {
         return Admission::Answered(Outcome::Paused);
     }
     // Quota gate: one relaxed load and a branch for a DB without limits.
@@ -537,11 +537,13 @@ pub fn write_refusal(ctx: &Ctx<'_>) -> Option<Error> {
 
 /// Whether a running CLIENT PAUSE holds this command: every command under
 /// `ALL`; under `WRITE` those Redis 7.2 counts as may-replicate (the
-/// `write` and `may_replicate` flags, EXEC of a queue holding one). Commands inside EXEC or a script
-/// and a replayed log never wait (the pause starts after the transaction).
+/// `write` and `may_replicate` flags of the invocation, so a script that
+/// declares `no-writes` runs; EXEC of a queue holding one). Commands inside
+/// EXEC or a script and a replayed log never wait (the pause starts after
+/// the transaction).
 #[cold]
 #[inline(never)]
-fn paused(ctx: &Ctx<'_>, spec: &CommandSpec) -> bool {
+fn paused(ctx: &Ctx<'_>, spec: &CommandSpec, argv: &[&[u8]]) -> bool {
     use crate::server::pause::mode;
     let c = &*ctx.client;
     if c.in_exec || c.in_script || c.replaying {
@@ -553,18 +555,16 @@ fn paused(ctx: &Ctx<'_>, spec: &CommandSpec) -> bool {
         _ if spec.has(flags::RUNS_QUEUE) => c.multi.as_ref().is_some_and(|m| {
             m.queue.iter().any(|q| {
                 let argv: Vec<&[u8]> = q.iter().map(Vec::as_slice).collect();
-                resolve(&argv).is_ok_and(|cmd| may_replicate(cmd.spec))
+                resolve(&argv).is_ok_and(|cmd| may_replicate(cmd.spec.flags_for(ctx, &argv)))
             })
         }),
-        _ => may_replicate(spec),
+        _ => may_replicate(spec.flags_for(ctx, argv)),
     }
 }
 
-/// Redis's `is_may_replicate_command` for one command: its flags. (Redis
-/// also reads an EVAL script's `#!` flags; keyward's EVAL has no shebang
-/// support, so such a script does not compile here.)
-fn may_replicate(spec: &CommandSpec) -> bool {
-    spec.has(flags::WRITE | flags::MAY_REPLICATE)
+/// Redis's `is_may_replicate_command`, on the invocation's flags.
+fn may_replicate(cmd_flags: u32) -> bool {
+    cmd_flags & (flags::WRITE | flags::MAY_REPLICATE) != 0
 }
 
 /// LOADING refuses what is not flagged `loading`; MISCONF refuses writes
