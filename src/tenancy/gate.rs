@@ -107,7 +107,7 @@ pub fn exec(ctx: &mut Ctx<'_>, queue: &[Vec<Vec<u8>>]) -> Result<(), Error> {
     }
     let denyoom = queue.iter().any(|cmd| {
         let argv: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
-        crate::server::dispatch::resolve(&argv)
+        crate::server::dispatch::resolve_for(ctx, &argv)
             .is_ok_and(|c| c.spec.flags_for(ctx, &argv) & flags::DENYOOM != 0)
     });
     if denyoom {
