@@ -65,7 +65,9 @@ pub fn resolve_renamed(
 }
 
 /// The subcommand lookup and arity gates for a resolved top-level `cmd`.
-#[inline]
+/// Always inlined: as a call of its own it cost GET ~30 instructions
+/// (callgrind on benches/dispatch.rs).
+#[inline(always)]
 fn resolve_sub(cmd: &'static Command, argv: &[&[u8]]) -> Result<&'static Command, Error> {
     let reg = &*REGISTRY;
     if cmd.is_container() {
