@@ -373,8 +373,8 @@ fn dryrun(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         )));
     };
     let cmd_argv = &argv[3..];
-    let cmd = crate::server::dispatch::resolve(cmd_argv).map_err(|e| {
-        if REGISTRY.lookup(cmd_argv[0]).is_none() {
+    let cmd = crate::server::dispatch::resolve_for(ctx, cmd_argv).map_err(|e| {
+        if crate::server::dispatch::lookup_name(ctx, cmd_argv[0]).is_none() {
             Error::from(format!(
                 "ERR Command '{}' not found",
                 String::from_utf8_lossy(cmd_argv[0])

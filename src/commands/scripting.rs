@@ -19,12 +19,15 @@ const DEPENDS: &str = "Depends on the script that is executed.";
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("eval", -3, EV | MAY_REPLICATE, G, eval)
         .find_keys(numkeys_at_2)
+        .flags_from(eval_flags)
         .doc("Execute a Lua script server side", "2.6.0", DEPENDS),
     CommandSpec::new("evalsha", -3, EV | MAY_REPLICATE, G, evalsha)
         .find_keys(numkeys_at_2)
+        .flags_from(evalsha_flags)
         .doc("Execute a Lua script server side", "2.6.0", DEPENDS),
     CommandSpec::new("eval_ro", -3, READONLY | EV, G, eval_ro)
         .find_keys(numkeys_at_2)
+        .flags_from(eval_flags)
         .doc(
             "Execute a read-only Lua script server side",
             "7.0.0",
@@ -32,6 +35,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("evalsha_ro", -3, READONLY | EV, G, evalsha_ro)
         .find_keys(numkeys_at_2)
+        .flags_from(evalsha_flags)
         .doc(
             "Execute a read-only Lua script server side",
             "7.0.0",
@@ -39,9 +43,11 @@ pub static COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("fcall", -3, EV | MAY_REPLICATE, G, fcall)
         .find_keys(numkeys_at_2)
+        .flags_from(fcall_flags)
         .doc("Invoke a function", "7.0.0", DEPENDS),
     CommandSpec::new("fcall_ro", -3, READONLY | EV, G, fcall_ro)
         .find_keys(numkeys_at_2)
+        .flags_from(fcall_flags)
         .doc("Invoke a read-only function", "7.0.0", DEPENDS),
     CommandSpec::container("function", G, FUNCTION_SUBS).doc(
         "A container for function commands",
@@ -146,6 +152,39 @@ static SCRIPT_SUBS: &[CommandSpec] = &[
         "O(N) with N being the length in bytes of the script body.",
     ),
 ];
+
+/// EVAL of a script with a `#!` line runs with the flags it declares
+/// (Redis's evalGetCommandFlags); one that does not parse keeps the row's,
+/// and EVAL answers the error.
+fn eval_flags(_ctx: &Ctx<'_>, argv: &[&[u8]], row: u32) -> u32 {
+    match crate::scripting::shebang::eval_flags(argv[1]) {
+        Ok(Some((declared, _))) => crate::scripting::shebang::command_flags(row, declared),
+        _ => row,
+    }
+}
+
+/// EVALSHA: the flags the cached script declared.
+fn evalsha_flags(ctx: &Ctx<'_>, argv: &[&[u8]], row: u32) -> u32 {
+    match ctx.srv.scripting.sha_flags(ctx.client.db, argv[1]) {
+        Some(declared) => crate::scripting::shebang::command_flags(row, declared),
+        None => row,
+    }
+}
+
+/// FCALL: the flags the function was registered with.
+fn fcall_flags(ctx: &Ctx<'_>, argv: &[&[u8]], row: u32) -> u32 {
+    let sc = &ctx.srv.scripting;
+    let scope = sc.function_scope(ctx.client.db);
+    let declared = sc
+        .libraries
+        .read()
+        .function(scope, argv[1])
+        .map(|f| f.flags);
+    match declared {
+        Some(declared) => crate::scripting::shebang::command_flags(row, declared),
+        None => row,
+    }
+}
 
 fn eval(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     crate::scripting::eval(ctx, argv, false, false)

@@ -13,6 +13,7 @@ use super::args::is;
 use super::errors::{self, CmdResult, Error};
 use super::glob::glob_match;
 use super::spec::{cat, flags, flags::*, CommandSpec, Group, Keys, Redact, Tenant};
+use super::table::{Command, Renames};
 use super::{Ctx, REGISTRY};
 use crate::config::params;
 use crate::keyspace::db::DbStats;
@@ -268,15 +269,24 @@ fn command(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     command_info(ctx, &argv[..1])
 }
 
-/// Looks up `name` or `container|sub`, COMMAND's own subcommands included.
-fn find_full(name: &[u8]) -> Option<(String, &'static CommandSpec)> {
-    if let Some(c) = REGISTRY.lookup_fullname(name) {
-        return Some((c.fullname.clone(), c.spec));
-    }
+/// The top-level commands a client can call (COMMAND, COUNT, LIST, DOCS).
+fn callable(renames: Option<&Renames>) -> impl Iterator<Item = &'static Command> + '_ {
+    REGISTRY
+        .top_level()
+        .filter(move |c| renames.is_none_or(|r| r.reachable(c)))
+}
+
+/// Looks up `name` or `container|sub`, COMMAND's own subcommands included,
+/// by the names the server answers to (shown by their original names, as
+/// Redis shows a renamed command's fullname).
+fn find_full(renames: Option<&Renames>, name: &[u8]) -> Option<(String, &'static CommandSpec)> {
     match name.iter().position(|&b| b == b'|') {
-        None => REGISTRY.lookup(name).map(|c| (c.fullname.clone(), c.spec)),
+        None => super::table::lookup_named(renames, name).map(|c| (c.fullname.clone(), c.spec)),
         Some(p) => {
-            let parent = REGISTRY.lookup(&name[..p])?;
+            let parent = super::table::lookup_named(renames, &name[..p])?;
+            if let Some(c) = REGISTRY.lookup_sub(parent, &name[p + 1..]) {
+                return Some((c.fullname.clone(), c.spec));
+            }
             let sub = parent
                 .spec
                 .subcommands
@@ -288,8 +298,8 @@ fn find_full(name: &[u8]) -> Option<(String, &'static CommandSpec)> {
 }
 
 /// Resolves a command line the way dispatch would (COMMAND GETKEYS).
-fn find_argv(argv: &[&[u8]]) -> Option<(String, &'static CommandSpec)> {
-    let top = REGISTRY.lookup(argv[0])?;
+fn find_argv(renames: Option<&Renames>, argv: &[&[u8]]) -> Option<(String, &'static CommandSpec)> {
+    let top = super::table::lookup_named(renames, argv[0])?;
     if top.is_container() {
         let sub = REGISTRY.lookup_sub(top, argv.get(1)?)?;
         return Some((sub.fullname.clone(), sub.spec));
@@ -406,16 +416,17 @@ fn write_info(out: &mut ReplyBuf, fullname: &str, spec: &'static CommandSpec) {
 
 fn command_info(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     if argv.len() <= 2 {
-        let n = REGISTRY.top_level().count();
+        let renames = ctx.srv.renames.as_deref();
+        let n = callable(renames).count();
         ctx.out.array(n);
-        for c in REGISTRY.top_level() {
+        for c in callable(renames) {
             write_info(ctx.out, &c.fullname, c.spec);
         }
         return Ok(Outcome::Done);
     }
     ctx.out.array(argv.len() - 2);
     for name in &argv[2..] {
-        match find_full(name) {
+        match find_full(ctx.srv.renames.as_deref(), name) {
             Some((full, spec)) => write_info(ctx.out, &full, spec),
             None => ctx.out.null(),
         }
@@ -455,13 +466,16 @@ fn write_docs(out: &mut ReplyBuf, fullname: &str, spec: &'static CommandSpec) {
 
 fn command_docs(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let found: Vec<(String, &'static CommandSpec)> = if argv.len() == 2 {
-        REGISTRY
-            .top_level()
+        callable(ctx.srv.renames.as_deref())
             .map(|c| (c.fullname.clone(), c.spec))
             .collect()
     } else {
         // Unknown names are left out, as Redis does.
-        argv[2..].iter().filter_map(|n| find_full(n)).collect()
+        let renames = ctx.srv.renames.as_deref();
+        argv[2..]
+            .iter()
+            .filter_map(|n| find_full(renames, n))
+            .collect()
     };
     ctx.out.map(found.len());
     for (full, spec) in &found {
@@ -472,7 +486,8 @@ fn command_docs(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 }
 
 fn command_count(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
-    ctx.out.int(REGISTRY.top_level().count() as i64);
+    ctx.out
+        .int(callable(ctx.srv.renames.as_deref()).count() as i64);
     Ok(Outcome::Done)
 }
 
@@ -513,7 +528,7 @@ fn command_list(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         ListFilter::Pattern(p) => glob_match(p, full.as_bytes(), true),
     };
     let mut names = Vec::new();
-    for c in REGISTRY.top_level() {
+    for c in callable(ctx.srv.renames.as_deref()) {
         if keep(&c.fullname, c.spec) {
             names.push(c.fullname.clone());
         }
@@ -535,7 +550,7 @@ fn command_list(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn command_getkeys(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let with_flags = is(argv[1], "getkeysandflags");
     let line = &argv[2..];
-    let Some((_, spec)) = find_argv(line) else {
+    let Some((_, spec)) = find_argv(ctx.srv.renames.as_deref(), line) else {
         return Err(errors::INVALID_COMMAND_SPECIFIED);
     };
     if matches!(spec.keys, Keys::None) {
@@ -1620,10 +1635,10 @@ mod tests {
 
     #[test]
     fn command_subs_are_found() {
-        let (full, spec) = find_full(b"COMMAND|Info").expect("command|info");
+        let (full, spec) = find_full(None, b"COMMAND|Info").expect("command|info");
         assert_eq!(full, "command|info");
         assert_eq!(spec.arity, -2);
-        assert!(find_full(b"command|nosuch").is_none());
+        assert!(find_full(None, b"command|nosuch").is_none());
         assert_eq!(spec.subcommands.len(), 0);
     }
 }

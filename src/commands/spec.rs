@@ -9,6 +9,10 @@ use super::{CmdResult, Ctx};
 /// A command handler: `argv[0]` is the command name as sent.
 pub type Handler = fn(&mut Ctx<'_>, &[&[u8]]) -> CmdResult;
 
+/// The flags one invocation runs with, given the row's (see
+/// [`CommandSpec::run_flags`]).
+pub type RunFlags = fn(&Ctx<'_>, &[&[u8]], u32) -> u32;
+
 /// Command flags (Redis's `CMD_*`), as a bitset.
 pub mod flags {
     pub const WRITE: u32 = 1 << 0;
@@ -336,6 +340,11 @@ pub struct CommandSpec {
     /// *STORE forms'); `None`: every key may change. Client tracking
     /// invalidates only changed keys, as Redis's signalModifiedKey.
     pub dest: Option<u8>,
+    /// For a command whose invocation says what it does (EVAL of a script
+    /// that declares `#!lua flags=…`, FCALL of a function with flags):
+    /// the flags the gates read instead of `flags`, as Redis's
+    /// `getCommandFlags`. COMMAND INFO shows `flags`.
+    pub run_flags: Option<RunFlags>,
 }
 
 impl CommandSpec {
@@ -367,6 +376,7 @@ impl CommandSpec {
             key_flags: None,
             doc_flags: &[],
             dest: None,
+            run_flags: None,
         }
     }
 
@@ -393,6 +403,7 @@ impl CommandSpec {
             key_flags: None,
             doc_flags: &[],
             dest: None,
+            run_flags: None,
         }
     }
 
@@ -498,8 +509,24 @@ impl CommandSpec {
         self
     }
 
+    /// See [`CommandSpec::run_flags`].
+    pub const fn flags_from(mut self, f: RunFlags) -> Self {
+        self.run_flags = Some(f);
+        self
+    }
+
     pub fn has(&self, f: u32) -> bool {
         self.flags & f != 0
+    }
+
+    /// The flags this invocation runs with: the row's, or what its
+    /// `run_flags` makes of them. Read only by gates that are off on the
+    /// hot path (persistence errors, CLIENT PAUSE, memory limits).
+    pub fn flags_for(&self, ctx: &Ctx<'_>, argv: &[&[u8]]) -> u32 {
+        match self.run_flags {
+            Some(f) => f(ctx, argv, self.flags),
+            None => self.flags,
+        }
     }
 
     /// ACL categories: explicit ones, the group's, and those implied by flags.

@@ -141,6 +141,98 @@ impl Registry {
     }
 }
 
+/// A server's `rename-command` directives applied to the registry's
+/// top-level names, as Redis edits its command dict: a name maps to
+/// another row, or to none (the row is gone under that name). Names not
+/// mentioned keep their row. The rows themselves (fullname, COMMAND INFO,
+/// ACL rules, commandstats) keep their original names, as in Redis, where
+/// ACL reads `orig_commands`.
+#[derive(Debug, Default, Clone)]
+pub struct Renames {
+    /// Lowercase name → the row it now names (`None`: removed).
+    names: HashMap<Vec<u8>, Option<CommandId>>,
+}
+
+impl Renames {
+    /// Applies `rename-command from to` directives in order, with Redis's
+    /// error texts; the error names the directive's index.
+    pub fn build(list: &[(String, String)]) -> Result<Option<Renames>, (usize, String)> {
+        if list.is_empty() {
+            return Ok(None);
+        }
+        let mut r = Renames::default();
+        for (i, (from, to)) in list.iter().enumerate() {
+            r.apply(from.as_bytes(), to.as_bytes())
+                .map_err(|e| (i, e.to_string()))?;
+        }
+        Ok(Some(r))
+    }
+
+    /// One `rename-command from to` (`to` empty: remove), against the
+    /// names as the earlier directives left them.
+    pub fn apply(&mut self, from: &[u8], to: &[u8]) -> Result<(), &'static str> {
+        // Redis 7.2 looks a `container|sub` name up and then fails an
+        // assertion deleting it; it cannot rename a subcommand either way.
+        if from.contains(&b'|') {
+            return Err("rename-command cannot rename a subcommand (container|subcommand)");
+        }
+        let id = self
+            .lookup(from)
+            .ok_or("No such command in rename-command")?
+            .id;
+        self.names.insert(from.to_ascii_lowercase(), None);
+        if !to.is_empty() {
+            if self.lookup(to).is_some() {
+                return Err("Target command name already exists");
+            }
+            self.names.insert(to.to_ascii_lowercase(), Some(id));
+        }
+        Ok(())
+    }
+
+    /// Case-insensitive lookup of a top-level name.
+    pub fn lookup(&self, name: &[u8]) -> Option<&'static Command> {
+        let mut buf = [0u8; 64];
+        let owned;
+        let lower: &[u8] = if name.len() <= buf.len() {
+            let out = &mut buf[..name.len()];
+            for (o, &c) in out.iter_mut().zip(name) {
+                *o = c.to_ascii_lowercase();
+            }
+            out
+        } else {
+            owned = name.to_ascii_lowercase();
+            &owned
+        };
+        match self.names.get(lower) {
+            Some(found) => found.map(|id| REGISTRY.get(id)),
+            None => REGISTRY.lookup(lower),
+        }
+    }
+
+    /// [`Renames::lookup`], falling back to the original names: for what
+    /// keyward wrote itself (a log's effects: `PEXPIREAT`, `DEL` …), as
+    /// Redis's `lookupCommandOrOriginal`.
+    pub fn lookup_or_original(&self, name: &[u8]) -> Option<&'static Command> {
+        self.lookup(name).or_else(|| REGISTRY.lookup(name))
+    }
+
+    /// Whether a top-level row can still be called under some name
+    /// (COMMAND COUNT/LIST and bare COMMAND list only those).
+    pub fn reachable(&self, cmd: &Command) -> bool {
+        let original = self.names.get(cmd.spec.name.as_bytes());
+        original.is_none() || self.names.values().any(|v| *v == Some(cmd.id))
+    }
+}
+
+/// The top-level command `name` calls on a server with `renames`.
+pub fn lookup_named(renames: Option<&Renames>, name: &[u8]) -> Option<&'static Command> {
+    match renames {
+        None => REGISTRY.lookup(name),
+        Some(r) => r.lookup(name),
+    }
+}
+
 /// The process-wide registry, built once from every group's table.
 pub static REGISTRY: LazyLock<Registry> = LazyLock::new(|| Registry::build(super::ALL_GROUPS));
 
@@ -163,6 +255,60 @@ mod tests {
             .expect("CLIENT ID is registered");
         assert_eq!(c.fullname, "client|id");
         assert!(c.parent.is_some());
+    }
+
+    #[test]
+    fn renames_as_redis_edits_its_command_table() {
+        let list = |l: &[(&str, &str)]| {
+            l.iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect::<Vec<_>>()
+        };
+        let r = Renames::build(&list(&[
+            ("CONFIG", ""),
+            ("get", "G2"),
+            ("g2", "g3"),
+            ("set", "get"),
+        ]))
+        .expect("valid")
+        .expect("some");
+        assert!(r.lookup(b"config").is_none());
+        assert!(r.lookup(b"g2").is_none());
+        assert_eq!(r.lookup(b"G3").map(|c| c.fullname.as_str()), Some("get"));
+        assert_eq!(r.lookup(b"GET").map(|c| c.fullname.as_str()), Some("set"));
+        assert!(r.lookup(b"set").is_none());
+        assert_eq!(
+            r.lookup_or_original(b"set").map(|c| c.fullname.as_str()),
+            Some("set")
+        );
+        let config = REGISTRY.lookup(b"config").expect("config");
+        let get = REGISTRY.lookup(b"get").expect("get");
+        let ping = REGISTRY.lookup(b"ping").expect("ping");
+        assert!(!r.reachable(config));
+        assert!(r.reachable(get) && r.reachable(ping));
+        let long = "x".repeat(100);
+        let r = Renames::build(&list(&[("config", &long)]))
+            .expect("valid")
+            .expect("some");
+        assert_eq!(
+            r.lookup(long.to_uppercase().as_bytes())
+                .map(|c| c.fullname.as_str()),
+            Some("config")
+        );
+        assert_eq!(Renames::build(&[]).expect("valid").map(|_| ()), None);
+        for (bad, e) in [
+            (("nosuch", "x"), "No such command in rename-command"),
+            (("get", "SET"), "Target command name already exists"),
+            (
+                ("config|get", "x"),
+                "rename-command cannot rename a subcommand (container|subcommand)",
+            ),
+        ] {
+            assert_eq!(
+                Renames::build(&list(&[("ping", "p"), bad])).map(|_| ()),
+                Err((1, e.to_string()))
+            );
+        }
     }
 
     #[test]

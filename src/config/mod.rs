@@ -142,6 +142,10 @@ pub struct Config {
     pub thresholds: crate::keyspace::value::Thresholds,
     /// `[proxy]`: the upstream of `keyward proxy` (see [`crate::proxy`]).
     pub proxy: crate::proxy::ProxyConfig,
+    /// `rename-command FROM TO` directives in order (`TO` empty: the
+    /// command is removed); see [`crate::commands::table::Renames`]. Only
+    /// from the config file or flags, never CONFIG SET, as in Redis.
+    pub rename_command: Vec<(String, String)>,
     /// hll-sparse-max-bytes: a sparse HyperLogLog (header included) that
     /// would grow past this is converted to dense.
     pub hll_sparse_max_bytes: u64,
@@ -395,6 +399,23 @@ impl DbConfig {
 /// A `[server]` value in redis.conf spelling: booleans become yes/no,
 /// arrays are joined with spaces. `None` for what the file may not hold
 /// (floats, dates, tables).
+/// `rename-command = [["CONFIG", ""], ["FLUSHALL", "flushall-9f2c"]]`.
+fn toml_renames(v: &toml::Value) -> Result<Vec<(String, String)>, String> {
+    let bad = || "expected an array of [\"FROM\", \"TO\"] pairs (\"\" as TO removes)".to_string();
+    let toml::Value::Array(pairs) = v else {
+        return Err(bad());
+    };
+    pairs
+        .iter()
+        .map(|p| match p.as_array().map(Vec::as_slice) {
+            Some([toml::Value::String(from), toml::Value::String(to)]) => {
+                Ok((from.clone(), to.clone()))
+            }
+            _ => Err(bad()),
+        })
+        .collect()
+}
+
 fn server_value(v: &toml::Value) -> Option<String> {
     Some(match v {
         toml::Value::String(s) => s.clone(),
@@ -515,6 +536,7 @@ impl Default for Config {
             thresholds: Default::default(),
             tls: TlsConfig::default(),
             proxy: Default::default(),
+            rename_command: Vec::new(),
         }
     }
 }
@@ -594,6 +616,20 @@ impl Config {
             message: e.to_string(),
         })?;
         for (k, v) in &file.server {
+            if k == "rename-command" {
+                let parse = |message: String| ConfigError::Parse {
+                    path: path.to_string(),
+                    message: format!("[server] rename-command: {message}"),
+                };
+                self.rename_command.extend(toml_renames(v).map_err(parse)?);
+                crate::commands::table::Renames::build(&self.rename_command).map_err(
+                    |(i, e)| {
+                        let (from, to) = &self.rename_command[i];
+                        parse(format!("'{from}' '{to}': {e}"))
+                    },
+                )?;
+                continue;
+            }
             let value = server_value(v).ok_or_else(|| ConfigError::Parse {
                 path: path.to_string(),
                 message: format!("[server] {k}: unsupported value {v}"),
@@ -681,6 +717,30 @@ impl Config {
             }
         };
         &mut self.dbs[pos]
+    }
+
+    /// Checks the `rename-command` directives (Redis's errors); proxy mode
+    /// refuses them: its upstream answers to the original names.
+    pub fn check_renames(&self) -> Result<(), ConfigError> {
+        if self.rename_command.is_empty() {
+            return Ok(());
+        }
+        let err = |message: String| ConfigError::Value {
+            name: "rename-command".into(),
+            message,
+        };
+        if self.proxy.upstream.is_some() {
+            return Err(err(
+                "keyward proxy cannot rename commands (the upstream answers to the original names)"
+                    .into(),
+            ));
+        }
+        crate::commands::table::Renames::build(&self.rename_command)
+            .map(|_| ())
+            .map_err(|(i, e)| {
+                let (from, to) = &self.rename_command[i];
+                err(format!("'{from}' '{to}': {e}"))
+            })
     }
 
     /// Checks what only the whole configuration can tell: every `[[db]]`
@@ -773,14 +833,20 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, Config
             // redis.conf directives that are not parameters (CONFIG GET
             // does not list them) and that keyward cannot honour: ignoring
             // them would run a server without what they ask for.
-            "loadmodule" | "rename-command" | "include" => {
+            "rename-command" => match values.as_slice() {
+                [from, to] => cli.config.rename_command.push((from.clone(), to.clone())),
+                _ => {
+                    return Err(ConfigError::Value {
+                        name: name.to_string(),
+                        message: "needs two arguments: FROM TO (\"\" as TO removes)".into(),
+                    })
+                }
+            },
+            "loadmodule" | "include" => {
                 return Err(ConfigError::Value {
                     name: name.to_string(),
                     message: match name {
                         "loadmodule" => "keyward cannot load Redis modules",
-                        "rename-command" => {
-                            "keyward cannot rename commands (deny them with ACL rules)"
-                        }
                         _ => "keyward reads one TOML file, named first",
                     }
                     .into(),
@@ -795,6 +861,7 @@ pub fn parse_args<I: IntoIterator<Item = String>>(args: I) -> Result<Cli, Config
         }
     }
     cli.config.check_dbs()?;
+    cli.config.check_renames()?;
     Ok(cli)
 }
 

@@ -340,9 +340,18 @@ impl Loader<'_> {
             "include" if argc == 2 => self.include(utf8(&argv[1])?),
             "user" if argc >= 2 => Ok(self.user(argv)?),
             "db" if argc >= 2 => Ok(self.db(argv)?),
-            "rename-command" if argc == 3 => Err(
-                "keyward cannot rename commands (deny them to users with ACL rules instead)".into(),
-            ),
+            "rename-command" if argc == 3 => {
+                let pair = (utf8(&argv[1])?.to_string(), utf8(&argv[2])?.to_string());
+                self.config.rename_command.push(pair);
+                // Checked line by line, against what earlier lines renamed.
+                if let Err((_, e)) =
+                    crate::commands::table::Renames::build(&self.config.rename_command)
+                {
+                    self.config.rename_command.pop();
+                    return Err(e.into());
+                }
+                Ok(())
+            }
             "loadmodule" if argc >= 2 => Err("keyward cannot load Redis modules".into()),
             _ if name.contains('.') => Err("keyward cannot load Redis modules".into()),
             _ if from_flags => {
@@ -988,9 +997,12 @@ mod tests {
         );
         let e = load_text("save 0 1\n", "").expect_err("bad");
         assert!(e.ends_with("Invalid save parameters"), "{e}");
-        let e = load_text("rename-command CONFIG \"\"\n", "").expect_err("bad");
+        let e = load_text("rename-command CONFIG \"\"\nrename-command config x\n", "")
+            .expect_err("bad");
         assert!(
-            e.contains("at line 1\n>>> 'rename-command CONFIG \"\"'"),
+            e.ends_with(
+                "at line 2\n>>> 'rename-command config x'\nNo such command in rename-command"
+            ),
             "{e}"
         );
         let e = load_text("loadmodule /x.so\n", "").expect_err("bad");

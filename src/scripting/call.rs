@@ -234,7 +234,10 @@ unsafe fn run(l: *mut lua_State, slot: &mut CallSlot) -> CallEnd {
             large = slot.spans.iter().map(arg).collect();
             &large
         };
-        let cmd = match crate::server::dispatch::resolve(argv) {
+        // SAFETY: set by eval_inner for the length of the script, which is
+        // the only code using its Ctx meanwhile.
+        let ctx = &mut *(slot.ctx as *mut Ctx<'_>);
+        let cmd = match crate::server::dispatch::resolve_for(ctx, argv) {
             Ok(c) => c,
             Err(e) if e.text().starts_with("ERR wrong number") => {
                 return CallEnd::Fail("ERR Wrong number of args calling Redis command from script")
@@ -242,12 +245,11 @@ unsafe fn run(l: *mut lua_State, slot: &mut CallSlot) -> CallEnd {
             Err(_) => return CallEnd::Fail("ERR Unknown Redis command called from script"),
         };
         let write = cmd.spec.has(flags::WRITE);
-        if slot.readonly && write {
+        // May-replicate commands (PUBLISH, PFCOUNT) count as writes here,
+        // as in Redis 7's scriptVerifyWriteCommandAllow.
+        if slot.readonly && cmd.spec.has(flags::WRITE | flags::MAY_REPLICATE) {
             return CallEnd::Fail("ERR Write commands are not allowed from read-only scripts.");
         }
-        // SAFETY: set by eval_inner for the length of the script, which is
-        // the only code using its Ctx meanwhile.
-        let ctx = &mut *(slot.ctx as *mut Ctx<'_>);
         let reply = &mut slot.reply;
         reply.buf.clear();
         reply.proto = if slot.resp.load(Ordering::Relaxed) == 3 {

@@ -316,32 +316,25 @@ fn valid_name(name: &[u8]) -> bool {
 /// The shebang line: the engine name, the library name, and where the
 /// code after it starts (at its newline, so line numbers stay).
 fn parse_meta(code: &[u8]) -> Result<(String, String, usize), String> {
-    if !code.starts_with(b"#!") {
-        return Err("Missing library metadata".into());
-    }
-    let Some(end) = code.iter().position(|&c| c == b'\n') else {
-        return Err("Invalid library metadata".into());
+    let (words, end) = match super::shebang::split(code) {
+        Ok(Some(s)) => s,
+        Ok(None) => return Err("Missing library metadata".into()),
+        Err(_) => return Err("Invalid library metadata".into()),
     };
-    let line = String::from_utf8_lossy(&code[..end]);
-    let mut parts = line
-        .split(|c: char| c.is_ascii_whitespace())
-        .filter(|p| !p.is_empty());
-    let Some(first) = parts.next() else {
-        return Err("Invalid library metadata".into());
-    };
-    let engine = first[2..].to_string();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let engine = text(&words[0][2..]);
     let mut name = None;
-    for part in parts {
-        if part.len() >= 5 && part[..5].eq_ignore_ascii_case("name=") {
+    for part in &words[1..] {
+        if part.len() >= 5 && part[..5].eq_ignore_ascii_case(b"name=") {
             if name.is_some() {
                 return Err(
                     "Invalid metadata value, name argument was given multiple times".into(),
                 );
             }
-            name = Some(part[5..].to_string());
+            name = Some(text(&part[5..]));
             continue;
         }
-        return Err(format!("Invalid metadata value given: {part}"));
+        return Err(format!("Invalid metadata value given: {}", text(part)));
     }
     let name = name.ok_or("Library name was not given")?;
     Ok((engine, name, end))
@@ -650,9 +643,7 @@ pub fn fcall(ctx: &mut Ctx<'_>, argv: &[&[u8]], readonly: bool) -> crate::comman
         return Err(Error::lit("ERR Number of keys can't be negative"));
     }
     if writes && readonly {
-        return Err(Error::lit(
-            "ERR Can not execute a script with write flag using *_ro command.",
-        ));
+        return Err(super::RO_WITH_WRITES);
     }
     // The DB lock a memory check took goes before the Lua state's lock
     // (see EV in commands/scripting.rs).

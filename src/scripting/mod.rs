@@ -12,6 +12,7 @@ pub mod functions;
 mod json;
 pub mod libs;
 pub mod msgpack;
+pub mod shebang;
 pub mod structlib;
 
 use std::borrow::Cow;
@@ -87,6 +88,11 @@ pub struct Scripting {
     per_db: AtomicBool,
     /// Woken when a script ends (clients waiting their turn).
     ended: tokio::sync::Notify,
+    /// The flags of the cached scripts that have a `#!` line, by cache
+    /// key: what admission reads for EVALSHA (Redis's
+    /// `evalGetCommandFlags`) without the Lua state's lock, which a
+    /// running script holds.
+    declared: parking_lot::RwLock<HashMap<String, u8>>,
 }
 
 /// What a command of another client may do while a script runs.
@@ -120,6 +126,7 @@ impl Default for Scripting {
             busy_threshold_ms: AtomicI64::new(5000),
             per_db: AtomicBool::new(false),
             ended: tokio::sync::Notify::new(),
+            declared: parking_lot::RwLock::new(HashMap::new()),
         }
     }
 }
@@ -137,7 +144,9 @@ pub(crate) struct Engines {
 /// The sandboxed Lua state and its cache.
 struct Engine {
     lua: Lua,
-    scripts: HashMap<String, Function>,
+    /// Compiled scripts by cache key, with the flags of their `#!` line
+    /// (`None`: no shebang, Redis's compatibility mode).
+    scripts: HashMap<String, (Function, Option<u8>)>,
     /// The protected global environment scripts run in.
     env: Table,
     /// `function(f) return xpcall(f, handler) end`.
@@ -310,9 +319,37 @@ impl Scripting {
         let sha = sha1_hex(body);
         let key = self.cache_key(db, &sha);
         if !engine.scripts.contains_key(key.as_ref()) {
-            engine.compile(body, &key)?;
+            self.compile(engine, body, &key)?;
         }
         Ok(sha)
+    }
+
+    /// Compiles `body` into `engine`'s cache under `key`, noting the flags
+    /// its shebang declares; returns them.
+    fn compile(&self, engine: &mut Engine, body: &[u8], key: &str) -> Result<Option<u8>, Error> {
+        let flags = engine.compile(body, key)?;
+        if let Some(f) = flags {
+            self.declared.write().insert(key.to_string(), f);
+        }
+        Ok(flags)
+    }
+
+    /// The flags the cached script `sha` declared in its shebang, for a
+    /// client in `db`; `None` for a script without one, or not cached.
+    pub fn sha_flags(&self, db: usize, sha: &[u8]) -> Option<u8> {
+        if sha.len() != 40 {
+            return None;
+        }
+        let declared = self.declared.read();
+        if declared.is_empty() {
+            return None;
+        }
+        let mut low = [0u8; 40];
+        for (d, s) in low.iter_mut().zip(sha) {
+            *d = s.to_ascii_lowercase();
+        }
+        let sha = std::str::from_utf8(&low).ok()?;
+        declared.get(self.cache_key(db, sha).as_ref()).copied()
     }
 
     /// SCRIPT EXISTS for one SHA1, from a client in `db`.
@@ -328,7 +365,11 @@ impl Scripting {
 
     /// SCRIPT FLUSH: a fresh Lua state, as Redis does.
     pub fn flush(&self) {
-        let old = self.engine.lock().eval.take();
+        let old = {
+            let mut g = self.engine.lock();
+            self.declared.write().clear();
+            g.eval.take()
+        };
         drop(old);
     }
 
@@ -347,14 +388,16 @@ impl Scripting {
     /// tenants, stays.
     pub fn flush_dbs(&self, dbs: &[usize]) {
         let mut g = self.engine.lock();
+        let keep = |key: &String| {
+            let db = key
+                .split_once(':')
+                .and_then(|(d, _)| d.parse::<usize>().ok());
+            !db.is_some_and(|d| dbs.contains(&d))
+        };
         if let Some(e) = &mut g.eval {
-            e.scripts.retain(|key, _| {
-                let db = key
-                    .split_once(':')
-                    .and_then(|(d, _)| d.parse::<usize>().ok());
-                !db.is_some_and(|d| dbs.contains(&d))
-            });
+            e.scripts.retain(|key, _| keep(key));
         }
+        self.declared.write().retain(|key, _| keep(key));
     }
 }
 
@@ -586,11 +629,18 @@ impl Engine {
         })
     }
 
-    /// Compiles `body` and caches it under `key` ([`Scripting::cache_key`]).
-    fn compile(&mut self, body: &[u8], key: &str) -> Result<(), Error> {
+    /// Compiles `body` and caches it under `key` ([`Scripting::cache_key`]),
+    /// with the flags of its shebang, which it returns. The shebang line is
+    /// left out of the code but not its newline, so line numbers stay.
+    fn compile(&mut self, body: &[u8], key: &str) -> Result<Option<u8>, Error> {
+        let (flags, start) = match shebang::eval_flags(body) {
+            Ok(Some((flags, start))) => (Some(flags), start),
+            Ok(None) => (None, 0),
+            Err(e) => return Err(Error::from(format!("ERR {e}"))),
+        };
         let f = self
             .lua
-            .load(body)
+            .load(&body[start..])
             .set_name("@user_script")
             .set_environment(self.env.clone())
             .into_function()
@@ -601,8 +651,8 @@ impl Engine {
                 };
                 Error::from(format!("ERR Error compiling script (new function): {msg}"))
             })?;
-        self.scripts.insert(key.to_string(), f);
-        Ok(())
+        self.scripts.insert(key.to_string(), (f, flags));
+        Ok(flags)
     }
 }
 
@@ -697,15 +747,34 @@ fn eval_inner(
         if by_sha {
             return Err(NOSCRIPT);
         }
-        engine.compile(argv[1], &key)?;
+        sc.compile(engine, argv[1], &key)?;
     }
     // Borrowed, not cloned: a cloned Function is a registry reference made
     // and dropped per call.
     let engine = &*engine;
-    let f = &engine.scripts[key.as_ref()];
+    let (f, declared) = &engine.scripts[key.as_ref()];
     let (keys, args) = argv[3..].split_at(nk);
-    run_script(ctx, engine, f, keys, args, sha, readonly, ticks, false)
+    let Some(flags) = *declared else {
+        return run_script(ctx, engine, f, keys, args, sha, readonly, ticks, false);
+    };
+    // A script with a shebang runs by its flags (Redis's
+    // scriptPrepareForRun): memory and MISCONF were admission's, with the
+    // flags it read (see `spec::CommandSpec::run_flags`).
+    use functions::flag;
+    if flags & flag::NO_WRITES == 0 && readonly {
+        return Err(RO_WITH_WRITES);
+    }
+    sc.allow_oom
+        .store(flags & flag::ALLOW_OOM != 0, Ordering::Relaxed);
+    let no_writes = readonly || flags & flag::NO_WRITES != 0;
+    let r = run_script(ctx, engine, f, keys, args, sha, no_writes, ticks, false);
+    sc.allow_oom.store(false, Ordering::Relaxed);
+    r
 }
+
+/// A script that may write, called with EVAL_RO / EVALSHA_RO / FCALL_RO.
+pub const RO_WITH_WRITES: Error =
+    Error::lit("ERR Can not execute a script with write flag using *_ro command.");
 
 /// Runs a script's function `f` (an EVAL body, or a library function
 /// called as `f(keys, args)` when `function`) with the running-script

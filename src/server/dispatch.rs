@@ -22,13 +22,54 @@ use crate::commands::{CmdResult, Ctx, Outcome, REGISTRY};
 use crate::scripting::Turn;
 use crate::server::stats::CmdStat;
 
-/// Resolves argv to a command (or subcommand), applying the lookup and
-/// arity gates.
+/// Resolves argv to a command (or subcommand) by the original names,
+/// applying the lookup and arity gates.
 pub fn resolve(argv: &[&[u8]]) -> Result<&'static Command, Error> {
-    let reg = &*REGISTRY;
-    let cmd = reg
+    let cmd = REGISTRY
         .lookup(argv[0])
         .ok_or_else(|| errors::unknown_command(argv))?;
+    resolve_sub(cmd, argv)
+}
+
+/// [`resolve`] by the names this server answers to (`rename-command`):
+/// what clients and scripts send. A log being replayed also finds the
+/// original names, which keyward's own effects use.
+#[inline]
+pub fn resolve_for(ctx: &Ctx<'_>, argv: &[&[u8]]) -> Result<&'static Command, Error> {
+    match ctx.srv.renames.as_deref() {
+        None => resolve(argv),
+        Some(r) => resolve_renamed(r, argv, ctx.client.replaying),
+    }
+}
+
+/// The top-level command `name` calls on this server (`rename-command`).
+pub fn lookup_name(ctx: &Ctx<'_>, name: &[u8]) -> Option<&'static Command> {
+    crate::commands::table::lookup_named(ctx.srv.renames.as_deref(), name)
+}
+
+/// [`resolve`] through `renames`; `original`: fall back to the original
+/// names (see [`resolve_for`]).
+#[cold]
+#[inline(never)]
+pub fn resolve_renamed(
+    renames: &crate::commands::table::Renames,
+    argv: &[&[u8]],
+    original: bool,
+) -> Result<&'static Command, Error> {
+    let cmd = if original {
+        renames.lookup_or_original(argv[0])
+    } else {
+        renames.lookup(argv[0])
+    };
+    resolve_sub(cmd.ok_or_else(|| errors::unknown_command(argv))?, argv)
+}
+
+/// The subcommand lookup and arity gates for a resolved top-level `cmd`.
+/// Always inlined: as a call of its own it cost GET ~30 instructions
+/// (callgrind on benches/dispatch.rs).
+#[inline(always)]
+fn resolve_sub(cmd: &'static Command, argv: &[&[u8]]) -> Result<&'static Command, Error> {
+    let reg = &*REGISTRY;
     if cmd.is_container() {
         if argv.len() < 2 {
             if cmd.spec.handler.is_some() && cmd.spec.arity_ok(argv.len()) {
@@ -210,10 +251,10 @@ pub fn admit<'s>(ctx: &mut Ctx<'s>, argv: &[&[u8]]) -> Admission<'s> {
     if turn == Turn::Wait && !ctx.client.in_script && !ctx.client.in_exec {
         return Admission::Answered(Outcome::Wait);
     }
-    let cmd = match resolve(argv) {
+    let cmd = match resolve_for(ctx, argv) {
         Ok(c) => c,
         Err(e) => {
-            if let Some(c) = REGISTRY.lookup(argv[0]) {
+            if let Some(c) = lookup_name(ctx, argv[0]) {
                 ctx.srv
                     .stats
                     .cmd(c.id)
@@ -293,14 +334,14 @@ pub fn admit<'s>(ctx: &mut Ctx<'s>, argv: &[&[u8]]) -> Admission<'s> {
     // or AOF write failed.
     let pgate = ctx.srv.persist.gate.load(Ordering::Relaxed);
     if pgate != 0 && !ctx.client.replaying {
-        if let Some(e) = persistence_refusal(ctx, spec.flags, pgate) {
+        if let Some(e) = persistence_refusal(ctx, spec.flags_for(ctx, argv), pgate) {
             stat.rejected.fetch_add(1, Ordering::Relaxed);
             return refuse(ctx, &e);
         }
     }
     // CLIENT PAUSE: one relaxed load, zero unless a pause runs. Before the
     // quota gate, so a held command is charged once, when it runs.
-    if ctx.srv.pause.mode() != 0 && paused(ctx, spec) {
+    if ctx.srv.pause.mode() != 0 && paused(ctx, spec, argv) {
         return Admission::Answered(Outcome::Paused);
     }
     // Quota gate: one relaxed load and a branch for a DB without limits.
@@ -537,11 +578,13 @@ pub fn write_refusal(ctx: &Ctx<'_>) -> Option<Error> {
 
 /// Whether a running CLIENT PAUSE holds this command: every command under
 /// `ALL`; under `WRITE` those Redis 7.2 counts as may-replicate (the
-/// `write` and `may_replicate` flags, EXEC of a queue holding one). Commands inside EXEC or a script
-/// and a replayed log never wait (the pause starts after the transaction).
+/// `write` and `may_replicate` flags of the invocation, so a script that
+/// declares `no-writes` runs; EXEC of a queue holding one). Commands inside
+/// EXEC or a script and a replayed log never wait (the pause starts after
+/// the transaction).
 #[cold]
 #[inline(never)]
-fn paused(ctx: &Ctx<'_>, spec: &CommandSpec) -> bool {
+fn paused(ctx: &Ctx<'_>, spec: &CommandSpec, argv: &[&[u8]]) -> bool {
     use crate::server::pause::mode;
     let c = &*ctx.client;
     if c.in_exec || c.in_script || c.replaying {
@@ -553,18 +596,17 @@ fn paused(ctx: &Ctx<'_>, spec: &CommandSpec) -> bool {
         _ if spec.has(flags::RUNS_QUEUE) => c.multi.as_ref().is_some_and(|m| {
             m.queue.iter().any(|q| {
                 let argv: Vec<&[u8]> = q.iter().map(Vec::as_slice).collect();
-                resolve(&argv).is_ok_and(|cmd| may_replicate(cmd.spec))
+                resolve_for(ctx, &argv)
+                    .is_ok_and(|cmd| may_replicate(cmd.spec.flags_for(ctx, &argv)))
             })
         }),
-        _ => may_replicate(spec),
+        _ => may_replicate(spec.flags_for(ctx, argv)),
     }
 }
 
-/// Redis's `is_may_replicate_command` for one command: its flags. (Redis
-/// also reads an EVAL script's `#!` flags; keyward's EVAL has no shebang
-/// support, so such a script does not compile here.)
-fn may_replicate(spec: &CommandSpec) -> bool {
-    spec.has(flags::WRITE | flags::MAY_REPLICATE)
+/// Redis's `is_may_replicate_command`, on the invocation's flags.
+fn may_replicate(cmd_flags: u32) -> bool {
+    cmd_flags & (flags::WRITE | flags::MAY_REPLICATE) != 0
 }
 
 /// LOADING refuses what is not flagged `loading`; MISCONF refuses writes

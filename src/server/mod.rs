@@ -93,6 +93,10 @@ pub struct Shared {
     pub memory_peak: AtomicU64,
     /// The latency monitor's events (LATENCY LATEST, HISTORY …).
     pub latency: latency::Monitor,
+    /// `rename-command`: the names commands answer to, when any was
+    /// renamed or removed (fixed at startup; `None` costs dispatch one
+    /// branch).
+    pub renames: Option<Box<crate::commands::table::Renames>>,
 }
 
 impl Shared {
@@ -113,6 +117,11 @@ impl Shared {
             active_expire: AtomicBool::new(true),
             memory_peak: AtomicU64::new(0),
             latency: Default::default(),
+            // Checked by ServerBuilder::start (Config::check_renames).
+            renames: crate::commands::table::Renames::build(&config.rename_command)
+                .ok()
+                .flatten()
+                .map(Box::new),
             keyspace,
             acl: Acl::from_config(&config),
             clock: Clock::default(),
@@ -459,6 +468,7 @@ impl ServerBuilder {
                     error,
                 })?;
         }
+        config.check_renames()?;
         if config.appendonly && !config.persistence {
             return Err(StartError::Load(
                 "appendonly yes needs persistence (Config::persistence / ServerBuilder::persistence)"

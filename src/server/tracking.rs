@@ -334,7 +334,12 @@ impl Tracking {
         };
         for &(db, argv) in effects {
             let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
-            let Ok(cmd) = crate::server::dispatch::resolve(&args) else {
+            // Effects carry the names clients sent or keyward's own.
+            let cmd = match srv.renames.as_deref() {
+                None => crate::server::dispatch::resolve(&args),
+                Some(r) => crate::server::dispatch::resolve_renamed(r, &args, true),
+            };
+            let Ok(cmd) = cmd else {
                 continue;
             };
             let spec = cmd.spec;

@@ -42,7 +42,7 @@ pub fn check(
     if g & gates::OPS != 0 {
         ops(ctx, t, index)?;
     }
-    if !spec.has(flags::DENYOOM) {
+    if spec.flags_for(ctx, argv) & flags::DENYOOM == 0 {
         return Ok(());
     }
     // A script that already wrote runs to its end (Redis checks OOM for a
@@ -107,7 +107,8 @@ pub fn exec(ctx: &mut Ctx<'_>, queue: &[Vec<Vec<u8>>]) -> Result<(), Error> {
     }
     let denyoom = queue.iter().any(|cmd| {
         let argv: Vec<&[u8]> = cmd.iter().map(Vec::as_slice).collect();
-        crate::server::dispatch::resolve(&argv).is_ok_and(|c| c.spec.has(flags::DENYOOM))
+        crate::server::dispatch::resolve_for(ctx, &argv)
+            .is_ok_and(|c| c.spec.flags_for(ctx, &argv) & flags::DENYOOM != 0)
     });
     if denyoom {
         memory(ctx, t, index)?;

