@@ -86,7 +86,19 @@ impl Stream for TcpStream {
     }
 
     fn readable(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
-        TcpStream::readable(self)
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            readable_peek(
+                self.as_raw_fd(),
+                move || TcpStream::readable(self),
+                move |f| self.try_io(tokio::io::Interest::READABLE, f),
+            )
+        }
+        #[cfg(not(unix))]
+        {
+            std::future::ready(Ok(()))
+        }
     }
 }
 
@@ -103,7 +115,52 @@ impl Stream for tokio::net::UnixStream {
     }
 
     fn readable(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
-        tokio::net::UnixStream::readable(self)
+        use std::os::fd::AsRawFd;
+        readable_peek(
+            self.as_raw_fd(),
+            move || tokio::net::UnixStream::readable(self),
+            move |f| self.try_io(tokio::io::Interest::READABLE, f),
+        )
+    }
+}
+
+/// Resolves once a read on `fd` would return bytes, end of file or an
+/// error. tokio's readiness alone is not enough: a freshly accepted socket
+/// reads as ready before any byte came (measured: every silent connection
+/// took a 16 KB read buffer), so one byte is peeked; a `WouldBlock`
+/// clears the readiness (`try_io`) and the wait starts again.
+#[cfg(unix)]
+async fn readable_peek<'a, R, W, T>(fd: i32, wait: W, try_io: T) -> std::io::Result<()>
+where
+    R: std::future::Future<Output = std::io::Result<()>> + Send + 'a,
+    W: Fn() -> R + Send + 'a,
+    T: Fn(&mut dyn FnMut() -> std::io::Result<()>) -> std::io::Result<()> + Send + 'a,
+{
+    let mut peek = || -> std::io::Result<()> {
+        let mut b = 0u8;
+        // SAFETY: `b` is a valid one-byte buffer for the call; MSG_PEEK
+        // leaves the byte in the socket for the read that follows.
+        let n = unsafe {
+            libc::recv(
+                fd,
+                (&mut b as *mut u8).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    };
+    loop {
+        wait().await?;
+        match try_io(&mut peek) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            // Bytes, end of file or an error: the read reports which.
+            _ => return Ok(()),
+        }
     }
 }
 
