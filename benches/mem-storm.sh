@@ -91,7 +91,6 @@ socks = None
 
 # 2. slow subscriber: 64 MB while it does not read
 sub = conn()
-sub.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
 sub.sendall(enc("SUBSCRIBE", "storm"))
 read_exact(sub, len(b"*3\r\n$9\r\nsubscribe\r\n$5\r\nstorm\r\n:1\r\n"))
 msg = b"x" * 65536
