@@ -11,7 +11,11 @@
 //! few cache-line-sized slots, one per thread (threads beyond the slot
 //! count share), so a worker's allocations do not bounce a line with
 //! another's: an allocation costs a thread-local read and an uncontended
-//! `lock add`. An embedder that installs another allocator gets no count:
+//! `lock add`. Measured with callgrind on `benches/dispatch.rs` (its
+//! allocator wrapped, against the same bench unwrapped): 32 instructions
+//! per allocation and 38 per free, so a SET that replaces its entry (one
+//! of each) pays ~70 of its ~1550; a GET allocates nothing and pays none.
+//! An embedder that installs another allocator gets no count:
 //! [`allocated`] answers `None` and INFO falls back to the accounting.
 //!
 //! Giving memory back: mimalloc purges freed pages (`purge_delay`, 10 ms)

@@ -816,8 +816,12 @@ const IDLE_SHRINK_MS: i64 = 2000;
 /// memory goes back to the OS within a second or two of ending).
 fn memory_cron(shared: &Shared, now_ms: i64) {
     for c in shared.clients.snapshot() {
+        // A blocked or waiting client's task is not in its read loop: it
+        // would ignore the message.
         if c.buffers.load(Ordering::Relaxed) > 0
             && now_ms - c.last_interaction_ms.load(Ordering::Relaxed) >= IDLE_SHRINK_MS
+            && c.blocked_db.load(Ordering::Relaxed) < 0
+            && !c.awaiting.load(Ordering::Relaxed)
         {
             let _ = c.push_tx.send(client::Push::Shrink);
         }
