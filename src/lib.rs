@@ -12,6 +12,7 @@
 //! - [`ops`]: the binary as a process (pid file, systemd, logs, `--ping`,
 //!   `--check-config`).
 //! - [`tls`]: the `tls-*` settings as a rustls configuration.
+//! - [`alloc`]: the counting global allocator and mimalloc's figures.
 //!
 //! Embedding:
 //! ```no_run
@@ -28,6 +29,7 @@
 extern crate mimalloc as _;
 
 pub mod acl;
+pub mod alloc;
 pub mod clock;
 pub mod commands;
 pub mod config;

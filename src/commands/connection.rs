@@ -535,10 +535,13 @@ pub fn client_line(ctx: &Ctx<'_>, c: &ClientInfo) -> String {
         fl.push('N');
     }
     let qbuf = c.qbuf.load(Ordering::Relaxed);
+    // The read buffer as allocated now: 0 for an idle client, whose
+    // buffers the cron freed (Redis shows its own resized buffer).
+    let rbs = c.rbs.load(Ordering::Relaxed);
     // Output waiting for the peer (pushes, a stuck write's remainder).
     let omem = c.output.queued();
     format!(
-        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs=16384 rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
+        "id={} addr={} laddr={} fd={} name={} age={} idle={} flags={} db={} sub={} psub={} ssub={} multi=-1 qbuf={} qbuf-free={} argv-mem=0 multi-mem=0 rbs={} rbp=0 obl=0 oll=0 omem={} tot-mem={} events=r cmd={} user={} redir={} resp={} lib-name={} lib-ver={}",
         c.id,
         c.addr,
         c.laddr,
@@ -552,7 +555,8 @@ pub fn client_line(ctx: &Ctx<'_>, c: &ClientInfo) -> String {
         c.sub_counts[1].load(Ordering::Relaxed),
         c.sub_counts[2].load(Ordering::Relaxed),
         qbuf,
-        16384u32.saturating_sub(qbuf),
+        rbs.saturating_sub(qbuf as usize),
+        rbs,
         omem,
         c.memory(),
         cmd,

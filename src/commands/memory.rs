@@ -1,14 +1,9 @@
 //! MEMORY USAGE, STATS, DOCTOR, PURGE, MALLOC-STATS and HELP.
 //!
-//! STATS has Redis 7.2's fields and shape, filled from what keyward
-//! accounts exactly (each DB's entries and table, clients' buffers) and
-//! from the process (RSS): `total.allocated` is that accounting, not an
-//! allocator's count, and `startup.allocated` is 0 (keyward does not
-//! measure a baseline). The allocator figures (`allocator.*`) are the
-//! process's resident memory, so the allocator ratios read 1 and the
-//! whole gap between the accounting and RSS shows as `fragmentation`.
-//! A DB-restricted user sees only its own DBs (db.N entries, keys and
-//! dataset); the process figures are the ones INFO memory shows anyone.
+//! INFO memory, STATS and DOCTOR read the same [`Figures`]: for a user
+//! who may use every DB, the process as the counting allocator sees it
+//! (`total.allocated` is `used_memory`); for a DB-restricted user, its
+//! own DBs and their clients only (see [`Figures`]).
 
 use std::sync::atomic::Ordering;
 
@@ -85,23 +80,46 @@ fn usage(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     Ok(Outcome::Done)
 }
 
-/// The figures MEMORY STATS reports (and DOCTOR reads).
-struct MemoryStats {
-    peak: u64,
-    total: u64,
-    clients_normal: u64,
-    lua_caches: u64,
+/// The figures INFO memory, MEMORY STATS and DOCTOR report, in one of
+/// two views (README "Memory"):
+/// - a user who may use every DB sees the process, as in Redis:
+///   `used_memory` is the counting allocator's figure ([`crate::alloc`]),
+///   and RSS and the allocator's figures are the process's;
+/// - a DB-restricted user sees its DBs only: `used_memory` is their
+///   accounting plus their clients' buffers, and the process-wide lines
+///   (RSS, allocator, startup, scripts) show that same figure or 0, so
+///   nothing reveals other tenants' usage.
+pub(crate) struct Figures {
+    pub used: u64,
+    pub peak: u64,
+    pub startup: u64,
+    /// The visible DBs' entries.
+    pub dataset: u64,
+    /// `used - dataset`: tables, clients, scripts, the runtime.
+    pub overhead: u64,
+    /// The visible DBs' clients (CLIENT LIST's tot-mem, summed).
+    pub clients: u64,
     /// (DB index, table overhead) for each visible DB with keys.
-    dbs: Vec<(usize, u64)>,
-    overhead: u64,
-    keys: u64,
-    dataset: u64,
-    rss: u64,
+    pub dbs: Vec<(usize, u64)>,
+    pub keys: u64,
+    pub rss: u64,
+    /// allocator_allocated, _active, _resident.
+    pub allocator: (u64, u64, u64),
+    pub scripts: crate::scripting::ScriptMemory,
 }
 
-fn memory_stats(ctx: &Ctx<'_>) -> MemoryStats {
+impl Figures {
+    /// What INFO calls `used_memory_scripts` (EVAL's cache and the
+    /// functions' libraries, Lua states apart).
+    pub fn scripts_bytes(&self) -> u64 {
+        (self.scripts.scripts_eval + self.scripts.functions_bytes) as u64
+    }
+}
+
+pub(crate) fn figures(ctx: &Ctx<'_>) -> Figures {
     let srv = ctx.srv;
     let user = &ctx.client.user;
+    let restricted = user.is_restricted();
     let mut dbs = Vec::new();
     let (mut keys, mut dataset, mut tables) = (0u64, 0u64, 0u64);
     for i in 0..srv.keyspace.len() {
@@ -117,40 +135,66 @@ fn memory_stats(ctx: &Ctx<'_>) -> MemoryStats {
             dbs.push((i, overhead));
         }
     }
-    // Each client's read and write buffers, as CLIENT LIST's tot-mem.
-    let clients_normal: u64 = srv
+    let clients: u64 = srv
         .clients
         .snapshot()
         .iter()
-        .filter(|c| !user.is_restricted() || user.sees_db(c.db.load(Ordering::Relaxed)))
-        .map(|c| 2 * 16384 + u64::from(c.qbuf.load(Ordering::Relaxed)))
+        .filter(|c| !restricted || user.sees_db(c.db.load(Ordering::Relaxed)))
+        .map(|c| c.memory() as u64)
         .sum();
-    let lua_caches = 0;
-    let overhead = tables + clients_normal + lua_caches;
-    let total = overhead + dataset;
-    let peak = if user.is_restricted() {
-        total
-    } else {
-        srv.memory_peak
-            .fetch_max(total, Ordering::Relaxed)
-            .max(total)
+    if restricted {
+        let used = dataset + tables + clients;
+        return Figures {
+            used,
+            peak: used,
+            startup: 0,
+            dataset,
+            overhead: used - dataset,
+            clients,
+            dbs,
+            keys,
+            rss: used,
+            allocator: (used, used, used),
+            scripts: Default::default(),
+        };
+    }
+    let scripts = srv.scripting.memory();
+    let rss = crate::alloc::rss();
+    let (used, allocator) = match crate::alloc::allocated() {
+        Some(a) => {
+            let committed = crate::alloc::committed();
+            (a, (a, committed, committed))
+        }
+        // Another global allocator (an embedder's): the accounting, and
+        // the process's RSS for the allocator's figures.
+        None => {
+            let used = dataset
+                + tables
+                + clients
+                + (scripts.vm_eval + scripts.vm_functions) as u64
+                + (scripts.scripts_eval + scripts.functions_bytes) as u64;
+            (used, (used, rss, rss))
+        }
     };
-    MemoryStats {
+    let peak = srv.memory_peak.fetch_max(used, Ordering::Relaxed).max(used);
+    Figures {
+        used,
         peak,
-        total,
-        clients_normal,
-        lua_caches,
-        dbs,
-        overhead,
-        keys,
+        startup: srv.memory_startup.min(used),
         dataset,
-        rss: super::server::rss_bytes(),
+        overhead: used.saturating_sub(dataset),
+        clients,
+        dbs,
+        keys,
+        rss,
+        allocator,
+        scripts,
     }
 }
 
 /// MEMORY STATS: Redis 7.2's fields, in its order (a map in RESP3).
 fn stats(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
-    let m = memory_stats(ctx);
+    let m = figures(ctx);
     let out = &mut *ctx.out;
     let pct = |a: u64, b: u64| {
         if b == 0 {
@@ -169,16 +213,17 @@ fn stats(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
         out.bulk(k.as_bytes());
         out.double(v);
     };
+    let (allocated, active, resident) = m.allocator;
     int(out, "peak.allocated", m.peak);
-    int(out, "total.allocated", m.total);
-    int(out, "startup.allocated", 0);
+    int(out, "total.allocated", m.used);
+    int(out, "startup.allocated", m.startup);
     int(out, "replication.backlog", 0);
     int(out, "clients.slaves", 0);
-    int(out, "clients.normal", m.clients_normal);
+    int(out, "clients.normal", m.clients);
     int(out, "cluster.links", 0);
     int(out, "aof.buffer", 0);
-    int(out, "lua.caches", m.lua_caches);
-    int(out, "functions.caches", 0);
+    int(out, "lua.caches", m.scripts.scripts_eval as u64);
+    int(out, "functions.caches", m.scripts.functions_bytes as u64);
     for &(i, overhead) in &m.dbs {
         out.bulk(format!("db.{i}").as_bytes());
         out.map(3);
@@ -189,45 +234,50 @@ fn stats(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     }
     int(out, "overhead.total", m.overhead);
     int(out, "keys.count", m.keys);
+    // Redis: (used - startup) per key.
+    let net = m.used.saturating_sub(m.startup);
     int(
         out,
         "keys.bytes-per-key",
-        m.total.checked_div(m.keys).unwrap_or(0),
+        net.checked_div(m.keys).unwrap_or(0),
     );
     int(out, "dataset.bytes", m.dataset);
-    dbl(out, "dataset.percentage", pct(m.dataset, m.total));
-    dbl(out, "peak.percentage", pct(m.total, m.peak));
-    // The allocator's own counts are not kept: its resident memory is the
-    // process's, and what it holds allocated is our accounting.
-    int(out, "allocator.allocated", m.total);
-    int(out, "allocator.active", m.rss);
-    int(out, "allocator.resident", m.rss);
-    dbl(out, "allocator-fragmentation.ratio", ratio(m.rss, m.total));
+    dbl(out, "dataset.percentage", pct(m.dataset, net));
+    dbl(out, "peak.percentage", pct(m.used, m.peak));
+    int(out, "allocator.allocated", allocated);
+    int(out, "allocator.active", active);
+    int(out, "allocator.resident", resident);
+    dbl(
+        out,
+        "allocator-fragmentation.ratio",
+        ratio(active, allocated),
+    );
     int(
         out,
         "allocator-fragmentation.bytes",
-        m.rss.saturating_sub(m.total),
+        active.saturating_sub(allocated),
     );
-    dbl(out, "allocator-rss.ratio", 1.0);
-    int(out, "allocator-rss.bytes", 0);
-    dbl(out, "rss-overhead.ratio", 1.0);
-    int(out, "rss-overhead.bytes", 0);
-    dbl(out, "fragmentation", ratio(m.rss, m.total));
-    int(out, "fragmentation.bytes", m.rss.saturating_sub(m.total));
+    dbl(out, "allocator-rss.ratio", ratio(resident, active));
+    int(out, "allocator-rss.bytes", resident.saturating_sub(active));
+    dbl(out, "rss-overhead.ratio", ratio(m.rss, resident));
+    int(out, "rss-overhead.bytes", m.rss.saturating_sub(resident));
+    dbl(out, "fragmentation", ratio(m.rss, m.used));
+    int(out, "fragmentation.bytes", m.rss.saturating_sub(m.used));
     Ok(Outcome::Done)
 }
 
 /// MEMORY DOCTOR: Redis's report, from the same figures as STATS. Below
 /// 5 MB of accounted memory Redis declines to judge, and so do we.
 fn doctor(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
-    let m = memory_stats(ctx);
-    let text = if m.total < 5 * 1024 * 1024 {
+    let m = figures(ctx);
+    let text = if m.used < 5 * 1024 * 1024 {
         "Hi Sam, this instance is empty or is using very little memory, my issues detector can't be used in these conditions. Please, leave for your mission on Earth and fill it with some data. The new Sam and I will be back to our programming as soon as I finished rebooting.\n".to_string()
     } else {
-        let big_peak = m.peak as f64 / m.total as f64 > 1.5;
-        let high_rss = m.rss as f64 / m.total as f64 > 1.4 && m.rss - m.total > 10 << 20;
+        let big_peak = m.peak as f64 / m.used as f64 > 1.5;
+        let high_rss =
+            m.rss as f64 / m.used as f64 > 1.4 && m.rss.saturating_sub(m.used) > 10 << 20;
         let clients = ctx.srv.clients.snapshot().len() as u64;
-        let big_client_buf = clients > 0 && m.clients_normal / clients > 200 * 1024;
+        let big_client_buf = clients > 0 && m.clients / clients > 200 * 1024;
         if !big_peak && !high_rss && !big_client_buf {
             "Hi Sam, I can't find any memory issue in your instance. I can only account for what occurs on this base.\n".to_string()
         } else {
@@ -250,27 +300,12 @@ fn doctor(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
     Ok(Outcome::Done)
 }
 
-extern "C" {
-    /// mimalloc's `mi_collect`: returns freed pages to the OS. Linked
-    /// through the `mimalloc` dependency (libmimalloc-sys builds the C
-    /// library), whether or not mimalloc is this process's global
-    /// allocator (the `keyward` binary's is; an embedder's may not be).
-    fn mi_collect(force: bool);
-}
-
 /// MEMORY PURGE: mimalloc (the binary's global allocator) returns its
-/// free pages to the OS (`mi_collect(true)`), and on glibc the system
-/// heap, which an embedder may use instead, is trimmed (`malloc_trim`).
-/// Redis purges jemalloc's dirty pages the same way and answers +OK.
+/// free pages to the OS now, and each worker collects its own heap as it
+/// next parks (`alloc::purge`). Redis purges jemalloc's dirty pages the
+/// same way and answers +OK.
 fn purge(ctx: &mut Ctx<'_>, _argv: &[&[u8]]) -> CmdResult {
-    // SAFETY: mi_collect takes no pointers and may be called from any
-    // thread at any time; it only walks mimalloc's own heaps.
-    unsafe { mi_collect(true) };
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim takes a pad size and touches only glibc's heap.
-    unsafe {
-        libc::malloc_trim(0);
-    }
+    crate::alloc::purge();
     ctx.out.ok();
     Ok(Outcome::Done)
 }

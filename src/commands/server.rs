@@ -661,13 +661,6 @@ fn human(n: u64) -> String {
     }
 }
 
-pub(crate) fn rss_bytes() -> u64 {
-    std::fs::read_to_string("/proc/self/statm")
-        .ok()
-        .and_then(|s| s.split_whitespace().nth(1)?.parse::<u64>().ok())
-        .map_or(0, |pages| pages * 4096)
-}
-
 fn total_system_memory() -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
@@ -848,29 +841,84 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
                 );
                 line("total_blocking_keys_on_nokey", &0);
             }
-            // The selected DB's figures (DESIGN.md: INFO is DB-aware), so a
-            // client such as BullMQ checks the policy of the DB it uses.
+            // Redis 7.2's fields in its order (README "Memory": the
+            // process's figures for a user who may use every DB, its own
+            // DBs' for a DB-restricted one); maxmemory and the policy are
+            // the selected DB's (DESIGN.md: INFO is DB-aware), so a client
+            // such as BullMQ checks the policy of the DB it uses.
             "memory" => {
-                let used = dbs.get(selected).map_or(0, |d| d.mem as u64);
+                let m = super::memory::figures(ctx);
                 let tenant = srv.tenancy.db(selected);
                 let max = tenant.effective_maxmemory(cfg.maxmemory);
-                let rss = rss_bytes();
                 let total = total_system_memory();
-                line("used_memory", &used);
-                line("used_memory_human", &human(used));
-                line("used_memory_rss", &rss);
-                line("used_memory_rss_human", &human(rss));
-                line("used_memory_dataset", &used);
+                let (allocated, active, resident) = m.allocator;
+                let pct = |a: u64, b: u64| {
+                    format!(
+                        "{:.2}%",
+                        if b == 0 {
+                            0.0
+                        } else {
+                            a as f64 * 100.0 / b as f64
+                        }
+                    )
+                };
+                let ratio = |a: u64, b: u64| {
+                    format!("{:.2}", if b == 0 { 0.0 } else { a as f64 / b as f64 })
+                };
+                let sc = m.scripts;
+                let vm_total = (sc.vm_eval + sc.vm_functions) as u64;
+                line("used_memory", &m.used);
+                line("used_memory_human", &human(m.used));
+                line("used_memory_rss", &m.rss);
+                line("used_memory_rss_human", &human(m.rss));
+                line("used_memory_peak", &m.peak);
+                line("used_memory_peak_human", &human(m.peak));
+                line("used_memory_peak_perc", &pct(m.used, m.peak));
+                line("used_memory_overhead", &m.overhead);
+                line("used_memory_startup", &m.startup);
+                line("used_memory_dataset", &m.dataset);
+                let net = m.used.saturating_sub(m.startup);
+                line("used_memory_dataset_perc", &pct(m.dataset, net));
+                line("allocator_allocated", &allocated);
+                line("allocator_active", &active);
+                line("allocator_resident", &resident);
                 line("total_system_memory", &total);
                 line("total_system_memory_human", &human(total));
+                line("used_memory_lua", &sc.vm_eval);
+                line("used_memory_vm_eval", &sc.vm_eval);
+                line("used_memory_lua_human", &human(sc.vm_eval as u64));
+                line("used_memory_scripts_eval", &sc.scripts_eval);
+                line("number_of_cached_scripts", &sc.cached_scripts);
+                line("number_of_functions", &sc.functions);
+                line("number_of_libraries", &sc.libraries);
+                line("used_memory_vm_functions", &sc.vm_functions);
+                line("used_memory_vm_total", &vm_total);
+                line("used_memory_vm_total_human", &human(vm_total));
+                line("used_memory_functions", &sc.functions_bytes);
+                line("used_memory_scripts", &m.scripts_bytes());
+                line("used_memory_scripts_human", &human(m.scripts_bytes()));
                 line("maxmemory", &max);
                 line("maxmemory_human", &human(max));
                 line("maxmemory_policy", &tenant.policy().name());
-                // No mem_fragmentation_ratio: used_memory is the dataset's
-                // accounting, not the allocator's total, so rss/used would
-                // read as alarming fragmentation on any small instance.
+                line("allocator_frag_ratio", &ratio(active, allocated));
+                line("allocator_frag_bytes", &active.saturating_sub(allocated));
+                line("allocator_rss_ratio", &ratio(resident, active));
+                line("allocator_rss_bytes", &resident.saturating_sub(active));
+                line("rss_overhead_ratio", &ratio(m.rss, resident));
+                line("rss_overhead_bytes", &m.rss.saturating_sub(resident));
+                line("mem_fragmentation_ratio", &ratio(m.rss, m.used));
+                line("mem_fragmentation_bytes", &m.rss.saturating_sub(m.used));
+                line("mem_not_counted_for_evict", &0);
+                line("mem_replication_backlog", &0);
+                line("mem_total_replication_buffers", &0);
+                line("mem_clients_slaves", &0);
+                line("mem_clients_normal", &m.clients);
+                line("mem_cluster_links", &0);
+                line("mem_aof_buffer", &0);
                 line("mem_allocator", &"mimalloc");
+                line("active_defrag_running", &0);
                 line("lazyfree_pending_objects", &0);
+                line("lazyfreed_objects", &0);
             }
             "persistence" => {
                 let p = &srv.persist;

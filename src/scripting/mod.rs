@@ -141,6 +141,22 @@ pub(crate) struct Engines {
     fns: HashMap<(usize, String), (Function, u8)>,
 }
 
+/// What the script engines hold ([`Scripting::memory`]).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ScriptMemory {
+    /// EVAL's Lua state.
+    pub vm_eval: usize,
+    /// The functions' Lua state.
+    pub vm_functions: usize,
+    /// Scripts in EVAL's cache, and what the cache itself takes.
+    pub cached_scripts: usize,
+    pub scripts_eval: usize,
+    pub functions: usize,
+    pub libraries: usize,
+    /// The libraries' names and code as kept for FUNCTION DUMP/LIST.
+    pub functions_bytes: usize,
+}
+
 /// The sandboxed Lua state and its cache.
 struct Engine {
     lua: Lua,
@@ -361,6 +377,34 @@ impl Scripting {
         };
         let sha = s.to_ascii_lowercase();
         e.scripts.contains_key(self.cache_key(db, &sha).as_ref())
+    }
+
+    /// INFO memory's script figures. A script running now holds the
+    /// engine: its Lua figures read 0 then rather than wait.
+    pub fn memory(&self) -> ScriptMemory {
+        let mut m = ScriptMemory::default();
+        {
+            let libs = self.libraries.read();
+            for (_, lib) in libs.all() {
+                m.libraries += 1;
+                m.functions += lib.functions.len();
+                m.functions_bytes += lib.name.len() + lib.code.len();
+            }
+        }
+        if let Some(g) = self.engine.try_lock() {
+            if let Some(e) = &g.eval {
+                m.vm_eval = e.lua.used_memory();
+                m.cached_scripts = e.scripts.len();
+                // The cache's keys and slots; the compiled functions are in
+                // the Lua state's figure.
+                m.scripts_eval = e.scripts.keys().map(String::len).sum::<usize>()
+                    + e.scripts.capacity() * std::mem::size_of::<(String, mlua::Function)>();
+            }
+            if let Some(e) = &g.func {
+                m.vm_functions = e.lua.used_memory();
+            }
+        }
+        m
     }
 
     /// SCRIPT FLUSH: a fresh Lua state, as Redis does.

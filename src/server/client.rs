@@ -91,6 +91,9 @@ pub enum Push {
     /// CLIENT UNBLOCK of a client in WAIT or WAITAOF: end the wait now,
     /// with its timeout reply or (`error`) the UNBLOCKED error.
     EndWait { error: bool },
+    /// The cron, for a client idle a while: free the buffers its last
+    /// requests left (Redis's clientsCron resizes them the same way).
+    Shrink,
 }
 
 /// Per-connection state, owned by the connection task.
@@ -241,6 +244,9 @@ impl Client {
     }
 }
 
+/// The fixed part of a client's memory: its two structures.
+pub const CLIENT_STRUCTS: usize = std::mem::size_of::<Client>() + std::mem::size_of::<ClientInfo>();
+
 /// The shared face of a client.
 pub struct ClientInfo {
     pub id: u64,
@@ -256,6 +262,10 @@ pub struct ClientInfo {
     pub monitor: AtomicBool,
     pub no_evict: AtomicBool,
     pub qbuf: AtomicU32,
+    /// Bytes the connection's read and reply buffers hold (0 while idle).
+    pub buffers: AtomicUsize,
+    /// The read buffer's size (CLIENT LIST's `rbs`).
+    pub rbs: AtomicUsize,
     pub name: Mutex<Option<Vec<u8>>>,
     pub lib_name: Mutex<Option<Vec<u8>>>,
     pub lib_ver: Mutex<Option<Vec<u8>>>,
@@ -307,6 +317,8 @@ impl ClientInfo {
             monitor: AtomicBool::new(false),
             no_evict: AtomicBool::new(false),
             qbuf: AtomicU32::new(0),
+            buffers: AtomicUsize::new(0),
+            rbs: AtomicUsize::new(0),
             name: Mutex::new(None),
             lib_name: Mutex::new(None),
             lib_ver: Mutex::new(None),
@@ -342,11 +354,12 @@ impl ClientInfo {
     }
 
     /// Memory this client holds as CLIENT LIST's `tot-mem` counts it: its
-    /// read and reply buffers (16 KiB each, as `rbs` shows), unparsed
-    /// input, and output waiting for the peer. What `maxmemory-clients`
-    /// adds up.
+    /// read and reply buffers as allocated now (none while it idles; the
+    /// read buffer holds the unparsed input), output waiting for the peer,
+    /// and its client structures. What `maxmemory-clients` adds up and
+    /// INFO's `used_memory_clients`.
     pub fn memory(&self) -> usize {
-        16384 + 16384 + self.qbuf.load(Ordering::Relaxed) as usize + self.output.queued()
+        CLIENT_STRUCTS + self.buffers.load(Ordering::Relaxed) + self.output.queued()
     }
 
     /// Subscribed to a channel, pattern or shard channel: the pubsub

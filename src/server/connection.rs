@@ -26,8 +26,12 @@ use crate::protocol::parse::Span;
 use crate::protocol::{parse_request, Limits, Parsed, Protocol, ReplyBuf};
 
 const READ_CHUNK: usize = 16 * 1024;
-/// Buffers that grew past this for one big request or reply are shrunk back.
-const SHRINK_ABOVE: usize = 1024 * 1024;
+/// A read buffer or reply buffer that grew past this for one big request
+/// or reply is freed once it is empty (the next batch allocates a fresh
+/// one), so a burst does not stay with the connection.
+const SHRINK_ABOVE: usize = 64 * 1024;
+/// What a reply buffer starts with when a batch finds it freed.
+const REPLY_CHUNK: usize = 1024;
 
 /// Redis 7's protected-mode refusal, byte for byte (clients and scanners
 /// match on it; the "Setup a an" typo is Redis's own).
@@ -55,6 +59,12 @@ pub trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     fn try_write(&self, buf: &[u8]) -> std::io::Result<usize>;
     /// The descriptor CLIENT LIST shows (-1 where there is none).
     fn fd(&self) -> i32;
+    /// Resolves when a read would find bytes, so an idle connection holds
+    /// no read buffer while it waits. Streams that may hold decoded input
+    /// of their own (TLS) answer at once and read into a buffer as before.
+    fn readable(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
+        std::future::ready(Ok(()))
+    }
 }
 
 impl Stream for TcpStream {
@@ -74,6 +84,22 @@ impl Stream for TcpStream {
             -1
         }
     }
+
+    fn readable(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
+        #[cfg(unix)]
+        {
+            use std::os::fd::AsRawFd;
+            readable_peek(
+                self.as_raw_fd(),
+                move || TcpStream::readable(self),
+                move |f| self.try_io(tokio::io::Interest::READABLE, f),
+            )
+        }
+        #[cfg(not(unix))]
+        {
+            std::future::ready(Ok(()))
+        }
+    }
 }
 
 #[cfg(unix)]
@@ -86,6 +112,55 @@ impl Stream for tokio::net::UnixStream {
     fn fd(&self) -> i32 {
         use std::os::fd::AsRawFd;
         self.as_raw_fd()
+    }
+
+    fn readable(&self) -> impl std::future::Future<Output = std::io::Result<()>> + Send {
+        use std::os::fd::AsRawFd;
+        readable_peek(
+            self.as_raw_fd(),
+            move || tokio::net::UnixStream::readable(self),
+            move |f| self.try_io(tokio::io::Interest::READABLE, f),
+        )
+    }
+}
+
+/// Resolves once a read on `fd` would return bytes, end of file or an
+/// error. tokio's readiness alone is not enough: a freshly accepted socket
+/// reads as ready before any byte came (measured: every silent connection
+/// took a 16 KB read buffer), so one byte is peeked; a `WouldBlock`
+/// clears the readiness (`try_io`) and the wait starts again.
+#[cfg(unix)]
+async fn readable_peek<'a, R, W, T>(fd: i32, wait: W, try_io: T) -> std::io::Result<()>
+where
+    R: std::future::Future<Output = std::io::Result<()>> + Send + 'a,
+    W: Fn() -> R + Send + 'a,
+    T: Fn(&mut dyn FnMut() -> std::io::Result<()>) -> std::io::Result<()> + Send + 'a,
+{
+    let mut peek = || -> std::io::Result<()> {
+        let mut b = 0u8;
+        // SAFETY: `b` is a valid one-byte buffer for the call; MSG_PEEK
+        // leaves the byte in the socket for the read that follows.
+        let n = unsafe {
+            libc::recv(
+                fd,
+                (&mut b as *mut u8).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        if n < 0 {
+            Err(std::io::Error::last_os_error())
+        } else {
+            Ok(())
+        }
+    };
+    loop {
+        wait().await?;
+        match try_io(&mut peek) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            // Bytes, end of file or an error: the read reports which.
+            _ => return Ok(()),
+        }
     }
 }
 
@@ -338,12 +413,20 @@ async fn run<S: Stream>(
     mut stream: S,
     push_rx: &mut mpsc::UnboundedReceiver<Push>,
 ) -> std::io::Result<()> {
-    let mut rbuf = BytesMut::with_capacity(READ_CHUNK);
-    let mut out = ReplyBuf::new(Protocol::Resp2);
-    let mut spans: Vec<Span> = Vec::with_capacity(64);
+    // Every buffer starts empty and is allocated by the first request that
+    // needs it: an idle connection (a pool's spare) holds none of them,
+    // and the cron's `Push::Shrink` frees them again after idling.
+    let mut rbuf = BytesMut::new();
+    let mut out = ReplyBuf {
+        buf: Vec::new(),
+        proto: Protocol::Resp2,
+    };
+    let mut spans: Vec<Span> = Vec::new();
     // Per command: its span range and the buffer offset where it ends.
-    let mut cmds: Vec<(usize, usize, usize)> = Vec::with_capacity(16);
-    let mut argv_store: Vec<&'static [u8]> = Vec::with_capacity(16);
+    let mut cmds: Vec<(usize, usize, usize)> = Vec::new();
+    let mut argv_store: Vec<&'static [u8]> = Vec::new();
+    // The buffers' bytes as last published in `info.buffers`.
+    let mut published = 0usize;
     let mut need = 1usize;
     // Complete commands are still buffered (a pre-auth batch stops after one).
     let mut pending = false;
@@ -356,9 +439,6 @@ async fn run<S: Stream>(
     let mut pause_wait = false;
     let info = client.info.clone();
     loop {
-        if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
-            rbuf.reserve(READ_CHUNK.max(need.saturating_sub(rbuf.len())));
-        }
         let idle = srv.hot.idle_timeout_s.load(Ordering::Relaxed);
         let idle_applies = idle > 0 && !info.monitor.load(Ordering::Relaxed);
         if !pending {
@@ -378,14 +458,24 @@ async fn run<S: Stream>(
                     }
                     // CLIENT UNBLOCK as a WAIT ended by itself: answered.
                     Some(Push::EndWait { .. }) => continue,
+                    Some(Push::Shrink) => {
+                        release_idle(&mut rbuf, &mut out, &mut spans, &mut cmds, &mut argv_store);
+                        publish_buffers(&info, &rbuf, &out, &mut published);
+                        continue;
+                    }
                     Some(Push::Kill) | None => return Ok(()),
                 },
-                r = stream.read_buf(&mut rbuf) => {
+                r = read_in(&mut stream, &mut rbuf, need) => {
                     let n = r?;
                     if n == 0 {
                         return Ok(());
                     }
                     srv.stats.net_input_bytes.fetch_add(n as u64, Ordering::Relaxed);
+                    // What a partial request holds shows meanwhile (CLIENT
+                    // LIST's qbuf and tot-mem, maxmemory-clients).
+                    info.qbuf
+                        .store(rbuf.len().min(u32::MAX as usize) as u32, Ordering::Relaxed);
+                    publish_buffers(&info, &rbuf, &out, &mut published);
                 }
                 _ = tokio::time::sleep(Duration::from_secs(idle)), if idle_applies => {
                     debug!(client = client.id, "closing idle client");
@@ -413,6 +503,9 @@ async fn run<S: Stream>(
             pending = true;
         }
         if !cmds.is_empty() {
+            if out.buf.capacity() == 0 {
+                out.buf.reserve(REPLY_CHUNK);
+            }
             // max-ops-per-sec, throttle mode: sleep off the DB's debt before
             // the batch, holding no lock (one load for an unlimited DB).
             if let Some(d) = srv.tenancy.throttle_delay(client.db) {
@@ -486,6 +579,12 @@ async fn run<S: Stream>(
             info.db.store(client.db, Ordering::Relaxed);
         }
         rbuf.advance(pos);
+        if pos > 0 && rbuf.is_empty() {
+            // `advance` leaves the consumed bytes in front of the buffer
+            // and out of `capacity()`: take them back (no allocation), so
+            // the capacity is the allocation the shrink and `rbs` judge.
+            let _ = rbuf.try_reclaim(rbuf.capacity() + 1);
+        }
         need = need.saturating_sub(pos).max(1);
         if script_wait || pause_wait {
             // The batch was cut before the bad input: the re-parse after
@@ -522,16 +621,38 @@ async fn run<S: Stream>(
             }
             out.buf.clear();
             if out.buf.capacity() > SHRINK_ABOVE {
-                out.buf.shrink_to(READ_CHUNK);
+                out.buf = Vec::new();
             }
         }
         if let Some(b) = blocked.take() {
-            if !wait_unblocked(srv, client, b, &mut stream, &mut rbuf, push_rx).await? {
+            // Boxed (and WAIT's below): inline, the waits' state made every
+            // connection's task bigger, idle ones included (1784 -> 1408
+            // bytes, debug build); a blocking call already pays a timer and
+            // a waiter entry, one allocation more is little beside them.
+            if !Box::pin(wait_unblocked(
+                srv,
+                client,
+                b,
+                &mut stream,
+                &mut rbuf,
+                push_rx,
+            ))
+            .await?
+            {
                 return Ok(());
             }
         }
         if let Some(a) = awaited.take() {
-            if !wait_awaited(srv, client, a, &mut stream, &mut rbuf, push_rx).await? {
+            if !Box::pin(wait_awaited(
+                srv,
+                client,
+                a,
+                &mut stream,
+                &mut rbuf,
+                push_rx,
+            ))
+            .await?
+            {
                 return Ok(());
             }
         }
@@ -555,10 +676,61 @@ async fn run<S: Stream>(
             }
         }
         if rbuf.is_empty() && rbuf.capacity() > SHRINK_ABOVE {
-            rbuf = BytesMut::with_capacity(READ_CHUNK);
+            rbuf = BytesMut::new();
         }
         info.qbuf
             .store(rbuf.len().min(u32::MAX as usize) as u32, Ordering::Relaxed);
+        publish_buffers(&info, &rbuf, &out, &mut published);
+    }
+}
+
+/// Reads into `rbuf`; a connection that holds no read buffer (idle, or
+/// freed by `Push::Shrink`) waits until the socket is readable before it
+/// allocates one. Cancel-safe, as the `select!` it runs in needs.
+async fn read_in<S: Stream>(
+    stream: &mut S,
+    rbuf: &mut BytesMut,
+    need: usize,
+) -> std::io::Result<usize> {
+    if rbuf.capacity() == 0 {
+        stream.readable().await?;
+    }
+    if rbuf.capacity() - rbuf.len() < READ_CHUNK / 4 {
+        rbuf.reserve(READ_CHUNK.max(need.saturating_sub(rbuf.len())));
+    }
+    stream.read_buf(rbuf).await
+}
+
+/// `Push::Shrink` (the cron, for a client idle a while): frees the
+/// buffers the last requests left, keeping unparsed input.
+fn release_idle(
+    rbuf: &mut BytesMut,
+    out: &mut ReplyBuf,
+    spans: &mut Vec<Span>,
+    cmds: &mut Vec<(usize, usize, usize)>,
+    argv: &mut Vec<&'static [u8]>,
+) {
+    if rbuf.is_empty() {
+        *rbuf = BytesMut::new();
+    }
+    if out.buf.is_empty() {
+        out.buf = Vec::new();
+    }
+    *spans = Vec::new();
+    *cmds = Vec::new();
+    *argv = Vec::new();
+}
+
+/// Publishes the bytes the connection's buffers hold (CLIENT LIST's
+/// `rbs`/`tot-mem`, INFO's `used_memory_clients`), when they changed.
+#[inline]
+fn publish_buffers(info: &ClientInfo, rbuf: &BytesMut, out: &ReplyBuf, published: &mut usize) {
+    let rbs = rbuf.capacity();
+    let now = rbs + out.buf.capacity();
+    if now != *published {
+        *published = now;
+        info.buffers.store(now, Ordering::Relaxed);
+        info.rbs.store(rbs, Ordering::Relaxed);
     }
 }
 
@@ -664,7 +836,7 @@ async fn wait_unblocked<S: Stream>(
                             return Ok(false);
                         }
                     }
-                    Some(Push::EndWait { .. }) => {}
+                    Some(Push::EndWait { .. } | Push::Shrink) => {}
                     Some(Push::Kill) | None => return Ok(false),
                 },
                 _ = &mut sleep, if timer => {
@@ -756,7 +928,7 @@ async fn wait_awaited<S: Stream>(
                         return Ok(false);
                     }
                 }
-                Some(Push::Unblocked(_)) => {}
+                Some(Push::Unblocked(_) | Push::Shrink) => {}
                 Some(Push::EndWait { error: true }) => {
                     break awaited_reply(&a, End::Unblocked);
                 }

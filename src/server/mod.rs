@@ -88,9 +88,12 @@ pub struct Shared {
     pub pause: pause::Pause,
     /// DEBUG SET-ACTIVE-EXPIRE: whether cron runs the active expiry cycle.
     pub active_expire: AtomicBool,
-    /// The highest memory use seen (the DBs' accounted bytes, sampled by
-    /// cron and MEMORY STATS): MEMORY STATS `peak.allocated`.
+    /// The highest `used_memory` seen (the allocator's count, or the
+    /// accounting without it; sampled by cron, INFO and MEMORY STATS).
     pub memory_peak: AtomicU64,
+    /// The allocator's count as this server was created, before loading
+    /// (INFO's `used_memory_startup`; 0 without the counting allocator).
+    pub memory_startup: u64,
     /// The latency monitor's events (LATENCY LATEST, HISTORY …).
     pub latency: latency::Monitor,
     /// `rename-command`: the names commands answer to, when any was
@@ -116,6 +119,7 @@ impl Shared {
             pause,
             active_expire: AtomicBool::new(true),
             memory_peak: AtomicU64::new(0),
+            memory_startup: crate::alloc::allocated().unwrap_or(0),
             latency: Default::default(),
             // Checked by ServerBuilder::start (Config::check_renames).
             renames: crate::commands::table::Renames::build(&config.rename_command)
@@ -833,11 +837,39 @@ impl ServerHandle {
     }
 }
 
+/// How long a client idles before the cron frees its buffers (Redis's
+/// clientsCron resizes an idle client's query buffer after 2 s too).
+const IDLE_SHRINK_MS: i64 = 2000;
+
+/// Once a second: clients idle for [`IDLE_SHRINK_MS`] that still hold
+/// buffers are told to free them, and when the allocator holds much more
+/// than is allocated, the workers collect their heaps (so a burst's
+/// memory goes back to the OS within a second or two of ending).
+fn memory_cron(shared: &Shared, now_ms: i64) {
+    for c in shared.clients.snapshot() {
+        // A blocked or waiting client's task is not in its read loop: it
+        // would ignore the message.
+        if c.buffers.load(Ordering::Relaxed) > 0
+            && now_ms - c.last_interaction_ms.load(Ordering::Relaxed) >= IDLE_SHRINK_MS
+            && c.blocked_db.load(Ordering::Relaxed) < 0
+            && !c.awaiting.load(Ordering::Relaxed)
+        {
+            let _ = c.push_tx.send(client::Push::Shrink);
+        }
+    }
+    if let Some(allocated) = crate::alloc::allocated() {
+        if crate::alloc::worth_collecting(allocated, crate::alloc::committed()) {
+            crate::alloc::request_collect();
+        }
+    }
+}
+
 /// Background work, `hz` times a second: active expiry, publishing each
 /// DB's used memory.
 async fn cron(shared: Arc<Shared>) {
     let mut shutdown = shared.shutdown_rx();
     let mut last_save_check = Instant::now();
+    let mut last_memory_check = Instant::now();
     // The DB the next tick's expiry starts with: one the last tick's time
     // limit stopped before, as Redis's `current_db`.
     let mut expire_next_db = 0usize;
@@ -869,12 +901,17 @@ async fn cron(shared: Arc<Shared>) {
         // exempts a client).
         obuf::evict_clients(&shared);
         let now = shared.clock.now_ms();
+        if last_memory_check.elapsed() >= Duration::from_secs(1) {
+            last_memory_check = Instant::now();
+            memory_cron(&shared, now);
+        }
         // A pause that ran out ends here even when no command notices.
         shared.pause.end_if_due(now);
         let expire = shared.active_expire.load(Ordering::Relaxed);
-        shared
-            .memory_peak
-            .fetch_max(shared.tenancy.total_used(), Ordering::Relaxed);
+        shared.memory_peak.fetch_max(
+            crate::alloc::allocated().unwrap_or_else(|| shared.tenancy.total_used()),
+            Ordering::Relaxed,
+        );
         let dbs = shared.keyspace.len();
         let mut cycle = ExpireCycle::timed(ExpireEffort::new(effort), hz);
         // DEBUG SET-ACTIVE-EXPIRE 0: each DB's clock is refreshed only.

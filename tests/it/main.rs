@@ -2,6 +2,12 @@
 //! in-process server, clients, the raw-socket helper and the redis-server
 //! oracle used by differential tests.
 
+// The binary's allocator, counted: INFO memory's process figures
+// (`used_memory` from the allocator's count) are tested as they run.
+#[global_allocator]
+static GLOBAL: keyward::alloc::Counting<mimalloc::MiMalloc> =
+    keyward::alloc::Counting(mimalloc::MiMalloc);
+
 mod support;
 
 mod absent;
@@ -25,6 +31,7 @@ mod latency;
 mod limits;
 mod list;
 mod lolwut;
+mod memory;
 mod meta;
 mod metrics;
 mod notifications;

@@ -93,16 +93,20 @@ async fn info_memory_reports_the_selected_db() {
     let a = info(&mut admin, "memory").await;
     assert_eq!(field(&a, "maxmemory").as_deref(), Some("0"));
     assert_eq!(field(&a, "maxmemory_policy").as_deref(), Some("noeviction"));
-    // used_memory is the selected DB's: it grows with that DB's data only.
+    // A pinned user's used_memory is its DB's: it grows with that DB's
+    // data only; the default user's is the process's (README "Memory").
     let before = |i: &str| field(i, "used_memory").unwrap().parse::<u64>().unwrap();
     let w0 = before(&w);
-    let a0 = before(&a);
+    let dataset = |i: &str| field(i, "used_memory_dataset").unwrap();
+    let c0 = dataset(&c);
     let big = vec![b'x'; 100_000];
     assert_eq!(worker.call(&[b"SET", b"job", &big]).await, b"+OK\r\n");
     let w1 = before(&info(&mut worker, "memory").await);
+    let c1 = dataset(&info(&mut studio, "memory").await);
     let a1 = before(&info(&mut admin, "memory").await);
     assert!(w1 >= w0 + 100_000, "{w0} -> {w1}");
-    assert_eq!(a1, a0, "DB 0 untouched");
+    assert_eq!(c1, c0, "DB 1 untouched");
+    assert!(a1 >= w1, "the process holds every DB: {a1} < {w1}");
     let human = field(&info(&mut worker, "memory").await, "used_memory_human").unwrap();
     assert!(human.ends_with('K'), "{human}");
 }
