@@ -6,6 +6,8 @@
 //! work) and flags we do not implement are logged and ignored, so that tools
 //! which spawn `redis-server --port N --loglevel notice` can spawn keyward.
 
+#[cfg(any(test, fuzzing))]
+pub mod fuzz;
 pub mod params;
 pub mod redisconf;
 pub mod rewrite;

@@ -316,13 +316,22 @@ async fn handle<S: Stream>(srv: Arc<Shared>, stream: S, peer: ClientAddr, laddr:
         // unwatch_all locks the watched keys' DBs.
         srv.scripting.wait_idle().await;
     }
-    crate::commands::transactions::unwatch_all(&srv, &mut client);
-    crate::commands::pubsub::unsubscribe_all(&srv, &mut client);
-    srv.tracking.disable(&srv, &client.info);
+    close_client(&srv, &mut client);
+}
+
+/// Undoes [`open_client`] and everything the client set up on the way:
+/// its watched keys, subscriptions, tracking, its place in its DB's client
+/// count and in the client list. The connection loop calls it once no
+/// script runs (unwatching locks DBs); the `dispatch_sequence` fuzz target
+/// calls it for its clients' QUITs and disconnects.
+pub(crate) fn close_client(srv: &Shared, client: &mut Client) {
+    crate::commands::transactions::unwatch_all(srv, client);
+    crate::commands::pubsub::unsubscribe_all(srv, client);
+    srv.tracking.disable(srv, &client.info);
     if client.authenticated {
         srv.tenancy.move_client(Some(client.db), None);
     }
-    srv.clients.remove(id);
+    srv.clients.remove(client.id);
 }
 
 /// Reuses a vector's allocation for borrows of another lifetime.
