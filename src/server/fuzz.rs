@@ -356,11 +356,10 @@ struct Fuzz {
 
 impl Fuzz {
     fn new() -> Fuzz {
-        let config = Config {
-            // Commands that would touch files find nothing to write here.
-            dir: std::env::temp_dir().join("keyward-fuzz-no-files"),
-            ..Config::default()
-        };
+        // The embedded default: `persistence` off, so FLUSHALL, SAVE points
+        // and the like read and write no file.
+        let config = Config::default();
+        debug_assert!(!config.persistence);
         let srv = Shared::new(config, None);
         srv.config_changed();
         let mut f = Fuzz {

@@ -228,8 +228,10 @@ async fn disconnect_while_paused_leaves_no_blocked_client() {
 /// script holds its worker thread, so the admin needs another one.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn disconnect_mid_script_caller_and_queued_client() {
-    let mut config = keyward::Config::default();
-    config.busy_reply_threshold = 200;
+    let config = keyward::Config {
+        busy_reply_threshold: 200,
+        ..keyward::Config::default()
+    };
     let s = start_with(config).await;
     let mut admin = admin_of(&s).await;
     let base = state(&mut admin, &[]).await;
