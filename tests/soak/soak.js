@@ -17,8 +17,9 @@
 // and p50/p99 of the operations completed in the interval (latency from issue to
 // reply, per tenant and overall). Checks at the end, each an `ok`/`not ok` line:
 // zero client errors, RSS after warm-up within 10 % (max/min), no interval's p99
-// above 3x the median interval's p99 (not judged with --quick, whose 5 s windows
-// on a shared CI machine measure its neighbours; --latency-check yes|no), every
+// above 3x the median interval's p99 and no request skipped for a backlog (both
+// not judged with --quick, whose 5 s windows on a shared CI machine measure its
+// neighbours; --latency-check yes|no), every
 // job completed, and CLIENT LIST and INFO clients back to the baseline taken
 // before the clients connected.
 const path = require('node:path');
@@ -357,7 +358,10 @@ async function main() {
   const total = (now() - start) / 1000;
   log(`# ran ${total.toFixed(0)} s: ${completed} operations completed (${Math.round(completed / opts.duration)} ops/s), ${clients.jobsAdded} jobs added, ${clients.jobsDone} completed, ${skipped} skipped over ${MAX_IN_FLIGHT} in flight`);
   verdict('soak: zero client errors', errors.length === 0, `${errors.length} errors, first: ${errors.slice(0, 3).join(' | ')}`);
-  verdict('soak: no operation skipped for a backlog', skipped === 0, `${skipped} skipped`);
+  // Requests skipped because MAX_IN_FLIGHT were outstanding: the machine
+  // did not keep the pace asked. Judged with the latency, for the same reason.
+  if (opts.latencyCheck) verdict('soak: no operation skipped for a backlog', skipped === 0, `${skipped} skipped`);
+  else log(`# not judged (--latency-check no): ${skipped} operations skipped for a backlog`);
   verdict('soak: every BullMQ job completed', drained, `${clients.jobsDone} of ${clients.jobsAdded}`);
   const steady = samples.filter((s) => s.t > opts.warmup);
   const rss = steady.map((s) => s.rss_kb);
