@@ -6,6 +6,8 @@
 //! work) and flags we do not implement are logged and ignored, so that tools
 //! which spawn `redis-server --port N --loglevel notice` can spawn keyward.
 
+#[cfg(any(test, fuzzing))]
+pub mod fuzz;
 pub mod params;
 pub mod redisconf;
 pub mod rewrite;
@@ -650,6 +652,14 @@ impl Config {
                 path: path.to_string(),
                 message: format!("[[user]] #{} ({}) {field}: {message}", i + 1, u.name),
             };
+            // As redis.conf `user` lines (and Redis's ACL load): ACL LIST
+            // and CONFIG REWRITE write names unquoted.
+            if u.name
+                .bytes()
+                .any(|b| b == 0 || b == 0x0b || b.is_ascii_whitespace())
+            {
+                return Err(err("name", "Spaces not allowed in ACL usernames".into()));
+            }
             let mut u = u.clone();
             if let Some(var) = &u.password_env {
                 let p = std::env::var(var).map_err(|_| {
@@ -886,6 +896,23 @@ pub fn parse_memory(s: &str) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn user_names_with_spaces_are_refused() {
+        let mut c = super::Config::default();
+        let e = c
+            .load_toml(
+                "[[user]]\nname = \"alice x\"\nrules = \"on nopass\"\n",
+                "t.toml",
+                &mut Vec::new(),
+            )
+            .expect_err("a space in a user name");
+        assert!(
+            e.to_string()
+                .contains("Spaces not allowed in ACL usernames"),
+            "{e}"
+        );
+    }
+
     use super::*;
 
     fn argv(s: &[&str]) -> Vec<String> {

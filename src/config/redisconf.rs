@@ -431,6 +431,15 @@ impl Loader<'_> {
                 String::from_utf8_lossy(word)
             )
         };
+        // As Redis's ACL load (`ACLStringHasSpaces`): a name with a space,
+        // quoted into the line, would be written back unquoted by CONFIG
+        // REWRITE and ACL LIST and no longer read as one name.
+        if argv[1]
+            .iter()
+            .any(|&b| b == 0 || b.is_ascii_whitespace() || b == 0x0b)
+        {
+            return Err("Spaces not allowed in ACL usernames".into());
+        }
         if self.config.users.iter().any(|u| u.name == name) {
             return Err(decl(
                 &argv[1],
@@ -1049,6 +1058,8 @@ mod tests {
         assert!(e.ends_with("Error in user declaration 'a': Duplicate user found. A user can only be defined once in config files"), "{e}");
         let e = load_text("user a on +nosuchcommand\n", "").expect_err("bad rule");
         assert!(e.ends_with("Error in user declaration '+nosuchcommand': Unknown command or category name in ACL"), "{e}");
+        let e = load_text("user \"alice x\" on nopass +@all\n", "").expect_err("space in a name");
+        assert!(e.ends_with("Spaces not allowed in ACL usernames"), "{e}");
         let e = load_text("db 1 max-keys lots\n", "").expect_err("bad field");
         assert!(e.contains(">>> 'db 1 max-keys lots'"), "{e}");
         let acl = std::env::temp_dir().join(format!("keyward-users-{}.acl", std::process::id()));

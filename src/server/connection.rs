@@ -391,13 +391,22 @@ async fn handle<S: Stream>(srv: Arc<Shared>, stream: S, peer: ClientAddr, laddr:
         // unwatch_all locks the watched keys' DBs.
         srv.scripting.wait_idle().await;
     }
-    crate::commands::transactions::unwatch_all(&srv, &mut client);
-    crate::commands::pubsub::unsubscribe_all(&srv, &mut client);
-    srv.tracking.disable(&srv, &client.info);
+    close_client(&srv, &mut client);
+}
+
+/// Undoes [`open_client`] and everything the client set up on the way:
+/// its watched keys, subscriptions, tracking, its place in its DB's client
+/// count and in the client list. The connection loop calls it once no
+/// script runs (unwatching locks DBs); the `dispatch_sequence` fuzz target
+/// calls it for its clients' QUITs and disconnects.
+pub(crate) fn close_client(srv: &Shared, client: &mut Client) {
+    crate::commands::transactions::unwatch_all(srv, client);
+    crate::commands::pubsub::unsubscribe_all(srv, client);
+    srv.tracking.disable(srv, &client.info);
     if client.authenticated {
         srv.tenancy.move_client(Some(client.db), None);
     }
-    srv.clients.remove(id);
+    srv.clients.remove(client.id);
 }
 
 /// Reuses a vector's allocation for borrows of another lifetime.
@@ -662,16 +671,20 @@ async fn run<S: Stream>(
         }
         if script_wait {
             script_wait = false;
-            srv.scripting.wait_turn(client.id, &srv.clock).await;
+            let turn = srv.scripting.wait_turn(client.id, &srv.clock);
+            if !wait_watching(srv, &mut stream, &mut rbuf, turn).await {
+                return Ok(());
+            }
         }
         if pause_wait {
             pause_wait = false;
             // Counted as blocked (INFO blocked_clients, flag `b`), as
             // Redis's postponed clients are; CLIENT UNBLOCK cannot end it.
             info.postponed.store(true, Ordering::Relaxed);
-            srv.pause.wait(&srv.clock, &info.kill_notify).await;
+            let pause = srv.pause.wait(&srv.clock, &info.kill_notify);
+            let stayed = wait_watching(srv, &mut stream, &mut rbuf, pause).await;
             info.postponed.store(false, Ordering::Relaxed);
-            if info.killed.load(Ordering::Acquire) {
+            if !stayed || info.killed.load(Ordering::Acquire) {
                 return Ok(());
             }
         }
@@ -788,6 +801,32 @@ async fn relay<S: Stream>(stream: &mut S, msg: &[u8], info: &ClientInfo) -> std:
     }
     info.output.pushed.fetch_sub(msg.len(), Ordering::Relaxed);
     Ok(true)
+}
+
+/// Waits for `until` (a script's turn, the end of a CLIENT PAUSE) while
+/// reading the socket, as a blocked client does: input that arrives is
+/// kept for afterwards, not run. False when the peer closed (or passed the
+/// query buffer limit) first: a client that leaves while held must not
+/// stay listed and counted as blocked until the pause ends.
+async fn wait_watching<S: Stream>(
+    srv: &Shared,
+    stream: &mut S,
+    rbuf: &mut BytesMut,
+    until: impl std::future::Future<Output = ()>,
+) -> bool {
+    tokio::pin!(until);
+    loop {
+        if rbuf.capacity() - rbuf.len() < 1024 {
+            rbuf.reserve(READ_CHUNK);
+        }
+        tokio::select! {
+            () = &mut until => return true,
+            r = stream.read_buf(rbuf) => match r {
+                Ok(n) if kept_while_waiting(srv, n, rbuf) => {}
+                _ => return false,
+            },
+        }
+    }
 }
 
 /// Input read while the client waits (blocked, WAIT): kept for after it,

@@ -8,6 +8,8 @@ pub mod client;
 pub mod connection;
 pub mod dispatch;
 pub mod effects;
+#[cfg(any(test, fuzzing))]
+pub mod fuzz;
 #[doc(hidden)]
 pub mod harness;
 pub mod latency;

@@ -28,6 +28,7 @@ mod geo;
 mod hash;
 mod hll;
 mod latency;
+mod leaks;
 mod limits;
 mod list;
 mod lolwut;
