@@ -21,7 +21,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::commands::glob::glob_match;
-use crate::commands::spec::{cat, flags, Channels, Dbs, Keys};
+use crate::commands::keyspec::{self, KeyRef};
+use crate::commands::spec::{cat, flags, Channels, Dbs};
 use crate::commands::table::Command;
 pub use rules::{RuleError, Selector};
 
@@ -391,12 +392,14 @@ impl User {
         db: usize,
         all_dbs_own: bool,
     ) -> Result<(), (Denied, Option<usize>)> {
-        let mut worst = match check_selector(&self.root, cmd, argv, db, all_dbs_own) {
+        // The keys are found once for all selectors, as Redis caches them.
+        let mut keys = None;
+        let mut worst = match check_selector(&self.root, cmd, argv, db, all_dbs_own, &mut keys) {
             Ok(()) => return Ok(()),
             Err(e) => e,
         };
         for s in &self.selectors {
-            match check_selector(s, cmd, argv, db, all_dbs_own) {
+            match check_selector(s, cmd, argv, db, all_dbs_own, &mut keys) {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     if (e.0.rank(), e.1) > (worst.0.rank(), worst.1) {
@@ -415,6 +418,7 @@ fn check_selector(
     argv: &[&[u8]],
     db: usize,
     all_dbs_own: bool,
+    keys: &mut Option<Vec<KeyRef>>,
 ) -> Result<(), (Denied, Option<usize>)> {
     let spec = cmd.spec;
     // Redis skips the command check for no-auth commands (AUTH, HELLO…),
@@ -472,42 +476,23 @@ fn check_selector(
                 }
             }
         }
-    } else if !s.allkeys {
-        let need = if spec.has(flags::WRITE) {
-            rules::PERM_W
-        } else {
-            rules::PERM_R
-        };
-        let key_ok = |i: usize| -> Result<(), (Denied, Option<usize>)> {
-            let Some(key) = argv.get(i) else {
-                return Ok(());
+    } else if !s.allkeys && cmd.has_keys() {
+        // Redis 7.2's ACLSelectorCheckKey: each key needs what its key
+        // spec says the command does with it (ACCESS: %R; INSERT, DELETE,
+        // UPDATE: %W; both, or neither, when the pattern must still match).
+        let keys = keys.get_or_insert_with(|| cmd.acl_keys(argv));
+        for k in keys.iter() {
+            let Some(key) = argv.get(k.pos) else {
+                continue;
             };
+            let (r, w) = keyspec::needs(k.flags);
+            let need = if r { rules::PERM_R } else { 0 } | if w { rules::PERM_W } else { 0 };
             let ok = s
                 .keys
                 .iter()
                 .any(|(p, perm)| perm & need == need && glob_match(p, key, false));
-            if ok {
-                Ok(())
-            } else {
-                Err((Denied::Key, Some(i)))
-            }
-        };
-        match spec.keys {
-            Keys::None => {}
-            // The common case walks the range without allocating.
-            Keys::Range { first, last, step } => {
-                let argc = argv.len() as i32;
-                let last = if last < 0 { argc + last } else { last };
-                let mut i = first;
-                while i <= last && i < argc {
-                    key_ok(i as usize)?;
-                    i += step.max(1);
-                }
-            }
-            Keys::Find(f) => {
-                for i in f(argv) {
-                    key_ok(i)?;
-                }
+            if !ok {
+                return Err((Denied::Key, Some(k.pos)));
             }
         }
     }
