@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::commands::glob::glob_match;
-use crate::commands::keyspec::{self, KeyRef};
+use crate::commands::keyspec;
 use crate::commands::spec::{cat, flags, Channels, Dbs};
 use crate::commands::table::Command;
 pub use rules::{RuleError, Selector};
@@ -392,14 +392,12 @@ impl User {
         db: usize,
         all_dbs_own: bool,
     ) -> Result<(), (Denied, Option<usize>)> {
-        // The keys are found once for all selectors, as Redis caches them.
-        let mut keys = None;
-        let mut worst = match check_selector(&self.root, cmd, argv, db, all_dbs_own, &mut keys) {
+        let mut worst = match check_selector(&self.root, cmd, argv, db, all_dbs_own) {
             Ok(()) => return Ok(()),
             Err(e) => e,
         };
         for s in &self.selectors {
-            match check_selector(s, cmd, argv, db, all_dbs_own, &mut keys) {
+            match check_selector(s, cmd, argv, db, all_dbs_own) {
                 Ok(()) => return Ok(()),
                 Err(e) => {
                     if (e.0.rank(), e.1) > (worst.0.rank(), worst.1) {
@@ -418,7 +416,6 @@ fn check_selector(
     argv: &[&[u8]],
     db: usize,
     all_dbs_own: bool,
-    keys: &mut Option<Vec<KeyRef>>,
 ) -> Result<(), (Denied, Option<usize>)> {
     let spec = cmd.spec;
     // Redis skips the command check for no-auth commands (AUTH, HELLO…),
@@ -480,10 +477,9 @@ fn check_selector(
         // Redis 7.2's ACLSelectorCheckKey: each key needs what its key
         // spec says the command does with it (ACCESS: %R; INSERT, DELETE,
         // UPDATE: %W; both, or neither, when the pattern must still match).
-        let keys = keys.get_or_insert_with(|| cmd.acl_keys(argv));
-        for k in keys.iter() {
+        cmd.try_each_acl_key(argv, |k| {
             let Some(key) = argv.get(k.pos) else {
-                continue;
+                return Ok(());
             };
             let (r, w) = keyspec::needs(k.flags);
             let need = if r { rules::PERM_R } else { 0 } | if w { rules::PERM_W } else { 0 };
@@ -491,10 +487,12 @@ fn check_selector(
                 .keys
                 .iter()
                 .any(|(p, perm)| perm & need == need && glob_match(p, key, false));
-            if !ok {
-                return Err((Denied::Key, Some(k.pos)));
+            if ok {
+                Ok(())
+            } else {
+                Err((Denied::Key, Some(k.pos)))
             }
-        }
+        })?;
     }
     Ok(())
 }

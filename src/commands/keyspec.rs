@@ -210,104 +210,151 @@ fn find_keys(
     }
 }
 
+/// What one spec finds in `argv`.
+enum Span {
+    /// Keys at `first..=last` by `step`.
+    Keys(i64, i64, i64),
+    /// Its keyword is absent: no keys, and that is fine.
+    Skip,
+    /// Unknown, or does not fit the arguments (Redis's `invalid_spec`).
+    Invalid,
+}
+
+/// Redis's search for one spec's keys (`getKeysUsingKeySpecs`' loop body).
+fn span(spec: &KeySpec, argv: &[&[u8]]) -> Span {
+    let argc = argv.len() as i64;
+    let mut first: i64 = match spec.begin {
+        Begin::Index(i) => i as i64,
+        Begin::Keyword(word, startfrom) => {
+            let startfrom = startfrom as i64;
+            let start = if startfrom > 0 {
+                startfrom
+            } else {
+                argc + startfrom
+            };
+            // As Redis: the search never looks at the last argument
+            // (forwards) or at argv[1] (backwards).
+            let end = if startfrom > 0 { argc - 1 } else { 1 };
+            let mut found = 0;
+            let mut i = start;
+            while i != end {
+                if i >= argc || i < 1 {
+                    break;
+                }
+                if argv[i as usize].eq_ignore_ascii_case(word.as_bytes()) {
+                    found = i + 1;
+                    break;
+                }
+                i = if start <= end { i + 1 } else { i - 1 };
+            }
+            if found == 0 {
+                return Span::Skip;
+            }
+            found
+        }
+        Begin::Unknown => return Span::Invalid,
+    };
+    let (last, step) = match spec.find {
+        Find::Range(lastkey, step, limit) => {
+            let lastkey = lastkey as i64;
+            let last = if lastkey >= 0 {
+                first + lastkey
+            } else if limit == 0 {
+                argc + lastkey
+            } else {
+                first + ((argc - first) / limit as i64 + lastkey)
+            };
+            (last, step as i64)
+        }
+        Find::Keynum(idx, firstkey, step) => {
+            let at = first + idx as i64;
+            if at >= argc {
+                return Span::Invalid;
+            }
+            let n = match parse_i64(argv[at as usize]) {
+                Some(n) if n >= 0 => n,
+                _ => return Span::Invalid,
+            };
+            first += firstkey as i64;
+            (first + n - 1, step as i64)
+        }
+        Find::Unknown => return Span::Invalid,
+    };
+    if last >= argc || last < first || first >= argc {
+        return Span::Invalid;
+    }
+    Span::Keys(first, last, step.max(1))
+}
+
 /// Redis's `getKeysUsingKeySpecs`: false (and no keys) when a spec is
 /// unknown, incomplete or does not fit the arguments; with `partial`
 /// (`GET_KEYSPEC_RETURN_PARTIAL`) such specs are skipped instead.
 fn from_specs(specs: &[KeySpec], argv: &[&[u8]], out: &mut Vec<KeyRef>, partial: bool) -> bool {
-    // Redis's `invalid_spec` label.
-    macro_rules! invalid {
-        () => {
-            if partial {
-                continue;
-            }
-            out.clear();
-            return false;
-        };
+    let ok = for_each_spec_key(specs, argv, partial, |k| {
+        out.push(k);
+        Ok::<(), ()>(())
+    });
+    if ok.is_err() {
+        out.clear();
     }
-    let argc = argv.len() as i64;
+    ok.is_ok()
+}
+
+/// Calls `f` for each key the specs find, in order; `Err(None)` when a
+/// spec is invalid or incomplete (unless `partial`), `Err(Some(e))` when
+/// `f` fails.
+fn for_each_spec_key<E>(
+    specs: &[KeySpec],
+    argv: &[&[u8]],
+    partial: bool,
+    mut f: impl FnMut(KeyRef) -> Result<(), E>,
+) -> Result<(), Option<E>> {
     for spec in specs {
         if spec.flags & flags::NOT_KEY != 0 {
             continue;
         }
-        let mut first: i64 = match spec.begin {
-            Begin::Index(i) => i as i64,
-            Begin::Keyword(word, startfrom) => {
-                let startfrom = startfrom as i64;
-                let start = if startfrom > 0 {
-                    startfrom
-                } else {
-                    argc + startfrom
-                };
-                // As Redis: the search never looks at the last argument
-                // (forwards) or at argv[1] (backwards).
-                let end = if startfrom > 0 { argc - 1 } else { 1 };
-                let mut found = 0;
-                let mut i = start;
-                while i != end {
-                    if i >= argc || i < 1 {
-                        break;
-                    }
-                    if argv[i as usize].eq_ignore_ascii_case(word.as_bytes()) {
-                        found = i + 1;
-                        break;
-                    }
-                    i = if start <= end { i + 1 } else { i - 1 };
+        match span(spec, argv) {
+            Span::Skip => {}
+            Span::Invalid if partial => {}
+            Span::Invalid => return Err(None),
+            Span::Keys(first, last, step) => {
+                let mut i = first;
+                while i <= last {
+                    f(KeyRef {
+                        pos: i as usize,
+                        flags: spec.flags,
+                    })
+                    .map_err(Some)?;
+                    i += step;
                 }
-                if found == 0 {
-                    continue;
+                if spec.flags & flags::INCOMPLETE != 0 && !partial {
+                    return Err(None);
                 }
-                found
             }
-            Begin::Unknown => {
-                invalid!();
-            }
-        };
-        let (last, step) = match spec.find {
-            Find::Range(lastkey, step, limit) => {
-                let lastkey = lastkey as i64;
-                let last = if lastkey >= 0 {
-                    first + lastkey
-                } else if limit == 0 {
-                    argc + lastkey
-                } else {
-                    first + ((argc - first) / limit as i64 + lastkey)
-                };
-                (last, step as i64)
-            }
-            Find::Keynum(idx, firstkey, step) => {
-                let at = first + idx as i64;
-                if at >= argc {
-                    invalid!();
-                }
-                let n = match parse_i64(argv[at as usize]) {
-                    Some(n) if n >= 0 => n,
-                    _ => {
-                        invalid!();
-                    }
-                };
-                first += firstkey as i64;
-                (first + n - 1, step as i64)
-            }
-            Find::Unknown => {
-                invalid!();
-            }
-        };
-        if last >= argc || last < first || first >= argc {
-            invalid!();
-        }
-        let mut i = first;
-        while i <= last {
-            out.push(KeyRef {
-                pos: i as usize,
-                flags: spec.flags,
-            });
-            i += step.max(1);
-        }
-        if spec.flags & flags::INCOMPLETE != 0 {
-            invalid!();
         }
     }
-    true
+    Ok(())
+}
+
+/// The ACL's walk over [`acl_keys`] without collecting them, for a command
+/// without a key function (most): there the keys are exactly what the
+/// specs find with `partial`, in order. `None` when the command has a key
+/// function (collect [`acl_keys`] instead).
+pub fn try_each_acl_key<E>(
+    specs: &[KeySpec],
+    getkeys: Option<GetKeys>,
+    argv: &[&[u8]],
+    f: impl FnMut(KeyRef) -> Result<(), E>,
+) -> Option<Result<(), E>> {
+    if getkeys.is_some() {
+        return None;
+    }
+    Some(match for_each_spec_key(specs, argv, true, f) {
+        Ok(()) => Ok(()),
+        Err(Some(e)) => Err(e),
+        // `partial` skips invalid specs instead of failing.
+        Err(None) => Ok(()),
+    })
 }
 
 /// C's `atoi`: leading blanks, a sign, digits; 0 when there are none.
@@ -690,6 +737,14 @@ mod tests {
                 while argv.len() < len {
                     argv.push(WORDS[rng.gen_range(0..WORDS.len())].as_bytes());
                 }
+                // The ACL's allocation-free walk sees what acl_keys collects.
+                let mut walked = Vec::new();
+                c.try_each_acl_key(&argv, |k| {
+                    walked.push(k);
+                    Ok::<(), ()>(())
+                })
+                .expect("the walk does not fail");
+                assert_eq!(walked, c.acl_keys(&argv), "{}", c.fullname);
                 let mut rows = c.spec.key_indexes(&argv);
                 let mut specs: Vec<usize> = acl_keys(c.key_specs, c.getkeys, &argv)
                     .iter()

@@ -58,6 +58,23 @@ impl Command {
         keys
     }
 
+    /// Calls `f` with each of [`Command::acl_keys`] in turn, stopping at
+    /// its first error; without collecting them when the key specs alone
+    /// say (a command without key function or movable row keys), which
+    /// keeps a restricted user's key check allocation-free.
+    pub fn try_each_acl_key<E>(
+        &self,
+        argv: &[&[u8]],
+        mut f: impl FnMut(KeyRef) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if !matches!(self.spec.keys, Keys::Find(_)) {
+            if let Some(r) = keyspec::try_each_acl_key(self.key_specs, self.getkeys, argv, &mut f) {
+                return r;
+            }
+        }
+        self.acl_keys(argv).into_iter().try_for_each(f)
+    }
+
     /// Whether the command has key arguments at all.
     pub fn has_keys(&self) -> bool {
         keyspec::has_keys(self.key_specs, self.getkeys)
