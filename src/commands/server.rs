@@ -425,7 +425,7 @@ fn write_info(out: &mut ReplyBuf, fullname: &str, spec: &'static CommandSpec) {
     // Tips: not recorded in our rows.
     out.set(0);
     let specs = keyspec::specs_for(fullname);
-    out.array(specs.len());
+    out.set(specs.len());
     for ks in specs {
         write_key_spec(out, ks);
     }
