@@ -223,7 +223,10 @@ pub fn numkeys_at_2(argv: &[&[u8]]) -> Vec<usize> {
     numkeys_keys(argv, 2)
 }
 
-/// Where a command's keys are in its argv.
+/// Where a command's keys are in its argv: what dispatch, tracking and
+/// tenancy read, cheaply. How the command uses each key (COMMAND INFO,
+/// GETKEYSANDFLAGS, ACL `%R`/`%W`) is Redis 7.2's key specs
+/// ([`super::keyspec`]); a unit test there proves both find the same keys.
 #[derive(Clone, Copy)]
 pub enum Keys {
     None,
