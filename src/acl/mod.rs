@@ -21,7 +21,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::commands::glob::glob_match;
-use crate::commands::spec::{cat, flags, Channels, Dbs, Keys};
+use crate::commands::keyspec;
+use crate::commands::spec::{cat, flags, Channels, Dbs};
 use crate::commands::table::Command;
 pub use rules::{RuleError, Selector};
 
@@ -472,16 +473,16 @@ fn check_selector(
                 }
             }
         }
-    } else if !s.allkeys {
-        let need = if spec.has(flags::WRITE) {
-            rules::PERM_W
-        } else {
-            rules::PERM_R
-        };
-        let key_ok = |i: usize| -> Result<(), (Denied, Option<usize>)> {
-            let Some(key) = argv.get(i) else {
+    } else if !s.allkeys && cmd.has_keys() {
+        // Redis 7.2's ACLSelectorCheckKey: each key needs what its key
+        // spec says the command does with it (ACCESS: %R; INSERT, DELETE,
+        // UPDATE: %W; both, or neither, when the pattern must still match).
+        cmd.try_each_acl_key(argv, |k| {
+            let Some(key) = argv.get(k.pos) else {
                 return Ok(());
             };
+            let (r, w) = keyspec::needs(k.flags);
+            let need = if r { rules::PERM_R } else { 0 } | if w { rules::PERM_W } else { 0 };
             let ok = s
                 .keys
                 .iter()
@@ -489,27 +490,9 @@ fn check_selector(
             if ok {
                 Ok(())
             } else {
-                Err((Denied::Key, Some(i)))
+                Err((Denied::Key, Some(k.pos)))
             }
-        };
-        match spec.keys {
-            Keys::None => {}
-            // The common case walks the range without allocating.
-            Keys::Range { first, last, step } => {
-                let argc = argv.len() as i32;
-                let last = if last < 0 { argc + last } else { last };
-                let mut i = first;
-                while i <= last && i < argc {
-                    key_ok(i as usize)?;
-                    i += step.max(1);
-                }
-            }
-            Keys::Find(f) => {
-                for i in f(argv) {
-                    key_ok(i)?;
-                }
-            }
-        }
+        })?;
     }
     Ok(())
 }

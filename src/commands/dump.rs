@@ -38,7 +38,6 @@ pub static COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("restore", -4, WRITE | DENYOOM, G, restore)
         .keys(1, 1, 1)
-        .key_flags(&["OW", "update"])
         .cats(cat::DANGEROUS)
         .doc(
             "Creates a key from the serialized representation of a value.",
@@ -47,7 +46,6 @@ pub static COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("restore-asking", -4, WRITE | DENYOOM | ASKING, Group::Server, restore)
         .keys(1, 1, 1)
-        .key_flags(&["OW", "update"])
         .cats(cat::KEYSPACE | cat::DANGEROUS)
         .doc(
             "An internal command for migrating keys in a cluster",
@@ -56,14 +54,10 @@ pub static COMMANDS: &[CommandSpec] = &[
         ),
 ];
 
-/// MIGRATE's keys: argv[3], or with `KEYS` (and an empty argv[3]) the
-/// arguments after it.
+/// MIGRATE's keys, as its key specs find them: argv[3], or the arguments
+/// after `KEYS` (Redis's migrateGetKeys, which also takes `""` for a key).
 fn migrate_keys(argv: &[&[u8]]) -> Vec<usize> {
-    match argv.iter().skip(6).position(|a| is(a, "keys")) {
-        Some(p) => (6 + p + 1..argv.len()).collect(),
-        None if argv.len() > 3 && !argv[3].is_empty() => vec![3],
-        None => Vec::new(),
-    }
+    super::keyspec::positions("migrate", argv)
 }
 
 /// MIGRATE's secrets: the password after AUTH, user and password after AUTH2.

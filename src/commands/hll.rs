@@ -32,7 +32,6 @@ const G: Group = Group::Hyperloglog;
 pub static COMMANDS: &[CommandSpec] = &[
     CommandSpec::new("pfadd", -2, WRITE | DENYOOM | FAST, G, pfadd)
         .keys(1, 1, 1)
-        .key_flags(&["RW", "insert"])
         .doc(
             "Adds elements to a HyperLogLog key. Creates the key if it doesn't exist.",
             "2.8.9",
@@ -42,7 +41,6 @@ pub static COMMANDS: &[CommandSpec] = &[
     // in Redis: the key spec says RW.
     CommandSpec::new("pfcount", -2, READONLY | MAY_REPLICATE, G, pfcount)
         .keys(1, -1, 1)
-        .key_flags(&["RW", "access"])
         .doc(
             "Returns the approximated cardinality of the set(s) observed by the HyperLogLog key(s).",
             "2.8.9",
@@ -58,7 +56,6 @@ pub static COMMANDS: &[CommandSpec] = &[
         ),
     CommandSpec::new("pfdebug", 3, WRITE | DENYOOM | ADMIN, G, pfdebug)
         .keys(2, 2, 1)
-        .key_flags(&["RW", "access"])
         .doc_flags(&["syscmd"])
         .doc(
             "Internal commands for debugging HyperLogLog values.",

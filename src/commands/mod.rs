@@ -22,6 +22,8 @@ mod geohash;
 pub mod glob;
 pub mod hash;
 pub mod hll;
+pub mod keyspec;
+mod keyspecs;
 pub mod latency;
 pub mod list;
 pub mod lolwut;

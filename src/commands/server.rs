@@ -12,6 +12,7 @@ use std::sync::atomic::Ordering;
 use super::args::is;
 use super::errors::{self, CmdResult, Error};
 use super::glob::glob_match;
+use super::keyspec::{self, Begin, Find, KeySpec};
 use super::spec::{cat, flags, flags::*, CommandSpec, Group, Keys, Redact, Tenant};
 use super::table::{Command, Renames};
 use super::{Ctx, REGISTRY};
@@ -298,13 +299,12 @@ fn find_full(renames: Option<&Renames>, name: &[u8]) -> Option<(String, &'static
 }
 
 /// Resolves a command line the way dispatch would (COMMAND GETKEYS).
-fn find_argv(renames: Option<&Renames>, argv: &[&[u8]]) -> Option<(String, &'static CommandSpec)> {
+fn find_argv(renames: Option<&Renames>, argv: &[&[u8]]) -> Option<&'static Command> {
     let top = super::table::lookup_named(renames, argv[0])?;
     if top.is_container() {
-        let sub = REGISTRY.lookup_sub(top, argv.get(1)?)?;
-        return Some((sub.fullname.clone(), sub.spec));
+        return REGISTRY.lookup_sub(top, argv.get(1)?);
     }
-    Some((top.fullname.clone(), top.spec))
+    Some(top)
 }
 
 fn flag_names(spec: &CommandSpec) -> impl Iterator<Item = &'static str> + '_ {
@@ -314,18 +314,81 @@ fn flag_names(spec: &CommandSpec) -> impl Iterator<Item = &'static str> + '_ {
         .map(|(_, n)| *n)
 }
 
-/// Key-spec flags: the row's own, else derived from the command's flags
-/// (a row that does not say whether a write inserts, updates or deletes
-/// reads as RW+update).
-fn key_flags(spec: &CommandSpec) -> &'static [&'static str] {
-    if let Some(f) = spec.key_flags {
-        f
-    } else if spec.has(WRITE) {
-        &["RW", "update"]
-    } else if spec.has(READONLY) {
-        &["RO", "access"]
-    } else {
-        &["RO"]
+/// Key-spec flags as a set of simple strings, in Redis's order.
+fn write_key_flags(out: &mut ReplyBuf, f: u16) {
+    let names = keyspec::flags::NAMES.iter().filter(|(bit, _)| f & bit != 0);
+    out.set(names.clone().count());
+    for (_, n) in names {
+        out.simple(n.as_bytes());
+    }
+}
+
+/// One key spec as COMMAND INFO shows it (Redis's `addReplyCommandKeySpecs`).
+fn write_key_spec(out: &mut ReplyBuf, ks: &KeySpec) {
+    out.map(3 + usize::from(!ks.notes.is_empty()));
+    if !ks.notes.is_empty() {
+        out.bulk(b"notes");
+        out.bulk(ks.notes.as_bytes());
+    }
+    out.bulk(b"flags");
+    write_key_flags(out, ks.flags);
+    out.bulk(b"begin_search");
+    out.map(2);
+    out.bulk(b"type");
+    match ks.begin {
+        Begin::Index(i) => {
+            out.bulk(b"index");
+            out.bulk(b"spec");
+            out.map(1);
+            out.bulk(b"index");
+            out.int(i as i64);
+        }
+        Begin::Keyword(word, startfrom) => {
+            out.bulk(b"keyword");
+            out.bulk(b"spec");
+            out.map(2);
+            out.bulk(b"keyword");
+            out.bulk(word.as_bytes());
+            out.bulk(b"startfrom");
+            out.int(startfrom as i64);
+        }
+        Begin::Unknown => {
+            out.bulk(b"unknown");
+            out.bulk(b"spec");
+            out.map(0);
+        }
+    }
+    out.bulk(b"find_keys");
+    out.map(2);
+    out.bulk(b"type");
+    match ks.find {
+        Find::Range(lastkey, keystep, limit) => {
+            out.bulk(b"range");
+            out.bulk(b"spec");
+            out.map(3);
+            out.bulk(b"lastkey");
+            out.int(lastkey as i64);
+            out.bulk(b"keystep");
+            out.int(keystep as i64);
+            out.bulk(b"limit");
+            out.int(limit as i64);
+        }
+        Find::Keynum(keynumidx, firstkey, keystep) => {
+            out.bulk(b"keynum");
+            out.bulk(b"spec");
+            out.map(3);
+            out.bulk(b"keynumidx");
+            out.int(keynumidx as i64);
+            out.bulk(b"firstkey");
+            out.int(firstkey as i64);
+            out.bulk(b"keystep");
+            out.int(keystep as i64);
+        }
+        Find::Unknown => {
+            out.bulk(b"unknown");
+            out.bulk(b"spec");
+            out.map(0);
+        }
     }
 }
 
@@ -370,38 +433,10 @@ fn write_info(out: &mut ReplyBuf, fullname: &str, spec: &'static CommandSpec) {
     }
     // Tips: not recorded in our rows.
     out.set(0);
-    match spec.keys {
-        Keys::Range { first, last, step } => {
-            out.set(1);
-            out.map(3);
-            out.bulk(b"flags");
-            let kf = key_flags(spec);
-            out.set(kf.len());
-            for f in kf {
-                out.simple(f.as_bytes());
-            }
-            out.bulk(b"begin_search");
-            out.map(2);
-            out.bulk(b"type");
-            out.bulk(b"index");
-            out.bulk(b"spec");
-            out.map(1);
-            out.bulk(b"index");
-            out.int(first as i64);
-            out.bulk(b"find_keys");
-            out.map(2);
-            out.bulk(b"type");
-            out.bulk(b"range");
-            out.bulk(b"spec");
-            out.map(3);
-            out.bulk(b"lastkey");
-            out.int(if last < 0 { last } else { last - first } as i64);
-            out.bulk(b"keystep");
-            out.int(step as i64);
-            out.bulk(b"limit");
-            out.int(0);
-        }
-        _ => out.set(0),
+    let specs = keyspec::specs_for(fullname);
+    out.set(specs.len());
+    for ks in specs {
+        write_key_spec(out, ks);
     }
     let subs = spec.subcommands;
     if subs.is_empty() {
@@ -550,31 +585,28 @@ fn command_list(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 fn command_getkeys(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let with_flags = is(argv[1], "getkeysandflags");
     let line = &argv[2..];
-    let Some((_, spec)) = find_argv(ctx.srv.renames.as_deref(), line) else {
+    let Some(cmd) = find_argv(ctx.srv.renames.as_deref(), line) else {
         return Err(errors::INVALID_COMMAND_SPECIFIED);
     };
-    if matches!(spec.keys, Keys::None) {
+    let spec = cmd.spec;
+    if !cmd.has_keys() {
         return Err(errors::COMMAND_HAS_NO_KEYS);
     }
     if !spec.arity_ok(line.len()) {
         return Err(errors::INVALID_NUMBER_OF_ARGUMENTS);
     }
-    let keys = spec.key_indexes(line);
+    let keys = cmd.keys_with_flags(line);
     if keys.is_empty() && !spec.has(NO_MANDATORY_KEYS) {
         return Err(errors::INVALID_ARGUMENTS_FOR_COMMAND);
     }
-    let kf = key_flags(spec);
     ctx.out.array(keys.len());
-    for i in keys {
+    for k in keys {
         if with_flags {
             ctx.out.array(2);
-            ctx.out.bulk(line[i]);
-            ctx.out.set(kf.len());
-            for f in kf {
-                ctx.out.simple(f.as_bytes());
-            }
+            ctx.out.bulk(line[k.pos]);
+            write_key_flags(ctx.out, k.flags);
         } else {
-            ctx.out.bulk(line[i]);
+            ctx.out.bulk(line[k.pos]);
         }
     }
     Ok(Outcome::Done)

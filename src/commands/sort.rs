@@ -25,7 +25,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the number of returned elements. When the elements are not sorted, complexity is O(N).",
     ),
     CommandSpec::new("sort_ro", -2, READONLY, G, sort_ro)
-        .find_keys(sort_keys)
+        .find_keys(sort_ro_keys)
         .legacy_keys(1, 1, 1)
         .only_cats(cat::SET | cat::SORTEDSET | cat::LIST | cat::DANGEROUS)
         .doc(
@@ -35,24 +35,15 @@ pub static COMMANDS: &[CommandSpec] = &[
     ),
 ];
 
-/// SORT's keys: the sorted key and, with STORE, the destination.
+/// SORT's keys, as its key specs find them (Redis's sortGetKeys): the
+/// sorted key and the last STORE's destination.
 fn sort_keys(argv: &[&[u8]]) -> Vec<usize> {
-    let mut keys = vec![1];
-    let mut i = 2;
-    while i < argv.len() {
-        let a = argv[i];
-        if is(a, "limit") {
-            i += 3;
-        } else if (is(a, "get") || is(a, "by")) && i + 1 < argv.len() {
-            i += 2;
-        } else if is(a, "store") && i + 1 < argv.len() {
-            keys.push(i + 1);
-            i += 2;
-        } else {
-            i += 1;
-        }
-    }
-    keys
+    super::keyspec::positions("sort", argv)
+}
+
+/// SORT_RO's one key.
+fn sort_ro_keys(argv: &[&[u8]]) -> Vec<usize> {
+    super::keyspec::positions("sort_ro", argv)
 }
 
 /// An element with its BY value and, unless ALPHA, its numeric score.

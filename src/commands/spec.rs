@@ -205,12 +205,11 @@ impl Group {
 pub type KeyFinder = fn(&[&[u8]]) -> Vec<usize>;
 
 /// The `numkeys` arguments after `argv[at]` (which holds numkeys); none
-/// when numkeys is not a positive count that fits the arguments.
+/// when numkeys is not a positive count that fits the arguments. The
+/// count reads as C's `atoi` ("2x" is 2): where the key spec cannot parse
+/// it, Redis falls back to its key function, which reads it so.
 pub fn numkeys_keys(argv: &[&[u8]], at: usize) -> Vec<usize> {
-    match argv
-        .get(at)
-        .and_then(|a| crate::protocol::parse::parse_i64(a))
-    {
+    match argv.get(at).map(|a| super::keyspec::atoi(a)) {
         Some(n) if n >= 1 && n as u64 <= (argv.len() - at - 1) as u64 => {
             (at + 1..at + 1 + n as usize).collect()
         }
@@ -228,7 +227,10 @@ pub fn numkeys_at_2(argv: &[&[u8]]) -> Vec<usize> {
     numkeys_keys(argv, 2)
 }
 
-/// Where a command's keys are in its argv.
+/// Where a command's keys are in its argv: what dispatch, tracking and
+/// tenancy read, cheaply. How the command uses each key (COMMAND INFO,
+/// GETKEYSANDFLAGS, ACL `%R`/`%W`) is Redis 7.2's key specs
+/// ([`super::keyspec`]); a unit test there proves both find the same keys.
 #[derive(Clone, Copy)]
 pub enum Keys {
     None,
@@ -329,9 +331,6 @@ pub struct CommandSpec {
     pub summary: &'static str,
     pub since: &'static str,
     pub complexity: &'static str,
-    /// The key spec's flags when the ones derived from `flags` (RW/RO …)
-    /// are not Redis's (RESTORE's key is OW: overwritten, not read).
-    pub key_flags: Option<&'static [&'static str]>,
     /// COMMAND DOCS `doc_flags` (`syscmd` for Redis's internal commands
     /// such as PFDEBUG, which clients and docs hide).
     pub doc_flags: &'static [&'static str],
@@ -373,7 +372,6 @@ impl CommandSpec {
             summary: "",
             since: "1.0.0",
             complexity: "O(1)",
-            key_flags: None,
             doc_flags: &[],
             dest: None,
             run_flags: None,
@@ -400,7 +398,6 @@ impl CommandSpec {
             summary: "",
             since: "1.0.0",
             complexity: "Depends on subcommand.",
-            key_flags: None,
             doc_flags: &[],
             dest: None,
             run_flags: None,
@@ -470,13 +467,6 @@ impl CommandSpec {
     /// Overrides the tenant boundary derived from the flags.
     pub const fn tenant(mut self, t: Tenant) -> Self {
         self.tenant = Some(t);
-        self
-    }
-
-    /// Key-spec flags as Redis lists them, for rows where the derived
-    /// ones differ.
-    pub const fn key_flags(mut self, f: &'static [&'static str]) -> Self {
-        self.key_flags = Some(f);
         self
     }
 

@@ -4,7 +4,8 @@ use std::sync::LazyLock;
 
 use hashbrown::HashMap;
 
-use super::spec::CommandSpec;
+use super::keyspec::{self, GetKeys, KeyRef, KeySpec};
+use super::spec::{CommandSpec, Keys};
 
 /// Dense command id (index into [`Registry::commands`]); ACL bitsets and
 /// per-command statistics are indexed by it.
@@ -18,6 +19,10 @@ pub struct Command {
     pub fullname: String,
     /// For a subcommand, its container's id.
     pub parent: Option<CommandId>,
+    /// Redis 7.2's key specs for this command (see [`keyspec`]).
+    pub key_specs: &'static [KeySpec],
+    /// Its key function, for what the specs cannot say.
+    pub getkeys: Option<GetKeys>,
     /// Subcommands by lowercase name.
     subs: HashMap<&'static [u8], CommandId>,
 }
@@ -25,6 +30,54 @@ pub struct Command {
 impl Command {
     pub fn is_container(&self) -> bool {
         !self.spec.subcommands.is_empty()
+    }
+
+    /// The keys of `argv` with their key-spec flags, as Redis's
+    /// `getKeysFromCommandWithSpecs` finds them (ACL, COMMAND GETKEYS).
+    pub fn keys_with_flags(&self, argv: &[&[u8]]) -> Vec<KeyRef> {
+        keyspec::keys_with_flags(self.key_specs, self.getkeys, argv)
+    }
+
+    /// The keys the ACL checks, with their flags: the key specs' (see
+    /// [`keyspec::acl_keys`]), and any other key the command acts on
+    /// (the row's positions), which then needs both %R and %W. Redis 7.2
+    /// checks the first `GEORADIUS … STORE a STORE b` destination but
+    /// writes the last; keyward checks both.
+    pub fn acl_keys(&self, argv: &[&[u8]]) -> Vec<KeyRef> {
+        let mut keys = keyspec::acl_keys(self.key_specs, self.getkeys, argv);
+        if matches!(self.spec.keys, Keys::Find(_)) {
+            for pos in self.spec.key_indexes(argv) {
+                if !keys.iter().any(|k| k.pos == pos) {
+                    keys.push(KeyRef {
+                        pos,
+                        flags: keyspec::flags::RW | keyspec::flags::ACCESS | keyspec::flags::UPDATE,
+                    });
+                }
+            }
+        }
+        keys
+    }
+
+    /// Calls `f` with each of [`Command::acl_keys`] in turn, stopping at
+    /// its first error; without collecting them when the key specs alone
+    /// say (a command without key function or movable row keys), which
+    /// keeps a restricted user's key check allocation-free.
+    pub fn try_each_acl_key<E>(
+        &self,
+        argv: &[&[u8]],
+        mut f: impl FnMut(KeyRef) -> Result<(), E>,
+    ) -> Result<(), E> {
+        if !matches!(self.spec.keys, Keys::Find(_)) {
+            if let Some(r) = keyspec::try_each_acl_key(self.key_specs, self.getkeys, argv, &mut f) {
+                return r;
+            }
+        }
+        self.acl_keys(argv).into_iter().try_for_each(f)
+    }
+
+    /// Whether the command has key arguments at all.
+    pub fn has_keys(&self) -> bool {
+        keyspec::has_keys(self.key_specs, self.getkeys)
     }
 }
 
@@ -80,6 +133,8 @@ impl Registry {
         self.commands.push(Command {
             id,
             spec,
+            key_specs: keyspec::specs_for(&fullname),
+            getkeys: keyspec::getkeys_for(&fullname),
             fullname,
             parent,
             subs: HashMap::new(),
