@@ -53,7 +53,6 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(N)",
         ),
     CommandSpec::new("bitop", -4, WRITE | DENYOOM, G, bitop)
-        .dest(2)
         .keys(2, -1, 1)
         .doc(
             "Performs bitwise operations on multiple strings, and stores the result.",

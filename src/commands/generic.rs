@@ -109,7 +109,6 @@ pub static COMMANDS: &[CommandSpec] = &[
         .cats(cat::KEYSPACE | cat::DANGEROUS)
         .doc("Swaps two Redis databases.", "4.0.0", "O(N) where N is the count of clients watching or blocking on keys from both databases."),
     CommandSpec::new("copy", -3, WRITE | DENYOOM | NO_DB_LOCK, G, copy)
-        .dest(2)
         .keys(1, 2, 1)
         .find_db(copy_db_arg)
         .doc("Copies the value of a key to a new key.", "6.2.0", "O(N) worst case for collections, where N is the number of nested items. O(1) for string values."),

@@ -93,7 +93,6 @@ pub static COMMANDS: &[CommandSpec] = &[
             SEARCH_CPLX,
         ),
     CommandSpec::new("geosearchstore", -8, WRITE | DENYOOM, G, geosearchstore)
-        .dest(1)
         .keys(1, 2, 1)
         .doc(
             "Queries a geospatial index for members inside an area of a box or a circle, optionally stores the result.",

@@ -47,7 +47,6 @@ pub static COMMANDS: &[CommandSpec] = &[
             "O(1) with a very small average constant time when called with a single key. O(N) with N being the number of keys, and much bigger constant times, when called with multiple keys.",
         ),
     CommandSpec::new("pfmerge", -2, WRITE | DENYOOM, G, pfmerge)
-        .dest(1)
         .keys(1, -1, 1)
         .doc(
             "Merges one or more HyperLogLog values into a single key.",

@@ -83,19 +83,19 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(N) where N is the total number of elements in all given sets.",
     ),
     CommandSpec::new("sinterstore", -3, WRITE | DENYOOM, G, sinterstore)
-        .dest(1).keys(1, -1, 1).doc(
+        .keys(1, -1, 1).doc(
         "Stores the intersect of multiple sets in a key.",
         "1.0.0",
         "O(N*M) worst case where N is the cardinality of the smallest set and M is the number of sets.",
     ),
     CommandSpec::new("sunionstore", -3, WRITE | DENYOOM, G, sunionstore)
-        .dest(1).keys(1, -1, 1).doc(
+        .keys(1, -1, 1).doc(
         "Stores the union of multiple sets in a key.",
         "1.0.0",
         "O(N) where N is the total number of elements in all given sets.",
     ),
     CommandSpec::new("sdiffstore", -3, WRITE | DENYOOM, G, sdiffstore)
-        .dest(1).keys(1, -1, 1).doc(
+        .keys(1, -1, 1).doc(
         "Stores the difference of multiple sets in a key.",
         "1.0.0",
         "O(N) where N is the total number of elements in all given sets.",

@@ -89,7 +89,7 @@ pub static COMMANDS: &[CommandSpec] = &[
         RANGE_CPLX,
     ),
     CommandSpec::new("zrangestore", -5, WRITE | DENYOOM, G, zrangestore)
-        .dest(1).keys(1, 2, 1).doc(
+        .keys(1, 2, 1).doc(
         "Stores a range of members from sorted set in a key.",
         "6.2.0",
         "O(log(N)+M) with N being the number of elements in the sorted set and M the number of elements stored into the destination key.",
@@ -150,19 +150,19 @@ pub static COMMANDS: &[CommandSpec] = &[
         "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of elements in the sorted set, and M being the number of elements popped.",
     ),
     CommandSpec::new("zunionstore", -4, WRITE | DENYOOM, G, zunionstore)
-        .dest(1).find_keys(dst_numkeys_at_2).legacy_keys(1, 1, 1).doc(
+        .find_keys(dst_numkeys_at_2).legacy_keys(1, 1, 1).doc(
         "Stores the union of multiple sorted sets in a key.",
         "2.0.0",
         "O(N)+O(M log(M)) with N being the sum of the sizes of the input sorted sets, and M being the number of elements in the resulting sorted set.",
     ),
     CommandSpec::new("zinterstore", -4, WRITE | DENYOOM, G, zinterstore)
-        .dest(1).find_keys(dst_numkeys_at_2).legacy_keys(1, 1, 1).doc(
+        .find_keys(dst_numkeys_at_2).legacy_keys(1, 1, 1).doc(
         "Stores the intersect of multiple sorted sets in a key.",
         "2.0.0",
         INTER_CPLX,
     ),
     CommandSpec::new("zdiffstore", -4, WRITE | DENYOOM, G, zdiffstore)
-        .dest(1).find_keys(dst_numkeys_at_2).legacy_keys(1, 1, 1).doc(
+        .find_keys(dst_numkeys_at_2).legacy_keys(1, 1, 1).doc(
         "Stores the difference of multiple sorted sets in a key.",
         "6.2.0",
         DIFF_CPLX,

@@ -334,11 +334,6 @@ pub struct CommandSpec {
     /// COMMAND DOCS `doc_flags` (`syscmd` for Redis's internal commands
     /// such as PFDEBUG, which clients and docs hide).
     pub doc_flags: &'static [&'static str],
-    /// The argument index of the one key a write command changes when its
-    /// other keys are only read (COPY's and BITOP's destination, the
-    /// *STORE forms'); `None`: every key may change. Client tracking
-    /// invalidates only changed keys, as Redis's signalModifiedKey.
-    pub dest: Option<u8>,
     /// For a command whose invocation says what it does (EVAL of a script
     /// that declares `#!lua flags=…`, FCALL of a function with flags):
     /// the flags the gates read instead of `flags`, as Redis's
@@ -373,7 +368,6 @@ impl CommandSpec {
             since: "1.0.0",
             complexity: "O(1)",
             doc_flags: &[],
-            dest: None,
             run_flags: None,
         }
     }
@@ -399,7 +393,6 @@ impl CommandSpec {
             since: "1.0.0",
             complexity: "Depends on subcommand.",
             doc_flags: &[],
-            dest: None,
             run_flags: None,
         }
     }
@@ -467,12 +460,6 @@ impl CommandSpec {
     /// Overrides the tenant boundary derived from the flags.
     pub const fn tenant(mut self, t: Tenant) -> Self {
         self.tenant = Some(t);
-        self
-    }
-
-    /// The only key the command writes (see [`CommandSpec::dest`]).
-    pub const fn dest(mut self, index: u8) -> Self {
-        self.dest = Some(index);
         self
     }
 

@@ -352,12 +352,13 @@ impl Tracking {
                 continue;
             }
             let dbs = named_dbs(spec, &args, db);
-            // A store command's sources were only read.
-            let written = match spec.dest {
-                Some(i) => vec![usize::from(i)],
-                None => spec.key_indexes(&args),
-            };
-            for i in written {
+            // Keys whose key spec is RO were only read (a store command's
+            // sources, SORT's BY/GET patterns): not invalidated.
+            let written = cmd.keys_with_flags(&args).into_iter().filter(|k| {
+                use crate::commands::keyspec::flags::{OW, RM, RW};
+                k.flags & (RW | OW | RM) != 0
+            });
+            for crate::commands::keyspec::KeyRef { pos: i, .. } in written {
                 let Some(key) = args.get(i) else { continue };
                 for &d in &dbs {
                     invalidate_key(srv, &mut t, d, key, writer, true, &mut out);
