@@ -896,10 +896,13 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
                     "aof_rewrite_in_progress",
                     &u8::from(aof.as_ref().is_some_and(|a| a.aof_rewrite_in_progress)),
                 );
-                line("aof_rewrite_scheduled", &0);
+                line(
+                    "aof_rewrite_scheduled",
+                    &u8::from(p.aof_rewrite_scheduled()),
+                );
                 line("aof_last_rewrite_time_sec", &-1);
                 line("aof_current_rewrite_time_sec", &-1);
-                line("aof_last_bgrewrite_status", &"ok");
+                line("aof_last_bgrewrite_status", &ok(p.aof_last_rewrite_ok()));
                 let write_ok = aof
                     .as_ref()
                     .is_none_or(|a| a.aof_last_write_error.is_none());
