@@ -1061,10 +1061,6 @@ pub fn appendonly_changed(srv: &Arc<Shared>, on: bool) -> Result<(), String> {
     if srv.persist.loading() {
         return Err("the dataset is still loading".into());
     }
-    if on && srv.config.read().io_threads != 1 {
-        // See main.rs: cross-DB effects are ordered only with one worker.
-        return Err("appendonly yes needs io-threads 1 for now".into());
-    }
     if on {
         start_aof_waiting(srv)
     } else {
