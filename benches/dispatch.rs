@@ -33,6 +33,15 @@ fn strings(c: &mut Criterion) {
             black_box(h.call(&[b"SET", &keys[i], b"xxx"]).len())
         })
     });
+    let counters: Vec<Vec<u8>> = (0..10_000)
+        .map(|i| format!("counter:{i:09}").into_bytes())
+        .collect();
+    g.bench_function("incr", |b| {
+        b.iter(|| {
+            i = (i + 1) % counters.len();
+            black_box(h.call(&[b"INCR", &counters[i]]).len())
+        })
+    });
     g.bench_function("set_pipeline_16", |b| {
         b.iter(|| {
             i = (i + 16) % (keys.len() - 16);

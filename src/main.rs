@@ -126,14 +126,6 @@ fn main() -> ExitCode {
     for flag in &cli.ignored {
         warn!(flag = %flag, "option not supported by keyward; ignored");
     }
-    // Effects of cross-DB writes (FLUSHALL, SWAPDB, MOVE, COPY … DB) reach
-    // the AOF after their locks are released: with one worker nothing runs
-    // in between; with several, another thread's write could be logged
-    // first. Until they are logged under their locks, refuse the pair.
-    if cli.config.appendonly && cli.config.io_threads != 1 {
-        eprintln!("keyward: appendonly yes needs io-threads 1 (the default) for now");
-        return ExitCode::from(1);
-    }
     if cli.config.disable_thp {
         disable_thp();
     }

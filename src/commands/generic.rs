@@ -612,10 +612,11 @@ fn move_(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         src.propagate(|| crate::argv!(b"MOVE", key, to));
         dst.serve_ready(now);
     }
-    drop((src, dst));
     if ctx.propagating() {
+        ctx.emit_holding(&mut [(from, &mut src), (to, &mut dst)]);
         ctx.propagate_as(Vec::new());
     }
+    drop((src, dst));
     ctx.out.int(i64::from(moved));
     Ok(Outcome::Done)
 }
@@ -634,6 +635,9 @@ fn swapdb(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         da.propagate(|| crate::argv!(b"SWAPDB", argv[1], argv[2]));
         da.serve_ready(ctx.now);
         db.serve_ready(ctx.now);
+        if ctx.propagating() {
+            ctx.emit_holding(&mut [(a as usize, &mut da), (b as usize, &mut db)]);
+        }
     }
     if ctx.propagating() {
         ctx.propagate_as(Vec::new());
@@ -694,6 +698,7 @@ fn copy(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
         }
         b.serve_ready(now);
         if ctx.propagating() {
+            ctx.emit_holding(&mut [(from, &mut a), (to, &mut b)]);
             ctx.propagate_as(Vec::new());
         }
         copied

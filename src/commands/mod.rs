@@ -186,6 +186,11 @@ impl<'a> Ctx<'a> {
     pub fn db(&mut self) -> &mut Db {
         let want = self.client.db;
         if !matches!(&self.guard, Some((i, _)) if *i == want) {
+            if !self.client.effects.is_empty() {
+                // A transaction or script leaves the DB: what it did
+                // there is logged before another client can follow it.
+                self.emit_before_unlock();
+            }
             self.guard = None;
             self.guard = Some((want, self.srv.keyspace.lock(want)));
         }
@@ -219,7 +224,48 @@ impl<'a> Ctx<'a> {
 
     /// Releases the batch's DB lock (before locking several DBs, or waiting).
     pub fn release_db(&mut self) {
+        if !self.client.effects.is_empty() {
+            self.emit_before_unlock();
+        }
         self.guard = None;
+    }
+
+    /// Logs the effects a transaction or script has gathered so far while
+    /// the lock that ordered them is still held (see
+    /// `server::dispatch::emit_pending`).
+    #[cold]
+    #[inline(never)]
+    fn emit_before_unlock(&mut self) {
+        self.collect_db_effects();
+        crate::server::dispatch::emit_pending(self);
+    }
+
+    /// Logs `argv` as an effect in `db` (a write that names its effect
+    /// itself, under the locks it holds: see [`Ctx::emit_holding`]).
+    pub fn push_effect(&mut self, db: usize, argv: crate::server::effects::Argv) {
+        let n = self
+            .srv
+            .keyspace
+            .effect_seq
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.client.effects.push((n, db, argv));
+    }
+
+    /// A cross-DB write (MOVE, SWAPDB, COPY … DB, FLUSHALL) hands what it
+    /// and its DBs did (its own effect, lazy-expiry DELs, pops it served,
+    /// each DB's log taken here) to the sink while it still holds their
+    /// locks, so no write to those DBs can be logged between it and its
+    /// effects. Call only when [`Ctx::propagating`].
+    pub fn emit_holding(&mut self, dbs: &mut [(usize, &mut Db)]) {
+        for (i, db) in dbs.iter_mut() {
+            for (n, argv) in db.take_effects() {
+                self.client.effects.push((n, *i, argv));
+            }
+        }
+        if !self.client.effects.is_empty() {
+            self.client.effects_own = true;
+            crate::server::dispatch::emit_pending(self);
+        }
     }
 
     /// Refreshes `now` (the batch's commands share one millisecond clock

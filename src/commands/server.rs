@@ -991,10 +991,13 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
                     "aof_rewrite_in_progress",
                     &u8::from(aof.as_ref().is_some_and(|a| a.aof_rewrite_in_progress)),
                 );
-                line("aof_rewrite_scheduled", &0);
+                line(
+                    "aof_rewrite_scheduled",
+                    &u8::from(p.aof_rewrite_scheduled()),
+                );
                 line("aof_last_rewrite_time_sec", &-1);
                 line("aof_current_rewrite_time_sec", &-1);
-                line("aof_last_bgrewrite_status", &"ok");
+                line("aof_last_bgrewrite_status", &ok(p.aof_last_rewrite_ok()));
                 let write_ok = aof
                     .as_ref()
                     .is_none_or(|a| a.aof_last_write_error.is_none());
@@ -1581,31 +1584,43 @@ fn flushdb(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
 /// flushes only its own DBs (`own`).
 fn flushall(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let async_free = flush_mode(argv)?;
-    let only = ctx.client.user.visible_dbs();
+    // Owned: the flush logs through `ctx` while it walks the list.
+    let only = ctx.client.user.visible_dbs().map(<[usize]>::to_vec);
+    let propagating = ctx.propagating();
+    let srv = ctx.srv;
+    // Logged under the locks that order it (`Ctx::emit_holding`).
     let old: Vec<_> = match only {
         None => {
-            let mut all = ctx.srv.keyspace.lock_all();
-            all.iter_mut().map(|db| db.flush()).collect()
+            let mut all = srv.keyspace.lock_all();
+            let old = all.iter_mut().map(|db| db.flush()).collect();
+            if propagating {
+                ctx.push_effect(ctx.client.db, argv.iter().map(|a| a.to_vec()).collect());
+                let mut dbs: Vec<(usize, &mut crate::keyspace::Db)> =
+                    all.iter_mut().map(|g| &mut **g).enumerate().collect();
+                ctx.emit_holding(&mut dbs);
+            }
+            old
         }
         // One DB at a time: the others' tenants are never stalled. The log
         // says which DBs went, or a replay would flush them all.
-        Some(list) => {
-            if ctx.propagating() {
-                let n = ctx.srv.keyspace.len();
-                ctx.effect = crate::server::effects::Effect::ReplacedIn(
-                    list.iter()
-                        .filter(|&&i| i < n)
-                        .map(|&i| (i, crate::argv!(b"FLUSHDB")))
-                        .collect(),
-                );
-            }
-            list.iter()
-                .copied()
-                .filter(|&i| i < ctx.srv.keyspace.len())
-                .map(|i| ctx.srv.keyspace.lock(i).flush())
-                .collect()
-        }
+        Some(list) => list
+            .iter()
+            .copied()
+            .filter(|&i| i < srv.keyspace.len())
+            .map(|i| {
+                let mut db = srv.keyspace.lock(i);
+                let old = db.flush();
+                if propagating {
+                    ctx.push_effect(i, crate::argv!(b"FLUSHDB"));
+                    ctx.emit_holding(&mut [(i, &mut db)]);
+                }
+                old
+            })
+            .collect(),
     };
+    if propagating {
+        ctx.propagate_as(Vec::new());
+    }
     // Every lock is released before the tables are freed.
     dispose(old, async_free);
     ctx.out.ok();

@@ -42,9 +42,6 @@ pub fn main(args: &[String]) -> u8 {
 /// What a start refuses beyond reading the file and flags.
 pub fn check(c: &Config) -> Result<(), String> {
     c.check_dbs().map_err(|e| e.to_string())?;
-    if c.appendonly && c.io_threads != 1 {
-        return Err("appendonly yes needs io-threads 1 (the default) for now".into());
-    }
     for host in &c.bind {
         host.parse::<std::net::IpAddr>()
             .map_err(|_| format!("invalid bind address '{host}'"))?;

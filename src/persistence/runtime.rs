@@ -10,7 +10,7 @@
 
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicU8, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -55,6 +55,20 @@ pub struct Persistence {
     background: Mutex<Option<Background>>,
     /// BGSAVE SCHEDULE asked for a save once the running job ends.
     pub bgsave_scheduled: AtomicBool,
+    /// An AOF rewrite is due once nothing runs (Redis's
+    /// `aof_rewrite_scheduled`): the first base of an AOF turned on while
+    /// a snapshot ran, or the retry after that base failed.
+    aof_rewrite_scheduled: AtomicBool,
+    /// `aof_last_bgrewrite_status`.
+    aof_rewrite_ok: AtomicBool,
+    /// Rewrites failed in a row (Redis's `stat_aofrw_consecutive_failures`).
+    aof_rewrite_failures: AtomicU32,
+    /// Redis's `aofRewriteLimited` state: the current delay in minutes and
+    /// the unix time before which a scheduled or automatic rewrite waits.
+    aof_rewrite_limit: Mutex<(i64, i64)>,
+    /// Test hook: while set, a background AOF rewrite waits before each
+    /// chunk it writes (see [`Persistence::hold_aof_rewrites`]).
+    rewrite_hold: Arc<(Mutex<bool>, parking_lot::Condvar)>,
 }
 
 struct Background {
@@ -109,7 +123,67 @@ impl Persistence {
             fatal: AtomicBool::new(false),
             background: Mutex::new(None),
             bgsave_scheduled: AtomicBool::new(false),
+            aof_rewrite_scheduled: AtomicBool::new(false),
+            aof_rewrite_ok: AtomicBool::new(true),
+            aof_rewrite_failures: AtomicU32::new(0),
+            aof_rewrite_limit: Mutex::new((0, 0)),
+            rewrite_hold: Default::default(),
         }
+    }
+
+    /// Holds (or lets go of) background AOF rewrites, the first base of an
+    /// AOF turned on at runtime included: while held, the writer stops
+    /// before its next chunk. For tests that need the base unfinished
+    /// while clients go on; the walk's pre-images still queue up.
+    #[doc(hidden)]
+    pub fn hold_aof_rewrites(&self, hold: bool) {
+        let (lock, cv) = &*self.rewrite_hold;
+        *lock.lock() = hold;
+        cv.notify_all();
+    }
+
+    /// `aof_rewrite_scheduled` in INFO.
+    pub fn aof_rewrite_scheduled(&self) -> bool {
+        self.aof_rewrite_scheduled.load(Ordering::Relaxed)
+    }
+
+    /// `aof_last_bgrewrite_status` in INFO.
+    pub fn aof_last_rewrite_ok(&self) -> bool {
+        self.aof_rewrite_ok.load(Ordering::Relaxed)
+    }
+
+    /// Whether the AOF waits for its first base (turned on at runtime).
+    pub fn aof_waiting(&self) -> bool {
+        self.aof
+            .lock()
+            .as_ref()
+            .is_some_and(|s| s.aof.lock().is_waiting())
+    }
+
+    /// Redis's `aofRewriteLimited`: after 3 rewrites failed in a row, a
+    /// scheduled or automatic rewrite waits 1 minute, then 2, 4 … up to an
+    /// hour between attempts (BGREWRITEAOF is never held back).
+    fn rewrite_limited(&self) -> bool {
+        let mut lim = self.aof_rewrite_limit.lock();
+        if self.aof_rewrite_failures.load(Ordering::Relaxed) < 3 {
+            *lim = (0, 0);
+            return false;
+        }
+        let now = unix_now();
+        if lim.1 != 0 {
+            if now < lim.1 {
+                return true;
+            }
+            lim.1 = 0;
+            return false;
+        }
+        lim.0 = if lim.0 == 0 { 1 } else { (lim.0 * 2).min(60) };
+        lim.1 = now + lim.0 * 60;
+        tracing::warn!(
+            minutes = lim.0,
+            "Background AOF rewrite has repeatedly failed and triggered the limit, will retry later"
+        );
+        true
     }
 
     /// The dataset is still loading.
@@ -474,6 +548,15 @@ pub fn before_shutdown(srv: &Shared, save_mode: Option<bool>, force: bool) -> Re
         return Ok(());
     }
     if let Some(sink) = srv.persist.aof.lock().clone() {
+        if sink.aof.lock().is_waiting() {
+            // As Redis: the first base is not written yet, so the AOF holds
+            // nothing a restart could load.
+            if !force {
+                tracing::warn!("Writing initial AOF, can't exit.");
+                return Err("ERR Errors trying to SHUTDOWN. Check logs.".into());
+            }
+            tracing::warn!("Writing initial AOF. Exit anyway.");
+        }
         let off = sink.handle.offset();
         if let Err(e) = sink.handle.flush_and_sync_up_to(off) {
             tracing::warn!(error = %e, "AOF sync at shutdown failed");
@@ -850,6 +933,19 @@ pub fn start_aof(srv: &Arc<Shared>) -> Result<(), String> {
             }
         }
     }
+    install_sink(srv, &c, aof, &mut guards);
+    drop(guards);
+    Ok(())
+}
+
+/// Makes `aof` the effect sink, with every DB locked (`guards`) so that
+/// every DB starts logging at the same instant.
+fn install_sink(
+    srv: &Arc<Shared>,
+    c: &Config,
+    aof: Aof,
+    guards: &mut [parking_lot::MutexGuard<'_, Db>],
+) {
     let handle = aof.handle();
     if c.appendfsync == "always" {
         // fsyncs on a worker, Redis's beforeSleep (see `run_inline_syncer`).
@@ -861,7 +957,7 @@ pub fn start_aof(srv: &Arc<Shared>) -> Result<(), String> {
         aof: Mutex::new(aof),
         handle,
         srv: Arc::downgrade(srv),
-        keep: persisted(&c),
+        keep: persisted(c),
         always: (0..c.databases)
             .map(|i| c.dbs.iter().any(|d| d.index == i && d.fsync_always))
             .collect(),
@@ -870,8 +966,42 @@ pub fn start_aof(srv: &Arc<Shared>) -> Result<(), String> {
         .always
         .store(c.appendfsync == "always", Ordering::Relaxed);
     *srv.persist.aof.lock() = Some(sink.clone());
-    srv.start_propagation_locked(&mut guards, sink);
-    drop(guards);
+    srv.start_propagation_locked(guards, sink);
+}
+
+/// `CONFIG SET appendonly yes` on a running server, as Redis's
+/// `startAppendOnly`: the AOF opens waiting for its first base (appends go
+/// to a temp incr file, see [`Aof::open_waiting`]) and becomes the effect
+/// sink at once; the base is a background rewrite's snapshot, so no lock
+/// is held for the dataset's length. Until the base is in, replies under
+/// `always` wait (nothing is durable before the manifest names the log);
+/// under `everysec`/`no` they go out as usual. A snapshot already running
+/// (BGSAVE) schedules the rewrite for when it ends; a rewrite that fails
+/// is retried by cron.
+fn start_aof_waiting(srv: &Arc<Shared>) -> Result<(), String> {
+    if srv.persist.aof.lock().is_some() {
+        return Ok(());
+    }
+    let c = srv.config.read().clone();
+    let aof = Aof::open_waiting(srv.persist.fs.clone(), aof_config(srv, &c))
+        .map_err(|e| e.to_string())?;
+    {
+        let mut guards = srv.keyspace.lock_all();
+        install_sink(srv, &c, aof, &mut guards);
+    }
+    srv.persist.aof_rewrite_failures.store(0, Ordering::Relaxed);
+    if srv.persist.background().is_some() || srv.keyspace.snapshot_running() {
+        srv.persist
+            .aof_rewrite_scheduled
+            .store(true, Ordering::Relaxed);
+        tracing::info!("AOF was enabled but there is already another background operation. An AOF background was scheduled to start when possible.");
+        return Ok(());
+    }
+    if let Err(e) = bgrewriteaof(srv) {
+        tracing::warn!(error = %e, "Redis needs to enable the AOF but can't trigger a background AOF rewrite operation.");
+        stop_aof(srv);
+        return Err("Unable to turn on AOF. Check server logs.".into());
+    }
     Ok(())
 }
 
@@ -889,8 +1019,35 @@ pub fn stop_aof(srv: &Shared) {
     let sink = srv.persist.aof.lock().take();
     srv.persist.always.store(false, Ordering::Relaxed);
     srv.persist.set_gate(gate::MISCONF_AOF, false);
+    srv.persist
+        .aof_rewrite_scheduled
+        .store(false, Ordering::Relaxed);
     drop(guards);
+    // A rewrite in progress is given up, as Redis kills its child.
+    let job = {
+        let mut bg = srv.persist.background.lock();
+        match bg.as_ref().map(|b| b.kind) {
+            Some(Job::AofRewrite) => bg.take(),
+            _ => None,
+        }
+    };
+    if let Some(b) = job {
+        b.handle.cancel();
+    }
     if let Some(s) = sink {
+        {
+            let mut aof = s.aof.lock();
+            if aof.discard_waiting() {
+                // The first base never came: nothing to close.
+                tracing::info!(
+                    "AOF turned off before its first base was written: temp files removed"
+                );
+                return;
+            }
+            if aof.stats().aof_rewrite_in_progress {
+                aof.abort_rewrite(None);
+            }
+        }
         let off = s.handle.offset();
         if let Err(e) = s.handle.flush_and_sync_up_to(off) {
             tracing::warn!(error = %e, "AOF sync when turning it off failed");
@@ -904,15 +1061,8 @@ pub fn appendonly_changed(srv: &Arc<Shared>, on: bool) -> Result<(), String> {
     if srv.persist.loading() {
         return Err("the dataset is still loading".into());
     }
-    if let Some((Job::AofRewrite, _)) = srv.persist.background() {
-        return Err("Background append only file rewriting in progress".into());
-    }
-    if on && srv.config.read().io_threads != 1 {
-        // See main.rs: cross-DB effects are ordered only with one worker.
-        return Err("appendonly yes needs io-threads 1 for now".into());
-    }
     if on {
-        start_aof(srv)
+        start_aof_waiting(srv)
     } else {
         stop_aof(srv);
         Ok(())
@@ -1140,37 +1290,75 @@ pub fn bgrewriteaof(srv: &Arc<Shared>) -> Result<(), String> {
     };
     let started = std::time::Instant::now();
     let s2 = sink.clone();
-    let writer = rdb_sink(
-        base,
-        &c,
-        &libs,
-        true,
-        now_ms,
-        used_memory(srv),
-        move |r| match r {
-            Ok(f) => match s2.aof.lock().finish_rewrite(f) {
-                Ok(()) => {
-                    tracing::info!("background AOF rewrite finished successfully");
-                    // A fresh base and incr: writes may go on if the writer agrees.
-                    if let (Some(srv), Ok(())) = (s2.srv.upgrade(), s2.handle.check_writable()) {
-                        srv.persist.set_gate(gate::MISCONF_AOF, false);
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "background AOF rewrite failed"),
-            },
+    let writer = rdb_sink(base, &c, &libs, true, now_ms, used_memory(srv), move |r| {
+        let outcome = match r {
+            Ok(f) => s2.aof.lock().finish_rewrite(f).map_err(|e| e.to_string()),
             Err(e) => {
                 s2.aof.lock().abort_rewrite(None);
-                tracing::warn!(error = %e, "background AOF rewrite failed");
+                Err(e.to_string())
             }
-        },
-    )
+        };
+        if let Some(srv) = s2.srv.upgrade() {
+            rewrite_finished(&srv, &s2, outcome);
+        }
+    })
     .map_err(|e| {
         sink.aof.lock().abort_rewrite(None);
         format!("ERR {e}")
     })?;
+    // The test hook (`Persistence::hold_aof_rewrites`).
+    let hold = srv.persist.rewrite_hold.clone();
+    let mut writer = writer;
+    let writer = move |chunk, bytes: &[u8]| {
+        {
+            let (lock, cv) = &*hold;
+            let mut held = lock.lock();
+            while *held {
+                cv.wait(&mut held);
+            }
+        }
+        writer(chunk, bytes)
+    };
     run_background(srv, Job::AofRewrite, started, snap, writer)?;
     tracing::info!("background append only file rewriting started");
     Ok(())
+}
+
+/// How a background rewrite ended (Redis's `backgroundRewriteDoneHandler`):
+/// `aof_last_bgrewrite_status`, and after a failure of the first base of
+/// an AOF turned on at runtime, a retry scheduled for cron (no MISCONF: a
+/// failed rewrite loses no write, the log goes on).
+fn rewrite_finished(srv: &Shared, sink: &Arc<AofSink>, outcome: Result<(), String>) {
+    let current = srv
+        .persist
+        .aof
+        .lock()
+        .as_ref()
+        .is_some_and(|s| Arc::ptr_eq(s, sink));
+    if !current {
+        // Turned off meanwhile.
+        return;
+    }
+    let p = &srv.persist;
+    match outcome {
+        Ok(()) => {
+            tracing::info!("Background AOF rewrite finished successfully");
+            p.aof_rewrite_ok.store(true, Ordering::Relaxed);
+            p.aof_rewrite_failures.store(0, Ordering::Relaxed);
+            // A fresh base and incr: writes may go on if the writer agrees.
+            if sink.handle.check_writable().is_ok() {
+                p.set_gate(gate::MISCONF_AOF, false);
+            }
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "Background AOF rewrite terminated with error");
+            p.aof_rewrite_ok.store(false, Ordering::Relaxed);
+            p.aof_rewrite_failures.fetch_add(1, Ordering::Relaxed);
+            if sink.aof.lock().is_waiting() {
+                p.aof_rewrite_scheduled.store(true, Ordering::Relaxed);
+            }
+        }
+    }
 }
 
 /// The background parts of cron: a scheduled BGSAVE once nothing runs,
@@ -1195,12 +1383,34 @@ pub fn background_cron(srv: &Arc<Shared>) {
     }
     let c = srv.config.read().clone();
     let sink = srv.persist.aof.lock().clone();
+    if srv.persist.aof_rewrite_scheduled() {
+        if sink.is_none() {
+            srv.persist
+                .aof_rewrite_scheduled
+                .store(false, Ordering::Relaxed);
+        } else if !srv.keyspace.snapshot_running() && !srv.persist.rewrite_limited() {
+            srv.persist
+                .aof_rewrite_scheduled
+                .store(false, Ordering::Relaxed);
+            if let Err(e) = bgrewriteaof(srv) {
+                tracing::warn!(error = %e, "the scheduled AOF rewrite could not start");
+                srv.persist.aof_rewrite_ok.store(false, Ordering::Relaxed);
+                srv.persist
+                    .aof_rewrite_failures
+                    .fetch_add(1, Ordering::Relaxed);
+                srv.persist
+                    .aof_rewrite_scheduled
+                    .store(true, Ordering::Relaxed);
+            }
+        }
+        return;
+    }
     if let Some(s) = sink {
         let due = c.auto_aof_rewrite_percentage > 0
             && s.aof
                 .lock()
                 .should_rewrite(c.auto_aof_rewrite_percentage, c.auto_aof_rewrite_min_size);
-        if due {
+        if due && !srv.persist.rewrite_limited() {
             tracing::info!("starting automatic rewriting of AOF");
             let _ = bgrewriteaof(srv);
         }

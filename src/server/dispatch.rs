@@ -185,32 +185,68 @@ impl Executor for Local {
         if tracking {
             super::tracking::after_command(ctx, spec, argv, db, result.is_ok());
         }
-        if !ctx.client.in_exec && !ctx.client.in_script {
-            ctx.client.track_seen = 0;
-        }
         if ctx.srv.keyspace.notifying() {
             ctx.publish_notes(spec.has(flags::NO_DB_LOCK) && spec.has(flags::WRITE));
         }
-        if !ctx.client.in_exec && !ctx.client.in_script && !ctx.client.effects.is_empty() {
-            let mut pending = std::mem::take(&mut ctx.client.effects);
-            pending.sort_by_key(|e| e.0);
-            let effects = pending.into_iter().map(|(_, d, c)| (d, c)).collect();
-            let ticket = ctx.srv.propagation.emit(effects, true);
-            // A refused append (the AOF failed; the sink raised MISCONF)
-            // withholds the replies of a batch whose writes it lost; a read
-            // that only expired a key lazily keeps its reply, as in Redis.
-            let own = std::mem::take(&mut ctx.client.effects_own);
-            let c = &mut *ctx.client;
-            if ticket != super::effects::REFUSED {
-                c.sync_ticket = c.sync_ticket.max(ticket);
-                if own {
-                    c.woff = c.woff.max(ticket & !super::effects::SYNC_REQUIRED);
-                }
-            } else if own {
-                c.sync_ticket = ticket;
+        // Still under the lock of the DB it ran in: the log's order is the
+        // DB's order (see `emit_pending`).
+        if !ctx.client.in_exec && !ctx.client.in_script {
+            if !ctx.client.effects.is_empty() {
+                emit_pending(ctx);
             }
+            ctx.client.track_seen = 0;
         }
         result
+    }
+}
+
+/// Hands the client's pending effects to the sink as one unit, in the
+/// order they happened, and keeps the ticket its replies wait for.
+///
+/// Called while the DB locks that ordered those effects are still held:
+/// at the end of a top-level command (its DB's lock), when a transaction
+/// or script is about to let go of a DB's lock (`Ctx::db` switching DBs,
+/// `Ctx::release_db`), and by a cross-DB write under the locks it took
+/// (`Ctx::emit_holding`). So with any number of workers, a write logged
+/// before another that touched the same DB also ran before it, and the
+/// replayed log is the execution's order. The price: a transaction or
+/// script that moves between DBs is logged as one MULTI/EXEC per stretch
+/// in one DB (its stretches were not atomic for the other clients either).
+pub fn emit_pending(ctx: &mut Ctx<'_>) {
+    // Tracking invalidates what its hook has not seen yet (the command is
+    // still running when a cross-DB write emits under its locks).
+    if ctx.srv.tracking.is_on() {
+        let from = ctx.client.track_seen.min(ctx.client.effects.len());
+        if from < ctx.client.effects.len() {
+            let effects: Vec<(usize, &super::effects::Argv)> = ctx.client.effects[from..]
+                .iter()
+                .map(|(_, d, a)| (*d, a))
+                .collect();
+            ctx.srv.tracking.invalidate(
+                ctx.srv,
+                &effects,
+                Some(ctx.client.id),
+                &mut ctx.client.track_pushes,
+            );
+        }
+    }
+    ctx.client.track_seen = 0;
+    let mut pending = std::mem::take(&mut ctx.client.effects);
+    pending.sort_by_key(|e| e.0);
+    let effects = pending.into_iter().map(|(_, d, c)| (d, c)).collect();
+    let ticket = ctx.srv.propagation.emit(effects, true);
+    // A refused append (the AOF failed; the sink raised MISCONF)
+    // withholds the replies of a batch whose writes it lost; a read
+    // that only expired a key lazily keeps its reply, as in Redis.
+    let own = std::mem::take(&mut ctx.client.effects_own);
+    let c = &mut *ctx.client;
+    if ticket != super::effects::REFUSED {
+        c.sync_ticket = c.sync_ticket.max(ticket);
+        if own {
+            c.woff = c.woff.max(ticket & !super::effects::SYNC_REQUIRED);
+        }
+    } else if own {
+        c.sync_ticket = ticket;
     }
 }
 
@@ -520,18 +556,9 @@ fn record_effects(
     // A write's effects (its own, or what it logged in its DBs: MOVE,
     // SWAPDB) are what a refused append must not acknowledge.
     ctx.client.effects_own |= ok && spec.has(flags::WRITE);
+    // A cross-DB write (MOVE, COPY … DB, SWAPDB, FLUSHALL) logged what it
+    // and its DBs did under the locks it took (`Ctx::emit_holding`).
     ctx.collect_db_effects();
-    if spec.has(flags::NO_DB_LOCK) && spec.has(flags::WRITE) {
-        // A cross-DB write (MOVE, COPY … DB, SWAPDB, FLUSHALL) may have
-        // expired keys lazily in DBs it locked itself: their DELs go first.
-        ctx.release_db();
-        for i in 0..ctx.srv.keyspace.len() {
-            let logged = ctx.srv.keyspace.lock(i).take_effects();
-            ctx.client
-                .effects
-                .extend(logged.into_iter().map(|(n, c)| (n, i, c)));
-        }
-    }
     // The command's own effect takes its place after what its DB did while
     // it ran, and before the pops that serve blocked clients after it.
     let seq = &ctx.srv.keyspace.effect_seq;

@@ -167,8 +167,9 @@ def free_port():
 
 
 class Server:
-    def __init__(self, binary, datadir, policy, logpath):
+    def __init__(self, binary, datadir, policy, logpath, io_threads=1):
         self.binary = binary
+        self.io_threads = io_threads
         self.datadir = datadir
         self.policy = policy
         self.logpath = logpath
@@ -184,6 +185,7 @@ class Server:
             "--appendonly", "yes",
             "--appendfsync", self.policy,
             "--save", "",
+            "--io-threads", str(self.io_threads),
         ]
 
     def start(self, timeout=30.0):
@@ -575,7 +577,7 @@ def trial(t, args, binary, rng):
     datadir = tmp / "data"
     datadir.mkdir()
     logpath = tmp / "server.log"
-    srv = Server(binary, datadir, args.policy, logpath)
+    srv = Server(binary, datadir, args.policy, logpath, args.io_threads)
     all_writers = []  # every cycle's writers: each restart re-checks them all
     threads = []
     stop = threading.Event()
@@ -690,6 +692,8 @@ def main():
     ap.add_argument("--trials", type=int, default=50)
     ap.add_argument("--policy", choices=("always", "everysec"), default="always")
     ap.add_argument("--quick", action="store_true", help="5 trials (CI)")
+    ap.add_argument("--io-threads", type=int, default=1,
+                    help="the server's worker threads (default 1)")
     ap.add_argument("--seed", type=int, default=None, help="master seed (default: random)")
     ap.add_argument("--keep-failed", action="store_true", help="keep the temp dir of failed trials")
     ap.add_argument("--cycles", type=int, default=1,

@@ -26,6 +26,7 @@
 #   KEYWARD_BIN  binary (default target/release/keyward under the repo root)
 #   N            number of SETs (default 200)
 #   CLIENTS      concurrent connections (default 1)
+#   IO_THREADS   the server's worker threads (default 1)
 #   STRACE_S     strace string size (default 256, 64 per client above 4 clients;
 #                a command lost to truncation is reported as unmatched)
 #   POLICY       appendfsync policy (default always; `everysec` is a checker
@@ -39,6 +40,7 @@ BIN=${KEYWARD_BIN:-$REPO/target/release/keyward}
 case $BIN in /*) ;; *) BIN=$REPO/$BIN ;; esac
 N=${N:-200}
 CLIENTS=${CLIENTS:-1}
+IO_THREADS=${IO_THREADS:-1}
 # Group commit writes up to CLIENTS commands at once: room for all of them.
 STRACE_S=${STRACE_S:-$(( CLIENTS > 4 ? CLIENTS * 64 : 256 ))}
 POLICY=${POLICY:-always}
@@ -86,7 +88,7 @@ strace -f -tt -s "$STRACE_S" \
     -e trace=write,writev,pwrite64,pwritev,sendto,sendmsg,fdatasync,fsync,accept,accept4 \
     -o "$tmp/strace.log" \
     env NO_COLOR=1 "$BIN" --bind 127.0.0.1 --port "$port" --dir "$tmp/data" \
-    --appendonly yes --appendfsync "$POLICY" --save '' --io-threads 1 \
+    --appendonly yes --appendfsync "$POLICY" --save '' --io-threads "$IO_THREADS" \
     >"$tmp/server.log" 2>&1 &
 strace_pid=$!
 

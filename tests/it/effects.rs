@@ -360,3 +360,67 @@ async fn effects_are_absolute_and_deterministic() {
     );
     assert_eq!(effects.len(), 7, "{effects:?}");
 }
+
+/// The order of a transaction that moves between DBs, with two clients
+/// interleaved by hand on one thread (as two workers could run them): A's
+/// transaction sets `k` in DB 1 and goes on in DB 0; B then sets `k` in
+/// DB 1 before A's transaction ends. The log must have A's write before
+/// B's, as they ran: what a transaction did in a DB is logged before it
+/// lets go of that DB's lock.
+#[tokio::test]
+async fn a_transaction_logs_its_writes_in_a_db_before_it_leaves_it() {
+    use keyward::commands::Ctx;
+    use keyward::protocol::{Protocol, ReplyBuf};
+    use keyward::server::client::Client;
+    use keyward::server::dispatch::dispatch;
+
+    let live = start().await;
+    let shared = live.handle.shared();
+    let rec = Arc::new(Recorder::default());
+    assert!(shared.start_propagation(rec.clone()));
+    let (mut a, mut b) = (Client::internal(shared), Client::internal(shared));
+    let (mut out_a, mut out_b) = (
+        ReplyBuf::new(Protocol::Resp2),
+        ReplyBuf::new(Protocol::Resp2),
+    );
+    let mut ctx_a = Ctx::new(shared, &mut a, &mut out_a);
+    // As EXEC runs its queue.
+    ctx_a.client.in_exec = true;
+    for argv in [
+        &[&b"SELECT"[..], b"1"][..],
+        &[b"SET", b"k", b"a"],
+        &[b"SELECT", b"0"],
+        &[b"SET", b"m", b"x"],
+    ] {
+        let _ = dispatch(&mut ctx_a, argv);
+    }
+    {
+        // A holds DB 0 now; B writes in DB 1.
+        let mut ctx_b = Ctx::new(shared, &mut b, &mut out_b);
+        let _ = dispatch(&mut ctx_b, &[b"SELECT", b"1"]);
+        let _ = dispatch(&mut ctx_b, &[b"SET", b"k", b"b"]);
+    }
+    // A's transaction ends.
+    ctx_a.client.in_exec = false;
+    let _ = dispatch(&mut ctx_a, &[b"GET", b"m"]);
+    drop(ctx_a);
+    let log: Vec<(usize, String)> = rec
+        .0
+        .lock()
+        .iter()
+        .map(|(d, argv)| {
+            let words: Vec<String> = argv.iter().map(|w| s(w)).collect();
+            (*d, words.join(" "))
+        })
+        .collect();
+    let at = |what: &str| {
+        log.iter()
+            .position(|(d, c)| *d == 1 && c == what)
+            .unwrap_or_else(|| panic!("{what} not logged: {log:?}"))
+    };
+    assert!(at("SET k a") < at("SET k b"), "{log:?}");
+    assert!(
+        log.iter().any(|(d, c)| *d == 0 && c == "SET m x"),
+        "{log:?}"
+    );
+}

@@ -398,6 +398,9 @@ async fn appendonly_turned_on_at_runtime() {
         "-ERR CONFIG SET failed (possibly related to argument 'appendfsync') - can't change while the AOF runs (CONFIG SET appendonly no first)\r\n"
     );
     ok(&mut r, &["CONFIG", "SET", "appendfsync", "everysec"]).await;
+    // The base is written in the background: the AOF holds nothing a
+    // restart could load before it is in.
+    aof_base_done(&mut r).await;
     let c = Config {
         appendonly: true,
         ..config(&dir)
@@ -409,6 +412,192 @@ async fn appendonly_turned_on_at_runtime() {
         "*2\r\n$1\r\n1\r\n$1\r\n2\r\n"
     );
     srv.handle.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Waits until no AOF rewrite (the first base included) runs or is
+/// scheduled.
+async fn aof_base_done(r: &mut Raw) {
+    for _ in 0..500 {
+        let info = call(r, &["INFO", "persistence"]).await;
+        if info.contains("aof_rewrite_in_progress:0") && info.contains("aof_rewrite_scheduled:0") {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the AOF rewrite did not finish in 10 s");
+}
+
+/// `n` keys `key:<i>` in the selected DB, by MSETs of 1000.
+async fn fill(r: &mut Raw, n: usize) {
+    for start in (0..n).step_by(1000) {
+        let mut args: Vec<Vec<u8>> = vec![b"MSET".to_vec()];
+        for i in start..(start + 1000).min(n) {
+            args.push(format!("key:{i}").into_bytes());
+            args.push(format!("value-{i}").into_bytes());
+        }
+        let a: Vec<&[u8]> = args.iter().map(Vec::as_slice).collect();
+        assert_eq!(r.call(&a).await, b"+OK\r\n");
+    }
+}
+
+fn aof_dir_names(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.join("appendonlydir"))
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// `CONFIG SET appendonly yes` over 200k keys takes no lock for the
+/// dataset's length: with the base writer held (a test hook), the command
+/// has returned and other clients read and write (`everysec`: their
+/// replies go out as usual), INFO says the AOF is on with a rewrite in
+/// progress, and no manifest exists yet. Once the base is in, a restart
+/// from the AOF alone has the dataset and every write made meanwhile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appendonly_on_at_runtime_writes_the_base_in_the_background() {
+    let dir = temp_dir("aof-on-bg");
+    let srv = start_with(config(&dir)).await;
+    let mut r = srv.raw().await;
+    fill(&mut r, 200_000).await;
+    let persist = &srv.handle.shared().persist;
+    persist.hold_aof_rewrites(true);
+    assert_eq!(
+        call(&mut r, &["CONFIG", "SET", "appendonly", "yes"]).await,
+        "+OK\r\n"
+    );
+    assert_eq!(info_field(&mut r, "persistence", "aof_enabled").await, "1");
+    assert_eq!(
+        info_field(&mut r, "persistence", "aof_rewrite_in_progress").await,
+        "1"
+    );
+    // Other clients go on while the base is held.
+    let mut other = srv.raw().await;
+    for i in 0..200 {
+        let k = format!("during:{i}");
+        assert_eq!(call(&mut other, &["SET", &k, "x"]).await, "+OK\r\n");
+        assert_eq!(call(&mut other, &["GET", &k]).await, "$1\r\nx\r\n");
+        call(&mut other, &["INCR", "counter"]).await;
+        // Overwrites and deletes of keys the walk still owes.
+        ok(&mut other, &["SET", &format!("key:{i}"), "new"]).await;
+        ok(&mut other, &["DEL", &format!("key:{}", 199_999 - i)]).await;
+    }
+    assert!(persist.aof_waiting(), "the base must still be held");
+    assert_eq!(
+        info_field(&mut r, "persistence", "aof_rewrite_in_progress").await,
+        "1"
+    );
+    let names = aof_dir_names(&dir);
+    assert!(
+        !names.iter().any(|n| n.ends_with(".manifest")),
+        "no manifest before the base: {names:?}"
+    );
+    assert!(
+        names.contains(&"temp-appendonly.aof.incr".to_string()),
+        "{names:?}"
+    );
+    persist.hold_aof_rewrites(false);
+    aof_base_done(&mut r).await;
+    assert!(!persist.aof_waiting());
+    ok(&mut other, &["SET", "after", "1"]).await;
+    let names = aof_dir_names(&dir);
+    assert!(!names.iter().any(|n| n.starts_with("temp-")), "{names:?}");
+    assert_eq!(
+        info_field(&mut r, "persistence", "aof_last_bgrewrite_status").await,
+        "ok"
+    );
+    let c = Config {
+        appendonly: true,
+        ..config(&dir)
+    };
+    let srv = restart(srv, c).await;
+    let mut r = srv.raw().await;
+    assert_eq!(call(&mut r, &["DBSIZE"]).await, ":200002\r\n");
+    assert_eq!(call(&mut r, &["GET", "counter"]).await, "$3\r\n200\r\n");
+    assert_eq!(call(&mut r, &["GET", "key:7"]).await, "$3\r\nnew\r\n");
+    assert_eq!(call(&mut r, &["GET", "key:199999"]).await, "$-1\r\n");
+    assert_eq!(
+        call(&mut r, &["GET", "key:1000"]).await,
+        "$10\r\nvalue-1000\r\n"
+    );
+    assert_eq!(
+        call(&mut r, &["EXISTS", "during:199", "after"]).await,
+        ":2\r\n"
+    );
+    srv.handle.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `CONFIG SET appendonly no` while the first base is still being written
+/// gives it up: the temp files go, no manifest is written, INFO says off;
+/// turning it on again then works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn appendonly_no_during_the_first_base_cancels_it() {
+    let dir = temp_dir("aof-on-cancel");
+    let srv = start_with(config(&dir)).await;
+    let mut r = srv.raw().await;
+    fill(&mut r, 5_000).await;
+    let persist = &srv.handle.shared().persist;
+    persist.hold_aof_rewrites(true);
+    ok(&mut r, &["CONFIG", "SET", "appendonly", "yes"]).await;
+    ok(&mut r, &["SET", "during", "1"]).await;
+    ok(&mut r, &["CONFIG", "SET", "appendonly", "no"]).await;
+    assert_eq!(info_field(&mut r, "persistence", "aof_enabled").await, "0");
+    persist.hold_aof_rewrites(false);
+    for _ in 0..250 {
+        if !srv.handle.shared().keyspace.snapshot_running() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(aof_dir_names(&dir), Vec::<String>::new());
+    ok(&mut r, &["CONFIG", "SET", "appendonly", "yes"]).await;
+    aof_base_done(&mut r).await;
+    let names = aof_dir_names(&dir);
+    assert!(names.iter().any(|n| n.ends_with(".manifest")), "{names:?}");
+    srv.handle.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Debian's redis-server 7.0 loads the AOF directory of an AOF turned on
+/// at runtime (`rdb-version 10` base), to the same keyspace.
+#[tokio::test]
+async fn redis_server_loads_an_aof_turned_on_at_runtime() {
+    let dir = temp_dir("aof-on-oracle");
+    let srv = start_with(Config {
+        rdb_version: 10,
+        ..config(&dir)
+    })
+    .await;
+    let mut r = srv.raw().await;
+    populate(&mut r).await;
+    ok(&mut r, &["CONFIG", "SET", "appendonly", "yes"]).await;
+    ok(&mut r, &["SELECT", "3"]).await;
+    ok(&mut r, &["RPUSH", "list", "d"]).await;
+    ok(&mut r, &["SET", "after", "1"]).await;
+    ok(&mut r, &["SELECT", "0"]).await;
+    aof_base_done(&mut r).await;
+    let ours = digest_with(&mut r, false).await;
+    srv.handle.shutdown().await;
+    let Some(oracle) =
+        Oracle::start_with(&["--dir", dir.to_str().expect("utf8"), "--appendonly", "yes"]).await
+    else {
+        return;
+    };
+    let mut o = oracle.raw().await;
+    // Its port opens before the AOF is loaded (KEYS answers -LOADING).
+    for _ in 0..250 {
+        if info_field(&mut o, "persistence", "loading").await == "0" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(digest_with(&mut o, false).await, ours);
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -1025,6 +1214,8 @@ async fn waitaof_waits_for_the_fsync_of_the_clients_writes() {
     ok(&mut r, &["CONFIG", "SET", "appendonly", "no"]).await;
     ok(&mut r, &["CONFIG", "SET", "appendfsync", "no"]).await;
     ok(&mut r, &["CONFIG", "SET", "appendonly", "yes"]).await;
+    // The first base's commit fsyncs what was logged before it.
+    aof_base_done(&mut r).await;
     ok(&mut r, &["INCR", "n"]).await;
     assert_eq!(
         call(&mut r, &["WAITAOF", "1", "0", "50"]).await,
@@ -1090,4 +1281,261 @@ async fn aof_replays_renamed_commands() {
     assert_eq!(call(&mut r, &["SCARD", "s"]).await, ":1\r\n");
     srv.handle.shutdown().await;
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `CONFIG SET appendonly yes` under `appendfsync always`, with power cuts
+/// while the first base is held and after it: no write is acknowledged
+/// before the manifest that makes it loadable is durable (replies wait for
+/// the base), every cut directory starts, and every acknowledged write is
+/// in it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn power_cuts_while_the_first_base_is_written_lose_no_acknowledged_write() {
+    use keyward::persistence::fs::SimFs;
+    use rand::{Rng, SeedableRng};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::Arc;
+
+    let fs = SimFs::new();
+    let mut c = sim_config("always", Vec::new());
+    c.appendonly = false;
+    let srv = start_sim(fs.clone(), c.clone()).await.expect("starts");
+    let mut admin = Raw::connect(srv.addr()).await;
+    fill(&mut admin, 20_000).await;
+    srv.shared().persist.hold_aof_rewrites(true);
+    ok(&mut admin, &["CONFIG", "SET", "appendonly", "yes"]).await;
+    let acked = Arc::new(AtomicU64::new(0));
+    let writer = {
+        let acked = acked.clone();
+        let addr = srv.addr();
+        tokio::spawn(async move {
+            let mut r = Raw::connect(addr).await;
+            for i in 0..400u64 {
+                let key = format!("w{i}");
+                assert_eq!(r.call(&[b"SET", key.as_bytes(), b"v"]).await, b"+OK\r\n");
+                acked.store(i + 1, Ordering::SeqCst);
+            }
+        })
+    };
+    let mut rng = rand::rngs::StdRng::seed_from_u64(5);
+    let mut images = Vec::new();
+    // While the base is held, no reply goes out.
+    for _ in 0..20 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let a = acked.load(Ordering::SeqCst);
+        let mut tear = rand::rngs::StdRng::seed_from_u64(rng.gen());
+        images.push((fs.crash(|n| tear.gen_range(0..=n)), a));
+    }
+    assert_eq!(acked.load(Ordering::SeqCst), 0, "a reply before the base");
+    srv.shared().persist.hold_aof_rewrites(false);
+    while !writer.is_finished() {
+        let a = acked.load(Ordering::SeqCst);
+        let mut tear = rand::rngs::StdRng::seed_from_u64(rng.gen());
+        images.push((fs.crash(|n| tear.gen_range(0..=n)), a));
+        tokio::time::sleep(Duration::from_micros(500)).await;
+    }
+    writer.await.expect("writer");
+    srv.shutdown().await;
+    let restart = Config {
+        appendonly: true,
+        ..c
+    };
+    let mut after_base = 0;
+    for (img, a) in images {
+        let srv = start_sim(img, restart.clone())
+            .await
+            .expect("a crashed directory always loads");
+        let mut r = Raw::connect(srv.addr()).await;
+        if a > 0 {
+            after_base += 1;
+            let last = format!("w{}", a - 1);
+            assert_eq!(
+                r.call(&[b"EXISTS", last.as_bytes(), b"key:19999"]).await,
+                b":2\r\n",
+                "after {a} acks"
+            );
+        }
+        srv.shutdown().await;
+    }
+    assert!(after_base > 0, "no cut after the base");
+}
+
+/// The first base fails (its fdatasync, simulated): as Redis, the AOF
+/// stays on and logging, writes are accepted (no MISCONF: a failed
+/// rewrite loses nothing), `aof_last_bgrewrite_status` is `err`, and the
+/// rewrite is retried until it succeeds; the result then loads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_first_base_is_retried_and_writes_go_on() {
+    use keyward::persistence::fs::SimFs;
+
+    let fs = SimFs::new();
+    let mut c = sim_config("no", Vec::new());
+    c.appendonly = false;
+    let srv = start_sim(fs.clone(), c.clone()).await.expect("starts");
+    let mut r = Raw::connect(srv.addr()).await;
+    fill(&mut r, 2_000).await;
+    fs.fail_syncs(true);
+    ok(&mut r, &["CONFIG", "SET", "appendonly", "yes"]).await;
+    let mut failed = false;
+    for _ in 0..250 {
+        if info_field(&mut r, "persistence", "aof_last_bgrewrite_status").await == "err" {
+            failed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(failed, "the base must fail");
+    assert_eq!(info_field(&mut r, "persistence", "aof_enabled").await, "1");
+    assert_eq!(
+        info_field(&mut r, "persistence", "aof_last_write_status").await,
+        "ok"
+    );
+    assert_eq!(call(&mut r, &["SET", "during", "1"]).await, "+OK\r\n");
+    assert!(srv.shared().persist.aof_waiting());
+    fs.fail_syncs(false);
+    // cron retries about once a second.
+    aof_base_done(&mut r).await;
+    assert_eq!(
+        info_field(&mut r, "persistence", "aof_last_bgrewrite_status").await,
+        "ok"
+    );
+    assert!(!srv.shared().persist.aof_waiting());
+    ok(&mut r, &["SET", "after", "1"]).await;
+    srv.shutdown().await;
+    let srv = start_sim(
+        fs,
+        Config {
+            appendonly: true,
+            ..c
+        },
+    )
+    .await
+    .expect("restarts");
+    let mut r = Raw::connect(srv.addr()).await;
+    assert_eq!(
+        call(&mut r, &["EXISTS", "during", "after", "key:1999"]).await,
+        ":3\r\n"
+    );
+    srv.shutdown().await;
+}
+
+/// One random command for [`cross_db_writers_replay_to_the_same_keyspace`]:
+/// cross-DB writes (MOVE, SWAPDB, COPY … DB, FLUSHDB), transactions and
+/// scripts that SELECT, and plain writes, on a few keys so that clients
+/// collide.
+fn cross_db_command(rng: &mut rand::rngs::StdRng) -> Vec<Vec<String>> {
+    use rand::Rng;
+    let k = |rng: &mut rand::rngs::StdRng| format!("k{}", rng.gen_range(0..3));
+    let d = |rng: &mut rand::rngs::StdRng| rng.gen_range(0..4).to_string();
+    let one = |v: &[&str]| vec![v.iter().map(|s| s.to_string()).collect::<Vec<_>>()];
+    match rng.gen_range(0..100) {
+        0..=14 => one(&["INCR", &k(rng)]),
+        15..=24 => one(&["SET", &k(rng), &rng.gen_range(0..100).to_string()]),
+        25..=32 => one(&["RPUSH", &format!("l{}", rng.gen_range(0..3)), "x"]),
+        33..=37 => one(&["DEL", &k(rng)]),
+        38..=49 => one(&["MOVE", &k(rng), &d(rng)]),
+        50..=55 => one(&["SWAPDB", &d(rng), &d(rng)]),
+        56..=63 => one(&["COPY", &k(rng), &k(rng), "DB", &d(rng), "REPLACE"]),
+        64..=65 => one(&["FLUSHDB"]),
+        66..=71 => one(&["SELECT", &d(rng)]),
+        72..=87 => {
+            let (d1, d2, k1, k2) = (d(rng), d(rng), k(rng), k(rng));
+            let dst = d(rng);
+            vec![
+                vec!["MULTI".into()],
+                vec!["SELECT".into(), d1],
+                vec!["INCR".into(), k1.clone()],
+                vec!["MOVE".into(), k1, dst],
+                vec!["SELECT".into(), d2],
+                vec!["INCRBY".into(), k2, "10".into()],
+                vec!["EXEC".into()],
+            ]
+        }
+        _ => one(&[
+            "EVAL",
+            "redis.call('select', ARGV[1]) redis.call('incr', KEYS[1]) \
+             redis.call('select', ARGV[2]) redis.call('rpush', KEYS[2], 'y') return 1",
+            "2",
+            &k(rng),
+            &format!("l{}", rng.gen_range(0..3)),
+            &d(rng),
+            &d(rng),
+        ]),
+    }
+}
+
+/// Several workers (a 4-thread runtime, as `io-threads 4`) and several
+/// clients hammer cross-DB writes; the AOF replayed by a restart must give
+/// the live server's keyspace (DEBUG DIGEST over every DB, and each DB's
+/// size), for several seeds. Effects are logged under the locks that
+/// order them, so the log's order is the execution's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cross_db_writers_replay_to_the_same_keyspace() {
+    use rand::SeedableRng;
+    for seed in 0..4u64 {
+        let dir = temp_dir(&format!("cross-db-{seed}"));
+        let mut c = Config {
+            appendonly: true,
+            appendfsync: "no".into(),
+            io_threads: 4,
+            ..config(&dir)
+        };
+        c.accepted.insert("enable-debug-command", "yes".into());
+        let srv = start_with(c.clone()).await;
+        let mut tasks = Vec::new();
+        for client in 0..8u64 {
+            let mut r = srv.raw().await;
+            tasks.push(tokio::spawn(async move {
+                let mut rng = rand::rngs::StdRng::seed_from_u64(seed * 100 + client);
+                for _ in 0..60 {
+                    // Pipelines of 10 commands (or transactions) keep every
+                    // worker busy, so clients' writes interleave finely.
+                    let cmds: Vec<Vec<String>> =
+                        (0..10).flat_map(|_| cross_db_command(&mut rng)).collect();
+                    let mut out = Vec::new();
+                    for c in &cmds {
+                        let a: Vec<&[u8]> = c.iter().map(|x| x.as_bytes()).collect();
+                        out.extend(crate::support::encode(&a));
+                    }
+                    r.send(&out).await;
+                    for c in &cmds {
+                        let reply = s(&r.reply().await);
+                        assert!(
+                            !reply.starts_with('-')
+                                || reply.starts_with("-ERR source and destination"),
+                            "{c:?}: {reply}"
+                        );
+                    }
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.expect("client");
+        }
+        let mut r = srv.raw().await;
+        let live = call(&mut r, &["DEBUG", "DIGEST"]).await;
+        assert!(live.starts_with('+'), "{live}");
+        let mut sizes = Vec::new();
+        for db in 0..4 {
+            ok(&mut r, &["SELECT", &db.to_string()]).await;
+            sizes.push(call(&mut r, &["DBSIZE"]).await);
+        }
+        let srv = restart(srv, c).await;
+        let mut r = srv.raw().await;
+        assert_eq!(
+            call(&mut r, &["DEBUG", "DIGEST"]).await,
+            live,
+            "seed {seed}"
+        );
+        for (db, size) in sizes.iter().enumerate() {
+            ok(&mut r, &["SELECT", &db.to_string()]).await;
+            assert_eq!(
+                &call(&mut r, &["DBSIZE"]).await,
+                size,
+                "seed {seed} db {db}"
+            );
+        }
+        assert_ne!(live, format!("+{}\r\n", "0".repeat(40)), "an empty run");
+        srv.handle.shutdown().await;
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -40,6 +40,13 @@
 //! must be the dataset exactly as of `begin_rewrite`: the caller takes its
 //! snapshot under the same lock that orders appends.
 //!
+//! Turned on at runtime (`CONFIG SET appendonly yes`), the AOF first
+//! *waits* for its base ([`writer::Aof::open_waiting`], Redis's
+//! `AOF_WAIT_REWRITE`): appends go to a temp incr file no manifest names,
+//! the base is written from a background snapshot, and only once it is in
+//! are the temp incr renamed and the manifest written. Until then nothing
+//! counts as synced, so a reply under `always` waits for that commit.
+//!
 //! [`loader::load`] replays base and incr files in order, upgrading a Redis
 //! 6 single `appendonly.aof` first. All I/O goes through
 //! [`crate::persistence::fs::Fs`] so the crash tests can cut power anywhere.
@@ -87,6 +94,13 @@ impl AofPaths {
     /// A Redis 6 single-file AOF.
     pub fn legacy(&self) -> PathBuf {
         self.dir.join(&self.filename)
+    }
+
+    /// Where appends go while the AOF waits for its first base (Redis's
+    /// `AOF_WAIT_REWRITE`): named by no manifest, renamed into a real incr
+    /// file once the base is in (Redis's `temp-<appendfilename>.incr`).
+    pub fn temp_incr(&self) -> PathBuf {
+        self.aof_dir.join(format!("temp-{}.incr", self.filename))
     }
 
     /// Where a rewrite writes the new base before it is renamed into place

@@ -160,6 +160,11 @@ struct Shared {
     error: Mutex<Option<(String, u64)>>,
     fatal: AtomicBool,
     rewriting: AtomicBool,
+    /// The AOF waits for its first base (see [`Aof::open_waiting`]): the
+    /// incr file is a temp file no manifest names, so nothing written to
+    /// it is durable yet, whatever was fsynced. `synced` and `acked` stay
+    /// put until the commit publishes them.
+    pending: AtomicBool,
     delayed_fsync: AtomicU64,
     postponed_since: Mutex<Option<Instant>>,
     current_size: AtomicU64,
@@ -287,6 +292,8 @@ impl Shared {
             hook("aof-fsync-always", began.elapsed());
         }
         match synced {
+            // Fsynced, but loadable only once the base commits.
+            Ok(()) if self.pending.load(Ordering::Acquire) => true,
             Ok(()) => {
                 self.synced.store(cur.written, Ordering::Release);
                 self.acked.send_modify(|a| *a = (*a).max(cur.written));
@@ -301,7 +308,11 @@ impl Shared {
     }
 
     fn skip_fsync(&self) -> bool {
-        self.no_fsync_on_rewrite && self.rewriting.load(Ordering::Acquire)
+        // Not while waiting for the first base: nothing may be released
+        // before the commit.
+        self.no_fsync_on_rewrite
+            && self.rewriting.load(Ordering::Acquire)
+            && !self.pending.load(Ordering::Acquire)
     }
 
     /// Writes and fdatasyncs everything appended up to `offset` (and
@@ -711,6 +722,9 @@ impl Aof {
         for h in history {
             let _ = fs.remove(&paths.file(&h.name));
         }
+        // A crash while the AOF waited for its first base leaves the temp
+        // incr file: no manifest names it, and the base never came.
+        let _ = fs.remove(&paths.temp_incr());
         if let Ok(names) = fs.list(&paths.aof_dir) {
             for n in names
                 .iter()
@@ -743,23 +757,69 @@ impl Aof {
         let size = |name: &str| fs.len(&paths.file(name)).unwrap_or(0);
         let base_size = manifest.base.as_ref().map_or(0, |b| size(&b.name));
         let total = base_size + manifest.incrs.iter().map(|i| size(&i.name)).sum::<u64>();
+        let current = Current {
+            file,
+            file_bytes: size(&last.0),
+            seq: last.1,
+            written: 0,
+            sync_failed: false,
+        };
+        Aof::with_file(fs, cfg, paths, manifest, current, total, base_size, false)
+    }
+
+    /// Opens the AOF for `CONFIG SET appendonly yes` on a running server,
+    /// as Redis's `AOF_WAIT_REWRITE`: appends go to a temp incr file
+    /// (`temp-<appendfilename>.incr`) that no manifest names, and nothing
+    /// counts as synced until a rewrite ([`Aof::begin_rewrite`] …
+    /// [`Aof::finish_rewrite`]) has installed the first base, renamed the
+    /// temp incr into a real one and written the manifest. A manifest
+    /// already in the directory (an AOF turned off earlier) is left as it
+    /// is until then; its files become history at the commit. A crash
+    /// before the commit leaves no AOF (or the old one), never a log
+    /// without its base.
+    pub fn open_waiting(fs: Arc<dyn Fs>, cfg: AofConfig) -> Result<Aof, AofError> {
+        let paths = AofPaths::new(&cfg.dir, &cfg.appendfilename, &cfg.appenddirname);
+        fs.create_dir_all(&paths.aof_dir)
+            .map_err(|e| io("Can't open or create append-only dir", e))?;
+        let manifest = read_manifest(fs.as_ref(), &paths)
+            .map_err(|e| AofError::Io(e.to_string()))?
+            .unwrap_or_default();
+        let file = fs
+            .create(&paths.temp_incr())
+            .map_err(|e| io("Can't open the temp incr file", e))?;
+        let current = Current {
+            file,
+            file_bytes: 0,
+            seq: 0,
+            written: 0,
+            sync_failed: false,
+        };
+        Aof::with_file(fs, cfg, paths, manifest, current, 0, 0, true)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn with_file(
+        fs: Arc<dyn Fs>,
+        cfg: AofConfig,
+        paths: AofPaths,
+        manifest: Manifest,
+        current: Current,
+        total: u64,
+        base_size: u64,
+        pending: bool,
+    ) -> Result<Aof, AofError> {
         let shared = Arc::new(Shared {
             policy: cfg.fsync,
             latency: cfg.latency.clone(),
             no_fsync_on_rewrite: cfg.no_fsync_on_rewrite,
             buf: Mutex::new(Buffered::default()),
-            cur: Mutex::new(Current {
-                file,
-                file_bytes: size(&last.0),
-                seq: last.1,
-                written: 0,
-                sync_failed: false,
-            }),
+            cur: Mutex::new(current),
             synced: AtomicU64::new(0),
             acked: watch::Sender::new(0),
             error: Mutex::new(None),
             fatal: AtomicBool::new(false),
             rewriting: AtomicBool::new(false),
+            pending: AtomicBool::new(pending),
             delayed_fsync: AtomicU64::new(0),
             postponed_since: Mutex::new(None),
             current_size: AtomicU64::new(total),
@@ -915,6 +975,9 @@ impl Aof {
         if self.shared.rewriting.load(Ordering::Acquire) {
             return Err(AofError::RewriteInProgress);
         }
+        if self.shared.pending.load(Ordering::Acquire) {
+            return self.begin_first_base();
+        }
         let fs = Arc::clone(&self.shared.fs);
         let temp = fs
             .create(&self.paths.temp_base())
@@ -989,6 +1052,163 @@ impl Aof {
         Ok(temp)
     }
 
+    /// [`Aof::begin_rewrite`] while waiting for the first base: the base
+    /// taken now holds everything appended so far, so the temp incr file
+    /// starts over empty (Redis truncates it when the rewrite starts; after
+    /// a failed attempt this is the retry).
+    fn begin_first_base(&mut self) -> Result<Box<dyn FsFile>, AofError> {
+        let fs = Arc::clone(&self.shared.fs);
+        let temp = fs
+            .create(&self.paths.temp_base())
+            .map_err(|e| io("Can't create the temp rewrite file", e))?;
+        let file = match fs.create(&self.paths.temp_incr()) {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = fs.remove(&self.paths.temp_base());
+                return Err(io("Can't open the temp incr file", e));
+            }
+        };
+        if self.shared.fatal.load(Ordering::Acquire) {
+            let _ = fs.remove(&self.paths.temp_base());
+            return Err(self
+                .shared
+                .refusal()
+                .unwrap_or_else(|| AofError::Fatal("AOF failed".into())));
+        }
+        let mut cur = self.shared.cur.lock();
+        let end = {
+            let mut b = self.shared.buf.lock();
+            b.bytes.clear();
+            b.end
+        };
+        // A seq of its own per attempt: a write error on an earlier temp
+        // file (now discarded) is lifted by this attempt's commit, one on
+        // this file is not (see `write_buffer`).
+        let seq = cur.seq.wrapping_add(1) | (1 << 62);
+        *cur = Current {
+            file,
+            seq,
+            written: end,
+            file_bytes: 0,
+            sync_failed: false,
+        };
+        drop(cur);
+        self.shared.current_size.store(0, Ordering::Relaxed);
+        self.selected_db = None;
+        self.shared.rewriting.store(true, Ordering::Release);
+        Ok(temp)
+    }
+
+    /// [`Aof::finish_rewrite`] of the first base: base synced and renamed,
+    /// then the temp incr written, fdatasynced and renamed into the new
+    /// manifest's incr file, the directory synced, the manifest written.
+    /// Only then is anything appended durable: `synced` and `acked` jump
+    /// to what the incr file holds, releasing the replies that waited.
+    fn finish_first_base(&mut self, mut base: Box<dyn FsFile>) -> Result<(), AofError> {
+        let fs = Arc::clone(&self.shared.fs);
+        let temp = self.paths.temp_base();
+        let mut next = self.manifest.clone();
+        let incr = next.new_incr(&self.cfg.appendfilename);
+        let name = next.install_base(&self.cfg.appendfilename, self.cfg.use_rdb_preamble);
+        let path = self.paths.file(&name);
+        let fail = |this: &mut Aof, e: String| {
+            let _ = this.shared.fs.remove(&this.paths.temp_base());
+            this.shared.rewriting.store(false, Ordering::Release);
+            Err(io("AOF rewrite failed", e))
+        };
+        if let Err(e) = base.sync_data().and_then(|()| {
+            drop(base);
+            fs.rename(&temp, &path)
+        }) {
+            return fail(self, e.to_string());
+        }
+        let mut cur = self.shared.cur.lock();
+        // An error on an earlier attempt's temp file refuses appends, so
+        // nothing is buffered; this attempt's commit lifts it (below).
+        let stale = self
+            .shared
+            .error
+            .lock()
+            .as_ref()
+            .is_some_and(|(_, seq)| *seq != cur.seq);
+        if !stale && !self.shared.write_buffer(&mut cur) {
+            drop(cur);
+            let text = self.shared.error_text().unwrap_or_default();
+            return fail(self, text);
+        }
+        if let Err(e) = cur.file.sync_data() {
+            // An fdatasync failed: this file is never trusted again (and
+            // under `always` the server stops).
+            cur.sync_failed = true;
+            let seq = cur.seq;
+            self.shared
+                .fail(seq, format!("Can't fsync the AOF file: {e}"));
+            drop(cur);
+            return fail(self, e.to_string());
+        }
+        let committed = fs
+            .rename(&self.paths.temp_incr(), &self.paths.file(&incr))
+            .and_then(|()| fs.sync_dir(&self.paths.aof_dir))
+            .and_then(|()| next.persist(fs.as_ref(), &self.paths.manifest()));
+        if let Err(e) = committed {
+            drop(cur);
+            return fail(self, e.to_string());
+        }
+        let old_seq = cur.seq;
+        cur.seq = next.curr_incr_seq;
+        let written = cur.written;
+        let file_bytes = cur.file_bytes;
+        self.shared.pending.store(false, Ordering::Release);
+        self.shared.synced.store(written, Ordering::Release);
+        self.shared.acked.send_modify(|a| *a = (*a).max(written));
+        {
+            let mut err = self.shared.error.lock();
+            if !self.shared.fatal.load(Ordering::Acquire)
+                && err.as_ref().is_some_and(|(_, seq)| *seq != old_seq)
+            {
+                *err = None;
+            }
+        }
+        drop(cur);
+        tracing::info!("the AOF's first base is in: the append only file is on");
+        // An AOF turned off earlier left its files: history now.
+        let mut tidy = next.clone();
+        for h in std::mem::take(&mut tidy.history) {
+            let _ = fs.remove(&self.paths.file(&h.name));
+        }
+        if tidy.persist(fs.as_ref(), &self.paths.manifest()).is_ok() {
+            next = tidy;
+        }
+        self.manifest = next;
+        let base_size = fs.len(&path).unwrap_or(0);
+        self.shared.base_size.store(base_size, Ordering::Relaxed);
+        self.shared
+            .current_size
+            .store(base_size + file_bytes, Ordering::Relaxed);
+        self.shared.rewriting.store(false, Ordering::Release);
+        Ok(())
+    }
+
+    /// Whether the AOF still waits for its first base (see
+    /// [`Aof::open_waiting`]).
+    pub fn is_waiting(&self) -> bool {
+        self.shared.pending.load(Ordering::Acquire)
+    }
+
+    /// Turns an AOF that still waits for its first base off (`CONFIG SET
+    /// appendonly no` meanwhile): its temp files go, nothing is committed,
+    /// and a base that finishes later is refused. False when the base was
+    /// in already (the caller then closes the AOF as usual).
+    pub fn discard_waiting(&mut self) -> bool {
+        if !self.shared.pending.load(Ordering::Acquire) {
+            return false;
+        }
+        self.shared.rewriting.store(false, Ordering::Release);
+        let _ = self.shared.fs.remove(&self.paths.temp_base());
+        let _ = self.shared.fs.remove(&self.paths.temp_incr());
+        true
+    }
+
     /// Installs the base written to `base`: fdatasync, rename into place,
     /// and a new manifest (new base; old base and incr files now history)
     /// written atomically; then deletes the history files. A sticky error
@@ -996,6 +1216,9 @@ impl Aof {
     pub fn finish_rewrite(&mut self, mut base: Box<dyn FsFile>) -> Result<(), AofError> {
         if !self.shared.rewriting.load(Ordering::Acquire) {
             return Err(AofError::NoRewrite);
+        }
+        if self.shared.pending.load(Ordering::Acquire) {
+            return self.finish_first_base(base);
         }
         let fs = Arc::clone(&self.shared.fs);
         let temp = self.paths.temp_base();
@@ -1079,11 +1302,13 @@ impl Aof {
 
 impl Drop for Aof {
     fn drop(&mut self) {
-        // A clean shutdown writes and syncs what is left, as Redis does.
-        if self.cfg.fsync != FsyncPolicy::No && self.shared.refusal().is_none() {
+        // A clean shutdown writes and syncs what is left, as Redis does
+        // (not a temp incr file that no base ever made part of the log).
+        let pending = self.shared.pending.load(Ordering::Acquire);
+        if !pending && self.cfg.fsync != FsyncPolicy::No && self.shared.refusal().is_none() {
             let end = self.offset();
             let _ = self.shared.flush_and_sync_up_to(end);
-        } else {
+        } else if !pending {
             let _ = self.flush();
         }
         self.shared.stop.store(true, Ordering::Release);
