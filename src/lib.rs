@@ -33,6 +33,8 @@ pub mod alloc;
 pub mod clock;
 pub mod commands;
 pub mod config;
+#[cfg(test)]
+mod fuzz_corpus;
 pub mod keyspace;
 pub mod metrics;
 pub mod ops;

@@ -40,25 +40,9 @@ pub fn rules_round_trip(data: &[u8]) {
 mod tests {
     use super::*;
 
-    fn corpus_dir() -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/acl_rules")
-    }
-
     #[test]
     fn replay_corpus() {
-        let mut entries: Vec<_> = std::fs::read_dir(corpus_dir())
-            .expect("fuzz/corpus/acl_rules is tracked")
-            .map(|e| e.expect("readable corpus entry").path())
-            .collect();
-        entries.sort();
-        let mut n = 0;
-        for path in entries {
-            let data = std::fs::read(&path).expect("readable corpus file");
-            let r = std::panic::catch_unwind(|| rules_round_trip(&data));
-            assert!(r.is_ok(), "corpus file {} fails", path.display());
-            n += 1;
-        }
-        assert!(n >= 15, "only {n} corpus files");
+        crate::fuzz_corpus::replay("acl_rules", 15, rules_round_trip);
     }
 
     /// A cheap stand-in for the fuzzer under `cargo test`: random rule

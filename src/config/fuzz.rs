@@ -95,28 +95,11 @@ pub fn parse_rewrite_agrees(data: &[u8]) -> (bool, bool) {
 mod tests {
     use super::parse_rewrite_agrees;
 
-    fn corpus_dir() -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/config_parse")
-    }
-
     #[test]
     fn replay_corpus() {
-        let mut entries: Vec<_> = std::fs::read_dir(corpus_dir())
-            .expect("fuzz/corpus/config_parse is tracked")
-            .map(|e| e.expect("readable corpus entry").path())
-            .collect();
-        entries.sort();
-        let (mut toml, mut conf) = (0, 0);
-        for path in &entries {
-            let data = std::fs::read(path).expect("readable corpus file");
-            let r = std::panic::catch_unwind(|| parse_rewrite_agrees(&data));
-            let Ok((t, c)) = r else {
-                panic!("corpus file {} fails", path.display());
-            };
-            toml += usize::from(t);
-            conf += usize::from(c);
-        }
-        assert!(entries.len() >= 10, "only {} corpus files", entries.len());
+        let accepted = crate::fuzz_corpus::replay("config_parse", 10, parse_rewrite_agrees);
+        let toml = accepted.iter().filter(|(t, _)| *t).count();
+        let conf = accepted.iter().filter(|(_, c)| *c).count();
         // The round trip ran, not only the refusals.
         assert!(
             toml >= 3 && conf >= 3,
@@ -149,9 +132,7 @@ mod tests {
     /// files from its lines; one byte in eight lines changed at random.
     fn campaign(seed: u64, iters: usize) {
         let (mut server, mut tables, mut conf) = (Vec::new(), Vec::new(), Vec::new());
-        for e in std::fs::read_dir(corpus_dir()).expect("corpus") {
-            let path = e.expect("entry").path();
-            let data = std::fs::read(&path).expect("readable");
+        for (path, data) in crate::fuzz_corpus::files("config_parse", 10) {
             if path.extension().is_some_and(|x| x == "toml") {
                 let text = String::from_utf8_lossy(&data);
                 for (i, part) in text.split("\n[").enumerate() {

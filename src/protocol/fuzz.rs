@@ -413,25 +413,9 @@ fn check_oracle(
 mod tests {
     use super::*;
 
-    fn corpus_dir() -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/resp_decode")
-    }
-
     #[test]
     fn replay_corpus() {
-        let mut n = 0;
-        let mut entries: Vec<_> = std::fs::read_dir(corpus_dir())
-            .expect("fuzz/corpus/resp_decode is tracked")
-            .map(|e| e.expect("readable corpus entry").path())
-            .collect();
-        entries.sort();
-        for path in entries {
-            let data = std::fs::read(&path).expect("readable corpus file");
-            let r = std::panic::catch_unwind(|| decode_agrees(&data));
-            assert!(r.is_ok(), "corpus file {} fails", path.display());
-            n += 1;
-        }
-        assert!(n >= 30, "only {n} corpus files");
+        crate::fuzz_corpus::replay("resp_decode", 30, decode_agrees);
     }
 
     /// The corpus is only as good as what it covers: the seeds must reach
@@ -439,8 +423,7 @@ mod tests {
     #[test]
     fn corpus_covers_every_outcome() {
         let mut seen = std::collections::BTreeSet::new();
-        for e in std::fs::read_dir(corpus_dir()).expect("corpus") {
-            let data = std::fs::read(e.expect("entry").path()).expect("file");
+        for (_, data) in crate::fuzz_corpus::files("resp_decode", 30) {
             for authenticated in [true, false] {
                 let limits = Limits {
                     authenticated,

@@ -659,23 +659,9 @@ pub fn dispatch_sequence(data: &[u8]) {
 mod tests {
     use super::dispatch_sequence;
 
-    fn corpus_dir() -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/dispatch_sequence")
-    }
-
     #[test]
     fn replay_corpus() {
-        let mut entries: Vec<_> = std::fs::read_dir(corpus_dir())
-            .expect("fuzz/corpus/dispatch_sequence is tracked")
-            .map(|e| e.expect("readable corpus entry").path())
-            .collect();
-        entries.sort();
-        for path in &entries {
-            let data = std::fs::read(path).expect("readable corpus file");
-            let r = std::panic::catch_unwind(|| dispatch_sequence(&data));
-            assert!(r.is_ok(), "corpus file {} fails", path.display());
-        }
-        assert!(entries.len() >= 10, "only {} corpus files", entries.len());
+        crate::fuzz_corpus::replay("dispatch_sequence", 10, dispatch_sequence);
     }
 
     /// Random sequences from a fixed seed on every `cargo test`.

@@ -42,23 +42,9 @@ fn type_of(e: &Entry) -> &'static str {
 mod tests {
     use super::decode_agrees;
 
-    fn corpus_dir() -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/rdb_decode")
-    }
-
     #[test]
     fn replay_corpus() {
-        let mut entries: Vec<_> = std::fs::read_dir(corpus_dir())
-            .expect("fuzz/corpus/rdb_decode is tracked")
-            .map(|e| e.expect("readable corpus entry").path())
-            .collect();
-        entries.sort();
-        for path in &entries {
-            let data = std::fs::read(path).expect("readable corpus file");
-            let r = std::panic::catch_unwind(|| decode_agrees(&data));
-            assert!(r.is_ok(), "corpus file {} fails", path.display());
-        }
-        assert!(entries.len() >= 20, "only {} corpus files", entries.len());
+        crate::fuzz_corpus::replay("rdb_decode", 20, decode_agrees);
     }
 
     /// A few thousand mutants of the seeds on every `cargo test`: flipped
@@ -68,12 +54,11 @@ mod tests {
     fn random_mutations_never_panic() {
         use rand::{Rng, SeedableRng};
         let mut rng = rand::rngs::SmallRng::seed_from_u64(0x5eed);
-        let mut seeds: Vec<Vec<u8>> = std::fs::read_dir(corpus_dir())
-            .expect("fuzz/corpus/rdb_decode is tracked")
-            .map(|e| std::fs::read(e.expect("entry").path()).expect("readable"))
+        let seeds: Vec<Vec<u8>> = crate::fuzz_corpus::files("rdb_decode", 20)
+            .into_iter()
+            .map(|(_, d)| d)
             .filter(|d| d.len() < 4096)
             .collect();
-        seeds.sort();
         for round in 0..4000 {
             let mut d = seeds[round % seeds.len()].clone();
             for _ in 0..rng.gen_range(1..4) {
