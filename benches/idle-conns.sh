@@ -26,7 +26,7 @@ if [ ! -x "$KEYWARD" ]; then
     cargo build --release --bin keyward
 fi
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. benches/rss-lib.sh
 
 measure() { # name pid port
     python3 - "$1" "$2" "$3" "$N" "$SETTLE" "$SILENT" <<'EOF'
@@ -79,21 +79,5 @@ for s in socks:
 EOF
 }
 
-run() { # name cmd...
-    local name=$1
-    shift
-    local port
-    port=$(free_port)
-    "$@" --port "$port" >/dev/null 2>&1 &
-    local pid=$!
-    for _ in $(seq 100); do
-        (echo PING | timeout 1 bash -c "cat > /dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-        sleep 0.05
-    done
-    measure "$name" "$pid" "$port" || true
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null || true
-}
-
-run keyward "$KEYWARD" --save "" --appendonly no --maxclients $((N + 100))
-run redis "$REDIS" --save "" --appendonly no --maxclients $((N + 100))
+on_fresh_server keyward measure "$KEYWARD" --save "" --appendonly no --maxclients $((N + 100))
+on_fresh_server redis measure "$REDIS" --save "" --appendonly no --maxclients $((N + 100))

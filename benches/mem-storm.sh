@@ -24,7 +24,7 @@ if [ ! -x "$KEYWARD" ]; then
 fi
 command -v "$REDIS" >/dev/null || { echo "no $REDIS"; exit 1; }
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. benches/rss-lib.sh
 
 storm() { # name pid port
     python3 - "$1" "$2" "$3" "$SETTLE" "$CONNS" <<'EOF'
@@ -126,22 +126,5 @@ print(f"{name:8} before {mb(before)} | {conns} conns {mb(with_conns)} | 64 MB qu
 EOF
 }
 
-run() { # name cmd...
-    local name=$1
-    shift
-    local port
-    port=$(free_port)
-    "$@" --port "$port" >/dev/null 2>&1 &
-    local pid=$!
-    for _ in $(seq 100); do
-        (echo PING | timeout 1 bash -c "cat > /dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-        sleep 0.05
-    done
-    sleep 0.3
-    storm "$name" "$pid" "$port" || true
-    kill "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null || true
-}
-
-run keyward "$KEYWARD" --save "" --appendonly no --maxclients 10000
-run redis "$REDIS" --save "" --appendonly no --maxclients 10000
+on_fresh_server keyward storm "$KEYWARD" --save "" --appendonly no --maxclients 10000
+on_fresh_server redis storm "$REDIS" --save "" --appendonly no --maxclients 10000
