@@ -57,7 +57,7 @@ pub static COMMANDS: &[CommandSpec] = &[
 /// MIGRATE's keys, as its key specs find them: argv[3], or the arguments
 /// after `KEYS` (Redis's migrateGetKeys, which also takes `""` for a key).
 fn migrate_keys(argv: &[&[u8]]) -> Vec<usize> {
-    super::keyspec::positions("migrate", argv)
+    super::keyspec::migrate_positions(argv)
 }
 
 /// MIGRATE's secrets: the password after AUTH, user and password after AUTH2.

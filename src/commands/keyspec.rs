@@ -151,11 +151,18 @@ static GETKEYS: &[(&str, GetKeys)] = &[
     ("bitfield", bitfield),
 ];
 
-/// The key positions of `argv` for the command `fullname`, from its key
-/// specs: for rows whose keys only the specs' fallback describes well
-/// (MIGRATE). A lookup by name: not for hot commands.
-pub fn positions(fullname: &str, argv: &[&[u8]]) -> Vec<usize> {
-    acl_keys(specs_for(fullname), getkeys_for(fullname), argv)
+/// The key positions a key function finds: the row finder of a command
+/// whose keys only its key function describes well (SORT, SORT_RO,
+/// MIGRATE), called directly rather than looked up by name per dispatch.
+pub fn positions(getkeys: GetKeys, argv: &[&[u8]]) -> Vec<usize> {
+    getkeys(argv).iter().map(|k| k.pos).collect()
+}
+
+/// The key positions of `argv` as MIGRATE's specs find them, its key
+/// function only where they do not fit (Redis's order). A lookup by
+/// name per call: MIGRATE is no hot command.
+pub fn migrate_positions(argv: &[&[u8]]) -> Vec<usize> {
+    acl_keys(specs_for("migrate"), Some(migrate), argv)
         .iter()
         .map(|k| k.pos)
         .collect()
@@ -428,7 +435,7 @@ fn is(a: &[u8], word: &str) -> bool {
     a.eq_ignore_ascii_case(word.as_bytes())
 }
 
-fn sort_ro(_argv: &[&[u8]]) -> Vec<KeyRef> {
+pub(crate) fn sort_ro(_argv: &[&[u8]]) -> Vec<KeyRef> {
     vec![KeyRef {
         pos: 1,
         flags: flags::RO | flags::ACCESS,
@@ -437,7 +444,7 @@ fn sort_ro(_argv: &[&[u8]]) -> Vec<KeyRef> {
 
 /// SORT: the sorted key, and the last STORE's destination (LIMIT, GET and
 /// BY skip their arguments; BY/GET patterns are not keys here).
-fn sort(argv: &[&[u8]]) -> Vec<KeyRef> {
+pub(crate) fn sort(argv: &[&[u8]]) -> Vec<KeyRef> {
     let mut out = sort_ro(argv);
     let mut store = None;
     let mut i = 2;

@@ -38,12 +38,12 @@ pub static COMMANDS: &[CommandSpec] = &[
 /// SORT's keys, as its key specs find them (Redis's sortGetKeys): the
 /// sorted key and the last STORE's destination.
 fn sort_keys(argv: &[&[u8]]) -> Vec<usize> {
-    super::keyspec::positions("sort", argv)
+    super::keyspec::positions(super::keyspec::sort, argv)
 }
 
 /// SORT_RO's one key.
 fn sort_ro_keys(argv: &[&[u8]]) -> Vec<usize> {
-    super::keyspec::positions("sort_ro", argv)
+    super::keyspec::positions(super::keyspec::sort_ro, argv)
 }
 
 /// An element with its BY value and, unless ALPHA, its numeric score.

@@ -23,6 +23,9 @@ pub struct Command {
     pub key_specs: &'static [KeySpec],
     /// Its key function, for what the specs cannot say.
     pub getkeys: Option<GetKeys>,
+    /// Whether it has key arguments at all (from the two above, computed
+    /// once: the ACL key check asks on every command).
+    has_keys: bool,
     /// Subcommands by lowercase name.
     subs: HashMap<&'static [u8], CommandId>,
 }
@@ -77,7 +80,7 @@ impl Command {
 
     /// Whether the command has key arguments at all.
     pub fn has_keys(&self) -> bool {
-        keyspec::has_keys(self.key_specs, self.getkeys)
+        self.has_keys
     }
 }
 
@@ -130,11 +133,14 @@ impl Registry {
         parent: Option<CommandId>,
     ) -> CommandId {
         let id = CommandId::try_from(self.commands.len()).expect("fewer than 65536 commands");
+        let key_specs = keyspec::specs_for(&fullname);
+        let getkeys = keyspec::getkeys_for(&fullname);
         self.commands.push(Command {
             id,
             spec,
-            key_specs: keyspec::specs_for(&fullname),
-            getkeys: keyspec::getkeys_for(&fullname),
+            key_specs,
+            getkeys,
+            has_keys: keyspec::has_keys(key_specs, getkeys),
             fullname,
             parent,
             subs: HashMap::new(),
