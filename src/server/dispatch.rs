@@ -36,9 +36,20 @@ pub fn resolve(argv: &[&[u8]]) -> Result<&'static Command, Error> {
 /// original names, which keyward's own effects use.
 #[inline]
 pub fn resolve_for(ctx: &Ctx<'_>, argv: &[&[u8]]) -> Result<&'static Command, Error> {
-    match ctx.srv.renames.as_deref() {
+    resolve_in(ctx.srv.renames.as_deref(), argv, ctx.client.replaying)
+}
+
+/// [`resolve`] through `renames` when the server has any; `original`: a
+/// log's names (see [`resolve_for`]).
+#[inline]
+pub fn resolve_in(
+    renames: Option<&crate::commands::table::Renames>,
+    argv: &[&[u8]],
+    original: bool,
+) -> Result<&'static Command, Error> {
+    match renames {
         None => resolve(argv),
-        Some(r) => resolve_renamed(r, argv, ctx.client.replaying),
+        Some(r) => resolve_renamed(r, argv, original),
     }
 }
 

@@ -335,10 +335,7 @@ impl Tracking {
         for &(db, argv) in effects {
             let args: Vec<&[u8]> = argv.iter().map(Vec::as_slice).collect();
             // Effects carry the names clients sent or keyward's own.
-            let cmd = match srv.renames.as_deref() {
-                None => crate::server::dispatch::resolve(&args),
-                Some(r) => crate::server::dispatch::resolve_renamed(r, &args, true),
-            };
+            let cmd = crate::server::dispatch::resolve_in(srv.renames.as_deref(), &args, true);
             let Ok(cmd) = cmd else {
                 continue;
             };
