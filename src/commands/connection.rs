@@ -498,7 +498,7 @@ pub fn client_line(ctx: &Ctx<'_>, c: &ClientInfo) -> String {
     if c.monitor.load(Ordering::Relaxed) {
         fl.push('O');
     }
-    if c.sub_counts.iter().any(|n| n.load(Ordering::Relaxed) > 0) {
+    if c.is_pubsub() {
         fl.push('P');
     }
     if c.blocked_db.load(Ordering::Relaxed) >= 0

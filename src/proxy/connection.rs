@@ -37,7 +37,7 @@ use crate::protocol::encode_command as encode;
 use crate::protocol::parse::Span;
 use crate::protocol::{Protocol, ReplyBuf};
 use crate::server::client::{Client, ClientAddr, Push};
-use crate::server::connection::Stream;
+use crate::server::connection::{recycle, Stream};
 use crate::server::dispatch::{dispatch_with, resolve, Executor, Local};
 use crate::server::Shared;
 
@@ -360,12 +360,6 @@ impl Executor for Upstream<'_> {
             Route::Refuse(e) => Err(e),
         }
     }
-}
-
-/// Reuses a vector's allocation for borrows of another lifetime.
-fn recycle<'b>(mut v: Vec<&'_ [u8]>) -> Vec<&'b [u8]> {
-    v.clear();
-    v.into_iter().map(|_| -> &'b [u8] { &[] }).collect()
 }
 
 /// What waiting for a reply frame ended with.

@@ -28,8 +28,11 @@ use crate::protocol::{parse_request, Limits, Parsed, Protocol, ReplyBuf};
 const READ_CHUNK: usize = 16 * 1024;
 /// A read buffer or reply buffer that grew past this for one big request
 /// or reply is freed once it is empty (the next batch allocates a fresh
-/// one), so a burst does not stay with the connection.
-const SHRINK_ABOVE: usize = 64 * 1024;
+/// one), so a burst does not stay with the connection. Smaller grown
+/// buffers stay while the client is busy (a client pipelining 100 KB
+/// batches would otherwise regrow them every batch) and are freed by the
+/// cron's `Push::Shrink` once it idles.
+const SHRINK_ABOVE: usize = 1024 * 1024;
 /// What a reply buffer starts with when a batch finds it freed.
 const REPLY_CHUNK: usize = 1024;
 
@@ -410,7 +413,7 @@ pub(crate) fn close_client(srv: &Shared, client: &mut Client) {
 }
 
 /// Reuses a vector's allocation for borrows of another lifetime.
-fn recycle<'b>(mut v: Vec<&'_ [u8]>) -> Vec<&'b [u8]> {
+pub(crate) fn recycle<'b>(mut v: Vec<&'_ [u8]>) -> Vec<&'b [u8]> {
     v.clear();
     // In-place collect: same element layout, so the allocation is kept.
     v.into_iter().map(|_| -> &'b [u8] { &[] }).collect()
