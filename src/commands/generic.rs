@@ -239,23 +239,30 @@ fn parse_cursor(arg: &[u8]) -> Option<u64> {
 fn del(ctx: &mut Ctx<'_>, argv: &[&[u8]]) -> CmdResult {
     let now = ctx.now;
     let db = ctx.db();
+    // Only a DEL of several keys can delete some of them and need the
+    // list; a single key's DEL allocates nothing.
+    let many = argv.len() > 2;
     let mut deleted: Vec<&[u8]> = Vec::new();
+    let mut n = 0;
     for k in &argv[1..] {
         // `exists` drops an expired key first, so it is not counted.
         if db.exists(k, now) && db.remove(k).is_some() {
             db.notify(class::GENERIC, "del", k);
-            deleted.push(k);
+            n += 1;
+            if many {
+                deleted.push(k);
+            }
         }
     }
     // The effect names only the keys deleted: tracking invalidates the
     // keys of an effect, and Redis signals (and invalidates) only a key
     // that was there. Replay is the same.
-    if deleted.len() + 1 < argv.len() && !deleted.is_empty() && ctx.propagating() {
+    if many && n > 0 && n + 1 < argv.len() && ctx.propagating() {
         let mut effect = vec![argv[0].to_vec()];
         effect.extend(deleted.iter().map(|k| k.to_vec()));
         ctx.propagate_as(vec![effect]);
     }
-    ctx.out.int(deleted.len() as i64);
+    ctx.out.int(n as i64);
     Ok(Outcome::Done)
 }
 
