@@ -477,6 +477,19 @@ pub fn save(srv: &Shared) -> Result<(), String> {
     result.map_err(|e| format!("ERR {e}"))
 }
 
+/// Runs `load` with the keyspace flagged as loading. What it inserts is
+/// not a change to save (Redis loads without `call()`, so its dirty
+/// counter does not move): at startup and at DEBUG RELOAD alike.
+fn loading<T>(srv: &Shared, load: impl FnOnce() -> T) -> T {
+    let before = dirty_total(srv);
+    srv.keyspace.set_loading(true);
+    let result = load();
+    srv.keyspace.set_loading(false);
+    let loaded = dirty_total(srv).saturating_sub(before);
+    srv.persist.state.lock().dirty_at_save += loaded;
+    result
+}
+
 /// DEBUG RELOAD: SAVE (unless `save_first` is false: NOSAVE), empty every
 /// DB, load the file back. Like Redis's, it is not propagated.
 pub fn reload(srv: &Shared, save_first: bool) -> Result<(), String> {
@@ -487,13 +500,14 @@ pub fn reload(srv: &Shared, save_first: bool) -> Result<(), String> {
     if save_first {
         save(srv)?;
     }
-    for i in 0..srv.keyspace.len() {
-        let old = srv.keyspace.lock(i).flush();
-        drop(old);
-    }
-    srv.keyspace.set_loading(true);
-    let result = load_rdb(srv, &c);
-    srv.keyspace.set_loading(false);
+    // Emptying the DBs and loading them back change nothing to save.
+    let result = loading(srv, || {
+        for i in 0..srv.keyspace.len() {
+            let old = srv.keyspace.lock(i).flush();
+            drop(old);
+        }
+        load_rdb(srv, &c)
+    });
     result.map_err(|e| {
         tracing::warn!("DEBUG RELOAD: {e}");
         "ERR Error trying to load the RDB dump, check server logs.".to_string()
@@ -589,21 +603,14 @@ pub fn load_and_open(srv: &Arc<Shared>) -> Result<(), String> {
     if !c.persistence {
         return Ok(());
     }
-    srv.keyspace.set_loading(true);
-    let thp = NoHugePages::new();
-    let result = if c.appendonly {
-        load_aof(srv, &c)
-    } else {
-        load_rdb(srv, &c)
-    };
-    drop(thp);
-    srv.keyspace.set_loading(false);
-    result?;
-    {
-        // Changes loaded are not changes to save.
-        let dirty = dirty_total(srv);
-        srv.persist.state.lock().dirty_at_save = dirty;
-    }
+    loading(srv, || {
+        let _thp = NoHugePages::new();
+        if c.appendonly {
+            load_aof(srv, &c)
+        } else {
+            load_rdb(srv, &c)
+        }
+    })?;
     warn_over_limits(srv, &c);
     if c.appendonly {
         start_aof(srv).map_err(|e| format!("cannot open the append only file: {e}"))?;

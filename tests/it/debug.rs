@@ -161,6 +161,9 @@ async fn debug_reload_saves_and_loads_back() {
     assert_eq!(r.call_str("DEBUG RELOAD").await, b"+OK\r\n");
     assert_eq!(s(&r.call_str("DEBUG DIGEST").await), before);
     assert_eq!(r.call_str("SMEMBERS s").await, b"*1\r\n$1\r\nx\r\n");
+    // The keys loaded back are no changes to save, as in Redis.
+    let info = s(&r.call_str("INFO persistence").await);
+    assert!(info.contains("rdb_changes_since_last_save:0\r\n"), "{info}");
     // NOSAVE: what the file holds replaces what changed since.
     r.call_str("SADD s y").await;
     assert_eq!(r.call_str("DEBUG RELOAD NOSAVE").await, b"+OK\r\n");
