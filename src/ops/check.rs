@@ -41,18 +41,13 @@ pub fn main(args: &[String]) -> u8 {
 
 /// What a start refuses beyond reading the file and flags.
 pub fn check(c: &Config) -> Result<(), String> {
-    c.check_dbs().map_err(|e| e.to_string())?;
+    crate::server::validate(c).map_err(|e| e.to_string())?;
     for host in &c.bind {
         host.parse::<std::net::IpAddr>()
             .map_err(|_| format!("invalid bind address '{host}'"))?;
     }
     if !c.unixsocket.is_empty() && cfg!(not(unix)) {
         return Err("unixsocket needs a unix system".into());
-    }
-    if let Some(path) = &c.aclfile {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("aclfile {path}: {e}"))?;
-        crate::acl::parse_aclfile(&text, c.databases, c.acl_pubsub_allchannels)
-            .map_err(|e| format!("aclfile {path}: {e}"))?;
     }
     Ok(())
 }

@@ -410,6 +410,34 @@ pub enum StartError {
     Acl { path: String, error: String },
 }
 
+/// What a start refuses before it binds anything, from the configuration
+/// and the files it names (`keyward --check-config` runs the same): the
+/// DB tables, the aclfile, `rename-command`, the AOF's needs and the TLS
+/// files (read now: a bad certificate stops startup, as in Redis). Gives
+/// the TLS server configuration it built.
+pub fn validate(config: &Config) -> Result<Option<Arc<rustls::ServerConfig>>, StartError> {
+    config.check_dbs()?;
+    if let Some(path) = &config.aclfile {
+        std::fs::read_to_string(path)
+            .map_err(|e| e.to_string())
+            .and_then(|t| {
+                crate::acl::parse_aclfile(&t, config.databases, config.acl_pubsub_allchannels)
+            })
+            .map_err(|error| StartError::Acl {
+                path: path.clone(),
+                error,
+            })?;
+    }
+    config.check_renames()?;
+    if config.appendonly && !config.persistence {
+        return Err(StartError::Load(
+            "appendonly yes needs persistence (Config::persistence / ServerBuilder::persistence)"
+                .into(),
+        ));
+    }
+    tls::Tls::prepare(config).map_err(StartError::Tls)
+}
+
 impl ServerBuilder {
     /// Keeps data in `dir` as redis-server does (load at start, SAVE, the
     /// save schedule, the AOF); off by default when embedded.
@@ -462,28 +490,7 @@ impl ServerBuilder {
     /// Binds and starts serving on the current tokio runtime.
     pub async fn start(self) -> Result<ServerHandle, StartError> {
         let config = self.config;
-        config.check_dbs()?;
-        if let Some(path) = &config.aclfile {
-            std::fs::read_to_string(path)
-                .map_err(|e| e.to_string())
-                .and_then(|t| {
-                    crate::acl::parse_aclfile(&t, config.databases, config.acl_pubsub_allchannels)
-                })
-                .map_err(|error| StartError::Acl {
-                    path: path.clone(),
-                    error,
-                })?;
-        }
-        config.check_renames()?;
-        if config.appendonly && !config.persistence {
-            return Err(StartError::Load(
-                "appendonly yes needs persistence (Config::persistence / ServerBuilder::persistence)"
-                    .into(),
-            ));
-        }
-        // TLS files are read before anything binds: a bad certificate
-        // stops startup, as in Redis.
-        let tls_config = tls::Tls::prepare(&config).map_err(StartError::Tls)?;
+        let tls_config = validate(&config)?;
         let proxy = match &config.proxy.upstream {
             Some(_) if config.persistence => {
                 return Err(StartError::Proxy(
