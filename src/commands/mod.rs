@@ -242,6 +242,7 @@ impl<'a> Ctx<'a> {
 
     /// Logs `argv` as an effect in `db` (a write that names its effect
     /// itself, under the locks it holds: see [`Ctx::emit_holding`]).
+    #[inline]
     pub fn push_effect(&mut self, db: usize, argv: crate::server::effects::Argv) {
         let n = self
             .srv

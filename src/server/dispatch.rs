@@ -572,19 +572,15 @@ fn record_effects(
     ctx.collect_db_effects();
     // The command's own effect takes its place after what its DB did while
     // it ran, and before the pops that serve blocked clients after it.
-    let seq = &ctx.srv.keyspace.effect_seq;
-    let next = || seq.fetch_add(1, Ordering::Relaxed);
     match std::mem::take(&mut ctx.effect) {
         super::effects::Effect::Replaced(cmds) => {
             for c in cmds {
-                let n = next();
-                ctx.client.effects.push((n, db, c));
+                ctx.push_effect(db, c);
             }
         }
         super::effects::Effect::ReplacedIn(cmds) => {
             for (d, c) in cmds {
-                let n = next();
-                ctx.client.effects.push((n, d, c));
+                ctx.push_effect(d, c);
             }
         }
         super::effects::Effect::Verbatim => {
@@ -596,9 +592,7 @@ fn record_effects(
                 None => true,
             };
             if changed {
-                let cmd = argv.iter().map(|a| a.to_vec()).collect();
-                let n = next();
-                ctx.client.effects.push((n, db, cmd));
+                ctx.push_effect(db, argv.iter().map(|a| a.to_vec()).collect());
             }
         }
     }
