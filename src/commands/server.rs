@@ -1158,38 +1158,16 @@ fn info_text(ctx: &Ctx<'_>, mask: u32) -> String {
             }
             "tenancy" => {
                 for d in dbs.iter().filter(sees) {
-                    let t = srv.tenancy.db(d.index);
-                    let name = t.name.lock().clone();
-                    let ld = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-                    let limited = ld(&t.maxmemory) > 0
-                        || ld(&t.max_keys) > 0
-                        || ld(&t.max_ops_per_sec) > 0
-                        || ld(&t.max_clients) > 0;
-                    if d.keys == 0 && name.is_empty() && !limited {
-                        continue;
-                    }
-                    // Above a limit (a file loaded over it, or a limit lowered):
-                    // the next write evicts by the DB's policy or gets OOM.
-                    let max = t.effective_maxmemory(cfg.maxmemory);
-                    let keys_max = ld(&t.max_keys);
-                    let over = (max > 0 && d.mem as u64 > max)
-                        || (keys_max > 0 && d.keys as u64 > keys_max);
-                    line(
-                        &format!("db{}", d.index),
-                        &format_args!(
-                            "name={name},keys={},expires={},used_memory={},maxmemory={},policy={},evicted_keys={},oom_rejected={},throttled={},clients={}{}",
-                            d.keys,
-                            d.expires,
-                            d.mem,
-                            t.effective_maxmemory(cfg.maxmemory),
-                            t.policy().name(),
-                            d.stats.evicted,
-                            ld(&t.oom_rejected),
-                            ld(&t.throttled),
-                            ld(&t.clients),
-                            if over { ",over_limit=1" } else { "" },
-                        ),
+                    let fields = srv.tenancy.db(d.index).info_fields(
+                        d.keys as u64,
+                        d.expires as u64,
+                        d.mem as u64,
+                        d.stats.evicted,
+                        cfg.maxmemory,
                     );
+                    if let Some(f) = fields {
+                        line(&format!("db{}", d.index), &f);
+                    }
                 }
             }
             // Failed AUTHs by user and by source address. A DB-restricted

@@ -224,31 +224,14 @@ pub fn tenancy_section(srv: &Shared, remote: &[RemoteDb], user: &crate::acl::Use
         if !user.sees_db(i) {
             continue;
         }
-        let t = srv.tenancy.db(i);
         let ld = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let name = t.name.lock().clone();
-        let keys = ld(&r.keys);
-        let limited = ld(&t.maxmemory) > 0
-            || ld(&t.max_keys) > 0
-            || ld(&t.max_ops_per_sec) > 0
-            || ld(&t.max_clients) > 0;
-        if keys == 0 && name.is_empty() && !limited {
-            continue;
+        let fields =
+            srv.tenancy
+                .db(i)
+                .info_fields(ld(&r.keys), ld(&r.expires), ld(&r.memory), 0, global);
+        if let Some(f) = fields {
+            let _ = write!(s, "db{i}:{f}\r\n");
         }
-        let max = t.effective_maxmemory(global);
-        let mem = ld(&r.memory);
-        let keys_max = ld(&t.max_keys);
-        let over = (max > 0 && mem > max) || (keys_max > 0 && keys > keys_max);
-        let _ = write!(
-            s,
-            "db{i}:name={name},keys={keys},expires={},used_memory={mem},maxmemory={max},policy={},evicted_keys=0,oom_rejected={},throttled={},clients={}{}\r\n",
-            ld(&r.expires),
-            t.policy().name(),
-            ld(&t.oom_rejected),
-            ld(&t.throttled),
-            ld(&t.clients),
-            if over { ",over_limit=1" } else { "" },
-        );
     }
     s
 }

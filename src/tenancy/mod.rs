@@ -116,6 +116,41 @@ pub enum Charge {
 }
 
 impl DbTenant {
+    /// This DB's INFO `# Tenancy` line after `db<N>:` (the standalone
+    /// server's and the proxy's, from their own key and memory figures),
+    /// or `None` for a DB with no keys, name or limit. `over_limit=1`
+    /// flags a DB above a limit (a file loaded over it, a limit lowered):
+    /// its next write evicts by its policy or gets OOM.
+    pub fn info_fields(
+        &self,
+        keys: u64,
+        expires: u64,
+        mem: u64,
+        evicted: u64,
+        global_maxmemory: u64,
+    ) -> Option<String> {
+        let ld = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let name = self.name.lock().clone();
+        let limited = ld(&self.maxmemory) > 0
+            || ld(&self.max_keys) > 0
+            || ld(&self.max_ops_per_sec) > 0
+            || ld(&self.max_clients) > 0;
+        if keys == 0 && name.is_empty() && !limited {
+            return None;
+        }
+        let max = self.effective_maxmemory(global_maxmemory);
+        let keys_max = ld(&self.max_keys);
+        let over = (max > 0 && mem > max) || (keys_max > 0 && keys > keys_max);
+        Some(format!(
+            "name={name},keys={keys},expires={expires},used_memory={mem},maxmemory={max},policy={},evicted_keys={evicted},oom_rejected={},throttled={},clients={}{}",
+            self.policy().name(),
+            ld(&self.oom_rejected),
+            ld(&self.throttled),
+            ld(&self.clients),
+            if over { ",over_limit=1" } else { "" },
+        ))
+    }
+
     /// The limit this DB's own usage is held to: its own `maxmemory`, else
     /// the global one (0 = none).
     pub fn effective_maxmemory(&self, global: u64) -> u64 {
